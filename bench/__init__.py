@@ -1,0 +1,1 @@
+"""Benchmarks of distjit against eager NumPy: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,226 @@
+"""`python -m bench`: time eager NumPy against distjit on each workload and print one table.
+
+    python -m bench                  # every workload, both environments (~5 minutes)
+    python -m bench --quick          # smaller inputs, fewer repeats: a smoke run
+    python -m bench --only mlp       # one workload (repeatable: --only mlp --only chain2000)
+    python -m bench --repeat 9       # timed samples per side for every workload
+    python -m bench --json out.json  # also write the raw per-process results
+
+Each workload runs in a fresh child process per environment (glibc reads the
+MALLOC_* variables only at process start); a child prints its results as JSON
+and the parent prints the table. See bench/README.md for the columns.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MARKER = "BENCH-JSON:"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GLIBC_KEEP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+ENVIRONMENTS = {
+    "default": "the environment as it is",
+    "glibc-keep": " ".join(f"{k}={v}" for k, v in GLIBC_KEEP.items()),
+}
+MEM_TARGET = 1.0
+CHILD_TIMEOUT_S = 900
+
+
+def main(argv=None) -> int:
+    from bench.workloads import WORKLOADS
+
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (smoke run)")
+    p.add_argument("--only", action="append", metavar="NAME", choices=list(WORKLOADS),
+                   help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}")
+    p.add_argument("--repeat", type=int, metavar="N", help="timed samples per side (default: per workload)")
+    p.add_argument("--json", metavar="PATH", help="write the raw results of every child process here")
+    p.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.child:
+        return run_child(args.child, args.quick, args.repeat)
+    if args.repeat is not None and args.repeat < 1:
+        p.error("--repeat must be at least 1")
+
+    from bench.measure import machine_facts
+
+    names = args.only or list(WORKLOADS)
+    facts = machine_facts()
+    print_header(facts, args)
+    sys.stdout.flush()
+    results: dict[str, dict[str, dict]] = {}
+    start = time.perf_counter()
+    for name in names:
+        results[name] = {}
+        for env_name in ENVIRONMENTS:
+            t0 = time.perf_counter()
+            print(f"  running {name:<16} [{env_name}] ...", end="", file=sys.stderr, flush=True)
+            results[name][env_name] = spawn_child(name, env_name, args.quick, args.repeat)
+            print(f" {time.perf_counter() - t0:5.1f}s", file=sys.stderr, flush=True)
+    print(flush=True)
+    print_table(names, results, WORKLOADS, args.quick)
+    print(f"\ntotal wall time {time.perf_counter() - start:.0f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": facts, "results": results}, indent=1))
+    return 0
+
+
+# -- child processes -----------------------------------------------------------------------------------
+
+def run_child(name: str, quick: bool, repeat: int | None) -> int:
+    from bench.measure import measure_workload
+
+    result = measure_workload(name, quick=quick, repeat=repeat)
+    sys.stdout.write(MARKER + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def spawn_child(name: str, env_name: str, quick: bool, repeat: int | None) -> dict:
+    env = dict(os.environ)
+    if env_name == "glibc-keep":
+        env.update(GLIBC_KEEP)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    cmd = [sys.executable, "-m", "bench", "--child", name]
+    if quick:
+        cmd.append("--quick")
+    if repeat is not None:
+        cmd += ["--repeat", str(repeat)]
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"name": name, "errors": [f"child timed out after {CHILD_TIMEOUT_S}s"]}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return {"name": name, "errors": [f"child exited {proc.returncode}: {tail}"[:300]], "stderr": proc.stderr[-4000:]}
+
+
+# -- printing ------------------------------------------------------------------------------------------
+
+def print_header(facts: dict, args) -> None:
+    print(f"distjit {facts['distjit']} | numpy {facts['numpy']} ({facts.get('blas', '?')}) | "
+          f"Python {facts['python']}")
+    print(f"machine: {facts['cores_usable']} usable cores of {facts['cpu_count']} | {facts['cpu']} | "
+          f"{facts.get('memory_gb', '?')} GiB RAM | {facts['platform']}")
+    print("environments: " + "; ".join(f"{k} = {v}" for k, v in ENVIRONMENTS.items()))
+    already = [k for k in GLIBC_KEEP if k in os.environ]
+    if already:
+        print(f"  note: {', '.join(already)} already set in this environment, so 'default' is not glibc's default")
+    mode = "quick (smoke run: smaller inputs)" if args.quick else "full"
+    print(f"mode: {mode}; times are medians per call; ratio = distjit / eager, same process, alternating")
+
+
+def fmt_time(seconds) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f}us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f}ms"
+    return f"{seconds:.2f}s"
+
+
+def fmt_bytes(n) -> str:
+    if n is None:
+        return "-"
+    if abs(n) < 2**10:
+        return f"{n}B"
+    if abs(n) < 2**20:
+        return f"{n / 2**10:.1f}K"
+    if abs(n) < 2**30:
+        return f"{n / 2**20:.0f}M"
+    return f"{n / 2**30:.2f}G"
+
+
+def _median(r: dict, key: str):
+    t = r.get(key)
+    return t["median"] if t else None
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def print_table(names, results, workloads, quick: bool = False) -> None:
+    headers = ["workload", "size", "nodes", "target",
+               "eager", "distjit", "ratio",           # default environment
+               "eager", "distjit", "ratio",           # glibc-keep
+               "peak eager", "peak distjit", "ratio", "held",
+               "match", "verdict"]
+    groups = [("", 4), ("default env", 3), ("glibc-keep env", 3), ("peak extra memory (tracemalloc)", 4), ("", 2)]
+    rows = []
+    notes = []
+    for name in names:
+        wl = workloads[name]
+        per_env = results[name]
+        d, g = per_env["default"], per_env["glibc-keep"]
+        row = [name, wl.quick_size if quick else wl.size, str(d.get("nodes", g.get("nodes", "-"))),
+               f"t<={wl.time_target:g} m<={MEM_TARGET:g}"]
+        ratios = []
+        for r in (d, g):
+            e, j = _median(r, "time_eager"), _median(r, "time_distjit")
+            ratio = _ratio(j, e)
+            ratios.append(ratio)
+            row += [fmt_time(e), fmt_time(j), f"{ratio:.2f}" if ratio is not None else "-"]
+        # tracemalloc counts requested bytes, so it does not depend on the malloc environment: show default's.
+        me, mj = d.get("mem_eager", g.get("mem_eager")), d.get("mem_distjit", g.get("mem_distjit"))
+        mratio = _ratio(mj, me)
+        row += [fmt_bytes(me), fmt_bytes(mj), f"{mratio:.2f}" if mratio is not None else "-",
+                fmt_bytes(d.get("held_distjit", g.get("held_distjit")))]
+        if (g.get("mem_distjit"), g.get("mem_eager")) != (mj, me) and g.get("mem_distjit") is not None:
+            notes.append(f"{name}: glibc-keep peak memory differs: eager {fmt_bytes(g.get('mem_eager'))}, "
+                         f"distjit {fmt_bytes(g.get('mem_distjit'))}")
+        matches = {r["match"]["text"] for r in (d, g) if r.get("match")}
+        row.append(" / ".join(sorted(matches)) or "-")
+        failed = []
+        errors = [f"[{env}] {e}" for env, r in per_env.items() for e in r.get("errors", [])]
+        if errors:
+            failed.append("error")
+            notes += [f"{name}: {e}" for e in errors]
+        for env, ratio in zip(("time", "time(glibc)"), ratios):
+            if ratio is not None and ratio > wl.time_target:
+                failed.append(env)
+        if mratio is not None and mratio > MEM_TARGET:
+            failed.append("mem")
+        if any(r.get("match") and not r["match"]["bitwise"] for r in (d, g)):
+            failed.append("match")
+        row.append("ok" if not failed else "FAIL " + ",".join(failed))
+        rows.append(row)
+        spreads = [f"{env}: eager {fmt_time(r['time_eager']['min'])}..{fmt_time(r['time_eager']['max'])}"
+                   + (f", distjit {fmt_time(r['time_distjit']['min'])}..{fmt_time(r['time_distjit']['max'])}"
+                      if r.get("time_distjit") else "")
+                   for env, r in per_env.items() if r.get("time_eager")]
+        if spreads:
+            reps = d.get("repeat", "?")
+            inner = d.get("inner", 1)
+            each = f" x {inner} calls" if inner and inner > 1 else ""
+            notes.append(f"{name}: n={reps}{each}, min..max {'; '.join(spreads)}; "
+                         f"trace {fmt_time(d.get('trace_s'))}")
+
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
+    spans, col = [], 0
+    for title, n in groups:
+        w = sum(widths[col:col + n]) + 2 * (n - 1)
+        spans.append(title.center(w, "-") if title else " " * w)
+        col += n
+    print("  ".join(spans))
+    print("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    if notes:
+        print("\nnotes:")
+        for n in notes:
+            print(f"  {n}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

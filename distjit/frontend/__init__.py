@@ -1,0 +1,1 @@
+"""Frontends: tracing (records what runs) and scripting (compiles Python source)."""

@@ -1,0 +1,99 @@
+"""NumPy functions replaced while a trace runs.
+
+Array creation (`np.zeros(n)`) has no array argument, so NumPy's dispatch never
+reaches the tracer: without this, the array would be made at trace time and a
+later `a[i] = traced` could not be recorded. `np.random` is refused, never baked.
+Like torch.fx's patcher, we swap module attributes (and the user's globals that
+alias them) for the duration of the trace only; tracing holds a lock for it.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from distjit.errors import TracingError
+from distjit.frontend.source import user_loc
+
+CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity")
+CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
+_RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
+                "MT19937", "Philox", "SFC64", "PCG64DXSM", "bit_generator", "mtrand"}
+
+_lock = threading.RLock()
+
+
+def _random_refusal(name: str):
+    def refuse(*args, **kwargs):
+        raise TracingError(
+            f"np.random.{name} inside a traced function would bake one draw of random numbers into the graph; "
+            f"draw them outside and pass them as an input", user_loc())
+    return refuse
+
+
+@contextlib.contextmanager
+def patched(ctx, user_globals: dict | None):
+    """Route creation and conversion calls to `ctx`, refuse np.random, for the duration of a trace."""
+    replacements: dict[tuple[object, str], object] = {}
+    for name in CREATION:
+        original = getattr(np, name)
+        replacements[(np, name)] = _creation(ctx, original)
+    for name in CONVERSION:
+        original = getattr(np, name)
+        replacements[(np, name)] = _conversion(ctx, original, copy=name == "array")
+    for name in dir(np.random):
+        if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
+            replacements[(np.random, name)] = _random_refusal(name)
+    originals_by_id = {id(getattr(mod, name)): (mod, name) for (mod, name) in replacements}
+    if user_globals is not None:
+        # `from numpy import zeros` binds the original function in the user's module.
+        for gname, obj in list(user_globals.items()):
+            key = originals_by_id.get(id(obj))
+            if key is not None:
+                replacements[(user_globals, gname)] = replacements[key]
+    with _lock:
+        saved = {key: _get(*key) for key in replacements}
+        try:
+            for key, value in replacements.items():
+                _set(*key, value)
+            yield
+        finally:
+            for key, value in saved.items():
+                _set(*key, value)
+
+
+def _get(target, name):
+    return target[name] if isinstance(target, dict) else getattr(target, name)
+
+
+def _set(target, name, value):
+    if isinstance(target, dict):
+        target[name] = value
+    else:
+        setattr(target, name, value)
+
+
+def _creation(ctx, original):
+    def create(*args, **kwargs):
+        if ctx.busy or kwargs.get("like") is not None:
+            return original(*args, **kwargs)
+        return ctx.function(original, args, kwargs)
+    create.__name__ = original.__name__
+    create.__wrapped__ = original
+    return create
+
+
+def _conversion(ctx, original, copy: bool):
+    def convert(obj, dtype=None, *args, **kwargs):
+        if ctx.busy or not ctx.contains_traced(obj):
+            return original(obj, dtype, *args, **kwargs)
+        result = ctx.as_traced(obj)
+        if dtype is not None and np.dtype(dtype) != result.dtype:
+            return ctx.function(np.astype, (result, dtype), {})
+        if copy and kwargs.get("copy", True) and result is obj:
+            return ctx.function(np.copy, (result,), {})
+        return result
+    convert.__name__ = original.__name__
+    convert.__wrapped__ = original
+    return convert

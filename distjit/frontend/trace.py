@@ -1,0 +1,530 @@
+"""`distjit.trace`: record what a NumPy function does on example inputs.
+
+The function runs once on `TracedArray`s. Every NumPy call on them becomes a node
+(typed by the op registry). In-place updates (`a[i] = v`, `a += b`, `out=`) are
+made functional: the traced array is rebound to a new value; when the array is a
+view, the update is written back to its base as NumPy would; when it is an
+input, the Function writes the final contents back into the caller's array.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from distjit.errors import ShapeError, TracingError
+from distjit.frontend.patching import patched
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.source import user_loc
+from distjit.function import Function, Signature
+from distjit.ir.builder import Builder
+from distjit.ir.graph import Graph, Ref, Value
+from distjit.ir.types import ScalarType, TensorType, type_of
+from distjit.ops import REGISTRY, get_op
+from distjit.pytree import flatten, leaf_paths
+
+# ufunc methods that are reductions under another name (np.add.reduce is np.sum over axis 0).
+_UFUNC_REDUCE = {"add": "np.sum", "multiply": "np.prod", "maximum": "np.max", "minimum": "np.min",
+                 "logical_and": "np.all", "logical_or": "np.any"}
+_UFUNC_ACCUMULATE = {"add": "np.cumsum", "multiply": "np.cumprod"}
+_LIST_RESULTS = {"np.split", "np.array_split", "np.hsplit", "np.vsplit", "np.dsplit"}
+
+
+def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: str | None = None) -> Function:
+    """Trace `fn` on `example_inputs` (a tuple of arguments, or one array) into a `Function`.
+
+    `dynamic_axes` makes dims symbolic, by argument name or position:
+    ``{"x": {0: "B"}}`` lets the Function accept any size on x's first axis.
+    A callable object traces like a function; its array attributes become named
+    parameters (`f.params`).
+    """
+    if not isinstance(example_inputs, tuple):
+        example_inputs = (example_inputs,)
+    arg_names, defaults = _arg_names(fn, len(example_inputs))
+    graph = Graph(name or _name_of(fn))
+    ctx = TraceContext(graph)
+    ctx.add_params(_find_params(fn))
+    try:
+        leaves, in_spec = flatten(example_inputs)
+    except TypeError as e:
+        raise TracingError(f"example_inputs: {e}") from None
+    paths = []
+    for arg_name, child in zip(arg_names, in_spec.children):
+        paths.extend(leaf_paths(child, arg_name))
+    symbols = _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves)
+    proxies = [ctx.add_input(leaf, path, symbols.get(i, {})) for i, (leaf, path) in enumerate(zip(leaves, paths))]
+    originals = [p._value for p in proxies]
+    args = _unflatten_args(in_spec, proxies)
+    with patched(ctx, getattr(fn, "__globals__", None)):
+        _refuse_generators(fn)
+        result = fn(*args)
+    try:
+        out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, TracedArray))
+    except TypeError as e:
+        raise TracingError(f"{graph.name} returned something distjit cannot represent: {e}") from None
+    for leaf in out_leaves:
+        graph.add_output(ctx.value_of(leaf))
+    mutations = []
+    for index, (proxy, original) in enumerate(zip(proxies, originals)):
+        if ctx.current(proxy) is not original:
+            if not isinstance(leaves[index], np.ndarray):
+                raise TracingError(f"{graph.name} updates argument {paths[index]} in place, which is not an array")
+            mutations.append((index, len(graph.outputs)))
+            graph.add_output(ctx.current(proxy))
+    graph.verify()
+    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), defaults)
+    return Function(graph, signature, ctx.param_arrays, graph.name)
+
+
+class TraceContext:
+    """The state of one trace: the graph being built and the map from Python objects to IR values."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.builder = Builder(graph.block)
+        self.param_values: dict[int, Value] = {}
+        self.param_arrays: dict[str, np.ndarray] = {}
+        self.constants: dict[Any, tuple[Any, Value]] = {}
+        self.busy = False   # inside the registry (type inference may call NumPy): patches step aside
+        self.dims: dict[tuple[Value, int], TracedArray] = {}
+
+    # -- inputs and parameters --------------------------------------------------------
+    def add_input(self, leaf, path: str, dims: dict[int, str]) -> TracedArray:
+        t = type_of(leaf)
+        if isinstance(t, TensorType) and dims:
+            t = TensorType(t.dtype, tuple(dims.get(i, d) for i, d in enumerate(t.shape)))
+        value = self.graph.add_input(t, path)
+        return TracedArray(self, value)
+
+    def add_params(self, named: dict[str, np.ndarray]) -> None:
+        for pname, array in named.items():
+            self.param_values[id(array)] = self.graph.add_param(pname, type_of(array))
+            self.param_arrays[pname] = array
+
+    # -- values -------------------------------------------------------------------------
+    def current(self, proxy: TracedArray) -> Value:
+        """The value holding the proxy's contents now; a view re-reads its base if the base changed."""
+        view = proxy._view
+        if view is not None:
+            base, how, base_version = view
+            base_value = self.current(base)
+            if base._version != base_version:
+                proxy._value = self._derive(how, base_value)
+                proxy._view = (base, how, base._version)
+        return proxy._value
+
+    def value_of(self, x) -> Value:
+        """The IR value for an operand: traced arrays, parameters, constants, dynamic dims."""
+        if isinstance(x, TracedArray):
+            if x._ctx is not self:
+                raise TracingError("a traced array from another trace was used here (leaked out of its trace?)",
+                                   user_loc())
+            return self.current(x)
+        if isinstance(x, np.ndarray):
+            param = self.param_values.get(id(x))
+            if param is not None:
+                return param
+            return self._constant(id(x), x)
+        if x is None or isinstance(x, (bool, int, float, complex, np.generic)):
+            return self._constant((type(x), repr(x)), x)
+        if isinstance(x, (list, tuple)):
+            if self.contains_traced(x):
+                return self.value_of(self.as_traced(x))
+            return self.value_of(np.asarray(x))
+        raise TracingError(f"cannot use a value of type {type(x).__name__} as an array operand while tracing",
+                           user_loc())
+
+    def _constant(self, key, obj) -> Value:
+        hit = self.constants.get(key)
+        if hit is None:
+            hit = self.constants[key] = (obj, self.builder.constant(obj, user_loc()))
+        return hit[1]
+
+    def contains_traced(self, obj) -> bool:
+        if isinstance(obj, TracedArray):
+            return True
+        if isinstance(obj, (list, tuple)):
+            return any(self.contains_traced(o) for o in obj)
+        return False
+
+    def as_traced(self, obj) -> TracedArray:
+        """`np.asarray` of something holding traced values: a nested list of them is stacked."""
+        if isinstance(obj, TracedArray):
+            return obj
+        if isinstance(obj, (list, tuple)):
+            items = [self.as_traced(o) if self.contains_traced(o) else np.asarray(o) for o in obj]
+            return self.function(np.stack, (items,), {})
+        raise TypeError(type(obj).__name__)
+
+    def dim(self, proxy: TracedArray, axis: int) -> TracedArray:
+        """A dynamic dim as a traced Python int (one DimSize node per array value and axis)."""
+        value = self.current(proxy)
+        key = (value, axis)
+        if key not in self.dims:
+            self.dims[key] = self.wrap(self.builder.op("prim.DimSize", [value], {"axis": axis}, user_loc())[0])
+        return self.dims[key]
+
+    def scalar(self, op: str, operands: tuple) -> TracedArray:
+        """Python arithmetic on traced Python numbers (`n - 1`), keeping Python's (weak) scalar types."""
+        return self.record(op, list(operands), {}, user_loc())[0]
+
+    def wrap(self, value: Value, view=None) -> TracedArray:
+        return TracedArray(self, value, view)
+
+    # -- recording --------------------------------------------------------------------------
+    def record(self, op: str, operands: list, attrs: dict, loc=None) -> list[TracedArray]:
+        """Add a node for `op`; operands may be traced arrays, constants or scalars; attrs may hold traced ints."""
+        loc = loc or user_loc(2)
+        inputs = [self.value_of(o) for o in operands]
+        attrs = self._dynamic_attrs(attrs, inputs)
+        self.busy = True
+        try:
+            outs = self.builder.op(op, inputs, attrs, loc)
+        except (TypeError, ValueError) as e:
+            raise TracingError(f"{op}: {e}", loc) from None
+        finally:
+            self.busy = False
+        return [self.wrap(v) for v in outs]
+
+    def _dynamic_attrs(self, attrs: dict, inputs: list[Value]) -> dict:
+        """Replace traced values inside attributes (a dynamic dim in a shape) by Refs to new inputs."""
+        def convert(a):
+            if isinstance(a, TracedArray):
+                inputs.append(self.value_of(a))
+                return Ref(len(inputs) - 1)
+            if isinstance(a, tuple):
+                return tuple(convert(x) for x in a)
+            if isinstance(a, list):
+                return [convert(x) for x in a]
+            if isinstance(a, np.integer) and not isinstance(a, np.bool_):
+                return int(a)
+            return a
+        return {k: convert(v) for k, v in attrs.items()}
+
+    def ufunc(self, ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
+        loc = user_loc()
+        out = kwargs.pop("out", None)
+        if kwargs.get("where", True) is not True:
+            raise TracingError(f"np.{ufunc.__name__}(..., where=...) is not supported; use np.where", loc)
+        kwargs.pop("where", None)
+        if method == "__call__":
+            opdef = REGISTRY.for_source(ufunc)
+            if opdef is None:
+                raise TracingError(f"np.{ufunc.__name__} is not supported by distjit", loc)
+            operands, attrs = opdef.bind(inputs, kwargs)
+            results = self.record(opdef.name, operands, attrs, loc)
+        elif method in ("reduce", "accumulate"):
+            named = (_UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE).get(ufunc.__name__)
+            kwargs.setdefault("axis", 0)
+            if named is not None:
+                operands, attrs = get_op(named).bind(inputs, kwargs)
+                results = self.record(named, operands, attrs, loc)
+            else:
+                operands, attrs = get_op(f"ufunc.{method}").bind(inputs, {**kwargs, "ufunc": ufunc.__name__})
+                results = self.record(f"ufunc.{method}", operands, attrs, loc)
+        elif method == "at" and len(inputs) == 3:
+            target, key, values = inputs
+            index, dynamic = self._index(key, first_ref=2)
+            result = self.record("ufunc.at", [target, values, *dynamic], {"ufunc": ufunc.__name__, "index": index}, loc)
+            self.assign_out(target, result[0], ufunc=True, loc=loc)
+            return None
+        else:
+            raise TracingError(f"np.{ufunc.__name__}.{method} is not supported by distjit", loc)
+        if out is not None:
+            targets = out if isinstance(out, tuple) else (out,)
+            for target, result in zip(targets, results):
+                if target is not None:
+                    self.assign_out(target, result, ufunc=True, loc=loc)
+            results = [t if t is not None else r for t, r in zip(targets, results)]
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def function(self, func, args: tuple, kwargs: dict):
+        loc = user_loc()
+        opdef = REGISTRY.for_source(func)
+        if opdef is None:
+            name = getattr(func, "__name__", repr(func))
+            module = getattr(func, "__module__", "") or ""
+            qual = f"np.{name}" if module.startswith("numpy") else f"{module}.{name}"
+            raise TracingError(f"{qual} is not supported by distjit's tracer: it is not in the op registry, and "
+                               f"running it on example values would bake them into the graph", loc)
+        kwargs = dict(kwargs)
+        out = kwargs.pop("out", None)
+        operands, attrs = opdef.bind(args, kwargs)
+        results = self.record(opdef.name, operands, attrs, loc)
+        if "view" in opdef.flags and len(results) == 1 and isinstance(operands[0], TracedArray):
+            results[0]._view = (operands[0], (opdef.name, attrs, operands[1:]), operands[0]._version)
+        if out is not None:
+            self.assign_out(out, results[0], ufunc=False, loc=loc)
+            return out
+        if opdef.name in _LIST_RESULTS:
+            return results
+        return results[0] if len(results) == 1 else tuple(results)
+
+    # -- indexing and in-place updates -------------------------------------------------------
+    def getitem(self, proxy: TracedArray, key):
+        loc = user_loc()
+        index, dynamic = self._index(key)
+        results = self.record("array.getitem", [proxy, *dynamic], {"index": index}, loc)
+        if _is_basic(index, dynamic):
+            results[0]._view = (proxy, ("array.getitem", {"index": index}, dynamic), proxy._version)
+        return results[0]
+
+    def setitem(self, proxy: TracedArray, key, value) -> None:
+        loc = user_loc()
+        index, dynamic = self._index(key, first_ref=2)
+        result = self.record("array.setitem", [proxy, value, *dynamic], {"index": index}, loc)[0]
+        self.assign(proxy, result, loc)
+
+    def _index(self, key, first_ref: int = 1) -> tuple[tuple, list]:
+        """A NumPy index as the `index` attribute: constants inline, arrays and traced scalars as Refs."""
+        items = key if isinstance(key, tuple) else (key,)
+        dynamic: list = []
+
+        def ref(x):
+            dynamic.append(x)
+            return Ref(first_ref + len(dynamic) - 1)
+
+        def item(x):
+            if x is None or x is Ellipsis:
+                return x
+            if isinstance(x, TracedArray):
+                return ref(x)
+            if isinstance(x, (bool, np.bool_)):
+                return ref(np.asarray(x))
+            if isinstance(x, (int, np.integer)):
+                return int(x)
+            if isinstance(x, slice):
+                return slice(*(part(p) for p in (x.start, x.stop, x.step)))
+            if isinstance(x, (np.ndarray, list)):
+                return ref(x)
+            raise TracingError(f"unsupported index of type {type(x).__name__}", user_loc())
+
+        def part(p):
+            if p is None:
+                return None
+            if isinstance(p, TracedArray):
+                return ref(p)
+            return int(p)
+
+        return tuple(item(x) for x in items), dynamic
+
+    def assign(self, proxy: TracedArray, new: TracedArray, loc=None) -> None:
+        """Rebind `proxy` to `new`'s contents (cast to its dtype, as NumPy stores), writing through views."""
+        loc = loc or user_loc()
+        if not isinstance(proxy, TracedArray):
+            raise TracingError("an array created outside the traced function (a constant) is updated in place; "
+                               "copy it first (`a = a.copy()`)", loc)
+        target_type = self.current(proxy).type
+        value = self.current(new)
+        if isinstance(target_type, TensorType) and value.type != target_type:
+            if isinstance(value.type, TensorType) and value.type.dtype != target_type.dtype:
+                value = self.builder.op("np.astype", [value], {"dtype": target_type.dtype}, loc)[0]
+            if isinstance(value.type, TensorType) and value.type.shape != target_type.shape:
+                value = self.builder.op("np.broadcast_to", [value], {"shape": target_type.shape}, loc)[0]
+        proxy._value = value
+        proxy._version += 1
+        view = proxy._view
+        if view is not None:
+            base, how, _ = view
+            self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
+            proxy._view = (base, how, base._version)
+
+    def assign_out(self, target, result: TracedArray, ufunc: bool, loc) -> None:
+        if not isinstance(target, TracedArray):
+            raise TracingError("out= names an array created outside the traced function (a constant); "
+                               "NumPy would update it in place, which a graph cannot do", loc)
+        target_t, result_t = self.current(target).type, self.current(result).type
+        if isinstance(target_t, TensorType) and isinstance(result_t, TensorType):
+            if ufunc and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
+                raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
+                                   f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
+            if result_t.shape != target_t.shape and len(result_t.shape) > len(target_t.shape):
+                raise ShapeError(f"non-broadcastable output operand with shape {target_t.shape} doesn't match "
+                                 f"the broadcast shape {result_t.shape}", loc)
+        self.assign(target, result, loc)
+
+    def _derive(self, how, base_value: Value) -> Value:
+        op, attrs, rest = how
+        inputs = [base_value, *(self.value_of(r) for r in rest)]
+        return self.builder.op(op, inputs, attrs, user_loc())[0]
+
+    def _write_back(self, how, base: TracedArray, value: Value, loc) -> Value:
+        """The base's new contents after its view (made by `how`) was set to `value`."""
+        op, attrs, rest = how
+        base_value = self.current(base)
+        base_t = base_value.type
+        if op == "array.getitem":
+            index = _shift_refs(attrs["index"], 1)
+            inputs = [base_value, value, *(self.value_of(r) for r in rest)]
+            return self.builder.op("array.setitem", inputs, {"index": index}, loc)[0]
+        inverse = _INVERSE_VIEWS.get(op)
+        if inverse is None or not isinstance(base_t, TensorType) or not base_t.is_static:
+            raise TracingError(f"an in-place update through a view made by {op} is not supported while tracing; "
+                               f"update the original array instead", loc)
+        inv_op, inv_attrs = inverse(attrs, base_t)
+        return self.builder.op(inv_op, [value], inv_attrs, loc)[0]
+
+
+def _reshape_back(attrs, base_t):
+    return "np.reshape", {"shape": base_t.shape}
+
+
+def _transpose_back(attrs, base_t):
+    axes = attrs.get("axes")
+    if axes is None:
+        return "np.transpose", {"axes": None}
+    axes = [a % base_t.ndim for a in axes]
+    return "np.transpose", {"axes": tuple(int(i) for i in np.argsort(axes))}
+
+
+def _same_op_back(op):
+    return lambda attrs, base_t: (op, dict(attrs))
+
+
+def _moveaxis_back(attrs, base_t):
+    return "np.moveaxis", {"source": attrs["destination"], "destination": attrs["source"]}
+
+
+_INVERSE_VIEWS = {
+    "np.reshape": _reshape_back, "np.ravel": _reshape_back, "np.squeeze": _reshape_back,
+    "np.expand_dims": _reshape_back, "np.transpose": _transpose_back, "np.swapaxes": _same_op_back("np.swapaxes"),
+    "np.flip": _same_op_back("np.flip"), "np.moveaxis": _moveaxis_back,
+}
+
+
+def _shift_refs(index, by: int):
+    """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
+    def shift(x):
+        if isinstance(x, Ref):
+            return Ref(x.index + by)
+        if isinstance(x, slice):
+            return slice(shift(x.start), shift(x.stop), shift(x.step))
+        return x
+    return tuple(shift(x) for x in index)
+
+
+def _is_basic(index: tuple, dynamic: list) -> bool:
+    """NumPy makes a view for basic indexing: ints, slices, None, Ellipsis, and integer scalars."""
+    for x in dynamic:
+        t = x.type if isinstance(x, TracedArray) else None
+        if isinstance(t, ScalarType) and t.kind == "int":
+            continue
+        if isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu":
+            continue
+        return False
+    return True
+
+
+def _arg_names(fn, count: int) -> tuple[list[str], dict]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return [f"arg{i}" for i in range(count)], {}
+    names, defaults = [], {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY):
+            break
+        names.append(p.name)
+    if len(names) < count:
+        names += [f"arg{i}" for i in range(len(names), count)]
+    return names[:count], defaults
+
+
+def _name_of(fn) -> str:
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "graph"
+
+
+def _unflatten_args(spec, proxies):
+    from distjit.pytree import unflatten
+
+    return unflatten(spec, proxies)
+
+
+def _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves) -> dict[int, dict[int, str]]:
+    """Map dynamic_axes (by argument name or position) to flattened leaf index -> {axis: symbol}."""
+    if not dynamic_axes:
+        return {}
+    first_leaf, offset = {}, 0
+    for name, child in zip(arg_names, in_spec.children):
+        first_leaf[name] = (offset, child.num_leaves)
+        offset += child.num_leaves
+    out: dict[int, dict[int, str]] = {}
+    for key, axes in dynamic_axes.items():
+        name = arg_names[key] if isinstance(key, int) and 0 <= key < len(arg_names) else key
+        if name not in first_leaf:
+            raise TracingError(f"dynamic_axes names {key!r}, which is not an argument "
+                               f"(arguments: {', '.join(arg_names)})")
+        start, count = first_leaf[name]
+        if count != 1 or not isinstance(leaves[start], np.ndarray):
+            raise TracingError(f"dynamic_axes: argument {name!r} must be a single array")
+        ndim = leaves[start].ndim
+        for axis, symbol in axes.items():
+            if not -ndim <= axis < ndim:
+                raise TracingError(f"dynamic_axes: axis {axis} of argument {name!r} is out of range (ndim {ndim})")
+            if not isinstance(symbol, str) or not symbol.isidentifier():
+                raise TracingError(f"dynamic_axes: symbol {symbol!r} must be an identifier such as 'B'")
+            out.setdefault(start, {})[axis % ndim] = symbol
+    return out
+
+
+def _find_params(fn) -> dict[str, np.ndarray]:
+    """Arrays held by a callable object (its weights), named by attribute path: `fc1.weight`."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn) or not hasattr(fn, "__dict__"):
+        return {}
+    found: dict[str, np.ndarray] = {}
+    seen: set[int] = set()
+
+    def visit(obj, prefix: str, depth: int):
+        if id(obj) in seen or depth > 8:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            if prefix not in found and not any(a is obj for a in found.values()):
+                found[prefix] = obj
+            return
+        if isinstance(obj, dict):
+            items = obj.items()
+        elif isinstance(obj, (list, tuple)):
+            items = enumerate(obj)
+        elif hasattr(obj, "__dict__") and not inspect.ismodule(obj) and not inspect.isclass(obj) \
+                and not callable(getattr(obj, "__func__", None)) and not inspect.isfunction(obj):
+            items = vars(obj).items()
+        else:
+            return
+        for key, child in items:
+            visit(child, f"{prefix}.{key}" if prefix else str(key), depth + 1)
+
+    visit(fn, "", 0)
+    return found
+
+
+def _refuse_generators(fn) -> None:
+    """A random Generator used inside the function would bake its draws; refuse it up front."""
+    closure = getattr(fn, "__closure__", None) or ()
+    code = getattr(fn, "__code__", None)
+    candidates = [c.cell_contents for c in closure if _cell_filled(c)]
+    if code is not None:
+        g = getattr(fn, "__globals__", {})
+        candidates += [g[n] for n in code.co_names if n in g]
+    for obj in candidates:
+        if isinstance(obj, (np.random.Generator, np.random.RandomState)):
+            raise TracingError(f"{_name_of(fn)} uses a NumPy random generator; its draws would be baked into the "
+                               f"graph. Draw the random numbers outside and pass them as inputs",
+                               _fn_loc(fn))
+
+
+def _cell_filled(cell) -> bool:
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
+
+
+def _fn_loc(fn):
+    from distjit.ir.graph import SourceLoc
+
+    code = getattr(fn, "__code__", None)
+    return SourceLoc(code.co_filename, code.co_firstlineno) if code else None

@@ -1,0 +1,169 @@
+"""`distjit.Function`: a graph, its named parameters and its calling convention.
+
+What a frontend returns and what users call. A call flattens the (possibly
+nested) arguments, checks them against the traced signature, runs the compiled
+graph, writes results back into the caller's arrays that the function mutated
+(so the caller sees NumPy's in-place semantics), and rebuilds nested outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from distjit.errors import ShapeError
+from distjit.ir.graph import Graph
+from distjit.ir.types import ScalarType, TensorType, Type
+from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
+
+
+@dataclass
+class Signature:
+    """How Python arguments map to graph inputs, and graph outputs to Python results.
+
+    `mutations` pairs a flattened input index with the graph output that holds its
+    new contents; those outputs come after the user's outputs.
+    """
+
+    arg_names: tuple[str, ...]
+    in_spec: TreeSpec
+    out_spec: TreeSpec
+    mutations: tuple[tuple[int, int], ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def input_paths(self) -> list[str]:
+        paths = []
+        for name, child in zip(self.arg_names, self.in_spec.children):
+            paths.extend(leaf_paths(child, name))
+        return paths
+
+
+class Function:
+    """A compiled NumPy function: call it like the original; `.graph` is its IR.
+
+    >>> f = distjit.trace(fn, (x, w))
+    >>> print(f.graph)
+    >>> f(x, w)            # same results as fn(x, w)
+    """
+
+    def __init__(self, graph: Graph, signature: Signature, params: dict[str, np.ndarray] | None = None,
+                 name: str | None = None):
+        self.graph = graph
+        self.signature = signature
+        self.params: dict[str, np.ndarray] = dict(params or {})
+        self.name = name or graph.name
+        self._program = None
+
+    # -- calling ---------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        leaves = self.flatten_inputs(args, kwargs)
+        outputs = self.run_graph(leaves)
+        return self.finish(leaves, outputs)
+
+    def flatten_inputs(self, args: Sequence, kwargs: dict) -> list:
+        """Bind arguments by position and name, flatten them, and check them against the signature."""
+        sig = self.signature
+        if len(args) > len(sig.arg_names):
+            raise ShapeError(f"{self.name}() takes {len(sig.arg_names)} arguments but {len(args)} were given")
+        bound = dict(zip(sig.arg_names, args))
+        for key, value in kwargs.items():
+            if key not in sig.arg_names:
+                raise ShapeError(f"{self.name}() got an unexpected argument {key!r} "
+                                 f"(its arguments are {', '.join(sig.arg_names)})")
+            if key in bound:
+                raise ShapeError(f"{self.name}() got multiple values for argument {key!r}")
+            bound[key] = value
+        missing = [n for n in sig.arg_names if n not in bound and n not in sig.defaults]
+        if missing:
+            raise ShapeError(f"{self.name}() is missing argument(s): {', '.join(missing)}")
+        values = tuple(bound[n] if n in bound else sig.defaults[n] for n in sig.arg_names)
+        try:
+            leaves, spec = flatten(values)
+        except TypeError as e:
+            raise ShapeError(f"{self.name}(): {e}") from None
+        if spec != sig.in_spec:
+            for arg_name, value, got, traced in zip(sig.arg_names, values, spec.children, sig.in_spec.children):
+                if got != traced:
+                    expected = "a NumPy array or scalar" if traced.kind == "leaf" else f"structured like {traced}"
+                    raise ShapeError(f"{self.name}(): argument {arg_name} must be {expected} as when traced, "
+                                     f"got {type(value).__name__} {got}")
+        check_inputs(self.name, self.graph.inputs, leaves, sig.input_paths())
+        return leaves
+
+    def run_graph(self, leaves: list) -> list:
+        from distjit.runtime.executor import compile_graph, run
+
+        if self._program is None:
+            self._program = compile_graph(self.graph, self.params)
+        return run(self._program, leaves)
+
+    def finish(self, leaves: list, outputs: list):
+        sig = self.signature
+        for leaf_index, out_index in sig.mutations:
+            np.copyto(leaves[leaf_index], outputs[out_index], casting="unsafe")
+        n_user = len(outputs) - len(sig.mutations)
+        return unflatten(sig.out_spec, outputs[:n_user])
+
+    def interpret(self, *args, **kwargs):
+        """Run node by node with the reference interpreter (slower; for debugging)."""
+        from distjit.runtime.interpreter import Interpreter
+
+        leaves = self.flatten_inputs(args, kwargs)
+        outputs = Interpreter(self.graph, self.params).run(*leaves)
+        return self.finish(leaves, outputs)
+
+    # -- introspection -----------------------------------------------------------
+    @property
+    def code(self) -> str:
+        """The Python source generated for this function (what actually runs)."""
+        from distjit.runtime.executor import compile_graph
+
+        if self._program is None:
+            self._program = compile_graph(self.graph, self.params)
+        return self._program.source
+
+    def with_graph(self, graph: Graph) -> "Function":
+        """A Function with the same signature and parameters over another graph (what passes return)."""
+        params = {p.name: self.params[p.name] for p in graph.params}
+        return Function(graph, self.signature, params, self.name)
+
+    def __repr__(self):
+        return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"
+
+
+def check_inputs(name: str, inputs, leaves: list, paths: list[str]) -> None:
+    """Raise ShapeError when an argument does not fit the type of its graph input."""
+    symbols: dict[str, tuple[int, str]] = {}
+    for value, leaf, path in zip(inputs, leaves, paths):
+        _check_one(name, value.type, leaf, path, symbols)
+
+
+def _check_one(name: str, t: Type, leaf: Any, path: str, symbols: dict) -> None:
+    if isinstance(t, TensorType):
+        if not isinstance(leaf, (np.ndarray, np.generic)):
+            raise ShapeError(f"{name}(): argument {path} must be a NumPy array of {t}, got {type(leaf).__name__}")
+        if leaf.dtype != t.dtype:
+            raise ShapeError(f"{name}(): argument {path} has dtype {leaf.dtype}, but the function was traced "
+                             f"with {t.dtype} ({t}); convert it with .astype(np.{t.dtype})")
+        if leaf.ndim != t.ndim:
+            raise ShapeError(f"{name}(): argument {path} has shape {leaf.shape}, but the function was traced "
+                             f"with {t.ndim} dimensions ({t})")
+        for axis, (dim, actual) in enumerate(zip(t.shape, leaf.shape)):
+            if isinstance(dim, int):
+                if dim != actual:
+                    raise ShapeError(f"{name}(): argument {path} has shape {leaf.shape}, expected {t} "
+                                     f"(axis {axis} must be {dim}; declare it dynamic with dynamic_axes to vary it)")
+            elif dim in symbols and symbols[dim][0] != actual:
+                raise ShapeError(f"{name}(): dimension {dim} is {symbols[dim][0]} in {symbols[dim][1]} "
+                                 f"but {actual} in argument {path} (shape {leaf.shape})")
+            else:
+                symbols.setdefault(dim, (actual, path))
+    elif isinstance(t, ScalarType):
+        expected = t.pytype
+        ok = isinstance(leaf, expected) and (expected is not int or not isinstance(leaf, bool))
+        if expected is float and isinstance(leaf, int) and not isinstance(leaf, bool):
+            ok = False
+        if not ok:
+            raise ShapeError(f"{name}(): argument {path} must be a Python {t.kind}, got {type(leaf).__name__} "
+                             f"(Python scalars are weakly typed in NumPy, so their kind is part of the signature)")

@@ -1,0 +1,174 @@
+"""Types of IR values.
+
+A `TensorType` is a NumPy array (or NumPy scalar, shape ``()``) with a dtype and a
+shape whose dims are ints or named symbols (``"B"``). A `ScalarType` is a Python
+scalar: NumPy 2 treats Python scalars as *weak* (NEP 50: ``f32_array * 2.0`` stays
+float32), so the IR keeps them apart from 0-d tensors. Types are immutable and
+compare by value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+Dim = Union[int, str]
+
+# Short dtype names used by the text form; "bool" is the tensor dtype, the scalar is "bool" without brackets.
+_DTYPE_NAMES = {
+    "bool": "bool", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+    "float16": "f16", "float32": "f32", "float64": "f64", "longdouble": "f128",
+    "complex64": "c64", "complex128": "c128",
+}
+_DTYPES_BY_SHORT = {short: np.dtype(long) for long, short in _DTYPE_NAMES.items()}
+
+
+def dtype_name(dtype) -> str:
+    """The short text-form name of a dtype (``f32``); unknown dtypes keep NumPy's name."""
+    dtype = np.dtype(dtype)
+    return _DTYPE_NAMES.get(dtype.name, dtype.str)
+
+
+def parse_dtype(name: str) -> np.dtype:
+    if name in _DTYPES_BY_SHORT:
+        return _DTYPES_BY_SHORT[name]
+    try:
+        return np.dtype(name)
+    except TypeError:
+        raise ValueError(f"unknown dtype {name!r}") from None
+
+
+class Type:
+    """Base of IR types."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TensorType(Type):
+    dtype: np.dtype
+    shape: tuple[Dim, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", np.dtype(self.dtype))
+        object.__setattr__(self, "shape", tuple(d if isinstance(d, str) else int(d) for d in self.shape))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.shape)
+
+    @property
+    def size(self) -> int | None:
+        """Number of elements, or None when a dim is symbolic."""
+        if not self.is_static:
+            return None
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int | None:
+        size = self.size
+        return None if size is None else size * self.dtype.itemsize
+
+    def __str__(self):
+        return f"{dtype_name(self.dtype)}[{','.join(str(d) for d in self.shape)}]"
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarType(Type):
+    """A Python scalar: kind is one of "bool", "int", "float", "complex"."""
+
+    kind: str
+
+    def __post_init__(self):
+        if self.kind not in SCALAR_KINDS:
+            raise ValueError(f"unknown scalar kind {self.kind!r}")
+
+    @property
+    def pytype(self) -> type:
+        return SCALAR_KINDS[self.kind]
+
+    def __str__(self):
+        return self.kind
+
+
+SCALAR_KINDS = {"bool": bool, "int": int, "float": float, "complex": complex}
+
+
+@dataclass(frozen=True, slots=True)
+class TupleType(Type):
+    elements: tuple[Type, ...]
+
+    def __str__(self):
+        inner = ", ".join(str(e) for e in self.elements)
+        return f"({inner},)" if len(self.elements) == 1 else f"({inner})"
+
+
+@dataclass(frozen=True, slots=True)
+class NoneType(Type):
+    def __str__(self):
+        return "None"
+
+
+@dataclass(frozen=True, slots=True)
+class StrType(Type):
+    """A string value (e.g. an einsum subscript passed dynamically); rarely a value, usually an attribute."""
+
+    def __str__(self):
+        return "str"
+
+
+@dataclass(frozen=True, slots=True)
+class AnyType(Type):
+    """A Python object the IR does not look into (the payload of an escape-hatch node)."""
+
+    def __str__(self):
+        return "Any"
+
+
+BOOL = ScalarType("bool")
+INT = ScalarType("int")
+FLOAT = ScalarType("float")
+COMPLEX = ScalarType("complex")
+NONE = NoneType()
+STR = StrType()
+ANY = AnyType()
+
+
+def tensor(dtype, shape) -> TensorType:
+    return TensorType(np.dtype(dtype), tuple(shape))
+
+
+def type_of(value) -> Type:
+    """The IR type of a concrete Python/NumPy value."""
+    if isinstance(value, np.ndarray):
+        return TensorType(value.dtype, value.shape)
+    if isinstance(value, np.generic):
+        return TensorType(value.dtype, ())
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, complex):
+        return COMPLEX
+    if value is None:
+        return NONE
+    if isinstance(value, str):
+        return STR
+    if isinstance(value, tuple):
+        return TupleType(tuple(type_of(v) for v in value))
+    raise TypeError(f"no IR type for a value of type {type(value).__name__}")
+
+
+def parse_type(text: str) -> Type:
+    """Parse the text form of a type (``f32[B,3]``, ``int``, ``(f32[], int)``)."""
+    from distjit.ir.text import TypeParser
+
+    return TypeParser(text).parse_all()

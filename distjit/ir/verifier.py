@@ -1,0 +1,253 @@
+"""The verifier: `verify(graph)` checks the IR's invariants (NOTE: [IR shape] in graph.py).
+
+Passes are checked by running it after every rewrite in tests, so its messages are
+for the engineer who wrote the pass: each names the node as it prints
+(`%3 = np.add(%1, %2)`), the user's line when the node has one, the graph, and what
+is wrong. The checks:
+
+- SSA: every value is defined once, before its uses, in its block or an enclosing
+  one (or is a graph input or param); names are unique (the text form relies on
+  it); back-pointers (`Value.node`, `Value.block`, `Node.block`, `Block.owner`) are
+  right, and every `Value.uses` lists exactly the value's uses.
+- Ops: the op is registered; attributes are the op's declared ones and the required
+  ones are there; every `Ref(k)` names an input.
+- Types: ops whose `infer` gives types have those output types (a dim starting with
+  "?" matches any dim).
+- Blocks: the shapes of `prim.If`, `prim.Loop` and `prim.Call` (see ops/control.py);
+  no other op has blocks.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import NoReturn
+
+from distjit.errors import VerifyError
+from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
+from distjit.ir.printer import describe_node, value_ref
+from distjit.ir.types import BOOL, INT, TensorType, TupleType, Type
+from distjit.ops import REGISTRY
+from distjit.ops.infer import same_dim
+from distjit.ops.registry import REQUIRED, Kind
+
+
+def verify(graph: Graph) -> None:
+    """Raise VerifyError naming the first node that breaks an invariant of the IR."""
+    _GraphVerifier(graph, set()).run()
+
+
+def types_match(a: Type, b: Type) -> bool:
+    """Equal types, where a dim starting with "?" (known only at run time) matches any dim."""
+    if isinstance(a, TensorType) and isinstance(b, TensorType):
+        return (a.dtype == b.dtype and len(a.shape) == len(b.shape)
+                and all(same_dim(x, y) for x, y in zip(a.shape, b.shape)))
+    if isinstance(a, TupleType) and isinstance(b, TupleType):
+        return len(a.elements) == len(b.elements) and all(map(types_match, a.elements, b.elements))
+    return a == b
+
+
+def _is_condition(t: Type) -> bool:
+    """A branch or loop condition: a bool, or a 0-d array (read with Python truthiness)."""
+    return t == BOOL or (isinstance(t, TensorType) and t.shape == ())
+
+
+def _is_trip_count(t: Type) -> bool:
+    return t == INT or (isinstance(t, TensorType) and t.shape == () and t.dtype.kind in "iu")
+
+
+class _GraphVerifier:
+    """Walks one graph in program order, keeping the set of values in scope; `done` holds verified graphs' ids."""
+
+    def __init__(self, graph: Graph, done: set[int]):
+        self.graph = graph
+        self.done = done
+        self.scope: set[Value] = set()
+        self.defined: set[Value] = set()
+        self.names: dict[str, Value] = {}
+        self.uses: dict[Value, Counter] = {}
+
+    def run(self) -> None:
+        self.done.add(id(self.graph))
+        block = self.graph.block
+        if block.graph is not self.graph or block.owner is not None:
+            self.fail(None, "the top-level block does not point back to the graph")
+        for p in self.graph.params:
+            self.define(p, None, f"param {value_ref(p)}", node=None, block=None)
+        self.block(block, None)
+        self.check_uses()
+
+    def fail(self, node: Node | None, problem: str) -> NoReturn:
+        where = f"{describe_node(node)}: " if node is not None else ""
+        raise VerifyError(f"{where}{problem} (in graph {self.graph.name})", node.loc if node is not None else None)
+
+    # ---- SSA ----
+
+    def block(self, block: Block, owner: Node | None) -> None:
+        local: list[Value] = []
+        for i, p in enumerate(block.params):
+            self.define(p, owner, f"block parameter {i}", node=None, block=block)
+            local.append(p)
+        for node in block.nodes:
+            if node.block is not block:
+                self.fail(node, "node.block does not point to the block that holds the node")
+            self.node(node)
+            local.extend(node.outputs)
+        for i, r in enumerate(block.returns):
+            self.use(r, block, i, owner, f"block return {i}")
+        self.scope.difference_update(local)
+
+    def define(self, value, at: Node | None, what: str, node: Node | None, block: Block | None) -> None:
+        """Enter a definition; `node`/`block` are what the value's back-pointers must be, `at` the node to blame."""
+        if not isinstance(value, Value):
+            self.fail(at, f"{what} is not a Value but {type(value).__name__}")
+        if not isinstance(value.type, Type):
+            self.fail(at, f"{what} {value_ref(value)} has no IR type ({value.type!r})")
+        if value in self.defined:
+            self.fail(at, f"{what} {value_ref(value)} is defined twice (SSA)")
+        if self.names.setdefault(value.name, value) is not value:
+            self.fail(at, f"{what}: two different values are named {value_ref(value)}")
+        if value.node is not node or value.block is not block:
+            expected = "node" if node is not None else "block" if block is not None else "nothing (a param)"
+            self.fail(at, f"{what} {value_ref(value)} has wrong back-pointers (value.node, value.block); "
+                          f"it should point to its defining {expected}")
+        self.defined.add(value)
+        self.scope.add(value)
+        self.uses[value] = Counter()
+
+    def use(self, value, user: Node | Block, index: int, at: Node | None, what: str) -> None:
+        if not isinstance(value, Value):
+            self.fail(at, f"{what} is not a Value but {type(value).__name__}")
+        if value not in self.scope:
+            if value in self.defined:
+                self.fail(at, f"{what} {value_ref(value)} is defined in a block that does not enclose this use")
+            self.fail(at, f"{what} {value_ref(value)} is not defined before this use")
+        self.uses[value][(user, index)] += 1
+
+    def check_uses(self) -> None:
+        """Every value's `uses` must list exactly its uses: no stale entries, none missing."""
+        for value, expected in self.uses.items():
+            actual = Counter(value.uses)
+            if actual == expected:
+                continue
+            for (user, index), _ in (actual - expected).items():
+                self.fail(user if isinstance(user, Node) else user.owner,
+                          f"{value_ref(value)}.uses has a stale entry: {_use_name(user, index)} does not use it")
+            for (user, index), _ in (expected - actual).items():
+                self.fail(user if isinstance(user, Node) else user.owner,
+                          f"{value_ref(value)}.uses does not record its use as {_use_name(user, index)}")
+
+    # ---- nodes ----
+
+    def node(self, node: Node) -> None:
+        """Inputs, then nested blocks (which cannot see the node's outputs), then outputs, then the op's rules."""
+        for i, v in enumerate(node.inputs):
+            self.use(v, node, i, node, f"input {i}")
+        if node.op not in REGISTRY:
+            self.fail(node, f"unknown op {node.op!r} (not in the op registry)")
+        opdef = REGISTRY.get(node.op)
+        self.attrs(node, opdef)
+        for b in node.blocks:
+            if b.owner is not node or b.graph is not self.graph:
+                self.fail(node, "a block's owner or graph does not point back to this node and graph")
+            self.block(b, node)
+        for i, out in enumerate(node.outputs):
+            self.define(out, node, f"output {i}", node=node, block=None)
+        _STRUCTURE.get(node.op, _Structure.no_blocks)(self, node)
+        self.inferred_types(node, opdef)
+
+    def attrs(self, node: Node, opdef) -> None:
+        declared = {p.name: p for p in opdef.params if p.kind is Kind.ATTR}
+        for key in node.attrs:
+            if key not in declared:
+                self.fail(node, f"{key!r} is not an attribute of {node.op} (it takes: {', '.join(declared) or 'none'})")
+        for name, p in declared.items():
+            if p.default is REQUIRED and name not in node.attrs:
+                self.fail(node, f"required attribute {name!r} is missing")
+        for k in iter_refs(node.attrs):
+            if not (type(k) is int and 0 <= k < len(node.inputs)):
+                self.fail(node, f"attribute refers to {Ref(k)!r} but the node has {len(node.inputs)} inputs")
+
+    def inferred_types(self, node: Node, opdef) -> None:
+        try:
+            types = opdef.infer([v.type for v in node.inputs], dict(node.attrs))
+        except Exception as e:  # any failure of a type rule means the node does not fit its inputs
+            self.fail(node, f"type inference failed: {type(e).__name__}: {e}")
+        if types is None:
+            return
+        self.match(node, "outputs", [v.type for v in node.outputs], types, "inferred")
+
+    def match(self, node: Node, what: str, actual: list, expected: list, source: str) -> None:
+        """`actual` types (of `what`) against `expected` ones (from `source`)."""
+        if len(actual) != len(expected):
+            self.fail(node, f"{len(actual)} {what}, but {len(expected)} {source} types")
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            if not types_match(a, e):
+                self.fail(node, f"{what}[{i}] has type {a}, but the {source} type is {e}")
+
+
+def _use_name(user, index: int) -> str:
+    if isinstance(user, Node):
+        return f"input {index} of {describe_node(user)}"
+    return f"return {index} of a block"
+
+
+class _Structure:
+    """The block structure of ops that have blocks or call graphs; one function per op (see `_STRUCTURE`)."""
+
+    @staticmethod
+    def no_blocks(v: _GraphVerifier, node: Node) -> None:
+        if node.blocks:
+            v.fail(node, f"{node.op} takes no blocks, but has {len(node.blocks)}")
+
+    @staticmethod
+    def if_(v: _GraphVerifier, node: Node) -> None:
+        if len(node.inputs) != 1 or not _is_condition(node.inputs[0].type):
+            v.fail(node, "prim.If takes one condition: a bool or a 0-d array")
+        if len(node.blocks) != 2:
+            v.fail(node, f"prim.If has {len(node.blocks)} blocks, not 2 (then, else)")
+        for i, b in enumerate(node.blocks):
+            if b.params:
+                v.fail(node, f"block {i} of prim.If has parameters")
+            v.match(node, "outputs", [o.type for o in node.outputs], [r.type for r in b.returns],
+                    f"returned by block {i}")
+
+    @staticmethod
+    def loop(v: _GraphVerifier, node: Node) -> None:
+        if len(node.inputs) < 2:
+            v.fail(node, "prim.Loop takes (trip_count, cond, *carried)")
+        trip, cond, *carried = [x.type for x in node.inputs]
+        if not _is_trip_count(trip):
+            v.fail(node, f"the trip count has type {trip}, not int")
+        if not _is_condition(cond):
+            v.fail(node, f"the loop condition has type {cond}, not bool or a 0-d array")
+        if len(node.blocks) != 1:
+            v.fail(node, f"prim.Loop has {len(node.blocks)} blocks, not 1 (the body)")
+        body = node.blocks[0]
+        params = [p.type for p in body.params]
+        if not params or params[0] != INT:
+            v.fail(node, "the body's first parameter (the iteration number) must be int")
+        v.match(node, "body parameters after the iteration", params[1:], carried, "carried input")
+        returns = [r.type for r in body.returns]
+        if not returns or not _is_condition(returns[0]):
+            v.fail(node, "the body's first return (the next condition) must be a bool or a 0-d array")
+        v.match(node, "body returns after the condition", returns[1:], carried, "carried input")
+        v.match(node, "outputs", [o.type for o in node.outputs], carried, "carried input")
+
+    @staticmethod
+    def call(v: _GraphVerifier, node: Node) -> None:
+        _Structure.no_blocks(v, node)
+        callee = node.attrs.get("graph")
+        if not isinstance(callee, Graph):
+            v.fail(node, f"the graph attribute is a {type(callee).__name__}, not a Graph")
+        if id(callee) not in v.done:
+            _GraphVerifier(callee, v.done).run()
+        v.match(node, "inputs", [x.type for x in node.inputs], [x.type for x in callee.inputs],
+                f"graph {callee.name}'s input")
+        v.match(node, "outputs", [o.type for o in node.outputs], [o.type for o in callee.outputs],
+                f"graph {callee.name}'s output")
+
+
+_STRUCTURE = {
+    "prim.If": _Structure.if_,
+    "prim.Loop": _Structure.loop,
+    "prim.Call": _Structure.call,
+}

@@ -1,0 +1,81 @@
+"""Python scalar arithmetic (`py.*`): what `n - 1` means when n is a traced Python number.
+
+NumPy treats Python scalars as weak (NEP 50), so `x_f32 / (n - 1)` stays float32
+only if `n - 1` is still a Python int. Recording it as `np.subtract` would make it
+a strong int64 and change the result's dtype; these ops keep Python's semantics.
+They appear for dynamic dims (`x.shape[0] - 1` under dynamic_axes) and scalar
+arguments and loop counters in scripted code.
+"""
+from __future__ import annotations
+
+import operator
+
+from distjit.errors import ShapeError
+from distjit.ir.types import BOOL, COMPLEX, FLOAT, INT, ScalarType, TensorType
+from distjit.ops.registry import Cost, OpDef, operand, register
+
+_RANK = {"bool": 0, "int": 1, "float": 2, "complex": 3}
+_BY_RANK = {0: BOOL, 1: INT, 2: FLOAT, 3: COMPLEX}
+
+
+def _kind(op: str, t) -> int:
+    if isinstance(t, ScalarType):
+        return _RANK[t.kind]
+    if isinstance(t, TensorType) and t.ndim == 0:   # a NumPy scalar mixed in: Python rules on its kind
+        return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[t.dtype.kind]
+    raise ShapeError(f"{op}: expects Python scalars, got {t}")
+
+
+def _arith(name: str, promote_bool: bool = True, true_division: bool = False):
+    def infer(in_types, attrs):
+        rank = max(_kind(name, t) for t in in_types)
+        if true_division:
+            rank = max(rank, 2)
+        elif promote_bool:
+            rank = max(rank, 1)
+        return [_BY_RANK[rank]]
+    return infer
+
+
+def _compare(name: str):
+    def infer(in_types, attrs):
+        for t in in_types:
+            _kind(name, t)
+        return [BOOL]
+    return infer
+
+
+def _const(t):
+    def infer(in_types, attrs):
+        for x in in_types:
+            _kind("conversion", x)
+        return [t]
+    return infer
+
+
+def _scalar_cost(in_types, out_types, attrs):
+    return Cost(flops=1.0, bytes=0.0)
+
+
+def _declare(name, kernel, nin, infer, flags=()):
+    params = tuple(operand(n) for n in ("a", "b")[:nin])
+    return register(OpDef(f"py.{name}", kernel=kernel, infer=infer, params=params, flags=frozenset({"scalar", *flags}),
+                          cost=_scalar_cost, doc=f"Python's {name} on scalars."))
+
+
+_BINARY = {
+    "add": (operator.add, {"commutative"}), "sub": (operator.sub, ()), "mul": (operator.mul, {"commutative"}),
+    "floordiv": (operator.floordiv, ()), "mod": (operator.mod, ()), "pow": (operator.pow, ()),
+}
+for _name, (_fn, _flags) in _BINARY.items():
+    _declare(_name, _fn, 2, _arith(f"py.{_name}"), _flags)
+_declare("truediv", operator.truediv, 2, _arith("py.truediv", true_division=True))
+_declare("neg", operator.neg, 1, _arith("py.neg"))
+_declare("abs", abs, 1, _arith("py.abs", promote_bool=True))
+for _name, _fn in {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+                   "eq": operator.eq, "ne": operator.ne}.items():
+    _declare(_name, _fn, 2, _compare(f"py.{_name}"))
+_declare("not", operator.not_, 1, _const(BOOL))
+_declare("bool", bool, 1, _const(BOOL))
+_declare("int", int, 1, _const(INT))
+_declare("float", float, 1, _const(FLOAT))

@@ -1,0 +1,65 @@
+"""Ufunc methods without a NumPy function of their own: `np.maximum.accumulate`, `np.add.at`, `np.minimum.reduce`.
+
+The ufunc is named by the `ufunc` attribute. `ufunc.at` is functional: it returns
+an updated copy (the tracer rebinds the array, as for `a[i] = v`); its `index`
+attribute follows array.setitem's Ref convention (x is input 0, values input 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distjit.errors import ShapeError
+from distjit.ir.types import TensorType
+from distjit.ops.infer import normalize_axes, reduced_shape, shape_of, ufunc_dtypes
+from distjit.ops.registry import OpDef, attr, operand, register
+
+
+def _ufunc(name: str) -> np.ufunc:
+    u = getattr(np, name, None)
+    if not isinstance(u, np.ufunc) or u.nin != 2 or u.nout != 1:
+        raise ShapeError(f"{name} is not a binary NumPy ufunc")
+    return u
+
+
+def _reduce_kernel(x, ufunc, axis=0, dtype=None, keepdims=False):
+    return _ufunc(ufunc).reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _reduce_infer(in_types, attrs):
+    (x,) = in_types
+    u = _ufunc(attrs["ufunc"])
+    axes = normalize_axes("ufunc.reduce", attrs["axis"], x.ndim)
+    dtype = ufunc_dtypes(u, [x, x], attrs["dtype"])[0]
+    return [TensorType(dtype, reduced_shape(shape_of(x), axes, attrs["keepdims"]))]
+
+
+def _accumulate_kernel(x, ufunc, axis=0, dtype=None):
+    return _ufunc(ufunc).accumulate(x, axis=axis, dtype=dtype)
+
+
+def _accumulate_infer(in_types, attrs):
+    (x,) = in_types
+    normalize_axes("ufunc.accumulate", attrs["axis"], x.ndim)
+    dtype = ufunc_dtypes(_ufunc(attrs["ufunc"]), [x, x], attrs["dtype"])[0]
+    return [TensorType(dtype, x.shape)]
+
+
+def _at_kernel(x, values, ufunc, index):
+    out = x.copy()
+    _ufunc(ufunc).at(out, index, values)
+    return out
+
+
+def _at_infer(in_types, attrs):
+    _ufunc(attrs["ufunc"])
+    return [in_types[0]]
+
+
+register(OpDef("ufunc.reduce", kernel=_reduce_kernel, infer=_reduce_infer,
+               params=(operand("x"), attr("ufunc"), attr("axis", 0), attr("dtype", None), attr("keepdims", False)),
+               flags={"reduction"}, doc="`np.<ufunc>.reduce` for ufuncs without a named reduction."))
+register(OpDef("ufunc.accumulate", kernel=_accumulate_kernel, infer=_accumulate_infer,
+               params=(operand("x"), attr("ufunc"), attr("axis", 0), attr("dtype", None)),
+               flags={"cumulative"}, doc="`np.<ufunc>.accumulate`, e.g. a running maximum."))
+register(OpDef("ufunc.at", kernel=_at_kernel, infer=_at_infer,
+               params=(operand("x"), operand("values"), attr("ufunc"), attr("index")), doc="`np.<ufunc>.at(x, index, values)` without mutation: returns the updated copy."))

@@ -1,0 +1,66 @@
+"""Running a Graph: compile once (generated source), run many times, failures named by node and user line."""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Sequence
+
+from distjit.errors import DistJitError, ExecutionError
+from distjit.ir.graph import Graph, Node
+from distjit.runtime.codegen import Program, generate
+
+_cache: "weakref.WeakKeyDictionary[Graph, Program]" = weakref.WeakKeyDictionary()
+
+
+def compile_graph(graph: Graph, params: dict[str, Any] | None = None) -> Program:
+    """The compiled program for a graph without parameters is cached on the graph object."""
+    if params:
+        return generate(graph, params)
+    program = _cache.get(graph)
+    if program is None:
+        program = _cache[graph] = generate(graph)
+    return program
+
+
+def run(program: Program, inputs: Sequence[Any]) -> list[Any]:
+    """Run a compiled program; any exception becomes ExecutionError naming the failing node."""
+    try:
+        return list(program.fn(*inputs))
+    except DistJitError:
+        raise
+    except Exception as e:
+        node = failing_node(program, e.__traceback__)
+        raise execution_error(node, e) from e
+
+
+def failing_node(program: Program, tb) -> Node | None:
+    """The node whose generated line raised: the innermost frame of any distjit-generated program."""
+    node = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("<distjit:"):
+            found = _programs_line(filename, tb.tb_lineno, program)
+            node = found or node
+        tb = tb.tb_next
+    return node
+
+
+def _programs_line(filename: str, lineno: int, program: Program) -> Node | None:
+    if filename == program.filename:
+        return program.line_to_node.get(lineno)
+    # A nested program (prim.Call): find it among the cached ones.
+    for other in list(_cache.values()):
+        if other.filename == filename:
+            return other.line_to_node.get(lineno)
+    return None
+
+
+def execution_error(node: Node | None, e: BaseException) -> ExecutionError:
+    if node is None:
+        return ExecutionError(f"graph execution failed: {type(e).__name__}: {e}")
+    if node.op == "prim.Assert":
+        message = node.attrs.get("message") or "assertion failed"
+        return ExecutionError(f"assertion failed: {message}", loc=node.loc)
+    outs = ", ".join("%" + v.name for v in node.outputs)
+    where = f"{outs} = {node.op}" if outs else node.op
+    return ExecutionError(f"{where} failed: {type(e).__name__}: {e}", loc=node.loc)
+

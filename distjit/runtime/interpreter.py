@@ -1,0 +1,72 @@
+"""A node-at-a-time interpreter: the reference semantics of the IR, and the debugging path.
+
+It gives the same results as the generated code (`codegen.py`) and is what a
+subclass overrides to observe execution (profiling, printing intermediate values).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from distjit.errors import DistJitError
+from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.ops import get_op
+from distjit.runtime.codegen import explicit_attrs, substitute_refs
+from distjit.runtime.executor import execution_error
+from distjit.runtime.liveness import last_uses
+
+
+class Interpreter:
+    def __init__(self, graph: Graph, params: dict[str, Any] | None = None):
+        self.graph = graph
+        self.params = params or {}
+        self._dying: dict[Block, dict[Node, list[Value]]] = {}
+
+    def run(self, *inputs) -> list[Any]:
+        env: dict[Value, Any] = {p: self.params[p.name] for p in self.graph.params}
+        env.update(zip(self.graph.inputs, inputs))
+        return self.run_block(self.graph.block, env)
+
+    def run_block(self, block: Block, env: dict[Value, Any]) -> list[Any]:
+        dying = self._dying.get(block)
+        if dying is None:
+            dying = self._dying[block] = last_uses(block)
+        for node in block.nodes:
+            try:
+                results = self.run_node(node, env)
+            except DistJitError:
+                raise
+            except Exception as e:
+                raise execution_error(node, e) from e
+            env.update(zip(node.outputs, results))
+            for value in dying[node]:
+                env.pop(value, None)
+        return [env[v] for v in block.returns]
+
+    def run_node(self, node: Node, env: dict[Value, Any]) -> Sequence[Any]:
+        inputs = [env[v] for v in node.inputs]
+        if node.op == "prim.Constant":
+            return [node.attrs["value"]]
+        if node.op == "prim.If":
+            return self.run_block(node.blocks[0] if inputs[0] else node.blocks[1], env)
+        if node.op == "prim.Loop":
+            return self.run_loop(node, inputs, env)
+        if node.op == "prim.Call":
+            return Interpreter(node.attrs["graph"]).run(*inputs)
+        opdef = get_op(node.op)
+        attrs = substitute_refs(explicit_attrs(opdef, node.attrs), inputs)
+        operands = [inputs[i] for i in node.operand_indices()]
+        result = opdef.kernel(*operands, **attrs)
+        if len(node.outputs) == 1:
+            return [result]
+        return list(result) if node.outputs else []
+
+    def run_loop(self, node: Node, inputs: list[Any], env: dict[Value, Any]) -> list[Any]:
+        trip, cond, *carried = inputs
+        body = node.blocks[0]
+        i = 0
+        while i < trip and cond:
+            env[body.params[0]] = i
+            env.update(zip(body.params[1:], carried))
+            cond, *carried = self.run_block(body, env)
+            i += 1
+        return carried

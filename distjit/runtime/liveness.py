@@ -1,0 +1,76 @@
+"""Last uses: which values each node is the last to read, per block.
+
+A use inside a nested block counts as a use by the node that owns the block, so a
+value defined outside a loop lives as long as the loop does, and one defined
+inside a body dies inside it. Block returns are read after the last node.
+"""
+from __future__ import annotations
+
+from distjit.ir.graph import Block, Node, Value
+
+
+def last_uses(block: Block) -> dict[Node, list[Value]]:
+    """For each node of `block`, the values it reads for the last time in this block.
+
+    Values the block returns, and values defined outside `block`, are never listed:
+    they outlive it.
+    """
+    defined_here = set(block.params)
+    for node in block.nodes:
+        defined_here.update(node.outputs)
+    returned = set(block.returns)
+    seen: set[Value] = set()
+    result: dict[Node, list[Value]] = {}
+    for node in reversed(block.nodes):
+        dying = []
+        for value in _reads(node):
+            if value in defined_here and value not in seen and value not in returned:
+                seen.add(value)
+                dying.append(value)
+        result[node] = dying
+    return result
+
+
+def unused_outputs(node: Node) -> list[Value]:
+    return [v for v in node.outputs if not v.uses]
+
+
+def _reads(node: Node) -> list[Value]:
+    """Values the node reads, its nested blocks' free reads included, in first-read order."""
+    out: list[Value] = []
+    seen: set[Value] = set()
+    for v in node.inputs:
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    for block in node.blocks:
+        for v in free_values(block):
+            if v not in seen:
+                seen.add(v)
+                out.append(v)
+    return out
+
+
+def free_values(block: Block) -> list[Value]:
+    """Values read inside `block` (nested blocks included) but defined outside it."""
+    inner: set[Value] = set(block.params)
+    out: list[Value] = []
+    seen: set[Value] = set()
+
+    def visit(b: Block):
+        inner.update(b.params)
+        for node in b.nodes:
+            for v in node.inputs:
+                if v not in inner and v not in seen:
+                    seen.add(v)
+                    out.append(v)
+            for nested in node.blocks:
+                visit(nested)
+            inner.update(node.outputs)
+        for v in b.returns:
+            if v not in inner and v not in seen:
+                seen.add(v)
+                out.append(v)
+
+    visit(block)
+    return out

@@ -1,0 +1,1 @@
+"""Tests of the op registry: every op against eager NumPy."""

@@ -1,0 +1,59 @@
+"""Samples for the ops the frontend records without a NumPy callable: Python scalar arithmetic (`py.*`)
+and ufunc methods (`ufunc.reduce`, `ufunc.accumulate`, `ufunc.at`), merged into `samples.SAMPLES`.
+
+These ops have no source, so a sample's function spells the op out and its args are
+the node's inputs, its kwargs the attributes (see test_every_op.py).
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from tests.ops.samples import Sample, arr
+
+_PAIRS = [(7, 2), (7, 2.5), (True, 3), (2.5, -1.5), (1j, 2), (False, True), (-7, 3)]
+
+
+def _pairs(fn, pairs=_PAIRS):
+    return [Sample(fn, p) for p in pairs]
+
+
+def _reduce(x, ufunc, axis=0, dtype=None, keepdims=False):
+    return getattr(np, ufunc).reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _accumulate(x, ufunc, axis=0, dtype=None):
+    return getattr(np, ufunc).accumulate(x, axis=axis, dtype=dtype)
+
+
+def _at(x, values, ufunc, index):
+    out = x.copy()
+    getattr(np, ufunc).at(out, index, values)
+    return out
+
+
+_REAL = [p for p in _PAIRS if not any(isinstance(v, complex) for v in p)]
+
+SAMPLES_FRONTEND: dict[str, list[Sample]] = {
+    "py.add": _pairs(operator.add), "py.sub": _pairs(operator.sub), "py.mul": _pairs(operator.mul),
+    "py.truediv": _pairs(operator.truediv), "py.pow": _pairs(operator.pow, [(7, 2), (2.0, 3), (True, 2), (2, -1)]),
+    "py.floordiv": _pairs(operator.floordiv, _REAL), "py.mod": _pairs(operator.mod, _REAL),
+    "py.lt": _pairs(operator.lt, _REAL), "py.le": _pairs(operator.le, _REAL), "py.gt": _pairs(operator.gt, _REAL),
+    "py.ge": _pairs(operator.ge, _REAL), "py.eq": _pairs(operator.eq), "py.ne": _pairs(operator.ne),
+    "py.neg": [Sample(operator.neg, (v,)) for v in (3, -2.5, True, 1j)],
+    "py.abs": [Sample(abs, (v,)) for v in (-3, -2.5, True, 3 + 4j)],
+    "py.not": [Sample(operator.not_, (v,)) for v in (0, 2.5, True)],
+    "py.bool": [Sample(bool, (v,)) for v in (0, 2.5, True, 0j)],
+    "py.int": [Sample(int, (v,)) for v in (3, -2.5, True)],
+    "py.float": [Sample(float, (v,)) for v in (3, -2.5, True)],
+    "ufunc.reduce": [Sample(_reduce, (arr("f8", 3, 4),), {"ufunc": "maximum"}),
+                     Sample(_reduce, (arr("i8", 3, 4),), {"ufunc": "add", "axis": 1, "keepdims": True}),
+                     Sample(_reduce, (arr("b1", 3, 4),), {"ufunc": "logical_xor", "axis": None}),
+                     Sample(_reduce, (arr("u1", 5),), {"ufunc": "add", "dtype": np.float32})],
+    "ufunc.accumulate": [Sample(_accumulate, (arr("f8", 3, 4),), {"ufunc": "maximum"}),
+                         Sample(_accumulate, (arr("i8", 3, 4),), {"ufunc": "subtract", "axis": 1}),
+                         Sample(_accumulate, (arr("u1", 5),), {"ufunc": "add", "dtype": np.int64})],
+    "ufunc.at": [Sample(_at, (arr("f8", 5), 1.0), {"ufunc": "add", "index": np.array([0, 0, 3])}),
+                 Sample(_at, (arr("i8", 3, 2), arr("i8", 2)), {"ufunc": "maximum", "index": (np.array([1, 2]),)})],
+}
