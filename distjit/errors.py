@@ -39,8 +39,12 @@ class ScriptError(DistJitError):
     """The script compiler met Python it does not support; the message shows the line and a caret."""
 
 
-class ShapeError(DistJitError):
-    """Shapes or dtypes do not fit: at a call of a Function, or between an op and its inputs."""
+class ShapeError(DistJitError, ValueError):
+    """Shapes or dtypes do not fit: at a call of a Function, or between an op and its inputs.
+
+    It is a ValueError too, as NumPy's own shape errors are, so code that catches
+    NumPy's error traces the same way it runs.
+    """
 
 
 class FormatError(DistJitError):

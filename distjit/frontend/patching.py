@@ -9,6 +9,8 @@ alias them) for the duration of the trace only; tracing holds a lock for it.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import threading
 
 import numpy as np
@@ -22,6 +24,7 @@ _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitG
                 "MT19937", "Philox", "SFC64", "PCG64DXSM", "bit_generator", "mtrand"}
 
 _lock = threading.RLock()
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 
 
 def _random_refusal(name: str):
@@ -74,9 +77,14 @@ def _set(target, name, value):
         setattr(target, name, value)
 
 
+def _called_by_numpy() -> bool:
+    """NumPy's own Python code calls np.empty & co. too (np.broadcast_shapes does); those calls are not the user's."""
+    return sys._getframe(2).f_code.co_filename.startswith(_NUMPY_DIR)
+
+
 def _creation(ctx, original):
     def create(*args, **kwargs):
-        if ctx.busy or kwargs.get("like") is not None:
+        if ctx.busy or kwargs.get("like") is not None or _called_by_numpy():
             return original(*args, **kwargs)
         return ctx.function(original, args, kwargs)
     create.__name__ = original.__name__
@@ -86,7 +94,7 @@ def _creation(ctx, original):
 
 def _conversion(ctx, original, copy: bool):
     def convert(obj, dtype=None, *args, **kwargs):
-        if ctx.busy or not ctx.contains_traced(obj):
+        if ctx.busy or _called_by_numpy() or not ctx.contains_traced(obj):
             return original(obj, dtype, *args, **kwargs)
         result = ctx.as_traced(obj)
         if dtype is not None and np.dtype(dtype) != result.dtype:

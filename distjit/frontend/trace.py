@@ -181,6 +181,8 @@ class TraceContext:
         self.busy = True
         try:
             outs = self.builder.op(op, inputs, attrs, loc)
+        except ShapeError:
+            raise
         except (TypeError, ValueError) as e:
             raise TracingError(f"{op}: {e}", loc) from None
         finally:
@@ -241,6 +243,9 @@ class TraceContext:
 
     def function(self, func, args: tuple, kwargs: dict):
         loc = user_loc()
+        special = _STATIC.get(func)
+        if special is not None:
+            return special(self, *args, **kwargs)
         opdef = REGISTRY.for_source(func)
         if opdef is None:
             name = getattr(func, "__name__", repr(func))
@@ -364,6 +369,27 @@ class TraceContext:
                                f"update the original array instead", loc)
         inv_op, inv_attrs = inverse(attrs, base_t)
         return self.builder.op(inv_op, [value], inv_attrs, loc)[0]
+
+
+def _copyto(ctx, dst, src, casting="same_kind", where=True):
+    if where is not True:
+        src = ctx.function(np.where, (where, src, dst), {})
+    result = ctx.function(np.broadcast_to, (src, dst.shape), {}) if isinstance(dst, TracedArray) else src
+    ctx.assign_out(dst, ctx.as_traced(result) if not isinstance(result, TracedArray) else result,
+                   ufunc=casting == "same_kind", loc=user_loc())
+
+
+def _size(ctx, a, axis=None):
+    return a.size if axis is None else a.shape[axis]
+
+
+# NumPy functions answered from static facts (shape, ndim) or by rebinding (copyto), not by an op.
+_STATIC = {
+    np.shape: lambda ctx, a: a.shape,
+    np.ndim: lambda ctx, a: a.ndim,
+    np.size: _size,
+    np.copyto: _copyto,
+}
 
 
 def _reshape_back(attrs, base_t):

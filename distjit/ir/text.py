@@ -34,6 +34,9 @@ _DTYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[<>|=][A-Za-z][0-9]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The types big graphs are made of (f32[B,3], int); anything else takes TypeParser's slow path.
 _SIMPLE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?")
+# A node with one output of a simple type and plain value names: most lines of big graphs.
+_COMMON_NODE = re.compile(r"%([\w.]+): ([A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?) = "
+                          r"([A-Za-z_][\w.]*)\(((?:%[\w.]+(?:, %[\w.]+)*)?)\)")
 _LINE_NUMBER = re.compile(r"-?[0-9]+")
 _UNIT = re.compile(r"\[\w+\]\[")
 _NAMED_TYPES = {"int": ScalarType("int"), "float": ScalarType("float"), "bool": ScalarType("bool"),
@@ -282,18 +285,8 @@ class _Parser:
     # ---- nodes ----
 
     def node(self, pos: int) -> Node:
-        outputs: list = []
-        if self.line.startswith("%", pos):
-            outputs, pos = self.typed_values(pos, end="=")
-        pos = self.spaces(pos)
-        m = _OP.match(self.line, pos)
-        if not m:
-            self.fail(pos, "an op name")
-        node = Node(m.group())
-        pos = self.expect(m.end(), "(")
-        inputs, pos = self.uses(pos)
-        for value in inputs:
-            node.add_input(value)
+        """A node line; its blocks, if any, are the lines after it."""
+        node, outputs, pos = self.common_node(pos) or self.any_node(pos)
         pos = self.spaces(pos)
         if self.line.startswith("{", pos):
             node.attrs, pos = self.attrs.read(pos)
@@ -305,6 +298,35 @@ class _Parser:
         for value_name, t, col in outputs:
             node.outputs.append(self.define(value_name, t, col, node=node))
         return node
+
+    def common_node(self, pos: int) -> tuple | None:
+        """The fast path for the usual `%y: f32[B,3] = op(%a, %b)`, or None to take the general path."""
+        m = _COMMON_NODE.match(self.line, pos)
+        if m is None:
+            return None
+        name, type_text, op, inputs = m.groups()
+        t = self.types.get(type_text)
+        values = [self.values.get(n) for n in inputs.split(", ")] if inputs else []
+        if t is None or None in values:
+            return None
+        node = Node(op)
+        for value in values:
+            node.add_input(value)
+        return node, [(name, t, pos)], m.end()
+
+    def any_node(self, pos: int) -> tuple:
+        outputs: list = []
+        if self.line.startswith("%", pos):
+            outputs, pos = self.typed_values(pos, end="=")
+        pos = self.spaces(pos)
+        m = _OP.match(self.line, pos)
+        if not m:
+            self.fail(pos, "an op name")
+        node = Node(m.group())
+        inputs, pos = self.uses(self.expect(m.end(), "("))
+        for value in inputs:
+            node.add_input(value)
+        return node, outputs, pos
 
     def loc(self, pos: int) -> SourceLoc:
         """`file:line` up to the end of the line; the file is either quoted or everything before the last colon."""

@@ -23,7 +23,7 @@ import numpy as np
 from distjit.errors import ShapeError
 from distjit.ir.graph import Ref
 from distjit.ir.types import ScalarType, TensorType, TupleType
-from distjit.ops.infer import (attr_type, broadcast_shapes, default_dtype, example, example_dtypes, fmt_shape,
+from distjit.ops.infer import (attr_type, broadcast_shapes, default_dtype, example_dtypes, fmt_shape,
                                fresh_dim, normalize_axis, operand_types, shape_of)
 from distjit.ops.registry import Cost, OpDef, attr, operand, register
 
@@ -160,12 +160,16 @@ def _stand_in(value, in_types, n):
 
 def _arange_infer(in_types, attrs):
     start, stop, step, dtype = attrs["start"], attrs["stop"], attrs["step"], attrs["dtype"]
-    if stop is None:   # arange(n): the same call on a stand-in n = 1
-        probe = _arange(_stand_in(start, in_types, 1), None, _stand_in(step, in_types, 1), dtype=dtype)
+    try:
+        if stop is None:   # arange(n): the same call on a stand-in n = 1
+            probe = _arange(_stand_in(start, in_types, 1), None, _stand_in(step, in_types, 1), dtype=dtype)
+        else:
+            probe = _arange(_stand_in(start, in_types, 0), _stand_in(stop, in_types, 1),
+                            _stand_in(step, in_types, 1), dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise ShapeError(f"np.arange: {e}") from None
+    if stop is None:
         start, stop = 0, start
-    else:
-        probe = _arange(_stand_in(start, in_types, 0), _stand_in(stop, in_types, 1), _stand_in(step, in_types, 1),
-                        dtype=dtype)
     if step is None:
         step = 1
     if any(isinstance(v, Ref) for v in (start, stop, step)):
@@ -178,10 +182,6 @@ def _arange_infer(in_types, attrs):
     else:
         n = max(0, math.ceil((values[1] - values[0]) / values[2]))   # NumPy's own rule, in doubles
     return [TensorType(probe.dtype, (n,))]
-
-
-def _arange_cost(in_types, out_types, attrs):
-    return _creation_cost(in_types, out_types, attrs)
 
 
 def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):

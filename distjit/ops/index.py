@@ -160,7 +160,7 @@ def index_shape(op: str, shape: tuple[Dim, ...], index, in_types: list[Type]) ->
                          f"but {consumed} were indexed")
     if n_ellipsis == 0:
         kinds.append(("ellipsis", None))
-    advanced_mode = any(k in _ADVANCED_ARRAYS or k == "mask" for k, _ in kinds)
+    advanced_mode = any(k in _ADVANCED_ARRAYS for k, _ in kinds)
 
     out: list[Dim] = []
     adv_shapes: list[tuple[Dim, ...]] = []

@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
-from distjit.ir.types import NoneType, ScalarType, TensorType
-from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, normalize_axes, numel,
+from distjit.ir.types import TensorType
+from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, numel,
                                normalize_axis, reduced_shape, shape_of, ufunc_dtypes, unify_dims)
 from distjit.ops.reduce import reduce_cost
 from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register

@@ -29,7 +29,9 @@ _UNKNOWN_SIZE = 1 << 20   # elements assumed for a tensor with a symbolic dim (a
 
 
 def _size(t) -> int:
-    return t.size if isinstance(t, TensorType) and t.size is not None else (_UNKNOWN_SIZE if isinstance(t, TensorType) else 1)
+    if not isinstance(t, TensorType):
+        return 1
+    return t.size if t.size is not None else _UNKNOWN_SIZE
 
 
 def _bytes(types) -> float:

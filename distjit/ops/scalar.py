@@ -67,11 +67,26 @@ _BINARY = {
     "add": (operator.add, {"commutative"}), "sub": (operator.sub, ()), "mul": (operator.mul, {"commutative"}),
     "floordiv": (operator.floordiv, ()), "mod": (operator.mod, ()), "pow": (operator.pow, ()),
 }
+def _int_pow(a, b):
+    """Python's pow, except that int ** negative int (a float in Python) is refused: its type would depend on a value."""
+    result = a ** b
+    if type(result) is float and isinstance(a, int) and isinstance(b, int):
+        raise ValueError(f"{a} ** {b}: an int to a negative int power is a float in Python, so its type depends "
+                         f"on the exponent's value; write float(a) ** b")
+    return result
+
+
+def _abs_infer(in_types, attrs):
+    rank = max(_kind("py.abs", in_types[0]), 1)
+    return [FLOAT if rank == 3 else _BY_RANK[rank]]
+
+
+_BINARY["pow"] = (_int_pow, ())
 for _name, (_fn, _flags) in _BINARY.items():
     _declare(_name, _fn, 2, _arith(f"py.{_name}"), _flags)
 _declare("truediv", operator.truediv, 2, _arith("py.truediv", true_division=True))
 _declare("neg", operator.neg, 1, _arith("py.neg"))
-_declare("abs", abs, 1, _arith("py.abs", promote_bool=True))
+_declare("abs", abs, 1, _abs_infer)
 for _name, _fn in {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
                    "eq": operator.eq, "ne": operator.ne}.items():
     _declare(_name, _fn, 2, _compare(f"py.{_name}"))

@@ -77,6 +77,11 @@ def test_op_matches_numpy(name: str, index: int, sample: Sample):
     assert cost.flops >= 0 and cost.bytes >= 0
 
 
+def test_int_to_a_negative_int_power_is_refused_since_its_type_would_depend_on_a_value():
+    with pytest.raises(ValueError, match="float"):
+        get_op("py.pow").kernel(2, -1)
+
+
 def test_every_op_has_samples():
     missing = [name for name in REGISTRY.names() if not name.startswith("prim.") and not SAMPLES.get(name)]
     assert not missing, f"ops without a sample in tests/ops/samples*.py: {missing}"
