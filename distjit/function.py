@@ -128,6 +128,44 @@ class Function:
         params = {p.name: self.params[p.name] for p in graph.params}
         return Function(graph, self.signature, params, self.name)
 
+    # -- distributed ---------------------------------------------------------------
+    def plan(self, workers: int = 2, shard: dict | None = None):
+        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`)."""
+        from distjit.partition import partition
+
+        return partition(self, workers=workers, shard=shard)
+
+    def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None, **kwargs):
+        """Run the partitioned Plan: cluster="local" (threads), "auto", "ray://host:port" or "host:port" (Ray).
+
+        Same results as calling the function (to rounding where partial reductions reorder sums).
+        The Plan is built once per (workers, shard) and reused.
+        """
+        from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
+
+        leaves = self.flatten_inputs(args, kwargs)
+        executor = executor_for(cluster)
+        workers = workers or executor.default_workers()
+        key = (workers, tuple(sorted((shard or {}).items())))
+        plans = self.__dict__.setdefault("_plans", {})
+        if key not in plans:
+            plans[key] = self.plan(workers, shard)
+        return self.finish(leaves, executor.run(plans[key], leaves, self.params))
+
+    # -- saving ------------------------------------------------------------------
+    def to_bytes(self, metadata: dict[str, str] | None = None) -> bytes:
+        """This Function as the bytes of a .djit file (what `distjit.save` writes)."""
+        from distjit.serialize import to_bytes
+
+        return to_bytes(self, metadata)
+
+    @staticmethod
+    def from_bytes(data, allow_pickle: bool = False) -> "Function":
+        """A Function from the bytes of a .djit file; never runs code from them unless `allow_pickle`."""
+        from distjit.serialize import from_bytes
+
+        return from_bytes(data, allow_pickle=allow_pickle)
+
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"
 

@@ -29,8 +29,10 @@ class Builder:
         """Add a node of op `name`; returns its outputs. Types come from the op's `infer`."""
         from distjit.ops import get_op
 
-        attrs = dict(attrs or {})
+        from distjit.ops.registry import canonical_attrs
+
         opdef = get_op(name)
+        attrs = canonical_attrs(opdef, attrs or {})
         loc = loc or self.loc
         try:
             types = opdef.infer([v.type for v in inputs], attrs)

@@ -144,8 +144,9 @@ class _GraphPrinter:
         line = f"{node.op}({refs(node.inputs)})"
         if node.outputs:
             line = f"{self.typed(node.outputs)} = {line}"
-        if node.attrs:
-            line += " {" + ", ".join(self.attr(node, k, v) for k, v in node.attrs.items()) + "}"
+        attrs = _printed_attrs(node)
+        if attrs:
+            line += " {" + ", ".join(self.attr(node, k, v) for k, v in attrs.items()) + "}"
         if node.loc is not None:
             line += f"  # {format_loc(node.loc)}"
         return line
@@ -192,9 +193,12 @@ def format_loc(loc) -> str:
 
 
 def describe_node(node: Node) -> str:
-    """A node as errors name it: `%3 = np.add(%1, %2)`."""
-    call = f"{node.op}({refs(node.inputs)})"
-    return f"{refs(node.outputs)} = {call}" if node.outputs else call
+    """A node as errors name it: `%3 = np.add(%1, %2)` (also when the node is broken, for the verifier)."""
+    def names(values) -> str:
+        return ", ".join(value_ref(v) if isinstance(v, Value) else f"<{type(v).__name__}>" for v in values)
+
+    call = f"{node.op}({names(node.inputs)})"
+    return f"{names(node.outputs)} = {call}" if node.outputs else call
 
 
 def quote(s: str) -> str:
@@ -210,7 +214,8 @@ def format_attr(value, label: Callable[[Graph], str]) -> str:
     for kind, fmt in _ATTR_FORMATS:
         if isinstance(value, kind):
             return fmt(value, label)
-    raise TypeError(f"cannot print an attribute value of type {type(value).__name__}")
+    hint = f" ({value.__name__}: normalize dtypes with np.dtype(...))" if isinstance(value, type) else ""
+    raise TypeError(f"cannot print an attribute value of type {type(value).__name__}{hint}")
 
 
 def format_float(x: float) -> str:
@@ -308,3 +313,13 @@ _ATTR_FORMATS = [
     (np.dtype, _format_dtype),
     (Graph, _format_graph),
 ]
+
+
+def _printed_attrs(node: Node) -> dict:
+    """Attributes equal to the op's declared defaults are left out (the parser fills them back in)."""
+    from distjit.ops import REGISTRY
+    from distjit.ops.registry import explicit_attrs
+
+    if node.op in REGISTRY:
+        return explicit_attrs(REGISTRY.get(node.op), node.attrs)
+    return node.attrs

@@ -31,13 +31,13 @@ _OP = re.compile(r"[A-Za-z_][\w.]*")
 _DIM = re.compile(r"[0-9]+|[A-Za-z_?][A-Za-z0-9_?]*")
 # A dtype is a short name (f32) or NumPy's own string for it (<U5, |S3, <M8[ns]).
 _DTYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[<>|=][A-Za-z][0-9]*")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The types big graphs are made of (f32[B,3], int); anything else takes TypeParser's slow path.
 _SIMPLE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?")
 # A node with one output of a simple type and plain value names: most lines of big graphs.
 _COMMON_NODE = re.compile(r"%([\w.]+): ([A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?) = "
                           r"([A-Za-z_][\w.]*)\(((?:%[\w.]+(?:, %[\w.]+)*)?)\)")
 _LINE_NUMBER = re.compile(r"-?[0-9]+")
+_MAX_TUPLE_DEPTH = 64
 _UNIT = re.compile(r"\[\w+\]\[")
 _NAMED_TYPES = {"int": ScalarType("int"), "float": ScalarType("float"), "bool": ScalarType("bool"),
                 "complex": ScalarType("complex"), "None": NONE, "str": STR, "Any": ANY}
@@ -68,6 +68,7 @@ class TypeParser:
         self.text = text
         self.pos = pos
         self.line = line
+        self.depth = 0   # of nested tuples: bounded, so that no input can exhaust the stack
 
     def parse_all(self) -> Type:
         """The type that is the whole text."""
@@ -134,6 +135,9 @@ class TypeParser:
             self.expect(",")
 
     def tuple_type(self) -> TupleType:
+        if self.depth == _MAX_TUPLE_DEPTH:
+            self.fail(f"a type nested at most {_MAX_TUPLE_DEPTH} tuples deep")
+        self.depth += 1
         self.pos += 1  # "("
         elements: list[Type] = []
         while True:
@@ -142,6 +146,7 @@ class TypeParser:
                 if len(elements) == 1 and not self.text.startswith(",", self.pos - 1):
                     self.fail("',' after the element of a 1-tuple")
                 self.pos += 1
+                self.depth -= 1
                 return TupleType(tuple(elements))
             elements.append(self.parse())
             self.skip_spaces()
@@ -291,6 +296,9 @@ class _Parser:
         if self.line.startswith("{", pos):
             node.attrs, pos = self.attrs.read(pos)
             pos = self.spaces(pos)
+        opdef = _opdef(node.op)
+        if opdef is not None:
+            node.attrs = canonical_attrs(opdef, node.attrs)
         if self.line.startswith("#", pos):
             node.loc = self.loc(self.spaces(pos + 1))
         else:
@@ -306,7 +314,7 @@ class _Parser:
             return None
         name, type_text, op, inputs = m.groups()
         t = self.types.get(type_text)
-        values = [self.values.get(n) for n in inputs.split(", ")] if inputs else []
+        values = [self.values.get(ref[1:]) for ref in inputs.split(", ")] if inputs else []
         if t is None or None in values:
             return None
         node = Node(op)
@@ -688,3 +696,16 @@ def _immutable(value) -> bool:
 def _char_offset(source: str, byte_offset: int) -> int:
     """ast column offsets count UTF-8 bytes; errors count characters."""
     return len(source.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+
+def _opdef(name: str):
+    """The op's declaration, if the op is known (unknown ops still parse; the verifier reports them)."""
+    from distjit.ops import REGISTRY
+
+    return REGISTRY.get(name) if name in REGISTRY else None
+
+
+def canonical_attrs(opdef, attrs: dict) -> dict:
+    from distjit.ops.registry import canonical_attrs as canonical
+
+    return canonical(opdef, attrs)

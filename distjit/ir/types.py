@@ -19,9 +19,11 @@ Dim = Union[int, str]
 _DTYPE_NAMES = {
     "bool": "bool", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
     "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
-    "float16": "f16", "float32": "f32", "float64": "f64", "longdouble": "f128",
+    "float16": "f16", "float32": "f32", "float64": "f64",
     "complex64": "c64", "complex128": "c128",
 }
+# np.longdouble is named by its size ("float128" on x86-64 Linux); where it is only a float64, f128 does not exist.
+_DTYPE_NAMES.setdefault(np.dtype(np.longdouble).name, "f128")
 _DTYPES_BY_SHORT = {short: np.dtype(long) for long, short in _DTYPE_NAMES.items()}
 
 

@@ -13,6 +13,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from distjit.errors import ShapeError, TracingError
 from distjit.ir.types import TensorType, Type
 
@@ -193,6 +195,33 @@ def register(opdef: OpDef) -> OpDef:
 
 def get_op(name: str) -> OpDef:
     return REGISTRY.get(name)
+
+
+def explicit_attrs(opdef: OpDef, attrs: dict) -> dict:
+    """The attributes that differ from the op's declared defaults: what is printed and passed to kernels."""
+    defaults = opdef.attr_defaults
+    return {k: v for k, v in attrs.items() if k not in defaults or not same_attr(v, defaults[k])}
+
+
+def canonical_attrs(opdef: OpDef, attrs: dict) -> dict:
+    """Every declared attribute, defaults filled in, in declaration order (then any undeclared ones, for the verifier)."""
+    out = {name: attrs.get(name, default) for name, default in opdef.attr_defaults.items()}
+    out.update((k, v) for k, v in attrs.items() if k not in out)
+    if out.get("dtype") is not None:
+        try:
+            out["dtype"] = np.dtype(out["dtype"])
+        except TypeError:
+            pass   # not a dtype: inference reports it with the op's own message
+    return out
+
+
+def same_attr(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
 
 
 def shape_error(op: str, message: str) -> ShapeError:

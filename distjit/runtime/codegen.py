@@ -26,6 +26,7 @@ import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
 from distjit.ops import get_op
+from distjit.ops.registry import explicit_attrs
 from distjit.runtime.liveness import last_uses
 
 _LITERAL_TYPES = (bool, int, str, type(None))
@@ -227,12 +228,6 @@ class _Generator:
         return self.bind(value, "a")
 
 
-def explicit_attrs(opdef, attrs: dict) -> dict:
-    """The attributes a kernel is called with: those that differ from the op's declared defaults."""
-    defaults = opdef.attr_defaults
-    return {k: v for k, v in attrs.items() if k not in defaults or not _same(v, defaults[k])}
-
-
 def substitute_refs(attr: Any, inputs: list) -> Any:
     """`attr` with every Ref(k) replaced by inputs[k] (the runtime's half of the Ref convention)."""
     if isinstance(attr, Ref):
@@ -260,15 +255,6 @@ def _is_literal(index) -> bool:
                   or isinstance(item, int) and not isinstance(item, (bool, np.generic))):
             return False
     return True
-
-
-def _same(a, b) -> bool:
-    if type(a) is not type(b):
-        return False
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
 
 
 def _is_global(name: str) -> bool:

@@ -10,7 +10,8 @@ from typing import Any, Sequence
 from distjit.errors import DistJitError
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import get_op
-from distjit.runtime.codegen import explicit_attrs, substitute_refs
+from distjit.ops.registry import explicit_attrs
+from distjit.runtime.codegen import substitute_refs
 from distjit.runtime.executor import execution_error
 from distjit.runtime.liveness import last_uses
 

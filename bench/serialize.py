@@ -1,0 +1,136 @@
+"""Save and load of a large parameter set: .djit next to np.save/np.load and pickle, in the same run.
+
+    python -m bench.serialize [--size-gib 1] [--dir /tmp]
+
+The parameters are 8 float32 tensors totalling --size-gib. Each format is saved
+to and loaded from files in --dir (the page cache is warm: this measures the
+format's own costs, not the disk). Printed: seconds, the ratio to np.save /
+pickle.load, and each file's size over the raw tensor bytes. Targets (issue 5):
+save no slower than np.save, mapped load >= 100x faster than pickle.load, file
+size within 1% + 64 KiB of the raw bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import pickle
+import tempfile
+import time
+
+import numpy as np
+
+
+def _function(params: dict[str, np.ndarray]):
+    import distjit
+    from distjit.function import Signature
+    from distjit.ir import Builder, Graph, tensor
+    from distjit.pytree import LEAF, TreeSpec
+
+    g = Graph("big")
+    x = g.add_input(tensor(np.float32, ("B",)), "x")
+    b = Builder(g.block)
+    acc = x
+    for name, arr in params.items():
+        p = g.add_param(name, tensor(arr.dtype, arr.shape))
+        acc, = b.op("np.add", [acc, b.op("np.sum", [p])[0]])
+    g.add_output(acc)
+    sig = Signature(("x",), TreeSpec("tuple", (TreeSpec(LEAF),)), TreeSpec(LEAF))
+    return distjit.Function(g, sig, params, "big")
+
+
+def timed(fn, repeat: int = 3) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        result = None
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(argv=None) -> int:
+    import distjit
+
+    parser = argparse.ArgumentParser(prog="python -m bench.serialize", description=__doc__.splitlines()[0])
+    parser.add_argument("--size-gib", type=float, default=1.0)
+    parser.add_argument("--dir", default=None, help="where to write the files (default: a temporary folder)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    n_tensors = 8
+    per = int(args.size_gib * (1 << 30)) // n_tensors // 4
+    rng = np.random.default_rng(0)
+    params = {f"layer{i}.weight": rng.standard_normal(per, dtype=np.float32) for i in range(n_tensors)}
+    raw = sum(a.nbytes for a in params.values())
+    f = _function(params)
+
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        paths = {k: os.path.join(tmp, k) for k in ("model.djit", "params.npz", "params.pkl")}
+        npy_dir = os.path.join(tmp, "npy")
+        os.mkdir(npy_dir)
+
+        def np_save():
+            for name, arr in params.items():
+                np.save(os.path.join(npy_dir, name + ".npy"), arr)
+
+        def np_load(mmap_mode=None):
+            return {name: np.load(os.path.join(npy_dir, name + ".npy"), mmap_mode=mmap_mode) for name in params}
+
+        def pickle_save():
+            with open(paths["params.pkl"], "wb") as fh:
+                pickle.dump(params, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        def pickle_load():
+            with open(paths["params.pkl"], "rb") as fh:
+                return pickle.load(fh)
+
+        rows = []
+        t_djit_save, _ = timed(lambda: distjit.save(f, paths["model.djit"]), args.repeat)
+        t_np_save, _ = timed(np_save, args.repeat)
+        t_pickle_save, _ = timed(pickle_save, args.repeat)
+        t_djit_load, g = timed(lambda: distjit.load(paths["model.djit"]), args.repeat)
+        t_djit_verify, _ = timed(lambda: distjit.load(paths["model.djit"], verify_checksums=True), 1)
+        t_djit_copy, _ = timed(lambda: distjit.load(paths["model.djit"], mmap=False), 1)
+        t_np_load, _ = timed(np_load, args.repeat)
+        t_np_mmap, _ = timed(lambda: np_load("r"), args.repeat)
+        t_pickle_load, _ = timed(pickle_load, args.repeat)
+        assert all(np.array_equal(g.params[k], v) for k, v in params.items())
+
+        sizes = {
+            ".djit": os.path.getsize(paths["model.djit"]),
+            "np.save (.npy files)": sum(os.path.getsize(os.path.join(npy_dir, n)) for n in os.listdir(npy_dir)),
+            "pickle": os.path.getsize(paths["params.pkl"]),
+        }
+        rows = [
+            ("save", ".djit (atomic, fsync, crc32)", t_djit_save, t_djit_save / t_np_save, "x np.save"),
+            ("save", "np.save", t_np_save, 1.0, "x np.save"),
+            ("save", "pickle.dump", t_pickle_save, t_pickle_save / t_np_save, "x np.save"),
+            ("load", ".djit mmap (default)", t_djit_load, t_pickle_load / t_djit_load, "x faster than pickle"),
+            ("load", ".djit mmap + verify crc32", t_djit_verify, t_pickle_load / t_djit_verify, "x faster than pickle"),
+            ("load", ".djit mmap=False (read)", t_djit_copy, t_pickle_load / t_djit_copy, "x faster than pickle"),
+            ("load", "np.load", t_np_load, t_pickle_load / t_np_load, "x faster than pickle"),
+            ("load", "np.load mmap_mode='r'", t_np_mmap, t_pickle_load / t_np_mmap, "x faster than pickle"),
+            ("load", "pickle.load", t_pickle_load, 1.0, "x faster than pickle"),
+        ]
+    print(f"parameters: {n_tensors} float32 tensors, {raw / (1 << 30):.3f} GiB raw; best of {args.repeat}")
+    print(f"{'':5} {'format':32} {'seconds':>10} {'ratio':>10}")
+    for op, name, t, ratio, unit in rows:
+        print(f"{op:5} {name:32} {t:10.4f} {ratio:10.2f} {unit}")
+    print("file sizes (overhead over the raw tensor bytes):")
+    for name, size in sizes.items():
+        print(f"  {name:22} {size:>14,} bytes  +{size - raw:,} ({(size - raw) / raw * 100:.4f}%)")
+    djit_over = sizes[".djit"] - raw
+    ok = {
+        "save <= np.save": t_djit_save <= t_np_save,
+        "mapped load >= 100x faster than pickle.load": t_pickle_load / t_djit_load >= 100,
+        "size within 1% + 64 KiB": djit_over <= 0.01 * raw + 64 * 1024,
+    }
+    for target, met in ok.items():
+        print(f"target {target}: {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,6 @@
+"""`python -m distjit ...` is the `distjit` command."""
+import sys
+
+from distjit.cli import main
+
+sys.exit(main())

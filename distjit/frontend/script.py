@@ -1,0 +1,355 @@
+"""`distjit.script`: compile a NumPy function from its source, keeping its control flow.
+
+    @distjit.script
+    def relax(u: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, int]:
+        it = 0
+        while it < max_iter:
+            ...
+            if np.abs(new - u).max() < tol:
+                return new, it
+        return u, it
+
+    relax(u0, 1e-6, 500)     # compiles for (f64, 2 dims), float, int; then runs the graph
+    print(relax.graph)       # prim.Loop / prim.If with their blocks
+
+NOTE: [Script design: AutoGraph on the tracer]
+Two designs are proven: TorchScript emits IR straight from the AST; AutoGraph
+rewrites control flow into calls that dispatch on the condition's type and then
+traces. We chose AutoGraph's, on top of our tracer:
+- every expression (operators, methods, NumPy calls, indexing, in-place updates
+  and their functionalization, NEP 50 scalar rules) is recorded by the same
+  tracer, through the same op registry: one implementation of NumPy's semantics,
+  not two that could drift apart;
+- mixing frontends is free in both directions: a scripted function called while
+  tracing embeds its graph (a prim.Call), and a traced Function called from
+  scripted code is replayed into it;
+- Python-valued control flow (a flag argument, a loop over range(3), a branch on
+  x.ndim) simply runs as Python and specializes the graph, as a TorchScript user
+  would wish `torch.jit.script` did for constants.
+What it costs: the subset is checked on the AST up front (script_convert.py) so
+errors still point at the user's line with a caret, and loop-carried types need a
+small fixpoint (script_runtime.py, NOTE: [State merging]).
+
+Types come from the arguments of the first call (like jax.jit): one graph per
+(dtype, ndim) of each array and kind of each Python number; every dim of an array
+argument is a symbol (`x_0`, `x_1`), so one graph serves all sizes. `.graph` is
+the most recent specialization, `.graphs` all of them; pass `example_inputs=` to
+compile at decoration time.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import traceback
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
+from distjit.frontend import script_runtime as runtime
+from distjit.frontend.patching import patched
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.script_convert import Site, convert, site_error
+from distjit.function import Function, Signature
+from distjit.ir.builder import Builder
+from distjit.ir.graph import Graph, SourceLoc
+from distjit.ir.types import ScalarType, TensorType, type_of
+from distjit.pytree import flatten, leaf_paths, unflatten
+
+_converted: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()
+
+
+def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, name: str | None = None):
+    """Compile `fn` from source into a `ScriptFunction`; usable as `@distjit.script` or `distjit.script(fn)`.
+
+    `example_inputs` (a tuple of arguments) compiles one specialization right away.
+    Unsupported Python raises ScriptError here, pointing at the line.
+    """
+    if fn is None:
+        return lambda f: script(f, example_inputs=example_inputs, name=name)
+    if isinstance(fn, ScriptFunction):
+        return fn
+    return ScriptFunction(fn, example_inputs=example_inputs, name=name)
+
+
+def converted_function(fn: Callable) -> Callable:
+    """The rewritten version of a Python function (cached per function object)."""
+    hit = _converted.get(fn)
+    if hit is None:
+        hit, _ = convert(fn, runtime)
+        _converted[fn] = hit
+    return hit
+
+
+class ScriptFunction:
+    """A scripted function: call it like the original. Compiles once per argument signature.
+
+    >>> f = distjit.script(fn)
+    >>> f(x, 3)            # same results as fn(x, 3)
+    >>> print(f.graph)     # the graph of the most recent specialization
+    """
+
+    def __init__(self, fn: Callable, example_inputs: tuple | None = None, name: str | None = None):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "script")
+        functools.update_wrapper(self, fn, updated=())
+        self.converted = converted_function(fn)
+        self._signature = inspect.signature(fn)
+        self._cache: dict[Any, Function] = {}
+        self._last: Function | None = None
+        if example_inputs is not None:
+            if not isinstance(example_inputs, tuple):
+                example_inputs = (example_inputs,)
+            self.compile(*example_inputs)
+
+    # -- calling -----------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        values = self._bind(args, kwargs)
+        leaves, spec = flatten(values)
+        if any(isinstance(x, TracedArray) for x in leaves):
+            return self._embed(values, leaves, spec)
+        return self.specialize(values, leaves, spec)(*values)
+
+    def compile(self, *args, **kwargs) -> Function:
+        """The Function for these arguments' signature, compiled now if needed."""
+        values = self._bind(args, kwargs)
+        leaves, spec = flatten(values)
+        return self.specialize(values, leaves, spec)
+
+    def specialize(self, values, leaves, spec) -> Function:
+        key = (spec, tuple(_leaf_key(x) for x in leaves))
+        f = self._cache.get(key)
+        if f is None:
+            types = [_leaf_type(x, path) for x, path in zip(leaves, self._paths(spec))]
+            f = self._cache[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name)
+        self._last = f
+        return f
+
+    def _bind(self, args, kwargs) -> tuple:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise ShapeError(f"{self.name}(): {e}") from None
+        bound.apply_defaults()
+        return tuple(bound.arguments[n] for n in self._arg_names())
+
+    def _arg_names(self) -> list[str]:
+        return list(self._signature.parameters)
+
+    def _paths(self, spec) -> list[str]:
+        paths = []
+        for arg_name, child in zip(self._arg_names(), spec.children):
+            paths.extend(leaf_paths(child, arg_name))
+        return paths
+
+    def _embed(self, values, leaves, spec):
+        """Called while tracing: embed this function's graph (control flow included) as a prim.Call."""
+        ctx = next(x._ctx for x in leaves if isinstance(x, TracedArray))
+        if isinstance(ctx, runtime.ScriptContext):
+            return inline_function(ctx, self.fn, values, {}, None)
+        types = [x.type if isinstance(x, TracedArray) else type_of(x) for x in leaves]
+        key = ("embed", spec, tuple(types))
+        f = self._cache.get(key)
+        if f is None:
+            f = self._cache[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name)
+        inputs = [ctx.value_of(x) for x in leaves]
+        from distjit.frontend.source import user_loc
+
+        outs = [ctx.wrap(v) for v in ctx.builder.op("prim.Call", inputs, {"graph": f.graph}, user_loc())]
+        for leaf_index, out_index in f.signature.mutations:
+            ctx.assign(leaves[leaf_index], outs[out_index])
+        n_user = len(outs) - len(f.signature.mutations)
+        return unflatten(f.signature.out_spec, outs[:n_user])
+
+    # -- introspection --------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        if self._last is None:
+            raise ScriptError(f"{self.name} has not been compiled yet: its types come from its arguments. Call it "
+                              f"once, or pass example_inputs=(...) to distjit.script to compile it eagerly")
+        return self._last.graph
+
+    @property
+    def graphs(self) -> list[Graph]:
+        return [f.graph for f in self._cache.values()]
+
+    @property
+    def functions(self) -> list[Function]:
+        return list(self._cache.values())
+
+    @property
+    def code(self) -> str:
+        """The rewritten Python source (what is traced)."""
+        return self.converted.__dj_source__
+
+    def __repr__(self):
+        return f"<distjit.ScriptFunction {self.name}: {len(self._cache)} specialization(s)>"
+
+
+def _leaf_key(x):
+    if isinstance(x, np.ndarray):
+        return ("array", x.dtype.str, x.ndim)
+    if isinstance(x, np.generic):
+        return ("scalar", x.dtype.str)
+    if isinstance(x, (bool, int, float, complex)):
+        return ("py", type(x).__name__)
+    raise ShapeError(f"distjit.script: arguments must be NumPy arrays, NumPy scalars, Python numbers, or tuples, "
+                     f"lists and dicts of them; got {type(x).__name__}")
+
+
+def _leaf_type(x, path: str):
+    if isinstance(x, np.ndarray):
+        base = "".join(c if c.isalnum() else "_" for c in path).strip("_") or "x"
+        return TensorType(x.dtype, tuple(f"{base}_{axis}" for axis in range(x.ndim)))
+    return type_of(x)
+
+
+def build(fn, converted, arg_names, in_spec, leaves, types, name) -> Function:
+    """Trace the rewritten function on inputs of `types` into a Function."""
+    graph = Graph(name)
+    ctx = runtime.ScriptContext(graph)
+    paths = []
+    for arg_name, child in zip(arg_names, in_spec.children):
+        paths.extend(leaf_paths(child, arg_name))
+    proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
+    originals = [p._value for p in proxies]
+    args = unflatten(in_spec, proxies)
+    with runtime.activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
+        ctx.inlining.append(fn)
+        result = _run_user(converted, args, {}, fn)
+    try:
+        out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, (TracedArray, runtime.Undefined)))
+    except TypeError as e:
+        raise ScriptError(f"{name} returned something distjit cannot represent: {e}", _fn_loc(fn)) from None
+    for leaf in out_leaves:
+        if isinstance(leaf, runtime.Undefined):
+            leaf._fail()
+        try:
+            graph.add_output(ctx.value_of(leaf))
+        except TracingError as e:
+            raise ScriptError(f"{name} returns a value distjit cannot represent: {e}", _fn_loc(fn)) from None
+    mutations = []
+    for index, (proxy, original) in enumerate(zip(proxies, originals)):
+        if ctx.current(proxy) is not original:
+            if not isinstance(leaves[index], (np.ndarray, TracedArray)):
+                raise ScriptError(f"{name} updates argument {paths[index]} in place, which is not an array",
+                                  _fn_loc(fn))
+            mutations.append((index, len(graph.outputs)))
+            graph.add_output(ctx.current(proxy))
+    graph.verify()
+    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), {})
+    return Function(graph, signature, ctx.param_arrays, name)
+
+
+def _run_user(converted, args, kwargs, fn):
+    """Run rewritten user code; a Python error inside becomes a ScriptError at the user's line."""
+    try:
+        return converted(*args, **kwargs)
+    except DistJitError as e:
+        if isinstance(e, TracingError) and not isinstance(e, ScriptError):
+            raise _as_script_error(e, e.__traceback__) from None
+        raise
+    except RecursionError:
+        raise
+    except Exception as e:
+        raise _as_script_error(e, e.__traceback__) from None
+
+
+def _as_script_error(e: Exception, tb) -> ScriptError:
+    site = _user_site(tb)
+    if isinstance(e, TracingError):
+        message = str(e)
+        if e.loc is not None and message.startswith(str(e.loc) + ": "):
+            message = message[len(str(e.loc)) + 2:]
+        message = message.replace("Use distjit.script to keep data-dependent control flow, or ",
+                                  "Use ").replace(" or use distjit.script to keep the loop", "")
+    else:
+        message = f"{type(e).__name__}: {e}"
+    return site_error(site, message)
+
+
+def _user_site(tb) -> Site | None:
+    import linecache
+
+    from distjit.frontend.source import _SKIP, _is_internal
+
+    site = None
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_SKIP) and not _is_internal(filename):
+            site = Site(filename, lineno, _first_col(linecache.getline(filename, lineno)),
+                        linecache.getline(filename, lineno))
+    return site
+
+
+def _first_col(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def inline_function(ctx, fn, args, kwargs, site: Site | None):
+    """A call of a user function (or a ScriptFunction's) inside scripted code: its rewritten body is traced in place."""
+    if fn in ctx.inlining:
+        raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse",
+                         "write the recursion as a loop")
+    try:
+        converted = converted_function(fn)
+    except ScriptError as e:
+        if site is None:
+            raise
+        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
+    ctx.inlining.append(fn)
+    try:
+        return _run_user(converted, tuple(args), kwargs, fn)
+    finally:
+        ctx.inlining.pop()
+
+
+def inline_traced(ctx, f: Function, args, kwargs, site: Site):
+    """A traced Function called from scripted code: its graph's nodes are replayed here, types re-inferred."""
+    try:
+        values = _bind_function(f, args, kwargs)
+        leaves, spec = flatten(values)
+    except (TypeError, ShapeError) as e:
+        raise site_error(site, f"calling {f.name}: {e}") from None
+    if spec != f.signature.in_spec:
+        raise site_error(site, f"calling {f.name}: the arguments are structured as {spec}, but it was traced with "
+                               f"{f.signature.in_spec}")
+    env = {}
+    for value, leaf, path in zip(f.graph.inputs, leaves, f.signature.input_paths()):
+        v = ctx.value_of(leaf)
+        want, got = value.type, v.type
+        if isinstance(want, TensorType) != isinstance(got, TensorType) or (
+                isinstance(want, TensorType) and (want.dtype != got.dtype or want.ndim != got.ndim)) or (
+                isinstance(want, ScalarType) and want != got):
+            raise site_error(site, f"calling {f.name}: argument {path} is {got}, but it was traced with {want}",
+                             "trace it with inputs of the same dtype and number of dimensions")
+        env[value] = v
+    for p in f.graph.params:
+        env[p] = ctx.value_of(f.params[p.name])
+    builder = ctx.builder
+    for node in f.graph.nodes:
+        if node.blocks:
+            raise site_error(site, f"calling {f.name}: its graph has nested blocks, which cannot be replayed")
+        outs = builder.op(node.op, [env[v] for v in node.inputs], dict(node.attrs), site.loc)
+        env.update(zip(node.outputs, outs))
+    outs = [ctx.wrap(env[v]) for v in f.graph.outputs]
+    for leaf_index, out_index in f.signature.mutations:
+        ctx.assign(leaves[leaf_index], outs[out_index], site.loc)
+    n_user = len(outs) - len(f.signature.mutations)
+    return unflatten(f.signature.out_spec, outs[:n_user])
+
+
+def _bind_function(f: Function, args, kwargs) -> tuple:
+    sig = f.signature
+    bound = dict(zip(sig.arg_names, args))
+    bound.update(kwargs)
+    missing = [n for n in sig.arg_names if n not in bound and n not in sig.defaults]
+    if missing:
+        raise TypeError(f"missing argument(s): {', '.join(missing)}")
+    return tuple(bound[n] if n in bound else sig.defaults[n] for n in sig.arg_names)
+
+
+def _fn_loc(fn):
+    code = getattr(fn, "__code__", None)
+    return SourceLoc(code.co_filename, code.co_firstlineno) if code else None

@@ -1,0 +1,239 @@
+"""Algebraic simplification: rewrites that give NumPy's results exactly, as a table of rules.
+
+Each rule names an op and a function `rule(node, level) -> Value | None`: the value
+that replaces the node's output, or None. A replacement must have the output's
+exact type (dtype and shape): x*1 is x for an int64 x, but for a bool x it is an
+int64 array, so the rule does not fire. Floating-point identities are exact only
+for the right zero: x + (-0.0) is x, x + 0.0 is not (-0.0 + 0.0 is +0.0); x - 0.0
+and x * 1 and x / 1 are. Rules that are exact only up to rounding fire at level 3.
+
+A rule that would return an existing value in place of a fresh array does not fire
+when a block returns the result (the caller would get an alias of another array).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distjit.ir.builder import Builder
+from distjit.ir.graph import Block, Graph, Node, Value, iter_refs
+from distjit.ir.types import ScalarType, TensorType
+from distjit.passes.manager import PassContext, register_pass
+from distjit.passes.util import all_blocks, constant_value
+
+
+def _const(v: Value):
+    """The constant behind `v` as an array (None if not a real-valued constant)."""
+    ok, c = constant_value(v)
+    if not ok or isinstance(c, (str, type(None), complex)) or (hasattr(c, "dtype") and c.dtype.kind not in "biuf"):
+        return None
+    try:
+        return np.asarray(c)
+    except Exception:
+        return None
+
+
+def _kind(v: Value) -> str:
+    t = v.type
+    return t.dtype.kind if isinstance(t, TensorType) else ""
+
+
+def _all(c, pred) -> bool:
+    return c is not None and c.size > 0 and bool(np.all(pred(c)))
+
+
+def _int_zero(c) -> bool:
+    return c is not None and c.dtype.kind in "iub" and _all(c, lambda a: a == 0)
+
+
+def _neg_zero(c) -> bool:
+    return c is not None and c.dtype.kind == "f" and _all(c, lambda a: (a == 0) & np.signbit(a))
+
+
+def _pos_zero(c) -> bool:
+    return c is not None and c.dtype.kind == "f" and _all(c, lambda a: (a == 0) & ~np.signbit(a))
+
+
+def _one(c) -> bool:
+    return c is not None and c.dtype.kind in "iuf" and _all(c, lambda a: a == 1)
+
+
+def _binary(node: Node):
+    return (node.inputs[0], node.inputs[1]) if len(node.inputs) == 2 and not node.attrs.get("dtype") else (None, None)
+
+
+def mul_one(node, level):
+    a, b = _binary(node)
+    for x, c in ((a, b), (b, a)):
+        if x is not None and _kind(x) in "iuf" and _one(_const(c)):
+            return x
+
+
+def add_zero(node, level):
+    a, b = _binary(node)
+    for x, c in ((a, b), (b, a)):
+        if x is None:
+            continue
+        k, cv = _kind(x), _const(c)
+        if (k in "iu" and _int_zero(cv)) or (k == "f" and _neg_zero(cv)):
+            return x
+
+
+def sub_zero(node, level):
+    x, c = _binary(node)
+    if x is None:
+        return None
+    k, cv = _kind(x), _const(c)
+    if (k in "iu" and _int_zero(cv)) or (k == "f" and (_pos_zero(cv) or (cv is not None and cv.dtype.kind in "iu"
+                                                                          and _int_zero(cv)))):
+        return x
+
+
+def div_one(node, level):
+    x, c = _binary(node)
+    if x is not None and _kind(x) == "f" and _one(_const(c)):
+        return x
+
+
+def div_const(node, level):
+    """x / c -> x * (1/c): exact when c is a power of two (both round the same real), else level 3."""
+    x, c = _binary(node)
+    if x is None or _kind(x) not in "f":
+        return None
+    ok, cv = constant_value(c)
+    if not ok or type(cv) is not float or cv == 0 or not np.isfinite(cv):
+        return None
+    inv = 1.0 / cv
+    exact = np.frexp(cv)[0] in (0.5, -0.5) and np.isfinite(inv) and inv * cv == 1.0 and abs(inv) >= 2.0 ** -1022
+    if not exact and level < 3:
+        return None
+    b = Builder(node.block, loc=node.loc, index=node.block.nodes.index(node))
+    return b.op("np.multiply", [x, b.constant(inv)])[0]
+
+
+def double_negative(node, level):
+    inner = node.inputs[0].node
+    if inner is not None and inner.op == "np.negative" and not inner.attrs.get("dtype") and _kind(inner.inputs[0]) in "iuf":
+        return inner.inputs[0]
+
+
+def double_not(node, level):
+    inner = node.inputs[0].node
+    if inner is not None and inner.op == "np.logical_not" and _kind(inner.inputs[0]) == "b":
+        return inner.inputs[0]
+
+
+def positive(node, level):
+    return node.inputs[0] if _kind(node.inputs[0]) in "iuf" else None
+
+
+def _perm(axes, ndim):
+    return list(range(ndim))[::-1] if axes is None else [a % ndim for a in axes]
+
+
+def double_transpose(node, level):
+    inner = node.inputs[0].node
+    if inner is None or inner.op != "np.transpose" or len(inner.inputs) != 1 or len(node.inputs) != 1:
+        return None
+    x = inner.inputs[0]
+    if not isinstance(x.type, TensorType):
+        return None
+    n = x.type.ndim
+    try:
+        p1, p2 = _perm(inner.attrs.get("axes"), n), _perm(node.attrs.get("axes"), n)
+    except TypeError:
+        return None
+    composed = [p1[i] for i in p2]
+    if composed == list(range(n)):
+        return x
+    b = Builder(node.block, loc=node.loc, index=node.block.nodes.index(node))
+    return b.op("np.transpose", [x], {"axes": tuple(composed)})[0]
+
+
+def _plain_reshape(node):
+    return (node.op == "np.reshape" and len(node.inputs) == 1 and node.attrs.get("order", "C") == "C"
+            and node.attrs.get("copy") is None and not any(True for _ in iter_refs(node.attrs)))
+
+
+def reshape_reshape(node, level):
+    if not _plain_reshape(node):
+        return None
+    inner = node.inputs[0].node
+    if inner is None or not _plain_reshape(inner):
+        return None
+    b = Builder(node.block, loc=node.loc, index=node.block.nodes.index(node))
+    return b.op("np.reshape", [inner.inputs[0]], dict(node.attrs))[0]
+
+
+def same_type(node, level):
+    """A view or conversion to the type the input already has: reshape, broadcast_to, squeeze, astype."""
+    x = node.inputs[0]
+    if len(node.inputs) != 1 or not isinstance(x.type, TensorType) or not x.type.is_static:
+        return None
+    if node.op == "np.reshape" and not _plain_reshape(node):
+        return None
+    if node.op == "np.astype" and np.dtype(node.attrs["dtype"]) != x.type.dtype:
+        return None
+    return x
+
+
+def where_same(node, level):
+    if len(node.inputs) == 3 and node.inputs[1] is node.inputs[2]:
+        return node.inputs[1]
+
+
+# The rules: (op, rule). One line each; the comment says what it rewrites.
+RULES = [
+    ("np.multiply", mul_one),            # x * 1 -> x (ints, floats; 1 may be either operand)
+    ("np.add", add_zero),                # x + 0 -> x (ints); x + (-0.0) -> x (floats)
+    ("np.subtract", sub_zero),           # x - 0 -> x (ints); x - 0.0 -> x (floats)
+    ("np.divide", div_one),              # x / 1 -> x (floats)
+    ("np.divide", div_const),            # x / 2^k -> x * 2^-k (exact); x / c -> x * (1/c) at level 3
+    ("np.negative", double_negative),    # -(-x) -> x
+    ("np.logical_not", double_not),      # not(not b) -> b (bool b)
+    ("np.positive", positive),           # +x -> x
+    ("np.transpose", double_transpose),  # transpose(transpose(x, p), q) -> transpose(x, p∘q), or x
+    ("np.reshape", reshape_reshape),     # reshape(reshape(x, s), t) -> reshape(x, t)
+    ("np.reshape", same_type),           # reshape(x, x.shape) -> x
+    ("np.broadcast_to", same_type),      # broadcast_to(x, x.shape) -> x
+    ("np.squeeze", same_type),           # squeeze of an array without unit dims -> x
+    ("np.astype", same_type),            # astype(x, x.dtype) -> x
+    ("np.where", where_same),            # where(c, x, x) -> x
+]
+_BY_OP: dict[str, list] = {}
+for _op, _rule in RULES:
+    _BY_OP.setdefault(_op, []).append(_rule)
+
+_FRESH = {"np.multiply", "np.add", "np.subtract", "np.divide", "np.negative", "np.logical_not", "np.positive",
+          "np.astype", "np.where"}
+
+
+@register_pass("simplify")
+def simplify(graph: Graph, ctx: PassContext) -> None:
+    """apply the exact algebraic rules (x*1, x+0, double transpose, reshape of reshape, no-op astype ...)"""
+    for block in list(all_blocks(graph)):
+        for node in list(block.nodes):
+            rules = _BY_OP.get(node.op)
+            if not rules or len(node.outputs) != 1 or node.block is None or ctx.exhausted:
+                continue
+            out = node.output
+            if node.op in _FRESH and any(isinstance(u, Block) for u, _ in out.uses):
+                continue
+            for rule in rules:
+                new = rule(node, ctx.level)
+                if new is None:
+                    continue
+                if new.type != out.type:
+                    _discard(new)
+                    continue
+                if ctx.rewrite(lambda: f"%{out.name} = {node.op}(...) -> %{new.name} ({rule.__name__})"):
+                    out.replace_all_uses_with(new)
+                else:
+                    _discard(new)
+                break
+
+
+def _discard(value: Value) -> None:
+    """Remove a node a rule made but that is not used (a replacement that did not fit)."""
+    node = value.node
+    if node is not None and node.block is not None and not any(v.uses for v in node.outputs):
+        node.block.remove(node)

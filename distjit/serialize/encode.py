@@ -1,0 +1,311 @@
+"""Function → `Model` message and tensor list (the writing half of the format).
+
+Everything is emitted in a stable order (graph order, node order, attribute
+order as the node holds them, sorted metadata), so the same Function always
+gives the same bytes. Value numbering is described in distjit.proto (Graph).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from distjit.errors import FormatError
+from distjit.ir.graph import Block, Graph, Node, Ref, Value
+from distjit.ir.types import (AnyType, NoneType, ScalarType, StrType, TensorType, TupleType, Type)
+from distjit.serialize import distjit_pb2 as pb
+from distjit.serialize.dtypes import SCALAR_KIND_ENUM, dtype_enum, scalar_type_name
+
+OPSET_VERSION = 1
+PRODUCER = "distjit"
+
+
+class Encoder:
+    """Builds one Model: a graph table (callees first) and a tensor table."""
+
+    def __init__(self):
+        self.model = pb.Model()
+        self.arrays: list[np.ndarray] = []          # little-endian, C-ordered, one per tensor descriptor
+        self.graph_index: dict[int, int] = {}
+        self._open: set[int] = set()
+        self._keep: list = []                          # keeps graphs alive while their ids are keys
+
+    # ---- tensors ----
+    def tensor(self, arr: np.ndarray, name: str, where: str) -> int:
+        if not isinstance(arr, np.ndarray):
+            arr = np.asarray(arr)
+        enum = dtype_enum(arr.dtype.newbyteorder("="), where)
+        little = arr.astype(arr.dtype.newbyteorder("<"), order="C", copy=False)   # (ascontiguousarray makes 0-d 1-d)
+        desc = self.model.tensors.add()
+        desc.name = name
+        desc.dtype = enum
+        desc.shape.extend(little.shape)
+        desc.length = little.nbytes
+        desc.crc32 = 0          # filled in by the writer; fixed32 with presence, so the size does not change
+        self.arrays.append(little)
+        return len(self.model.tensors) - 1
+
+    # ---- graphs ----
+    def graph(self, g: Graph) -> int:
+        """Add `g` and the graphs its attributes use (first) to the table; returns its index."""
+        key = id(g)
+        if key in self.graph_index:
+            return self.graph_index[key]
+        if key in self._open:
+            raise FormatError(f"cannot save graph {g.name}: it calls itself (recursive graphs are not supported)")
+        self._open.add(key)
+        for node in g.walk():
+            for value in node.attrs.values():
+                for callee in _graphs_in(value):
+                    self.graph(callee)
+        msg = GraphEncoder(self, g).encode()
+        self._open.discard(key)
+        self.model.graphs.append(msg)
+        self._keep.append(g)
+        self.graph_index[key] = len(self.model.graphs) - 1
+        return self.graph_index[key]
+
+    # ---- attributes ----
+    def attribute(self, value: Any, out: pb.Attribute, where: str) -> None:
+        for kind, fill in _ATTRIBUTE_WRITERS:
+            if isinstance(value, kind):
+                fill(self, value, out, where)
+                return
+        if callable(value):
+            _pickle(self, value, out, where)
+            return
+        raise FormatError(f"{where}: cannot save a value of type {type(value).__name__} ({value!r:.80})")
+
+
+def _graphs_in(value):
+    if isinstance(value, Graph):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _graphs_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _graphs_in(item)
+
+
+def _int(enc, v, out, where):
+    v = int(v)
+    if -(1 << 63) <= v < (1 << 63):
+        out.i = v
+    else:
+        out.big_int = str(v)
+
+
+def _generic(enc, v, out, where):
+    arr = np.asarray(v)
+    out.numpy_scalar.dtype = dtype_enum(arr.dtype.newbyteorder("="), where)
+    out.numpy_scalar.data = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+
+
+def _sequence(field):
+    def fill(enc, v, out, where):
+        items = getattr(out, field)
+        items.SetInParent()
+        for i, item in enumerate(v):
+            enc.attribute(item, items.items.add(), f"{where}[{i}]")
+    return fill
+
+
+def _slice(enc, v, out, where):
+    out.slice.SetInParent()
+    for part in ("start", "stop", "step"):
+        value = getattr(v, part)
+        if value is None:
+            continue
+        if not isinstance(value, (int, Ref)) or isinstance(value, bool):
+            raise FormatError(f"{where}: a slice {part} must be an int, None or a Ref, not {type(value).__name__}")
+        enc.attribute(value, getattr(out.slice, part), where)
+
+
+def _scalar_type(enc, v, out, where):
+    name = scalar_type_name(v)
+    if name is None:
+        raise FormatError(f"{where}: cannot save the type {v!r} (only NumPy scalar types and bool/int/float/complex)")
+    out.scalar_type = name
+
+
+def _pickle(enc, v, out, where):
+    import cloudpickle
+
+    out.pickled_code.format = "cloudpickle"
+    out.pickled_code.python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    out.pickled_code.data = cloudpickle.dumps(v)
+
+
+def _string(enc, v, out, where):
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormatError(f"{where}: the string {v!r:.80} is not valid UTF-8 and cannot be saved") from None
+    out.s = v
+
+
+# First match wins: bool before int, NumPy scalars before float and complex, `type` objects before callables.
+_ATTRIBUTE_WRITERS = [
+    (type(None), lambda enc, v, out, where: out.none.SetInParent()),
+    (bool, lambda enc, v, out, where: setattr(out, "b", v)),
+    (np.generic, _generic),
+    (np.ndarray, lambda enc, v, out, where: setattr(out, "tensor", enc.tensor(v, "", where))),
+    (int, _int),
+    (float, lambda enc, v, out, where: setattr(out, "f", float(v))),
+    (complex, lambda enc, v, out, where: (setattr(out.c, "real", v.real), setattr(out.c, "imag", v.imag),
+                                          out.c.SetInParent())),
+    (str, _string),
+    (tuple, _sequence("tuple")),
+    (list, _sequence("list")),
+    (type(Ellipsis), lambda enc, v, out, where: out.ellipsis.SetInParent()),
+    (slice, _slice),
+    (Ref, lambda enc, v, out, where: setattr(out, "ref", v.index)),
+    (np.dtype, lambda enc, v, out, where: setattr(out, "dtype", dtype_enum(v, where))),
+    (Graph, lambda enc, v, out, where: setattr(out, "graph", enc.graph(v))),
+    (type, _scalar_type),
+]
+
+
+# ---- types ---------------------------------------------------------------------------------------
+
+def encode_type(t: Type, out: pb.Type, where: str) -> None:
+    if isinstance(t, TensorType):
+        out.tensor.dtype = dtype_enum(t.dtype, where)
+        out.tensor.SetInParent()
+        for d in t.shape:
+            dim = out.tensor.dims.add()
+            if isinstance(d, str):
+                dim.symbol = d
+            else:
+                dim.size = d
+    elif isinstance(t, ScalarType):
+        out.scalar = SCALAR_KIND_ENUM[t.kind]
+    elif isinstance(t, TupleType):
+        out.tuple.SetInParent()
+        for e in t.elements:
+            encode_type(e, out.tuple.elements.add(), where)
+    elif isinstance(t, NoneType):
+        out.none.SetInParent()
+    elif isinstance(t, StrType):
+        out.str.SetInParent()
+    elif isinstance(t, AnyType):
+        out.any.SetInParent()
+    else:
+        raise FormatError(f"{where}: cannot save the type {t!r}")
+
+
+class GraphEncoder:
+    """One graph: values are numbered in definition order (see distjit.proto, Graph)."""
+
+    def __init__(self, enc: Encoder, graph: Graph):
+        self.enc = enc
+        self.graph = graph
+        self.numbers: dict[Value, int] = {}
+
+    def encode(self) -> pb.Graph:
+        msg = pb.Graph(name=self.graph.name)
+        for p in self.graph.params:
+            self.value(p, msg.params.add())
+        msg.block.SetInParent()
+        self.block(self.graph.block, msg.block)
+        return msg
+
+    def value(self, v: Value, out: pb.Value) -> None:
+        if v in self.numbers:
+            raise FormatError(f"cannot save graph {self.graph.name}: value %{v.name} is defined twice")
+        self.numbers[v] = len(self.numbers)
+        out.name = v.name
+        encode_type(v.type, out.type, f"graph {self.graph.name}, value %{v.name}")
+
+    def ref(self, v: Value, where: str) -> int:
+        try:
+            return self.numbers[v]
+        except KeyError:
+            raise FormatError(f"cannot save graph {self.graph.name}: {where} uses %{v.name} before it is "
+                              f"defined (run graph.verify())") from None
+
+    def block(self, block: Block, out: pb.Block) -> None:
+        for p in block.params:
+            self.value(p, out.params.add())
+        for node in block.nodes:
+            self.node(node, out.nodes.add())
+        out.returns.extend(self.ref(r, "a block return") for r in block.returns)
+
+    def node(self, node: Node, out: pb.Node) -> None:
+        where = f"graph {self.graph.name}, node {node.op} -> {', '.join('%' + o.name for o in node.outputs)}"
+        out.op = node.op
+        out.inputs.extend(self.ref(v, where) for v in node.inputs)
+        for key, value in node.attrs.items():
+            attr = out.attrs.add()
+            attr.name = key
+            attr.value.SetInParent()
+            self.enc.attribute(value, attr.value, f"{where}, attribute {key!r}")
+        for b in node.blocks:
+            self.block(b, out.blocks.add())
+        for o in node.outputs:
+            self.value(o, out.outputs.add())
+        if node.loc is not None:
+            out.loc.file = node.loc.file
+            out.loc.line = node.loc.line
+
+
+# ---- the Function ----------------------------------------------------------------------------------
+
+def encode_function(f, metadata: dict[str, str] | None = None) -> tuple[pb.Model, list[np.ndarray]]:
+    """The Model message (tensor crc32s still zero) and the tensors' little-endian arrays."""
+    import distjit
+
+    enc = Encoder()
+    m = enc.model
+    from distjit.serialize.layout import FORMAT_MAJOR, FORMAT_MINOR
+
+    m.format_major = FORMAT_MAJOR
+    m.format_minor = FORMAT_MINOR
+    m.producer_name = PRODUCER
+    m.producer_version = distjit.__version__
+    m.opset_version = OPSET_VERSION
+    meta = dict(getattr(f, "metadata", None) or {})
+    meta.update(metadata or {})
+    for key in sorted(meta):
+        if not isinstance(key, str) or not isinstance(meta[key], str):
+            raise FormatError(f"metadata must map strings to strings, got {key!r}: {meta[key]!r:.80}")
+        m.metadata.add(key=key, value=meta[key])
+    m.name = f.name
+    for name, arr in f.params.items():
+        m.params.append(enc.tensor(arr, name, f"parameter {name!r}"))
+    m.main_graph = enc.graph(f.graph)
+    encode_signature(enc, f.signature, m.signature)
+    return m, enc.arrays
+
+
+def encode_signature(enc: Encoder, sig, out: pb.Signature) -> None:
+    out.arg_names.extend(sig.arg_names)
+    encode_spec(enc, sig.in_spec, out.in_spec)
+    encode_spec(enc, sig.out_spec, out.out_spec)
+    for leaf, output in sig.mutations:
+        out.mutations.add(input_leaf=leaf, output=output)
+    for name, value in sig.defaults.items():
+        d = out.defaults.add(name=name)
+        d.value.SetInParent()
+        enc.attribute(value, d.value, f"the default of argument {name!r}")
+
+
+_SPEC_KINDS = {"leaf": pb.TreeSpec.LEAF, "tuple": pb.TreeSpec.TUPLE, "list": pb.TreeSpec.LIST,
+               "dict": pb.TreeSpec.DICT, "static": pb.TreeSpec.STATIC}
+
+
+def encode_spec(enc: Encoder, spec, out: pb.TreeSpec) -> None:
+    if spec.kind not in _SPEC_KINDS:
+        raise FormatError(f"cannot save a tree spec of kind {spec.kind!r}")
+    out.kind = _SPEC_KINDS[spec.kind]
+    for child in spec.children:
+        encode_spec(enc, child, out.children.add())
+    for key in spec.keys:
+        k = out.keys.add()
+        k.SetInParent()
+        enc.attribute(key, k, "a dict key of the signature")
+    if spec.kind == "static":
+        out.static_value.SetInParent()
+        enc.attribute(spec.static, out.static_value, "a constant of the signature")

@@ -1,0 +1,38 @@
+"""Files written by earlier versions of the format still load, print the same IR and compute the same results."""
+import pathlib
+
+import numpy as np
+import pytest
+
+import distjit
+from distjit.ir import ScalarType
+
+GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
+FILES = sorted(GOLDEN.glob("*.djit"))
+
+
+def test_there_are_golden_files():
+    names = {p.name.split("_v")[0] for p in FILES}
+    assert {"mlp", "control", "call"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("mmap", [True, False])
+def test_golden_loads_and_runs(path, mmap):
+    f = distjit.load(path, mmap=mmap, verify_checksums=True)
+    assert str(f.graph) + "\n" == path.with_suffix(".ir.txt").read_text()
+    assert f.metadata["golden"] == path.name.split("_v")[0]
+    with np.load(path.with_suffix(".args.npz")) as npz:
+        stored = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    args = [a.item() if isinstance(v.type, ScalarType) else a for a, v in zip(stored, f.graph.inputs)]
+    expected = np.load(path.with_suffix(".expected.npy"))
+    got = np.asarray(f(*args))
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+    assert np.asarray(f.interpret(*args)).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.name.endswith(
+    f"_v{distjit.serialize.FORMAT_MAJOR}_{distjit.serialize.FORMAT_MINOR}.djit")], ids=lambda p: p.name)
+def test_current_version_resaves_identically(path):
+    assert distjit.load(path).to_bytes() == path.read_bytes()
