@@ -65,7 +65,8 @@ def main(argv=None) -> int:
             print(f" {time.perf_counter() - t0:5.1f}s", file=sys.stderr, flush=True)
     print(flush=True)
     print_table(names, results, WORKLOADS, args.quick)
-    print(f"\ntotal wall time {time.perf_counter() - start:.0f}s")
+    load = f", load average at end {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    print(f"\ntotal wall time {time.perf_counter() - start:.0f}s{load}")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": facts, "results": results}, indent=1))
     return 0
@@ -116,6 +117,11 @@ def print_header(facts: dict, args) -> None:
         print(f"  note: {', '.join(already)} already set in this environment, so 'default' is not glibc's default")
     mode = "quick (smoke run: smaller inputs)" if args.quick else "full"
     print(f"mode: {mode}; times are medians per call; ratio = distjit / eager, same process, alternating")
+    if hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+        busy = f"  (busy: more runnable processes than the {facts['cores_usable']} cores, expect noise)" \
+            if load > facts["cores_usable"] * 0.75 else ""
+        print(f"load average at start: {load:.2f}{busy}")
 
 
 def fmt_time(seconds) -> str:
@@ -149,75 +155,97 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def _fmt_ratio(r) -> str:
+    return f"{r:.2f}" if r is not None else "-"
+
+
+def _signed_bytes(n) -> str:
+    if n is None:
+        return "-"
+    return ("+" if n > 0 else "-" if n < 0 else "") + fmt_bytes(abs(n)) if n else "0"
+
+
 def print_table(names, results, workloads, quick: bool = False) -> None:
     headers = ["workload", "size", "nodes", "target",
                "eager", "distjit", "ratio",           # default environment
                "eager", "distjit", "ratio",           # glibc-keep
-               "peak eager", "peak distjit", "ratio", "held",
+               "eager", "distjit", "ratio", "diff", "held",
                "match", "verdict"]
-    groups = [("", 4), ("default env", 3), ("glibc-keep env", 3), ("peak extra memory (tracemalloc)", 4), ("", 2)]
-    rows = []
-    notes = []
+    groups = [("", 4), ("default env", 3), ("glibc-keep env", 3), ("peak extra memory per call", 5), ("", 2)]
+    rows, notes, errors = [], [], []
     for name in names:
         wl = workloads[name]
         per_env = results[name]
         d, g = per_env["default"], per_env["glibc-keep"]
         row = [name, wl.quick_size if quick else wl.size, str(d.get("nodes", g.get("nodes", "-"))),
-               f"t<={wl.time_target:g} m<={MEM_TARGET:g}"]
+               f"<={wl.time_target:g}"]
         ratios = []
         for r in (d, g):
             e, j = _median(r, "time_eager"), _median(r, "time_distjit")
-            ratio = _ratio(j, e)
-            ratios.append(ratio)
-            row += [fmt_time(e), fmt_time(j), f"{ratio:.2f}" if ratio is not None else "-"]
-        # tracemalloc counts requested bytes, so it does not depend on the malloc environment: show default's.
-        me, mj = d.get("mem_eager", g.get("mem_eager")), d.get("mem_distjit", g.get("mem_distjit"))
+            ratios.append(_ratio(j, e))
+            row += [fmt_time(e), fmt_time(j), _fmt_ratio(ratios[-1])]
+        # tracemalloc counts requested bytes, independent of the malloc environment: show the default env's.
+        src = d if d.get("mem_eager") is not None else g
+        me, mj = src.get("mem_eager"), src.get("mem_distjit")
         mratio = _ratio(mj, me)
-        row += [fmt_bytes(me), fmt_bytes(mj), f"{mratio:.2f}" if mratio is not None else "-",
-                fmt_bytes(d.get("held_distjit", g.get("held_distjit")))]
-        if (g.get("mem_distjit"), g.get("mem_eager")) != (mj, me) and g.get("mem_distjit") is not None:
-            notes.append(f"{name}: glibc-keep peak memory differs: eager {fmt_bytes(g.get('mem_eager'))}, "
+        row += [fmt_bytes(me), fmt_bytes(mj), _fmt_ratio(mratio),
+                _signed_bytes(mj - me) if mj is not None and me is not None else "-",
+                fmt_bytes(src.get("held_distjit"))]
+        if src is d and g.get("mem_distjit") is not None and (g.get("mem_eager"), g.get("mem_distjit")) != (me, mj):
+            notes.append(f"{name}: in glibc-keep the peaks were eager {fmt_bytes(g.get('mem_eager'))}, "
                          f"distjit {fmt_bytes(g.get('mem_distjit'))}")
         matches = {r["match"]["text"] for r in (d, g) if r.get("match")}
         row.append(" / ".join(sorted(matches)) or "-")
         failed = []
-        errors = [f"[{env}] {e}" for env, r in per_env.items() for e in r.get("errors", [])]
-        if errors:
+        errs = [f"{name} [{env}] {e}" for env, r in per_env.items() for e in r.get("errors", [])]
+        if errs:
             failed.append("error")
-            notes += [f"{name}: {e}" for e in errors]
-        for env, ratio in zip(("time", "time(glibc)"), ratios):
+            errors += errs
+        for label, ratio in zip(("time", "time-glibc"), ratios):
             if ratio is not None and ratio > wl.time_target:
-                failed.append(env)
-        if mratio is not None and mratio > MEM_TARGET:
+                failed.append(label)
+        if mj is not None and me is not None and mj > me:
             failed.append("mem")
         if any(r.get("match") and not r["match"]["bitwise"] for r in (d, g)):
             failed.append("match")
         row.append("ok" if not failed else "FAIL " + ",".join(failed))
         rows.append(row)
-        spreads = [f"{env}: eager {fmt_time(r['time_eager']['min'])}..{fmt_time(r['time_eager']['max'])}"
-                   + (f", distjit {fmt_time(r['time_distjit']['min'])}..{fmt_time(r['time_distjit']['max'])}"
-                      if r.get("time_distjit") else "")
-                   for env, r in per_env.items() if r.get("time_eager")]
-        if spreads:
-            reps = d.get("repeat", "?")
-            inner = d.get("inner", 1)
-            each = f" x {inner} calls" if inner and inner > 1 else ""
-            notes.append(f"{name}: n={reps}{each}, min..max {'; '.join(spreads)}; "
-                         f"trace {fmt_time(d.get('trace_s'))}")
+        for env, r in per_env.items():
+            if not r.get("time_eager"):
+                continue
+            inner = r.get("inner", 1)
+            line = (f"{name} [{env}] n={r.get('repeat')}{f' x {inner} calls' if inner > 1 else ''}: "
+                    f"eager {fmt_time(r['time_eager']['min'])}..{fmt_time(r['time_eager']['max'])}")
+            if r.get("time_distjit"):
+                line += f", distjit {fmt_time(r['time_distjit']['min'])}..{fmt_time(r['time_distjit']['max'])}"
+            line += f"; page faults/call eager {r.get('faults_eager', 0):.0f}"
+            if r.get("faults_distjit") is not None:
+                line += f", distjit {r['faults_distjit']:.0f}"
+            if r.get("trace_s") is not None and env == "default":
+                line += f"; trace {fmt_time(r['trace_s'])}"
+            if r.get("loadavg") is not None:
+                line += f"; load {r['loadavg']:.1f}"
+            notes.append(line)
 
     widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
     spans, col = [], 0
     for title, n in groups:
         w = sum(widths[col:col + n]) + 2 * (n - 1)
-        spans.append(title.center(w, "-") if title else " " * w)
+        spans.append(f" {title} ".center(w, "-") if title else " " * w)
         col += n
-    print("  ".join(spans))
+    print("  ".join(spans).rstrip())
     print("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print(f"\ntarget: time ratio (distjit/eager median) <= the target column in both environments; "
+          f"peak memory of distjit <= eager's (diff <= 0)")
+    if errors:
+        print("\nerrors:")
+        for e in errors:
+            print(f"  {e}")
     if notes:
-        print("\nnotes:")
+        print("\nspread (min..max per call), page faults per call (median), machine load (1-min average):")
         for n in notes:
             print(f"  {n}")
 

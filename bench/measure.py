@@ -30,42 +30,60 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+try:
+    import resource
+except ImportError:   # not on Windows
+    resource = None
+
 NUMPY_TRACE_DOMAIN = 389047   # NPY_TRACE_DOMAIN: the tracemalloc domain of NumPy's data buffers
 
 
 # -- timing ---------------------------------------------------------------------------------------------
 
-def time_calls(fn: Callable, args: Sequence, inner: int) -> float:
-    """Seconds per call over `inner` back-to-back calls, gc off, results released after the clock stops."""
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
+def time_calls(fn: Callable, args: Sequence, inner: int, faults: list | None = None) -> float:
+    """Seconds per call over `inner` back-to-back calls, gc off, results released after the clock stops.
+
+    When `faults` is a list, the minor page faults per call are appended to it (touching fresh
+    pages that the allocator got from the OS is what makes eager NumPy's times bimodal)."""
     results = [None] * inner
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        faults0 = _minor_faults()
         start = time.perf_counter()
         for i in range(inner):
             results[i] = fn(*args)
         elapsed = time.perf_counter() - start
+        faults1 = _minor_faults()
     finally:
         if was_enabled:
             gc.enable()
     del results
+    if faults is not None:
+        faults.append((faults1 - faults0) / inner)
     return elapsed / inner
 
 
 def time_alternating(fns: dict[str, Callable], args: Sequence, repeat: int, inner: int = 1,
-                     warmup: int = 1) -> dict[str, list[float]]:
-    """Per-call seconds of each function, `repeat` samples each, interleaved (ABBA order)."""
+                     warmup: int = 1) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-call seconds of each function, `repeat` samples each, interleaved (ABBA order);
+    and the minor page faults per call of each sample."""
     names = list(fns)
     for _ in range(warmup):
         for name in names:
             time_calls(fns[name], args, inner)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    faults: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(repeat):
         order = names if round_ % 2 == 0 else names[::-1]
         for name in order:
-            samples[name].append(time_calls(fns[name], args, inner))
-    return samples
+            samples[name].append(time_calls(fns[name], args, inner, faults[name]))
+    return samples, faults
 
 
 def summarize(samples: list[float]) -> dict[str, float]:
@@ -235,18 +253,17 @@ def measure_workload(name: str, quick: bool = False, repeat: int | None = None) 
     if compiled is not None:
         fns["distjit"] = compiled
     try:
-        samples = time_alternating(fns, args, n_repeat, inner=inner, warmup=1)
+        samples, faults = time_alternating(fns, args, n_repeat, inner=inner, warmup=1)
     except Exception as e:   # distjit failing on a later call: keep eager's numbers
         out["errors"].append(_error("timing", e))
-        samples = time_alternating({"eager": wl.fn}, args, n_repeat, inner=inner, warmup=1)
+        samples, faults = time_alternating({"eager": wl.fn}, args, n_repeat, inner=inner, warmup=1)
     for key, values in samples.items():
         out[f"time_{key}"] = summarize(values)
         out[f"samples_{key}"] = values
-    try:
-        import resource
+        out[f"faults_{key}"] = median(faults[key])
+    if resource:
         out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    except Exception:
-        pass
+    out["loadavg"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return out
 
 

@@ -4,7 +4,10 @@
 
 The parameters are 8 float32 tensors totalling --size-gib. Each format is saved
 to and loaded from files in --dir (the page cache is warm: this measures the
-format's own costs, not the disk). Printed: seconds, the ratio to np.save /
+format's own costs, not the disk, but the
+disk's writeback is noisy on small VMs: savers take turns and the best of each is kept;
+`.djit` saves fsync (atomic and durable), so "np.save + fsync" is the like-for-like row;
+`--dir /dev/shm` takes the disk out). Printed: seconds, the ratio to np.save /
 pickle.load, and each file's size over the raw tensor bytes. Targets (issue 5):
 save no slower than np.save, mapped load >= 100x faster than pickle.load, file
 size within 1% + 64 KiB of the raw bytes.
@@ -86,10 +89,22 @@ def main(argv=None) -> int:
             with open(paths["params.pkl"], "rb") as fh:
                 return pickle.load(fh)
 
-        rows = []
-        t_djit_save, _ = timed(lambda: distjit.save(f, paths["model.djit"]), args.repeat)
-        t_np_save, _ = timed(np_save, args.repeat)
-        t_pickle_save, _ = timed(pickle_save, args.repeat)
+        def np_save_fsync():
+            np_save()
+            for name in params:
+                fd = os.open(os.path.join(npy_dir, name + ".npy"), os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
+
+        # Savers take turns, round after round (the disk's writeback makes any fixed order unfair); best of each.
+        savers = {"djit": lambda: distjit.save(f, paths["model.djit"]), "np": np_save, "np_fsync": np_save_fsync,
+                  "pickle": pickle_save}
+        best = {k: float("inf") for k in savers}
+        for _ in range(args.repeat):
+            for key, fn in savers.items():
+                t, _ = timed(fn, 1)
+                best[key] = min(best[key], t)
+        t_djit_save, t_np_save, t_np_fsync, t_pickle_save = (best[k] for k in savers)
         t_djit_load, g = timed(lambda: distjit.load(paths["model.djit"]), args.repeat)
         t_djit_verify, _ = timed(lambda: distjit.load(paths["model.djit"], verify_checksums=True), 1)
         t_djit_copy, _ = timed(lambda: distjit.load(paths["model.djit"], mmap=False), 1)
@@ -106,6 +121,7 @@ def main(argv=None) -> int:
         rows = [
             ("save", ".djit (atomic, fsync, crc32)", t_djit_save, t_djit_save / t_np_save, "x np.save"),
             ("save", "np.save", t_np_save, 1.0, "x np.save"),
+            ("save", "np.save + fsync (same durability)", t_np_fsync, t_np_fsync / t_np_save, "x np.save"),
             ("save", "pickle.dump", t_pickle_save, t_pickle_save / t_np_save, "x np.save"),
             ("load", ".djit mmap (default)", t_djit_load, t_pickle_load / t_djit_load, "x faster than pickle"),
             ("load", ".djit mmap + verify crc32", t_djit_verify, t_pickle_load / t_djit_verify, "x faster than pickle"),
@@ -124,6 +140,7 @@ def main(argv=None) -> int:
     djit_over = sizes[".djit"] - raw
     ok = {
         "save <= np.save": t_djit_save <= t_np_save,
+        "save <= np.save + fsync": t_djit_save <= t_np_fsync,
         "mapped load >= 100x faster than pickle.load": t_pickle_load / t_djit_load >= 100,
         "size within 1% + 64 KiB": djit_over <= 0.01 * raw + 64 * 1024,
     }

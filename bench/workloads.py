@@ -174,13 +174,13 @@ class Workload:
 
 WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload("mlp", mlp, make_mlp, "B=65536 512-1024-1024-16 f32", "B=4096 512-1024-1024-16 f32",
-             large=True, repeat=5),
+             large=True, repeat=3),
     Workload("black_scholes", black_scholes, make_black_scholes, "2^24 options f64", "2^20 options f64",
-             large=True, repeat=5),
+             large=True, repeat=3),
     Workload("chain2000", chain, make_chain, "2000 ops on 8x8 f64", "2000 ops on 8x8 f64",
              large=False, repeat=21, inner=50, quick_repeat=5, quick_inner=10),
     Workload("standardize_cov", standardize_cov, make_standardize_cov, "(2^22,16) f64", "(2^18,16) f64",
-             large=True, repeat=5),
+             large=True, repeat=3),
     Workload("kmeans_step", kmeans_step, make_kmeans, "(2^20,8) f64, k=32", "(2^16,8) f64, k=32",
-             large=True, repeat=5),
+             large=True, repeat=3),
 ]}

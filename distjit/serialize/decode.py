@@ -270,23 +270,23 @@ class ModelDecoder:
         return params
 
     def check_plan(self) -> None:
-        """Indices in the Plan must point into the graph and task tables (the scheduler reads the rest)."""
+        """Indices in the Plan must point into the graph, subgraph and task tables (the scheduler reads the rest)."""
         if not self.model.HasField("plan"):
             return
         plan = self.model.plan
-        n_tasks = len(plan.tasks)
+        for s, g in enumerate(plan.subgraphs):
+            if g >= len(self.graphs):
+                raise self.fail(f"plan subgraph {s} is graph {g}, which does not exist")
         for t, task in enumerate(plan.tasks):
-            if task.graph >= len(self.graphs):
-                raise self.fail(f"plan task {t} runs graph {task.graph}, which does not exist")
-            for s in task.inputs:
-                if s.WhichOneof("source") == "task_output" and s.task_output.task >= t:
-                    raise self.fail(f"plan task {t} reads task {s.task_output.task}, which is not before it")
-        for e in plan.edges:
-            if e.src_task >= n_tasks or e.dst_task >= n_tasks:
-                raise self.fail("a plan edge names a task that does not exist")
-        for s in plan.outputs:
-            if s.WhichOneof("source") == "task_output" and s.task_output.task >= n_tasks:
-                raise self.fail("a plan output names a task that does not exist")
+            if task.subgraph >= len(plan.subgraphs):
+                raise self.fail(f"plan task {t} runs subgraph {task.subgraph}, which does not exist")
+            for src in task.inputs:
+                if src.kind == pb.Source.TASK and src.index >= t:
+                    raise self.fail(f"plan task {t} reads task {src.index}, which is not before it")
+        for o in plan.outputs:
+            for src in o.sources:
+                if src.kind == pb.Source.TASK and src.index >= len(plan.tasks):
+                    raise self.fail("a plan output names a task that does not exist")
 
 
 class GraphDecoder:

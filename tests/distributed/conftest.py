@@ -48,7 +48,9 @@ def ray_cluster():
         ray.shutdown()
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "object_store_memory": 200 << 20, "node_ip_address": "127.0.0.1",
-        "include_dashboard": False})
+        "include_dashboard": False,
+        # notice a removed node within seconds, not the default ~30 s
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4}})
     for _ in range(2):
         cluster.add_node(num_cpus=1, object_store_memory=100 << 20, node_ip_address="127.0.0.1")
     ray.init(address=cluster.address, log_to_driver=False)

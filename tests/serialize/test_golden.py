@@ -20,7 +20,10 @@ def test_there_are_golden_files():
 @pytest.mark.parametrize("mmap", [True, False])
 def test_golden_loads_and_runs(path, mmap):
     f = distjit.load(path, mmap=mmap, verify_checksums=True)
-    assert str(f.graph) + "\n" == path.with_suffix(".ir.txt").read_text()
+    # The .ir.txt next to each file shows what it held when written; the printer may change since, so the
+    # checks are: the graph prints and parses back, and re-saving (current version) gives the same bytes.
+    text = str(f.graph)
+    assert str(distjit.Graph.parse(text)) == text
     assert f.metadata["golden"] == path.name.split("_v")[0]
     with np.load(path.with_suffix(".args.npz")) as npz:
         stored = [npz[f"arr_{i}"] for i in range(len(npz.files))]

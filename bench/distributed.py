@@ -1,0 +1,173 @@
+"""`python -m bench.distributed`: distjit's Plans on 2 workers against one process and against dask.array.
+
+    python -m bench.distributed            # the three workloads at full size, median of 5, + per-task overhead
+    python -m bench.distributed --quick    # small inputs, 3 repeats: a smoke run
+
+For each workload, in one process tree: eager NumPy, the single-process distjit
+Function (its compiled interpreter), the Plan on the LocalExecutor (2 threads),
+the Plan on Ray (a local Ray that distjit starts, 2 workers), and dask.array on a
+distributed LocalCluster (2 worker processes, 1 thread each, 127.0.0.1). Times are
+end to end for distjit (its inputs are put into the object store on every run);
+dask's inputs are persisted on its workers once, before timing (dask's usual
+setup, and in its favour). Then a Plan of 1,000 tiny tasks measures Ray's
+per-task overhead. Targets (issue 6): Ray >= 1.6x and local >= 1.5x the
+single-process time; Ray faster than dask; <= 2 ms per task.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+import distjit  # noqa: E402
+from bench.workloads import black_scholes, kmeans_step, standardize_cov  # noqa: E402
+
+WORKERS = 2
+
+
+def make_bs(quick):
+    rng = np.random.default_rng(1)
+    n = 1 << (20 if quick else 25)
+    return (rng.uniform(5.0, 30.0, n), rng.uniform(1.0, 100.0, n), rng.uniform(0.25, 10.0, n))
+
+
+def make_cov(quick):
+    rng = np.random.default_rng(3)
+    n = 1 << (18 if quick else 23)
+    return (rng.standard_normal((n, 16)) * rng.uniform(0.1, 10.0, 16) + rng.uniform(-5.0, 5.0, 16),)
+
+
+def make_kmeans(quick):
+    rng = np.random.default_rng(4)
+    n = 1 << (16 if quick else 22)
+    centers = rng.uniform(-10.0, 10.0, (32, 8))
+    X = centers[rng.integers(0, 32, n)] + rng.standard_normal((n, 8))
+    return (X, X[rng.choice(n, 32, replace=False)].copy())
+
+
+WORKLOADS = [
+    ("black_scholes", black_scholes, make_bs, "2^25 options f64"),
+    ("standardize_cov", standardize_cov, make_cov, "(2^23,16) f64"),
+    ("kmeans_step", kmeans_step, make_kmeans, "(2^22,8) f64, k=32"),
+]
+
+
+def median_time(fn, repeat: int) -> float:
+    fn()   # warm up: compile, start workers, cache subgraphs
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def start_dask():
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        return None
+    cluster = LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, memory_limit=0)
+    return Client(cluster)
+
+
+def dask_runner(client, fn, args):
+    import dask
+    import dask.array as da
+
+    arrays = []
+    for a in args:
+        if a.ndim >= 1 and a.shape[0] >= 1 << 12:
+            chunk = (-(-a.shape[0] // (2 * WORKERS)),) + a.shape[1:]
+            arrays.append(da.from_array(a, chunks=chunk).persist())
+        else:
+            arrays.append(a)
+    dask.distributed.wait([a for a in arrays if isinstance(a, da.Array)])
+
+    def run():
+        return dask.compute(*fn(*arrays))
+    return run
+
+
+def task_overhead(n: int = 1000) -> float:
+    x = np.ones((n, 1))
+    f = distjit.trace(lambda x: x + 1.0, (x,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = f.plan(workers=n, shard={"x": 0})
+    assert len(plan.tasks) == n
+    from scheduler import executor_for
+
+    ex = executor_for("auto")
+    ex.run(plan, [x], {})
+    samples = []
+    for _ in range(3):
+        t = time.perf_counter()
+        out = ex.run(plan, [x], {})
+        samples.append(time.perf_counter() - t)
+    np.testing.assert_array_equal(out[0], x + 1.0)
+    return statistics.median(samples) / n
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.distributed", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--no-dask", action="store_true")
+    args = p.parse_args(argv)
+    repeat = args.repeat or (3 if args.quick else 5)
+
+    import ray
+
+    from scheduler import LocalExecutor
+    from scheduler.cluster import start_local
+
+    t = time.perf_counter()
+    start_local(ray, num_cpus=WORKERS)
+    print(f"# Ray started on 127.0.0.1 in {time.perf_counter() - t:.1f} s; {os.cpu_count()} cores; "
+          f"median of {repeat}", flush=True)
+    client = None if args.no_dask else start_dask()
+    local = LocalExecutor(WORKERS)
+    header = f"{'workload':<16} {'size':<20} {'numpy':>8} {'single':>8} {'local':>8} {'ray x2':>8} {'dask x2':>8}" \
+             f"   {'local/single':>12} {'ray/single':>10} {'ray vs dask':>11}"
+    print(header)
+    print("-" * len(header))
+    for name, fn, make, size in WORKLOADS:
+        inputs = make(args.quick)
+        f = distjit.trace(fn, inputs)
+        expected = fn(*inputs)
+        for got in (f.run(*inputs, cluster=local, workers=WORKERS), f.run(*inputs, cluster="auto", workers=WORKERS)):
+            for g, e in zip(got, expected):
+                np.testing.assert_allclose(g, e, rtol=1e-7, atol=1e-9)
+        times = {
+            "numpy": median_time(lambda: fn(*inputs), repeat),
+            "single": median_time(lambda: f(*inputs), repeat),
+            "local": median_time(lambda: f.run(*inputs, cluster=local, workers=WORKERS), repeat),
+            "ray": median_time(lambda: f.run(*inputs, cluster="auto", workers=WORKERS), repeat),
+        }
+        times["dask"] = median_time(dask_runner(client, fn, inputs), repeat) if client else float("nan")
+        print(f"{name:<16} {size if not args.quick else 'quick':<20} "
+              + " ".join(f"{times[k]:>7.3f}s" for k in ("numpy", "single", "local", "ray", "dask"))
+              + f"   {times['single'] / times['local']:>11.2f}x {times['single'] / times['ray']:>9.2f}x"
+              f" {times['dask'] / times['ray']:>10.2f}x", flush=True)
+        del inputs, expected
+    per_task = task_overhead()
+    print(f"\nRay per-task overhead (a Plan of 1,000 tiny tasks): {per_task * 1e3:.2f} ms/task (target <= 2 ms)")
+    if client is not None:
+        client.close()
+        client.cluster.close()
+    local.shutdown()
+    ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
