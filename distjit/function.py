@@ -128,6 +128,12 @@ class Function:
         params = {p.name: self.params[p.name] for p in graph.params}
         return Function(graph, self.signature, params, self.name)
 
+    def optimize(self, level: int = 2, **options) -> "Function":
+        """An optimized copy: `distjit.optimize(self, level, ...)`; the result's `.optimization` says what changed."""
+        from distjit.passes import optimize
+
+        return optimize(self, level, **options)
+
     # -- distributed ---------------------------------------------------------------
     def plan(self, workers: int = 2, shard: dict | None = None):
         """The partitioned Plan of this function for `workers` workers (see `distjit.partition`)."""
@@ -135,11 +141,14 @@ class Function:
 
         return partition(self, workers=workers, shard=shard)
 
-    def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None, **kwargs):
+    def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None,
+            stats: bool = False, progress=None, **kwargs):
         """Run the partitioned Plan: cluster="local" (threads), "auto", "ray://host:port" or "host:port" (Ray).
 
         Same results as calling the function (to rounding where partial reductions reorder sums).
-        The Plan is built once per (workers, shard) and reused.
+        The Plan is built once per (workers, shard) and reused. `stats=True` returns
+        `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage.
+        `progress(done, total)` is called as tasks finish.
         """
         from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
 
@@ -150,7 +159,14 @@ class Function:
         plans = self.__dict__.setdefault("_plans", {})
         if key not in plans:
             plans[key] = self.plan(workers, shard)
-        return self.finish(leaves, executor.run(plans[key], leaves, self.params))
+        if not stats and progress is None:
+            return self.finish(leaves, executor.run(plans[key], leaves, self.params))
+        from scheduler.stats import Tracker
+
+        tracker = Tracker(plans[key], getattr(executor, "name", type(executor).__name__), progress)
+        result = self.finish(leaves, executor.run(plans[key], leaves, self.params, tracker=tracker))
+        run_stats = tracker.finish()
+        return (result, run_stats) if stats else result
 
     # -- saving ------------------------------------------------------------------
     def to_bytes(self, metadata: dict[str, str] | None = None) -> bytes:

@@ -25,7 +25,8 @@ class LocalExecutor:
     def default_workers(self) -> int:
         return self.max_workers
 
-    def run(self, plan: Plan, leaves: list, params: dict) -> list:
+    def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
+        """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task."""
         programs = {}
         values: dict[tuple[int, int], object] = {}
         readers = consumers(plan)
@@ -59,7 +60,10 @@ class LocalExecutor:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = running.pop(fut)
-                    for k, v in enumerate(fut.result()):
+                    outs = fut.result()
+                    if tracker is not None:
+                        tracker.task_done(i)
+                    for k, v in enumerate(outs):
                         if readers.get((i, k)):
                             values[(i, k)] = v
                     for s in plan.tasks[i].inputs:          # drop values nobody will read again

@@ -74,16 +74,19 @@ class RayExecutor:
             self._graphs[digest] = self.ray.put(str(plan.subgraphs[index]))
         return digest, self._graphs[digest]
 
-    def _param_ref(self, value):
+    def _param_ref(self, value, tracker=None):
         if not isinstance(value, np.ndarray) or value.nbytes < _INLINE_BYTES:
             return value
         key = (id(value), value.__array_interface__["data"][0], value.shape, value.dtype.str)
         if key not in self._params:
             self._params[key] = (value, self.ray.put(value))   # keeps the array alive: its id stays its own
+            if tracker is not None:
+                tracker.stats.bytes_put += value.nbytes
         return self._params[key][1]
 
     # -- running -------------------------------------------------------------------------------------------------
-    def run(self, plan: Plan, leaves: list, params: dict) -> list:
+    def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
+        """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task and counts bytes."""
         ray = self.ray
         remote = self._remote
         args: dict[tuple[int, int | None], object] = {}
@@ -96,9 +99,11 @@ class RayExecutor:
                     value = arg_part(plan, leaves, s)
                     big = isinstance(value, np.ndarray) and value.nbytes >= _INLINE_BYTES
                     args[key] = ray.put(value) if big else value
+                    if big and tracker is not None:
+                        tracker.stats.bytes_put += value.nbytes
                 return args[key]
             if s.kind == "param":
-                return self._param_ref(params[plan.params[s.index]])
+                return self._param_ref(params[plan.params[s.index]], tracker)
             return refs[s.index][s.output]
 
         window = self.window or max(2, 2 * plan.workers)
@@ -120,10 +125,15 @@ class RayExecutor:
                 in_flight.append(refs[i][0])
 
         wanted = list(dict.fromkeys(s for o in plan.outputs for s in o.sources if s.kind == "task"))
+        if tracker is not None:
+            self._track(tracker, refs)
         try:
             fetched = dict(zip(wanted, ray.get([refs[s.index][s.output] for s in wanted])))
         except Exception as e:
             raise _unwrap(e) from None
+
+        if tracker is not None:
+            tracker.stats.bytes_fetched += sum(getattr(v, "nbytes", 0) for v in fetched.values())
 
         def fetch(s: Source):
             if s.kind == "param":
@@ -133,6 +143,14 @@ class RayExecutor:
             return fetched[s]
         outs = assemble(plan, fetch)
         return [np.array(o) if isinstance(o, np.ndarray) and not o.flags.writeable else o for o in outs]
+
+    def _track(self, tracker, refs: dict) -> None:
+        """Tell `tracker` of each task as it finishes (waits on every task; used only for progress or stats)."""
+        pending = {refs[i][0]: i for i in refs}
+        while pending:
+            done, _ = self.ray.wait(list(pending), num_returns=len(pending), timeout=0.1, fetch_local=False)
+            for ref in done:
+                tracker.task_done(pending.pop(ref))
 
 
 def _unwrap(e: Exception) -> Exception:

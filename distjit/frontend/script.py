@@ -106,7 +106,7 @@ class ScriptFunction:
     # -- calling -----------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         values = self._bind(args, kwargs)
-        leaves, spec = flatten(values)
+        leaves, spec = flatten(values, is_leaf=_is_traced)
         if any(isinstance(x, TracedArray) for x in leaves):
             return self._embed(values, leaves, spec)
         return self.specialize(values, leaves, spec)(*values)
@@ -187,6 +187,10 @@ class ScriptFunction:
         return f"<distjit.ScriptFunction {self.name}: {len(self._cache)} specialization(s)>"
 
 
+def _is_traced(x) -> bool:
+    return isinstance(x, TracedArray)
+
+
 def _leaf_key(x):
     if isinstance(x, np.ndarray):
         return ("array", x.dtype.str, x.ndim)
@@ -201,7 +205,7 @@ def _leaf_key(x):
 def _leaf_type(x, path: str):
     if isinstance(x, np.ndarray):
         base = "".join(c if c.isalnum() else "_" for c in path).strip("_") or "x"
-        return TensorType(x.dtype, tuple(f"{base}_{axis}" for axis in range(x.ndim)))
+        return TensorType(x.dtype, tuple(f"?{base}_{axis}" for axis in range(x.ndim)))
     return type_of(x)
 
 
@@ -309,7 +313,7 @@ def inline_traced(ctx, f: Function, args, kwargs, site: Site):
     """A traced Function called from scripted code: its graph's nodes are replayed here, types re-inferred."""
     try:
         values = _bind_function(f, args, kwargs)
-        leaves, spec = flatten(values)
+        leaves, spec = flatten(values, is_leaf=_is_traced)
     except (TypeError, ShapeError) as e:
         raise site_error(site, f"calling {f.name}: {e}") from None
     if spec != f.signature.in_spec:

@@ -72,13 +72,46 @@ class ScriptContext(TraceContext):
     def assign(self, proxy, new, loc=None):
         if isinstance(proxy, TracedArray):
             self.note(proxy)
+            if isinstance(new, TracedArray) and self._assign_symbolic(proxy, new, loc):
+                return
         super().assign(proxy, new, loc)
+
+    def _assign_symbolic(self, proxy, new, loc) -> bool:
+        """Rebinding an array whose shape has symbolic dims (TraceContext.assign would broadcast to the symbols'
+        names). Dims that may be equal are trusted, as NumPy's `out=` guarantees; fewer dims are broadcast
+        to the run-time shape."""
+        target, value = self.current(proxy).type, self.current(new)
+        if not (isinstance(target, TensorType) and isinstance(value.type, TensorType)) or target.is_static \
+                or value.type.shape == target.shape:
+            return False
+        from distjit.ops.infer import same_dim
+
+        if value.type.dtype != target.dtype:
+            value = self.builder.op("np.astype", [value], {"dtype": target.dtype}, loc)[0]
+        if value.type.ndim != target.ndim or not all(map(same_dim, value.type.shape, target.shape)):
+            value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
+        proxy._value = value
+        proxy._version += 1
+        view = proxy._view
+        if view is not None:
+            base, how, _ = view
+            self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
+            proxy._view = (base, how, base._version)
+        return True
 
     def current(self, proxy):
         view = proxy._view
         if view is not None and view[0]._version != view[2]:
             self.note(proxy)
         return super().current(proxy)
+
+    def getitem(self, proxy, key):
+        result = super().getitem(proxy, key)
+        items = key if isinstance(key, tuple) else (key,)
+        if result._view is not None and result.ndim == 0 and not any(
+                k is None or k is Ellipsis or isinstance(k, slice) for k in items):
+            result._view = None      # NumPy: x[i, j] with an integer per axis is a scalar copy, not a view
+        return result
 
     @contextmanager
     def in_block(self, block: Block):
@@ -293,7 +326,7 @@ def _within(value: Value, block: Block) -> bool:
     return False
 
 
-def _trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None):
+def _trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None, watch=(), touched=None):
     """Run fn() recording into `block`; returns (frozen result, {id: (proxy, end value)} of outer proxies updated).
 
     `setup()` runs before the log opens (binding block params to proxies); every
@@ -318,6 +351,10 @@ def _trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None)
                 key = id(proxy)
                 if key not in outer and not _within(first_old[key], block):
                     outer[key] = (proxy, ctx.current(proxy))
+            for proxy in watch:
+                outer.setdefault(id(proxy), (proxy, ctx.current(proxy)))
+            if touched is not None:
+                touched.update(id(p) for p, _, _, _ in log)
         finally:
             if ctx.logs and ctx.logs[-1] is log:
                 ctx.undo(log)
@@ -486,7 +523,7 @@ class _Merger:
         if isinstance(obj, Frozen):
             return self.coerce_value(obj.value, t)
         if isinstance(t, TensorType) and not isinstance(obj, (np.ndarray, np.generic)):
-            return self.ctx.builder.constant(np.asarray(obj, dtype=t.dtype)[()], self.site.loc)
+            return self.ctx.builder.constant(_ORIGINAL_ASARRAY(obj, dtype=t.dtype)[()], self.site.loc)
         return self.coerce_value(self.ctx.value_of(obj), t)
 
     def coerce_value(self, v: Value, t: Type) -> Value:
@@ -519,14 +556,16 @@ def dummy_value(ctx: ScriptContext, t: Type) -> Value:
         return b.constant(t.pytype(0))
     if isinstance(t, TensorType):
         if t.is_static:
-            return b.constant(np.zeros(t.shape, t.dtype)[()] if t.ndim == 0 else np.zeros(t.shape, t.dtype))
+            zeros = _ORIGINAL_ZEROS(t.shape, t.dtype)     # np.zeros itself is patched while tracing
+            return b.constant(zeros[()] if t.ndim == 0 else zeros)
         zero = ctx.wrap(b.constant(0))
         shape = tuple(d if isinstance(d, int) else zero for d in t.shape)
         return ctx.value_of(ctx.function(_ORIGINAL_ZEROS, (shape,), {"dtype": t.dtype}))
     raise ScriptError(f"internal: no dummy for type {t}")
 
 
-_ORIGINAL_ZEROS = np.zeros
+_ORIGINAL_ZEROS = np.zeros          # captured at import: np.zeros and np.asarray are patched while tracing
+_ORIGINAL_ASARRAY = np.asarray
 
 
 def _const_equal(a, b) -> bool:
@@ -671,10 +710,9 @@ def _test_becomes_traced(ctx: ScriptContext, run_body, test, site: Site) -> bool
 
 
 def _range_loop(ctx, start, stop, step, body_fn, extra, state, names, site, cond0=True):
-    if step > 0:
-        trip = (stop - start + (step - 1)) // step
-    else:
-        trip = (start - stop + (-step - 1)) // (-step)
+    lo, hi, step_abs = (start, stop, step) if step > 0 else (stop, start, -step)
+    span = hi if not isinstance(lo, TracedArray) and lo == 0 else hi - lo   # a negative trip count runs 0 times
+    trip = span if step_abs == 1 else (span + (step_abs - 1)) // step_abs
     if not isinstance(start, TracedArray) and start == 0 and step == 1:
         item = lambda k: k  # noqa: E731
     else:
@@ -745,16 +783,6 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
     proxy_params = params[len(params) - len(proxies):]
 
     # Bind block params: proxies updated in place get their param as value; named leaves get a proxy each.
-    counts: dict[int, int] = {}
-
-    def count(plan):
-        if plan[0] == "carry" and plan[2] is not None:
-            counts[id(plan[2])] = counts.get(id(plan[2]), 0) + 1
-        elif plan[0] == "tuple":
-            for p in plan[1]:
-                count(p)
-    for plan in plans:
-        count(plan)
     extra_ids = {id(p) for p in proxies}
     undo: list = []
 
@@ -765,6 +793,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         return undo
 
     param_iter = iter(params)
+    stand_ins: list = []     # (fresh proxy given to the body, the array it stands for)
 
     def bind(plan):
         kind = plan[0]
@@ -773,11 +802,10 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
             proxy = plan[2]
             if proxy is not None and id(proxy) in extra_ids:
                 return proxy
-            if proxy is not None and counts[id(proxy)] == 1:
-                undo.append((proxy, proxy._value, proxy._view, proxy._version))
-                proxy._value, proxy._version = param, proxy._version + 1
-                return proxy
-            return ctx.wrap(param)
+            fresh = ctx.wrap(param)
+            if proxy is not None:
+                stand_ins.append((fresh, proxy))
+            return fresh
         if kind == "tuple":
             return tuple(bind(p) for p in plan[1])
         return plan[1]
@@ -798,10 +826,15 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
     def finish(result):
         nxt = True if cond_fn is None else truth(cond_fn(result), site)
         return (nxt, result)
-    frozen, outer = _trace_branch(ctx, body, run, setup=setup_all, finish=finish)
+    touched: set = set()
+    frozen, outer = _trace_branch(ctx, body, run, setup=setup_all, finish=finish, watch=proxies, touched=touched)
     nxt, results = frozen
 
     new_proxies = {k: p for k, (p, _) in outer.items() if k not in extra_ids}
+    # A name's array updated in place (`acc += row`) is the same object as before the loop: every alias sees it.
+    for fresh, proxy in stand_ins:
+        if id(fresh) in touched and id(proxy) not in extra_ids:
+            new_proxies[id(proxy)] = proxy
     changed = False
     new_plans = []
     for plan, res, name in zip(plans, results, names):
@@ -818,8 +851,8 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         rets.append(nxt.value if isinstance(nxt, Frozen) else ctx.value_of(bool(nxt)))
         for plan, res in zip(plans, results):
             _loop_returns(merger, plan, res, rets)
-        for p in proxies:
-            t = carried_types[len(carried_types) - len(proxies) + proxies.index(p)]
+        for index, p in enumerate(proxies):
+            t = carried_types[len(carried_types) - len(proxies) + index]
             v = outer[id(p)][1] if id(p) in outer else ctx.current(p)
             rets.append(merger.coerce_value(v, t))
     for v in rets:

@@ -271,7 +271,7 @@ class TraceContext:
         loc = user_loc()
         index, dynamic = self._index(key)
         results = self.record("array.getitem", [proxy, *dynamic], {"index": index}, loc)
-        if _is_basic(index, dynamic):
+        if _is_basic(index, dynamic, proxy.ndim):
             results[0]._view = (proxy, ("array.getitem", {"index": index}, dynamic), proxy._version)
         return results[0]
 
@@ -325,8 +325,8 @@ class TraceContext:
         if isinstance(target_type, TensorType) and value.type != target_type:
             if isinstance(value.type, TensorType) and value.type.dtype != target_type.dtype:
                 value = self.builder.op("np.astype", [value], {"dtype": target_type.dtype}, loc)[0]
-            if isinstance(value.type, TensorType) and value.type.shape != target_type.shape:
-                value = self.builder.op("np.broadcast_to", [value], {"shape": target_type.shape}, loc)[0]
+            if not _same_shape(value.type, target_type):
+                value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
         proxy._value = value
         proxy._version += 1
         view = proxy._view
@@ -430,8 +430,18 @@ def _shift_refs(index, by: int):
     return tuple(shift(x) for x in index)
 
 
-def _is_basic(index: tuple, dynamic: list) -> bool:
-    """NumPy makes a view for basic indexing: ints, slices, None, Ellipsis, and integer scalars."""
+def _same_shape(a, b) -> bool:
+    """Whether two types have the same shape at run time (dims named differently, or unknown, may match)."""
+    if not isinstance(a, TensorType) or a.ndim != b.ndim:
+        return False
+    return all(x == y or isinstance(x, str) or isinstance(y, str) for x, y in zip(a.shape, b.shape))
+
+
+def _is_basic(index: tuple, dynamic: list, ndim: int) -> bool:
+    """NumPy makes a view for basic indexing (ints, slices, None, Ellipsis, integer scalars) unless every
+    axis gets an integer: then it returns a scalar, a copy."""
+    if len(index) == ndim and all(isinstance(i, (int, Ref)) for i in index):
+        return False
     for x in dynamic:
         t = x.type if isinstance(x, TracedArray) else None
         if isinstance(t, ScalarType) and t.kind == "int":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from distjit.ir.graph import Block, Graph, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import attr_key, flags, is_mergeable
+from distjit.passes.util import attr_key, detach, flags, is_mergeable
 
 @register_pass("cse")
 def common_subexpression_elimination(graph: Graph, ctx: PassContext) -> None:
@@ -52,9 +52,7 @@ def _block(block: Block, scopes: list[dict], order: dict, ctx: PassContext) -> N
     scopes.pop()
     if dead:
         gone = set(dead)
-        for node in dead:
-            node.drop_inputs()
-            node.block = None
+        detach(dead)
         block.nodes = [n for n in block.nodes if n not in gone]
 
 

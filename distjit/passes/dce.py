@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from distjit.ir.graph import Block, Graph
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import is_pure
+from distjit.passes.util import detach, is_pure
 
 
 @register_pass("dce")
@@ -19,21 +19,27 @@ def dead_code_elimination(graph: Graph, ctx: PassContext) -> None:
 
 
 def sweep(block: Block, ctx: PassContext) -> None:
-    dead = set()
+    dead: list = []
+    dropped: dict = {}    # value -> uses by nodes found dead in this sweep (detached in bulk at the end)
+
+    def used(v) -> bool:
+        return len(v.uses) > dropped.get(v, 0)
+
     for node in reversed(block.nodes):
         if ctx.exhausted:
             break
-        if any(v.uses for v in node.outputs) or not is_pure(node):
+        if any(used(v) for v in node.outputs) or not is_pure(node):
             for b in node.blocks:
                 sweep(b, ctx)
             continue
         if not ctx.rewrite(lambda: f"removed unused {node.op} -> {', '.join('%' + v.name for v in node.outputs) or '()'}"):
             break
-        node.drop_inputs()
         for b in node.blocks:
             b.clear()
-        dead.add(node)
+        for v in node.inputs:
+            dropped[v] = dropped.get(v, 0) + 1
+        dead.append(node)
     if dead:
-        for node in dead:
-            node.block = None
-        block.nodes = [n for n in block.nodes if n not in dead]
+        gone = set(dead)
+        detach(dead)
+        block.nodes = [n for n in block.nodes if n not in gone]

@@ -15,14 +15,14 @@
 from __future__ import annotations
 
 import warnings
+from collections import deque
 
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.ir.builder import Builder
 from distjit.ir.types import TensorType, type_of
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import clone_into, constant_value, flags, is_pure, opdef
+from distjit.passes.util import clone_into, constant_value, detach, drop_node, is_pure, new_node, opdef
 
 MAX_FOLD_ELEMENTS = 4096
 MAX_INPUT_ELEMENTS = 1 << 20
@@ -37,28 +37,37 @@ def constant_fold(graph: Graph, ctx: PassContext) -> None:
 
 
 def _block(graph: Graph, block: Block, ctx: PassContext) -> None:
-    i = 0
-    while i < len(block.nodes):
+    pending = deque(block.nodes)
+    new: list[Node] = []
+    folded: list[Node] = []
+    while pending:
+        node = pending.popleft()
         if ctx.exhausted:
-            return
-        node = block.nodes[i]
+            new.append(node)
+            continue
         if node.op == "prim.If":
             ok, cond = constant_value(node.inputs[0])
             if ok and _truth(cond) is not None and ctx.rewrite(
                     lambda: f"prim.If -> %{', %'.join(v.name for v in node.outputs)}: the condition is always "
                             f"{_truth(cond)}, kept the {'then' if _truth(cond) else 'else'} branch"):
-                i = _take_branch(block, i, node, 0 if _truth(cond) else 1)
+                pending.extendleft(reversed(_take_branch(block, node, 0 if _truth(cond) else 1)))
                 continue
         elif node.op == "prim.Loop" and _unrollable(node):
-            trip = constant_value(node.inputs[0])[1]
+            trip = int(constant_value(node.inputs[0])[1])
             if ctx.rewrite(lambda: f"prim.Loop -> %{', %'.join(v.name for v in node.outputs)}: "
-                                   f"unrolled {int(trip)} iterations"):
-                i = _unroll(graph, block, i, node, int(trip))
+                                   f"unrolled {trip} iterations"):
+                pending.extendleft(reversed(_unroll(graph, block, node, trip)))
                 continue
         for b in node.blocks:
             _block(graph, b, ctx)
-        _fold_node(block, node, ctx)
-        i += 1
+        consts = _fold_node(block, node, ctx)
+        if consts is None:
+            new.append(node)
+        else:
+            new.extend(consts)
+            folded.append(node)
+    detach(folded)
+    block.nodes = new
 
 
 def _truth(cond):
@@ -70,9 +79,10 @@ def _truth(cond):
         return None
 
 
-def _fold_node(block: Block, node: Node, ctx: PassContext) -> None:
-    if node.op == "prim.Constant" or node.blocks or not node.outputs:
-        return
+def _fold_node(block: Block, node: Node, ctx: PassContext) -> list[Node] | None:
+    """The constant nodes that replace `node` (already rewired), or None to keep it."""
+    if node.op == "prim.Constant" or node.blocks or not any(v.uses for v in node.outputs):
+        return None
     d = opdef(node)
     if d is None or d.kernel is None or "uninitialized" in d.flags or not is_pure(node):
         return
@@ -100,12 +110,14 @@ def _fold_node(block: Block, node: Node, ctx: PassContext) -> None:
     if not ctx.rewrite(lambda: f"folded %{', %'.join(v.name for v in node.outputs)} = {node.op}(constants) "
                                f"to {_short(results)}"):
         return
-    b = Builder(block, loc=node.loc, index=block.nodes.index(node))
+    consts = []
     for out, r in zip(node.outputs, results):
         if isinstance(r, np.ndarray):
             r.flags.writeable = False
-        const = b.create("prim.Constant", [], {"value": r}, [out.type], names=[None]).output
-        out.replace_all_uses_with(const)
+        const = new_node(block, "prim.Constant", [], {"value": r}, [out.type], node.loc)
+        out.replace_all_uses_with(const.output)
+        consts.append(const)
+    return consts
 
 
 def _evaluate(node: Node, d, values: list) -> list:
@@ -127,23 +139,18 @@ def _short(results) -> str:
     return text if len(text) < 60 else text[:57] + "..."
 
 
-def _take_branch(block: Block, index: int, node: Node, which: int) -> int:
-    """Replace the If at `index` by the nodes of its block `which`; returns the index to continue at."""
+def _take_branch(block: Block, node: Node, which: int) -> list[Node]:
+    """Dissolve the If: returns the nodes of its block `which`, moved out (to be placed where the If was)."""
     chosen = node.blocks[which]
     moved = list(chosen.nodes)
     for n in moved:
         n.block = block
-    block.nodes[index:index] = moved
     chosen.nodes = []
     for out, ret in zip(node.outputs, chosen.returns):
         out.replace_all_uses_with(ret)
     chosen.drop_returns()
-    node.drop_inputs()
-    for b in node.blocks:
-        b.clear()
-    block.nodes.remove(node)
-    node.block = None
-    return index   # revisit the moved nodes: they may fold now
+    drop_node(node)
+    return moved
 
 
 def _unrollable(node: Node) -> bool:
@@ -163,22 +170,21 @@ def _unrollable(node: Node) -> bool:
     return size * int(trip) <= MAX_UNROLLED_NODES
 
 
-def _unroll(graph: Graph, block: Block, index: int, node: Node, trip: int) -> int:
+def _unroll(graph: Graph, block: Block, node: Node, trip: int) -> list[Node]:
+    """The nodes of `trip` copies of the body (to be placed where the loop was)."""
     body = node.blocks[0]
     carried = list(node.inputs[2:])
-    at = index
+    tmp = Block(graph)
     for it in range(trip):
-        b = Builder(block, loc=node.loc, index=at)
-        counter = b.constant(it)
-        mapping: dict[Value, Value] = {body.params[0]: counter}
+        counter = new_node(block, "prim.Constant", [], {"value": it}, None, node.loc)
+        tmp.nodes.append(counter)
+        mapping: dict[Value, Value] = {body.params[0]: counter.output}
         mapping.update(zip(body.params[1:], carried))
-        at = b.index
-        at = clone_into(body.nodes, block, at, mapping, graph)
+        clone_into(body.nodes, tmp, len(tmp.nodes), mapping, graph)
         carried = [mapping.get(r, r) for r in body.returns[1:]]
     for out, v in zip(node.outputs, carried):
         out.replace_all_uses_with(v)
-    node.drop_inputs()
-    body.clear()
-    block.nodes.remove(node)
-    node.block = None
-    return index
+    drop_node(node)
+    for n in tmp.nodes:
+        n.block = block
+    return tmp.nodes

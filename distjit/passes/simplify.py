@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from distjit.ir.builder import Builder
 from distjit.ir.graph import Block, Graph, Node, Value, iter_refs
 from distjit.ir.types import ScalarType, TensorType
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import all_blocks, constant_value
+from distjit.passes.util import all_blocks, constant_value, drop_node, new_node
 
 
 def _const(v: Value):
@@ -61,14 +60,14 @@ def _binary(node: Node):
     return (node.inputs[0], node.inputs[1]) if len(node.inputs) == 2 and not node.attrs.get("dtype") else (None, None)
 
 
-def mul_one(node, level):
+def mul_one(node, level, emit):
     a, b = _binary(node)
     for x, c in ((a, b), (b, a)):
         if x is not None and _kind(x) in "iuf" and _one(_const(c)):
             return x
 
 
-def add_zero(node, level):
+def add_zero(node, level, emit):
     a, b = _binary(node)
     for x, c in ((a, b), (b, a)):
         if x is None:
@@ -78,7 +77,7 @@ def add_zero(node, level):
             return x
 
 
-def sub_zero(node, level):
+def sub_zero(node, level, emit):
     x, c = _binary(node)
     if x is None:
         return None
@@ -88,13 +87,13 @@ def sub_zero(node, level):
         return x
 
 
-def div_one(node, level):
+def div_one(node, level, emit):
     x, c = _binary(node)
     if x is not None and _kind(x) == "f" and _one(_const(c)):
         return x
 
 
-def div_const(node, level):
+def div_const(node, level, emit):
     """x / c -> x * (1/c): exact when c is a power of two (both round the same real), else level 3."""
     x, c = _binary(node)
     if x is None or _kind(x) not in "f":
@@ -106,23 +105,22 @@ def div_const(node, level):
     exact = np.frexp(cv)[0] in (0.5, -0.5) and np.isfinite(inv) and inv * cv == 1.0 and abs(inv) >= 2.0 ** -1022
     if not exact and level < 3:
         return None
-    b = Builder(node.block, loc=node.loc, index=node.block.nodes.index(node))
-    return b.op("np.multiply", [x, b.constant(inv)])[0]
+    return emit("np.multiply", [x, emit("prim.Constant", [], {"value": inv})])
 
 
-def double_negative(node, level):
+def double_negative(node, level, emit):
     inner = node.inputs[0].node
     if inner is not None and inner.op == "np.negative" and not inner.attrs.get("dtype") and _kind(inner.inputs[0]) in "iuf":
         return inner.inputs[0]
 
 
-def double_not(node, level):
+def double_not(node, level, emit):
     inner = node.inputs[0].node
     if inner is not None and inner.op == "np.logical_not" and _kind(inner.inputs[0]) == "b":
         return inner.inputs[0]
 
 
-def positive(node, level):
+def positive(node, level, emit):
     return node.inputs[0] if _kind(node.inputs[0]) in "iuf" else None
 
 
@@ -130,7 +128,7 @@ def _perm(axes, ndim):
     return list(range(ndim))[::-1] if axes is None else [a % ndim for a in axes]
 
 
-def double_transpose(node, level):
+def double_transpose(node, level, emit):
     inner = node.inputs[0].node
     if inner is None or inner.op != "np.transpose" or len(inner.inputs) != 1 or len(node.inputs) != 1:
         return None
@@ -145,8 +143,7 @@ def double_transpose(node, level):
     composed = [p1[i] for i in p2]
     if composed == list(range(n)):
         return x
-    b = Builder(node.block, loc=node.loc, index=node.block.nodes.index(node))
-    return b.op("np.transpose", [x], {"axes": tuple(composed)})[0]
+    return emit("np.transpose", [x], {"axes": tuple(composed)})
 
 
 def _plain_reshape(node):
@@ -154,17 +151,16 @@ def _plain_reshape(node):
             and node.attrs.get("copy") is None and not any(True for _ in iter_refs(node.attrs)))
 
 
-def reshape_reshape(node, level):
+def reshape_reshape(node, level, emit):
     if not _plain_reshape(node):
         return None
     inner = node.inputs[0].node
     if inner is None or not _plain_reshape(inner):
         return None
-    b = Builder(node.block, loc=node.loc, index=node.block.nodes.index(node))
-    return b.op("np.reshape", [inner.inputs[0]], dict(node.attrs))[0]
+    return emit("np.reshape", [inner.inputs[0]], dict(node.attrs))
 
 
-def same_type(node, level):
+def same_type(node, level, emit):
     """A view or conversion to the type the input already has: reshape, broadcast_to, squeeze, astype."""
     x = node.inputs[0]
     if len(node.inputs) != 1 or not isinstance(x.type, TensorType) or not x.type.is_static:
@@ -176,7 +172,7 @@ def same_type(node, level):
     return x
 
 
-def where_same(node, level):
+def where_same(node, level, emit):
     if len(node.inputs) == 3 and node.inputs[1] is node.inputs[2]:
         return node.inputs[1]
 
@@ -211,29 +207,39 @@ _FRESH = {"np.multiply", "np.add", "np.subtract", "np.divide", "np.negative", "n
 def simplify(graph: Graph, ctx: PassContext) -> None:
     """apply the exact algebraic rules (x*1, x+0, double transpose, reshape of reshape, no-op astype ...)"""
     for block in list(all_blocks(graph)):
-        for node in list(block.nodes):
-            rules = _BY_OP.get(node.op)
-            if not rules or len(node.outputs) != 1 or node.block is None or ctx.exhausted:
-                continue
-            out = node.output
-            if node.op in _FRESH and any(isinstance(u, Block) for u, _ in out.uses):
-                continue
-            for rule in rules:
-                new = rule(node, ctx.level)
-                if new is None:
-                    continue
-                if new.type != out.type:
-                    _discard(new)
-                    continue
-                if ctx.rewrite(lambda: f"%{out.name} = {node.op}(...) -> %{new.name} ({rule.__name__})"):
-                    out.replace_all_uses_with(new)
-                else:
-                    _discard(new)
-                break
+        _block(block, ctx)
 
 
-def _discard(value: Value) -> None:
-    """Remove a node a rule made but that is not used (a replacement that did not fit)."""
-    node = value.node
-    if node is not None and node.block is not None and not any(v.uses for v in node.outputs):
-        node.block.remove(node)
+def _block(block: Block, ctx: PassContext) -> None:
+    new: list[Node] = []
+    for node in block.nodes:
+        rules = _BY_OP.get(node.op)
+        if rules and len(node.outputs) == 1 and not ctx.exhausted:
+            _apply(node, rules, new, ctx)
+        new.append(node)
+    block.nodes = new
+
+
+def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
+    out = node.output
+    if node.op in _FRESH and any(isinstance(u, Block) for u, _ in out.uses):
+        return
+    for rule in rules:
+        made: list[Node] = []
+
+        def emit(op, inputs, attrs=None):
+            n = new_node(node.block, op, inputs, attrs, None, node.loc)
+            made.append(n)
+            return n.output
+
+        try:
+            repl = rule(node, ctx.level, emit)
+        except Exception:   # a rule that does not apply to odd attributes (a ShapeError from infer) is no rule
+            repl = None
+        if repl is not None and repl.type == out.type and ctx.rewrite(
+                lambda: f"%{out.name} = {node.op}(...) -> %{repl.name} ({rule.__name__})"):
+            new.extend(made)
+            out.replace_all_uses_with(repl)
+            return
+        for n in reversed(made):
+            drop_node(n)

@@ -171,3 +171,51 @@ def _clone_node(node: Node, block: Block, mapping: dict, graph: Graph) -> Node:
         mapping[out] = v
         new.outputs.append(v)
     return new
+
+
+def new_node(block: Block, op: str, inputs, attrs: dict | None, types=None, loc=None, names=None) -> Node:
+    """A node for `block` with fresh output names, *not yet placed* in `block.nodes` (the caller places it).
+
+    Passes that rewrite a block build its new node list in one sweep; inserting one
+    node at a time into a long list would make them quadratic.
+    """
+    node = Node(op, attrs, loc)
+    for v in inputs:
+        node.add_input(v)
+    if types is None:
+        types = REGISTRY.get(op).infer([v.type for v in inputs], dict(node.attrs))
+    graph = block.graph
+    names = names or [None] * len(types)
+    for t, hint in zip(types, names):
+        node.outputs.append(Value(graph.fresh_name(hint), t, node=node))
+    node.block = block
+    return node
+
+
+def drop_node(node: Node) -> None:
+    """Detach a node whose outputs are unused (the caller rebuilds the block's node list)."""
+    node.drop_inputs()
+    for b in node.blocks:
+        b.clear()
+    node.block = None
+
+
+def detach(nodes) -> None:
+    """Detach many dead nodes at once: each input's use list is filtered once.
+
+    `Node.drop_inputs` removes one use at a time, which is linear in the value's
+    uses; a constant shared by 50k nodes (after CSE) would make dropping them quadratic.
+    """
+    dead = set(nodes)
+    if not dead:
+        return
+    touched: dict[int, Value] = {}
+    for node in dead:
+        for b in node.blocks:
+            b.clear()
+        for v in node.inputs:
+            touched[id(v)] = v
+        node.inputs = []
+        node.block = None
+    for v in touched.values():
+        v.uses = [(u, i) for u, i in v.uses if u not in dead]

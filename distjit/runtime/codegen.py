@@ -114,7 +114,8 @@ class _Generator:
         for node in block.nodes:
             self.node(node, depth)
             dead = [self.names[v] for v in dying[node] if v in self.names and not _is_global(self.names[v])]
-            dead += [self.names[v] for v in node.outputs if not v.uses and v in self.names]
+            dead += [self.names[v] for v in node.outputs
+                     if not v.uses and v in self.names and not _is_global(self.names[v])]
             if dead:
                 self.emit(f"del {', '.join(dead)}", None, depth)
         if not block.nodes and not block.returns and depth > 0:
@@ -143,6 +144,10 @@ class _Generator:
         args = list(operands)
         for key, value in explicit_attrs(opdef, node.attrs).items():
             args.append(f"{key}={self.attr_source(value, node)}")
+        reuse = node.meta.get("reuse")   # memory planning (distjit/passes/memplan.py): write into a dying input
+        if reuse:
+            outs = [self.name_of(node.inputs[reuse[k]]) if k in reuse else "None" for k in range(len(node.outputs))]
+            args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
 
     def call(self, node: Node, fn: str, args: list[str], depth: int) -> None:
@@ -199,7 +204,7 @@ class _Generator:
         if not targets:
             return
         sources = values if raw else [self.name_of(v) for v in values]
-        self.emit(f"{', '.join(targets)} = {', '.join(sources)}{',' if len(targets) == 1 else ''}", None, depth)
+        self.emit(f"{', '.join(targets)} = {', '.join(sources)}", None, depth)
 
     # -- attributes --------------------------------------------------------
     def constant(self, value: Any) -> str:

@@ -203,3 +203,26 @@ def test_generated_code_frees_intermediates():
     args = mlp_inputs()
     code = distjit.trace(mlp, args).code
     assert "del " in code
+
+
+def test_scalar_read_is_a_copy_not_a_view():
+    def f(x):
+        y = x.copy()
+        tmp = y[1]
+        y[1] = y[2]
+        y[2] = tmp
+        return y, tmp
+    x = np.arange(4.0)
+    assert_same(distjit.trace(f, (x,))(x), f(x))
+
+
+def test_in_place_update_on_dynamic_dims():
+    def f(x, row):
+        acc = np.zeros_like(x)
+        acc += row
+        acc[0] += 1.0
+        return acc
+    x, row = np.ones((3, 4)), np.arange(4.0)
+    g = distjit.trace(f, (x, row), dynamic_axes={"x": {0: "N"}})
+    y = np.ones((7, 4))
+    assert_same(g(y, row), f(y, row))

@@ -1,0 +1,1 @@
+"""Jobs: distjit saved graphs as Ray jobs."""

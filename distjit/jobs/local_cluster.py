@@ -1,0 +1,222 @@
+"""A multi-node Ray cluster on this machine, bound to 127.0.0.1, with token authentication on.
+
+`distjit cluster up --nodes N` runs `ray start --head --block` and N-1 `ray start --address ... --block`,
+each in its own process group, all sharing one temp dir under the cluster's state directory
+(`$DISTJIT_HOME/clusters/<name>/`, default `$TMPDIR/distjit-<user>/clusters/default/`). `cluster.json`
+there records the process group of every node, the addresses and the token file, so
+`distjit cluster down` stops exactly what `up` started (never a machine-wide `ray stop`).
+
+NOTE: [Token authentication]
+Ray 2.60's dashboard (and so the Jobs API) and its gRPC servers check a bearer token when
+`RAY_AUTH_MODE=token`. Ray's servers and clients find the token in `RAY_AUTH_TOKEN` (the token
+itself), else the file `RAY_AUTH_TOKEN_PATH` names, else `~/.ray/auth_token`. A head started by
+`ray start` turns token mode on by itself only when a token already exists and RAY_AUTH_MODE is
+unset; we set both explicitly: a fresh random token per cluster in `<state>/auth_token` (mode
+0600), `RAY_AUTH_MODE=token` and `RAY_AUTH_TOKEN_PATH=<state>/auth_token` in the environment of
+every node. Processes the nodes start (workers, job drivers) inherit that environment, so a job's
+`ray.init()` authenticates without help. HTTP clients send `Authorization: Bearer <token>`;
+`distjit.jobs.client` finds the token for an address (see `find_token`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from distjit.errors import ClusterError
+
+STATE_FILE = "cluster.json"
+
+
+def home() -> Path:
+    base = os.environ.get("DISTJIT_HOME")
+    if base:
+        return Path(base)
+    user = os.environ.get("USER") or str(os.getuid())
+    return Path(tempfile.gettempdir()) / f"distjit-{user}"
+
+
+def state_dir(name: str = "default") -> Path:
+    return home() / "clusters" / name
+
+
+def free_port(preferred: int | None = None) -> int:
+    """`preferred` when it is free on 127.0.0.1, else a port the OS picks."""
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise ClusterError("no free port on 127.0.0.1")
+
+
+def node_env(token_path: Path) -> dict:
+    env = dict(os.environ)
+    env.update(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",    # Ray binds to 127.0.0.1 only
+               RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path))
+    env.pop("RAY_AUTH_TOKEN", None)                      # it would win over the cluster's own token file
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+def _ray_bin() -> str:
+    candidate = Path(sys.executable).with_name("ray")
+    return str(candidate) if candidate.exists() else "ray"
+
+
+def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_port: int = 8265,
+       object_store_mib: int = 200, timeout: float = 60.0, log=None) -> dict:
+    """Start a head and `nodes - 1` worker nodes; returns the state (what `cluster.json` holds)."""
+    sdir = state_dir(name)
+    existing = read_state(name)
+    if existing and any(_alive(p["pgid"]) for p in existing["nodes"]):
+        raise ClusterError(f"cluster {name!r} is already up (dashboard {existing['dashboard']}); "
+                           f"`distjit cluster down{'' if name == 'default' else ' --name ' + name}` first")
+    if nodes < 1:
+        raise ClusterError("--nodes must be at least 1")
+    sdir.mkdir(parents=True, exist_ok=True)
+    token_path = sdir / "auth_token"
+    token_path.write_text(secrets.token_hex(32))
+    token_path.chmod(0o600)
+    temp_dir = sdir / "ray"
+    gcs_port, dash_port = free_port(), free_port(dashboard_port)
+    env = node_env(token_path)
+    state = {"name": name, "dir": str(sdir), "gcs": f"127.0.0.1:{gcs_port}",
+             "dashboard": f"http://127.0.0.1:{dash_port}", "token_path": str(token_path), "nodes": []}
+    common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}", f"--temp-dir={temp_dir}",
+              f"--object-store-memory={object_store_mib << 20}", "--disable-usage-stats", "--block"]
+    try:
+        for i in range(nodes):
+            ports = [f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}"]
+            if i == 0:
+                cmd = [_ray_bin(), "start", "--head", f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
+                       f"--dashboard-port={dash_port}", f"--ray-client-server-port={free_port()}"]
+            else:
+                cmd = [_ray_bin(), "start", f"--address={state['gcs']}"]
+            out = open(sdir / f"node{i}.log", "ab")
+            proc = subprocess.Popen(cmd + common + ports, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            out.close()
+            state["nodes"].append({"pid": proc.pid, "pgid": proc.pid, "head": i == 0, "log": str(out.name)})
+            _write_state(sdir, state)
+            if i == 0:
+                _wait_port(gcs_port, timeout, proc, sdir / "node0.log")
+                _wait_port(dash_port, timeout, proc, sdir / "node0.log")
+            if log:
+                log(f"node {i} started (pid {proc.pid})")
+        _wait_nodes(state, nodes, timeout)
+    except BaseException:
+        down(name)
+        raise
+    return state
+
+
+def down(name: str = "default", timeout: float = 20.0) -> int:
+    """Stop every node `up` started (SIGTERM to each process group, SIGKILL after `timeout`); returns how many."""
+    state = read_state(name)
+    if not state:
+        return 0
+    groups = [n["pgid"] for n in reversed(state["nodes"])]
+    for pgid in groups:
+        _signal(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(g) for g in groups):
+        time.sleep(0.2)
+    for pgid in groups:
+        _signal(pgid, signal.SIGKILL)
+    stopped = len(groups)
+    (Path(state["dir"]) / STATE_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def read_state(name: str = "default") -> dict | None:
+    path = state_dir(name) / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise ClusterError(f"{path} is unreadable ({e}); remove it once the cluster's processes are gone") from None
+
+
+def all_states() -> list[dict]:
+    root = home() / "clusters"
+    states = []
+    for path in sorted(root.glob(f"*/{STATE_FILE}")) if root.exists() else []:
+        try:
+            states.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return states
+
+
+def _write_state(sdir: Path, state: dict) -> None:
+    tmp = sdir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, sdir / STATE_FILE)
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:                                   # a zombie leader of our own: reap it
+        pid, _ = os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return True
+
+
+def _signal(pgid: int, sig) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_port(port: int, timeout: float, proc, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ClusterError(f"`ray start` exited with status {proc.returncode}:\n{tail}")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise ClusterError(f"the Ray head did not open port {port} within {timeout:.0f} s (see {log_path})")
+
+
+def _wait_nodes(state: dict, nodes: int, timeout: float) -> None:
+    """Wait until the dashboard reports `nodes` alive nodes (the dashboard answers only with the token)."""
+    import urllib.request
+
+    token = Path(state["token_path"]).read_text().strip()
+    req = urllib.request.Request(state["dashboard"] + "/nodes?view=summary",
+                                 headers={"Authorization": f"Bearer {token}"})
+    deadline = time.monotonic() + timeout
+    alive = 0
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(req, timeout=2) as r:
+                summary = json.loads(r.read())["data"]["summary"]
+            alive = sum(1 for n in summary if n.get("raylet", {}).get("state") == "ALIVE")
+            if alive >= nodes:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    raise ClusterError(f"only {alive} of {nodes} nodes joined within {timeout:.0f} s (logs in {state['dir']})")

@@ -1,0 +1,35 @@
+"""``fused.elementwise``: one node that computes a whole tree of elementwise ops.
+
+Made by the fusion pass (distjit/passes/fuse.py). Its `graph` attribute is the
+expression as a small Graph: inputs are the node's inputs, every node is an
+elementwise op whose result has the node's output shape, and the outputs are the
+node's outputs (a fused group can have several, e.g. a call and a put price that
+share intermediates). Graph attributes print, parse and save like prim.Call's.
+The kernel (distjit/runtime/fused_eval.py) evaluates it block by block; which
+backend runs it is a run-time choice, not part of the IR.
+"""
+from __future__ import annotations
+
+from distjit.ir.types import TensorType
+from distjit.ops.registry import Cost, OpDef, attr, operands, register
+
+
+def _kernel(*inputs, graph, exact=True, out=None):
+    from distjit.runtime.fused_eval import evaluate
+
+    return evaluate(*inputs, graph=graph, exact=exact, out=out)
+
+
+def _infer(in_types, attrs):
+    return [v.type for v in attrs["graph"].outputs]
+
+
+def _cost(in_types, out_types, attrs):
+    size = max(((t.size or 1 << 20) for t in out_types if isinstance(t, TensorType)), default=1)
+    moved = sum((t.nbytes or 0) for t in [*in_types, *out_types] if isinstance(t, TensorType))
+    return Cost(flops=float(size * max(1, len(attrs["graph"].block.nodes))), bytes=float(moved))
+
+
+FUSED = register(OpDef("fused.elementwise", kernel=_kernel, infer=_infer,
+                       params=(operands("inputs"), attr("graph"), attr("exact", True)), flags={"fused", "elementwise"}, cost=_cost,
+                       doc="A tree of elementwise ops evaluated in one pass over the data (see `graph`)."))

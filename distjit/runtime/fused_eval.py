@@ -1,0 +1,318 @@
+"""Evaluating a fused elementwise expression (the `graph` of a ``fused.elementwise`` node).
+
+NOTE: [Fused evaluation]
+The expression is a small Graph of elementwise ops whose results all have the
+output's shape S (inputs may broadcast to it). Two backends, chosen per call:
+
+- ``numpy`` (always there): the expression compiled to a Python function that
+  calls the same NumPy kernels as the unfused graph, each with ``out=`` a scratch
+  buffer. Small arrays run it once on whole arrays (no scratch: exactly the
+  unfused computation). Large ones run it block by block over the leading axis,
+  blocks of about `BLOCK_ELEMENTS` elements, so every temporary is a few hundred
+  KiB that stays in cache and is reused, instead of a fresh full-size array (page
+  faults dominate eager NumPy on big temporaries); blocks are shared among
+  `THREADS` threads (NumPy releases the GIL inside its loops). Each element sees
+  the same kernels in the same order as unfused: results are bit for bit the same.
+- ``numba`` (optional, the ``fast`` extra; only for nodes with ``exact=False``,
+  which level 3 makes): one parallel loop over the elements,
+  every intermediate in registers. Used for float64 expressions of the ops in
+  `_NUMBA_OPS`, when every array input has shape S and the output has at least
+  `NUMBA_MIN_ELEMENTS` elements; transcendental functions may differ from NumPy's
+  in the last bit (level 2 allows that inside fused nodes). Compiled on first use,
+  cached per expression text.
+
+`DISTJIT_FUSED_BACKEND` = ``numpy`` | ``numba`` | ``auto`` (default: numba when
+importable) and `DISTJIT_THREADS` choose at run time; the IR does not change.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from distjit.ir.graph import Graph, Node, Value
+from distjit.ir.types import TensorType
+from distjit.ops import get_op
+
+BLOCK_ELEMENTS = 1 << 16
+SMALL_ELEMENTS = 1 << 16          # below this, one whole-array evaluation
+NUMBA_MIN_ELEMENTS = 1 << 16
+THREADS = int(os.environ.get("DISTJIT_THREADS", "0")) or (os.cpu_count() or 1)
+BACKEND = os.environ.get("DISTJIT_FUSED_BACKEND", "auto")
+
+_kernels: "weakref.WeakKeyDictionary[Graph, FusedKernel]" = weakref.WeakKeyDictionary()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def evaluate(*inputs, graph: Graph, exact: bool = True, out=None):
+    """The kernel of ``fused.elementwise``: the expression's outputs (a tuple when it has several)."""
+    kernel = _kernels.get(graph)
+    if kernel is None:
+        kernel = _kernels[graph] = FusedKernel(graph)
+    results = kernel(inputs, out, exact)
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="distjit-fused")
+        return _pool
+
+
+def _where(cond, x, y, out):
+    np.copyto(out, y, casting="unsafe")
+    np.copyto(out, x, casting="unsafe", where=cond)
+    return out
+
+
+def _astype(x, dtype, out):
+    np.copyto(out, x, casting="unsafe")
+    return out
+
+
+class FusedKernel:
+    """The compiled evaluator of one expression graph."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.out_types = [v.type for v in graph.outputs]
+        self.dtypes = [t.dtype for t in self.out_types]
+        self.body, self.slots, self.source = _compile_numpy(graph)
+        self.numba = None        # compiled lazily; False when not applicable
+        self._scratch = threading.local()
+
+    def __call__(self, inputs, out=None, exact=True):
+        shape = np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+        size = math.prod(shape)
+        outs = list(out) if out is not None else [None] * len(self.dtypes)
+        if not exact and size >= NUMBA_MIN_ELEMENTS and _want_numba():
+            fn = self._numba(inputs, shape)
+            if fn is not None:
+                outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
+                fn(*[x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim else x for x in inputs],
+                   *[o.reshape(-1) for o in outs])
+                return outs
+        if size < SMALL_ELEMENTS or len(shape) == 0:
+            return self.body(inputs, outs, [None] * len(self.slots))
+        row = math.prod(shape[1:])
+        rows_per_block = max(1, BLOCK_ELEMENTS // max(row, 1))
+        if shape[0] <= rows_per_block:
+            return self.body(inputs, outs, [None] * len(self.slots))
+        outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
+        wide = [np.broadcast_to(x, shape) if isinstance(x, np.ndarray) and x.ndim else x for x in inputs]
+        starts = list(range(0, shape[0], rows_per_block))
+        workers = min(THREADS, len(starts))
+
+        def work(k):
+            bufs = self._buffers((rows_per_block, *shape[1:]))
+            for s in starts[k::workers]:
+                e = min(s + rows_per_block, shape[0])
+                m = e - s
+                ins = [x[s:e] if isinstance(x, np.ndarray) and x.ndim else x for x in wide]
+                self.body(ins, [o[s:e] for o in outs], bufs if m == rows_per_block else [b[:m] for b in bufs])
+
+        if workers <= 1:
+            work(0)
+        else:
+            for f in [_threads().submit(work, k) for k in range(workers)]:
+                f.result()
+        return outs
+
+    def _buffers(self, shape):
+        cache = getattr(self._scratch, "bufs", None)
+        if cache is None or cache[0] != shape:
+            cache = (shape, [np.empty(shape, d) for d in self.slots])
+            self._scratch.bufs = cache
+        return cache[1]
+
+    def _numba(self, inputs, shape):
+        if self.numba is False:
+            return None
+        for x in inputs:
+            if isinstance(x, np.ndarray) and x.ndim and (x.shape != shape or not x.flags.c_contiguous
+                                                          or x.dtype != np.float64):
+                return None
+            if isinstance(x, np.ndarray) and x.ndim == 0 or isinstance(x, np.generic):
+                return None
+        if self.numba is None:
+            self.numba = _compile_numba(self.graph) or False
+        return self.numba or None
+
+
+def _want_numba() -> bool:
+    if BACKEND == "numpy":
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ---- the numpy backend ------------------------------------------------------------------------------
+
+def _compile_numpy(graph: Graph):
+    """Source for ``body(ins, outs, bufs)``: each node writes into its scratch slot (or its output)."""
+    from distjit.runtime.codegen import explicit_attrs
+
+    glb = {"np": np, "_where": _where, "_astype": _astype}
+    names: dict[Value, str] = {}
+    lines = ["def body(ins, outs, bufs):"]
+    for i, v in enumerate(graph.inputs):
+        names[v] = f"x{i}"
+    if graph.inputs:
+        lines.append(f"    {', '.join(names[v] for v in graph.inputs)}{',' if len(graph.inputs) == 1 else ''} = ins")
+    out_index = {}
+    for i, v in enumerate(graph.outputs):
+        out_index.setdefault(v, i)
+    last = {}
+    for i, node in enumerate(graph.block.nodes):
+        for v in node.inputs:
+            last[v] = i
+    slots: list[np.dtype] = []
+    free: dict[np.dtype, list[int]] = {}
+    slot_of: dict[Value, int] = {}
+    for i, node in enumerate(graph.block.nodes):
+        out = node.outputs[0]
+        name = names[out] = f"t{i}"
+        if node.op == "prim.Constant":
+            glb[f"c{i}"] = node.attrs["value"]
+            lines.append(f"    {name} = c{i}")
+            continue
+        if out in out_index:
+            dst = f"outs[{out_index[out]}]"
+        else:
+            dtype = out.type.dtype
+            pool = free.setdefault(dtype, [])
+            slot = pool.pop() if pool else len(slots)
+            if slot == len(slots):
+                slots.append(dtype)
+            slot_of[out] = slot
+            dst = f"bufs[{slot}]"
+        args = [names[v] for v in node.inputs]
+        opdef = get_op(node.op)
+        if node.op == "np.where":
+            call = f"(np.where({', '.join(args)}) if {dst} is None else _where({', '.join(args)}, {dst}))"
+        elif node.op == "np.astype":
+            glb[f"d{i}"] = np.dtype(node.attrs["dtype"])
+            call = f"(np.astype({args[0]}, d{i}) if {dst} is None else _astype({args[0]}, d{i}, {dst}))"
+        else:
+            glb[f"k{i}"] = opdef.kernel
+            extra = ""
+            for key, value in explicit_attrs(opdef, node.attrs).items():
+                glb[f"a{i}_{key}"] = value
+                extra += f", {key}=a{i}_{key}"
+            call = f"k{i}({', '.join(args)}, out={dst}{extra})"
+        lines.append(f"    {name} = {call}")
+        # Whole-array mode allocates like eager NumPy: drop each temporary after its last read.
+        dying = [names[v] for v in dict.fromkeys(node.inputs) if last.get(v) == i and v not in out_index]
+        if dying:
+            lines.append(f"    del {', '.join(dying)}")
+        # Free the scratch slots of values read for the last time here (never the one just written).
+        for v in set(node.inputs):
+            if last.get(v) == i and v in slot_of and v is not out:
+                free[slots[slot_of[v]]].append(slot_of[v])
+    lines.append(f"    return [{', '.join(names[v] for v in graph.outputs)}]")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<distjit-fused:{graph.name}>", "exec"), glb)
+    return glb["body"], slots, source
+
+
+# ---- the numba backend ------------------------------------------------------------------------------
+
+# op -> Python expression template over the operand expressions (the loop body of one element).
+_NUMBA_OPS = {
+    "np.add": "({0} + {1})", "np.subtract": "({0} - {1})", "np.multiply": "({0} * {1})",
+    "np.divide": "({0} / {1})", "np.negative": "(-{0})", "np.positive": "(+{0})", "np.absolute": "abs({0})",
+    "np.sqrt": "math.sqrt({0})", "np.exp": "math.exp({0})", "np.log": "math.log({0})",
+    "np.log1p": "math.log1p({0})", "np.expm1": "math.expm1({0})", "np.sin": "math.sin({0})",
+    "np.cos": "math.cos({0})", "np.tanh": "math.tanh({0})", "np.square": "({0} * {0})",
+    "np.reciprocal": "(1.0 / {0})",
+    "np.greater": "({0} > {1})", "np.greater_equal": "({0} >= {1})", "np.less": "({0} < {1})",
+    "np.less_equal": "({0} <= {1})", "np.equal": "({0} == {1})", "np.not_equal": "({0} != {1})",
+    "np.maximum": "_nmax({0}, {1})", "np.minimum": "_nmin({0}, {1})",
+    "np.logical_and": "({0} and {1})", "np.logical_or": "({0} or {1})", "np.logical_not": "(not {0})",
+    "np.where": "({1} if {0} else {2})",
+}
+_numba_cache: dict[str, object] = {}
+
+
+def _numba_ok(graph: Graph) -> bool:
+    def ok_type(t):
+        return isinstance(t, TensorType) and t.dtype in (np.dtype(np.float64), np.dtype(np.bool_))
+
+    for v in graph.inputs:
+        if not (ok_type(v.type) or str(v.type) in ("float", "int")):
+            return False
+    for node in graph.block.nodes:
+        if node.op == "prim.Constant":
+            if type(node.attrs["value"]) not in (float, int):
+                return False
+            continue
+        if node.op not in _NUMBA_OPS or explicit_dtype(node) or not ok_type(node.outputs[0].type):
+            return False
+    return all(v.type.dtype == np.float64 for v in graph.outputs)
+
+
+def explicit_dtype(node: Node) -> bool:
+    return node.attrs.get("dtype") is not None
+
+
+def _compile_numba(graph: Graph):
+    """A numba-compiled ``fn(*flat_inputs, *flat_outputs)``, or None when the expression does not qualify."""
+    if not _numba_ok(graph):
+        return None
+    names: dict[Value, str] = {}
+    arrays = []
+    for i, v in enumerate(graph.inputs):
+        names[v] = f"x{i}[i]" if isinstance(v.type, TensorType) and v.type.ndim else f"x{i}"
+        arrays.append(f"x{i}")
+    body = []
+    for k, node in enumerate(graph.block.nodes):
+        out = node.outputs[0]
+        if node.op == "prim.Constant":
+            names[out] = repr(node.attrs["value"]) if math.isfinite(node.attrs["value"]) else f"float('{node.attrs['value']}')"
+            continue
+        expr = _NUMBA_OPS[node.op].format(*[names[v] for v in node.inputs])
+        body.append(f"        t{k} = {expr}")
+        names[out] = f"t{k}"
+    outs = [f"o{j}" for j in range(len(graph.outputs))]
+    for j, v in enumerate(graph.outputs):
+        body.append(f"        o{j}[i] = {names[v]}")
+    params = ", ".join(arrays + outs)
+    source = (f"def fused({params}):\n    n = o0.shape[0]\n    for i in numba.prange(n):\n" + "\n".join(body) + "\n")
+    fn = _numba_cache.get(source)
+    if fn is None:
+        import numba
+
+        glb = {"math": math, "numba": numba, "_nmax": _numba_helpers()[0], "_nmin": _numba_helpers()[1]}
+        exec(compile(source, "<distjit-fused-numba>", "exec"), glb)
+        fn = _numba_cache[source] = numba.njit(parallel=True, error_model="numpy", cache=False)(glb["fused"])
+    return fn
+
+
+_helpers = None
+
+
+def _numba_helpers():
+    global _helpers
+    if _helpers is None:
+        import numba
+
+        @numba.njit(inline="always")
+        def nmax(a, b):
+            return a if (a >= b or a != a) else b
+
+        @numba.njit(inline="always")
+        def nmin(a, b):
+            return a if (a <= b or a != a) else b
+
+        _helpers = (nmax, nmin)
+    return _helpers

@@ -1,0 +1,80 @@
+"""RunStats: what one run of a Plan did (tasks, bytes through the object store, time per stage).
+
+`f.run(x, stats=True)` returns `(result, stats)`; `print(stats)` is the summary `distjit run --stats`
+shows. Times are observed from the driver: a stage's time runs from the end of the previous
+stage (or the start of the run) to the moment its last task finished, so it includes scheduling
+and transfer, not only compute.
+
+An executor is handed a `Tracker` (only when stats or progress were asked for, so the default
+path does no extra work) and calls `task_done(i)` as each task finishes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+
+@dataclass
+class RunStats:
+    executor: str
+    tasks: int
+    stages: list[float] = field(default_factory=list)   # seconds per stage, in stage order
+    bytes_put: int = 0                 # arrays and subgraphs the driver put into the object store
+    bytes_fetched: int = 0             # outputs the driver fetched from the object store
+    bytes_between_tasks: float = 0.0   # the Plan's estimate of what tasks send each other
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self):
+        lines = [f"{self.tasks} tasks in {len(self.stages)} stage(s) on the {self.executor} executor, "
+                 f"{self.seconds * 1e3:.1f} ms",
+                 f"object store: {_bytes(self.bytes_put)} put by the driver, {_bytes(self.bytes_fetched)} fetched, "
+                 f"~{_bytes(self.bytes_between_tasks)} between tasks (planned)"]
+        lines += [f"  stage {i}: {s * 1e3:.1f} ms" for i, s in enumerate(self.stages)]
+        return "\n".join(lines)
+
+
+class Tracker:
+    """Counts finished tasks for a progress callback `progress(done, total)` and times the stages."""
+
+    def __init__(self, plan, executor: str, progress: Callable[[int, int], None] | None = None):
+        self.plan = plan
+        self.progress = progress
+        self.stats = RunStats(executor, len(plan.tasks), bytes_between_tasks=plan.bytes_moved())
+        self._left = {}
+        for t in plan.tasks:
+            self._left[t.stage] = self._left.get(t.stage, 0) + 1
+        self._stage_end: dict[int, float] = {}
+        self._done = 0
+        self._start = time.perf_counter()
+        if progress:
+            progress(0, len(plan.tasks))
+
+    def task_done(self, index: int) -> None:
+        stage = self.plan.tasks[index].stage
+        self._left[stage] -= 1
+        if self._left[stage] == 0:
+            self._stage_end[stage] = time.perf_counter()
+        self._done += 1
+        if self.progress:
+            self.progress(self._done, len(self.plan.tasks))
+
+    def finish(self) -> RunStats:
+        end = time.perf_counter()
+        self.stats.seconds = end - self._start
+        previous = self._start
+        for stage in sorted(self._left):
+            at = self._stage_end.get(stage, end)
+            self.stats.stages.append(max(0.0, at - previous))
+            previous = max(previous, at)
+        return self.stats
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
