@@ -54,6 +54,9 @@ class Function:
         self.params: dict[str, np.ndarray] = dict(params or {})
         self.name = name or graph.name
         self._program = None
+        # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
+        # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
+        self.plans: dict[tuple, Any] = {}
 
     # -- calling ---------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -136,10 +139,17 @@ class Function:
 
     # -- distributed ---------------------------------------------------------------
     def plan(self, workers: int = 2, shard: dict | None = None):
-        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`)."""
+        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`).
+
+        The Plan is attached to the Function (`self.plans`, saved with it): asking again for the same
+        (workers, shard) returns it without partitioning again.
+        """
         from distjit.partition import partition
 
-        return partition(self, workers=workers, shard=shard)
+        key = plan_key(workers, shard)
+        if key not in self.plans:
+            self.plans[key] = partition(self, workers=workers, shard=shard)
+        return self.plans[key]
 
     def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None,
             stats: bool = False, progress=None, **kwargs):
@@ -155,10 +165,10 @@ class Function:
         leaves = self.flatten_inputs(args, kwargs)
         executor = executor_for(cluster)
         workers = workers or executor.default_workers()
-        key = (workers, tuple(sorted((shard or {}).items())))
-        plans = self.__dict__.setdefault("_plans", {})
+        plans = self.plans
+        key = plan_key(workers, shard)
         if key not in plans:
-            plans[key] = self.plan(workers, shard)
+            self.plan(workers, shard)
         if not stats and progress is None:
             return self.finish(leaves, executor.run(plans[key], leaves, self.params))
         from scheduler.stats import Tracker
@@ -184,6 +194,11 @@ class Function:
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"
+
+
+def plan_key(workers: int, shard: dict | None = None) -> tuple:
+    """The key of a Plan in `Function.plans`: (workers, ((input name, axis or None), ...) sorted by name)."""
+    return (workers, tuple(sorted((shard or {}).items(), key=lambda item: str(item[0]))))
 
 
 def check_inputs(name: str, inputs, leaves: list, paths: list[str]) -> None:

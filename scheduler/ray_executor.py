@@ -88,6 +88,8 @@ class RayExecutor:
     def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task and counts bytes."""
         ray = self.ray
+        if tracker is not None:
+            tracker.restart()             # connecting to the cluster is not part of the run
         remote = self._remote
         args: dict[tuple[int, int | None], object] = {}
         refs: dict[int, list] = {}

@@ -53,6 +53,9 @@ class Tracker:
         if progress:
             progress(0, len(plan.tasks))
 
+    def restart(self) -> None:
+        self._start = time.perf_counter()
+
     def task_done(self, index: int) -> None:
         stage = self.plan.tasks[index].stage
         self._left[stage] -= 1

@@ -63,6 +63,10 @@ def node_env(token_path: Path) -> dict:
     env = dict(os.environ)
     env.update(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",    # Ray binds to 127.0.0.1 only
                RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path))
+    # job entrypoints run `python`: make it this interpreter (a virtualenv's python need not be on PATH)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    root = str(Path(__file__).resolve().parents[2])       # so `python -m distjit.jobs.node` imports this distjit
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("RAY_AUTH_TOKEN", None)                      # it would win over the cluster's own token file
     env.pop("RAY_ADDRESS", None)
     return env
@@ -78,7 +82,7 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
     """Start a head and `nodes - 1` worker nodes; returns the state (what `cluster.json` holds)."""
     sdir = state_dir(name)
     existing = read_state(name)
-    if existing and any(_alive(p["pgid"]) for p in existing["nodes"]):
+    if existing and session_members({p["pgid"] for p in existing["nodes"]}):
         raise ClusterError(f"cluster {name!r} is already up (dashboard {existing['dashboard']}); "
                            f"`distjit cluster down{'' if name == 'default' else ' --name ' + name}` first")
     if nodes < 1:
@@ -87,24 +91,27 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
     token_path = sdir / "auth_token"
     token_path.write_text(secrets.token_hex(32))
     token_path.chmod(0o600)
-    temp_dir = sdir / "ray"
+    temp_dir = sdir / "raytmp"        # not "ray": the nodes run here, and a ./ray folder would shadow `import ray`
     gcs_port, dash_port = free_port(), free_port(dashboard_port)
     env = node_env(token_path)
     state = {"name": name, "dir": str(sdir), "gcs": f"127.0.0.1:{gcs_port}",
              "dashboard": f"http://127.0.0.1:{dash_port}", "token_path": str(token_path), "nodes": []}
-    common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}", f"--temp-dir={temp_dir}",
-              f"--object-store-memory={object_store_mib << 20}", "--disable-usage-stats", "--block"]
     try:
         for i in range(nodes):
-            ports = [f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}"]
             if i == 0:
-                cmd = [_ray_bin(), "start", "--head", f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
-                       f"--dashboard-port={dash_port}", f"--ray-client-server-port={free_port()}"]
-            else:
-                cmd = [_ray_bin(), "start", f"--address={state['gcs']}"]
+                cmd = [_ray_bin(), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
+                       "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
+                       f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+                       f"--metrics-export-port={free_port()}", f"--num-cpus={cpus_per_node}",
+                       f"--temp-dir={temp_dir}", f"--object-store-memory={object_store_mib << 20}",
+                       "--disable-usage-stats", "--block"]
+            else:   # NOTE: [Why not `ray start --address`] in distjit/jobs/node.py
+                cmd = [sys.executable, "-m", "distjit.jobs.node", f"--address={state['gcs']}",
+                       f"--num-cpus={cpus_per_node}", f"--temp-dir={temp_dir}",
+                       f"--object-store-memory={object_store_mib << 20}"]
             out = open(sdir / f"node{i}.log", "ab")
-            proc = subprocess.Popen(cmd + common + ports, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=str(sdir))
             out.close()
             state["nodes"].append({"pid": proc.pid, "pgid": proc.pid, "head": i == 0, "log": str(out.name)})
             _write_state(sdir, state)
@@ -120,22 +127,63 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
     return state
 
 
-def down(name: str = "default", timeout: float = 20.0) -> int:
-    """Stop every node `up` started (SIGTERM to each process group, SIGKILL after `timeout`); returns how many."""
+def down(name: str = "default", grace: float = 5.0) -> int:
+    """Stop every process `up` started; returns how many nodes there were.
+
+    Each node was started in a session of its own (start_new_session), and Ray's processes stay in it
+    even where they make process groups of their own (workers do), so "what `up` started" is exactly
+    the processes of those sessions: SIGTERM to them all, SIGKILL to what is left after `grace` s.
+    """
     state = read_state(name)
     if not state:
         return 0
-    groups = [n["pgid"] for n in reversed(state["nodes"])]
-    for pgid in groups:
-        _signal(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(g) for g in groups):
+    sessions = {n["pgid"] for n in state["nodes"]}
+    for pid in session_members(sessions):
+        _kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and session_members(sessions):
+        _reap(sessions)
         time.sleep(0.2)
-    for pgid in groups:
-        _signal(pgid, signal.SIGKILL)
-    stopped = len(groups)
+    for pid in session_members(sessions):
+        _kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and session_members(sessions):
+        _reap(sessions)
+        time.sleep(0.1)
     (Path(state["dir"]) / STATE_FILE).unlink(missing_ok=True)
-    return stopped
+    return len(sessions)
+
+
+def session_members(sessions: set[int]) -> list[int]:
+    """Live (not zombie) processes whose session id is in `sessions`, read from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) in sessions:
+            members.append(int(entry))
+    return members
+
+
+def _kill(pid: int, sig) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pids) -> None:
+    """Collect the nodes' leaders if they are our own children (when `up` and `down` run in one process)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
 
 
 def read_state(name: str = "default") -> dict | None:
@@ -163,27 +211,6 @@ def _write_state(sdir: Path, state: dict) -> None:
     tmp = sdir / (STATE_FILE + ".tmp")
     tmp.write_text(json.dumps(state, indent=2))
     os.replace(tmp, sdir / STATE_FILE)
-
-
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:                                   # a zombie leader of our own: reap it
-        pid, _ = os.waitpid(pgid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    return True
-
-
-def _signal(pgid: int, sig) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _wait_port(port: int, timeout: float, proc, log_path: Path) -> None:

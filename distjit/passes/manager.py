@@ -18,6 +18,7 @@ up and say so in their docstrings.
 """
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -148,6 +149,18 @@ def run_passes(graph: Graph, passes: Sequence[str], level: int = 2, verify: bool
     dump: True prints the IR after every pass; a callable receives the text instead.
     max_rewrites: stop rewriting after that many rewrites in total (bisecting a miscompile).
     """
+    # Passes allocate many small linked objects; the cyclic GC's full collections would make
+    # big graphs quadratic, and nothing a pass frees is cyclic garbage worth collecting early.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(graph, passes, level, verify, dump, max_rewrites, keep_messages)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(graph, passes, level, verify, dump, max_rewrites, keep_messages) -> Report:
     from distjit.errors import VerifyError
 
     ctx = PassContext(level, max_rewrites, keep_messages)

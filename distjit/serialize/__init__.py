@@ -1,4 +1,4 @@
-"""Saving and loading Functions (and later Plans) in the .djit format; see proto/distjit.proto.
+"""Saving and loading Functions (with the partition Plans they carry) in the .djit format; see proto/distjit.proto.
 
 `files.py` is the API (save, load, to_bytes, from_bytes), `layout.py` the byte layout
 of a file, `encode.py` / `decode.py` the two directions between the IR and the

@@ -9,6 +9,7 @@ attribute).
 """
 from __future__ import annotations
 
+import math
 import pickle
 import zlib
 from typing import Any
@@ -269,24 +270,178 @@ class ModelDecoder:
                                 f"{arr.dtype}{list(arr.shape)}")
         return params
 
-    def check_plan(self) -> None:
-        """Indices in the Plan must point into the graph, subgraph and task tables (the scheduler reads the rest)."""
-        if not self.model.HasField("plan"):
-            return
-        plan = self.model.plan
-        for s, g in enumerate(plan.subgraphs):
-            if g >= len(self.graphs):
-                raise self.fail(f"plan subgraph {s} is graph {g}, which does not exist")
-        for t, task in enumerate(plan.tasks):
-            if task.subgraph >= len(plan.subgraphs):
-                raise self.fail(f"plan task {t} runs subgraph {task.subgraph}, which does not exist")
-            for src in task.inputs:
-                if src.kind == pb.Source.TASK and src.index >= t:
-                    raise self.fail(f"plan task {t} reads task {src.index}, which is not before it")
-        for o in plan.outputs:
-            for src in o.sources:
-                if src.kind == pb.Source.TASK and src.index >= len(plan.tasks):
-                    raise self.fail("a plan output names a task that does not exist")
+    # ---- plans (NOTE: [Plan structure] in distjit/partition/plan.py) ----
+    def plans(self, graph: Graph, signature, params: dict) -> dict:
+        """The Function's plans by key (workers, ((name, axis), ...)), every index checked."""
+        plans: dict = {}
+        for i, msg in enumerate(self.model.plans):
+            key, plan = PlanDecoder(self, msg, i, graph, signature, params).decode()
+            if key in plans:
+                raise self.fail(f"plan {i} repeats the key workers={key[0]}, shard={dict(key[1])} of an earlier plan")
+            plans[key] = plan
+        return plans
+
+
+_MAX_PARTS = 1 << 20
+
+
+class PlanDecoder:
+    """One Plan message → (key, distjit.partition.plan.Plan), against the decoded main graph and signature."""
+
+    def __init__(self, model: ModelDecoder, msg: pb.Plan, index: int, graph: Graph, signature, params: dict):
+        self.model = model
+        self.msg = msg
+        self.index = index
+        self.graph = graph
+        self.signature = signature
+        self.params = params
+
+    def fail(self, what: str) -> FormatError:
+        return self.model.fail(f"plan {self.index} ({self.msg.name[:60]!r}): {what}")
+
+    def number(self, x: float, what: str) -> float:
+        if not (math.isfinite(x) and x >= 0):
+            raise self.fail(f"{what} is {x}; it must be a finite number >= 0")
+        return x
+
+    def decode(self):
+        from distjit.partition.plan import Output, Plan, Task
+
+        msg = self.msg
+        if not 1 <= msg.parts <= _MAX_PARTS:
+            raise self.fail(f"parts is {msg.parts}; it must be between 1 and {_MAX_PARTS}")
+        if msg.workers < 1:
+            raise self.fail("workers is 0; a plan is made for at least one worker")
+        key = (msg.workers, self.shard_key())
+        paths = self.signature.input_paths()
+        if list(msg.input_names) != paths:
+            raise self.fail(f"its input names {list(msg.input_names)[:8]} are not the function's inputs {paths[:8]}")
+        if len(msg.inputs) != len(self.graph.inputs):
+            raise self.fail(f"{len(msg.inputs)} input layouts for {len(self.graph.inputs)} graph inputs")
+        layouts = [self.layout(li, v, name) for li, v, name in zip(msg.inputs, self.graph.inputs, paths)]
+        self.layouts = layouts
+        names = list(msg.params)
+        for j, name in enumerate(names):
+            if name not in self.params:
+                raise self.fail(f"parameter {j} is {name[:60]!r}, which the function does not have")
+        if len(set(names)) != len(names):
+            raise self.fail("its parameter list repeats a name")
+        subgraphs = []
+        for s, g in enumerate(msg.subgraphs):
+            if g >= len(self.model.graphs):
+                raise self.fail(f"subgraph {s} is graph {g}, which does not exist ({len(self.model.graphs)} graphs)")
+            sub = self.model.graphs[g]
+            if sub.params:
+                raise self.fail(f"subgraph {s} (graph {sub.name}) has named parameters; plan subgraphs read "
+                                f"everything as inputs")
+            subgraphs.append(sub)
+        self.subgraphs = subgraphs
+        tasks: list = []
+        self.task_outputs: list[int] = []
+        for t, tm in enumerate(msg.tasks):
+            where = f"task {t} ({tm.name[:60]!r})"
+            if tm.subgraph >= len(subgraphs):
+                raise self.fail(f"{where} runs subgraph {tm.subgraph}, which does not exist "
+                                f"({len(subgraphs)} subgraphs)")
+            sub = subgraphs[tm.subgraph]
+            shard = tm.shard if tm.HasField("shard") else None
+            if shard is not None and shard >= msg.parts:
+                raise self.fail(f"{where} is shard {shard}, but the plan has {msg.parts} parts")
+            if len(tm.inputs) != len(sub.inputs):
+                raise self.fail(f"{where} has {len(tm.inputs)} sources for the {len(sub.inputs)} inputs of its "
+                                f"subgraph {sub.name}")
+            inputs = [self.source(src, f"{where}, input {k}", t) for k, src in enumerate(tm.inputs)]
+            tasks.append(Task(tm.name, tm.subgraph, tm.stage, shard, inputs,
+                              self.number(tm.flops, f"{where}: flops"), self.number(tm.bytes, f"{where}: bytes"),
+                              self.number(tm.seconds, f"{where}: seconds"),
+                              self.number(tm.bytes_in, f"{where}: bytes_in")))
+            self.task_outputs.append(len(sub.outputs))
+        if len(msg.outputs) != len(self.graph.outputs):
+            raise self.fail(f"{len(msg.outputs)} outputs for {len(self.graph.outputs)} graph outputs")
+        outputs = []
+        for o, om in enumerate(msg.outputs):
+            where = f"output {o}"
+            axis = om.axis if om.HasField("axis") else None
+            if not om.sources:
+                raise self.fail(f"{where} has no source")
+            if axis is None and len(om.sources) != 1:
+                raise self.fail(f"{where} has {len(om.sources)} sources but no axis to concatenate them along")
+            t = self.graph.outputs[o].type
+            if axis is not None and not (isinstance(t, TensorType) and 0 <= axis < t.ndim):
+                raise self.fail(f"{where} is concatenated along axis {axis}, which {t} does not have")
+            outputs.append(Output([self.source(src, f"{where}, source {k}", len(tasks))
+                                   for k, src in enumerate(om.sources)], axis))
+        overhead = self.number(msg.task_overhead_s, "task_overhead_s")
+        plan = Plan(msg.name, msg.parts, msg.workers, paths, layouts, names, subgraphs, tasks, outputs, overhead)
+        return key, plan
+
+    def shard_key(self) -> tuple:
+        paths = self.signature.input_paths()
+        choices = []
+        for c in self.msg.shard:
+            if not any(p == c.name or p.startswith(f"{c.name}[") for p in paths):
+                raise self.fail(f"it was made for shard={{{c.name[:60]!r}: ...}}, which names no input")
+            choices.append((c.name, c.axis if c.HasField("axis") else None))
+        if len({n for n, _ in choices}) != len(choices):
+            raise self.fail("its shard choices repeat a name")
+        return tuple(sorted(choices, key=lambda c: c[0]))
+
+    def layout(self, msg: pb.InputLayout, v: Value, name: str):
+        from distjit.partition.plan import InputLayout
+
+        where = f"the layout of input {name[:60]}"
+        if not msg.HasField("axis"):
+            if msg.bounds:
+                raise self.fail(f"{where}: a replicated input has shard bounds")
+            return InputLayout(None, [])
+        t = v.type
+        if not isinstance(t, TensorType) or not 0 <= msg.axis < t.ndim:
+            raise self.fail(f"{where}: split along axis {msg.axis}, which its type {t} does not have")
+        if len(msg.bounds) != self.msg.parts:
+            raise self.fail(f"{where}: {len(msg.bounds)} shard bounds, but the plan has {self.msg.parts} parts")
+        expected_start = 0
+        for k, b in enumerate(msg.bounds):
+            if b.start != expected_start or b.stop < b.start:
+                raise self.fail(f"{where}: shard {k} is [{b.start}, {b.stop}); shards must cover the axis in "
+                                f"order from 0 without gaps or overlaps")
+            expected_start = b.stop
+        dim = t.shape[msg.axis]
+        if not isinstance(dim, int) or expected_start != dim:
+            raise self.fail(f"{where}: the shards cover [0, {expected_start}) of axis {msg.axis}, whose size is {dim}")
+        return InputLayout(msg.axis, [(b.start, b.stop) for b in msg.bounds])
+
+    def source(self, msg: pb.Source, where: str, tasks_before: int):
+        from distjit.partition.plan import Source
+
+        shard = msg.shard if msg.HasField("shard") else None
+        if msg.kind == pb.Source.ARG:
+            if msg.index >= len(self.layouts):
+                raise self.fail(f"{where} reads argument {msg.index}, which does not exist "
+                                f"({len(self.layouts)} inputs)")
+            if shard is not None and (shard >= self.msg.parts or self.layouts[msg.index].axis is None):
+                raise self.fail(f"{where} reads shard {shard} of argument {msg.index}, which is not split into "
+                                f"that many parts")
+            if msg.output:
+                raise self.fail(f"{where} reads output {msg.output} of an argument")
+            return Source("arg", msg.index, 0, shard)
+        if msg.kind == pb.Source.PARAM:
+            if msg.index >= len(self.msg.params):
+                raise self.fail(f"{where} reads parameter {msg.index}, which does not exist "
+                                f"({len(self.msg.params)} parameters)")
+            if msg.output or shard is not None:
+                raise self.fail(f"{where} reads an output or a shard of a parameter")
+            return Source("param", msg.index, 0, None)
+        if msg.kind == pb.Source.TASK:
+            if msg.index >= tasks_before:
+                raise self.fail(f"{where} reads task {msg.index}, which is not before it (tasks must form a DAG "
+                                f"in topological order; {tasks_before} tasks before)")
+            if msg.output >= self.task_outputs[msg.index]:
+                raise self.fail(f"{where} reads output {msg.output} of task {msg.index}, which has "
+                                f"{self.task_outputs[msg.index]}")
+            if shard is not None:
+                raise self.fail(f"{where} reads a shard of a task's output")
+            return Source("task", msg.index, msg.output, None)
+        raise self.fail(f"{where} has an unknown source kind {msg.kind}")
 
 
 class GraphDecoder:

@@ -277,7 +277,81 @@ def encode_function(f, metadata: dict[str, str] | None = None) -> tuple[pb.Model
         m.params.append(enc.tensor(arr, name, f"parameter {name!r}"))
     m.main_graph = enc.graph(f.graph)
     encode_signature(enc, f.signature, m.signature)
+    plans = getattr(f, "plans", None) or {}
+    for key in sorted(plans, key=plan_sort_key):
+        plan = plans[key]
+        if list(plan.input_names) != f.signature.input_paths() or len(plan.outputs) != len(f.graph.outputs):
+            raise FormatError(f"cannot save the plan for workers={key[0]}, shard={dict(key[1])}: it was made for "
+                              f"another graph (inputs {plan.input_names}, {len(plan.outputs)} outputs)")
+        encode_plan(enc, key, plan, m.plans.add())
     return m, enc.arrays
+
+
+# ---- plans (distjit/partition/plan.py, NOTE: [Plan structure]) -------------------------------------
+
+def plan_sort_key(key) -> tuple:
+    """The order plans are written in: by workers, then by the shard choices (None before any axis)."""
+    workers, shard = key
+    return (workers, tuple((name, -1 << 40 if axis is None else axis) for name, axis in shard))
+
+
+_SOURCE_KINDS = {"arg": pb.Source.ARG, "param": pb.Source.PARAM, "task": pb.Source.TASK}
+
+
+def encode_plan(enc: Encoder, key, plan, out: pb.Plan) -> None:
+    """One Plan, attached to its Function under `key` = (workers, ((name, axis), ...) sorted)."""
+    workers, shard = key
+    where = f"plan {plan.name} (workers={workers})"
+    if workers != plan.workers:
+        raise FormatError(f"cannot save {where}: it is attached for workers={workers} but was planned for "
+                          f"{plan.workers}")
+    out.name = plan.name
+    out.parts = plan.parts
+    out.workers = plan.workers
+    for name, axis in shard:
+        if not isinstance(name, str) or not (axis is None or isinstance(axis, int)):
+            raise FormatError(f"cannot save {where}: shard={{{name!r}: {axis!r}}} must name an input and an "
+                              f"axis (an int) or None")
+        choice = out.shard.add(name=name)
+        if axis is not None:
+            choice.axis = int(axis)
+    out.input_names.extend(plan.input_names)
+    for layout in plan.inputs:
+        li = out.inputs.add()
+        if layout.axis is not None:
+            li.axis = layout.axis
+        for start, stop in layout.bounds:
+            li.bounds.add(start=start, stop=stop)
+    out.params.extend(plan.params)
+    for s, g in enumerate(plan.subgraphs):
+        if g.params:
+            raise FormatError(f"cannot save {where}: subgraph {s} ({g.name}) has named parameters "
+                              f"(plan subgraphs read everything as inputs)")
+        out.subgraphs.append(enc.graph(g))
+    for t in plan.tasks:
+        msg = out.tasks.add(name=t.name, subgraph=t.subgraph, stage=t.stage, flops=t.flops, bytes=t.bytes,
+                            seconds=t.seconds, bytes_in=t.bytes_in)
+        if t.shard is not None:
+            msg.shard = t.shard
+        for src in t.inputs:
+            encode_source(src, msg.inputs.add(), where)
+    for o in plan.outputs:
+        msg = out.outputs.add()
+        if o.axis is not None:
+            msg.axis = o.axis
+        for src in o.sources:
+            encode_source(src, msg.sources.add(), where)
+    out.task_overhead_s = plan.task_overhead_s
+
+
+def encode_source(src, out: pb.Source, where: str) -> None:
+    if src.kind not in _SOURCE_KINDS:
+        raise FormatError(f"cannot save {where}: a source of kind {src.kind!r}")
+    out.kind = _SOURCE_KINDS[src.kind]
+    out.index = src.index
+    out.output = src.output
+    if src.shard is not None:
+        out.shard = src.shard
 
 
 def encode_signature(enc: Encoder, sig, out: pb.Signature) -> None:

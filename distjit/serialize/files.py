@@ -156,11 +156,12 @@ def _decode(buffer, where, allow_pickle, verify_checksums):
     if model.main_graph >= len(graphs):
         raise FormatError(f"{where}: the main graph {model.main_graph} does not exist ({len(graphs)} graphs)")
     graph = graphs[model.main_graph]
-    decoder.check_plan()
     signature = decoder.signature(graph)
     params = decoder.params(graph)
+    plans = decoder.plans(graph, signature, params)
     f = Function(graph, signature, params, model.name or graph.name)
     f.metadata = {e.key: e.value for e in model.metadata}
+    f.plans.update(plans)
     return f
 
 

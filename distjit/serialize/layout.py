@@ -33,7 +33,10 @@ from distjit.errors import FormatError
 
 MAGIC = b"DJIT"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
+# Minor versions (a reader accepts every older minor of its major):
+#   1.0  graphs, parameters, signature, metadata
+#   1.1  Model.plans: the partition plans a Function carries (Plan.outputs as PlanOutput, field 11; Plan.shard)
 HEADER_SIZE = 64
 ALIGN = 64
 HEADER = struct.Struct("<4sHHIIQQQQI")

@@ -104,13 +104,22 @@ def call():
 
 MAKERS = {"mlp": mlp, "control": control, "call": call}
 
+# Since format 1.1 the golden files carry partition plans: `f.plan(workers=..., shard=...)` for each of these.
+PLANS = {"mlp": [(2, None)], "control": [(2, None)], "call": [(2, {"x": 0}), (3, {"x": 0})]}
+
 
 def main() -> int:
+    import warnings
+
     import distjit
 
     GOLDEN.mkdir(exist_ok=True)
     for name, make in MAKERS.items():
         f, args = make()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # PlanWarning: golden programs are tiny on purpose
+            for workers, shard in PLANS.get(name, []):
+                f.plan(workers=workers, shard=shard)
         path = GOLDEN / f"{name}_v{distjit.serialize.FORMAT_MAJOR}_{distjit.serialize.FORMAT_MINOR}.djit"
         distjit.save(f, path, metadata={"golden": name})
         result = np.asarray(f(*args))

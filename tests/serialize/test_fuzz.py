@@ -57,7 +57,7 @@ def assemble(model: pb.Model, data: bytes, message: bytes | None = None) -> byte
     """A file with valid header and message checksum around `model` (or raw `message` bytes)."""
     message = model.SerializeToString(deterministic=True) if message is None else message
     data_offset = align(HEADER_SIZE + len(message))
-    header = Header(1, 0, HEADER_SIZE, HEADER_SIZE, len(message), data_offset, len(data), zlib.crc32(message))
+    header = Header(model.format_major, model.format_minor, HEADER_SIZE, HEADER_SIZE, len(message), data_offset, len(data), zlib.crc32(message))
     return header.pack() + message + b"\0" * (data_offset - HEADER_SIZE - len(message)) + data
 
 
