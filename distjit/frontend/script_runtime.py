@@ -72,32 +72,7 @@ class ScriptContext(TraceContext):
     def assign(self, proxy, new, loc=None):
         if isinstance(proxy, TracedArray):
             self.note(proxy)
-            if isinstance(new, TracedArray) and self._assign_symbolic(proxy, new, loc):
-                return
         super().assign(proxy, new, loc)
-
-    def _assign_symbolic(self, proxy, new, loc) -> bool:
-        """Rebinding an array whose shape has symbolic dims (TraceContext.assign would broadcast to the symbols'
-        names). Dims that may be equal are trusted, as NumPy's `out=` guarantees; fewer dims are broadcast
-        to the run-time shape."""
-        target, value = self.current(proxy).type, self.current(new)
-        if not (isinstance(target, TensorType) and isinstance(value.type, TensorType)) or target.is_static \
-                or value.type.shape == target.shape:
-            return False
-        from distjit.ops.infer import same_dim
-
-        if value.type.dtype != target.dtype:
-            value = self.builder.op("np.astype", [value], {"dtype": target.dtype}, loc)[0]
-        if value.type.ndim != target.ndim or not all(map(same_dim, value.type.shape, target.shape)):
-            value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
-        proxy._value = value
-        proxy._version += 1
-        view = proxy._view
-        if view is not None:
-            base, how, _ = view
-            self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
-            proxy._view = (base, how, base._version)
-        return True
 
     def current(self, proxy):
         view = proxy._view

@@ -325,7 +325,8 @@ class TraceContext:
         if isinstance(target_type, TensorType) and value.type != target_type:
             if isinstance(value.type, TensorType) and value.type.dtype != target_type.dtype:
                 value = self.builder.op("np.astype", [value], {"dtype": target_type.dtype}, loc)[0]
-            if not _same_shape(value.type, target_type):
+            if not isinstance(value.type, TensorType) or value.type.shape != target_type.shape:
+                # NumPy stores with broadcasting; proxy.shape has run-time values for dynamic dims.
                 value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
         proxy._value = value
         proxy._version += 1
@@ -428,13 +429,6 @@ def _shift_refs(index, by: int):
             return slice(shift(x.start), shift(x.stop), shift(x.step))
         return x
     return tuple(shift(x) for x in index)
-
-
-def _same_shape(a, b) -> bool:
-    """Whether two types have the same shape at run time (dims named differently, or unknown, may match)."""
-    if not isinstance(a, TensorType) or a.ndim != b.ndim:
-        return False
-    return all(x == y or isinstance(x, str) or isinstance(y, str) for x, y in zip(a.shape, b.shape))
 
 
 def _is_basic(index: tuple, dynamic: list, ndim: int) -> bool:

@@ -138,6 +138,21 @@ def iter_refs(attr) -> Iterator[int]:
             yield from iter_refs(v)
 
 
+def substitute_refs(attr, inputs: list):
+    """`attr` with every Ref(k) replaced by inputs[k]: how a run-time value reaches an attribute."""
+    if isinstance(attr, Ref):
+        return inputs[attr.index]
+    if isinstance(attr, tuple):
+        return tuple(substitute_refs(a, inputs) for a in attr)
+    if isinstance(attr, list):
+        return [substitute_refs(a, inputs) for a in attr]
+    if isinstance(attr, slice):
+        return slice(*(substitute_refs(a, inputs) for a in (attr.start, attr.stop, attr.step)))
+    if isinstance(attr, dict):
+        return {k: substitute_refs(v, inputs) for k, v in attr.items()}
+    return attr
+
+
 class Block:
     __slots__ = ("graph", "owner", "params", "nodes", "returns")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -91,11 +92,14 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
     token_path = sdir / "auth_token"
     token_path.write_text(secrets.token_hex(32))
     token_path.chmod(0o600)
-    temp_dir = sdir / "raytmp"        # not "ray": the nodes run here, and a ./ray folder would shadow `import ray`
+    # Ray's temp dir holds its sockets, whose paths may not exceed 107 bytes: keep it short (and not named
+    # "ray": the nodes run in sdir, where a ./ray folder would shadow `import ray`). `down` removes it.
+    temp_dir = Path(tempfile.mkdtemp(prefix="djray-", dir="/tmp" if os.path.isdir("/tmp") else None))
     gcs_port, dash_port = free_port(), free_port(dashboard_port)
     env = node_env(token_path)
     state = {"name": name, "dir": str(sdir), "gcs": f"127.0.0.1:{gcs_port}",
-             "dashboard": f"http://127.0.0.1:{dash_port}", "token_path": str(token_path), "nodes": []}
+             "dashboard": f"http://127.0.0.1:{dash_port}", "token_path": str(token_path), "temp_dir": str(temp_dir),
+             "nodes": []}
     try:
         for i in range(nodes):
             if i == 0:
@@ -150,6 +154,8 @@ def down(name: str = "default", grace: float = 5.0) -> int:
     while time.monotonic() < deadline and session_members(sessions):
         _reap(sessions)
         time.sleep(0.1)
+    if os.path.basename(state.get("temp_dir", "")).startswith("djray-"):
+        shutil.rmtree(state["temp_dir"], ignore_errors=True)
     (Path(state["dir"]) / STATE_FILE).unlink(missing_ok=True)
     return len(sessions)
 

@@ -41,7 +41,7 @@ import functools
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref, iter_refs
+from distjit.ir.graph import Ref, iter_refs, substitute_refs
 from distjit.ir.types import Dim, ScalarType, TensorType, Type
 from distjit.ops.infer import broadcast_shapes, fresh_dim, is_unknown
 from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
@@ -50,21 +50,6 @@ GETITEM_NAME = "array.getitem"
 SETITEM_NAME = "array.setitem"
 
 # ----------------------------------------------------------------- the Ref convention
-
-
-def substitute_refs(attr_value, inputs):
-    """`attr_value` with every ``Ref(k)`` replaced by ``inputs[k]`` (in tuples, lists, dicts and slices)."""
-    if isinstance(attr_value, Ref):
-        return inputs[attr_value.index]
-    if isinstance(attr_value, tuple):
-        return tuple(substitute_refs(v, inputs) for v in attr_value)
-    if isinstance(attr_value, list):
-        return [substitute_refs(v, inputs) for v in attr_value]
-    if isinstance(attr_value, dict):
-        return {k: substitute_refs(v, inputs) for k, v in attr_value.items()}
-    if isinstance(attr_value, slice):
-        return slice(*(substitute_refs(v, inputs) for v in (attr_value.start, attr_value.stop, attr_value.step)))
-    return attr_value
 
 
 def with_refs(fn):

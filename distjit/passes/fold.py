@@ -121,7 +121,8 @@ def _fold_node(block: Block, node: Node, ctx: PassContext) -> list[Node] | None:
 
 
 def _evaluate(node: Node, d, values: list) -> list:
-    from distjit.runtime.codegen import explicit_attrs, substitute_refs
+    from distjit.ir.graph import substitute_refs
+    from distjit.ops.registry import explicit_attrs
 
     attrs = substitute_refs(explicit_attrs(d, node.attrs), values)
     operands = [values[i] for i in node.operand_indices()]

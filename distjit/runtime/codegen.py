@@ -74,7 +74,7 @@ class _Generator:
         self.fn_name = "_" + "".join(c if c.isalnum() else "_" for c in graph.name)
         self.lines: list[str] = []
         self.line_to_node: dict[int, Node] = {}
-        self.globals: dict[str, Any] = {"_subst": substitute_refs, "_Ref": Ref}
+        self.globals: dict[str, Any] = {}
         self.names: dict[Value, str] = {}
         self.const_ids: dict[int, str] = {}
         self.counter = itertools.count()
@@ -231,21 +231,6 @@ class _Generator:
         if isinstance(value, list):
             return f"[{', '.join(self.attr_source(v, node) for v in value)}]"
         return self.bind(value, "a")
-
-
-def substitute_refs(attr: Any, inputs: list) -> Any:
-    """`attr` with every Ref(k) replaced by inputs[k] (the runtime's half of the Ref convention)."""
-    if isinstance(attr, Ref):
-        return inputs[attr.index]
-    if isinstance(attr, tuple):
-        return tuple(substitute_refs(a, inputs) for a in attr)
-    if isinstance(attr, list):
-        return [substitute_refs(a, inputs) for a in attr]
-    if isinstance(attr, slice):
-        return slice(*(substitute_refs(a, inputs) for a in (attr.start, attr.stop, attr.step)))
-    if isinstance(attr, dict):
-        return {k: substitute_refs(v, inputs) for k, v in attr.items()}
-    return attr
 
 
 def _is_literal(index) -> bool:

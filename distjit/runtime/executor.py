@@ -13,12 +13,25 @@ _cache: "weakref.WeakKeyDictionary[Graph, Program]" = weakref.WeakKeyDictionary(
 
 def compile_graph(graph: Graph, params: dict[str, Any] | None = None) -> Program:
     """The compiled program for a graph without parameters is cached on the graph object."""
+    plan_buffers(graph)
     if params:
         return generate(graph, params)
     program = _cache.get(graph)
     if program is None:
         program = _cache[graph] = generate(graph)
     return program
+
+
+def plan_buffers(graph: Graph) -> None:
+    """Let elementwise nodes write into temporaries that die there (`out=`), as eager NumPy's temporary
+    elision does: the same kernels on the same values, so results are bit for bit the same, without a fresh
+    allocation (and its page faults) per node. Graphs the optimizer already planned keep their plan."""
+    if any("reuse" in node.meta for node in graph.walk()):
+        return
+    from distjit.passes.manager import PassContext
+    from distjit.passes.memplan import plan_memory
+
+    plan_memory(graph, PassContext(keep_messages=False))
 
 
 def run(program: Program, inputs: Sequence[Any]) -> list[Any]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from distjit.errors import DistJitError
-from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.ir.graph import Block, Graph, Node, Value, substitute_refs
 from distjit.ops import get_op
 from distjit.ops.registry import explicit_attrs
-from distjit.runtime.codegen import substitute_refs
 from distjit.runtime.executor import execution_error
 from distjit.runtime.liveness import last_uses
 

@@ -27,6 +27,10 @@ from distjit.serialize.layout import ALIGN
 _MAX_BIG_INT_DIGITS = 4000      # below CPython's int/str conversion limit
 
 
+# Ops whose `graph` attribute is a nested graph: a call's callee, a fused node's expression.
+GRAPH_ATTRIBUTE_OPS = frozenset({"prim.Call", "fused.elementwise"})
+
+
 class TensorTable:
     """The tensor descriptors, checked against the data section; arrays are built on first use, read-only."""
 
@@ -511,9 +515,9 @@ class GraphDecoder:
                 raise self.fail(f"{where}: attribute {a.name!r} is given twice")
             value = self.model.attribute(a.value, f"{where}, attribute {a.name!r}", self.index,
                                          f"graph {self.graph.name}, {where}")
-            if isinstance(value, Graph) and not (a.name == "graph" and msg.op == "prim.Call"):
+            if isinstance(value, Graph) and not (a.name == "graph" and msg.op in GRAPH_ATTRIBUTE_OPS):
                 raise self.fail(f"{where}: attribute {a.name!r} holds a {type(value).__name__}; "
-                                f"only prim.Call's `graph` attribute holds a graph")
+                                f"only the `graph` attribute of {', '.join(sorted(GRAPH_ATTRIBUTE_OPS))} holds a graph")
             node.attrs[a.name] = value
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)

@@ -1,5 +1,5 @@
-"""Samples for the ops the frontend records without a NumPy callable: Python scalar arithmetic (`py.*`)
-and ufunc methods (`ufunc.reduce`, `ufunc.accumulate`, `ufunc.at`), merged into `samples.SAMPLES`.
+"""Samples for the ops without a NumPy callable: Python scalar arithmetic (`py.*`), ufunc methods
+(`ufunc.reduce`, `ufunc.accumulate`, `ufunc.at`) and fused expressions, merged into `samples.SAMPLES`.
 
 These ops have no source, so a sample's function spells the op out and its args are
 the node's inputs, its kwargs the attributes (see test_every_op.py).
@@ -33,6 +33,23 @@ def _at(x, values, ufunc, index):
     return out
 
 
+def _fused_graph(dtype):
+    """The expression (x * y + 1) and exp(x) as a fused node's graph: two outputs sharing an input."""
+    from distjit.ir import Builder, Graph, tensor
+
+    g = Graph("expr")
+    x, y = g.add_input(tensor(dtype, (3, 4)), "x"), g.add_input(tensor(dtype, (3, 4)), "y")
+    b = Builder(g.block)
+    prod = b.op("np.multiply", [x, y])[0]
+    g.add_output(b.op("np.add", [prod, b.constant(1.0)])[0])
+    g.add_output(b.op("np.exp", [x])[0])
+    return g
+
+
+def _fused(x, y, graph, exact=True):
+    return x * y + 1.0, np.exp(x)
+
+
 _REAL = [p for p in _PAIRS if not any(isinstance(v, complex) for v in p)]
 
 SAMPLES_FRONTEND: dict[str, list[Sample]] = {
@@ -54,10 +71,11 @@ SAMPLES_FRONTEND: dict[str, list[Sample]] = {
     "ufunc.accumulate": [Sample(_accumulate, (arr("f8", 3, 4),), {"ufunc": "maximum"}),
                          Sample(_accumulate, (arr("i8", 3, 4),), {"ufunc": "subtract", "axis": 1}),
                          Sample(_accumulate, (arr("u1", 5),), {"ufunc": "add", "dtype": np.int64})],
+    "fused.elementwise": [Sample(_fused, (arr(d, 3, 4), arr(d, 3, 4)), {"graph": _fused_graph(d)})
+                          for d in ("f8", "f4")],
     "ufunc.at": [Sample(_at, (arr("f8", 5), 1.0), {"ufunc": "add", "index": np.array([0, 0, 3])}),
                  Sample(_at, (arr("i8", 3, 2), arr("i8", 2)), {"ufunc": "maximum", "index": (np.array([1, 2]),)})],
 }
 
-# Known wrong inferences, kept as strict xfails in test_every_op.py until py.* is fixed:
-# abs(3+4j) is a float, not a complex; 2 ** -1 is a float (the type depends on the exponent's sign).
+
 SAMPLES_FRONTEND["py.abs"].append(Sample(abs, (3 + 4j,)))

@@ -206,3 +206,15 @@ def test_version_policy():
     mismatched[6:8] = (0).to_bytes(2, "little")
     with pytest.raises(FormatError, match="header says format"):
         distjit.Function.from_bytes(bytes(mismatched))
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: p.name)
+def test_optimized_corpus_round_trip(prog, traced):
+    """Optimized graphs (fused nodes hold nested graphs) save, load and run the same, byte-identically."""
+    f = traced(prog).optimize()
+    data = f.to_bytes()
+    g = distjit.Function.from_bytes(data)
+    assert str(g.graph) == str(f.graph)
+    assert g.to_bytes() == data
+    inputs = prog.make_inputs(np.random.default_rng(1))
+    assert_same(g(*fresh(inputs)), f(*fresh(inputs)))
