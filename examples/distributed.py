@@ -5,15 +5,11 @@
 The embedded default (cluster="auto" with no RAY_ADDRESS) is a one-node Ray bound
 to 127.0.0.1. Set RAY_ADDRESS to run on a cluster you already have.
 """
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import distjit  # noqa: E402
+import distjit
 
 
 def standardize_cov(X):
@@ -29,9 +25,7 @@ def main():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1 << 21, 16)) * rng.uniform(0.1, 10.0, 16) + rng.uniform(-5.0, 5.0, 16)
 
-    f = distjit.trace(standardize_cov, (X,))
-    if hasattr(distjit, "optimize"):
-        f = distjit.optimize(f)
+    f = distjit.optimize(distjit.trace(standardize_cov, (X,)))
     plan = distjit.partition(f, workers=2)
     print(plan.explain())
 

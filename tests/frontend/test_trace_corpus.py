@@ -9,18 +9,6 @@ from tests.programs import PROGRAMS
 TRACEABLE = PROGRAMS
 
 
-@pytest.fixture(scope="module")
-def traced():
-    cache = {}
-
-    def get(prog):
-        if prog.name not in cache:
-            example = prog.make_inputs(np.random.default_rng(0))
-            cache[prog.name] = distjit.trace(prog.fn, example, dynamic_axes=prog.dynamic_axes)
-        return cache[prog.name]
-    return get
-
-
 @pytest.mark.parametrize("prog", TRACEABLE, ids=lambda p: p.name)
 def test_traced_matches_numpy(prog, traced):
     f = traced(prog)

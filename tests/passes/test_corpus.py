@@ -18,18 +18,6 @@ def _rtol(prog, level):
     return RTOL[level]["f32" if "float32" in prog.tags else "f64"]
 
 
-@pytest.fixture(scope="module")
-def traced():
-    cache = {}
-
-    def get(prog):
-        if prog.name not in cache:
-            example = prog.make_inputs(np.random.default_rng(0))
-            cache[prog.name] = distjit.trace(prog.fn, example, dynamic_axes=prog.dynamic_axes)
-        return cache[prog.name]
-    return get
-
-
 @pytest.mark.parametrize("level", [1, 2, 3])
 @pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: p.name)
 def test_traced_program_optimized(prog, level, traced):

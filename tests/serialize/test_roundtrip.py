@@ -15,18 +15,6 @@ from tests.compare import assert_same, fresh
 from tests.programs import PROGRAMS
 
 
-@pytest.fixture(scope="module")
-def traced():
-    cache = {}
-
-    def get(prog):
-        if prog.name not in cache:
-            example = prog.make_inputs(np.random.default_rng(0))
-            cache[prog.name] = distjit.trace(prog.fn, example, dynamic_axes=prog.dynamic_axes)
-        return cache[prog.name]
-    return get
-
-
 @pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: p.name)
 def test_corpus_round_trip(prog, traced, tmp_path):
     f = traced(prog)
