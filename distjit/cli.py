@@ -524,7 +524,10 @@ def build_parser() -> argparse.ArgumentParser:
     import distjit
 
     parser = argparse.ArgumentParser(prog="distjit", description="NumPy programs as graphs: inspect, run, "
-                                                                 "optimize and submit them.")
+                                                                 "optimize and submit them.",
+                                     epilog="exit status: 0 ok, 1 bad input (model file, inputs, unknown job), "
+                                            "2 usage, 3 cluster unreachable or refused the token, "
+                                            "4 job failed or stopped, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"distjit {distjit.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:

@@ -150,7 +150,7 @@ class RayExecutor:
         """Tell `tracker` of each task as it finishes (waits on every task; used only for progress or stats)."""
         pending = {refs[i][0]: i for i in refs}
         while pending:
-            done, _ = self.ray.wait(list(pending), num_returns=len(pending), timeout=0.1, fetch_local=False)
+            done, _ = self.ray.wait(list(pending), num_returns=1, fetch_local=False)
             for ref in done:
                 tracker.task_done(pending.pop(ref))
 
