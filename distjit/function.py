@@ -7,6 +7,7 @@ graph, writes results back into the caller's arrays that the function mutated
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -33,10 +34,20 @@ class Signature:
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def input_paths(self) -> list[str]:
+        """A readable name for each flattened input (`x`, `batch['y']`), for error messages."""
+        return list(self._input_paths)
+
+    @functools.cached_property
+    def _input_paths(self) -> tuple[str, ...]:
         paths = []
         for name, child in zip(self.arg_names, self.in_spec.children):
             paths.extend(leaf_paths(child, name))
-        return paths
+        return tuple(paths)
+
+    @functools.cached_property
+    def flat(self) -> bool:
+        """Every argument is one array or scalar: a call's arguments are its leaves (the fast path)."""
+        return all(child.kind == "leaf" for child in self.in_spec.children)
 
 
 class Function:
@@ -67,6 +78,10 @@ class Function:
     def flatten_inputs(self, args: Sequence, kwargs: dict) -> list:
         """Bind arguments by position and name, flatten them, and check them against the signature."""
         sig = self.signature
+        if not kwargs and sig.flat and len(args) == len(sig.arg_names):
+            leaves = list(args)
+            check_inputs(self.name, self.graph.inputs, leaves, sig._input_paths)
+            return leaves
         if len(args) > len(sig.arg_names):
             raise ShapeError(f"{self.name}() takes {len(sig.arg_names)} arguments but {len(args)} were given")
         bound = dict(zip(sig.arg_names, args))
@@ -91,7 +106,7 @@ class Function:
                     expected = "a NumPy array or scalar" if traced.kind == "leaf" else f"structured like {traced}"
                     raise ShapeError(f"{self.name}(): argument {arg_name} must be {expected} as when traced, "
                                      f"got {type(value).__name__} {got}")
-        check_inputs(self.name, self.graph.inputs, leaves, sig.input_paths())
+        check_inputs(self.name, self.graph.inputs, leaves, sig._input_paths)
         return leaves
 
     def run_graph(self, leaves: list) -> list:

@@ -147,7 +147,7 @@ def test_wrong_rank_structure_and_arity(f):
         f(np.ones((2, 3)))
     with pytest.raises(distjit.ShapeError, match="unexpected argument 'z'"):
         f(np.ones((2, 3)), np.ones(3), z=1)
-    with pytest.raises(distjit.ShapeError, match="argument x must be a NumPy array or scalar as when traced, got list"):
+    with pytest.raises(distjit.ShapeError, match="argument x must be a NumPy array.*got list"):
         f([[1.0, 2.0, 3.0]], np.ones(3))
 
 
