@@ -238,8 +238,8 @@ def print_table(names, results, workloads, quick: bool = False) -> None:
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    print(f"\ntarget: time ratio (distjit/eager median) <= the target column in both environments; "
-          f"peak memory of distjit <= eager's (diff <= 0)")
+    print("\ntarget: time ratio (distjit/eager median) <= the target column in both environments; "
+          "peak memory of distjit <= eager's (diff <= 0)")
     if errors:
         print("\nerrors:")
         for e in errors:

@@ -52,7 +52,6 @@ from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_convert import Site, convert, site_error
 from distjit.function import Function, Signature
-from distjit.ir.builder import Builder
 from distjit.ir.graph import Graph, SourceLoc
 from distjit.ir.types import ScalarType, TensorType, type_of
 from distjit.pytree import flatten, leaf_paths, unflatten

@@ -30,7 +30,6 @@ import os
 import sysconfig
 import threading
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 
@@ -40,7 +39,7 @@ from distjit.frontend.script_convert import Site, site_error
 from distjit.frontend.trace import TraceContext
 from distjit.ir.builder import Builder
 from distjit.ir.graph import Block, Node, Value
-from distjit.ir.types import BOOL, COMPLEX, FLOAT, INT, ScalarType, TensorType, TupleType, Type, type_of
+from distjit.ir.types import BOOL, INT, ScalarType, TensorType, Type, type_of
 from distjit.ops.infer import fresh_dim, is_unknown
 
 UNROLL_LIMIT = 16          # a Python range longer than this becomes a prim.Loop instead of being unrolled
@@ -364,7 +363,7 @@ def _graph_if(cond: TracedArray, then_fn, else_fn, state, names, site: Site):
     merger = _Merger(ctx, site, "if")
     plans = [merger.plan2(results[0][i], results[1][i], names[i] if i < len(names) else "value")
              for i in range(len(results[0]))]
-    out_types, returns = [], [[], []]
+    out_types = []
     for plan in plans:
         merger.collect(plan, out_types)
     for sides in proxy_sides:

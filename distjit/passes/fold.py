@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.ir.types import TensorType, type_of
+from distjit.ir.types import type_of
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import clone_into, constant_value, detach, drop_node, is_pure, new_node, opdef
 

@@ -59,7 +59,6 @@ def _block(graph: Graph, block: Block, ctx: PassContext, counter: list[int]) -> 
             _block(graph, b, ctx, counter)
     parent: dict[Node, Node] = {}     # union-find over group leaders
     closed: set[Node] = set()
-    group_of: dict[Value, Node] = {}  # value defined by a member -> its node
 
     def find(n):
         root = n

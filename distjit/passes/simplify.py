@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value, iter_refs
-from distjit.ir.types import ScalarType, TensorType
+from distjit.ir.types import TensorType
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import all_blocks, constant_value, drop_node, new_node
 
