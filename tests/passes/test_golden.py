@@ -168,6 +168,19 @@ CASES = {
           %1: int = prim.Constant() {value=0}
           return (%1)
         }"""),
+    # A constant number referred to from an attribute moves into the attribute (the reshape is static again).
+    "specialize_refs": (["specialize", "fold", "specialize", "dce"], """
+        graph g(%x: f64[6,2]) {
+          %n: int = prim.DimSize(%x) {axis=0}
+          %two: int = prim.Constant() {value=2}
+          %h: int = py.floordiv(%n, %two)
+          %r: f64[?0,?1] = np.reshape(%x, %h) {shape=(ref(1), -1)}
+          return (%r)
+        }""", """
+        graph g(%x: f64[6,2]) {
+          %r: f64[3,4] = np.reshape(%x) {shape=(3, -1)}
+          return (%r)
+        }"""),
 }
 
 
