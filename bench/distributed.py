@@ -3,15 +3,27 @@
     python -m bench.distributed            # the three workloads at full size, median of 5, + per-task overhead
     python -m bench.distributed --quick    # small inputs, 3 repeats: a smoke run
 
-For each workload, in one process tree: eager NumPy, the single-process distjit
-Function (its compiled interpreter), the Plan on the LocalExecutor (2 threads),
-the Plan on Ray (a local Ray that distjit starts, 2 workers), and dask.array on a
-distributed LocalCluster (2 worker processes, 1 thread each, 127.0.0.1). Times are
-end to end for distjit (its inputs are put into the object store on every run);
-dask's inputs are persisted on its workers once, before timing (dask's usual
-setup, and in its favour). Then a Plan of 1,000 tiny tasks measures Ray's
-per-task overhead. Targets (issue 6): Ray >= 1.6x and local >= 1.5x the
-single-process time; Ray faster than dask; <= 2 ms per task.
+For each workload, in one process tree: eager NumPy; the single-process distjit
+Function, optimized (`distjit.optimize`, level 2: elementwise chains fused), as
+it runs by default ("single": its fused nodes already spread their blocks over
+DISTJIT_THREADS = all cores, and OpenBLAS uses its own threads) and restricted to
+one core ("1 core": fused blocks on 1 thread, OpenBLAS 1 thread); the same
+optimized graph's Plan on the LocalExecutor (2 threads), on Ray (a local Ray
+that distjit starts, 2 workers) and dask.array on a distributed LocalCluster (2
+worker processes, 1 thread each, 127.0.0.1). Every distjit column runs the same
+optimized graph, so fusion applies equally.
+
+Two columns each for Ray and dask, so they compare like for like:
+  "e2e"       end to end: the call's arrays go to the workers in every run
+              (distjit: `f.run(...)` puts each shard into the object store;
+              dask: `da.from_array` inside the timed call)
+  "resident"  the inputs are in the cluster before timing (distjit:
+              `RayExecutor.resident`, dask: `persist()`); outputs are still
+              fetched and assembled into NumPy arrays every run.
+Then a Plan of 1,000 tiny tasks measures Ray's per-task overhead. Targets
+(issue 6): Ray >= 1.6x and local >= 1.5x the single-process time; Ray faster
+than dask; <= 2 ms per task. The ratios are against "single" (the default run);
+the ratio against "1 core" is printed too.
 """
 from __future__ import annotations
 
@@ -79,21 +91,43 @@ def start_dask():
     return Client(cluster)
 
 
-def dask_runner(client, fn, args):
+def dask_runner(client, fn, args, resident=True):
     import dask
     import dask.array as da
 
-    arrays = []
-    for a in args:
-        if a.ndim >= 1 and a.shape[0] >= 1 << 12:
-            chunk = (-(-a.shape[0] // (2 * WORKERS)),) + a.shape[1:]
-            arrays.append(da.from_array(a, chunks=chunk).persist())
-        else:
-            arrays.append(a)
+    def wrap(persist):
+        arrays = []
+        for a in args:
+            if a.ndim >= 1 and a.shape[0] >= 1 << 12:
+                chunk = (-(-a.shape[0] // (2 * WORKERS)),) + a.shape[1:]
+                x = da.from_array(a, chunks=chunk)
+                arrays.append(x.persist() if persist else x)
+            else:
+                arrays.append(a)
+        return arrays
+
+    if not resident:
+        return lambda: dask.compute(*fn(*wrap(False)))
+    arrays = wrap(True)
     dask.distributed.wait([a for a in arrays if isinstance(a, da.Array)])
 
     def run():
         return dask.compute(*fn(*arrays))
+    return run
+
+
+def one_core(f, inputs):
+    """The single-process Function on one core: fused blocks on one thread, OpenBLAS on one thread."""
+    import distjit.runtime.fused_eval as fused_eval
+    from scheduler.common import blas_threads
+
+    def run():
+        saved, fused_eval.THREADS = fused_eval.THREADS, 1
+        try:
+            with blas_threads(1):
+                return f(*inputs)
+        finally:
+            fused_eval.THREADS = saved
     return run
 
 
@@ -124,10 +158,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-dask", action="store_true")
     args = p.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 5)
+    warnings.filterwarnings("ignore", message="Sending large graph")   # dask e2e: the arrays are in the graph
 
     import ray
 
-    from scheduler import LocalExecutor
+    from scheduler import LocalExecutor, executor_for
     from scheduler.cluster import start_local
 
     t = time.perf_counter()
@@ -136,29 +171,42 @@ def main(argv=None) -> int:
           f"median of {repeat}", flush=True)
     client = None if args.no_dask else start_dask()
     local = LocalExecutor(WORKERS)
-    header = f"{'workload':<16} {'size':<20} {'numpy':>8} {'single':>8} {'local':>8} {'ray x2':>8} {'dask x2':>8}" \
-             f"   {'local/single':>12} {'ray/single':>10} {'ray vs dask':>11}"
+    ray_ex = executor_for("auto")
+    cols = [("numpy", "numpy"), ("single", "single"), ("1core", "1 core"), ("local", "local"),
+            ("ray", "ray e2e"), ("ray_r", "ray res"), ("dask", "dask e2e"), ("dask_r", "dask res")]
+    header = f"{'workload':<16} {'load':>5} " + " ".join(f"{c:>9}" for _, c in cols) + \
+        f"   {'local/single':>12} {'ray/single':>10} {'(1 core)':>8} {'ray vs dask':>11} {'(resident)':>10}"
     print(header)
     print("-" * len(header))
     for name, fn, make, size in WORKLOADS:
         inputs = make(args.quick)
-        f = distjit.trace(fn, inputs)
+        f = distjit.optimize(distjit.trace(fn, inputs))
         expected = fn(*inputs)
-        for got in (f.run(*inputs, cluster=local, workers=WORKERS), f.run(*inputs, cluster="auto", workers=WORKERS)):
+        plan = f.plan(WORKERS)
+        resident = ray_ex.resident(plan, list(inputs))
+        for got in (f.run(*inputs, cluster=local, workers=WORKERS), f.run(*inputs, cluster="auto", workers=WORKERS),
+                    ray_ex.run(plan, resident, f.params), one_core(f, inputs)()):
             for g, e in zip(got, expected):
                 np.testing.assert_allclose(g, e, rtol=1e-7, atol=1e-9)
+        load = os.getloadavg()[0]
         times = {
             "numpy": median_time(lambda: fn(*inputs), repeat),
             "single": median_time(lambda: f(*inputs), repeat),
+            "1core": median_time(one_core(f, inputs), repeat),
             "local": median_time(lambda: f.run(*inputs, cluster=local, workers=WORKERS), repeat),
             "ray": median_time(lambda: f.run(*inputs, cluster="auto", workers=WORKERS), repeat),
+            "ray_r": median_time(lambda: ray_ex.run(plan, resident, f.params), repeat),
         }
-        times["dask"] = median_time(dask_runner(client, fn, inputs), repeat) if client else float("nan")
-        print(f"{name:<16} {size if not args.quick else 'quick':<20} "
-              + " ".join(f"{times[k]:>7.3f}s" for k in ("numpy", "single", "local", "ray", "dask"))
+        del resident
+        for key, res in (("dask", False), ("dask_r", True)):
+            times[key] = median_time(dask_runner(client, fn, inputs, res), repeat) if client else float("nan")
+        print(f"{name:<16} {load:>5.2f} " + " ".join(f"{times[k]:>8.3f}s" for k, _ in cols)
               + f"   {times['single'] / times['local']:>11.2f}x {times['single'] / times['ray']:>9.2f}x"
-              f" {times['dask'] / times['ray']:>10.2f}x", flush=True)
+              f" {times['1core'] / times['ray']:>7.2f}x {times['dask'] / times['ray']:>10.2f}x"
+              f" {times['dask_r'] / times['ray_r']:>9.2f}x", flush=True)
         del inputs, expected
+    print("sizes: " + "; ".join(f"{n} {s}" for n, _, _, s in WORKLOADS) + ("  (--quick: smaller)" if args.quick else ""))
+    print("load: the 1-minute load average when the workload started (2 cores)")
     per_task = task_overhead()
     print(f"\nRay per-task overhead (a Plan of 1,000 tiny tasks): {per_task * 1e3:.2f} ms/task (target <= 2 ms)")
     if client is not None:

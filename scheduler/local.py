@@ -2,18 +2,32 @@
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+import numpy as np
+
+from distjit.ir.graph import Graph
+from distjit.ir.types import TensorType
+from distjit.ops import get_op
 from distjit.partition.plan import Plan, Source
 from distjit.runtime.executor import compile_graph, run
-from scheduler.common import arg_part, assemble, consumers
+from scheduler.common import PARALLEL_COPY_BYTES, arg_part, assemble, blas_threads, concat_buffer, consumers
 
 
 class LocalExecutor:
     """Runs every task of a Plan as soon as its inputs are ready, `max_workers` at a time.
 
     Intermediate values are dropped as soon as their last reader has run, so peak
-    memory follows the Plan's live values, not all of them.
+    memory follows the Plan's live values, not all of them. The parts of a big split
+    output go straight into the result array: the node that makes a part (a fused or
+    ufunc node) writes it there with ``out=`` (a variant of the task's subgraph with
+    the destination as an extra input), else the task copies it there as it finishes
+    (in parallel, instead of one np.concatenate at the end); parts are not kept.
+    While tasks run side by side, OpenBLAS is limited to cores / max_workers threads
+    (`scheduler.common.blas_threads`): N tasks each starting a BLAS thread per core
+    oversubscribe the machine.
     """
 
     name = "local"
@@ -21,28 +35,69 @@ class LocalExecutor:
     def __init__(self, max_workers: int | None = None):
         self.max_workers = max_workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="distjit-task")
+        self._variants: "weakref.WeakKeyDictionary[Graph, dict]" = weakref.WeakKeyDictionary()
+        self._variants_lock = threading.Lock()
 
     def default_workers(self) -> int:
         return self.max_workers
 
     def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task."""
+        if self.max_workers > 1 and len(plan.tasks) > 1:
+            with blas_threads(max(1, (os.cpu_count() or 1) // self.max_workers)):
+                return self._run(plan, leaves, params, tracker)
+        return self._run(plan, leaves, params, tracker)
+
+    def _run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         programs = {}
         values: dict[tuple[int, int], object] = {}
         readers = consumers(plan)
+        dests, targets = _output_buffers(plan)
+        for key in targets:                  # copied into its output by the task: not kept for the end
+            readers[key] -= sum(1 for o in dests for s in plan.outputs[o].sources if (s.index, s.output) == key)
+        misfits: dict[tuple[int, int], object] = {}   # a part whose shape the Plan did not predict (never, in theory)
 
         def source(s: Source):
             if s.kind == "arg":
                 return arg_part(plan, leaves, s)
             if s.kind == "param":
                 return params[plan.params[s.index]]
-            return values[(s.index, s.output)]
+            key = (s.index, s.output)
+            if key in misfits:
+                return misfits[key]
+            if key in values or key not in targets:
+                return values[key]
+            dest, index = targets[key][0]      # a part already copied into its output (and not kept)
+            return dest[index]
 
         def program(t):
             sub = plan.tasks[t].subgraph
             if sub not in programs:
                 programs[sub] = compile_graph(plan.subgraphs[sub])
             return programs[sub]
+
+        def task(i, prog, inputs):
+            outs = run(prog, inputs)
+            for k, v in enumerate(outs):
+                for dest, index in targets.get((i, k), ()):
+                    part = dest[index]
+                    if isinstance(v, np.ndarray) and v.shape == part.shape and v.dtype == dest.dtype:
+                        if not _same_buffer(v, part):       # not written in place by the variant: copy
+                            np.copyto(part, v)
+                    else:
+                        misfits[(i, k)] = v
+            return outs
+
+        def launch(i):
+            inputs = [source(s) for s in plan.tasks[i].inputs]
+            ks = tuple(k for k in range(plan.task_outputs(i)) if len(targets.get((i, k), ())) == 1
+                       and targets[(i, k)][0][0][targets[(i, k)][0][1]].flags.c_contiguous)
+            prog = self._variant(plan.subgraphs[plan.tasks[i].subgraph], ks) if ks else None
+            if prog is None:
+                return self._pool.submit(task, i, program(i), inputs)
+            direct, prog = prog
+            inputs += [targets[(i, k)][0][0][targets[(i, k)][0][1]] for k in direct]
+            return self._pool.submit(task, i, prog, inputs)
 
         waiting = {i: len(t.deps()) for i, t in enumerate(plan.tasks)}
         dependents: dict[int, list[int]] = {}
@@ -54,8 +109,7 @@ class LocalExecutor:
         try:
             while ready or running:
                 for i in ready:
-                    inputs = [source(s) for s in plan.tasks[i].inputs]
-                    running[self._pool.submit(run, program(i), inputs)] = i
+                    running[launch(i)] = i
                 ready = []
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -79,7 +133,80 @@ class LocalExecutor:
         finally:
             for fut in running:
                 fut.cancel()
-        return assemble(plan, source)
+        outs = []
+        for o, out in enumerate(plan.outputs):
+            if o in dests and not any((s.index, s.output) in misfits for s in out.sources):
+                outs.append(dests[o])         # assembled already, part by part, by the tasks
+            else:
+                outs.extend(assemble(_one_output(plan, o), source))
+        return outs
+
+    def _variant(self, sub: Graph, ks: tuple):
+        """(outputs written in place, program) of `sub` with its outputs `ks` written with ``out=`` into extra
+        trailing inputs, one per output made by a node that can take ``out=``; None when none can."""
+        with self._variants_lock:
+            per_graph = self._variants.setdefault(sub, {})
+            if ks not in per_graph:
+                per_graph[ks] = _make_variant(sub, ks)
+            return per_graph[ks]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.strides == b.strides
+
+
+def _writes_out(node) -> bool:
+    if node.blocks:
+        return False
+    if node.op == "fused.elementwise":
+        return True
+    return "ufunc" in get_op(node.op).flags and len(node.outputs) == 1
+
+
+def _make_variant(sub: Graph, ks: tuple):
+    from distjit.runtime.executor import compile_graph
+
+    g = Graph.parse(str(sub))
+    direct = []
+    for k in ks:
+        v = g.outputs[k]
+        node = v.node
+        if node is None or node.block is not g.block or not _writes_out(node) or g.outputs.count(v) != 1 \
+                or not isinstance(v.type, TensorType) or not v.type.is_static or v.type.ndim == 0:
+            continue
+        dest = g.add_input(v.type, g.fresh_name("dest"))
+        node.meta.setdefault("dest", {})[node.outputs.index(v)] = dest
+        direct.append(k)
+    if not direct:
+        return None
+    return tuple(direct), compile_graph(g)
+
+
+def _one_output(plan: Plan, o: int):
+    class _View:     # what `assemble` reads of a Plan: its outputs
+        outputs = [plan.outputs[o]]
+    return _View
+
+
+def _output_buffers(plan: Plan):
+    """Preallocated results for big split outputs whose parts all come from tasks with static types:
+    {output index: array} and {(task, output): [(array, index of the part)]}."""
+    dests, targets = {}, {}
+    for o, out in enumerate(plan.outputs):
+        if out.axis is None or len(out.sources) < 2 or any(s.kind != "task" for s in out.sources):
+            continue
+        types = [plan.subgraphs[plan.tasks[s.index].subgraph].outputs[s.output].type for s in out.sources]
+        if not all(isinstance(t, TensorType) and t.is_static and t.ndim > out.axis for t in types):
+            continue
+        if len({(t.dtype, t.shape[:out.axis] + t.shape[out.axis + 1:]) for t in types}) != 1:
+            continue
+        if sum(t.nbytes for t in types) < PARALLEL_COPY_BYTES:
+            continue
+        dest, slices = concat_buffer([t.shape for t in types], types[0].dtype, out.axis)
+        dests[o] = dest
+        for s, index in zip(out.sources, slices):
+            targets.setdefault((s.index, s.output), []).append((dest, index))
+    return dests, targets

@@ -34,8 +34,15 @@ def _run_task(digest: str, graph_box: list, *inputs):
 
     program = _PROGRAMS.get(digest)
     if program is None:
+        import os
+
         import ray
+        import distjit.runtime.fused_eval as fused_eval
         from distjit.ir.graph import Graph
+
+        # A task holds the CPUs Ray gave it (OMP_NUM_THREADS, which OpenBLAS follows too): the fused evaluator's
+        # block threads would otherwise be one per core in every worker (2 workers x 2 threads on 2 cores)
+        fused_eval.THREADS = max(1, int(os.environ.get("OMP_NUM_THREADS") or 1))
 
         text = ray.get(graph_box[0])       # boxed, so Ray fetches it only on a cache miss
         program = _PROGRAMS[digest] = compile_graph(Graph.parse(text))
@@ -54,6 +61,7 @@ class RayExecutor:
         self._remote = None
         self._graphs: dict[str, object] = {}
         self._params: dict[tuple, tuple] = {}
+        self._copy_pool = None
         self._lock = threading.Lock()
 
     # -- the cluster ------------------------------------------------------------------------------------------
@@ -92,6 +100,11 @@ class RayExecutor:
             tracker.restart()             # connecting to the cluster is not part of the run
         remote = self._remote
         args: dict[tuple[int, int | None], object] = {}
+        if isinstance(leaves, Resident):
+            if leaves.plan is not plan:
+                raise DistJitError("RayExecutor.run: these resident inputs were put for another Plan")
+            args.update(leaves.refs)
+            leaves = leaves.leaves
         refs: dict[int, list] = {}
 
         def source(s: Source):
@@ -143,8 +156,30 @@ class RayExecutor:
             if s.kind == "arg":
                 return arg_part(plan, leaves, s)
             return fetched[s]
-        outs = assemble(plan, fetch)
+        outs = assemble(plan, fetch, pool=self._copier())
         return [np.array(o) if isinstance(o, np.ndarray) and not o.flags.writeable else o for o in outs]
+
+    def _copier(self):
+        """Threads that copy fetched parts into a split output side by side (the driver's cores)."""
+        if self._copy_pool is None:
+            import os
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._copy_pool = ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="distjit-copy")
+        return self._copy_pool
+
+    def resident(self, plan: Plan, leaves: list) -> "Resident":
+        """Put a call's arguments into the object store once, for several runs of `plan` (`run(plan, resident,
+        params)`): what dask's `persist()` does. The caller promises not to change the arrays meanwhile:
+        the runs read the copies in the object store."""
+        refs = {}
+        for i, layout in enumerate(plan.inputs):
+            shards = [None] if layout.axis is None else range(len(layout.bounds))
+            for j in shards:
+                value = arg_part(plan, leaves, Source("arg", i, 0, j))
+                if isinstance(value, np.ndarray) and value.nbytes >= _INLINE_BYTES:
+                    refs[(i, j)] = self.ray.put(value)
+        return Resident(plan, list(leaves), refs)
 
     def _track(self, tracker, refs: dict) -> None:
         """Tell `tracker` of each task as it finishes (waits on every task; used only for progress or stats)."""
@@ -153,6 +188,13 @@ class RayExecutor:
             done, _ = self.ray.wait(list(pending), num_returns=1, fetch_local=False)
             for ref in done:
                 tracker.task_done(pending.pop(ref))
+
+
+class Resident:
+    """A call's arguments already in the object store, for `RayExecutor.run` (see `RayExecutor.resident`)."""
+
+    def __init__(self, plan: Plan, leaves: list, refs: dict):
+        self.plan, self.leaves, self.refs = plan, leaves, refs
 
 
 def _unwrap(e: Exception) -> Exception:

@@ -22,6 +22,10 @@ reduces across shards in shard order with the right formula for each kind:
   var (std: sqrt=True)            (n, mean, M2)   Chan, Golub & LeVeque's pairwise update
   argmax, argmin                  (value, index)  first shard holding the extreme; index + shard offset
 
+A mean and a var (or std) of the same value over the same axes share one pass:
+the partitioner gives the mean's combine the var's (n, mean, M2) partials
+(`using="var"`), and the mean's own partial is never made.
+
 A contraction over the split axis (``Z.T @ Z`` with Z split by rows) needs no
 dist.Partial: the op itself yields per-shard partial sums, combined with kind sum
 and no reduced axes. Combining reorders floating-point sums, so results agree with
@@ -119,12 +123,41 @@ def _partial(x, kind, axis, dtype=None):
         return np.sum(x, axis=axis, dtype=acc, keepdims=True), count
     if kind == "var":
         acc = dtype if dtype is not None else (np.float64 if x.dtype.kind in "biu" else None)
+        if axis == (0,) and x.dtype == np.float64 and acc in (None, np.float64) and x.size >= _BLOCK_ELEMENTS \
+                and x.shape[0] > 1:
+            return _blocked_var(x)
         mean = np.mean(x, axis=axis, dtype=acc, keepdims=True)
-        d = x - mean
-        return count, mean, np.sum(d * d, axis=axis, keepdims=True)
+        d = np.subtract(x, mean, dtype=acc)
+        np.multiply(d, d, out=d)
+        return count, mean, np.sum(d, axis=axis, keepdims=True)
     (a,) = axis   # argmax, argmin: one axis
     index = (np.argmax if kind == "argmax" else np.argmin)(x, axis=a, keepdims=True)
     return np.take_along_axis(x, index, axis=a), index
+
+
+_BLOCK_ELEMENTS = 1 << 16
+
+
+def _blocked_var(x):
+    """(n, mean, M2) over axis 0 in one pass of cache-sized row blocks, combined with Chan's update.
+
+    No full-size temporary (eager ``x - mean`` faults in a fresh array as big as x, and
+    page faults of threads in one process contend), and x is read once, not twice.
+    """
+    rows = max(1, _BLOCK_ELEMENTS // max(1, x[0].size))
+    buf = np.empty((rows, *x.shape[1:]), np.float64)
+    state = None
+    for s in range(0, x.shape[0], rows):
+        b = x[s:s + rows]
+        m = b.shape[0]
+        d = buf[:m]
+        mean = np.sum(b, axis=0, keepdims=True)
+        mean /= m
+        np.subtract(b, mean, out=d)
+        np.multiply(d, d, out=d)
+        part = (m, mean, np.sum(d, axis=0, keepdims=True))
+        state = part if state is None else _chan(state, part)
+    return state
 
 
 def _keep_shape(t, axis):
@@ -171,10 +204,12 @@ def _chan(a, b):
     return n, ma + delta * (nb / n), m2a + m2b + delta * delta * (na * nb / n)
 
 
-def _combine(*parts, kind, axis=(), keepdims=False, ddof=0, dtype=None, offsets=None, sqrt=False):
-    k = PARTIAL_ARITY[kind]
+def _combine(*parts, kind, axis=(), keepdims=False, ddof=0, dtype=None, offsets=None, sqrt=False, using=None):
+    k = PARTIAL_ARITY[using or kind]
     groups = [parts[i:i + k] for i in range(0, len(parts), k)]
-    if kind in _FOLD:
+    if kind == "mean" and using == "var":    # a mean read off the (n, mean, M2) partials of a var of the same x
+        result = functools.reduce(_chan, groups)[1]
+    elif kind in _FOLD:
         result = functools.reduce(_FOLD[kind], (g[0] for g in groups))
     elif kind == "mean":
         total = functools.reduce(np.add, (g[0] for g in groups))
@@ -200,7 +235,7 @@ def _combine(*parts, kind, axis=(), keepdims=False, ddof=0, dtype=None, offsets=
 
 def _combine_infer(in_types, attrs):
     kind, axis = attrs["kind"], tuple(attrs.get("axis", ()))
-    lead = [t for t in in_types[:PARTIAL_ARITY[kind]] if isinstance(t, TensorType)]
+    lead = [t for t in in_types[:PARTIAL_ARITY[attrs.get("using") or kind]] if isinstance(t, TensorType)]
     t = lead[-1] if kind in ("argmax", "argmin") else lead[0]
     shape = shape_of(t)
     if not attrs.get("keepdims", False):
@@ -234,7 +269,8 @@ DIST_OPS = {op.name: op for op in [
                    doc="One shard's partial statistics of a reduction; see NOTE: [Partial reductions].")),
     register(OpDef("dist.Combine", kernel=_combine, infer=_combine_infer,
                    params=(operands("partials"), attr("kind"), attr("axis", ()), attr("keepdims", False),
-                           attr("ddof", 0), attr("dtype", None), attr("offsets", None), attr("sqrt", False)),
+                           attr("ddof", 0), attr("dtype", None), attr("offsets", None), attr("sqrt", False),
+                           attr("using", None)),
                    flags={"dist", "collective"}, cost=_combine_cost,
                    doc="The reduction's result from the partials of every shard; see NOTE: [Partial reductions].")),
 ]}

@@ -96,6 +96,8 @@ class _Propagator:
         self.sg = ShardedGraph(self.new, {}, {}, parts)
         self.map: dict[Value, Value] = {}
         self.converted: dict[tuple[Value, object], Value] = {}
+        self.var_keys = _var_keys(graph)                 # (value, axes) that a var or std reduces
+        self.moments: dict[tuple, list[Value]] = {}      # (new value, axes) -> its var partials (n, mean, M2)
         for p in graph.params:
             v = Value(p.name, p.type)
             self.new.params.append(v)
@@ -198,15 +200,27 @@ class _Propagator:
 
     def reduce(self, node: Node, x: Value, r: Reduce) -> None:
         b = self._b()
-        attrs = {"kind": r.kind, "axis": tuple(r.axis)}
+        # A mean and a var of the same value over the same axes: one pass, the var's (n, mean, M2) partials
+        shared = r.dtype is None and r.kind in ("mean", "var") and isinstance(x.type, TensorType) \
+            and x.type.dtype.kind == "f" and (node.inputs[0], tuple(sorted(r.axis))) in self.var_keys
+        key = (x, tuple(sorted(r.axis)))
+        kind = "var" if shared else r.kind
+        attrs = {"kind": kind, "axis": tuple(r.axis)}
         if r.dtype is not None:
             attrs["dtype"] = np.dtype(r.dtype)
-        partials = b.op("dist.Partial", [x], attrs, names=[x.name] * _arity(r.kind))
+        if shared and key in self.moments:
+            partials = self.moments[key]
+        else:
+            partials = b.op("dist.Partial", [x], attrs, names=[x.name] * _arity(kind))
+            if shared:
+                self.moments[key] = partials
         dim = self.sg.split_dim[x]
         for p in partials:
             self._set(p, PARTIAL, dim)
         out = node.output
         cattrs = {"kind": r.kind, "axis": tuple(r.axis), "keepdims": r.keepdims, "dtype": out.type.dtype}
+        if shared and r.kind == "mean":
+            cattrs["using"] = "var"
         if r.ddof:
             cattrs["ddof"] = r.ddof
         if r.sqrt:
@@ -230,6 +244,22 @@ class _Propagator:
         for old, nv in zip(node.outputs, new.outputs):
             self.map[old] = nv
         return new
+
+
+def _var_keys(graph: Graph) -> set:
+    """(input value, sorted axes) of every np.var / np.std of the graph's top-level block without a dtype."""
+    from distjit.ops.infer import normalize_axes
+
+    keys = set()
+    for node in graph.block.nodes:
+        if node.op in ("np.var", "np.std") and node.attrs.get("dtype") is None and len(node.inputs) == 1 \
+                and isinstance(node.inputs[0].type, TensorType):
+            try:
+                axes = normalize_axes(node.op, node.attrs.get("axis"), node.inputs[0].type.ndim)
+            except Exception:
+                continue
+            keys.add((node.inputs[0], tuple(sorted(axes))))
+    return keys
 
 
 def _arity(kind: str) -> int:

@@ -145,8 +145,11 @@ class _Generator:
         for key, value in explicit_attrs(opdef, node.attrs).items():
             args.append(f"{key}={self.attr_source(value, node)}")
         reuse = node.meta.get("reuse")   # memory planning (distjit/passes/memplan.py): write into a dying input
-        if reuse:
-            outs = [self.name_of(node.inputs[reuse[k]]) if k in reuse else "None" for k in range(len(node.outputs))]
+        dest = node.meta.get("dest")     # output k into the array an input of the graph gives (scheduler/local.py)
+        if reuse or dest:
+            reuse, dest = reuse or {}, dest or {}
+            outs = [self.name_of(dest[k]) if k in dest else self.name_of(node.inputs[reuse[k]]) if k in reuse
+                    else "None" for k in range(len(node.outputs))]
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
 
