@@ -68,6 +68,7 @@ class Function:
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
+        self._shape_plans: dict[tuple, Any] = {}   # Plans of a graph with symbolic dims, per argument shapes
 
     # -- calling ---------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -180,18 +181,30 @@ class Function:
         leaves = self.flatten_inputs(args, kwargs)
         executor = executor_for(cluster)
         workers = workers or executor.default_workers()
-        plans = self.plans
-        key = plan_key(workers, shard)
-        if key not in plans:
-            self.plan(workers, shard)
+        plan = self._plan_for(leaves, workers, shard)
         if not stats and progress is None:
-            return self.finish(leaves, executor.run(plans[key], leaves, self.params))
+            return self.finish(leaves, executor.run(plan, leaves, self.params))
         from scheduler.stats import Tracker
 
-        tracker = Tracker(plans[key], getattr(executor, "name", type(executor).__name__), progress)
-        result = self.finish(leaves, executor.run(plans[key], leaves, self.params, tracker=tracker))
+        tracker = Tracker(plan, getattr(executor, "name", type(executor).__name__), progress)
+        result = self.finish(leaves, executor.run(plan, leaves, self.params, tracker=tracker))
         run_stats = tracker.finish()
         return (result, run_stats) if stats else result
+
+    def _plan_for(self, leaves: list, workers: int, shard: dict | None):
+        """The Plan for these arguments. A Plan splits concrete row ranges, so a graph with symbolic dims
+        is made static for the arguments' shapes first; those Plans are cached per shape, not saved."""
+        if all(not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
+            return self.plan(workers, shard)
+        from distjit.ir.types import type_of
+        from distjit.passes.specialize import concretize
+
+        types = [type_of(leaf) for leaf in leaves]
+        key = (plan_key(workers, shard), tuple(types))
+        if key not in self._shape_plans:
+            static = Function(concretize(self.graph, types), self.signature, self.params, self.name)
+            self._shape_plans[key] = static.plan(workers, shard)
+        return self._shape_plans[key]
 
     # -- saving ------------------------------------------------------------------
     def to_bytes(self, metadata: dict[str, str] | None = None) -> bytes:
