@@ -76,13 +76,12 @@ class Function:
         outputs = self.run_graph(leaves)
         return self.finish(leaves, outputs)
 
-    def flatten_inputs(self, args: Sequence, kwargs: dict) -> list:
+    def flatten_inputs(self, args: Sequence, kwargs: dict) -> Sequence:
         """Bind arguments by position and name, flatten them, and check them against the signature."""
         sig = self.signature
         if not kwargs and sig.flat and len(args) == len(sig.arg_names):
-            leaves = list(args)
-            check_inputs(self.name, self.graph.inputs, leaves, sig._input_paths)
-            return leaves
+            check_inputs(self.name, self.graph.inputs, args, sig._input_paths)
+            return args
         if len(args) > len(sig.arg_names):
             raise ShapeError(f"{self.name}() takes {len(sig.arg_names)} arguments but {len(args)} were given")
         bound = dict(zip(sig.arg_names, args))
@@ -117,8 +116,11 @@ class Function:
             self._program = compile_graph(self.graph, self.params)
         return run(self._program, leaves)
 
-    def finish(self, leaves: list, outputs: list):
+    def finish(self, leaves: Sequence, outputs: Sequence):
+        """Write mutated arguments back into the caller's arrays and rebuild the nested outputs."""
         sig = self.signature
+        if not sig.mutations and sig.out_spec.kind == "leaf":
+            return outputs[0]
         for leaf_index, out_index in sig.mutations:
             np.copyto(leaves[leaf_index], outputs[out_index], casting="unsafe")
         n_user = len(outputs) - len(sig.mutations)
@@ -193,8 +195,11 @@ class Function:
 
     def _plan_for(self, leaves: list, workers: int, shard: dict | None):
         """The Plan for these arguments. A Plan splits concrete row ranges, so a graph with symbolic dims
-        is made static for the arguments' shapes first; those Plans are cached per shape, not saved."""
-        if all(not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
+        is made static for the arguments' shapes first; those Plans are cached per shape, not saved.
+        A Plan the Function already carries (made from the symbolic graph, so it splits no symbolic dim)
+        fits every shape and is used as it is."""
+        if plan_key(workers, shard) in self.plans or all(
+                not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
             return self.plan(workers, shard)
         from distjit.ir.types import type_of
         from distjit.passes.specialize import concretize
@@ -229,7 +234,7 @@ def plan_key(workers: int, shard: dict | None = None) -> tuple:
     return (workers, tuple(sorted((shard or {}).items(), key=lambda item: str(item[0]))))
 
 
-def check_inputs(name: str, inputs, leaves: list, paths: list[str]) -> None:
+def check_inputs(name: str, inputs, leaves: Sequence, paths: Sequence[str]) -> None:
     """Raise ShapeError when an argument does not fit the type of its graph input."""
     symbols: dict[str, tuple[int, str]] = {}
     for value, leaf, path in zip(inputs, leaves, paths):

@@ -34,10 +34,10 @@ def plan_buffers(graph: Graph) -> None:
     plan_memory(graph, PassContext(keep_messages=False))
 
 
-def run(program: Program, inputs: Sequence[Any]) -> list[Any]:
+def run(program: Program, inputs: Sequence[Any]) -> tuple:
     """Run a compiled program; any exception becomes ExecutionError naming the failing node."""
     try:
-        return list(program.fn(*inputs))
+        return program.fn(*inputs)
     except DistJitError:
         raise
     except Exception as e:
