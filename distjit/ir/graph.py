@@ -138,6 +138,18 @@ def iter_refs(attr) -> Iterator[int]:
             yield from iter_refs(v)
 
 
+def iter_graphs(attr) -> Iterator["Graph"]:
+    """Graphs held in an attribute value (a call's callee, a fused node's expression)."""
+    if isinstance(attr, Graph):
+        yield attr
+    elif isinstance(attr, (list, tuple)):
+        for item in attr:
+            yield from iter_graphs(item)
+    elif isinstance(attr, dict):
+        for item in attr.values():
+            yield from iter_graphs(item)
+
+
 def substitute_refs(attr, inputs: list):
     """`attr` with every Ref(k) replaced by inputs[k]: how a run-time value reaches an attribute."""
     if isinstance(attr, Ref):

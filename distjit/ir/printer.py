@@ -46,7 +46,7 @@ from typing import Callable
 
 import numpy as np
 
-from distjit.ir.graph import Block, Graph, Node, Ref, Value
+from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_graphs
 from distjit.ir.types import dtype_name, parse_dtype
 
 INDENT = "  "
@@ -75,7 +75,7 @@ def _graphs_in_print_order(graph: Graph) -> list[Graph]:
         state[id(g)] = "open"
         for node in g.walk():
             for value in node.attrs.values():
-                for callee in _graphs_in(value):
+                for callee in iter_graphs(value):
                     if state.get(id(callee)) == "open":
                         raise ValueError(f"graph {callee.name} calls itself; recursive graphs cannot be printed")
                     if id(callee) not in state:
@@ -85,14 +85,6 @@ def _graphs_in_print_order(graph: Graph) -> list[Graph]:
 
     visit(graph)
     return order
-
-
-def _graphs_in(value):
-    if isinstance(value, Graph):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _graphs_in(item)
 
 
 def _labels(top: Graph, graphs: list[Graph]) -> dict[int, str]:

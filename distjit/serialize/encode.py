@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from distjit.errors import FormatError
-from distjit.ir.graph import Block, Graph, Node, Ref, Value
+from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_graphs
 from distjit.ir.types import (AnyType, NoneType, ScalarType, StrType, TensorType, TupleType, Type)
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KIND_ENUM, dtype_enum, scalar_type_name
@@ -57,7 +57,7 @@ class Encoder:
         self._open.add(key)
         for node in g.walk():
             for value in node.attrs.values():
-                for callee in _graphs_in(value):
+                for callee in iter_graphs(value):
                     self.graph(callee)
         msg = GraphEncoder(self, g).encode()
         self._open.discard(key)
@@ -76,17 +76,6 @@ class Encoder:
             _pickle(self, value, out, where)
             return
         raise FormatError(f"{where}: cannot save a value of type {type(value).__name__} ({value!r:.80})")
-
-
-def _graphs_in(value):
-    if isinstance(value, Graph):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _graphs_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _graphs_in(item)
 
 
 def _int(enc, v, out, where):
