@@ -4,8 +4,8 @@
     python -m distjit.serialize.regen --check    # exit 1 when the checked-in module is stale
 
 It runs ``python -m grpc_tools.protoc -I proto --python_out=distjit/serialize proto/distjit.proto``
-from the repository root (grpcio-tools must be installed: it is a developer tool,
-not a dependency). The generated code embeds the protobuf version of the generator
+from the repository root (grpcio-tools comes with the `test` extra, pinned to the
+protoc that made the checked-in module; it is not a runtime dependency). The generated code embeds the protobuf version of the generator
 (see `GENERATOR_NOTE`): the runtime that imports it must be at least that version,
 which is why pyproject.toml pins protobuf's lower bound.
 """

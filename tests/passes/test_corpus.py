@@ -33,7 +33,6 @@ def test_traced_program_optimized(prog, level, traced):
     assert str(distjit.Graph.parse(text)) == text
 
 
-@pytest.mark.skipif(not hasattr(distjit, "script"), reason="distjit.script is not there yet")
 @pytest.mark.parametrize("level", [1, 2, 3])
 @pytest.mark.parametrize("prog", CONTROL_PROGRAMS, ids=lambda p: p.name)
 def test_scripted_program_optimized(prog, level):
