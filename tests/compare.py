@@ -11,6 +11,16 @@ def fresh(inputs):
     return copy.deepcopy(inputs)
 
 
+def assert_matches_numpy(f, prog, seeds) -> None:
+    """`f` (a compiled `prog`) gives prog.fn's results on fresh inputs per seed, and mutates them the same way."""
+    for seed in seeds:
+        inputs = prog.make_inputs(np.random.default_rng(seed))
+        reference_inputs = fresh(inputs)
+        expected = prog.fn(*reference_inputs)
+        assert_same(f(*inputs), expected, prog.rtol)
+        assert_same(inputs, reference_inputs, 0.0, "inputs after the call")
+
+
 def assert_same(got, expected, rtol: float = 0.0, path: str = "result") -> None:
     """Same structure, same kind of leaf (array, NumPy scalar, Python scalar), dtype, shape and values.
 

@@ -22,7 +22,7 @@ from distjit.ir.builder import Builder
 from distjit.ir.graph import Graph, Ref, Value
 from distjit.ir.types import ScalarType, TensorType, type_of
 from distjit.ops import REGISTRY, get_op
-from distjit.pytree import flatten, leaf_paths
+from distjit.pytree import flatten, leaf_paths, unflatten
 
 # ufunc methods that are reductions under another name (np.add.reduce is np.sum over axis 0).
 _UFUNC_REDUCE = {"add": "np.sum", "multiply": "np.prod", "maximum": "np.max", "minimum": "np.min",
@@ -55,7 +55,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     symbols = _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves)
     proxies = [ctx.add_input(leaf, path, symbols.get(i, {})) for i, (leaf, path) in enumerate(zip(leaves, paths))]
     originals = [p._value for p in proxies]
-    args = _unflatten_args(in_spec, proxies)
+    args = unflatten(in_spec, proxies)
     with patched(ctx, getattr(fn, "__globals__", None)):
         _refuse_generators(fn)
         result = fn(*args)
@@ -464,12 +464,6 @@ def _arg_names(fn, count: int) -> tuple[list[str], dict]:
 def _name_of(fn) -> str:
     name = getattr(fn, "__name__", None) or type(fn).__name__
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "graph"
-
-
-def _unflatten_args(spec, proxies):
-    from distjit.pytree import unflatten
-
-    return unflatten(spec, proxies)
 
 
 def _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves) -> dict[int, dict[int, str]]:

@@ -17,7 +17,6 @@ defaults are left out.
 from __future__ import annotations
 
 import itertools
-import keyword
 import linecache
 import math
 from typing import Any
@@ -251,7 +250,8 @@ def _is_literal(index) -> bool:
 
 
 def _is_global(name: str) -> bool:
-    return not name.startswith("v") or keyword.iskeyword(name)
+    """Locals are named v<n>; anything else is a bound global or a literal, which `del` must not name."""
+    return not name.startswith("v")
 
 
 def _is_true_constant(value: Value) -> bool:

@@ -1,6 +1,5 @@
 """Tracing: what is recorded, in-place semantics, signatures, parameters, nested inputs and outputs."""
 import numpy as np
-import pytest
 
 import distjit
 from tests.compare import assert_same, fresh

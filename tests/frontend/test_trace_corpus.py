@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import distjit
-from tests.compare import assert_same, fresh
+from tests.compare import assert_matches_numpy, assert_same, fresh
 from tests.programs import PROGRAMS
 
 TRACEABLE = PROGRAMS
@@ -11,14 +11,7 @@ TRACEABLE = PROGRAMS
 
 @pytest.mark.parametrize("prog", TRACEABLE, ids=lambda p: p.name)
 def test_traced_matches_numpy(prog, traced):
-    f = traced(prog)
-    for seed in (1, 2):
-        inputs = prog.make_inputs(np.random.default_rng(seed))
-        reference_inputs = fresh(inputs)
-        expected = prog.fn(*reference_inputs)
-        got = f(*inputs)
-        assert_same(got, expected, prog.rtol)
-        assert_same(inputs, reference_inputs, 0.0, "inputs after the call")
+    assert_matches_numpy(traced(prog), prog, seeds=(1, 2))
 
 
 @pytest.mark.parametrize("prog", TRACEABLE, ids=lambda p: p.name)
