@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable
 
@@ -527,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "optimize and submit them.",
                                      epilog="exit status: 0 ok, 1 bad input (model file, inputs, unknown job), "
                                             "2 usage, 3 cluster unreachable or refused the token, "
-                                            "4 job failed or stopped, 130 interrupted")
+                                            "4 job failed or stopped, 130 interrupted, 141 output pipe closed early")
     parser.add_argument("--version", action="version", version=f"distjit {distjit.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
@@ -537,6 +538,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Exit statuses scripts can rely on (NOTE: [Exit status] in the module docstring).
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_CLUSTER, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_BROKEN_PIPE = 141      # what a Unix tool killed by SIGPIPE reports (`distjit inspect F | head`)
+
+
+def _silence_stdout() -> None:
+    """The reader went away: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def main(argv=None) -> int:
@@ -558,6 +567,9 @@ def main(argv=None) -> int:
     except DistJitError as e:
         print(f"distjit: error: {e}", file=sys.stderr)
         return EXIT_JOB_FAILED if type(e).__name__ == "JobFailedError" else EXIT_INPUT
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as e:
         print(f"distjit: error: {e}", file=sys.stderr)
         return EXIT_INPUT

@@ -31,7 +31,7 @@ np.savez("expected.npz", *scores(x, w))
 PY
 
 # 2. What is in the file: inputs, outputs, parameters, graph.
-$DISTJIT inspect scores.djit | head -n 8
+$DISTJIT inspect scores.djit
 
 # 3. Run it here (threads), with a summary of tasks, bytes moved and time per stage.
 $DISTJIT run scores.djit --input x=x.npy --input w=w.npy --output local.npz --workers 2 --stats

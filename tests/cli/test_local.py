@@ -181,3 +181,15 @@ def test_subprocess_entry_point(files, tmp_path):
     assert code == 0 and "wrote output[0], output[1]" in out
     code, _, err = run_cli("run", files["model"], "-i", f"x={files['x']}")
     assert code == 1 and "missing input(s) w" in err and "Traceback" not in err
+
+
+def test_reader_closing_the_pipe_is_quiet(files):
+    """`distjit inspect F | head -n 1`: the command stops like a Unix tool killed by SIGPIPE, no traceback."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "distjit", "inspect", str(files["model"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                     # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""
