@@ -34,16 +34,23 @@ AUTO_VERIFY_BYTES = 64 << 20
 
 # ---- writing -------------------------------------------------------------------------------------
 
-def save(f, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
-    """Write Function `f` to `path` atomically (temporary file in the same folder, fsync, rename).
+def save(f, path: str | os.PathLike, metadata: dict[str, str] | None = None, durable: bool = True) -> None:
+    """Write Function `f` to `path` atomically: a temporary file in the same folder, renamed over `path`.
 
+    A failed or killed process never leaves a partial file at `path`. `durable=True` (the
+    default) also fsyncs the file before the rename and the folder after it, so the file
+    survives a power loss once `save` returns; large tensors are then written with O_DIRECT,
+    as fast as the disk allows (NOTE: [Large writes] in layout.py). `durable=False` skips the
+    fsyncs, like np.save and torch.save: faster (the bytes stay in the page cache for the
+    system to write back later), but a power loss soon after may lose the file (or, depending
+    on the file system, leave an empty or partial one at `path`). The bytes are the same either way.
     `metadata` (strings to strings) is stored with the Function's own `metadata`, if any.
     The bytes depend only on `f`: saving a loaded Function gives the file it came from.
     """
     from distjit.serialize.encode import encode_function
 
     model, arrays = encode_function(f, metadata)
-    atomic_write(path, lambda out: write_model(out, model, arrays))
+    atomic_write(path, lambda out: write_model(out, model, arrays, direct=durable), durable)
 
 
 def to_bytes(f, metadata: dict[str, str] | None = None) -> bytes:
@@ -56,15 +63,18 @@ def to_bytes(f, metadata: dict[str, str] | None = None) -> bytes:
     return out.getvalue()
 
 
-def write_model(out, model: pb.Model, arrays: list[np.ndarray]) -> None:
-    """Lay out and write a Model whose tensor descriptors match `arrays` (little-endian, C order)."""
+def write_model(out, model: pb.Model, arrays: list[np.ndarray], direct: bool = False) -> None:
+    """Lay out and write a Model whose tensor descriptors match `arrays` (little-endian, C order).
+
+    `direct=True`: write large tensors with O_DIRECT when `out` is a file on a disk that allows it.
+    """
     buffers = [memoryview(a.reshape(-1).view(np.uint8)) for a in arrays]
     offsets, data_length = layout([len(b) for b in buffers])
     for desc, offset in zip(model.tensors, offsets):
         desc.offset = offset
     message = model.SerializeToString(deterministic=True)
     data_offset = align(HEADER_SIZE + len(message))
-    crcs = write_tensors(out, data_offset, buffers, offsets)
+    crcs = write_tensors(out, data_offset, buffers, offsets, direct)
     for desc, crc in zip(model.tensors, crcs):
         desc.crc32 = crc
     final = model.SerializeToString(deterministic=True)

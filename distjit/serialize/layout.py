@@ -19,12 +19,18 @@ Tensor checksums are in their descriptors (see `load`'s `verify_checksums`).
 Writing lays the file out first (the message has a fixed size: the tensors'
 crc32s are fixed32 fields, filled in last), writes the tensor bytes while a
 second thread computes their checksums (both release the GIL), then writes the
-header and the message at the front.
+header and the message at the front. Large tensors are written as NOTE: [Large
+writes] says (durable saves with O_DIRECT); the bytes are the same either way.
 """
 from __future__ import annotations
 
+import errno
+import functools
+import mmap
 import os
+import stat
 import struct
+import sys
 import threading
 import zlib
 from dataclasses import dataclass
@@ -105,8 +111,13 @@ def layout(lengths: list[int]) -> tuple[list[int], int]:
     return offsets, end
 
 
-def write_tensors(f, data_offset: int, buffers: list[memoryview], offsets: list[int]) -> list[int]:
-    """Write the tensors at their offsets while another thread computes their crc32s; returns the crc32s."""
+def write_tensors(f, data_offset: int, buffers: list[memoryview], offsets: list[int],
+                  direct: bool = False) -> list[int]:
+    """Write the tensors at their offsets while another thread computes their crc32s; returns the crc32s.
+
+    Large tensors are written as NOTE: [Large writes] says; `direct=True` asks for O_DIRECT,
+    used when `f` is a real file (`f.name` its path) that allows it. The bytes are the same either way.
+    """
     crcs = [0] * len(buffers)
     errors: list[BaseException] = []
 
@@ -125,15 +136,14 @@ def write_tensors(f, data_offset: int, buffers: list[memoryview], offsets: list[
     if worker is not None:
         worker.start()
     try:
-        position = data_offset
-        f.seek(position)
-        for buf, offset in zip(buffers, offsets):
-            pad = data_offset + offset - position
-            if pad:
-                f.write(b"\0" * pad)
-            for start in range(0, len(buf), _CHUNK):
-                f.write(buf[start:start + _CHUNK])
-            position = data_offset + offset + len(buf)
+        data_length = offsets[-1] + len(buffers[-1]) if buffers else 0
+        large = data_length >= LARGE_BYTES
+        if large:
+            _reserve(f, data_offset + data_length)
+        if not (large and direct and write_direct(f, data_offset, data_length, _pieces(buffers, offsets))):
+            f.seek(data_offset)
+            for piece in _pieces(buffers, offsets):
+                f.write(piece)
     finally:
         if worker is not None:
             worker.join()
@@ -144,29 +154,166 @@ def write_tensors(f, data_offset: int, buffers: list[memoryview], offsets: list[
     return crcs
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call `write(file)` on a new file next to `path`, fsync it and rename it over `path`.
+def _pieces(buffers: list[memoryview], offsets: list[int]):
+    """The data section's bytes in order: the zero padding before each tensor, then its bytes in `_CHUNK` pieces."""
+    position = 0
+    for buf, offset in zip(buffers, offsets):
+        if offset > position:
+            yield memoryview(bytes(offset - position))
+        for start in range(0, len(buf), _CHUNK):
+            yield buf[start:start + _CHUNK]
+        position = offset + len(buf)
 
-    A crash or an exception never leaves a partial file at `path`; the temporary file is removed on failure.
-    The file gets the usual permissions (0o666 minus the umask).
+
+# NOTE: [Large writes]
+# Saving a GiB is bound by the disk (~1 GB/s here) when durable, by the page
+# cache when not. Three things keep it there (each measured on a small VM, ext4
+# on a virtio disk, where fresh page-cache pages are expensive):
+#
+# * The file's blocks are allocated before the writes (Linux fallocate(2), where
+#   the file system has it). Without that ext4 delays allocation, and renaming
+#   the temporary file over an existing one starts writing back all of its
+#   dirty pages (auto_da_alloc): +0.7 s per GiB even when not durable.
+# * `atomic_write` first drops the cached pages of the file it replaces, so the
+#   new file reuses them, as np.save's truncation does: allocating a GiB of
+#   fresh pages instead cost 2-4 s per GiB here.
+# * A durable save writes the tensors with O_DIRECT (`write_direct`): from one
+#   reused, page-aligned bounce buffer straight to the disk, 0.7-1.2 s per GiB,
+#   instead of dirtying a GiB of page cache and waiting for fsync to write it
+#   back (1.2-4.3 s). O_DIRECT wants block-aligned offsets, lengths and memory,
+#   so the bytes from the first 4096-aligned offset at or after the data
+#   section's start go through a second, O_DIRECT descriptor (the last block
+#   padded with zeros, then the file truncated to its true size), and the few
+#   bytes before it (header, message, padding, the start of the first tensor)
+#   through the ordinary one; fsync covers both. Where O_DIRECT is missing or
+#   refused (EINVAL: tmpfs before Linux 6.6, some FUSE), the ordinary writes are used.
+#
+# Small tensors (< `LARGE_BYTES`) are written plainly: nothing here is worth it.
+
+LARGE_BYTES = 8 << 20
+_BLOCK = 4096              # O_DIRECT alignment: a multiple of every common logical block size
+_BOUNCE = 16 << 20         # bytes per O_DIRECT write
+
+
+@functools.cache
+def _fallocate():
+    """fallocate(2), not os.posix_fallocate: where the file system cannot allocate, glibc's
+    posix_fallocate writes a byte to every block instead (slow on FUSE or NFSv3)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fallocate = getattr(libc, "fallocate64", None) or libc.fallocate   # 64-bit offsets on 32-bit glibc too
+    except (OSError, AttributeError):
+        return None
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return fallocate
+
+
+def _reserve(f, size: int) -> None:
+    """Allocate the blocks of file `f` up to `size` bytes before writing them, where the file system can."""
+    try:
+        fd = f.fileno()
+    except (OSError, ValueError):   # not a real file (io.BytesIO)
+        return
+    if _fallocate() is not None:
+        _fallocate()(fd, 0, 0, size)   # a failure (EOPNOTSUPP, ENOSPC) is fine: the writes allocate, or report it
+
+
+class _DirectRefused(Exception):
+    """The file system refused the first O_DIRECT write: use the ordinary writes."""
+
+
+def write_direct(f, data_offset: int, data_length: int, pieces) -> bool:
+    """Write the data section of file `f` (the bytes of `pieces`, from `data_offset`) with O_DIRECT.
+
+    Returns False, having written nothing that matters, when O_DIRECT cannot be used.
+    """
+    o_direct = getattr(os, "O_DIRECT", 0)
+    path = getattr(f, "name", None)
+    start = (data_offset + _BLOCK - 1) // _BLOCK * _BLOCK
+    end = data_offset + data_length
+    if not o_direct or not isinstance(path, str) or start >= end:
+        return False
+    try:
+        fd = os.open(path, os.O_WRONLY | o_direct)
+    except OSError:
+        return False
+    bounce = mmap.mmap(-1, _BOUNCE)     # anonymous mappings are page-aligned
+    view = memoryview(bounce)
+    head = bytearray()                  # the data section's bytes before `start`: written through `f`
+    position, fill = start, 0
+
+    def flush(n: int) -> None:
+        nonlocal position
+        done = 0
+        while done < n:
+            try:
+                done += os.pwrite(fd, view[done:n], position + done)
+            except OSError as e:
+                if e.errno == errno.EINVAL and position == start and done == 0:
+                    raise _DirectRefused from e
+                raise
+        position += n
+
+    try:
+        for piece in pieces:
+            if len(head) < start - data_offset:
+                take = start - data_offset - len(head)
+                head += piece[:take]
+                piece = piece[take:]
+            while piece:
+                n = min(len(piece), _BOUNCE - fill)
+                view[fill:fill + n] = piece[:n]
+                fill, piece = fill + n, piece[n:]
+                if fill == _BOUNCE:
+                    flush(fill)
+                    fill = 0
+        if fill:
+            padded = (fill + _BLOCK - 1) // _BLOCK * _BLOCK
+            view[fill:padded] = bytes(padded - fill)
+            flush(padded)
+        os.ftruncate(fd, end)
+    except _DirectRefused:
+        return False
+    finally:
+        os.close(fd)
+        view.release()
+        bounce.close()
+    f.seek(data_offset)
+    f.write(head)
+    return True
+
+
+def atomic_write(path: str | os.PathLike, write, durable: bool = True) -> None:
+    """Call `write(file)` on a new file next to `path`, then rename it over `path`.
+
+    A failed or killed process never leaves a partial file at `path`: the rename is atomic
+    and the temporary file is removed on an exception. `durable=True` also fsyncs the file
+    before the rename and the folder after it, so the file survives a power loss once this
+    returns; `durable=False` skips both (like np.save), trading that for speed.
+    The file gets the usual permissions (0o666 minus the umask); `file.name` is its path.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
+    _drop_cache(path)
     for attempt in range(100):
         tmp = os.path.join(folder, f".{base}.{os.getpid()}.{threading.get_ident()}.{attempt}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            f = open(tmp, "xb")    # O_CREAT | O_EXCL
             break
         except FileExistsError:
             continue
     else:
         raise OSError(f"cannot create a temporary file next to {path}")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -174,6 +321,8 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         except OSError:
             pass
         raise
+    if not durable:
+        return
     try:   # make the rename itself durable; not every platform can open a folder
         dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -184,3 +333,26 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _drop_cache(path: str) -> None:
+    """Drop the cached pages of the large file at `path`, about to be replaced (NOTE: [Large writes]).
+
+    Its content is untouched; dirty pages are not dropped (the kernel starts writing them back).
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_size < LARGE_BYTES or not hasattr(os, "posix_fadvise"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
