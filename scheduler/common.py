@@ -35,15 +35,15 @@ def consumers(plan: Plan) -> dict[tuple[int, int], int]:
     return counts
 
 
-def assemble(plan: Plan, fetch: Callable[[Source], Any], pool=None) -> list:
-    """The graph's outputs: one value each, split outputs concatenated along their axis.
+def assemble(outputs: list, fetch: Callable[[Source], Any], pool=None) -> list:
+    """The values of a Plan's `outputs`: one each, split outputs concatenated along their axis.
 
     With `pool` (a concurrent.futures executor), the parts of big split outputs are
     copied into one preallocated array by the pool's threads in parallel (NumPy's copy
     releases the GIL): the same result as np.concatenate, one copy, spread over cores.
     """
     outs, copies = [], []
-    for o in plan.outputs:
+    for o in outputs:
         parts = [fetch(s) for s in o.sources]
         if o.axis is None:
             outs.append(parts[0])

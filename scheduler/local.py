@@ -6,14 +6,11 @@ import threading
 import weakref
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-import numpy as np
-
 from distjit.ir.graph import Graph
-from distjit.ir.types import TensorType
-from distjit.ops import get_op
 from distjit.partition.plan import Plan, Source
 from distjit.runtime.executor import compile_graph, run
-from scheduler.common import PARALLEL_COPY_BYTES, arg_part, assemble, blas_threads, concat_buffer, consumers
+from scheduler.common import arg_part, assemble, blas_threads, consumers
+from scheduler.in_place import deliver, output_targets, placed_outputs, variant
 
 
 class LocalExecutor:
@@ -52,7 +49,7 @@ class LocalExecutor:
         programs = {}
         values: dict[tuple[int, int], object] = {}
         readers = consumers(plan)
-        dests, targets = _output_buffers(plan)
+        dests, targets = output_targets(plan)
         for key in targets:                  # copied into its output by the task: not kept for the end
             readers[key] -= sum(1 for o in dests for s in plan.outputs[o].sources if (s.index, s.output) == key)
         misfits: dict[tuple[int, int], object] = {}   # a part whose shape the Plan did not predict (never, in theory)
@@ -80,18 +77,13 @@ class LocalExecutor:
             outs = run(prog, inputs)
             for k, v in enumerate(outs):
                 for dest, index in targets.get((i, k), ()):
-                    part = dest[index]
-                    if isinstance(v, np.ndarray) and v.shape == part.shape and v.dtype == dest.dtype:
-                        if not _same_buffer(v, part):       # not written in place by the variant: copy
-                            np.copyto(part, v)
-                    else:
+                    if not deliver(v, dest[index]):
                         misfits[(i, k)] = v
             return outs
 
         def launch(i):
             inputs = [source(s) for s in plan.tasks[i].inputs]
-            ks = tuple(k for k in range(plan.task_outputs(i)) if len(targets.get((i, k), ())) == 1
-                       and targets[(i, k)][0][0][targets[(i, k)][0][1]].flags.c_contiguous)
+            ks = placed_outputs(targets, i, plan.task_outputs(i))
             prog = self._variant(plan.subgraphs[plan.tasks[i].subgraph], ks) if ks else None
             if prog is None:
                 return self._pool.submit(task, i, program(i), inputs)
@@ -138,7 +130,7 @@ class LocalExecutor:
             if o in dests and not any((s.index, s.output) in misfits for s in out.sources):
                 outs.append(dests[o])         # assembled already, part by part, by the tasks
             else:
-                outs.extend(assemble(_one_output(plan, o), source))
+                outs.extend(assemble([out], source))
         return outs
 
     def _variant(self, sub: Graph, ks: tuple):
@@ -147,66 +139,9 @@ class LocalExecutor:
         with self._variants_lock:
             per_graph = self._variants.setdefault(sub, {})
             if ks not in per_graph:
-                per_graph[ks] = _make_variant(sub, ks)
+                per_graph[ks] = variant(sub, ks)
             return per_graph[ks]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-
-def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.strides == b.strides
-
-
-def _writes_out(node) -> bool:
-    if node.blocks:
-        return False
-    if node.op == "fused.elementwise":
-        return True
-    return "ufunc" in get_op(node.op).flags and len(node.outputs) == 1
-
-
-def _make_variant(sub: Graph, ks: tuple):
-    from distjit.runtime.executor import compile_graph
-
-    g = Graph.parse(str(sub))
-    direct = []
-    for k in ks:
-        v = g.outputs[k]
-        node = v.node
-        if node is None or node.block is not g.block or not _writes_out(node) or g.outputs.count(v) != 1 \
-                or not isinstance(v.type, TensorType) or not v.type.is_static or v.type.ndim == 0:
-            continue
-        dest = g.add_input(v.type, g.fresh_name("dest"))
-        node.meta.setdefault("dest", {})[node.outputs.index(v)] = dest
-        direct.append(k)
-    if not direct:
-        return None
-    return tuple(direct), compile_graph(g)
-
-
-def _one_output(plan: Plan, o: int):
-    class _View:     # what `assemble` reads of a Plan: its outputs
-        outputs = [plan.outputs[o]]
-    return _View
-
-
-def _output_buffers(plan: Plan):
-    """Preallocated results for big split outputs whose parts all come from tasks with static types:
-    {output index: array} and {(task, output): [(array, index of the part)]}."""
-    dests, targets = {}, {}
-    for o, out in enumerate(plan.outputs):
-        if out.axis is None or len(out.sources) < 2 or any(s.kind != "task" for s in out.sources):
-            continue
-        types = [plan.subgraphs[plan.tasks[s.index].subgraph].outputs[s.output].type for s in out.sources]
-        if not all(isinstance(t, TensorType) and t.is_static and t.ndim > out.axis for t in types):
-            continue
-        if len({(t.dtype, t.shape[:out.axis] + t.shape[out.axis + 1:]) for t in types}) != 1:
-            continue
-        if sum(t.nbytes for t in types) < PARALLEL_COPY_BYTES:
-            continue
-        dest, slices = concat_buffer([t.shape for t in types], types[0].dtype, out.axis)
-        dests[o] = dest
-        for s, index in zip(out.sources, slices):
-            targets.setdefault((s.index, s.output), []).append((dest, index))
-    return dests, targets

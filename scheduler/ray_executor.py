@@ -6,7 +6,9 @@
 - Parameters are put once per cluster (cached by array identity); the call's
   arguments once per run (each shard separately, so a task fetches only its part).
 - Tasks are launched with ObjectRefs for their inputs, so the driver never fetches
-  an intermediate value; it fetches only the Plan's outputs.
+  an intermediate value; it fetches only the Plan's outputs, and the parts of big
+  split outputs not even those: workers on the driver's machine write them straight
+  into the result (scheduler/in_place.py).
 - Tasks are named after their subgraphs ("kmeans_step:stage1/0") in the dashboard.
 - Source tasks (those reading no other task) are released in a bounded window:
   a wide Plan never floods the object store with the roots' outputs before their
@@ -16,6 +18,7 @@
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -23,31 +26,73 @@ import numpy as np
 from distjit.errors import ClusterError, DistJitError
 from distjit.partition.plan import Plan, Source
 from scheduler.common import arg_part, assemble
+from scheduler.in_place import SharedResult, deliver, output_targets, placed_outputs, same_buffer, variant
 from scheduler.cluster import connect
 
-_PROGRAMS: dict = {}            # on each worker: digest -> compiled program
+_PROGRAMS: dict = {}            # on each worker: digest -> (graph, compiled program)
+_VARIANTS: dict = {}            # on each worker: (digest, outputs written in place) -> variant or None
 _INLINE_BYTES = 1 << 16         # smaller arguments travel inside the task spec
 
 
-def _run_task(digest: str, graph_box: list, *inputs):
-    from distjit.runtime.executor import compile_graph, run
+def _run_task(digest: str, graph_box: list, places: dict | None, *inputs):
+    """Run one task on a worker. `places` ({output: scheduler.in_place.Place}) asks for outputs to be
+    written into the driver's shared result; those the worker reaches come back as None."""
+    from distjit.runtime.executor import run
 
-    program = _PROGRAMS.get(digest)
-    if program is None:
-        import os
+    graph, program = _program(digest, graph_box)
+    opened = {}
+    for k, place in (places or {}).items():
+        part = place.open()
+        if part is not None:
+            opened[k] = part
+    if not opened:
+        outs = run(program, inputs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+    return _run_in_place(digest, graph, program, opened, inputs)
 
+
+def _program(digest: str, graph_box: list):
+    """(graph, compiled program) of a subgraph, cached on this worker by digest."""
+    entry = _PROGRAMS.get(digest)
+    if entry is None:
         import ray
         import distjit.runtime.fused_eval as fused_eval
         from distjit.ir.graph import Graph
+        from distjit.runtime.executor import compile_graph
 
         # A task holds the CPUs Ray gave it (OMP_NUM_THREADS, which OpenBLAS follows too): the fused evaluator's
         # block threads would otherwise be one per core in every worker (2 workers x 2 threads on 2 cores)
         fused_eval.THREADS = max(1, int(os.environ.get("OMP_NUM_THREADS") or 1))
 
-        text = ray.get(graph_box[0])       # boxed, so Ray fetches it only on a cache miss
-        program = _PROGRAMS[digest] = compile_graph(Graph.parse(text))
-    outs = run(program, inputs)
-    return outs[0] if len(outs) == 1 else tuple(outs)
+        graph = Graph.parse(ray.get(graph_box[0]))      # boxed, so Ray fetches it only on a cache miss
+        entry = _PROGRAMS[digest] = (graph, compile_graph(graph))
+    return entry
+
+
+def _run_in_place(digest: str, graph, program, opened: dict, inputs) -> object:
+    from distjit.runtime.executor import run
+
+    ks = tuple(sorted(opened))
+    if (digest, ks) not in _VARIANTS:
+        _VARIANTS[(digest, ks)] = variant(graph, ks)
+    found = _VARIANTS[(digest, ks)]
+    if found is None:
+        outs = run(program, inputs)
+    else:
+        direct, program = found
+        outs = run(program, list(inputs) + [opened[k][0] for k in direct])
+    result = list(outs)
+    for k, (part, _) in opened.items():
+        if deliver(result[k], part):
+            result[k] = None
+    mappings = [m for _, m in opened.values()]
+    del outs, opened, part
+    for m in mappings:       # the worker keeps none of the driver's memory mapped
+        try:
+            m.close()
+        except BufferError:  # still viewed by something: closed when that goes
+            pass
+    return result[0] if len(result) == 1 else tuple(result)
 
 
 class RayExecutor:
@@ -121,31 +166,38 @@ class RayExecutor:
                 return self._param_ref(params[plan.params[s.index]], tracker)
             return refs[s.index][s.output]
 
+        shared = SharedResult() if self._can_share() else None
+        dests, targets = output_targets(plan, shared.empty) if shared else ({}, {})
         window = self.window or max(2, 2 * plan.workers)
         in_flight: list = []
         with self._lock:
             graphs = {t.subgraph: self._graph_ref(plan, t.subgraph) for t in plan.tasks}
-        for i, task in enumerate(plan.tasks):
-            n_out = plan.task_outputs(i)
-            is_root = not task.deps()
-            if is_root and n_out:
-                while len(in_flight) >= window:
-                    _, in_flight = ray.wait(in_flight, num_returns=1, fetch_local=False)
-            digest, graph_ref = graphs[task.subgraph]
-            out = remote.options(name=task.name, num_returns=max(n_out, 1), max_retries=self.max_retries,
-                                 retry_exceptions=False).remote(digest, [graph_ref],
-                                                                *[source(s) for s in task.inputs])
-            refs[i] = [out] if n_out <= 1 else list(out)
-            if is_root and n_out:
-                in_flight.append(refs[i][0])
-
-        wanted = list(dict.fromkeys(s for o in plan.outputs for s in o.sources if s.kind == "task"))
-        if tracker is not None:
-            self._track(tracker, refs)
         try:
-            fetched = dict(zip(wanted, ray.get([refs[s.index][s.output] for s in wanted])))
-        except Exception as e:
-            raise _unwrap(e) from None
+            for i, task in enumerate(plan.tasks):
+                n_out = plan.task_outputs(i)
+                is_root = not task.deps()
+                if is_root and n_out:
+                    while len(in_flight) >= window:
+                        _, in_flight = ray.wait(in_flight, num_returns=1, fetch_local=False)
+                digest, graph_ref = graphs[task.subgraph]
+                places = {k: shared.where(*targets[(i, k)][0]) for k in placed_outputs(targets, i, n_out)}
+                out = remote.options(name=task.name, num_returns=max(n_out, 1), max_retries=self.max_retries,
+                                     retry_exceptions=False).remote(digest, [graph_ref], places or None,
+                                                                    *[source(s) for s in task.inputs])
+                refs[i] = [out] if n_out <= 1 else list(out)
+                if is_root and n_out:
+                    in_flight.append(refs[i][0])
+
+            wanted = list(dict.fromkeys(s for o in plan.outputs for s in o.sources if s.kind == "task"))
+            if tracker is not None:
+                self._track(tracker, refs)
+            try:
+                fetched = dict(zip(wanted, ray.get([refs[s.index][s.output] for s in wanted])))
+            except Exception as e:
+                raise _unwrap(e) from None
+        finally:
+            if shared:
+                shared.close()       # the workers are done with it; the results keep their mappings
 
         if tracker is not None:
             tracker.stats.bytes_fetched += sum(getattr(v, "nbytes", 0) for v in fetched.values())
@@ -155,9 +207,37 @@ class RayExecutor:
                 return params[plan.params[s.index]]
             if s.kind == "arg":
                 return arg_part(plan, leaves, s)
-            return fetched[s]
-        outs = assemble(plan, fetch, pool=self._copier())
+            value = fetched[s]
+            if value is None and (s.index, s.output) in targets:     # written in place by the task
+                dest, index = targets[(s.index, s.output)][0]
+                return dest[index]
+            return value
+        outs = self._assemble(plan, fetch, dests, targets)
         return [np.array(o) if isinstance(o, np.ndarray) and not o.flags.writeable else o for o in outs]
+
+    def _assemble(self, plan: Plan, fetch, dests: dict, targets: dict) -> list:
+        """The outputs. One allocated up front gets the parts its tasks did not write in place copied in,
+        side by side; the others (and one with a part of unexpected shape) are assembled from their parts."""
+        pool = self._copier()
+        copies: dict[int, list] = {}
+        for o, dest in dests.items():
+            for s in plan.outputs[o].sources:
+                value = fetch(s)
+                index = next(ix for d, ix in targets[(s.index, s.output)] if d is dest)
+                if not (isinstance(value, np.ndarray) and same_buffer(value, dest[index])):
+                    copies.setdefault(o, []).append(pool.submit(deliver, value, dest[index]))
+        outs = []
+        for o, out in enumerate(plan.outputs):
+            if o in dests and all([c.result() for c in copies.get(o, ())]):
+                outs.append(dests[o])
+            else:
+                outs.extend(assemble([out], fetch, pool))
+        return outs
+
+    def _can_share(self) -> bool:
+        """Whether workers may write results into this process's memory (not through the Ray Client,
+        whose driver runs elsewhere; Linux only)."""
+        return hasattr(os, "memfd_create") and not self.cluster.startswith("ray://")
 
     def _copier(self):
         """Threads that copy fetched parts into a split output side by side (the driver's cores)."""

@@ -65,8 +65,6 @@ def traced_slow():
 
 
 def test_spilling_when_arrays_exceed_the_object_store(ray_cluster):
-    import ray
-
     _, executor = ray_cluster
     x = np.random.default_rng(1).standard_normal((1 << 25,))          # 256 MiB: more than any node's store
     f = distjit.trace(lambda x: (x * 2.0 + 1.0, np.abs(x).max()), (x,))

@@ -89,3 +89,33 @@ def test_bad_cluster_addresses_are_cluster_errors():
         f.run(x, cluster="no-port-here")
     with pytest.raises(distjit.ClusterError):
         f.run(x, cluster=42)
+
+
+def in_place_program(x, y):
+    return np.sin(x) * 2.0 + 1.0, np.sort(x, axis=1), (x * y).sum(), x.T * 3.0
+
+
+def test_big_split_outputs_are_written_in_place_by_the_workers(ray_local):
+    """Parts of big split outputs go straight into the driver's result (shared memory): a fused node
+    writes with out=, a sort is copied there by the worker; only the small sum and the part of the
+    transposed output (split along a strided axis) come back through the object store."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(((1 << 18) + 5, 4)), rng.standard_normal(4)
+    f = distjit.optimize(distjit.trace(in_place_program, (x, y)))
+    for workers in (2, 3):
+        got, stats = f.run(x, y, cluster=ray_local, workers=workers, shard={"x": 0}, stats=True)
+        expected = in_place_program(x, y)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        np.testing.assert_allclose(got[2], expected[2], rtol=1e-12)
+        np.testing.assert_array_equal(got[3], expected[3])
+        assert all(g.flags.writeable and g.flags.c_contiguous for g in got if isinstance(g, np.ndarray))
+        assert expected[3].nbytes <= stats.bytes_fetched < expected[3].nbytes + 1024, stats.bytes_fetched
+    assert not [fd for fd in os.listdir("/proc/self/fd") if "distjit" in _link(f"/proc/self/fd/{fd}")]
+
+
+def _link(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""

@@ -1,0 +1,220 @@
+"""Big split outputs assembled in place: each task writes its part straight into the result array.
+
+Concatenating a Plan's split outputs after the run costs one more pass over every
+byte, made by the driver alone into freshly allocated pages (expensive on small
+VMs). Instead the executor allocates each big result first and gives every task
+the slice its part belongs in:
+
+- the LocalExecutor's threads write into an ordinary array;
+- Ray workers on the driver's node write into a result in shared memory
+  (`SharedResult`: an anonymous memfd that the workers open through /proc) and
+  return nothing for that output; a worker on another node returns its part as
+  usual and the driver copies it in. So a one-machine cluster moves each output
+  byte once, as the single-process run does, and a multi-node one is unchanged.
+
+The node that makes a part (a fused or ufunc node) writes it with ``out=``, in a
+variant of the task's subgraph that takes the destination as an extra input
+(`variant`), so the task makes no temporary for it at all.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import mmap
+import os
+import uuid
+
+import numpy as np
+
+from distjit.ir.graph import Graph
+from distjit.ir.types import TensorType
+from distjit.ops import get_op
+from distjit.partition.plan import Plan
+
+MIN_BYTES = 1 << 22       # smaller outputs are concatenated at the end: cheap, and no variant to compile
+
+
+def output_targets(plan: Plan, empty=np.empty):
+    """The big split outputs whose parts all come from tasks with static types, allocated with
+    `empty(shape, dtype)`: {output index: array} and {(task, output): [(array, index of the part)]}."""
+    dests, targets = {}, {}
+    for o, out in enumerate(plan.outputs):
+        if out.axis is None or len(out.sources) < 2 or any(s.kind != "task" for s in out.sources):
+            continue
+        types = [plan.subgraphs[plan.tasks[s.index].subgraph].outputs[s.output].type for s in out.sources]
+        if not all(isinstance(t, TensorType) and t.is_static and t.ndim > out.axis for t in types):
+            continue
+        if len({(t.dtype, t.shape[:out.axis] + t.shape[out.axis + 1:]) for t in types}) != 1:
+            continue
+        if sum(t.nbytes for t in types) < MIN_BYTES:
+            continue
+        shape = list(types[0].shape)
+        shape[out.axis] = sum(t.shape[out.axis] for t in types)
+        dest = dests[o] = empty(tuple(shape), types[0].dtype)
+        start = 0
+        for s, t in zip(out.sources, types):
+            index = (slice(None),) * out.axis + (slice(start, start + t.shape[out.axis]),)
+            targets.setdefault((s.index, s.output), []).append((dest, index))
+            start += t.shape[out.axis]
+    return dests, targets
+
+
+def placed_outputs(targets: dict, task: int, n_outputs: int) -> tuple[int, ...]:
+    """The outputs of `task` that go to exactly one contiguous place: the ones a variant can write in place."""
+    return tuple(k for k in range(n_outputs) if len(targets.get((task, k), ())) == 1
+                 and _part(targets[(task, k)][0]).flags.c_contiguous)
+
+
+def _part(target):
+    dest, index = target
+    return dest[index]
+
+
+def deliver(value, part: np.ndarray) -> bool:
+    """Put a task's output `value` into its place `part` (nothing to do when the variant wrote it there);
+    False when it does not fit (a shape the Plan did not predict): the caller keeps the value instead."""
+    if not (isinstance(value, np.ndarray) and value.shape == part.shape and value.dtype == part.dtype):
+        return False
+    if not same_buffer(value, part):
+        np.copyto(part, value)
+    return True
+
+
+def same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.strides == b.strides
+
+
+def variant(sub: Graph, ks: tuple):
+    """(outputs written in place, program) of `sub` with its outputs `ks` written with ``out=`` into extra
+    trailing inputs, one per output made by a node that can take ``out=``; None when none can."""
+    from distjit.runtime.executor import compile_graph
+
+    g = Graph.parse(str(sub))
+    direct = []
+    for k in ks:
+        v = g.outputs[k]
+        node = v.node
+        if node is None or node.block is not g.block or not _writes_out(node) or g.outputs.count(v) != 1 \
+                or not isinstance(v.type, TensorType) or not v.type.is_static or v.type.ndim == 0:
+            continue
+        dest = g.add_input(v.type, g.fresh_name("dest"))
+        node.meta.setdefault("dest", {})[node.outputs.index(v)] = dest
+        direct.append(k)
+    if not direct:
+        return None
+    return tuple(direct), compile_graph(g)
+
+
+def _writes_out(node) -> bool:
+    if node.blocks:
+        return False
+    if node.op == "fused.elementwise":
+        return True
+    return "ufunc" in get_op(node.op).flags and len(node.outputs) == 1
+
+
+# -- results in shared memory ------------------------------------------------------------------------------------
+
+class SharedResult:
+    """Result arrays in one anonymous shared-memory file (memfd) that processes on this machine can map.
+
+    The file has no name in any file system: it cannot leak when the driver dies, and it is
+    not bound by the size of /dev/shm (64 MiB in a default Docker container). A worker opens
+    it as /proc/<driver pid>/fd/<fd>, which needs the same user and PID namespace; where that
+    fails the worker returns its part through the object store instead. Each array keeps
+    its mapping alive after `close()`, which only closes the driver's descriptor.
+    """
+
+    def __init__(self):
+        self.token = uuid.uuid4().hex
+        self.fd = None           # made by the first `empty`
+        self.size = 0
+        self.offsets: dict[int, int] = {}      # id(array) -> its offset in the file
+
+    def empty(self, shape: tuple, dtype) -> np.ndarray:
+        """A new array of `shape` and `dtype` in the file, page-aligned (it grows the file)."""
+        if self.fd is None:
+            self.fd = os.memfd_create(f"distjit-{self.token}", os.MFD_CLOEXEC)
+        dtype = np.dtype(dtype)
+        offset = -(-self.size // mmap.PAGESIZE) * mmap.PAGESIZE
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        self.size = offset + nbytes
+        os.ftruncate(self.fd, self.size)
+        array = np.asarray(_Mapped(self.fd, offset, nbytes, shape, dtype))
+        self.offsets[id(array)] = offset
+        return array
+
+    def where(self, array: np.ndarray, index: tuple) -> "Place":
+        """What a worker needs to find `array[index]` in this file."""
+        return Place(os.getpid(), self.fd, self.token, self.offsets[id(array)], array.shape, array.dtype.str, index)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _Mapped:
+    """A shared mapping of part of a file, unmapped when the last array viewing it goes.
+
+    Not Python's mmap object: that keeps a duplicate of the file descriptor open while it
+    lives, so a user holding many results would run out of descriptors."""
+
+    def __init__(self, fd: int, offset: int, nbytes: int, shape: tuple, dtype: np.dtype):
+        self.nbytes = max(nbytes, 1)
+        self.address = _libc().mmap(None, self.nbytes, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED,
+                                    fd, offset)
+        if self.address in (None, ctypes.c_void_p(-1).value):
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot map a shared result of {nbytes} bytes: {os.strerror(err)}")
+        self.__array_interface__ = {"data": (self.address, False), "shape": tuple(shape),
+                                    "typestr": dtype.str, "version": 3}
+
+    def __del__(self):
+        _libc().munmap(ctypes.c_void_p(self.address), self.nbytes)
+
+
+@functools.cache
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int64]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return libc
+
+
+class Place:
+    """Where a task's output goes in a driver's SharedResult (small, pickled into the task's arguments)."""
+
+    __slots__ = ("pid", "fd", "token", "offset", "shape", "dtype", "index")
+
+    def __init__(self, pid, fd, token, offset, shape, dtype, index):
+        self.pid, self.fd, self.token, self.offset = pid, fd, token, offset
+        self.shape, self.dtype, self.index = shape, dtype, index
+
+    def __getstate__(self):
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setstate__(self, state):
+        for s, v in zip(self.__slots__, state):
+            setattr(self, s, v)
+
+    def open(self):
+        """(the part as a writable array, its mapping), or None when this process cannot reach the file."""
+        path = f"/proc/{self.pid}/fd/{self.fd}"
+        try:
+            if self.token not in os.readlink(path):      # another process's descriptor (another machine)
+                return None
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return None
+        try:
+            dtype = np.dtype(self.dtype)
+            nbytes = int(np.prod(self.shape)) * dtype.itemsize
+            mapping = mmap.mmap(fd, nbytes, offset=self.offset)
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(fd)
+        return np.frombuffer(mapping, dtype).reshape(self.shape)[self.index], mapping
