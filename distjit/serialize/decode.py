@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import zlib
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from distjit.ir.graph import Block, Graph, Node, Ref, SourceLoc, Value
 from distjit.ir.types import (ANY, NONE, STR, ScalarType, TensorType, TupleType, Type)
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
-from distjit.serialize.layout import ALIGN
+from distjit.serialize.layout import ALIGN, crc32
 
 _MAX_BIG_INT_DIGITS = 4000      # below CPython's int/str conversion limit
 
@@ -94,7 +93,7 @@ class TensorTable:
         view = memoryview(self.data)[start:start + desc.length]
         crc = 0
         for pos in range(0, len(view), 64 << 20):
-            crc = zlib.crc32(view[pos:pos + (64 << 20)], crc)
+            crc = crc32(view[pos:pos + (64 << 20)], crc)
         if crc != desc.crc32:
             raise FormatError(f"{self.where}: tensor {index} ({desc.name or 'a constant'}) fails its checksum "
                               f"(crc32 {crc:#010x}, expected {desc.crc32:#010x}): the file is corrupt")

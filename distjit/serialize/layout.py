@@ -32,7 +32,6 @@ import stat
 import struct
 import sys
 import threading
-import zlib
 from dataclasses import dataclass
 
 from distjit.errors import FormatError
@@ -47,6 +46,11 @@ HEADER_SIZE = 64
 ALIGN = 64
 HEADER = struct.Struct("<4sHHIIQQQQI")
 _CHUNK = 64 << 20   # bytes per write and per crc32 step
+
+try:   # the same CRC-32 as zlib's, with SIMD: 0.09 s per GiB here instead of 0.50
+    from isal.isal_zlib import crc32
+except ImportError:   # pragma: no cover - isal is a dependency; a platform without its wheels still works
+    from zlib import crc32
 
 
 def align(n: int) -> int:
@@ -126,7 +130,7 @@ def write_tensors(f, data_offset: int, buffers: list[memoryview], offsets: list[
             for i, buf in enumerate(buffers):
                 crc = 0
                 for start in range(0, len(buf), _CHUNK):
-                    crc = zlib.crc32(buf[start:start + _CHUNK], crc)
+                    crc = crc32(buf[start:start + _CHUNK], crc)
                 crcs[i] = crc
         except BaseException as e:  # re-raised in the writing thread
             errors.append(e)
