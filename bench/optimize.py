@@ -111,20 +111,26 @@ def bench_workload(w, quick: bool, repeat: int) -> list[dict]:
     return rows
 
 
-def optimizer_scaling(sizes=(10_000, 100_000)) -> list[tuple[int, float, int]]:
-    """Seconds to run the level-2 pipeline on a traced-style elementwise chain of n nodes (8x8 arrays)."""
+def chain_graph(n: int):
+    """A traced-style chain of n nodes: n/2 elementwise ops on 8x8 arrays, each with its constant."""
     from distjit.ir import Builder, Graph, tensor
 
+    g = Graph("chain")
+    x = g.add_input(tensor(np.float64, (8, 8)), "x")
+    b = Builder(g.block)
+    ops = ["np.multiply", "np.add", "np.subtract", "np.divide"]
+    consts = [1.0001, 0.5, 0.499, 1.0001]
+    for i in range(n // 2):
+        x = b.op(ops[i % 4], [x, b.constant(consts[i % 4])])[0]
+    g.add_output(x)
+    return g
+
+
+def optimizer_scaling(sizes=(10_000, 100_000)) -> list[tuple[int, float, int]]:
+    """Seconds to run the level-2 pipeline on a traced-style elementwise chain of n nodes (8x8 arrays)."""
     out = []
     for n in sizes:
-        g = Graph("chain")
-        x = g.add_input(tensor(np.float64, (8, 8)), "x")
-        b = Builder(g.block)
-        ops = ["np.multiply", "np.add", "np.subtract", "np.divide"]
-        consts = [1.0001, 0.5, 0.499, 1.0001]
-        for i in range(n // 2):
-            x = b.op(ops[i % 4], [x, b.constant(consts[i % 4])])[0]
-        g.add_output(x)
+        g = chain_graph(n)
         nodes = g.node_count()
         start = time.perf_counter()
         run_passes(g, PIPELINES[2], level=2, keep_messages=False)

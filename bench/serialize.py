@@ -35,22 +35,23 @@ import time
 import numpy as np
 
 
-def _function(params: dict[str, np.ndarray]):
+def params_function(params: dict[str, np.ndarray], name: str = "big"):
+    """A Function that carries `params` (any dtypes and shapes) and reads them all: x + sum of each."""
     import distjit
     from distjit.function import Signature
     from distjit.ir import Builder, Graph, tensor
     from distjit.pytree import LEAF, TreeSpec
 
-    g = Graph("big")
-    x = g.add_input(tensor(np.float32, ("B",)), "x")
+    g = Graph(name)
+    x = g.add_input(tensor(np.float64, ("B",)), "x")
     b = Builder(g.block)
     acc = x
-    for name, arr in params.items():
-        p = g.add_param(name, tensor(arr.dtype, arr.shape))
+    for pname, arr in params.items():
+        p = g.add_param(pname, tensor(arr.dtype, arr.shape))
         acc, = b.op("np.add", [acc, b.op("np.sum", [p])[0]])
     g.add_output(acc)
     sig = Signature(("x",), TreeSpec("tuple", (TreeSpec(LEAF),)), TreeSpec(LEAF))
-    return distjit.Function(g, sig, params, "big")
+    return distjit.Function(g, sig, params, name)
 
 
 def timed(fn, repeat: int = 3) -> tuple[float, object]:
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     params = {f"layer{i}.weight": rng.standard_normal(per, dtype=np.float32) for i in range(n_tensors)}
     raw = sum(a.nbytes for a in params.values())
-    f = _function(params)
+    f = params_function(params)
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         paths = {k: os.path.join(tmp, k) for k in ("model.djit", "fast.djit", "params.pkl")}

@@ -62,10 +62,11 @@ def output_targets(plan: Plan, empty=np.empty):
 def placed_outputs(targets: dict, task: int, n_outputs: int) -> tuple[int, ...]:
     """The outputs of `task` that go to exactly one contiguous place: the ones a variant can write in place."""
     return tuple(k for k in range(n_outputs) if len(targets.get((task, k), ())) == 1
-                 and _part(targets[(task, k)][0]).flags.c_contiguous)
+                 and part_of(targets[(task, k)][0]).flags.c_contiguous)
 
 
-def _part(target):
+def part_of(target) -> np.ndarray:
+    """The slice of its result that a (result, index) target names."""
     dest, index = target
     return dest[index]
 
@@ -129,7 +130,6 @@ class SharedResult:
         self.token = uuid.uuid4().hex
         self.fd = None           # made by the first `empty`
         self.size = 0
-        self.offsets: dict[int, int] = {}      # id(array) -> its offset in the file
 
     def empty(self, shape: tuple, dtype) -> np.ndarray:
         """A new array of `shape` and `dtype` in the file, page-aligned (it grows the file)."""
@@ -140,13 +140,11 @@ class SharedResult:
         nbytes = int(np.prod(shape)) * dtype.itemsize
         self.size = offset + nbytes
         os.ftruncate(self.fd, self.size)
-        array = np.asarray(_Mapped(self.fd, offset, nbytes, shape, dtype))
-        self.offsets[id(array)] = offset
-        return array
+        return np.asarray(_Mapped(self.fd, offset, nbytes, shape, dtype))
 
     def where(self, array: np.ndarray, index: tuple) -> "Place":
         """What a worker needs to find `array[index]` in this file."""
-        return Place(os.getpid(), self.fd, self.token, self.offsets[id(array)], array.shape, array.dtype.str, index)
+        return Place(os.getpid(), self.fd, self.token, array.base.offset, array.shape, array.dtype.str, index)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -161,6 +159,7 @@ class _Mapped:
     lives, so a user holding many results would run out of descriptors."""
 
     def __init__(self, fd: int, offset: int, nbytes: int, shape: tuple, dtype: np.dtype):
+        self.offset = offset
         self.nbytes = max(nbytes, 1)
         self.address = _libc().mmap(None, self.nbytes, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED,
                                     fd, offset)

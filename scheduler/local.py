@@ -10,7 +10,7 @@ from distjit.ir.graph import Graph
 from distjit.partition.plan import Plan, Source
 from distjit.runtime.executor import compile_graph, run
 from scheduler.common import arg_part, assemble, blas_threads, consumers
-from scheduler.in_place import deliver, output_targets, placed_outputs, variant
+from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, variant
 
 
 class LocalExecutor:
@@ -88,7 +88,7 @@ class LocalExecutor:
             if prog is None:
                 return self._pool.submit(task, i, program(i), inputs)
             direct, prog = prog
-            inputs += [targets[(i, k)][0][0][targets[(i, k)][0][1]] for k in direct]
+            inputs += [part_of(targets[(i, k)][0]) for k in direct]
             return self._pool.submit(task, i, prog, inputs)
 
         waiting = {i: len(t.deps()) for i, t in enumerate(plan.tasks)}

@@ -26,7 +26,8 @@ import numpy as np
 from distjit.errors import ClusterError, DistJitError
 from distjit.partition.plan import Plan, Source
 from scheduler.common import arg_part, assemble
-from scheduler.in_place import SharedResult, deliver, output_targets, placed_outputs, same_buffer, variant
+from scheduler.in_place import (SharedResult, deliver, output_targets, part_of, placed_outputs, same_buffer,
+                                variant)
 from scheduler.cluster import connect
 
 _PROGRAMS: dict = {}            # on each worker: digest -> (graph, compiled program)
@@ -209,8 +210,7 @@ class RayExecutor:
                 return arg_part(plan, leaves, s)
             value = fetched[s]
             if value is None and (s.index, s.output) in targets:     # written in place by the task
-                dest, index = targets[(s.index, s.output)][0]
-                return dest[index]
+                return part_of(targets[(s.index, s.output)][0])
             return value
         outs = self._assemble(plan, fetch, dests, targets)
         return [np.array(o) if isinstance(o, np.ndarray) and not o.flags.writeable else o for o in outs]

@@ -153,7 +153,7 @@ def test_simplify_keeps_signed_zero_and_dtypes():
 def test_optimizer_scales():
     """A 20k-node chain optimizes (level 2) in well under the 10 s the bench allows for 100k."""
     import time
-    from tests.passes.test_random import chain_graph
+    from bench.optimize import chain_graph
     g = chain_graph(20000)
     start = time.perf_counter()
     run_passes(g, PIPELINES[2], level=2)

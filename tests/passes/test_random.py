@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from distjit.ir import Builder, Graph, tensor
+from distjit.ir import Graph
 from distjit.ir.types import ScalarType, TensorType
 from distjit.passes import PIPELINES, run_passes
 from distjit.runtime.executor import compile_graph
@@ -50,16 +50,3 @@ def test_random_graphs(graph):
                 rtol = 0.0 if level < 3 else (1e-4 if dt is not None and dt.itemsize <= 4 else 1e-6)
                 assert_same(a, b, rtol)
 
-
-def chain_graph(n: int) -> Graph:
-    """A traced-style chain of n elementwise ops with constants and some repetition (for the scaling test)."""
-    g = Graph("chain")
-    x = g.add_input(tensor(np.float64, (8, 8)), "x")
-    b = Builder(g.block)
-    ops = ["np.multiply", "np.add", "np.subtract", "np.divide"]
-    consts = [1.0001, 0.5, 0.499, 1.0001]
-    for i in range(n // 2):
-        c = b.constant(consts[i % 4])
-        x = b.op(ops[i % 4], [x, c])[0]
-    g.add_output(x)
-    return g

@@ -15,7 +15,6 @@ No case may crash, take longer than a second, or allocate much more than the fil
 from __future__ import annotations
 
 import random
-import struct
 import time
 import tracemalloc
 import zlib

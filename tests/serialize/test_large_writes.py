@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 import distjit
-from distjit.function import Signature
-from distjit.ir import Builder, Graph, tensor
-from distjit.pytree import LEAF, TreeSpec
+from bench.serialize import params_function
 from distjit.serialize import layout
 
 
@@ -24,16 +22,7 @@ def large_function():
         "d": np.arange(3, dtype=np.float64),
     }
     assert sum(a.nbytes for a in params.values()) > layout.LARGE_BYTES
-    g = Graph("large")
-    x = g.add_input(tensor(np.float64, ("B",)), "x")
-    b = Builder(g.block)
-    acc = x
-    for name, arr in params.items():
-        p = g.add_param(name, tensor(arr.dtype, arr.shape))
-        acc, = b.op("np.add", [acc, b.op("np.sum", [p])[0]])
-    g.add_output(acc)
-    sig = Signature(("x",), TreeSpec("tuple", (TreeSpec(LEAF),)), TreeSpec(LEAF))
-    return distjit.Function(g, sig, params, "large")
+    return params_function(params, "large")
 
 
 def o_direct_works(folder) -> bool:
