@@ -7,7 +7,7 @@ the slice its part belongs in:
 
 - the LocalExecutor's threads write into an ordinary array;
 - Ray workers on the driver's node write into a result in shared memory
-  (`SharedResult`: an anonymous memfd that the workers open through /proc) and
+  (scheduler/shared_result.py: a memfd that the workers open through /proc) and
   return nothing for that output; a worker on another node returns its part as
   usual and the driver copies it in. So a one-machine cluster moves each output
   byte once, as the single-process run does, and a multi-node one is unchanged.
@@ -17,12 +17,6 @@ variant of the task's subgraph that takes the destination as an extra input
 (`variant`), so the task makes no temporary for it at all.
 """
 from __future__ import annotations
-
-import ctypes
-import functools
-import mmap
-import os
-import uuid
 
 import numpy as np
 
@@ -112,108 +106,3 @@ def _writes_out(node) -> bool:
     if node.op == "fused.elementwise":
         return True
     return "ufunc" in get_op(node.op).flags and len(node.outputs) == 1
-
-
-# -- results in shared memory ------------------------------------------------------------------------------------
-
-class SharedResult:
-    """Result arrays in one anonymous shared-memory file (memfd) that processes on this machine can map.
-
-    The file has no name in any file system: it cannot leak when the driver dies, and it is
-    not bound by the size of /dev/shm (64 MiB in a default Docker container). A worker opens
-    it as /proc/<driver pid>/fd/<fd>, which needs the same user and PID namespace; where that
-    fails the worker returns its part through the object store instead. Each array keeps
-    its mapping alive after `close()`, which only closes the driver's descriptor.
-    """
-
-    def __init__(self):
-        self.token = uuid.uuid4().hex
-        self.fd = None           # made by the first `empty`
-        self.size = 0
-
-    def empty(self, shape: tuple, dtype) -> np.ndarray:
-        """A new array of `shape` and `dtype` in the file, page-aligned (it grows the file)."""
-        if self.fd is None:
-            self.fd = os.memfd_create(f"distjit-{self.token}", os.MFD_CLOEXEC)
-        dtype = np.dtype(dtype)
-        offset = -(-self.size // mmap.PAGESIZE) * mmap.PAGESIZE
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        self.size = offset + nbytes
-        os.ftruncate(self.fd, self.size)
-        return np.asarray(_Mapped(self.fd, offset, nbytes, shape, dtype))
-
-    def where(self, array: np.ndarray, index: tuple) -> "Place":
-        """What a worker needs to find `array[index]` in this file."""
-        return Place(os.getpid(), self.fd, self.token, array.base.offset, array.shape, array.dtype.str, index)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-class _Mapped:
-    """A shared mapping of part of a file, unmapped when the last array viewing it goes.
-
-    Not Python's mmap object: that keeps a duplicate of the file descriptor open while it
-    lives, so a user holding many results would run out of descriptors."""
-
-    def __init__(self, fd: int, offset: int, nbytes: int, shape: tuple, dtype: np.dtype):
-        self.offset = offset
-        self.nbytes = max(nbytes, 1)
-        self.address = _libc().mmap(None, self.nbytes, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED,
-                                    fd, offset)
-        if self.address in (None, ctypes.c_void_p(-1).value):
-            err = ctypes.get_errno()
-            raise OSError(err, f"cannot map a shared result of {nbytes} bytes: {os.strerror(err)}")
-        self.__array_interface__ = {"data": (self.address, False), "shape": tuple(shape),
-                                    "typestr": dtype.str, "version": 3}
-
-    def __del__(self):
-        _libc().munmap(ctypes.c_void_p(self.address), self.nbytes)
-
-
-@functools.cache
-def _libc():
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_int64]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    return libc
-
-
-class Place:
-    """Where a task's output goes in a driver's SharedResult (small, pickled into the task's arguments)."""
-
-    __slots__ = ("pid", "fd", "token", "offset", "shape", "dtype", "index")
-
-    def __init__(self, pid, fd, token, offset, shape, dtype, index):
-        self.pid, self.fd, self.token, self.offset = pid, fd, token, offset
-        self.shape, self.dtype, self.index = shape, dtype, index
-
-    def __getstate__(self):
-        return tuple(getattr(self, s) for s in self.__slots__)
-
-    def __setstate__(self, state):
-        for s, v in zip(self.__slots__, state):
-            setattr(self, s, v)
-
-    def open(self):
-        """(the part as a writable array, its mapping), or None when this process cannot reach the file."""
-        path = f"/proc/{self.pid}/fd/{self.fd}"
-        try:
-            if self.token not in os.readlink(path):      # another process's descriptor (another machine)
-                return None
-            fd = os.open(path, os.O_RDWR)
-        except OSError:
-            return None
-        try:
-            dtype = np.dtype(self.dtype)
-            nbytes = int(np.prod(self.shape)) * dtype.itemsize
-            mapping = mmap.mmap(fd, nbytes, offset=self.offset)
-        except (OSError, ValueError):
-            return None
-        finally:
-            os.close(fd)
-        return np.frombuffer(mapping, dtype).reshape(self.shape)[self.index], mapping

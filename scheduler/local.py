@@ -6,11 +6,14 @@ import threading
 import weakref
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+import numpy as np
+
 from distjit.ir.graph import Graph
 from distjit.partition.plan import Plan, Source
 from distjit.runtime.executor import compile_graph, run
 from scheduler.common import arg_part, assemble, blas_threads, consumers
 from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, variant
+from scheduler.shared_result import SharedResult
 
 
 class LocalExecutor:
@@ -49,7 +52,8 @@ class LocalExecutor:
         programs = {}
         values: dict[tuple[int, int], object] = {}
         readers = consumers(plan)
-        dests, targets = output_targets(plan)
+        shared = SharedResult() if SharedResult.available() else None
+        dests, targets = output_targets(plan, shared.empty if shared else np.empty)
         for key in targets:                  # copied into its output by the task: not kept for the end
             readers[key] -= sum(1 for o in dests for s in plan.outputs[o].sources if (s.index, s.output) == key)
         misfits: dict[tuple[int, int], object] = {}   # a part whose shape the Plan did not predict (never, in theory)
@@ -98,6 +102,7 @@ class LocalExecutor:
                 dependents.setdefault(d, []).append(i)
         ready = [i for i, n in waiting.items() if n == 0]
         running = {}
+        finished = False
         try:
             while ready or running:
                 for i in ready:
@@ -122,9 +127,12 @@ class LocalExecutor:
                         waiting[j] -= 1
                         if waiting[j] == 0:
                             ready.append(j)
+            finished = True
         finally:
             for fut in running:
                 fut.cancel()
+            if shared:
+                shared.close(reuse=finished)
         outs = []
         for o, out in enumerate(plan.outputs):
             if o in dests and not any((s.index, s.output) in misfits for s in out.sources):

@@ -70,23 +70,3 @@ def test_blas_threads_are_restored():
             pass
         assert int(get()) == 1
     assert int(get()) == before
-
-
-def test_a_place_in_a_shared_result_is_found_only_by_its_token():
-    from scheduler.in_place import Place, SharedResult
-
-    shared = SharedResult()
-    a = shared.empty((6, 3), np.float64)
-    b = shared.empty((5,), np.int32)
-    place = shared.where(a, (slice(2, 4),))
-    part, mapping = place.open()
-    part[...] = 7.0
-    assert (a[2:4] == 7.0).all() and (a[:2] == 0).all() and (a[4:] == 0).all() and (b == 0).all()
-    del part
-    mapping.close()
-    stranger = Place(place.pid, place.fd, "0" * 32, place.offset, place.shape, place.dtype, place.index)
-    assert stranger.open() is None                      # the descriptor is someone else's file
-    shared.close()
-    assert place.open() is None                         # closed: the worker returns its part instead
-    a[0, 0] = 1.0                                       # the result outlives the descriptor
-    assert a[0, 0] == 1.0
