@@ -5,9 +5,10 @@ byte, made by the driver alone into freshly allocated pages (expensive on small
 VMs). Instead the executor allocates each big result first and gives every task
 the slice its part belongs in:
 
-- the LocalExecutor's threads write into an ordinary array;
-- Ray workers on the driver's node write into a result in shared memory
-  (scheduler/shared_result.py: a memfd that the workers open through /proc) and
+- the LocalExecutor's threads write into it in this process;
+- Ray workers on the driver's node write into it too: results live in shared
+  memory (scheduler/shared_result.py, a memfd the workers open through /proc,
+  whose pages the next run reuses once the caller drops the result), and they
   return nothing for that output; a worker on another node returns its part as
   usual and the driver copies it in. So a one-machine cluster moves each output
   byte once, as the single-process run does, and a multi-node one is unchanged.

@@ -24,7 +24,9 @@ class LocalExecutor:
     output go straight into the result array: the node that makes a part (a fused or
     ufunc node) writes it there with ``out=`` (a variant of the task's subgraph with
     the destination as an extra input), else the task copies it there as it finishes
-    (in parallel, instead of one np.concatenate at the end); parts are not kept.
+    (in parallel, instead of one np.concatenate at the end); parts are not kept. The
+    result arrays come from scheduler/shared_result.py's pool, so a loop of runs
+    writes into the pages of the results it dropped instead of fresh ones.
     While tasks run side by side, OpenBLAS is limited to cores / max_workers threads
     (`scheduler.common.blas_threads`): N tasks each starting a BLAS thread per core
     oversubscribe the machine.

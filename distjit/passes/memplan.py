@@ -30,9 +30,14 @@ _FRESH_FLAGS = {"ufunc", "fused", "reduction", "contraction"}
 _FRESH_OPS = {"np.where", "np.clip", "np.concatenate", "np.stack", "np.copy", "np.matmul"}
 
 
+_MAY_VIEW = {"np.einsum"}     # a contraction, but "ij->ji" and "i->i" return views of the operand
+
+
 def _fresh(node: Node) -> bool:
     if node.op in _FRESH_OPS:
         return True
+    if node.op in _MAY_VIEW:
+        return False
     f = flags(node)
     return bool(f & _FRESH_FLAGS) and "view" not in f and "cumulative" not in f
 

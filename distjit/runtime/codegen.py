@@ -26,6 +26,7 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
 from distjit.ops import get_op
 from distjit.ops.registry import explicit_attrs
+from distjit.runtime import scratch
 from distjit.runtime.liveness import last_uses
 
 _LITERAL_TYPES = (bool, int, str, type(None))
@@ -54,9 +55,18 @@ def generate(graph: Graph, params: dict[str, Any] | None = None) -> Program:
         gen.bind_value(p, params[p.name], "p")
     args = [gen.name_of(v) for v in graph.inputs]
     gen.emit(f"def {gen.fn_name}({', '.join(args)}):", None, 0)
-    gen.block_body(graph.block, 1)
+    depth = 1
+    if gen.scratch.index:       # big temporaries in buffers kept from call to call (distjit/runtime/scratch.py)
+        pool = gen.bind(gen.scratch.pool(), "scratch_pool")
+        gen.emit(f"S = {pool}.take()", None, 1)
+        gen.emit("try:", None, 1)
+        depth = 2
+    gen.block_body(graph.block, depth)
     rets = [gen.name_of(v) for v in graph.outputs]
-    gen.emit(f"return ({', '.join(rets)}{',' if len(rets) == 1 else ''})", None, 1)
+    gen.emit(f"return ({', '.join(rets)}{',' if len(rets) == 1 else ''})", None, depth)
+    if gen.scratch.index:
+        gen.emit("finally:", None, 1)
+        gen.emit(f"{pool}.give(S)", None, 2)
     source = "\n".join(gen.lines) + "\n"
     filename = f"<distjit:{graph.name}:{next(_compile_ids)}>"
     code = compile(source, filename, "exec")
@@ -77,6 +87,7 @@ class _Generator:
         self.names: dict[Value, str] = {}
         self.const_ids: dict[int, str] = {}
         self.counter = itertools.count()
+        self.scratch = scratch.assign(graph)
 
     # -- names -------------------------------------------------------------
     def name_of(self, value: Value) -> str:
@@ -145,12 +156,23 @@ class _Generator:
             args.append(f"{key}={self.attr_source(value, node)}")
         reuse = node.meta.get("reuse")   # memory planning (distjit/passes/memplan.py): write into a dying input
         dest = node.meta.get("dest")     # output k into the array an input of the graph gives (scheduler/local.py)
-        if reuse or dest:
+        into = self.scratch.index
+        if reuse or dest or any(v in into for v in node.outputs):
             reuse, dest = reuse or {}, dest or {}
             outs = [self.name_of(dest[k]) if k in dest else self.name_of(node.inputs[reuse[k]]) if k in reuse
-                    else "None" for k in range(len(node.outputs))]
+                    else self.scratch_out(node, into[v]) if v in into else "None"
+                    for k, v in enumerate(node.outputs)]
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
+
+    def scratch_out(self, node: Node, index: int) -> str:
+        """Scratch memory is C-ordered. An elementwise result takes the layout of its inputs (order "K"),
+        and later layout-sensitive kernels (BLAS, pairwise sums) round by it: so it goes to scratch only
+        when its inputs are C-ordered too, and results stay bit for bit those of fresh arrays."""
+        if node.op == "np.matmul":      # always C-ordered
+            return f"S[{index}]"
+        check = self.bind(_c_ordered, "c_ordered")
+        return f"(S[{index}] if {check}({', '.join(self.name_of(v) for v in node.inputs)}) else None)"
 
     def call(self, node: Node, fn: str, args: list[str], depth: int) -> None:
         self.assign(node, f"{fn}({', '.join(args)})", depth, multi=node.op == "prim.Call")
@@ -257,3 +279,7 @@ def _is_global(name: str) -> bool:
 def _is_true_constant(value: Value) -> bool:
     node = value.node
     return node is not None and node.op == "prim.Constant" and node.attrs["value"] is True
+
+
+def _c_ordered(*values) -> bool:
+    return all(v.flags.c_contiguous for v in values if isinstance(v, np.ndarray))
