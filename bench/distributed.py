@@ -22,6 +22,11 @@ Two columns each for Ray and dask, so they compare like for like:
               back to the driver as NumPy arrays every run.
 Then a Plan of 1,000 tiny tasks measures Ray's per-task overhead.
 
+Each run's results are dropped before the next, as in a loop: distjit's compiled
+programs then reuse their scratch buffers (distjit/runtime/scratch.py, every
+distjit column), and the executors put their big results in the memory of the
+dropped ones (scheduler/shared_result.py; the single process returns fresh arrays).
+
 Every column of a workload is timed in the same interleaved rounds (the order
 rotates each round; median of --repeat): on this VM fresh pages cost 0.06-1.2 s
 per 512 MiB and that cost drifts over minutes, so columns timed one after the

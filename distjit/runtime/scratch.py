@@ -144,7 +144,3 @@ class Pool:
         with self._lock:
             if self._kept_bytes_ok and len(self._idle) < self._keep:
                 self._idle.append(scratch)
-
-    def release(self) -> None:
-        with self._lock:
-            self._idle.clear()
