@@ -11,6 +11,7 @@ import numpy as np
 from distjit.ir.graph import Graph
 from distjit.partition.plan import Plan, Source
 from distjit.runtime.executor import compile_graph, run
+from distjit.runtime.fused_eval import limit_threads
 from scheduler.common import arg_part, assemble, blas_threads, consumers
 from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, variant
 from scheduler.shared_result import SharedResult
@@ -80,7 +81,8 @@ class LocalExecutor:
             return programs[sub]
 
         def task(i, prog, inputs):
-            outs = run(prog, inputs)
+            with limit_threads(max(1, (os.cpu_count() or 1) // self.max_workers)):
+                outs = run(prog, inputs)
             for k, v in enumerate(outs):
                 for dest, index in targets.get((i, k), ()):
                     if not deliver(v, dest[index]):

@@ -31,6 +31,7 @@ import os
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -47,6 +48,19 @@ BACKEND = os.environ.get("DISTJIT_FUSED_BACKEND", "auto")
 _kernels: "weakref.WeakKeyDictionary[Graph, FusedKernel]" = weakref.WeakKeyDictionary()
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_here = threading.local()
+
+
+@contextmanager
+def limit_threads(n: int):
+    """Fused nodes evaluated by this thread inside the block use at most `n` threads: an executor running
+    tasks side by side already keeps the cores busy, and more block threads would only oversubscribe them."""
+    saved = getattr(_here, "threads", None)
+    _here.threads = n
+    try:
+        yield
+    finally:
+        _here.threads = saved
 
 
 def evaluate(*inputs, graph: Graph, exact: bool = True, out=None):
@@ -108,7 +122,7 @@ class FusedKernel:
         outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
         wide = [np.broadcast_to(x, shape) if isinstance(x, np.ndarray) and x.ndim else x for x in inputs]
         starts = list(range(0, shape[0], rows_per_block))
-        workers = min(THREADS, len(starts))
+        workers = min(getattr(_here, "threads", None) or THREADS, len(starts))
 
         def work(k):
             bufs = self._buffers((rows_per_block, *shape[1:]))

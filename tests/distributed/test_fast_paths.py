@@ -1,6 +1,7 @@
 """The executors' and partitioner's fast paths give NumPy's results: optimized (fused) graphs split into
 shards, a mean and a std sharing one pass, big split outputs assembled in place, BLAS threads restored."""
 import numpy as np
+import pytest
 
 import distjit
 from scheduler import LocalExecutor
@@ -70,3 +71,23 @@ def test_blas_threads_are_restored():
             pass
         assert int(get()) == 1
     assert int(get()) == before
+
+
+def test_tasks_side_by_side_evaluate_fused_nodes_on_their_own_thread(monkeypatch):
+    """The LocalExecutor's tasks keep the cores busy: a fused node inside a task uses no block threads."""
+    import distjit.runtime.fused_eval as fused_eval
+
+    x = np.random.default_rng(3).standard_normal(1 << 20)
+    f = distjit.optimize(distjit.trace(lambda x: np.sin(x) * 2.0 + 1.0, (x,)))
+    assert any(n.op == "fused.elementwise" for n in f.graph.walk())
+    monkeypatch.setattr(fused_eval, "THREADS", 2)
+
+    def no_pool():
+        raise AssertionError("a task's fused node used the block threads")
+    monkeypatch.setattr(fused_eval, "_threads", no_pool)
+    y = f.run(x, cluster=LocalExecutor(2), workers=2, shard={"x": 0})
+    np.testing.assert_array_equal(y, np.sin(x) * 2.0 + 1.0)
+    with fused_eval.limit_threads(1):
+        np.testing.assert_array_equal(f(x), np.sin(x) * 2.0 + 1.0)
+    with pytest.raises(distjit.ExecutionError, match="block threads"):
+        f(x)                                       # outside: the block threads again
