@@ -28,8 +28,6 @@ from distjit.passes.util import all_blocks, ancestor_in, flags
 # Ops whose outputs never share memory with their inputs.
 _FRESH_FLAGS = {"ufunc", "fused", "reduction", "contraction"}
 _FRESH_OPS = {"np.where", "np.clip", "np.concatenate", "np.stack", "np.copy", "np.matmul", "dist.Partial"}
-
-
 _MAY_VIEW = {"np.einsum"}     # a contraction, but "ij->ji" and "i->i" return views of the operand
 
 

@@ -171,7 +171,7 @@ class _Generator:
         when its inputs are C-ordered too, and results stay bit for bit those of fresh arrays."""
         if node.op == "np.matmul":      # always C-ordered
             return f"S[{index}]"
-        check = self.bind(_c_ordered, "c_ordered")
+        check = self.kernel_name("c_ordered", _c_ordered)
         return f"(S[{index}] if {check}({', '.join(self.name_of(v) for v in node.inputs)}) else None)"
 
     def call(self, node: Node, fn: str, args: list[str], depth: int) -> None:
