@@ -81,8 +81,9 @@ def _keep_freed_memory() -> None:
     pays for fresh pages again, and fresh pages are what large NumPy temporaries cost most
     on small VMs (0.06-1.2 s per 512 MiB here). A worker runs the same subgraphs over and
     over; with its heap kept (the MALLOC_MMAP_MAX_=0 / MALLOC_TRIM_THRESHOLD_ settings,
-    made at run time) standardize+cov on 2 workers went from 2.13 to 1.65 s and the
-    k-means step from 1.47 to 1.23 s. The heap keeps at most a share of physical memory
+    here made at run time; measured with the variables in the workers' environment)
+    standardize+cov on 2 workers went from 2.13 to 1.65 s and the k-means step from
+    1.47 to 1.23 s. The heap keeps at most a share of physical memory
     per CPU; other C libraries are left alone."""
     try:
         libc = ctypes.CDLL("libc.so.6")
