@@ -69,12 +69,12 @@ def _same_kind(parts: list, axis: int) -> bool:
                for p in parts)
 
 
-def concat_buffer(shapes: list, dtype, axis: int):
-    """An empty array that np.concatenate of parts of these shapes along `axis` would return, and the
-    index of each part in it."""
+def concat_buffer(shapes: list, dtype, axis: int, empty=np.empty):
+    """An empty array (made by `empty(shape, dtype)`) that np.concatenate of parts of these shapes along
+    `axis` would return, and the index of each part in it."""
     shape = list(shapes[0])
     shape[axis] = sum(s[axis] for s in shapes)
-    dest = np.empty(tuple(shape), dtype)
+    dest = empty(tuple(shape), dtype)
     slices, start = [], 0
     for s in shapes:
         slices.append((slice(None),) * axis + (slice(start, start + s[axis]),))

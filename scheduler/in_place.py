@@ -23,11 +23,9 @@ import numpy as np
 
 from distjit.ir.graph import Graph
 from distjit.ir.types import TensorType
-from distjit.ops import get_op
 from distjit.partition.plan import Plan
-
-MIN_BYTES = 1 << 22       # smaller outputs are concatenated at the end: cheap, and no variant to compile
-
+from distjit.passes.memplan import writes_out
+from scheduler.common import PARALLEL_COPY_BYTES, concat_buffer
 
 def output_targets(plan: Plan, empty=np.empty):
     """The big split outputs whose parts all come from tasks with static types, allocated with
@@ -41,16 +39,12 @@ def output_targets(plan: Plan, empty=np.empty):
             continue
         if len({(t.dtype, t.shape[:out.axis] + t.shape[out.axis + 1:]) for t in types}) != 1:
             continue
-        if sum(t.nbytes for t in types) < MIN_BYTES:
+        if sum(t.nbytes for t in types) < PARALLEL_COPY_BYTES:     # concatenated at the end: cheap
             continue
-        shape = list(types[0].shape)
-        shape[out.axis] = sum(t.shape[out.axis] for t in types)
-        dest = dests[o] = empty(tuple(shape), types[0].dtype)
-        start = 0
-        for s, t in zip(out.sources, types):
-            index = (slice(None),) * out.axis + (slice(start, start + t.shape[out.axis]),)
+        dest, slices = concat_buffer([t.shape for t in types], types[0].dtype, out.axis, empty)
+        dests[o] = dest
+        for s, index in zip(out.sources, slices):
             targets.setdefault((s.index, s.output), []).append((dest, index))
-            start += t.shape[out.axis]
     return dests, targets
 
 
@@ -90,7 +84,7 @@ def variant(sub: Graph, ks: tuple):
     for k in ks:
         v = g.outputs[k]
         node = v.node
-        if node is None or node.block is not g.block or not _writes_out(node) or g.outputs.count(v) != 1 \
+        if node is None or node.block is not g.block or not writes_out(node) or g.outputs.count(v) != 1 \
                 or not isinstance(v.type, TensorType) or not v.type.is_static or v.type.ndim == 0:
             continue
         dest = g.add_input(v.type, g.fresh_name("dest"))
@@ -100,10 +94,3 @@ def variant(sub: Graph, ks: tuple):
         return None
     return tuple(direct), compile_graph(g)
 
-
-def _writes_out(node) -> bool:
-    if node.blocks:
-        return False
-    if node.op == "fused.elementwise":
-        return True
-    return "ufunc" in get_op(node.op).flags and len(node.outputs) == 1

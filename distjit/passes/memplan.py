@@ -31,7 +31,8 @@ _FRESH_OPS = {"np.where", "np.clip", "np.concatenate", "np.stack", "np.copy", "n
 _MAY_VIEW = {"np.einsum"}     # a contraction, but "ij->ji" and "i->i" return views of the operand
 
 
-def _fresh(node: Node) -> bool:
+def returns_fresh(node: Node) -> bool:
+    """The node's outputs never share memory with its inputs."""
     if node.op in _FRESH_OPS:
         return True
     if node.op in _MAY_VIEW:
@@ -40,7 +41,7 @@ def _fresh(node: Node) -> bool:
     return bool(f & _FRESH_FLAGS) and "view" not in f and "cumulative" not in f
 
 
-def _writer(node: Node) -> bool:
+def writes_out(node: Node) -> bool:
     """Nodes that can take ``out=``: ufuncs with one output, fused nodes."""
     if node.blocks or any(True for _ in iter_refs(node.attrs)):
         return False
@@ -60,7 +61,7 @@ def _block(block: Block, ctx: PassContext) -> None:
     position = {node: i for i, node in enumerate(block.nodes)}
     for i, node in enumerate(block.nodes):
         node.meta.pop("reuse", None)
-        if not _writer(node) or ctx.exhausted:
+        if not writes_out(node) or ctx.exhausted:
             continue
         reuse: dict[int, int] = {}
         taken: set[Value] = set()
@@ -71,7 +72,7 @@ def _block(block: Block, ctx: PassContext) -> None:
                 if a in taken or a.type != out.type or not _array(a):
                     continue
                 p = a.node
-                if p is None or p.block is not block or not _fresh(p):
+                if p is None or p.block is not block or not returns_fresh(p):
                     continue
                 if not _dead_after(a, block, position, i, node) or not _fused_order_ok(node, j, k):
                     continue
@@ -107,7 +108,7 @@ def _dead_after(a: Value, block: Block, position: dict, i: int, node: Node) -> b
             at = position[owner]
             if at > i or (at == i and not (is_a and owner is node)):
                 return False
-            if owner is not node and not _fresh(owner):
+            if owner is not node and not returns_fresh(owner):
                 stack.extend((o, False) for o in owner.outputs)
     return True
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from distjit.ir.graph import Block, Graph, Value
 from distjit.ir.types import TensorType
-from distjit.passes.memplan import _fresh, _writer
+from distjit.passes.memplan import returns_fresh, writes_out
 from distjit.passes.util import ancestor_in
 
 MIN_BYTES = 1 << 18
@@ -59,7 +59,7 @@ def assign(graph: Graph) -> Assignment:
     position = {node: i for i, node in enumerate(block.nodes)}
     lives = []
     for i, node in enumerate(block.nodes):
-        if not (_writer(node) or node.op == "np.matmul") or node.blocks:
+        if not (writes_out(node) or node.op == "np.matmul") or node.blocks:
             continue
         planned = set(node.meta.get("reuse", {})) | set(node.meta.get("dest", {}))
         for k, v in enumerate(node.outputs):
@@ -110,7 +110,7 @@ def _last_read(v: Value, block: Block, position: dict) -> int | None:
             if owner is None:
                 return None
             end = max(end, position[owner])
-            if owner is not user or not _fresh(owner):
+            if owner is not user or not returns_fresh(owner):
                 stack.extend(owner.outputs)       # a view, a reshape, an If or Loop result ... may alias it
             elif j in owner.meta.get("reuse", {}).values():
                 stack.extend(owner.outputs[k] for k, i in owner.meta["reuse"].items() if i == j)

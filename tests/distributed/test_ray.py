@@ -10,6 +10,7 @@ import distjit
 from scheduler.ray_executor import RayExecutor
 from scheduler.shared_result import release_idle
 from tests.distributed.corpus import check_program
+from tests.distributed.test_shared_result import open_result_files
 from tests.programs import PROGRAMS
 
 pytestmark = pytest.mark.filterwarnings("ignore::distjit.partition.PlanWarning")
@@ -116,11 +117,4 @@ def test_big_split_outputs_are_written_in_place_by_the_workers(ray_local):
             assert got[0].base.file.warm
         del got
     release_idle()
-    assert not [fd for fd in os.listdir("/proc/self/fd") if "distjit" in _link(f"/proc/self/fd/{fd}")]
-
-
-def _link(path):
-    try:
-        return os.readlink(path)
-    except OSError:
-        return ""
+    assert open_result_files() == 0

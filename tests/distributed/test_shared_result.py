@@ -13,7 +13,8 @@ from scheduler.shared_result import Place, SharedResult, release_idle
 pytestmark = pytest.mark.skipif(not SharedResult.available(), reason="needs memfd_create (Linux)")
 
 
-def _open_files() -> int:
+def open_result_files() -> int:
+    """How many descriptors of shared results this process has open."""
     def link(fd):
         try:
             return os.readlink(f"/proc/self/fd/{fd}")
@@ -76,14 +77,14 @@ def test_a_failed_run_never_lends_its_files():
 
 def test_the_pool_keeps_few_files_and_gives_them_back():
     release_idle()
-    before = _open_files()
+    before = open_result_files()
     results = []
     for _ in range(shared_result.KEPT_OPEN + 16):       # results in use: most keep no descriptor
         shared = SharedResult()
         results.append(shared.empty((1 << 10,), np.float64))
         shared.close()
-    assert _open_files() - before <= shared_result.KEPT_OPEN
+    assert open_result_files() - before <= shared_result.KEPT_OPEN
     del results
-    assert _open_files() - before <= shared_result.IDLE_FILES
+    assert open_result_files() - before <= shared_result.IDLE_FILES
     release_idle()
-    assert _open_files() == before
+    assert open_result_files() == before
