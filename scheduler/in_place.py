@@ -92,5 +92,5 @@ def variant(sub: Graph, ks: tuple):
         direct.append(k)
     if not direct:
         return None
-    return tuple(direct), compile_graph(g)
+    return tuple(direct), compile_graph(g, row_blocks=True)
 

@@ -77,7 +77,7 @@ class LocalExecutor:
         def program(t):
             sub = plan.tasks[t].subgraph
             if sub not in programs:
-                programs[sub] = compile_graph(plan.subgraphs[sub])
+                programs[sub] = compile_graph(plan.subgraphs[sub], row_blocks=True)
             return programs[sub]
 
         def task(i, prog, inputs):

@@ -70,7 +70,7 @@ def _program(digest: str, graph_box: list):
             _keep_freed_memory()
 
         graph = Graph.parse(ray.get(graph_box[0]))      # boxed, so Ray fetches it only on a cache miss
-        entry = _PROGRAMS[digest] = (graph, compile_graph(graph))
+        entry = _PROGRAMS[digest] = (graph, compile_graph(graph, row_blocks=True))
     return entry
 
 

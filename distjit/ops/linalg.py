@@ -58,6 +58,26 @@ def _tensors_only(op: str, in_types, min_ndim: int = 0):
 
 # ---- matmul --------------------------------------------------------------------------------------
 
+def _matmul(x1, x2, dtype=None, out=None):
+    """np.matmul. A product of two 2-D float or complex arrays that BLAS can read as they are runs as np.dot:
+    the same BLAS call, bit for bit the same result, but with the GIL released. np.matmul's loop runs once
+    for 2-D operands, below NumPy's threshold for releasing the GIL, so two threads' products (the
+    LocalExecutor's tasks) would run one at a time."""
+    target = out[0] if isinstance(out, tuple) else out
+    if (dtype is None and type(x1) is np.ndarray and type(x2) is np.ndarray and x1.ndim == 2 == x2.ndim
+            and x1.dtype == x2.dtype and x1.dtype.char in "fdFD" and _blas_layout(x1) and _blas_layout(x2)
+            and (target is None or target.dtype == x1.dtype and target.flags.c_contiguous
+                 and target.shape == (x1.shape[0], x2.shape[1]))):
+        return np.dot(x1, x2, out=target)
+    if dtype is not None:
+        return np.matmul(x1, x2, dtype=dtype, out=out)
+    return np.matmul(x1, x2, out=out)
+
+
+def _blas_layout(x: np.ndarray) -> bool:
+    return x.flags.c_contiguous or x.flags.f_contiguous
+
+
 def _matmul_shape(op, sa, sb):
     if not sa or not sb:
         raise ShapeError(f"{op}: operand {0 if not sa else 1} is 0-dimensional (use np.multiply for scalars)")
@@ -358,7 +378,7 @@ def _cubic_cost(in_types, out_types, attrs):
 # ---- the declarations ---------------------------------------------------------------------------------
 
 LINALG_OPS = {op.name: op for op in [
-    register(OpDef("np.matmul", kernel=np.matmul, infer=_matmul_infer,
+    register(OpDef("np.matmul", kernel=_matmul, infer=_matmul_infer,
                    params=(operand("x1"), operand("x2"), attr("dtype", None, keyword_only=True)),
                    flags={"contraction"}, sources=(np.matmul,), cost=_matmul_cost,
                    doc="Matrix product with broadcast batch dims; 1-D operands are promoted and the dim dropped.")),

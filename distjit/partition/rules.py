@@ -142,6 +142,17 @@ def reduction(node: Node, ins):
     return None
 
 
+def partial(node: Node, ins):
+    """A task's dist.Partial cut into blocks again (distjit/runtime/row_blocks.py): over the split axis, the
+    blocks' partials fold into the task's with the same ufunc, for the kinds whose partial is the reduction."""
+    if ins[0] is None or node.attrs["kind"] not in ("sum", "prod", "max", "min", "any", "all"):
+        return None
+    axes = normalize_axes(node.op, node.attrs.get("axis"), _rank(node.inputs[0]))
+    if ins[0] not in axes:
+        return Split([ins[0]])
+    return Reduce(node.attrs["kind"], axes, True, 0, node.attrs.get("dtype"))
+
+
 def along_other_axis(node: Node, ins):
     """sort, argsort, cumsum, cumprod, diff …: fine when they work along another axis than the split one."""
     if ins[0] is None or any(a is not None for a in ins[1:]):
@@ -442,6 +453,7 @@ BY_NAME: dict[str, Callable] = {
     "np.sort": along_other_axis, "np.argsort": along_other_axis, "np.diff": along_other_axis,
     "np.cumsum": along_other_axis, "np.cumprod": along_other_axis,
     "array.getitem": getitem, "array.setitem": setitem,
+    "dist.Partial": partial,
 }
 # families by flag, checked in this order when an op has no entry by name
 BY_FLAG: list[tuple[str, Callable]] = [

@@ -26,6 +26,7 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
 from distjit.ops import get_op
 from distjit.ops.registry import explicit_attrs
+from distjit.passes.memplan import writes_out
 from distjit.runtime import scratch
 from distjit.runtime.liveness import last_uses
 
@@ -46,9 +47,12 @@ class Program:
         return self.fn(*inputs)
 
 
-def generate(graph: Graph, params: dict[str, Any] | None = None) -> Program:
-    """Generate and compile the Python function for `graph`; `params` binds the graph's named parameters."""
-    gen = _Generator(graph)
+def generate(graph: Graph, params: dict[str, Any] | None = None, blocks: "row_blocks.RowBlocks | None" = None) -> Program:
+    """Generate and compile the Python function for `graph`; `params` binds the graph's named parameters.
+    With `blocks` (distjit/runtime/row_blocks.py), the program runs `blocks.graph` block by block instead."""
+    if blocks is not None:
+        graph = blocks.graph
+    gen = _Generator(graph, use_scratch=blocks is None)
     for p in graph.params:
         if params is None or p.name not in params:
             raise KeyError(f"parameter {p.name!r} of graph {graph.name} is not bound")
@@ -61,8 +65,11 @@ def generate(graph: Graph, params: dict[str, Any] | None = None) -> Program:
         gen.emit(f"S = {pool}.take()", None, 1)
         gen.emit("try:", None, 1)
         depth = 2
-    gen.block_body(graph.block, depth)
-    rets = [gen.name_of(v) for v in graph.outputs]
+    if blocks is not None:
+        rets = gen.row_blocked_body(blocks, depth)
+    else:
+        gen.block_body(graph.block, depth)
+        rets = [gen.name_of(v) for v in graph.outputs]
     gen.emit(f"return ({', '.join(rets)}{',' if len(rets) == 1 else ''})", None, depth)
     if gen.scratch.index:
         gen.emit("finally:", None, 1)
@@ -78,7 +85,7 @@ def generate(graph: Graph, params: dict[str, Any] | None = None) -> Program:
 
 
 class _Generator:
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, use_scratch: bool = True):
         self.graph = graph
         self.fn_name = "_" + "".join(c if c.isalnum() else "_" for c in graph.name)
         self.lines: list[str] = []
@@ -87,7 +94,8 @@ class _Generator:
         self.names: dict[Value, str] = {}
         self.const_ids: dict[int, str] = {}
         self.counter = itertools.count()
-        self.scratch = scratch.assign(graph)
+        self.scratch = scratch.assign(graph) if use_scratch else scratch.Assignment({}, [])
+        self.placed: dict[Value, str] = {}      # outputs written with out= into these (row blocks' buffers)
 
     # -- names -------------------------------------------------------------
     def name_of(self, value: Value) -> str:
@@ -156,11 +164,11 @@ class _Generator:
             args.append(f"{key}={self.attr_source(value, node)}")
         reuse = node.meta.get("reuse")   # memory planning (distjit/passes/memplan.py): write into a dying input
         dest = node.meta.get("dest")     # output k into the array an input of the graph gives (scheduler/local.py)
-        into = self.scratch.index
-        if reuse or dest or any(v in into for v in node.outputs):
+        into, placed = self.scratch.index, self.placed
+        if reuse or dest or any(v in into or v in placed for v in node.outputs):
             reuse, dest = reuse or {}, dest or {}
             outs = [self.name_of(dest[k]) if k in dest else self.name_of(node.inputs[reuse[k]]) if k in reuse
-                    else self.scratch_out(node, into[v]) if v in into else "None"
+                    else placed[v] if v in placed else self.scratch_out(node, into[v]) if v in into else "None"
                     for k, v in enumerate(node.outputs)]
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
@@ -224,6 +232,88 @@ class _Generator:
         for o, c in zip(outs, carried):
             self.emit(f"{o} = {c}", node, depth)
 
+    # -- row blocks (distjit/runtime/row_blocks.py) --------------------------
+    def row_blocked_body(self, blocks: "row_blocks.RowBlocks", depth: int) -> list[str]:
+        """Phase by phase: its R nodes, then a loop over the blocks for its S nodes; the names of the results."""
+        whole: dict[Value, str] = {}        # split values as whole arrays: split inputs, kept S values
+        for v in blocks.graph.inputs:
+            if blocks.is_split(v):
+                whole[v] = self.names[v]
+                self.names[v] = f"v{next(self.counter)}"     # inside a loop, the name of its block
+        lists = {p: f"v{next(self.counter)}" for p in blocks.partials}
+        buffers = f"v{next(self.counter)}"
+        if blocks.slots:
+            self.emit(f"{buffers} = {self.kernel_name('buffers', _buffers)}({blocks.slots!r})", None, depth)
+        for r_nodes, s_nodes in blocks.phases:
+            for node in r_nodes:
+                if node.op == "dist.Combine" and node.inputs[0] in lists:      # (a task's own combines run as
+                    self.combine(node, blocks, lists, depth)                     # they are)
+                elif node.op == "dist.Gather" and node.inputs[0] in whole:
+                    self.names[node.output] = whole[node.inputs[0]]
+                else:
+                    self.node(node, depth)
+            if s_nodes:
+                self.row_loop(s_nodes, blocks, whole, lists, buffers, depth)
+        return [whole.get(v) or self.name_of(v) for v in blocks.graph.outputs]
+
+    def row_loop(self, nodes: list[Node], blocks, whole: dict, lists: dict, buffers: str, depth: int) -> None:
+        made = {o for n in nodes for o in n.outputs}
+        for node in nodes:
+            for k, o in enumerate(node.outputs):
+                if o in blocks.partials:
+                    self.emit(f"{lists[o]} = []", None, depth)
+                elif o in blocks.kept:
+                    dest = node.meta.get("dest", {}).get(k)
+                    if dest is not None:
+                        whole[o] = whole[dest]
+                    else:
+                        whole[o] = f"v{next(self.counter)}"
+                        empty = self.kernel_name("empty", np.empty)
+                        self.emit(f"{whole[o]} = {empty}({o.type.shape!r}, {self.bind(o.type.dtype, 'c')})", None, depth)
+        lo, hi = f"v{next(self.counter)}", f"v{next(self.counter)}"
+        self.emit(f"for {lo}, {hi} in {self.bind(blocks.bounds, 'c')}:", None, depth)
+        depth += 1
+
+        def rows(v: Value) -> str:
+            return ":, " * blocks.sharding.of(v).axis + f"{lo}:{hi}"
+
+        read = dict.fromkeys(v for n in nodes for v in [*n.inputs, *n.meta.get("dest", {}).values()]
+                             if v in whole and v not in made)
+        for v in read:
+            self.emit(f"{self.name_of(v)} = {whole[v]}[{rows(v)}]", None, depth)
+        in_rows = self.kernel_name("in_rows", _in_rows)
+        for node in nodes:
+            planned = {*node.meta.get("reuse", {}), *node.meta.get("dest", {})}
+            for k, v in enumerate(node.outputs):
+                if v in blocks.slot_of:
+                    dtype = self.bind(v.type.dtype, "c")
+                    self.placed[v] = f"{in_rows}({buffers}[{blocks.slot_of[v]}], {hi} - {lo}, {v.type.shape[1:]!r}, {dtype})"
+                elif v in blocks.kept and k not in planned and blocks.sharding.of(v).axis == 0 \
+                        and (writes_out(node) or node.op == "np.matmul"):
+                    self.placed[v] = f"{whole[v]}[{rows(v)}]"     # made right in its place
+        for node in nodes:
+            if node.op == "dist.Shard":
+                self.assign(node, f"{self.name_of(node.inputs[0])}[{rows(node.output)}]", depth)
+            else:
+                self.node(node, depth)
+            dest = node.meta.get("dest", {})
+            for k, o in enumerate(node.outputs):
+                if o in blocks.partials:
+                    self.emit(f"{lists[o]}.append({self.name_of(o)})", None, depth)
+                elif o in blocks.kept and k not in dest and o not in self.placed:
+                    self.emit(f"{whole[o]}[{rows(o)}] = {self.name_of(o)}", None, depth)
+
+    def combine(self, node: Node, blocks, lists: dict, depth: int) -> None:
+        """dist.Combine of every block's partials, in block order (argmin/argmax offset by each block's start)."""
+        opdef = get_op(node.op)
+        attrs = dict(node.attrs)
+        if attrs.get("kind") in ("argmax", "argmin"):
+            attrs["offsets"] = tuple(start for start, _ in blocks.bounds)
+        per_block = self.kernel_name("per_block", _per_block)
+        args = [f"*{per_block}({', '.join(lists[v] for v in node.inputs)})"]
+        args += [f"{key}={self.attr_source(value, node)}" for key, value in explicit_attrs(opdef, attrs).items()]
+        self.call(node, self.kernel_name(node.op, opdef.kernel), args, depth)
+
     def bind_returns(self, targets, values, depth, raw=False) -> None:
         if not targets:
             return
@@ -279,6 +369,21 @@ def _is_global(name: str) -> bool:
 def _is_true_constant(value: Value) -> bool:
     node = value.node
     return node is not None and node.op == "prim.Constant" and node.attrs["value"] is True
+
+
+def _buffers(slots: list[int]) -> list[np.ndarray]:
+    return [np.empty(n, np.uint8) for n in slots]
+
+
+def _in_rows(buffer: np.ndarray, rows: int, tail: tuple, dtype) -> np.ndarray:
+    """The first `rows` rows of shape (rows, *tail) of a block buffer."""
+    n = rows * math.prod(tail)
+    return buffer[:n * dtype.itemsize].view(dtype).reshape((rows, *tail))
+
+
+def _per_block(*lists) -> list:
+    """dist.Combine's operands: every block's partials, block by block."""
+    return [p for block in zip(*lists) for p in block]
 
 
 def _c_ordered(*values) -> bool:

@@ -9,17 +9,31 @@ from distjit.ir.graph import Graph, Node
 from distjit.runtime.codegen import Program, generate
 
 _cache: "weakref.WeakKeyDictionary[Graph, Program]" = weakref.WeakKeyDictionary()
+_blocked_cache: "weakref.WeakKeyDictionary[Graph, Program]" = weakref.WeakKeyDictionary()
 
 
-def compile_graph(graph: Graph, params: dict[str, Any] | None = None) -> Program:
-    """The compiled program for a graph without parameters is cached on the graph object."""
+def compile_graph(graph: Graph, params: dict[str, Any] | None = None, *, row_blocks: bool = False) -> Program:
+    """The compiled program for a graph without parameters is cached on the graph object.
+
+    `row_blocks`: run the graph's row-parallel part in cache-sized blocks of rows where that pays
+    (distjit/runtime/row_blocks.py). Partial reductions are then combined across blocks, so results agree
+    to rounding: the executors ask for it for their tasks, whose partials are combined across shards anyway.
+    """
     plan_buffers(graph)
     if params:
-        return generate(graph, params)
-    program = _cache.get(graph)
+        return generate(graph, params, _row_blocks(graph) if row_blocks else None)
+    cache = _blocked_cache if row_blocks else _cache
+    program = cache.get(graph)
     if program is None:
-        program = _cache[graph] = generate(graph)
+        blocks = _row_blocks(graph) if row_blocks else None
+        program = cache[graph] = generate(graph, None, blocks) if blocks or not row_blocks else compile_graph(graph)
     return program
+
+
+def _row_blocks(graph: Graph):
+    from distjit.runtime import row_blocks
+
+    return row_blocks.plan(graph)
 
 
 def plan_buffers(graph: Graph) -> None:
@@ -61,7 +75,7 @@ def _programs_line(filename: str, lineno: int, program: Program) -> Node | None:
     if filename == program.filename:
         return program.line_to_node.get(lineno)
     # A nested program (prim.Call): find it among the cached ones.
-    for other in list(_cache.values()):
+    for other in [*_cache.values(), *_blocked_cache.values()]:
         if other.filename == filename:
             return other.line_to_node.get(lineno)
     return None

@@ -65,14 +65,19 @@ def assign(graph: Graph) -> Assignment:
         for k, v in enumerate(node.outputs):
             if k in planned or not _big_static(v):
                 continue
-            end = _last_read(v, block, position)
+            end = last_read(v, block, position)
             if end is not None:
-                lives.append((i, end, v))
+                lives.append((i, end, v, v.type.nbytes))
+    return Assignment(*share(lives))
+
+
+def share(lives: list[tuple[int, int, Value, int]]) -> tuple[dict[Value, int], list[int]]:
+    """Byte slots for (start, end, value, bytes): values live from node `start` to node `end` (inclusive) whose
+    lifetimes do not overlap share one, chosen best fit; (slot of each value, each slot's size in bytes)."""
     slot_of: dict[Value, int] = {}
     slots: list[int] = []
     busy_until: list[int] = []
-    for start, end, v in sorted(lives, key=lambda life: life[0]):
-        nbytes = v.type.nbytes
+    for start, end, v, nbytes in sorted(lives, key=lambda life: life[0]):
         free = [s for s in range(len(slots)) if busy_until[s] < start]
         fits = [s for s in free if slots[s] >= nbytes]
         if fits:
@@ -86,7 +91,7 @@ def assign(graph: Graph) -> Assignment:
             busy_until.append(end)
         busy_until[s] = end
         slot_of[v] = s
-    return Assignment(slot_of, slots)
+    return slot_of, slots
 
 
 def _big_static(v: Value) -> bool:
@@ -94,7 +99,7 @@ def _big_static(v: Value) -> bool:
     return isinstance(t, TensorType) and t.is_static and t.ndim >= 1 and t.nbytes >= MIN_BYTES
 
 
-def _last_read(v: Value, block: Block, position: dict) -> int | None:
+def last_read(v: Value, block: Block, position: dict) -> int | None:
     """The position of the last node of `block` that reads `v` or an alias of it; None when one escapes
     (returned by a block, or read where the top-level block cannot see)."""
     end, stack, seen = position[v.node], [v], set()
