@@ -133,7 +133,7 @@ def test_programs_in_blocks_match_numpy(fn, make, rows_per_block):
 
 
 def test_a_big_row_parallel_graph_chooses_blocks_and_a_small_one_does_not():
-    X, C = rows(1 << 16, 8), rows(32, 8, 1)
+    X, C = np.zeros((1 << 20, 8)), rows(32, 8, 1)       # (2^20, 32) temporaries: 256 MiB
     big = distjit.optimize(distjit.trace(kmeans_step, (X, C))).graph
     blocks = row_blocks.plan(big)
     assert blocks is not None and len(blocks.bounds) >= 8
