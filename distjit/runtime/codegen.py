@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from distjit.ops.registry import explicit_attrs
 from distjit.passes.memplan import writes_out
 from distjit.runtime import scratch
 from distjit.runtime.liveness import last_uses
+
+if TYPE_CHECKING:
+    from distjit.runtime.row_blocks import RowBlocks
 
 _LITERAL_TYPES = (bool, int, str, type(None))
 _compile_ids = itertools.count()
@@ -47,7 +50,7 @@ class Program:
         return self.fn(*inputs)
 
 
-def generate(graph: Graph, params: dict[str, Any] | None = None, blocks: "row_blocks.RowBlocks | None" = None) -> Program:
+def generate(graph: Graph, params: dict[str, Any] | None = None, blocks: RowBlocks | None = None) -> Program:
     """Generate and compile the Python function for `graph`; `params` binds the graph's named parameters.
     With `blocks` (distjit/runtime/row_blocks.py), the program runs `blocks.graph` block by block instead."""
     if blocks is not None:
@@ -233,7 +236,7 @@ class _Generator:
             self.emit(f"{o} = {c}", node, depth)
 
     # -- row blocks (distjit/runtime/row_blocks.py) --------------------------
-    def row_blocked_body(self, blocks: "row_blocks.RowBlocks", depth: int) -> list[str]:
+    def row_blocked_body(self, blocks: RowBlocks, depth: int) -> list[str]:
         """Phase by phase: its R nodes, then a loop over the blocks for its S nodes; the names of the results."""
         whole: dict[Value, str] = {}        # split values as whole arrays: split inputs, kept S values
         for v in blocks.graph.inputs:
@@ -268,8 +271,8 @@ class _Generator:
                         whole[o] = whole[dest]
                     else:
                         whole[o] = f"v{next(self.counter)}"
-                        empty = self.kernel_name("empty", np.empty)
-                        self.emit(f"{whole[o]} = {empty}({o.type.shape!r}, {self.bind(o.type.dtype, 'c')})", None, depth)
+                        empty, dtype = self.kernel_name("empty", np.empty), self.bind(o.type.dtype, "c")
+                        self.emit(f"{whole[o]} = {empty}({o.type.shape!r}, {dtype})", None, depth)
         lo, hi = f"v{next(self.counter)}", f"v{next(self.counter)}"
         self.emit(f"for {lo}, {hi} in {self.bind(blocks.bounds, 'c')}:", None, depth)
         depth += 1
@@ -286,8 +289,8 @@ class _Generator:
             planned = {*node.meta.get("reuse", {}), *node.meta.get("dest", {})}
             for k, v in enumerate(node.outputs):
                 if v in blocks.slot_of:
-                    dtype = self.bind(v.type.dtype, "c")
-                    self.placed[v] = f"{in_rows}({buffers}[{blocks.slot_of[v]}], {hi} - {lo}, {v.type.shape[1:]!r}, {dtype})"
+                    buffer, dtype = f"{buffers}[{blocks.slot_of[v]}]", self.bind(v.type.dtype, "c")
+                    self.placed[v] = f"{in_rows}({buffer}, {hi} - {lo}, {v.type.shape[1:]!r}, {dtype})"
                 elif v in blocks.kept and k not in planned and blocks.sharding.of(v).axis == 0 \
                         and (writes_out(node) or node.op == "np.matmul"):
                     self.placed[v] = f"{whole[v]}[{rows(v)}]"     # made right in its place

@@ -15,7 +15,7 @@ _blocked_cache: "weakref.WeakKeyDictionary[Graph, Program]" = weakref.WeakKeyDic
 def compile_graph(graph: Graph, params: dict[str, Any] | None = None, *, row_blocks: bool = False) -> Program:
     """The compiled program for a graph without parameters is cached on the graph object.
 
-    `row_blocks`: run the graph's row-parallel part in cache-sized blocks of rows where that pays
+    `row_blocks`: run the graph's row-parallel part block by block of rows where that pays
     (distjit/runtime/row_blocks.py). Partial reductions are then combined across blocks, so results agree
     to rounding: the executors ask for it for their tasks, whose partials are combined across shards anyway.
     """
@@ -26,7 +26,11 @@ def compile_graph(graph: Graph, params: dict[str, Any] | None = None, *, row_blo
     program = cache.get(graph)
     if program is None:
         blocks = _row_blocks(graph) if row_blocks else None
-        program = cache[graph] = generate(graph, None, blocks) if blocks or not row_blocks else compile_graph(graph)
+        if row_blocks and blocks is None:
+            program = compile_graph(graph)           # nothing to run in blocks: the plain program
+        else:
+            program = generate(graph, None, blocks)
+        cache[graph] = program
     return program
 
 

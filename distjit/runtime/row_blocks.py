@@ -1,4 +1,4 @@
-"""Row blocks: the row-parallel part of a graph runs block by block, a few thousand rows at a time.
+"""Row blocks: the row-parallel part of a graph runs one block of rows at a time.
 
 NOTE: [Row blocks]
 The k-means step makes a chain of (N, k) temporaries (distances, their
@@ -70,7 +70,7 @@ class RowBlocks:
 
 
 def plan(graph: Graph, rows_per_block: int | None = None) -> RowBlocks | None:
-    """The row blocks of `graph`, or None when blocking would not keep enough temporaries in cache.
+    """The row blocks of `graph`, or None when blocks would not keep enough temporaries out of main memory.
     `rows_per_block` forces blocks of that many rows wherever the graph can run in blocks at all."""
     forced = rows_per_block is not None
     rows = _rows(graph, 1 if forced else 2 * MIN_ROWS)

@@ -22,6 +22,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def local():
+    """A LocalExecutor with 3 threads."""
+    from scheduler import LocalExecutor
+
+    ex = LocalExecutor(max_workers=3)
+    yield ex
+    ex.shutdown()
+
+
+@pytest.fixture(scope="session")
 def ray_local():
     """A RayExecutor on a local one-node Ray with 2 CPUs, started once per session."""
     import ray

@@ -7,19 +7,12 @@ import pytest
 
 import distjit
 from distjit.runtime import row_blocks
-from scheduler import LocalExecutor
 from scheduler.in_place import variant
 from tests.distributed.corpus import check_program
 from tests.programs import PROGRAMS
 
 pytestmark = pytest.mark.filterwarnings("ignore::distjit.partition.PlanWarning")
 
-
-@pytest.fixture(scope="module")
-def local():
-    ex = LocalExecutor(max_workers=2)
-    yield ex
-    ex.shutdown()
 
 
 def rows(n, cols, seed=0):

@@ -8,18 +8,11 @@ import distjit
 from distjit.ops import get_op
 from distjit.partition import PlanWarning
 from distjit.partition.sharding import bounds
-from scheduler import LocalExecutor
 from tests.distributed.corpus import check_program, split_everything, traced
 from tests.programs import PROGRAMS
 
 pytestmark = pytest.mark.filterwarnings("ignore::distjit.partition.PlanWarning")
 
-
-@pytest.fixture(scope="module")
-def local():
-    ex = LocalExecutor(max_workers=3)
-    yield ex
-    ex.shutdown()
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: p.name)

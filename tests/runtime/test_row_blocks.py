@@ -12,6 +12,7 @@ from distjit.runtime.codegen import generate
 from distjit.runtime.executor import plan_buffers
 from tests.compare import assert_same, fresh
 from tests.distributed.corpus import RTOL
+from tests.distributed.test_fast_paths import kmeans_step
 from tests.ir.strategies import straight_line_graphs
 from tests.passes.test_random import _inputs
 from tests.programs import PROGRAMS
@@ -65,15 +66,6 @@ def test_generated_elementwise_graphs_in_blocks_are_bitwise(graph):
         except Exception:       # a graph NumPy itself refuses (bad casts): nothing to compare
             return
         assert_same(blocked(*fresh(inputs)), expected, 0.0)
-
-
-def kmeans_step(X, C):
-    x2 = np.sum(X * X, axis=1, keepdims=True)
-    d = x2 - 2.0 * (X @ C.T) + np.sum(C * C, axis=1)
-    labels = np.argmin(d, axis=1)
-    onehot = (labels[:, None] == np.arange(C.shape[0])).astype(X.dtype)
-    counts = onehot.sum(axis=0)
-    return (onehot.T @ X) / np.maximum(counts, 1.0)[:, None], labels, counts
 
 
 def standardize_cov(X):
