@@ -26,6 +26,9 @@ Each run's results are dropped before the next, as in a loop: distjit's compiled
 programs then reuse their scratch buffers (distjit/runtime/scratch.py, every
 distjit column), and the executors put their big results in the memory of the
 dropped ones (scheduler/shared_result.py; the single process returns fresh arrays).
+The executors also run their tasks' row-parallel parts in blocks of rows
+(distjit/runtime/row_blocks.py); the single process runs its graph whole, bit for
+bit as NumPy would.
 
 Every column of a workload is timed in the same interleaved rounds (the order
 rotates each round; median of --repeat): on this VM fresh pages cost 0.06-1.2 s
