@@ -26,7 +26,6 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
 from distjit.ops import get_op
 from distjit.ops.registry import explicit_attrs
-from distjit.passes.memplan import writes_out
 from distjit.runtime import scratch
 from distjit.runtime.liveness import last_uses
 
@@ -292,7 +291,7 @@ class _Generator:
                     buffer, dtype = f"{buffers}[{blocks.slot_of[v]}]", self.bind(v.type.dtype, "c")
                     self.placed[v] = f"{in_rows}({buffer}, {hi} - {lo}, {v.type.shape[1:]!r}, {dtype})"
                 elif v in blocks.kept and k not in planned and blocks.sharding.of(v).axis == 0 \
-                        and (writes_out(node) or node.op == "np.matmul"):
+                        and scratch.takes_out(node):
                     self.placed[v] = f"{whole[v]}[{rows(v)}]"     # made right in its place
         for node in nodes:
             if node.op == "dist.Shard":

@@ -43,9 +43,9 @@ from distjit.ir.graph import Graph, Node, Value
 from distjit.ir.types import TensorType
 from distjit.partition.sharding import ShardedGraph, bounds, shard_graph
 from distjit.passes.manager import PassContext
-from distjit.passes.memplan import plan_memory, returns_fresh, writes_out
+from distjit.passes.memplan import plan_memory, returns_fresh
 from distjit.runtime.liveness import free_values
-from distjit.runtime.scratch import last_read, share
+from distjit.runtime.scratch import last_read, share, takes_out
 
 BLOCK_BYTES = 1 << 24        # the biggest temporary of one block (see NOTE: [Block size])
 MIN_ROWS = 256               # fewer rows per block, and the loop's Python overhead shows
@@ -138,7 +138,7 @@ def _buffers(g: Graph, sg: ShardedGraph, kind: dict, kept: set, share_of_rows: f
     position = {n: i for i, n in enumerate(g.block.nodes)}
     lives = []
     for n in g.block.nodes:
-        if kind[n] != "S" or not (writes_out(n) or n.op == "np.matmul"):
+        if kind[n] != "S" or not takes_out(n):
             continue
         planned = set(n.meta.get("reuse", {})) | set(n.meta.get("dest", {}))
         for k, o in enumerate(n.outputs):

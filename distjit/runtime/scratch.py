@@ -32,7 +32,7 @@ import threading
 
 import numpy as np
 
-from distjit.ir.graph import Block, Graph, Value
+from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ir.types import TensorType
 from distjit.passes.memplan import returns_fresh, writes_out
 from distjit.passes.util import ancestor_in
@@ -59,7 +59,7 @@ def assign(graph: Graph) -> Assignment:
     position = {node: i for i, node in enumerate(block.nodes)}
     lives = []
     for i, node in enumerate(block.nodes):
-        if not (writes_out(node) or node.op == "np.matmul") or node.blocks:
+        if not takes_out(node):
             continue
         planned = set(node.meta.get("reuse", {})) | set(node.meta.get("dest", {}))
         for k, v in enumerate(node.outputs):
@@ -69,6 +69,12 @@ def assign(graph: Graph) -> Assignment:
             if end is not None:
                 lives.append((i, end, v, v.type.nbytes))
     return Assignment(*share(lives))
+
+
+def takes_out(node: Node) -> bool:
+    """Nodes whose result can be written into a given buffer: ufuncs and fused nodes (memplan's writers), and
+    np.matmul."""
+    return writes_out(node) or node.op == "np.matmul"
 
 
 def share(lives: list[tuple[int, int, Value, int]]) -> tuple[dict[Value, int], list[int]]:
