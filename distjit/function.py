@@ -15,7 +15,7 @@ import numpy as np
 
 from distjit.errors import ShapeError
 from distjit.ir.graph import Graph
-from distjit.ir.types import ScalarType, TensorType, Type
+from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
 
 
@@ -201,7 +201,7 @@ class Function:
         if plan_key(workers, shard) in self.plans or all(
                 not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
             return self.plan(workers, shard)
-        from distjit.ir.types import type_of
+        from distjit.types import type_of
         from distjit.passes.specialize import concretize
 
         types = [type_of(leaf) for leaf in leaves]
@@ -210,20 +210,6 @@ class Function:
             static = Function(concretize(self.graph, types), self.signature, self.params, self.name)
             self._shape_plans[key] = static.plan(workers, shard)
         return self._shape_plans[key]
-
-    # -- saving ------------------------------------------------------------------
-    def to_bytes(self, metadata: dict[str, str] | None = None) -> bytes:
-        """This Function as the bytes of a .djit file (what `distjit.save` writes)."""
-        from distjit.serialize import to_bytes
-
-        return to_bytes(self, metadata)
-
-    @staticmethod
-    def from_bytes(data, allow_pickle: bool = False) -> "Function":
-        """A Function from the bytes of a .djit file; never runs code from them unless `allow_pickle`."""
-        from distjit.serialize import from_bytes
-
-        return from_bytes(data, allow_pickle=allow_pickle)
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"

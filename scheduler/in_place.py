@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.ir.graph import Graph
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.partition.plan import Plan
 from distjit.passes.memplan import writes_out
 from scheduler.common import PARALLEL_COPY_BYTES, concat_buffer

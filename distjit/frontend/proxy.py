@@ -13,7 +13,7 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.source import user_loc
-from distjit.ir.types import ScalarType, TensorType
+from distjit.types import ScalarType, TensorType
 
 
 def _value_needed(what: str):

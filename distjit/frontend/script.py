@@ -53,7 +53,7 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_convert import Site, convert, site_error
 from distjit.function import Function, Signature
 from distjit.ir.graph import Graph, SourceLoc
-from distjit.ir.types import ScalarType, TensorType, type_of
+from distjit.types import ScalarType, TensorType, type_of
 from distjit.pytree import flatten, leaf_paths, unflatten
 
 _converted: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()

@@ -39,7 +39,7 @@ from distjit.frontend.script_convert import Site, site_error
 from distjit.frontend.trace import TraceContext
 from distjit.ir.builder import Builder
 from distjit.ir.graph import Block, Node, Value
-from distjit.ir.types import BOOL, INT, ScalarType, TensorType, Type, type_of
+from distjit.types import BOOL, INT, ScalarType, TensorType, Type, type_of
 from distjit.ops.infer import fresh_dim, is_unknown
 
 UNROLL_LIMIT = 16          # a Python range longer than this becomes a prim.Loop instead of being unrolled

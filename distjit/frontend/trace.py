@@ -19,8 +19,8 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
 from distjit.function import Function, Signature
 from distjit.ir.builder import Builder
-from distjit.ir.graph import Graph, Ref, Value
-from distjit.ir.types import ScalarType, TensorType, type_of
+from distjit.ir.graph import Graph, Value
+from distjit.types import Ref, ScalarType, TensorType, type_of
 from distjit.ops import REGISTRY, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
 

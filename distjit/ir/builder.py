@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 from distjit.errors import ShapeError
 from distjit.ir.graph import Block, Node, SourceLoc, Value
-from distjit.ir.types import Type
+from distjit.types import Type
 
 
 class Builder:

@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from distjit.ir.types import Type
+from distjit.types import Type, iter_refs
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +34,6 @@ class SourceLoc:
 
     def __str__(self):
         return f"{self.file}:{self.line}"
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """Inside an attribute: the runtime value of the node's input number `index`."""
-
-    index: int
-
-    def __repr__(self):
-        return f"${self.index}"
 
 
 class Value:
@@ -124,20 +114,6 @@ class Node:
         return f"<Node {self.op} -> {', '.join('%' + v.name for v in self.outputs)}>"
 
 
-def iter_refs(attr) -> Iterator[int]:
-    if isinstance(attr, Ref):
-        yield attr.index
-    elif isinstance(attr, dict):
-        for v in attr.values():
-            yield from iter_refs(v)
-    elif isinstance(attr, (list, tuple)):
-        for v in attr:
-            yield from iter_refs(v)
-    elif isinstance(attr, slice):
-        for v in (attr.start, attr.stop, attr.step):
-            yield from iter_refs(v)
-
-
 def iter_graphs(attr) -> Iterator["Graph"]:
     """Graphs held in an attribute value (a call's callee, a fused node's expression)."""
     if isinstance(attr, Graph):
@@ -148,21 +124,6 @@ def iter_graphs(attr) -> Iterator["Graph"]:
     elif isinstance(attr, dict):
         for item in attr.values():
             yield from iter_graphs(item)
-
-
-def substitute_refs(attr, inputs: list):
-    """`attr` with every Ref(k) replaced by inputs[k]: how a run-time value reaches an attribute."""
-    if isinstance(attr, Ref):
-        return inputs[attr.index]
-    if isinstance(attr, tuple):
-        return tuple(substitute_refs(a, inputs) for a in attr)
-    if isinstance(attr, list):
-        return [substitute_refs(a, inputs) for a in attr]
-    if isinstance(attr, slice):
-        return slice(*(substitute_refs(a, inputs) for a in (attr.start, attr.stop, attr.step)))
-    if isinstance(attr, dict):
-        return {k: substitute_refs(v, inputs) for k, v in attr.items()}
-    return attr
 
 
 class Block:

@@ -46,8 +46,8 @@ from typing import Callable
 
 import numpy as np
 
-from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_graphs
-from distjit.ir.types import dtype_name, parse_dtype
+from distjit.ir.graph import Block, Graph, Node, Value, iter_graphs
+from distjit.types import Ref, dtype_name, parse_dtype
 
 INDENT = "  "
 # Names printed without quotes; the parser scans names with the same pattern.

@@ -21,10 +21,10 @@ from typing import NoReturn
 import numpy as np
 
 from distjit.errors import FormatError
-from distjit.ir.graph import Block, Graph, Node, Ref, SourceLoc, Value
+from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
+from distjit.types import (ANY, NONE, STR, _DTYPES_BY_SHORT, Ref, ScalarType, TensorType, TupleType, Type,
+                           parse_dtype)
 from distjit.ir.printer import NAME
-from distjit.ir.types import (ANY, NONE, STR, ScalarType, TensorType, TupleType, Type, _DTYPES_BY_SHORT,
-                              parse_dtype)
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _OP = re.compile(r"[A-Za-z_][\w.]*")
@@ -41,6 +41,11 @@ _MAX_TUPLE_DEPTH = 64
 _UNIT = re.compile(r"\[\w+\]\[")
 _NAMED_TYPES = {"int": ScalarType("int"), "float": ScalarType("float"), "bool": ScalarType("bool"),
                 "complex": ScalarType("complex"), "None": NONE, "str": STR, "Any": ANY}
+
+
+def parse_type(text: str) -> Type:
+    """Parse the text form of a type (``f32[B,3]``, ``int``, ``(f32[], int)``)."""
+    return TypeParser(text).parse_all()
 
 
 def parse_graph(text: str) -> Graph:

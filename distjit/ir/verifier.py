@@ -22,9 +22,9 @@ from collections import Counter
 from typing import NoReturn
 
 from distjit.errors import VerifyError
-from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
+from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.types import BOOL, INT, Ref, TensorType, TupleType, Type, iter_refs
 from distjit.ir.printer import describe_node, value_ref
-from distjit.ir.types import BOOL, INT, TensorType, TupleType, Type
 from distjit.ops import REGISTRY
 from distjit.ops.infer import same_dim
 from distjit.ops.registry import REQUIRED, Kind

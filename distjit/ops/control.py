@@ -11,7 +11,7 @@ These ops have no kernel: the runtime gives them their meaning.
 """
 from __future__ import annotations
 
-from distjit.ir.types import type_of
+from distjit.types import type_of
 from distjit.ops.registry import Effect, OpDef, attr, operand, operands, register
 
 
@@ -53,7 +53,7 @@ ASSERT = register(OpDef("prim.Assert", kernel=_assert_kernel, infer=lambda t, a:
 
 
 def _dim_infer(in_types, attrs):
-    from distjit.ir.types import INT
+    from distjit.types import INT
 
     return [INT]
 

@@ -21,8 +21,7 @@ import operator
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref
-from distjit.ir.types import ScalarType, TensorType, TupleType
+from distjit.types import Ref, ScalarType, TensorType, TupleType
 from distjit.ops.infer import (attr_type, broadcast_shapes, default_dtype, example_dtypes, fmt_shape,
                                fresh_dim, normalize_axis, operand_types, shape_of)
 from distjit.ops.registry import Cost, OpDef, attr, operand, register

@@ -38,7 +38,7 @@ import functools
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.types import INT, TensorType
+from distjit.types import INT, TensorType
 from distjit.ops.infer import shape_of
 from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
 

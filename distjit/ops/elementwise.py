@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops.infer import broadcast_shapes, shape_of, ufunc_dtypes
 from distjit.ops.registry import Cost, OpDef, attr, operand, register
 

@@ -10,7 +10,7 @@ backend runs it is a run-time choice, not part of the IR.
 """
 from __future__ import annotations
 
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops.registry import Cost, OpDef, attr, operands, register
 
 

@@ -41,8 +41,7 @@ import functools
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref, iter_refs, substitute_refs
-from distjit.ir.types import Dim, ScalarType, TensorType, Type
+from distjit.types import Dim, Ref, ScalarType, TensorType, Type, iter_refs, substitute_refs
 from distjit.ops.infer import broadcast_shapes, fresh_dim, is_unknown
 from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
 

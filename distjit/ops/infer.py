@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref, iter_refs
-from distjit.ir.types import (BOOL, COMPLEX, FLOAT, INT, Dim, NoneType, ScalarType, TensorType, Type, type_of)
+from distjit.types import (BOOL, COMPLEX, FLOAT, INT, Dim, NoneType, Ref, ScalarType, TensorType, Type,
+                           iter_refs, type_of)
 
 _fresh = itertools.count()
 

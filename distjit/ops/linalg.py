@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, numel,
                                normalize_axis, reduced_shape, shape_of, ufunc_dtypes, unify_dims)
 from distjit.ops.reduce import reduce_cost

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.types import BOOL, NoneType, TensorType
+from distjit.types import BOOL, NoneType, TensorType
 from distjit.ops.infer import (broadcast_shapes, default_dtype, example_dtypes, fmt_shape, fresh_dim, numel,
                                normalize_axis, shape_of)
 from distjit.ops.registry import Cost, Kind, OpDef, Param, attr, operand, register

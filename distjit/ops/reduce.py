@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops.infer import (example_dtypes, normalize_axes, normalize_axis, numel, reduced_shape,
                                shape_of)
 from distjit.ops.registry import Cost, OpDef, attr, operand, register

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
-from distjit.ir.types import TensorType, Type
+from distjit.types import TensorType, Type
 
 REQUIRED = inspect.Parameter.empty
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 
 from distjit.errors import ShapeError
-from distjit.ir.types import BOOL, COMPLEX, FLOAT, INT, ScalarType, TensorType
+from distjit.types import BOOL, COMPLEX, FLOAT, INT, ScalarType, TensorType
 from distjit.ops.registry import Cost, OpDef, operand, register
 
 _RANK = {"bool": 0, "int": 1, "float": 2, "complex": 3}

@@ -19,8 +19,7 @@ from collections import Counter
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref
-from distjit.ir.types import Dim, ScalarType, TensorType, Type
+from distjit.types import Dim, Ref, ScalarType, TensorType, Type
 from distjit.ops.index import operand_types, with_refs
 from distjit.ops.infer import fresh_dim, is_unknown, normalize_axes, normalize_axis
 from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops.infer import normalize_axes, reduced_shape, shape_of, ufunc_dtypes
 from distjit.ops.registry import OpDef, attr, operand, register
 

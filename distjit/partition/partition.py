@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from distjit.errors import DistJitError
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.partition.plan import Plan
 from distjit.partition.stages import CostModel, partition_graph
 

@@ -33,8 +33,8 @@ from typing import Callable
 
 import numpy as np
 
-from distjit.ir.graph import Node, Ref, iter_refs
-from distjit.ir.types import TensorType
+from distjit.ir.graph import Node
+from distjit.types import Ref, TensorType, iter_refs
 from distjit.ops import get_op
 from distjit.ops.infer import normalize_axes
 

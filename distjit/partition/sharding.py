@@ -20,7 +20,7 @@ import numpy as np
 from distjit.ir.builder import Builder
 from distjit.ir.clone import _next_counter, clone_node
 from distjit.ir.graph import Graph, Node, Value
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.partition import rules
 from distjit.partition.rules import REPLICATED, Contract, Reduce, Split
 

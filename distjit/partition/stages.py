@@ -36,7 +36,7 @@ from distjit.errors import DistJitError
 from distjit.ir.builder import Builder
 from distjit.ir.clone import clone_node
 from distjit.ir.graph import Graph, Node, Value
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops import get_op
 from distjit.partition.plan import InputLayout, Output, Plan, PlanWarning, Source, Task
 from distjit.partition.sharding import ShardedGraph, _free_values, bounds, shard_graph

@@ -10,7 +10,8 @@ never merged, and neither are nodes with blocks.
 """
 from __future__ import annotations
 
-from distjit.ir.graph import Block, Graph, iter_refs
+from distjit.ir.graph import Block, Graph
+from distjit.types import iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import attr_key, detach, flags, is_mergeable
 

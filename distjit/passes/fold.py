@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.ir.types import type_of
+from distjit.types import type_of
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import clone_into, constant_value, detach, drop_node, is_pure, new_node, opdef
 
@@ -121,7 +121,7 @@ def _fold_node(block: Block, node: Node, ctx: PassContext) -> list[Node] | None:
 
 
 def _evaluate(node: Node, d, values: list) -> list:
-    from distjit.ir.graph import substitute_refs
+    from distjit.types import substitute_refs
     from distjit.ops.registry import explicit_attrs
 
     attrs = substitute_refs(explicit_attrs(d, node.attrs), values)

@@ -20,8 +20,8 @@ An input `a` may give its buffer to output `o` of node `n` only when:
 """
 from __future__ import annotations
 
-from distjit.ir.graph import Block, Graph, Node, Value, iter_refs
-from distjit.ir.types import TensorType
+from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import all_blocks, ancestor_in, flags
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from distjit.ir.graph import Block, Graph, Node, Value, iter_refs
-from distjit.ir.types import TensorType
+from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import all_blocks, constant_value, drop_node, new_node
 

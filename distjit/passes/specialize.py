@@ -11,8 +11,8 @@ what the partitioner needs, since a Plan splits concrete row ranges.
 from __future__ import annotations
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Graph, Node, Ref, iter_refs
-from distjit.ir.types import TensorType, Type
+from distjit.ir.graph import Graph, Node
+from distjit.types import Ref, TensorType, Type, iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import all_blocks, new_node, opdef
 

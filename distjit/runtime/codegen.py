@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_refs
+from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.types import Ref, iter_refs
 from distjit.ops import get_op
 from distjit.ops.registry import explicit_attrs
 from distjit.runtime import scratch

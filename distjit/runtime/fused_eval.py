@@ -36,7 +36,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.ops import get_op
 
 BLOCK_ELEMENTS = 1 << 16

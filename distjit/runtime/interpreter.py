@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from distjit.errors import DistJitError
-from distjit.ir.graph import Block, Graph, Node, Value, substitute_refs
+from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.types import substitute_refs
 from distjit.ops import get_op
 from distjit.ops.registry import explicit_attrs
 from distjit.runtime.executor import execution_error

@@ -40,7 +40,7 @@ import math
 from dataclasses import dataclass
 
 from distjit.ir.graph import Graph, Node, Value
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.partition.sharding import ShardedGraph, bounds, shard_graph
 from distjit.passes.manager import PassContext
 from distjit.passes.memplan import plan_memory, returns_fresh

@@ -33,7 +33,7 @@ import threading
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from distjit.passes.memplan import returns_fresh, writes_out
 from distjit.passes.util import ancestor_in
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from distjit.errors import FormatError, VerifyError
 from distjit.ir.clone import _next_counter
-from distjit.ir.graph import Block, Graph, Node, Ref, SourceLoc, Value
-from distjit.ir.types import (ANY, NONE, STR, ScalarType, TensorType, TupleType, Type)
+from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
+from distjit.types import ANY, NONE, STR, Ref, ScalarType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
 from distjit.serialize.layout import ALIGN, crc32

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from distjit.errors import FormatError
-from distjit.ir.graph import Block, Graph, Node, Ref, Value, iter_graphs
-from distjit.ir.types import (AnyType, NoneType, ScalarType, StrType, TensorType, TupleType, Type)
+from distjit.ir.graph import Block, Graph, Node, Value, iter_graphs
+from distjit.types import AnyType, NoneType, Ref, ScalarType, StrType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KIND_ENUM, dtype_enum, scalar_type_name
 

@@ -2,7 +2,7 @@
 
 The head is what `ray start --head --node-ip-address=127.0.0.1 --dashboard-host=127.0.0.1 --num-cpus=2`
 starts, with token authentication on, its own temp dir and its own session (process group), and is
-stopped by that handle at the end (distjit.jobs.local_cluster, the code behind `distjit cluster up`).
+stopped by that handle at the end (scheduler.jobs.local_cluster, the code behind `distjit cluster up`).
 Nothing listens anywhere but 127.0.0.1.
 """
 import os
@@ -60,7 +60,7 @@ def files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def head(tmp_path_factory):
     """A one-node Ray head (2 CPUs) with the dashboard on 127.0.0.1: yields its state (dashboard, token_path)."""
-    from distjit.jobs import local_cluster
+    from scheduler.jobs import local_cluster
 
     home = tmp_path_factory.mktemp("djhome")
     old = os.environ.get("DISTJIT_HOME")

@@ -22,7 +22,7 @@ def test_cluster_up_down(tmp_path_factory):
     finally:
         code, out, _ = run_cli("cluster", "down", "--name", "ud", env=env)
     assert code == 0 and "stopped 2 node(s)" in out
-    from distjit.jobs.local_cluster import session_members
+    from scheduler.jobs.local_cluster import session_members
 
     assert session_members({n["pgid"] for n in state["nodes"]}) == []
     code, out, _ = run_cli("cluster", "down", "--name", "ud", env=env)

@@ -22,7 +22,7 @@ def addr(head):
 def test_head_listens_on_loopback_only(head):
     import psutil
 
-    from distjit.jobs.local_cluster import session_members
+    from scheduler.jobs.local_cluster import session_members
 
     pids = session_members({n["pgid"] for n in head["nodes"]})
     assert pids
@@ -110,7 +110,8 @@ def test_inputs_are_checked_before_submitting(files, addr):
 def test_too_big_to_submit(files, head, monkeypatch):
     import distjit
     from distjit.errors import DistJitError
-    from distjit.jobs import arrays, client
+    from distjit.cli import arrays
+    from scheduler.jobs import client
 
     monkeypatch.setattr(client, "upload_limit", lambda: 1000)
     f = distjit.load(files["model"])

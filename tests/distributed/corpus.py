@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import distjit
-from distjit.ir.types import TensorType
+from distjit.types import TensorType
 from tests.compare import assert_same, fresh
 
 # Partial reductions and split contractions add in another order than NumPy's pairwise sums.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distjit.ir.graph import Ref
+from distjit.types import Ref
 from tests.ops.samples import Sample, arr
 
 F = arr("f8", 2, 3)

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from distjit.errors import ShapeError, TracingError
-from distjit.ir.graph import Ref
-from distjit.ir.types import INT, NONE, ScalarType, TensorType, TupleType, type_of
+from distjit.types import INT, NONE, Ref, ScalarType, TensorType, TupleType, type_of
 from distjit.ops import REGISTRY, get_op
 from distjit.ops.infer import is_unknown
 from tests.ops.samples import SAMPLES, Sample, arr

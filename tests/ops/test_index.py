@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref
-from distjit.ir.types import INT, TensorType, parse_dtype, type_of
+from distjit.types import INT, Ref, TensorType, parse_dtype, type_of
 from distjit.ops import get_op
 
 GETITEM = get_op("array.getitem")

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from distjit.errors import ShapeError
-from distjit.ir.graph import Ref
-from distjit.ir.types import INT, TensorType, parse_dtype
+from distjit.types import INT, Ref, TensorType, parse_dtype
 from distjit.ops import get_op
 
 

@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 from distjit.ir import Graph
-from distjit.ir.types import ScalarType, TensorType
+from distjit.types import ScalarType, TensorType
 from distjit.passes import PIPELINES, run_passes
 from distjit.runtime.executor import compile_graph
 from tests.compare import assert_same

@@ -36,14 +36,14 @@ def base_files() -> list[bytes]:
     from tests.programs import by_name
     from tests.serialize.make_golden import MAKERS
 
-    files = [make()[0].to_bytes() for make in MAKERS.values()]
+    files = [distjit.serialize.to_bytes(make()[0]) for make in MAKERS.values()]
     for name in ("nn.softmax", "stencils.laplacian_2d"):
         try:
             prog = by_name(name)
         except KeyError:
             continue
         f = distjit.trace(prog.fn, prog.make_inputs(np.random.default_rng(0)), dynamic_axes=prog.dynamic_axes)
-        files.append(f.to_bytes())
+        files.append(distjit.serialize.to_bytes(f))
     return files
 
 

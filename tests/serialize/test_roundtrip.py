@@ -32,10 +32,10 @@ def test_corpus_round_trip(prog, traced, tmp_path):
     again = tmp_path / "again.djit"
     distjit.save(g, again)
     assert again.read_bytes() == first
-    assert g.to_bytes() == first == f.to_bytes()
-    h = distjit.Function.from_bytes(first)
-    assert h.to_bytes() == first
-    assert distjit.load(path, mmap=False).to_bytes() == first
+    assert distjit.serialize.to_bytes(g) == first == distjit.serialize.to_bytes(f)
+    h = distjit.serialize.from_bytes(first)
+    assert distjit.serialize.to_bytes(h) == first
+    assert distjit.serialize.to_bytes(distjit.load(path, mmap=False)) == first
 
 
 def small_function(params=True):
@@ -67,7 +67,7 @@ def test_params_are_read_only_views_of_the_mapped_file(tmp_path):
 
 def test_layout_offsets_are_aligned(tmp_path):
     f = small_function()
-    data = f.to_bytes()
+    data = distjit.serialize.to_bytes(f)
     header, model = distjit.serialize.read_model(data, "t")
     assert header.data_offset % 64 == 0
     for desc in model.tensors:
@@ -80,7 +80,7 @@ def test_metadata_is_stored_sorted_and_kept(tmp_path):
     distjit.save(f, tmp_path / "m.djit", metadata={"b": "2", "a": "1"})
     g = distjit.load(tmp_path / "m.djit")
     assert g.metadata == {"a": "1", "b": "2"}
-    assert g.to_bytes() == (tmp_path / "m.djit").read_bytes()
+    assert distjit.serialize.to_bytes(g) == (tmp_path / "m.djit").read_bytes()
     with pytest.raises(FormatError, match="metadata"):
         distjit.save(f, tmp_path / "n.djit", metadata={"a": 1})
 
@@ -147,9 +147,9 @@ def test_pickled_code_needs_allow_pickle():
     f = small_function(params=False)
     node = f.graph.nodes[0]
     node.attrs["value"] = (lambda v: v + 1)   # an escape-hatch payload: code
-    data = f.to_bytes()
+    data = distjit.serialize.to_bytes(f)
     with pytest.raises(FormatError, match=r"prim.Constant.*pickled Python code.*allow_pickle=True"):
-        distjit.Function.from_bytes(data)
+        distjit.serialize.from_bytes(data)
     header, model = distjit.serialize.read_model(data, "t")
     assert model.graphs[0].block.nodes[0].attrs[0].value.WhichOneof("value") == "pickled_code"
 
@@ -158,29 +158,29 @@ def test_unsupported_values_fail_to_save():
     f = small_function(params=False)
     f.graph.nodes[0].attrs["value"] = np.array(["a"])
     with pytest.raises(FormatError, match="dtype <U1 cannot be saved"):
-        f.to_bytes()
+        distjit.serialize.to_bytes(f)
 
 
 def test_prim_call_graphs_are_shared_and_ordered():
     from tests.serialize.make_golden import call
 
     f, args = call()
-    data = f.to_bytes()
+    data = distjit.serialize.to_bytes(f)
     _, model = distjit.serialize.read_model(data, "t")
     assert [g.name for g in model.graphs] == ["affine", "twice"] and model.main_graph == 1
-    g = distjit.Function.from_bytes(data)
+    g = distjit.serialize.from_bytes(data)
     calls = [n for n in g.graph.nodes if n.op == "prim.Call"]
     assert calls[0].attrs["graph"] is calls[1].attrs["graph"]
     assert np.array_equal(g(*args), f(*args))
 
 
 def test_version_policy():
-    data = bytearray(small_function().to_bytes())
+    data = bytearray(distjit.serialize.to_bytes(small_function()))
     header, model = distjit.serialize.read_model(bytes(data), "t")
     newer_major = bytearray(data)
     newer_major[4:6] = (layout.FORMAT_MAJOR + 1).to_bytes(2, "little")
     with pytest.raises(FormatError, match=r"format version 2\.\d+, which is newer .* upgrade distjit"):
-        distjit.Function.from_bytes(bytes(newer_major))
+        distjit.serialize.from_bytes(bytes(newer_major))
     # a newer minor version of the same major loads (fields it adds are ignored), when message and header agree
     from distjit.serialize.files import write_model
     import io
@@ -189,20 +189,20 @@ def test_version_policy():
     model.format_minor = layout.FORMAT_MINOR + 3
     out = io.BytesIO()
     write_model(out, model, arrays)
-    distjit.Function.from_bytes(out.getvalue())
+    distjit.serialize.from_bytes(out.getvalue())
     mismatched = bytearray(out.getvalue())
     mismatched[6:8] = (0).to_bytes(2, "little")
     with pytest.raises(FormatError, match="header says format"):
-        distjit.Function.from_bytes(bytes(mismatched))
+        distjit.serialize.from_bytes(bytes(mismatched))
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: p.name)
 def test_optimized_corpus_round_trip(prog, traced):
     """Optimized graphs (fused nodes hold nested graphs) save, load and run the same, byte-identically."""
     f = traced(prog).optimize()
-    data = f.to_bytes()
-    g = distjit.Function.from_bytes(data)
+    data = distjit.serialize.to_bytes(f)
+    g = distjit.serialize.from_bytes(data)
     assert str(g.graph) == str(f.graph)
-    assert g.to_bytes() == data
+    assert distjit.serialize.to_bytes(g) == data
     inputs = prog.make_inputs(np.random.default_rng(1))
     assert_same(g(*fresh(inputs)), f(*fresh(inputs)))

@@ -1,6 +1,6 @@
 """The entrypoint of a distjit job: load the saved graph, read the inputs, run the Plan, store the outputs.
 
-    python -m distjit.jobs.entry --job JOB_ID --model model.djit --inputs inputs.npz [--workers N]
+    python -m scheduler.jobs.entry --job JOB_ID --model model.djit --inputs inputs.npz [--workers N]
 
 `distjit submit` ships model.djit and inputs.npz in the job's working_dir and runs this on the
 cluster. The Plan runs with cluster="auto": inside a job, RAY_ADDRESS names the job's own cluster.
@@ -17,7 +17,7 @@ import time
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m distjit.jobs.entry")
+    p = argparse.ArgumentParser(prog="python -m scheduler.jobs.entry")
     p.add_argument("--job", required=True, help="the submission id: the key of the result")
     p.add_argument("--model", required=True)
     p.add_argument("--inputs", required=True)
@@ -26,7 +26,8 @@ def main(argv=None) -> int:
 
     import distjit
     from distjit.errors import DistJitError
-    from distjit.jobs import arrays, result
+    from distjit.cli import arrays
+    from scheduler.jobs import result
 
     try:
         f = distjit.load(args.model)

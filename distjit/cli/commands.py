@@ -155,8 +155,8 @@ def _add_optimize(sub) -> None:
 def cmd_run(args) -> int:
     import time
 
-    from distjit.jobs import arrays
-    from distjit.jobs.progress import Bar
+    from distjit.cli import arrays
+    from distjit.cli.progress import Bar
 
     f = _load(args.path)
     values = arrays.load_inputs(f, arrays.parse_input_args(args.input), args.inputs)
@@ -212,7 +212,7 @@ def _check_cluster(cluster: str) -> None:
     """Fail fast when a cluster address does not answer (Ray would retry for a long time)."""
     import os
 
-    from distjit.jobs.client import probe
+    from scheduler.jobs.client import probe
 
     target = cluster
     if cluster == "auto":
@@ -226,9 +226,9 @@ def _check_cluster(cluster: str) -> None:
 
 # -- jobs -------------------------------------------------------------------------------------------------------
 def cmd_submit(args) -> int:
-    from distjit.jobs import arrays
-    from distjit.jobs.client import Jobs, JobFailedError, status_of
-    from distjit.jobs.progress import Bar
+    from distjit.cli import arrays
+    from scheduler.jobs.client import Jobs, JobFailedError, status_of
+    from distjit.cli.progress import Bar
 
     f = _load(args.path)
     values = arrays.load_inputs(f, arrays.parse_input_args(args.input), args.inputs)
@@ -273,7 +273,7 @@ def _address_arg(p) -> None:
 
 
 def _job_dict(info) -> dict:
-    from distjit.jobs.client import status_of
+    from scheduler.jobs.client import status_of
 
     return {"job": info.submission_id, "status": status_of(info), "message": info.message,
             "model": (info.metadata or {}).get("model"), "entrypoint": info.entrypoint,
@@ -281,7 +281,7 @@ def _job_dict(info) -> dict:
 
 
 def cmd_status(args) -> int:
-    from distjit.jobs.client import Jobs, status_of
+    from scheduler.jobs.client import Jobs, status_of
 
     jobs = Jobs(args.address)
     info = jobs.info(args.job)
@@ -312,7 +312,7 @@ def _add_status(sub) -> None:
 def cmd_logs(args) -> int:
     import time
 
-    from distjit.jobs.client import TERMINAL, Jobs, status_of
+    from scheduler.jobs.client import TERMINAL, Jobs, status_of
 
     jobs = Jobs(args.address)
     jobs.info(args.job)
@@ -338,7 +338,7 @@ def _add_logs(sub) -> None:
 
 
 def cmd_result(args) -> int:
-    from distjit.jobs.client import Jobs
+    from scheduler.jobs.client import Jobs
 
     jobs = Jobs(args.address)
     if args.wait:
@@ -372,7 +372,7 @@ def _add_result(sub) -> None:
 def cmd_list(args) -> int:
     import datetime
 
-    from distjit.jobs.client import Jobs
+    from scheduler.jobs.client import Jobs
 
     rows = [_job_dict(j) for j in Jobs(args.address).list(everything=args.all)]
     if args.json:
@@ -397,7 +397,7 @@ def _add_list(sub) -> None:
 
 
 def cmd_stop(args) -> int:
-    from distjit.jobs.client import Jobs
+    from scheduler.jobs.client import Jobs
 
     stopped = Jobs(args.address).stop(args.job)
     print(f"{args.job}: " + ("stop requested" if stopped else "already finished"))
@@ -413,7 +413,7 @@ def _add_stop(sub) -> None:
 
 # -- dot --------------------------------------------------------------------------------------------------------
 def cmd_dot(args) -> int:
-    from distjit.jobs import dot
+    from distjit.cli import dot
 
     f = _load(args.path)
     if args.plan:
@@ -440,7 +440,7 @@ def _add_dot(sub) -> None:
 
 # -- cluster ----------------------------------------------------------------------------------------------------
 def cmd_cluster_up(args) -> int:
-    from distjit.jobs import local_cluster
+    from scheduler.jobs import local_cluster
 
     state = local_cluster.up(nodes=args.nodes, cpus_per_node=args.cpus, name=args.name,
                              dashboard_port=args.dashboard_port,
@@ -458,7 +458,7 @@ def cmd_cluster_up(args) -> int:
 
 
 def cmd_cluster_down(args) -> int:
-    from distjit.jobs import local_cluster
+    from scheduler.jobs import local_cluster
 
     n = local_cluster.down(args.name)
     print(f"cluster {args.name!r}: " + (f"stopped {n} node(s)" if n else "not running"))
@@ -511,7 +511,7 @@ def _write_bytes(path, data: bytes) -> None:
 
 
 def _write_npz(path, named: dict) -> None:
-    from distjit.jobs.result import npz_bytes
+    from scheduler.jobs.result import npz_bytes
 
     _write_bytes(path, npz_bytes(named))
 

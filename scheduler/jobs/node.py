@@ -1,6 +1,6 @@
 """A Ray worker node on 127.0.0.1 that joins a head on this machine; runs until SIGTERM.
 
-    python -m distjit.jobs.node --address 127.0.0.1:PORT --num-cpus 1 --temp-dir DIR
+    python -m scheduler.jobs.node --address 127.0.0.1:PORT --num-cpus 1 --temp-dir DIR
 
 NOTE: [Why not `ray start --address`]
 With RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (Ray binds to loopback), `ray start --address` refuses to
@@ -19,7 +19,7 @@ import threading
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m distjit.jobs.node", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m scheduler.jobs.node", description=__doc__.splitlines()[0])
     p.add_argument("--address", required=True, help="the head's GCS address, 127.0.0.1:PORT")
     p.add_argument("--num-cpus", type=int, default=1)
     p.add_argument("--object-store-memory", type=int, default=200 << 20)

@@ -15,7 +15,7 @@ unset; we set both explicitly: a fresh random token per cluster in `<state>/auth
 0600), `RAY_AUTH_MODE=token` and `RAY_AUTH_TOKEN_PATH=<state>/auth_token` in the environment of
 every node. Processes the nodes start (workers, job drivers) inherit that environment, so a job's
 `ray.init()` authenticates without help. HTTP clients send `Authorization: Bearer <token>`;
-`distjit.jobs.client` finds the token for an address (see `find_token`).
+`scheduler.jobs.client` finds the token for an address (see `find_token`).
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def node_env(token_path: Path) -> dict:
                RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path))
     # job entrypoints run `python`: make it this interpreter (a virtualenv's python need not be on PATH)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    root = str(Path(__file__).resolve().parents[2])       # so `python -m distjit.jobs.node` imports this distjit
+    root = str(Path(__file__).resolve().parents[2])       # so `python -m scheduler.jobs.node` imports this distjit
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("RAY_AUTH_TOKEN", None)                      # it would win over the cluster's own token file
     env.pop("RAY_ADDRESS", None)
@@ -109,8 +109,8 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
                        f"--metrics-export-port={free_port()}", f"--num-cpus={cpus_per_node}",
                        f"--temp-dir={temp_dir}", f"--object-store-memory={object_store_mib << 20}",
                        "--disable-usage-stats", "--block"]
-            else:   # NOTE: [Why not `ray start --address`] in distjit/jobs/node.py
-                cmd = [sys.executable, "-m", "distjit.jobs.node", f"--address={state['gcs']}",
+            else:   # NOTE: [Why not `ray start --address`] in scheduler/jobs/node.py
+                cmd = [sys.executable, "-m", "scheduler.jobs.node", f"--address={state['gcs']}",
                        f"--num-cpus={cpus_per_node}", f"--temp-dir={temp_dir}",
                        f"--object-store-memory={object_store_mib << 20}"]
             out = open(sdir / f"node{i}.log", "ab")

@@ -1,6 +1,6 @@
 """The fetch job: print a finished job's stored result, framed, to this job's log (NOTE: [Job results]).
 
-    python -m distjit.jobs.fetch JOB_ID [--delete]
+    python -m scheduler.jobs.fetch JOB_ID [--delete]
 
 Exit status 0 with the frame in the log; 2 when no result is stored for JOB_ID.
 `--delete` removes the stored result once it is printed.
@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     import ray
     from ray.experimental import internal_kv
 
-    from distjit.jobs import result
+    from scheduler.jobs import result
 
     ray.init(log_to_driver=False)
     data = result.load(lambda k: internal_kv._internal_kv_get(k, namespace=result.NAMESPACE), job)

@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 
 from distjit.errors import DistJitError, FormatError, ShapeError
-from distjit.ir.types import ScalarType, TensorType
+from distjit.types import ScalarType, TensorType
 
 
 class InputError(DistJitError):

@@ -1,14 +1,14 @@
 """Where a job's outputs live, and how they travel back to `distjit result`.
 
 NOTE: [Job results]
-A job (distjit.jobs.entry) writes its outputs, as the bytes of an .npz file, into the cluster's
+A job (scheduler.jobs.entry) writes its outputs, as the bytes of an .npz file, into the cluster's
 GCS key-value store (namespace "distjit"): chunks of at most CHUNK bytes under
 `result/<job>/<k>`, then a manifest under `result/<job>` (size, sha256, chunk count). The manifest
 is written last, so a result is either complete or absent: that is the atomic write.
 
 The Jobs API (the dashboard's HTTP server, the one port a remote user usually reaches) has no
 endpoint that downloads data, only job logs. So `distjit result JOB` submits a short fetch job
-(distjit.jobs.fetch, no CPUs) that reads the KV and prints the .npz, base64-encoded and framed by
+(scheduler.jobs.fetch, no CPUs) that reads the KV and prints the .npz, base64-encoded and framed by
 BEGIN/END lines with its size and sha256, to its own log; the client reads that log, checks the
 digest, writes the file atomically and deletes the fetch job. The computing job's log stays
 clean, and a result can be fetched again until the cluster stops (it lives in the GCS's memory;

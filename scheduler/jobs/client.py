@@ -51,7 +51,7 @@ def resolve_address(address: str | None) -> str:
         if env.startswith(("http://", "https://")):
             address = env
     if not address:
-        from distjit.jobs import local_cluster
+        from scheduler.jobs import local_cluster
 
         running = [s for s in local_cluster.all_states()
                    if local_cluster.session_members({n["pgid"] for n in s["nodes"][:1]})]
@@ -85,7 +85,7 @@ def find_token(url: str) -> str | None:
     paths = []
     if os.environ.get("RAY_AUTH_TOKEN_PATH"):
         paths.append(Path(os.environ["RAY_AUTH_TOKEN_PATH"]))
-    from distjit.jobs import local_cluster
+    from scheduler.jobs import local_cluster
 
     paths += [Path(s["token_path"]) for s in local_cluster.all_states() if s.get("dashboard") == url]
     paths.append(Path.home() / ".ray" / "auth_token")
@@ -134,7 +134,7 @@ class Jobs:
             runtime_env = {"working_dir": tmp, "excludes": ["__pycache__", "*.pyc"]}
             if ship_code:
                 runtime_env["py_modules"] = code_dirs()
-            entry = f"python -m distjit.jobs.entry --job {job} --model model.djit --inputs inputs.npz"
+            entry = f"python -m scheduler.jobs.entry --job {job} --model model.djit --inputs inputs.npz"
             if workers:
                 entry += f" --workers {int(workers)}"
             with _errors(self.address):
@@ -192,7 +192,7 @@ class Jobs:
     # -- results -------------------------------------------------------------------------------------------------
     def fetch(self, job: str, ship_code: bool = True, delete: bool = False, timeout: float = 300.0) -> bytes:
         """The .npz bytes job `job` stored (NOTE: [Job results] in result.py)."""
-        from distjit.jobs import result
+        from scheduler.jobs import result
 
         info = self.info(job)
         status = status_of(info)
@@ -203,7 +203,7 @@ class Jobs:
         fetch_id = f"{job}-fetch-{uuid.uuid4().hex[:6]}"
         runtime_env = {"py_modules": code_dirs(), "excludes": ["__pycache__", "*.pyc"]} if ship_code else None
         with _errors(self.address):
-            entry = f"python -m distjit.jobs.fetch {job}" + (" --delete" if delete else "")
+            entry = f"python -m scheduler.jobs.fetch {job}" + (" --delete" if delete else "")
             self.client.submit_job(entrypoint=entry, submission_id=fetch_id, runtime_env=runtime_env,
                                    metadata={"distjit": "fetch", "of": job})
         try:

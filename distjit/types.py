@@ -1,4 +1,7 @@
-"""Types of IR values.
+"""Types of IR values, and `Ref`, the attribute value that stands for one of a node's inputs.
+
+This module is below every other part of distjit (the op registry types its ops with it, the IR's
+values carry it), so it imports nothing of distjit.
 
 A `TensorType` is a NumPy array (or NumPy scalar, shape ``()``) with a dtype and a
 shape whose dims are ints or named symbols (``"B"``). A `ScalarType` is a Python
@@ -9,7 +12,7 @@ compare by value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Iterator, Union
 
 import numpy as np
 
@@ -169,8 +172,40 @@ def type_of(value) -> Type:
     raise TypeError(f"no IR type for a value of type {type(value).__name__}")
 
 
-def parse_type(text: str) -> Type:
-    """Parse the text form of a type (``f32[B,3]``, ``int``, ``(f32[], int)``)."""
-    from distjit.ir.text import TypeParser
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Inside an attribute: the runtime value of the node's input number `index`."""
 
-    return TypeParser(text).parse_all()
+    index: int
+
+    def __repr__(self):
+        return f"${self.index}"
+
+
+def iter_refs(attr) -> Iterator[int]:
+    if isinstance(attr, Ref):
+        yield attr.index
+    elif isinstance(attr, dict):
+        for v in attr.values():
+            yield from iter_refs(v)
+    elif isinstance(attr, (list, tuple)):
+        for v in attr:
+            yield from iter_refs(v)
+    elif isinstance(attr, slice):
+        for v in (attr.start, attr.stop, attr.step):
+            yield from iter_refs(v)
+
+
+def substitute_refs(attr, inputs: list):
+    """`attr` with every Ref(k) replaced by inputs[k]: how a run-time value reaches an attribute."""
+    if isinstance(attr, Ref):
+        return inputs[attr.index]
+    if isinstance(attr, tuple):
+        return tuple(substitute_refs(a, inputs) for a in attr)
+    if isinstance(attr, list):
+        return [substitute_refs(a, inputs) for a in attr]
+    if isinstance(attr, slice):
+        return slice(*(substitute_refs(a, inputs) for a in (attr.start, attr.stop, attr.step)))
+    if isinstance(attr, dict):
+        return {k: substitute_refs(v, inputs) for k, v in attr.items()}
+    return attr

@@ -1,1 +1,0 @@
-"""Jobs: distjit saved graphs as Ray jobs."""
