@@ -28,7 +28,7 @@ traces. We chose AutoGraph's, on top of our tracer:
   would wish `torch.jit.script` did for constants.
 What it costs: the subset is checked on the AST up front (script_convert.py) so
 errors still point at the user's line with a caret, and loop-carried types need a
-small fixpoint (script_runtime.py, NOTE: [State merging]).
+small fixpoint (script_merge.py, NOTE: [State merging]).
 
 Types come from the arguments of the first call (like jax.jit): one graph per
 (dtype, ndim) of each array and kind of each Python number; every dim of an array
@@ -47,9 +47,10 @@ from typing import Any, Callable
 import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
-from distjit.frontend import script_runtime as runtime
+from distjit.frontend import script_runtime
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
+from distjit.frontend.script_context import ScriptContext, Undefined, activate
 from distjit.frontend.script_convert import Site, convert, site_error
 from distjit.function import Function, Signature
 from distjit.ir.graph import Graph, SourceLoc
@@ -76,7 +77,7 @@ def converted_function(fn: Callable) -> Callable:
     """The rewritten version of a Python function (cached per function object)."""
     hit = _converted.get(fn)
     if hit is None:
-        hit, _ = convert(fn, runtime)
+        hit, _ = convert(fn, script_runtime)
         _converted[fn] = hit
     return hit
 
@@ -145,7 +146,7 @@ class ScriptFunction:
     def _embed(self, values, leaves, spec):
         """Called while tracing: embed this function's graph (control flow included) as a prim.Call."""
         ctx = next(x._ctx for x in leaves if isinstance(x, TracedArray))
-        if isinstance(ctx, runtime.ScriptContext):
+        if isinstance(ctx, ScriptContext):
             return inline_function(ctx, self.fn, values, {}, None)
         types = [x.type if isinstance(x, TracedArray) else type_of(x) for x in leaves]
         key = ("embed", spec, tuple(types))
@@ -211,22 +212,22 @@ def _leaf_type(x, path: str):
 def build(fn, converted, arg_names, in_spec, leaves, types, name) -> Function:
     """Trace the rewritten function on inputs of `types` into a Function."""
     graph = Graph(name)
-    ctx = runtime.ScriptContext(graph)
+    ctx = ScriptContext(graph)
     paths = []
     for arg_name, child in zip(arg_names, in_spec.children):
         paths.extend(leaf_paths(child, arg_name))
     proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
     originals = [p._value for p in proxies]
     args = unflatten(in_spec, proxies)
-    with runtime.activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
+    with activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
         ctx.inlining.append(fn)
         result = _run_user(converted, args, {}, fn)
     try:
-        out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, (TracedArray, runtime.Undefined)))
+        out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, (TracedArray, Undefined)))
     except TypeError as e:
         raise ScriptError(f"{name} returned something distjit cannot represent: {e}", _fn_loc(fn)) from None
     for leaf in out_leaves:
-        if isinstance(leaf, runtime.Undefined):
+        if isinstance(leaf, Undefined):
             leaf._fail()
         try:
             graph.add_output(ctx.value_of(leaf))

@@ -2,9 +2,10 @@
 
 The function runs once on `TracedArray`s. Every NumPy call on them becomes a node
 (typed by the op registry). In-place updates (`a[i] = v`, `a += b`, `out=`) are
-made functional: the traced array is rebound to a new value; when the array is a
-view, the update is written back to its base as NumPy would; when it is an
-input, the Function writes the final contents back into the caller's array.
+made functional (functionalize.py): the traced array is rebound to a new value;
+when the array is a view, the update is written back to its base as NumPy would;
+when it is an input, the Function writes the final contents back into the
+caller's array.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from typing import Any, Callable
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
+from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
 from distjit.function import Function, Signature
 from distjit.ir.builder import Builder
 from distjit.ir.graph import Graph, Value
-from distjit.types import Ref, ScalarType, TensorType, type_of
+from distjit.types import Ref, TensorType, type_of
 from distjit.ops import REGISTRY, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
 
@@ -77,7 +79,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     return Function(graph, signature, ctx.param_arrays, graph.name)
 
 
-class TraceContext:
+class TraceContext(Functionalizer):
     """The state of one trace: the graph being built and the map from Python objects to IR values."""
 
     def __init__(self, graph: Graph):
@@ -103,17 +105,6 @@ class TraceContext:
             self.param_arrays[pname] = array
 
     # -- values -------------------------------------------------------------------------
-    def current(self, proxy: TracedArray) -> Value:
-        """The value holding the proxy's contents now; a view re-reads its base if the base changed."""
-        view = proxy._view
-        if view is not None:
-            base, how, base_version = view
-            base_value = self.current(base)
-            if base._version != base_version:
-                proxy._value = self._derive(how, base_value)
-                proxy._view = (base, how, base._version)
-        return proxy._value
-
     def value_of(self, x) -> Value:
         """The IR value for an operand: traced arrays, parameters, constants, dynamic dims."""
         if isinstance(x, TracedArray):
@@ -271,7 +262,7 @@ class TraceContext:
         loc = user_loc()
         index, dynamic = self._index(key)
         results = self.record("array.getitem", [proxy, *dynamic], {"index": index}, loc)
-        if _is_basic(index, dynamic, proxy.ndim):
+        if indexing_makes_view(index, dynamic, proxy.ndim):
             results[0]._view = (proxy, ("array.getitem", {"index": index}, dynamic), proxy._version)
         return results[0]
 
@@ -314,63 +305,6 @@ class TraceContext:
 
         return tuple(item(x) for x in items), dynamic
 
-    def assign(self, proxy: TracedArray, new: TracedArray, loc=None) -> None:
-        """Rebind `proxy` to `new`'s contents (cast to its dtype, as NumPy stores), writing through views."""
-        loc = loc or user_loc()
-        if not isinstance(proxy, TracedArray):
-            raise TracingError("an array created outside the traced function (a constant) is updated in place; "
-                               "copy it first (`a = a.copy()`)", loc)
-        target_type = self.current(proxy).type
-        value = self.current(new)
-        if isinstance(target_type, TensorType) and value.type != target_type:
-            if isinstance(value.type, TensorType) and value.type.dtype != target_type.dtype:
-                value = self.builder.op("np.astype", [value], {"dtype": target_type.dtype}, loc)[0]
-            if not isinstance(value.type, TensorType) or value.type.shape != target_type.shape:
-                # NumPy stores with broadcasting; proxy.shape has run-time values for dynamic dims.
-                value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
-        proxy._value = value
-        proxy._version += 1
-        view = proxy._view
-        if view is not None:
-            base, how, _ = view
-            self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
-            proxy._view = (base, how, base._version)
-
-    def assign_out(self, target, result: TracedArray, ufunc: bool, loc) -> None:
-        if not isinstance(target, TracedArray):
-            raise TracingError("out= names an array created outside the traced function (a constant); "
-                               "NumPy would update it in place, which a graph cannot do", loc)
-        target_t, result_t = self.current(target).type, self.current(result).type
-        if isinstance(target_t, TensorType) and isinstance(result_t, TensorType):
-            if ufunc and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
-                raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
-                                   f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
-            if result_t.shape != target_t.shape and len(result_t.shape) > len(target_t.shape):
-                raise ShapeError(f"non-broadcastable output operand with shape {target_t.shape} doesn't match "
-                                 f"the broadcast shape {result_t.shape}", loc)
-        self.assign(target, result, loc)
-
-    def _derive(self, how, base_value: Value) -> Value:
-        op, attrs, rest = how
-        inputs = [base_value, *(self.value_of(r) for r in rest)]
-        return self.builder.op(op, inputs, attrs, user_loc())[0]
-
-    def _write_back(self, how, base: TracedArray, value: Value, loc) -> Value:
-        """The base's new contents after its view (made by `how`) was set to `value`."""
-        op, attrs, rest = how
-        base_value = self.current(base)
-        base_t = base_value.type
-        if op == "array.getitem":
-            index = _shift_refs(attrs["index"], 1)
-            inputs = [base_value, value, *(self.value_of(r) for r in rest)]
-            return self.builder.op("array.setitem", inputs, {"index": index}, loc)[0]
-        inverse = _INVERSE_VIEWS.get(op)
-        if inverse is None or not isinstance(base_t, TensorType) or not base_t.is_static:
-            raise TracingError(f"an in-place update through a view made by {op} is not supported while tracing; "
-                               f"update the original array instead", loc)
-        inv_op, inv_attrs = inverse(attrs, base_t)
-        return self.builder.op(inv_op, [value], inv_attrs, loc)[0]
-
 
 def _copyto(ctx, dst, src, casting="same_kind", where=True):
     if where is not True:
@@ -391,59 +325,6 @@ _STATIC = {
     np.size: _size,
     np.copyto: _copyto,
 }
-
-
-def _reshape_back(attrs, base_t):
-    return "np.reshape", {"shape": base_t.shape}
-
-
-def _transpose_back(attrs, base_t):
-    axes = attrs.get("axes")
-    if axes is None:
-        return "np.transpose", {"axes": None}
-    axes = [a % base_t.ndim for a in axes]
-    return "np.transpose", {"axes": tuple(int(i) for i in np.argsort(axes))}
-
-
-def _same_op_back(op):
-    return lambda attrs, base_t: (op, dict(attrs))
-
-
-def _moveaxis_back(attrs, base_t):
-    return "np.moveaxis", {"source": attrs["destination"], "destination": attrs["source"]}
-
-
-_INVERSE_VIEWS = {
-    "np.reshape": _reshape_back, "np.ravel": _reshape_back, "np.squeeze": _reshape_back,
-    "np.expand_dims": _reshape_back, "np.transpose": _transpose_back, "np.swapaxes": _same_op_back("np.swapaxes"),
-    "np.flip": _same_op_back("np.flip"), "np.moveaxis": _moveaxis_back,
-}
-
-
-def _shift_refs(index, by: int):
-    """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
-    def shift(x):
-        if isinstance(x, Ref):
-            return Ref(x.index + by)
-        if isinstance(x, slice):
-            return slice(shift(x.start), shift(x.stop), shift(x.step))
-        return x
-    return tuple(shift(x) for x in index)
-
-
-def _is_basic(index: tuple, dynamic: list, ndim: int) -> bool:
-    """NumPy makes a view for basic indexing (ints, slices, None, Ellipsis, integer scalars) unless every
-    axis gets an integer: then it returns a scalar, a copy."""
-    if len(index) == ndim and all(isinstance(i, (int, Ref)) for i in index):
-        return False
-    for x in dynamic:
-        t = x.type if isinstance(x, TracedArray) else None
-        if isinstance(t, ScalarType) and t.kind == "int":
-            continue
-        if isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu":
-            continue
-        return False
-    return True
 
 
 def _arg_names(fn, count: int) -> tuple[list[str], dict]:

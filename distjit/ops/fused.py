@@ -10,6 +10,7 @@ backend runs it is a run-time choice, not part of the IR.
 """
 from __future__ import annotations
 
+from distjit.ops.infer import broadcast_shapes, shape_of
 from distjit.types import TensorType
 from distjit.ops.registry import Cost, OpDef, attr, operands, register
 
@@ -21,7 +22,10 @@ def _kernel(*inputs, graph, exact=True, out=None):
 
 
 def _infer(in_types, attrs):
-    return [v.type for v in attrs["graph"].outputs]
+    """The inputs' broadcast shape, not the expression's own: the expression is elementwise, so one graph
+    serves every shard of a split node, and a file cannot declare outputs bigger than the node's inputs."""
+    shape = broadcast_shapes("fused.elementwise", *(shape_of(t) for t in in_types))
+    return [TensorType(v.type.dtype, shape) for v in attrs["graph"].outputs]
 
 
 def _cost(in_types, out_types, attrs):

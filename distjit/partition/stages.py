@@ -274,9 +274,6 @@ class _TaskBuilder:
         else:
             if k is None and not collective:
                 types = [o.type for o in node.outputs]
-            elif k is not None and "fused" in opdef.flags:
-                # a fused node's infer answers its expression's (whole) output types: one shard's are cut
-                types = [self.part_type(o, k) for o in node.outputs]
             else:
                 types = opdef.infer([v.type for v in ins], attrs)
             new = Builder(self.g.block).create(node.op, ins, attrs, types, node.loc, [o.name for o in node.outputs])

@@ -365,3 +365,21 @@ def test_retired_plan_fields_stay_retired():
     assert 9 not in plan_fields and plan_fields[11] == "outputs" and plan_fields[12] == "shard"
     assert 13 not in model_fields and model_fields[14] == "plans"
     assert pb.Plan.DESCRIPTOR.fields_by_name["outputs"].message_type.name == "PlanOutput"
+
+
+def test_split_fused_nodes_load_and_run(tmp_path):
+    # A fused node cut into shards keeps its (whole) expression graph: its output type is the shards' inputs'
+    # broadcast, so the loaded plan verifies and runs (it did not: the types came from the expression).
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal((1000, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3))
+
+    def scores(x, w, b):
+        h = np.tanh(x @ w + b)
+        return h - h.mean(axis=0)
+
+    g = distjit.optimize(distjit.trace(scores, args))
+    assert any(n.op == "fused.elementwise" for n in g.graph.walk())
+    g.plan(workers=2, shard={"x": 0})
+    distjit.save(g, tmp_path / "m.djit")
+    h = distjit.load(tmp_path / "m.djit")
+    np.testing.assert_allclose(h.run(*args, cluster="local", shard={"x": 0}), scores(*args), rtol=1e-12, atol=1e-12)

@@ -1,0 +1,153 @@
+"""Functionalization: NumPy's in-place updates and views, on a graph of immutable values.
+
+The IR has no mutation, so a traced array is a name that gets rebound: an update
+(`a[i] = v`, `a += b`, `out=`) makes a new value and rebinds the `TracedArray` to
+it (bumping its `_version`). NumPy's aliasing is kept by recording, on an array
+NumPy would have made a view, how it was made from its base (`_view`):
+- reading a view after its base changed re-derives it from the base's new value;
+- writing a view writes the update back into its base, as NumPy would: a basic
+  index by `array.setitem` on the base, a reshape-like view by its inverse view
+  (`_INVERSE_VIEWS`), anything else is a TracingError.
+When the array is an input, the Function writes its final contents back into the
+caller's array (trace.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distjit.errors import ShapeError, TracingError
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.source import user_loc
+from distjit.ir.graph import Value
+from distjit.types import Ref, ScalarType, TensorType
+
+
+class Functionalizer:
+    """The part of a trace's context that rebinds arrays on update and keeps views in step with their bases.
+
+    A mixin of `TraceContext`: it records through the context's `builder`,
+    `value_of`, `function` and `wrap`. Subclasses that need to see every update
+    (the script frontend's undo log) override `assign` and `current`.
+    """
+
+    def current(self, proxy: TracedArray) -> Value:
+        """The value holding the proxy's contents now; a view re-reads its base if the base changed."""
+        view = proxy._view
+        if view is not None:
+            base, how, base_version = view
+            base_value = self.current(base)
+            if base._version != base_version:
+                proxy._value = self._derive(how, base_value)
+                proxy._view = (base, how, base._version)
+        return proxy._value
+
+    def assign(self, proxy: TracedArray, new: TracedArray, loc=None) -> None:
+        """Rebind `proxy` to `new`'s contents (cast to its dtype, as NumPy stores), writing through views."""
+        loc = loc or user_loc()
+        if not isinstance(proxy, TracedArray):
+            raise TracingError("an array created outside the traced function (a constant) is updated in place; "
+                               "copy it first (`a = a.copy()`)", loc)
+        target_type = self.current(proxy).type
+        value = self.current(new)
+        if isinstance(target_type, TensorType) and value.type != target_type:
+            if isinstance(value.type, TensorType) and value.type.dtype != target_type.dtype:
+                value = self.builder.op("np.astype", [value], {"dtype": target_type.dtype}, loc)[0]
+            if not isinstance(value.type, TensorType) or value.type.shape != target_type.shape:
+                # NumPy stores with broadcasting; proxy.shape has run-time values for dynamic dims.
+                value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
+        proxy._value = value
+        proxy._version += 1
+        view = proxy._view
+        if view is not None:
+            base, how, _ = view
+            self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
+            proxy._view = (base, how, base._version)
+
+    def assign_out(self, target, result: TracedArray, ufunc: bool, loc) -> None:
+        if not isinstance(target, TracedArray):
+            raise TracingError("out= names an array created outside the traced function (a constant); "
+                               "NumPy would update it in place, which a graph cannot do", loc)
+        target_t, result_t = self.current(target).type, self.current(result).type
+        if isinstance(target_t, TensorType) and isinstance(result_t, TensorType):
+            if ufunc and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
+                raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
+                                   f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
+            if result_t.shape != target_t.shape and len(result_t.shape) > len(target_t.shape):
+                raise ShapeError(f"non-broadcastable output operand with shape {target_t.shape} doesn't match "
+                                 f"the broadcast shape {result_t.shape}", loc)
+        self.assign(target, result, loc)
+
+    def _derive(self, how, base_value: Value) -> Value:
+        op, attrs, rest = how
+        inputs = [base_value, *(self.value_of(r) for r in rest)]
+        return self.builder.op(op, inputs, attrs, user_loc())[0]
+
+    def _write_back(self, how, base: TracedArray, value: Value, loc) -> Value:
+        """The base's new contents after its view (made by `how`) was set to `value`."""
+        op, attrs, rest = how
+        base_value = self.current(base)
+        base_t = base_value.type
+        if op == "array.getitem":
+            index = _shift_refs(attrs["index"], 1)
+            inputs = [base_value, value, *(self.value_of(r) for r in rest)]
+            return self.builder.op("array.setitem", inputs, {"index": index}, loc)[0]
+        inverse = _INVERSE_VIEWS.get(op)
+        if inverse is None or not isinstance(base_t, TensorType) or not base_t.is_static:
+            raise TracingError(f"an in-place update through a view made by {op} is not supported while tracing; "
+                               f"update the original array instead", loc)
+        inv_op, inv_attrs = inverse(attrs, base_t)
+        return self.builder.op(inv_op, [value], inv_attrs, loc)[0]
+
+
+def _reshape_back(attrs, base_t):
+    return "np.reshape", {"shape": base_t.shape}
+
+
+def _transpose_back(attrs, base_t):
+    axes = attrs.get("axes")
+    if axes is None:
+        return "np.transpose", {"axes": None}
+    axes = [a % base_t.ndim for a in axes]
+    return "np.transpose", {"axes": tuple(int(i) for i in np.argsort(axes))}
+
+
+def _same_op_back(op):
+    return lambda attrs, base_t: (op, dict(attrs))
+
+
+def _moveaxis_back(attrs, base_t):
+    return "np.moveaxis", {"source": attrs["destination"], "destination": attrs["source"]}
+
+
+_INVERSE_VIEWS = {
+    "np.reshape": _reshape_back, "np.ravel": _reshape_back, "np.squeeze": _reshape_back,
+    "np.expand_dims": _reshape_back, "np.transpose": _transpose_back, "np.swapaxes": _same_op_back("np.swapaxes"),
+    "np.flip": _same_op_back("np.flip"), "np.moveaxis": _moveaxis_back,
+}
+
+
+def _shift_refs(index, by: int):
+    """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
+    def shift(x):
+        if isinstance(x, Ref):
+            return Ref(x.index + by)
+        if isinstance(x, slice):
+            return slice(shift(x.start), shift(x.stop), shift(x.step))
+        return x
+    return tuple(shift(x) for x in index)
+
+
+def indexing_makes_view(index: tuple, dynamic: list, ndim: int) -> bool:
+    """NumPy makes a view for basic indexing (ints, slices, None, Ellipsis, integer scalars) unless every
+    axis gets an integer: then it returns a scalar, a copy."""
+    if len(index) == ndim and all(isinstance(i, (int, Ref)) for i in index):
+        return False
+    for x in dynamic:
+        t = x.type if isinstance(x, TracedArray) else None
+        if isinstance(t, ScalarType) and t.kind == "int":
+            continue
+        if isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu":
+            continue
+        return False
+    return True
+

@@ -1,0 +1,130 @@
+"""The state one scripted compilation shares: its `ScriptContext`, and `Undefined` names.
+
+Scripted code is traced, so the context is a `TraceContext`, extended with what
+control flow needs: recording into a nested Block, and an undo log of in-place
+updates, so that a branch's updates can be read off and undone before the other
+branch runs. The helpers find it with `active()` (the rewritten code passes no
+context around).
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+from distjit.errors import ScriptError
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.trace import TraceContext
+from distjit.ir.builder import Builder
+from distjit.ir.graph import Block
+
+_state = threading.local()
+
+
+class ScriptContext(TraceContext):
+    """A TraceContext that can trace into nested blocks and undo in-place updates made by a branch.
+
+    `assign` and view re-derivation (`current`) are logged while a log is open, so a
+    branch's updates can be read off, then undone before the other branch runs.
+    """
+
+    def __init__(self, graph, symbols: dict | None = None):
+        super().__init__(graph)
+        self.logs: list[list] = []
+        self.symbols = symbols or {}     # dim symbol -> (input proxy, axis)
+        self.inlining: list = []         # functions being inlined (refuses recursion)
+
+    def note(self, proxy: TracedArray) -> None:
+        if self.logs:
+            self.logs[-1].append((proxy, proxy._value, proxy._view, proxy._version))
+
+    def assign(self, proxy, new, loc=None):
+        if isinstance(proxy, TracedArray):
+            self.note(proxy)
+        super().assign(proxy, new, loc)
+
+    def current(self, proxy):
+        view = proxy._view
+        if view is not None and view[0]._version != view[2]:
+            self.note(proxy)
+        return super().current(proxy)
+
+    def getitem(self, proxy, key):
+        result = super().getitem(proxy, key)
+        items = key if isinstance(key, tuple) else (key,)
+        if result._view is not None and result.ndim == 0 and not any(
+                k is None or k is Ellipsis or isinstance(k, slice) for k in items):
+            result._view = None      # NumPy: x[i, j] with an integer per axis is a scalar copy, not a view
+        return result
+
+    @contextmanager
+    def in_block(self, block: Block):
+        """Record into `block`; constants and dim sizes made here stay local to it."""
+        saved = self.builder, self.constants, self.dims
+        self.builder = Builder(block)
+        self.constants, self.dims = dict(self.constants), dict(self.dims)
+        try:
+            yield
+        finally:
+            self.builder, self.constants, self.dims = saved
+
+    def open_log(self) -> list:
+        log: list = []
+        self.logs.append(log)
+        return log
+
+    def undo(self, log: list) -> None:
+        assert self.logs and self.logs[-1] is log
+        self.logs.pop()
+        for proxy, value, view, version in reversed(log):
+            proxy._value, proxy._view, proxy._version = value, view, version
+
+
+def active() -> ScriptContext:
+    return _state.ctx
+
+
+@contextmanager
+def activate(ctx: ScriptContext):
+    saved = getattr(_state, "ctx", None)
+    _state.ctx = ctx
+    try:
+        yield
+    finally:
+        _state.ctx = saved
+
+
+class Undefined:
+    """A name with no value on this path. Any use is a ScriptError saying why."""
+
+    def __init__(self, name: str, why: str = "", is_return: bool = False):
+        self.name = name
+        self.why = why
+        self.is_return = is_return
+
+    def _fail(self, *args, **kwargs):
+        why = f" ({self.why})" if self.why else ""
+        from distjit.frontend.source import user_loc
+
+        raise ScriptError(f"{self.name!r} is used but may be undefined here{why}; assign it on every path before "
+                          f"using it (e.g. before the loop or the if)", user_loc())
+
+    __bool__ = __float__ = __int__ = __index__ = __iter__ = __len__ = __getitem__ = __call__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail
+    __lt__ = __le__ = __gt__ = __ge__ = __neg__ = __matmul__ = __rmatmul__ = __pow__ = __mod__ = _fail
+    __array_ufunc__ = __array_function__ = _fail
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        self._fail()
+
+    def __repr__(self):
+        return f"<undefined {self.name}>"
+
+
+def undefined(name: str) -> Undefined:
+    return Undefined(name)
+
+
+def undefined_return() -> Undefined:
+    return Undefined("return value", is_return=True)

@@ -1,0 +1,110 @@
+"""`if`, conditional expressions and short-circuit `and`/`or`: Python on a Python condition, else a `prim.If`.
+
+A traced condition traces each branch into its own Block of one `prim.If`; the
+names the branches assign, and the outer arrays they update in place, become the
+node's outputs (NOTE: [State merging] in script_merge.py).
+"""
+from __future__ import annotations
+
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.script_context import ScriptContext
+from distjit.frontend.script_convert import Site
+from distjit.frontend.script_merge import Merger, trace_branch
+from distjit.frontend.script_truth import truth
+from distjit.ir.graph import Block, Node, Value
+
+
+def if_(cond, then_fn, else_fn, state: tuple, names: tuple, site: Site):
+    c = truth(cond, site)
+    if not isinstance(c, TracedArray):
+        return (then_fn if c else else_fn)(*state)
+    return _graph_if(c, lambda: then_fn(*state), lambda: else_fn(*state), state, names, site)
+
+
+def and_(a_fn, b_fn, site: Site, test: bool = False):
+    a = a_fn()
+    c = truth(a, site, normalize=test)
+    if not isinstance(c, TracedArray):
+        if not c:
+            return False if test else a
+        b = b_fn()
+        return truth(b, site, normalize=True) if test else b
+    b_thunk = (lambda: truth(b_fn(), site, normalize=True)) if test else b_fn
+    a_value = c if test else a
+    return _graph_if(c, lambda: (b_thunk(),), lambda: (a_value,), (), ("and",), site)[0]
+
+
+def or_(a_fn, b_fn, site: Site, test: bool = False):
+    a = a_fn()
+    c = truth(a, site, normalize=test)
+    if not isinstance(c, TracedArray):
+        if c:
+            return True if test else a
+        b = b_fn()
+        return truth(b, site, normalize=True) if test else b
+    b_thunk = (lambda: truth(b_fn(), site, normalize=True)) if test else b_fn
+    a_value = c if test else a
+    return _graph_if(c, lambda: (a_value,), lambda: (b_thunk(),), (), ("or",), site)[0]
+
+
+def ifexp(cond, a_fn, b_fn, site: Site):
+    c = truth(cond, site)
+    if not isinstance(c, TracedArray):
+        return a_fn() if c else b_fn()
+    return _graph_if(c, lambda: (a_fn(),), lambda: (b_fn(),), (), ("ifexp",), site)[0]
+
+
+def _graph_if(cond: TracedArray, then_fn, else_fn, state, names, site: Site):
+    ctx: ScriptContext = cond._ctx
+    cond_value = ctx.value_of(cond)
+    node = Node("prim.If", {}, site.loc)
+    node.add_input(cond_value)
+    blocks = [Block(ctx.graph, owner=node), Block(ctx.graph, owner=node)]
+    node.blocks = blocks
+    results, updated = [], []
+    for block, fn in zip(blocks, (then_fn, else_fn)):
+        frozen, outer = trace_branch(ctx, block, fn)
+        results.append(frozen)
+        updated.append(outer)
+    # In-place updates of outer arrays: the side that did not update one passes its old value.
+    proxies = {}
+    for outer in updated:
+        for key, (proxy, _) in outer.items():
+            proxies.setdefault(key, proxy)
+    proxy_sides = []
+    for key, proxy in proxies.items():
+        sides = []
+        for outer in updated:
+            sides.append(outer[key][1] if key in outer else ctx.current(proxy))
+        proxy_sides.append(sides)
+    merger = Merger(ctx, site, "if")
+    plans = [merger.plan2(results[0][i], results[1][i], names[i] if i < len(names) else "value")
+             for i in range(len(results[0]))]
+    out_types = []
+    for plan in plans:
+        merger.collect(plan, out_types)
+    for sides in proxy_sides:
+        out_types.append(merger.unify(sides[0].type, sides[1].type, "an array updated in place"))
+    for side, block in enumerate(blocks):
+        with ctx.in_block(block):
+            vals = []
+            for plan in plans:
+                merger.values(plan, side, vals)
+            for (sides, t) in zip(proxy_sides, out_types[len(out_types) - len(proxy_sides):]):
+                vals.append(merger.coerce_value(sides[side], t))
+            for v in vals:
+                block.add_return(v)
+    hints = []
+    for plan in plans:
+        merger.hints(plan, hints)
+    hints += [None] * len(proxy_sides)
+    for t, hint in zip(out_types, hints):
+        node.outputs.append(Value(ctx.graph.fresh_name(hint), t, node=node))
+    ctx.builder.block.append(node)
+    outputs = iter(node.outputs)
+    new_state = tuple(merger.rebuild(plan, outputs) for plan in plans)
+    for proxy in proxies.values():
+        ctx.note(proxy)
+        proxy._value = next(outputs)
+        proxy._version += 1
+    return new_state

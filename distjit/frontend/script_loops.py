@@ -1,0 +1,389 @@
+"""`for` and `while`: Python while the loop's test is a Python value, else a `prim.Loop` (carried types by a fixpoint).
+
+A `for` over a short Python range or sequence is unrolled; over an array, a
+range with a traced bound, or a range longer than `UNROLL_LIMIT` it becomes a
+`prim.Loop`, as does a `while` (or a loop with `break`) whose test depends on
+data, even when that only shows after an iteration (NOTE: [State merging] in
+script_merge.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distjit.errors import DistJitError
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.script_context import ScriptContext, Undefined, active
+from distjit.frontend.script_convert import Site, site_error
+from distjit.frontend.script_merge import Frozen, Merger, const_equal, dummy_value, trace_branch, unify_types
+from distjit.frontend.script_truth import truth
+from distjit.ir.graph import Block, Node, Value
+from distjit.types import INT, TensorType, Type, type_of
+
+UNROLL_LIMIT = 16          # a Python range longer than this becomes a prim.Loop instead of being unrolled
+_INT64_MAX = 2 ** 63 - 1
+_MAX_FIXPOINT = 8
+
+
+class RangeSpec:
+    """range(start, stop, step) where some bound is traced."""
+
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+
+def range_(site: Site, *args):
+    if not 1 <= len(args) <= 3:
+        raise site_error(site, f"range expected 1 to 3 arguments, got {len(args)}")
+    for a in args:
+        if isinstance(a, Undefined):
+            a._fail()
+    if not any(isinstance(a, TracedArray) for a in args):
+        try:
+            return range(*args)
+        except TypeError as e:
+            raise site_error(site, f"range: {e}") from None
+    start, stop, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else 1)
+    if isinstance(step, TracedArray):
+        raise site_error(site, "range() with a step computed at run time is not supported",
+                         "use a constant step (range(a, b, 2)), or a while loop")
+    if step == 0:
+        raise site_error(site, "range() arg 3 must not be zero")
+    for a in (start, stop):
+        if isinstance(a, TracedArray):
+            t = a.type
+            if not (t == INT or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
+                raise site_error(site, f"range() bounds must be integers, got {t}")
+    return RangeSpec(start, stop, int(step))
+
+
+def while_(test_fn, body_fn, state: tuple, names: tuple, site: Site):
+    c = truth(test_fn(*state), site)
+    if isinstance(c, TracedArray):
+        return _graph_loop(c._ctx, _INT64_MAX, c, None, body_fn, lambda s: test_fn(*s), state, names, site)
+    first = True
+    while c:
+        if first:
+            first = False
+            ctx = active()
+            if _test_becomes_traced(ctx, lambda: body_fn(*state), lambda s: test_fn(*s), site):
+                return _graph_loop(ctx, _INT64_MAX, True, None, body_fn, lambda s: test_fn(*s), state, names, site)
+        state = body_fn(*state)
+        c = truth(test_fn(*state), site)
+        if isinstance(c, TracedArray):   # the condition became data-dependent: the rest is a graph loop
+            return _graph_loop(c._ctx, _INT64_MAX, c, None, body_fn, lambda s: test_fn(*s), state, names, site)
+    return state
+
+
+def for_(iterable, body_fn, extra_fn, state: tuple, names: tuple, site: Site):
+    ctx = active()
+    extra = (lambda s: extra_fn(*s)) if extra_fn is not None else None
+    if isinstance(iterable, RangeSpec):
+        return _range_loop(ctx, iterable.start, iterable.stop, iterable.step, body_fn, extra, state, names, site)
+    if isinstance(iterable, TracedArray):
+        t = iterable.type
+        if not isinstance(t, TensorType) or t.ndim == 0:
+            raise site_error(site, f"cannot iterate over a {t} value", "iterate over an array or a range")
+        trip = iterable.shape[0]
+        item = lambda k: iterable[k]  # noqa: E731 - rows are views of the array, as NumPy iterates
+        return _graph_loop(ctx, trip, True, item, body_fn, extra, state, names, site)
+    if isinstance(iterable, range) and len(iterable) > UNROLL_LIMIT:
+        r = iterable
+        return _range_loop(ctx, r.start, r.stop, r.step, body_fn, extra, state, names, site)
+    if isinstance(iterable, Undefined):
+        iterable._fail()
+    try:
+        items = list(iterable)
+    except DistJitError:
+        raise
+    except Exception as e:
+        raise site_error(site, f"cannot iterate over this value: {type(e).__name__}: {e}") from None
+    first = True
+    for i, item in enumerate(items):
+        if extra is not None:
+            c = truth(extra(state), site)
+            if isinstance(c, TracedArray):
+                if isinstance(iterable, range):
+                    r = iterable[i:]
+                    return _range_loop(ctx, r.start, r.stop, r.step, body_fn, extra, state, names, site, cond0=c)
+                raise site_error(site, "break or return depends on array data inside a loop over a Python sequence",
+                                 "loop over a range or an array instead")
+            if not c:
+                break
+        if first and extra is not None and isinstance(iterable, range):
+            first = False
+            if _test_becomes_traced(ctx, lambda: body_fn(item, *state), extra, site):
+                return _range_loop(ctx, iterable.start, iterable.stop, iterable.step, body_fn, extra, state, names,
+                                   site)
+        state = body_fn(item, *state)
+    return state
+
+
+def _test_becomes_traced(ctx: ScriptContext, run_body, test, site: Site) -> bool:
+    """Trace one iteration into a scratch block: does the loop's next test depend on data?"""
+    scratch = Block(ctx.graph, owner=Node("prim.Loop"))
+    found = []
+
+    def finish(result):
+        found.append(isinstance(truth(test(result), site), TracedArray))
+        return ()
+    trace_branch(ctx, scratch, run_body, finish=finish)
+    scratch.clear()
+    return found[0]
+
+
+def _range_loop(ctx, start, stop, step, body_fn, extra, state, names, site, cond0=True):
+    lo, hi, step_abs = (start, stop, step) if step > 0 else (stop, start, -step)
+    span = hi if not isinstance(lo, TracedArray) and lo == 0 else hi - lo   # a negative trip count runs 0 times
+    trip = span if step_abs == 1 else (span + (step_abs - 1)) // step_abs
+    if not isinstance(start, TracedArray) and start == 0 and step == 1:
+        item = lambda k: k  # noqa: E731
+    else:
+        item = lambda k: start + k * step if step != 1 else start + k  # noqa: E731
+    if cond0 is True and extra is not None:
+        cond0 = truth(extra(state), site)
+    return _graph_loop(ctx, trip, cond0, item, body_fn, extra, state, names, site)
+
+
+def _graph_loop(ctx: ScriptContext, trip, cond0, item_fn, body_fn, cond_fn, state: tuple, names: tuple, site: Site):
+    """Build a prim.Loop: find the carried values and their types by a fixpoint, then emit it."""
+    if cond0 is False:
+        return state
+    merger = Merger(ctx, site, "loop")
+    # Leaves of the named state: path -> entry object. A traced leaf is carried, so is a number or array constant.
+    entry = list(state)
+    plans = [_entry_plan(obj) for obj in entry]
+    extra_proxies: dict[int, TracedArray] = {}
+    for _attempt in range(_MAX_FIXPOINT):
+        result = _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
+                           merger, emit=False)
+        changed, plans, new_proxies = result
+        if new_proxies:
+            extra_proxies.update(new_proxies)
+            changed = True
+        if not changed:
+            return _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
+                             merger, emit=True)
+    raise site_error(site, "the types of the values this loop carries do not settle",
+                     "give each variable one type before the loop (e.g. 0.0 for a float, np.zeros(...) for arrays)")
+
+
+# Loop plans per leaf: ("carry", type, proxy_or_None) | ("keep", obj) | ("drop", Undefined) | ("tuple", [plans])
+def _entry_plan(obj):
+    if isinstance(obj, TracedArray):
+        return ("carry", obj.type, obj)
+    if isinstance(obj, (bool, int, float, complex, np.generic, np.ndarray)):
+        return ("carry", type_of(obj), None)
+    if isinstance(obj, tuple):
+        return ("tuple", [_entry_plan(o) for o in obj])
+    if isinstance(obj, Undefined):
+        return ("drop", obj)
+    return ("keep", obj)
+
+
+def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site, merger, emit):
+    node = Node("prim.Loop", {}, site.loc)
+    body = Block(ctx.graph, owner=node)
+    node.blocks = [body]
+    iteration = body.add_param(INT, "i")
+    carried_types: list[Type] = []
+    hints: list = []
+
+    def collect(plan, name):
+        if plan[0] == "carry":
+            carried_types.append(plan[1])
+            hints.append(None if name.startswith("_dj") else name)
+        elif plan[0] == "tuple":
+            for p in plan[1]:
+                collect(p, name)
+    for plan, name in zip(plans, names):
+        collect(plan, name)
+    proxies = list(extra_proxies.values())
+    for p in proxies:
+        carried_types.append(ctx.current(p).type)
+        hints.append(None)
+    params = [body.add_param(t, h) for t, h in zip(carried_types, hints)]
+    proxy_params = params[len(params) - len(proxies):]
+
+    # Bind block params: proxies updated in place get their param as value; named leaves get a proxy each.
+    extra_ids = {id(p) for p in proxies}
+    undo: list = []
+
+    def setup():
+        for p, param in zip(proxies, proxy_params):
+            undo.append((p, p._value, p._view, p._version))
+            p._value, p._version = param, p._version + 1
+        return undo
+
+    param_iter = iter(params)
+    stand_ins: list = []     # (fresh proxy given to the body, the array it stands for)
+
+    def bind(plan):
+        kind = plan[0]
+        if kind == "carry":
+            param = next(param_iter)
+            proxy = plan[2]
+            if proxy is not None and id(proxy) in extra_ids:
+                return proxy
+            fresh = ctx.wrap(param)
+            if proxy is not None:
+                stand_ins.append((fresh, proxy))
+            return fresh
+        if kind == "tuple":
+            return tuple(bind(p) for p in plan[1])
+        return plan[1]
+
+    def setup_all():
+        setup()
+        nonlocal bound
+        bound = tuple(bind(p) for p in plans)
+        return undo
+    bound: tuple = ()
+
+    def run():
+        k = ctx.wrap(iteration)
+        if item_fn is None:
+            return body_fn(*bound)
+        return body_fn(item_fn(k), *bound)
+
+    def finish(result):
+        nxt = True if cond_fn is None else truth(cond_fn(result), site)
+        return (nxt, result)
+    touched: set = set()
+    frozen, outer = trace_branch(ctx, body, run, setup=setup_all, finish=finish, watch=proxies, touched=touched)
+    nxt, results = frozen
+
+    new_proxies = {k: p for k, (p, _) in outer.items() if k not in extra_ids}
+    # A name's array updated in place (`acc += row`) is the same object as before the loop: every alias sees it.
+    for fresh, proxy in stand_ins:
+        if id(fresh) in touched and id(proxy) not in extra_ids:
+            new_proxies[id(proxy)] = proxy
+    changed = False
+    new_plans = []
+    for plan, res, name in zip(plans, results, names):
+        np_, ch = _refine(merger, plan, res, name)
+        new_plans.append(np_)
+        changed = changed or ch
+    if not emit or changed or new_proxies:
+        body.clear()
+        return changed, new_plans, new_proxies
+
+    # Returns: the next condition, then the carried values converted to their types.
+    with ctx.in_block(body):
+        rets = []
+        rets.append(nxt.value if isinstance(nxt, Frozen) else ctx.value_of(bool(nxt)))
+        for plan, res in zip(plans, results):
+            _loop_returns(merger, plan, res, rets)
+        for index, p in enumerate(proxies):
+            t = carried_types[len(carried_types) - len(proxies) + index]
+            v = outer[id(p)][1] if id(p) in outer else ctx.current(p)
+            rets.append(merger.coerce_value(v, t))
+    for v in rets:
+        body.add_return(v)
+    # Entry values, in the enclosing block, before the node.
+    inits = []
+    for plan, obj in zip(plans, entry):
+        _loop_inits(merger, plan, obj, inits)
+    for p, t in zip(proxies, carried_types[len(carried_types) - len(proxies):]):
+        inits.append(merger.coerce_value(ctx.current(p), t))
+    trip_value = ctx.value_of(trip)
+    cond_value0 = ctx.value_of(cond0)
+    for v in [trip_value, cond_value0, *inits]:
+        node.add_input(v)
+    for t, h in zip(carried_types, hints):
+        node.outputs.append(Value(ctx.graph.fresh_name(h), t, node=node))
+    ctx.builder.block.append(node)
+    outputs = iter(node.outputs)
+    new_state = tuple(_loop_rebuild(ctx, plan, res, outputs, site, name)
+                      for plan, res, name in zip(plans, results, names))
+    for p in proxies:
+        ctx.note(p)
+        p._value = next(outputs)
+        p._version += 1
+    return new_state
+
+
+def _refine(merger: Merger, plan, res, name):
+    """The plan after seeing the body's result `res` for this leaf; (plan, changed)."""
+    kind = plan[0]
+    if kind == "carry":
+        if isinstance(res, Undefined):
+            raise site_error(merger.site, f"{name!r} is defined before the loop but may be undefined at the end of "
+                                          f"its body ({res.why or 'not assigned on every path'})",
+                             "assign it on every path through the loop body")
+        if isinstance(res, tuple):
+            raise site_error(merger.site, f"{name!r} is a {plan[1]} before the loop and a tuple inside it")
+        t = merger.type_of(res, name)
+        u = unify_types(plan[1], t)
+        if u is None:
+            raise site_error(merger.site, f"{name!r} has type {plan[1]} before the loop but {t} after an iteration",
+                             "give it one type throughout (e.g. initialize a float as 0.0, an array with np.zeros "
+                             "of the right dtype and shape)")
+        return ("carry", u, plan[2]), u != plan[1]
+    if kind == "tuple":
+        if not isinstance(res, tuple) or len(res) != len(plan[1]):
+            raise site_error(merger.site, f"{name!r} changes structure inside the loop")
+        subs = [_refine(merger, p, r, f"{name}[{i}]") for i, (p, r) in enumerate(zip(plan[1], res))]
+        return ("tuple", [s[0] for s in subs]), any(s[1] for s in subs)
+    if kind == "drop":
+        undef = plan[1]
+        if undef.is_return and not isinstance(res, Undefined):
+            return _entry_plan_from_result(merger, res, name), True
+        return plan, False
+    # keep
+    obj = plan[1]
+    if res is obj or const_equal(res, obj):
+        return plan, False
+    raise site_error(merger.site, f"{name!r} is a {type(obj).__name__} before the loop and changes inside it; "
+                                  f"only arrays and numbers can change from one iteration to the next")
+
+
+def _entry_plan_from_result(merger, res, name):
+    if isinstance(res, tuple):
+        return ("tuple", [_entry_plan_from_result(merger, r, name) for r in res])
+    if isinstance(res, Undefined):
+        return ("drop", res)
+    return ("carry", merger.type_of(res, name), None)
+
+
+def _loop_returns(merger, plan, res, out):
+    if plan[0] == "carry":
+        out.append(merger.coerce(res, plan[1]))
+    elif plan[0] == "tuple":
+        for p, r in zip(plan[1], res):
+            _loop_returns(merger, p, r, out)
+
+
+def _loop_inits(merger, plan, obj, out):
+    if plan[0] == "carry":
+        if isinstance(obj, Undefined):
+            out.append(dummy_value(merger.ctx, plan[1]))
+        elif isinstance(obj, TracedArray):
+            out.append(merger.coerce_value(merger.ctx.current(obj), plan[1]))
+        else:
+            out.append(merger.coerce(obj, plan[1]))
+    elif plan[0] == "tuple":
+        objs = obj if isinstance(obj, tuple) else [obj] * len(plan[1])
+        for p, o in zip(plan[1], objs):
+            _loop_inits(merger, p, o, out)
+
+
+def _loop_rebuild(ctx, plan, res, outputs, site, name):
+    kind = plan[0]
+    if kind == "carry":
+        value = next(outputs)
+        if isinstance(res, Frozen) and plan[2] is not None and res.proxy is plan[2]:
+            proxy = plan[2]
+            ctx.note(proxy)
+            proxy._value = value
+            proxy._version += 1
+            return proxy
+        return ctx.wrap(value)
+    if kind == "tuple":
+        return tuple(_loop_rebuild(ctx, p, r, outputs, site, f"{name}[{i}]")
+                     for i, (p, r) in enumerate(zip(plan[1], res)))
+    if kind == "drop":
+        if plan[1].is_return:
+            return plan[1]
+        return Undefined(name, f"it is first assigned inside the loop at line {site.line}; a graph loop may run "
+                               f"zero times")
+    return plan[1]

@@ -1,0 +1,71 @@
+"""Conditions in scripted code: truth values, `not` (also of the compiler's return and break flags), and `assert`.
+
+`truth` decides whether a construct runs as Python or becomes graph control flow:
+a Python value gives a Python bool, a traced bool or 0-d array stays traced, and
+an array of more dims is the user's error (NumPy's ambiguous truth value).
+"""
+from __future__ import annotations
+
+from distjit.frontend.proxy import TracedArray
+from distjit.frontend.script_context import Undefined
+from distjit.frontend.script_convert import Site, site_error
+from distjit.types import BOOL, ScalarType, TensorType
+
+
+def truth(x, site: Site, normalize: bool = False):
+    """A condition: a Python bool, or a traced bool / 0-d array (`normalize` makes it a traced bool)."""
+    if isinstance(x, TracedArray):
+        t = x.type
+        if t == BOOL:
+            return x
+        if isinstance(t, ScalarType) or (isinstance(t, TensorType) and t.ndim == 0):
+            return x._ctx.scalar("py.bool", (x,)) if normalize or isinstance(t, ScalarType) else x
+        raise site_error(site, f"the truth value of an array ({t}) is ambiguous",
+                         "reduce it first: use .any() or .all() (or compare a reduction such as x.max() > 0)")
+    if isinstance(x, Undefined):
+        x._fail()
+    try:
+        return bool(x)
+    except Exception as e:
+        raise site_error(site, f"cannot use this value as a condition: {type(e).__name__}: {e}") from None
+
+
+def not_any(*flags):
+    """`not (f1 or f2 ...)` on the compiler's flags (Python bools or traced bools)."""
+    traced = []
+    for f in flags:
+        if isinstance(f, TracedArray):
+            traced.append(f)
+        elif f:
+            return False
+    if not traced:
+        return True
+    ctx = traced[0]._ctx
+    acc = traced[0]
+    for f in traced[1:]:
+        acc = ctx.scalar("py.ge", (acc, ctx.scalar("py.not", (f,))))   # a or b == a >= (not b) on bools
+    return ctx.scalar("py.not", (acc,))
+
+
+def not_(x, site: Site):
+    c = truth(x, site)
+    if isinstance(c, TracedArray):
+        return c._ctx.scalar("py.not", (c,))
+    return not c
+
+
+def assert_(cond, msg_fn, text: str, site: Site):
+    c = truth(cond, site)
+    if not isinstance(c, TracedArray):
+        if not c:
+            from distjit.errors import ExecutionError
+
+            message = msg_fn() if msg_fn is not None else text
+            raise ExecutionError(f"assertion failed: {message}", site.loc)
+        return
+    message = text
+    if msg_fn is not None:
+        m = msg_fn()
+        if isinstance(m, str):
+            message = m
+    c._ctx.record("prim.Assert", [c], {"message": message}, site.loc)
