@@ -76,11 +76,11 @@ def fresh(inputs):
     return copy.deepcopy(inputs)
 
 
-def run_kernel(k: Kernel, workdir: str | None = None) -> dict[str, Outcome]:
+def run_kernel(k: Kernel) -> dict[str, Outcome]:
     """All stages of both routes for kernel `k`: {stage: Outcome}."""
     sets = [k.inputs(seed) for seed in SEEDS]
     references = [_reference(k, inputs) for inputs in sets]
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         results: dict[str, Outcome] = {}
         for route, build in (("trace", lambda: distjit.trace(k.fn, fresh(sets[0]))),
                              ("script", lambda: distjit.script(k.fn))):
