@@ -69,14 +69,14 @@ def _len(site, x):
     return len(x)
 
 
-def _convert_scalar(op, pytype):
+def _convert_scalar(pytype):
     def convert(site, x=0, *rest):
         if isinstance(x, TracedArray):
             t = x.type
             if isinstance(t, TensorType) and t.ndim != 0:
                 raise site_error(site, f"{pytype.__name__}() of an array ({t}): only a 0-d array or a number "
                                        f"converts", "reduce it first (x.sum(), x[0])")
-            return x._ctx.scalar(op, (x,))
+            return x._ctx.scalar(pytype, (x,))
         return pytype(x, *rest)
     return convert
 
@@ -103,9 +103,9 @@ def _gt(a, b):
 
 _BUILTINS = {
     builtins.len: _len,
-    builtins.float: _convert_scalar("py.float", float),
-    builtins.int: _convert_scalar("py.int", int),
-    builtins.bool: _convert_scalar("py.bool", bool),
+    builtins.float: _convert_scalar(float),
+    builtins.int: _convert_scalar(int),
+    builtins.bool: _convert_scalar(bool),
     builtins.min: _minmax(_lt),
     builtins.max: _minmax(_gt),
 }

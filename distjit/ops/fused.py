@@ -17,7 +17,8 @@ from __future__ import annotations
 from distjit.errors import ExecutionError
 from distjit.ops.infer import broadcast_shapes, shape_of
 from distjit.types import TensorType
-from distjit.ops.registry import Cost, OpDef, attr, operands, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, OpDef, attr, operands, register
 
 
 def _unbound(*inputs, graph, exact=True, out=None):
@@ -44,4 +45,5 @@ def _cost(in_types, out_types, attrs):
 
 FUSED = register(OpDef("fused.elementwise", kernel=_unbound, infer=_infer,
                        params=(operands("inputs"), attr("graph"), attr("exact", True)), flags={"fused", "elementwise"}, cost=_cost,
+                       shard=sharding.elementwise, alias=FRESH, takes_out=True, graph_attrs=("graph",),
                        doc="A tree of elementwise ops evaluated in one pass over the data (see `graph`)."))

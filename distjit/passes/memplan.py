@@ -8,8 +8,8 @@ are bit for bit the same (the same kernel, in place).
 
 An input `a` may give its buffer to output `o` of node `n` only when:
 - `a` and `o` have the same type (dtype and shape), with at least one dimension;
-- `a` is produced in the same block by an op that returns fresh memory (an ufunc,
-  a fused node): never a graph input or parameter (the caller's arrays), a
+- `a` is produced in the same block by an op declared to return fresh memory
+  (`OpDef.alias`): never a graph input or parameter (the caller's arrays), a
   constant, a block parameter (a loop's carried value), or a view;
 - nothing reads `a` after `n` (reads in nested blocks count as reads by their
   owner), and no block returns it;
@@ -23,31 +23,21 @@ from __future__ import annotations
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import all_blocks, ancestor_in, flags
-
-# Ops whose outputs never share memory with their inputs.
-_FRESH_FLAGS = {"ufunc", "fused", "reduction", "contraction"}
-_FRESH_OPS = {"np.where", "np.clip", "np.concatenate", "np.stack", "np.copy", "np.matmul", "dist.Partial"}
-_MAY_VIEW = {"np.einsum"}     # a contraction, but "ij->ji" and "i->i" return views of the operand
-
+from distjit.passes.util import all_blocks, ancestor_in, opdef
 
 def returns_fresh(node: Node) -> bool:
-    """The node's outputs never share memory with its inputs."""
-    if node.op in _FRESH_OPS:
-        return True
-    if node.op in _MAY_VIEW:
-        return False
-    f = flags(node)
-    return bool(f & _FRESH_FLAGS) and "view" not in f and "cumulative" not in f
+    """The node's outputs never share memory with its inputs (the op declares it: `OpDef.alias`)."""
+    d = opdef(node)
+    return d is not None and d.returns_fresh
 
 
 def writes_out(node: Node) -> bool:
-    """Nodes that can take ``out=``: ufuncs with one output, fused nodes."""
+    """Nodes that can write their result over an input that dies there: elementwise ops that take ``out=``
+    (each element is read before it is written)."""
     if node.blocks or any(True for _ in iter_refs(node.attrs)):
         return False
-    if node.op == "fused.elementwise":
-        return True
-    return "ufunc" in flags(node) and len(node.outputs) == 1
+    d = opdef(node)
+    return d is not None and d.takes_out and "elementwise" in d.flags
 
 
 @register_pass("memplan")
@@ -114,9 +104,12 @@ def _dead_after(a: Value, block: Block, position: dict, i: int, node: Node) -> b
 
 
 def _fused_order_ok(node: Node, j: int, k: int) -> bool:
-    if node.op != "fused.elementwise":
+    """For a node that evaluates an expression graph (a fused node), the expression must read input j for
+    the last time no later than it computes output k."""
+    graph_attrs = opdef(node).graph_attrs
+    if not graph_attrs:
         return True
-    sub = node.attrs["graph"]
+    sub = node.attrs[graph_attrs[0]]
     x = sub.inputs[j]
     target = sub.outputs[k]
     nodes = sub.block.nodes
@@ -129,5 +122,5 @@ def _fused_order_ok(node: Node, j: int, k: int) -> bool:
         return False
     if last > at:
         return False
-    # Reading and writing the same buffer inside one op is safe for ufuncs only.
-    return last < at or "ufunc" in flags(target.node)
+    # Reading and writing the same buffer inside one op is safe for ops that write element by element into out=.
+    return last < at or opdef(target.node).takes_out

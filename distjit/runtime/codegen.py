@@ -155,11 +155,12 @@ class _Generator:
 
             callee = compile_graph(node.attrs["graph"])
             return self.call(node, self.bind(callee, "g"), [self.name_of(v) for v in node.inputs], depth)
-        if node.op == "array.getitem" and _is_literal(node.attrs["index"]):
-            x = self.name_of(node.inputs[0])
-            index = self.attr_source(node.attrs["index"], node)
-            return self.assign(node, f"{x}[{index}]" if index else f"{x}[()]", depth)
         opdef = get_op(node.op)
+        template = opdef.templates.get("python")    # Python syntax for the op (x[index]), when its attributes
+        if template is not None and all(_is_literal(v) for v in node.attrs.values()):   # are literals
+            operands = [self.name_of(node.inputs[i]) for i in node.operand_indices()]
+            attrs = {k: self.attr_source(v, node) for k, v in node.attrs.items()}
+            return self.assign(node, template.format(*operands, **attrs), depth)
         kernel = self.kernel_name(node.op, opdef.kernel)
         operands = [self.name_of(node.inputs[i]) for i in node.operand_indices()]
         args = list(operands)
@@ -180,7 +181,7 @@ class _Generator:
         """Scratch memory is C-ordered. An elementwise result takes the layout of its inputs (order "K"),
         and later layout-sensitive kernels (BLAS, pairwise sums) round by it: so it goes to scratch only
         when its inputs are C-ordered too, and results stay bit for bit those of fresh arrays."""
-        if node.op == "np.matmul":      # always C-ordered
+        if "elementwise" not in get_op(node.op).flags:      # np.matmul: always C-ordered
             return f"S[{index}]"
         check = self.kernel_name("c_ordered", _c_ordered)
         return f"(S[{index}] if {check}({', '.join(self.name_of(v) for v in node.inputs)}) else None)"

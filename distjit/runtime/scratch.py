@@ -10,8 +10,8 @@ does (XLA, TVM): temporaries whose lifetimes do not overlap share a byte buffer,
 the buffers are allocated on the first call and reused by the next ones.
 
 A value gets scratch memory when
-- a node that can write with ``out=`` makes it (a ufunc with one output, a fused
-  node, np.matmul) in the graph's top-level block, and memory planning has not
+- a node that can write with ``out=`` makes it (its op declares `takes_out`: ufuncs
+  with one output, fused nodes, np.matmul) in the graph's top-level block, and memory planning has not
   already put it in a dying input's buffer;
 - it has a static shape of at least MIN_BYTES;
 - neither it nor anything that may alias it (the result of any op that is not known
@@ -33,9 +33,9 @@ import threading
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import TensorType
-from distjit.passes.memplan import returns_fresh, writes_out
-from distjit.passes.util import ancestor_in
+from distjit.types import TensorType, iter_refs
+from distjit.passes.memplan import returns_fresh
+from distjit.passes.util import ancestor_in, opdef
 
 MIN_BYTES = 1 << 18
 KEEP_SHARE = 8
@@ -72,9 +72,11 @@ def assign(graph: Graph) -> Assignment:
 
 
 def takes_out(node: Node) -> bool:
-    """Nodes whose result can be written into a given buffer: ufuncs and fused nodes (memplan's writers), and
-    np.matmul."""
-    return writes_out(node) or node.op == "np.matmul"
+    """Nodes whose result can be written into a given buffer: their op declares `takes_out`."""
+    if node.blocks or any(True for _ in iter_refs(node.attrs)):
+        return False
+    d = opdef(node)
+    return d is not None and d.takes_out
 
 
 def share(lives: list[tuple[int, int, Value, int]]) -> tuple[dict[Value, int], list[int]]:

@@ -26,10 +26,6 @@ from distjit.serialize.layout import ALIGN, crc32
 _MAX_BIG_INT_DIGITS = 4000      # below CPython's int/str conversion limit
 
 
-# Ops whose `graph` attribute is a nested graph: a call's callee, a fused node's expression.
-GRAPH_ATTRIBUTE_OPS = frozenset({"prim.Call", "fused.elementwise"})
-
-
 class TensorTable:
     """The tensor descriptors, checked against the data section; arrays are built on first use, read-only."""
 
@@ -514,9 +510,10 @@ class GraphDecoder:
                 raise self.fail(f"{where}: attribute {a.name!r} is given twice")
             value = self.model.attribute(a.value, f"{where}, attribute {a.name!r}", self.index,
                                          f"graph {self.graph.name}, {where}")
-            if isinstance(value, Graph) and not (a.name == "graph" and msg.op in GRAPH_ATTRIBUTE_OPS):
+            if isinstance(value, Graph) and a.name not in opdef.graph_attrs:    # a call's callee, a fused expression
+                holders = ", ".join(f"{d.name}.{g}" for d in REGISTRY for g in d.graph_attrs)
                 raise self.fail(f"{where}: attribute {a.name!r} holds a {type(value).__name__}; "
-                                f"only the `graph` attribute of {', '.join(sorted(GRAPH_ATTRIBUTE_OPS))} holds a graph")
+                                f"only these attributes hold a graph: {holders}")
             node.attrs[a.name] = value
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)
