@@ -38,6 +38,8 @@ import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
+from distjit.core.apply import bind
+from distjit.core.liveness import last_uses
 from distjit.ops import get_op
 
 BLOCK_ELEMENTS = 1 << 16
@@ -172,8 +174,6 @@ def _want_numba() -> bool:
 
 def _compile_numpy(graph: Graph):
     """Source for ``body(ins, outs, bufs)``: each node writes into its scratch slot (or its output)."""
-    from distjit.runtime.codegen import explicit_attrs
-
     glb = {"np": np, "_into": _into}
     names: dict[Value, str] = {}
     lines = ["def body(ins, outs, bufs):"]
@@ -184,10 +184,7 @@ def _compile_numpy(graph: Graph):
     out_index = {}
     for i, v in enumerate(graph.outputs):
         out_index.setdefault(v, i)
-    last = {}
-    for i, node in enumerate(graph.block.nodes):
-        for v in node.inputs:
-            last[v] = i
+    dying_at = last_uses(graph.block)
     slots: list[np.dtype] = []
     free: dict[np.dtype, list[int]] = {}
     slot_of: dict[Value, int] = {}
@@ -215,7 +212,7 @@ def _compile_numpy(graph: Graph):
         template = opdef.templates.get("numpy")
         glb[f"k{i}"] = template or opdef.kernel
         extra = ""
-        for key, value in explicit_attrs(opdef, node.attrs).items():
+        for key, value in bind(node)[2].items():
             glb[f"a{i}_{key}"] = value
             extra += f", {key}=a{i}_{key}"
         if template is not None or opdef.takes_out:
@@ -224,12 +221,12 @@ def _compile_numpy(graph: Graph):
             call = f"_into(k{i}({', '.join(args)}{extra}), {dst})"
         lines.append(f"    {name} = {call}")
         # Whole-array mode allocates like eager NumPy: drop each temporary after its last read.
-        dying = [names[v] for v in dict.fromkeys(node.inputs) if last.get(v) == i and v not in out_index]
+        dying = [names[v] for v in dying_at[node]]
         if dying:
             lines.append(f"    del {', '.join(dying)}")
         # Free the scratch slots of values read for the last time here (never the one just written).
-        for v in set(node.inputs):
-            if last.get(v) == i and v in slot_of and v is not out:
+        for v in dying_at[node]:
+            if v in slot_of and v is not out:
                 free[slots[slot_of[v]]].append(slot_of[v])
     lines.append(f"    return [{', '.join(names[v] for v in graph.outputs)}]")
     source = "\n".join(lines) + "\n"
