@@ -11,11 +11,12 @@ from distjit.frontend.script import ScriptFunction, script  # noqa: F401
 from distjit.serialize import load, save  # noqa: F401
 from distjit.partition import partition  # noqa: F401
 from distjit.passes import optimize  # noqa: F401
+from distjit.ops import custom_op  # noqa: F401
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "optimize",
+    "optimize", "custom_op",
     "trace", "script", "ScriptFunction", "Function", "Graph", "save", "load", "partition",
     "DistJitError", "TracingError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
     "ExecutionError", "ClusterError",
