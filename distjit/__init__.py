@@ -11,11 +11,12 @@ from distjit.frontend.script import ScriptFunction, script  # noqa: F401
 from distjit.serialize import load, save  # noqa: F401
 from distjit.partition import partition  # noqa: F401
 from distjit.passes import optimize  # noqa: F401
+from distjit.ops import custom_op  # noqa: F401
 from distjit import runtime as _runtime  # noqa: F401  (binds the evaluators the op registry cannot import)
 from distjit.version import __version__  # noqa: F401
 
 __all__ = [
-    "optimize",
+    "optimize", "custom_op",
     "trace", "script", "ScriptFunction", "Function", "Graph", "save", "load", "partition",
     "DistJitError", "TracingError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
     "ExecutionError", "ClusterError",

@@ -91,7 +91,7 @@ def _declare(ufunc: np.ufunc) -> OpDef:
         shard=sharding.elementwise,
         alias=FRESH,
         takes_out=ufunc.nout == 1,
-        fusible=True,
+        fusible=ufunc.nout == 1,
         templates={"numba": NUMBA[ufunc.__name__]} if ufunc.__name__ in NUMBA else {},
         doc=f"NumPy's ufunc {ufunc.__name__} ({ufunc.nin} in, {ufunc.nout} out).",
     ))

@@ -212,7 +212,7 @@ _SORT = (operand("a"), attr("axis", -1), attr("kind", None), attr("stable", None
 
 MISC_OPS = {op.name: op for op in [
     _decl("np.where", np.where, _by_example("np.where", np.where, _broadcast_all("np.where")),
-          (operand("condition"), operand("x"), operand("y")), (np.where,), {"select"},
+          (operand("condition"), operand("x"), operand("y")), (np.where,), {"select", "elementwise"},
           doc="x where condition else y, broadcast (the 1-argument form is np.nonzero's, not this op).",
           alias=FRESH, shard=sharding.elementwise, fusible=_where_fusible,
           templates={"numpy": _where_out, "numba": "({1} if {0} else {2})"}),

@@ -137,7 +137,8 @@ class OpDef:
                   writes an update of the view back into its base; None: such writes are refused.
     graph_attrs   the attributes that hold a Graph (prim.Call's callee, a fused node's expression): the
                   serializer accepts a graph in these only.
-    custom        declared by a user through `distjit.custom_op` (its definition travels to Ray workers).
+    custom        for an op a user declared with `distjit.custom_op`, what was declared (a CustomDef, which
+                  travels to Ray workers: distjit/ops/custom.py); None for distjit's own ops.
     """
 
     name: str
@@ -157,7 +158,7 @@ class OpDef:
     templates: dict = field(default_factory=dict)
     inverse_view: Callable | None = None
     graph_attrs: tuple[str, ...] = ()
-    custom: bool = False
+    custom: Any = None
     signature: inspect.Signature = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -260,7 +261,7 @@ class Registry:
     def unregister(self, name: str) -> None:
         """Forget a custom op (tests declare and drop their own); built-in ops stay."""
         opdef = self._by_name.get(name)
-        if opdef is None or not opdef.custom:
+        if opdef is None or opdef.custom is None:
             raise ValueError(f"{name} is not a custom op")
         del self._by_name[name]
         for src in opdef.sources:

@@ -10,9 +10,6 @@ from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import REGISTRY
 from distjit.ops.registry import Effect
 
-_CONTROL = {"prim.If", "prim.Loop", "prim.Call"}
-
-
 def opdef(node: Node):
     return REGISTRY.get(node.op) if node.op in REGISTRY else None
 

@@ -494,7 +494,8 @@ class GraphDecoder:
         from distjit.ops.registry import Kind
 
         if msg.op not in REGISTRY:
-            raise self.fail(f"{where}: unknown op {msg.op[:60]!r} (not in this distjit's op registry)")
+            raise self.fail(f"{where}: unknown op {msg.op[:60]!r} (not in this distjit's op registry; if it is "
+                            f"a custom op, import the module that declares it with distjit.custom_op first)")
         opdef = REGISTRY.get(msg.op)
         declared = {p.name for p in opdef.params if p.kind is Kind.ATTR}
         loc = SourceLoc(msg.loc.file, msg.loc.line) if msg.HasField("loc") else None
