@@ -13,8 +13,6 @@ follows aliases.
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import REGISTRY
 from distjit.types import iter_refs
@@ -55,12 +53,10 @@ def ancestor_in(node: Node, block: Block) -> Node | None:
     return node
 
 
-def alias_reads(v: Value, block: Block, position: dict[Node, int]) -> Iterator[tuple[Node, Value, bool]] | None:
+def alias_reads(v: Value, block: Block) -> list[tuple[Node, Value, bool]] | None:
     """Every read of `v`'s buffer in `block`: (the node of `block` that reads, the value it reads, whether it
     reads it directly rather than from a nested block), for `v` and every value that may alias it; None when
     the buffer escapes `block` (a block returns `v` or an alias, or it is read where `block` cannot see).
-
-    `position` orders `block`'s nodes; it is not read here, only passed so that callers share one.
     """
     reads: list[tuple[Node, Value, bool]] = []
     stack, seen = [v], set()
@@ -81,13 +77,13 @@ def alias_reads(v: Value, block: Block, position: dict[Node, int]) -> Iterator[t
                 stack.extend(owner.outputs)        # a view, a reshape, an If or Loop result ... may alias it
             else:
                 stack.extend(owner.outputs[k] for k, t in written_into(owner).items() if t is a)
-    return iter(reads)
+    return reads
 
 
 def last_read(v: Value, block: Block, position: dict[Node, int]) -> int | None:
     """The position of the last node of `block` that reads `v`'s buffer (see `alias_reads`), at least the
     position of the node that makes `v`; None when the buffer escapes."""
-    reads = alias_reads(v, block, position)
+    reads = alias_reads(v, block)
     if reads is None:
         return None
     return max((position[owner] for owner, _, _ in reads), default=position[v.node])

@@ -124,7 +124,7 @@ def _array(v: Value) -> bool:
 
 def _dead_after(a: Value, block: Block, position: dict, i: int, node: Node) -> bool:
     """No read of `a`'s buffer after node `i`; at node `i`, only `node`'s own read of `a` itself."""
-    reads = alias_reads(a, block, position)
+    reads = alias_reads(a, block)
     if reads is None:
         return False
     for owner, value, _ in reads:
