@@ -12,8 +12,8 @@ from distjit.serialize import load, save  # noqa: F401
 from distjit.partition import partition  # noqa: F401
 from distjit.passes import optimize  # noqa: F401
 from distjit.ops import custom_op  # noqa: F401
-
-__version__ = "0.1.0"
+from distjit import runtime as _runtime  # noqa: F401  (binds the evaluators the op registry cannot import)
+from distjit.version import __version__  # noqa: F401
 
 __all__ = [
     "optimize", "custom_op",

@@ -244,7 +244,7 @@ class GraphEncoder:
 
 def encode_function(f, metadata: dict[str, str] | None = None) -> tuple[pb.Model, list[np.ndarray]]:
     """The Model message (tensor crc32s still zero) and the tensors' little-endian arrays."""
-    import distjit
+    from distjit.version import __version__
 
     enc = Encoder()
     m = enc.model
@@ -253,7 +253,7 @@ def encode_function(f, metadata: dict[str, str] | None = None) -> tuple[pb.Model
     m.format_major = FORMAT_MAJOR
     m.format_minor = FORMAT_MINOR
     m.producer_name = PRODUCER
-    m.producer_version = distjit.__version__
+    m.producer_version = __version__
     m.opset_version = OPSET_VERSION
     meta = dict(getattr(f, "metadata", None) or {})
     meta.update(metadata or {})
