@@ -24,6 +24,7 @@ LAYERS = [
     ["distjit.errors", "distjit.types", "distjit.pytree", "distjit.version"],
     ["distjit.ops"],
     ["distjit.ir"],
+    ["distjit.core"],
     ["distjit.passes", "distjit.partition"],
     ["distjit.runtime"],
     ["scheduler"],

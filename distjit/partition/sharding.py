@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distjit.core.liveness import nested_reads
 from distjit.ir.builder import Builder
 from distjit.ir.clone import _next_counter, clone_node
 from distjit.ir.graph import Graph, Node, Value
@@ -229,7 +230,7 @@ class _Propagator:
     def replicated(self, node: Node, ins: list[Value]) -> None:
         ins = [self.convert(v, REPLICATED) for v in ins]
         extra = {}
-        for v in _free_values(node):
+        for v in nested_reads(node):
             extra[v] = self.convert(self.map[v], REPLICATED)
         self.clone(node, ins, extra)
 
@@ -265,24 +266,6 @@ def _arity(kind: str) -> int:
     from distjit.ops.dist import PARTIAL_ARITY
 
     return PARTIAL_ARITY[kind]
-
-
-def _free_values(node: Node) -> list[Value]:
-    """Values used inside the node's blocks but defined outside the node."""
-    defined, used = set(), []
-    for block in node.blocks:
-        _scan(block, defined, used)
-    return list(dict.fromkeys(v for v in used if v not in defined))
-
-
-def _scan(block, defined: set, used: list) -> None:
-    defined.update(block.params)
-    for n in block.nodes:
-        used.extend(n.inputs)
-        defined.update(n.outputs)
-        for b in n.blocks:
-            _scan(b, defined, used)
-    used.extend(block.returns)
 
 
 def shard_graph(graph: Graph, input_axes: list[int | None], parts: int) -> ShardedGraph:

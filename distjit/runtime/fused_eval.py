@@ -38,6 +38,9 @@ import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
+from distjit.core.apply import bind
+from distjit.core.buffers import share
+from distjit.core.liveness import last_uses
 from distjit.ops import get_op
 
 BLOCK_ELEMENTS = 1 << 16
@@ -172,8 +175,6 @@ def _want_numba() -> bool:
 
 def _compile_numpy(graph: Graph):
     """Source for ``body(ins, outs, bufs)``: each node writes into its scratch slot (or its output)."""
-    from distjit.runtime.codegen import explicit_attrs
-
     glb = {"np": np, "_into": _into}
     names: dict[Value, str] = {}
     lines = ["def body(ins, outs, bufs):"]
@@ -184,13 +185,8 @@ def _compile_numpy(graph: Graph):
     out_index = {}
     for i, v in enumerate(graph.outputs):
         out_index.setdefault(v, i)
-    last = {}
-    for i, node in enumerate(graph.block.nodes):
-        for v in node.inputs:
-            last[v] = i
-    slots: list[np.dtype] = []
-    free: dict[np.dtype, list[int]] = {}
-    slot_of: dict[Value, int] = {}
+    dying_at = last_uses(graph.block)
+    slot_of, slots = _slots(graph, out_index, dying_at)
     for i, node in enumerate(graph.block.nodes):
         out = node.outputs[0]
         name = names[out] = f"t{i}"
@@ -199,23 +195,15 @@ def _compile_numpy(graph: Graph):
             glb[f"c{i}"] = node.attrs["value"]
             lines.append(f"    {name} = c{i}")
             continue
-        if out in out_index:
-            dst = f"outs[{out_index[out]}]"
-        else:
-            dtype = out.type.dtype
-            pool = free.setdefault(dtype, [])
-            slot = pool.pop() if pool else len(slots)
-            if slot == len(slots):
-                slots.append(dtype)
-            slot_of[out] = slot
-            dst = f"bufs[{slot}]"
-        args = [names[v] for v in node.inputs]
+        dst = f"outs[{out_index[out]}]" if out in out_index else f"bufs[{slot_of[out]}]"
+        _, operand_indices, attrs = bind(node)
+        args = [names[node.inputs[j]] for j in operand_indices]
         # The op's own kernel when it takes out=, else its declared out-taking template, else its kernel
         # with the result copied into the slot (a custom op's).
         template = opdef.templates.get("numpy")
         glb[f"k{i}"] = template or opdef.kernel
         extra = ""
-        for key, value in explicit_attrs(opdef, node.attrs).items():
+        for key, value in attrs.items():
             glb[f"a{i}_{key}"] = value
             extra += f", {key}=a{i}_{key}"
         if template is not None or opdef.takes_out:
@@ -224,17 +212,35 @@ def _compile_numpy(graph: Graph):
             call = f"_into(k{i}({', '.join(args)}{extra}), {dst})"
         lines.append(f"    {name} = {call}")
         # Whole-array mode allocates like eager NumPy: drop each temporary after its last read.
-        dying = [names[v] for v in dict.fromkeys(node.inputs) if last.get(v) == i and v not in out_index]
+        dying = [names[v] for v in dying_at[node]]
         if dying:
             lines.append(f"    del {', '.join(dying)}")
-        # Free the scratch slots of values read for the last time here (never the one just written).
-        for v in set(node.inputs):
-            if last.get(v) == i and v in slot_of and v is not out:
-                free[slots[slot_of[v]]].append(slot_of[v])
     lines.append(f"    return [{', '.join(names[v] for v in graph.outputs)}]")
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<distjit-fused:{graph.name}>", "exec"), glb)
     return glb["body"], slots, source
+
+
+def _slots(graph: Graph, out_index: dict, dying_at: dict) -> tuple[dict[Value, int], list[np.dtype]]:
+    """A block-shaped buffer per temporary of the expression, shared by temporaries of one dtype whose
+    lifetimes do not overlap (the execution core's slot sharing: a slot read for the last time by a node is
+    free from the next one)."""
+    nodes = graph.block.nodes
+    position = {n: i for i, n in enumerate(nodes)}
+    end = {v: position[n] for n in nodes for v in dying_at[n]}
+    by_dtype: dict[np.dtype, list] = {}
+    for i, node in enumerate(nodes):
+        out = node.outputs[0]
+        if out in out_index or _is_constant(get_op(node.op)):
+            continue
+        by_dtype.setdefault(out.type.dtype, []).append((i, end.get(out, i), out, 1))
+    slot_of: dict[Value, int] = {}
+    slots: list[np.dtype] = []
+    for dtype, lives in by_dtype.items():
+        of, sizes = share(lives)
+        slot_of.update((v, len(slots) + s) for v, s in of.items())
+        slots += [dtype] * len(sizes)
+    return slot_of, slots
 
 
 # ---- the numba backend ------------------------------------------------------------------------------
