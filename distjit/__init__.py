@@ -6,6 +6,7 @@ from distjit.errors import (ClusterError, DistJitError, ExecutionError, FormatEr
                             ShapeError, TracingError, VerifyError)
 from distjit.ir import Graph  # noqa: F401
 from distjit.function import Function  # noqa: F401
+from distjit.function_set import FunctionSet  # noqa: F401
 from distjit.frontend.trace import trace  # noqa: F401
 from distjit.frontend.script import ScriptFunction, script  # noqa: F401
 from distjit.serialize import load, save  # noqa: F401
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "optimize",
-    "trace", "script", "ScriptFunction", "Function", "Graph", "save", "load", "partition",
+    "trace", "script", "ScriptFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
     "DistJitError", "TracingError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
     "ExecutionError", "ClusterError",
 ]

@@ -196,10 +196,10 @@ class ModelDecoder:
         raise self.fail(f"{where}: attribute kind {kind!r} is not supported")
 
     # ---- signature ----
-    def signature(self, graph: Graph):
+    def signature(self, graph: Graph, msg: pb.Signature | None = None):
         from distjit.function import Signature
 
-        msg = self.model.signature
+        msg = self.model.signature if msg is None else msg
         arg_names = tuple(msg.arg_names)
         if len(set(arg_names)) != len(arg_names):
             raise self.fail("the signature repeats an argument name")
@@ -255,9 +255,9 @@ class ModelDecoder:
                 raise self.fail(f"{where}: a constant in the structure must be None or a string")
         return TreeSpec(kind, children, keys, static)
 
-    def params(self, graph: Graph) -> dict[str, np.ndarray]:
+    def params(self, graph: Graph, indices=None) -> dict[str, np.ndarray]:
         params: dict[str, np.ndarray] = {}
-        for index in self.model.params:
+        for index in (self.model.params if indices is None else indices):
             arr = self.tensors.array(index, f"{self.where}: parameter table")
             name = self.model.tensors[index].name
             if not name or name in params:
@@ -274,10 +274,10 @@ class ModelDecoder:
         return params
 
     # ---- plans (NOTE: [Plan structure] in distjit/partition/plan.py) ----
-    def plans(self, graph: Graph, signature, params: dict) -> dict:
+    def plans(self, graph: Graph, signature, params: dict, msgs=None) -> dict:
         """The Function's plans by key (workers, ((name, axis), ...)), every index checked."""
         plans: dict = {}
-        for i, msg in enumerate(self.model.plans):
+        for i, msg in enumerate(self.model.plans if msgs is None else msgs):
             key, plan = PlanDecoder(self, msg, i, graph, signature, params).decode()
             if key in plans:
                 raise self.fail(f"plan {i} repeats the key workers={key[0]}, shard={dict(key[1])} of an earlier plan")
