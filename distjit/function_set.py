@@ -98,11 +98,14 @@ class FunctionSet:
         """The Function a call with these arguments runs (its `.graph`, `.plan()`, `.params` are that signature's)."""
         return self._function_for_values(self._bind(args, kwargs))
 
-    def _function_for_values(self, values: tuple) -> Function:
-        try:
-            leaves, spec = flatten(values)
-        except TypeError as e:
-            raise ShapeError(f"{self.name}(): {e}") from None
+    def _function_for_values(self, values: tuple, flat: tuple | None = None) -> Function:
+        """`flat`: (leaves, spec) of `values` when the caller has flattened them already."""
+        if flat is None:
+            try:
+                flat = flatten(values)
+            except TypeError as e:
+                raise ShapeError(f"{self.name}(): {e}") from None
+        leaves, spec = flat
         try:
             keys = tuple(leaf_key(x) for x in leaves)
         except ShapeError as e:

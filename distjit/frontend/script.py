@@ -34,7 +34,8 @@ Types come from the arguments of the first call (like jax.jit): one graph per
 (dtype, ndim) of each array and kind of each Python number; every dim of an array
 argument is a symbol (`x_0`, `x_1`), so one graph serves all sizes. `.graph` is
 the most recent specialization, `.graphs` all of them; pass `example_inputs=` to
-compile at decoration time.
+compile at decoration time. A ScriptFunction is a `distjit.FunctionSet` of those
+Functions (function_set.py): it optimizes, plans, runs and saves like a Function.
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ class ScriptFunction(FunctionSet):
         leaves, spec = flatten(values, is_leaf=_is_traced)
         if any(isinstance(x, TracedArray) for x in leaves):
             return self._embed(values, leaves, spec)
-        return self._function_for_values(values)(*values)
+        return self._function_for_values(values, (leaves, spec))(*values)
 
     def compile(self, *args, **kwargs) -> Function:
         """The Function for these arguments' signature, compiled now if needed (the same as `function_for`)."""
