@@ -18,6 +18,7 @@ import numpy as np
 from distjit.errors import FormatError, VerifyError
 from distjit.ir.clone import _next_counter
 from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
+from distjit.ir.verifier import verify_all
 from distjit.types import ANY, NONE, STR, Ref, ScalarType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
@@ -114,13 +115,12 @@ class ModelDecoder:
     def decode_graphs(self) -> list[Graph]:
         for i, msg in enumerate(self.model.graphs):
             self.graphs.append(GraphDecoder(self, msg, i).decode())
-        for g in self.graphs:
-            try:
-                g.verify()
-            except VerifyError as e:
-                raise self.fail(f"graph {g.name} is malformed: {e}") from None
-            except RecursionError:
-                raise self.fail(f"graph {g.name} nests too deeply") from None
+        try:
+            verify_all(self.graphs)      # one set of verified graphs for the file: linear in its size
+        except VerifyError as e:
+            raise self.fail(f"a graph is malformed: {e}") from None
+        except RecursionError:
+            raise self.fail("a graph nests too deeply") from None
         return self.graphs
 
     # ---- attributes ----
