@@ -18,6 +18,8 @@ import numpy as np
 from distjit.errors import FormatError, VerifyError
 from distjit.ir.clone import _next_counter
 from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
+from distjit.ir.calls import CallExpansionError, check_expansion
+from distjit.ir.verifier import verify_all
 from distjit.types import ANY, NONE, STR, Ref, ScalarType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
@@ -106,6 +108,7 @@ class ModelDecoder:
         self.where = where
         self.allow_pickle = allow_pickle
         self.graphs: list[Graph] = []
+        self.types: dict[bytes, Type] = {}
 
     def fail(self, what: str) -> FormatError:
         return FormatError(f"{self.where}: {what}")
@@ -114,13 +117,18 @@ class ModelDecoder:
     def decode_graphs(self) -> list[Graph]:
         for i, msg in enumerate(self.model.graphs):
             self.graphs.append(GraphDecoder(self, msg, i).decode())
+        try:
+            verify_all(self.graphs)      # one set of verified graphs for the file: linear in its size
+        except VerifyError as e:
+            raise self.fail(f"a graph is malformed: {e}") from None
+        except RecursionError:
+            raise self.fail("a graph nests too deeply") from None
+        sizes: dict = {}
         for g in self.graphs:
             try:
-                g.verify()
-            except VerifyError as e:
-                raise self.fail(f"graph {g.name} is malformed: {e}") from None
-            except RecursionError:
-                raise self.fail(f"graph {g.name} nests too deeply") from None
+                check_expansion(g, sizes)    # NOTE: [Call expansion budget]
+            except CallExpansionError as e:
+                raise self.fail(str(e)) from None
         return self.graphs
 
     # ---- attributes ----
@@ -529,6 +537,14 @@ class GraphDecoder:
         return node
 
     def type(self, msg: pb.Type, name: str) -> Type:
+        """Types are immutable, and a file repeats a few of them many times: each distinct one is decoded once."""
+        key = msg.SerializeToString(deterministic=True)
+        t = self.model.types.get(key)
+        if t is None:
+            t = self.model.types[key] = self.decode_type(msg, name)
+        return t
+
+    def decode_type(self, msg: pb.Type, name: str) -> Type:
         kind = msg.WhichOneof("kind")
         where = f"the type of %{name[:60]}"
         if kind == "tensor":
@@ -548,7 +564,7 @@ class GraphDecoder:
                 raise self.fail(f"{where}: unknown scalar kind {msg.scalar}")
             return ScalarType(SCALAR_KINDS[msg.scalar])
         if kind == "tuple":
-            return TupleType(tuple(self.type(e, name) for e in msg.tuple.elements))
+            return TupleType(tuple(self.decode_type(e, name) for e in msg.tuple.elements))
         if kind == "none":
             return NONE
         if kind == "str":

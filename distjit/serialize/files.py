@@ -17,6 +17,7 @@ so a corrupt tensor gives wrong numbers, never a crash.
 """
 from __future__ import annotations
 
+import gc
 import io
 import mmap as _mmap
 import os
@@ -162,6 +163,10 @@ def read_model(buffer, where: str) -> tuple[Header, pb.Model]:
 
 
 def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify_checksums: bool | None = None):
+    # Decoding makes many small objects that all stay alive: the cyclic collector's passes over them
+    # would find nothing and cost a third of a big graph's load, so it waits until the graph is built.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _decode(buffer, where, allow_pickle, verify_checksums)
     except FormatError:
@@ -170,6 +175,9 @@ def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify_checksu
         raise FormatError(f"{where}: the model nests too deeply") from None
     except Exception as e:   # a check is missing somewhere: still a FormatError for the caller
         raise FormatError(f"{where}: unexpected error while loading: {type(e).__name__}: {e}") from e
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _decode(buffer, where, allow_pickle, verify_checksums):
