@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from distjit.errors import FormatError
+from distjit.errors import FormatError, ShapeError
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.layout import (FORMAT_MAJOR, FORMAT_MINOR, HEADER_SIZE, Header, align, atomic_write, crc32, layout,
                                       parse_header, write_tensors)
@@ -201,14 +201,20 @@ def _decode(buffer, where, allow_pickle, verify_checksums):
     if not model.functions:
         first.metadata = metadata
         return first
-    functions, keys = [first], {signature_key(first)}
+    def key_of(f, i):
+        try:
+            return signature_key(f)
+        except ShapeError as e:     # an input no call can fill (a hostile file's `any`)
+            raise FormatError(f"{where}: function {i}: {e}") from None
+
+    functions, keys = [first], {key_of(first, 0)}
     for i, entry in enumerate(model.functions):
         f = _function(decoder, entry.name, entry.main_graph, entry.signature, entry.params, entry.plans,
                       f"{where}: function {i + 1}")
         if f.signature.arg_names != first.signature.arg_names:
             raise FormatError(f"{where}: function {i + 1} takes the arguments {f.signature.arg_names}, the first "
                               f"{first.signature.arg_names}; the signatures of one function take the same names")
-        key = signature_key(f)
+        key = key_of(f, i + 1)
         if key in keys:
             raise FormatError(f"{where}: function {i + 1} repeats the signature of an earlier one")
         keys.add(key)

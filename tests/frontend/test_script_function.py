@@ -194,6 +194,20 @@ def test_corrupt_function_tables_raise_format_error(tmp_path, edit, match):
         distjit.load(_rewrite(tmp_path / "w.djit", edit))
 
 
+def ignores(x, y: float):
+    return x * 2
+
+
+def test_an_input_no_argument_can_fill_is_a_format_error(tmp_path):
+    sf = distjit.script(ignores)
+    sf(X64, 1.0)
+    sf(X32, 1.0)
+    distjit.save(sf, tmp_path / "w.djit")
+    edited = _rewrite(tmp_path / "w.djit", lambda m: m.graphs[m.main_graph].block.params[1].type.any.SetInParent())
+    with pytest.raises(FormatError, match="function 0: a graph input of type Any cannot be an argument"):
+        distjit.load(edited)
+
+
 def test_an_older_reader_sees_the_first_signature(tmp_path):
     """What a 1.1 reader does with a 1.2 file: it ignores Model.functions and loads the first Function."""
     distjit.save(two_signatures(), tmp_path / "w.djit")
