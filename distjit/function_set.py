@@ -266,6 +266,23 @@ class FunctionSet:
         return f"<distjit.{type(self).__name__} {self.name}: {len(self._functions)} signature(s)>"
 
 
+def optimize(f, level: int = 2, **options):
+    """`distjit.optimize`: an optimized copy of a Function, or of every specialization of a scripted function
+    (present and future, with the same options); see `distjit.passes.optimize` for the levels and options.
+
+    >>> g = distjit.optimize(f)
+    >>> print(g.optimization.explain())
+    """
+    if isinstance(f, FunctionSet):
+        return f.optimize(level, **options)
+    if not isinstance(f, Function):
+        raise DistJitError(f"distjit.optimize takes a distjit.Function or a scripted function, not a "
+                           f"{type(f).__name__}: make one with distjit.trace(fn, example_inputs) or distjit.script(fn)")
+    from distjit.passes import optimize as optimize_function
+
+    return optimize_function(f, level, **options)
+
+
 def example_sets(example_inputs) -> list[tuple]:
     """`example_inputs=` as a list of argument tuples: a tuple is one call's arguments, a list holds several."""
     if isinstance(example_inputs, list):

@@ -24,7 +24,8 @@ import numpy as np
 from distjit.ir.graph import Graph
 from distjit.types import TensorType
 from distjit.partition.plan import Plan
-from distjit.passes.memplan import writes_out
+from distjit.core.aliasing import writes_over_input
+from distjit.core.buffers import write_into
 from scheduler.common import PARALLEL_COPY_BYTES, concat_buffer
 
 def output_targets(plan: Plan, empty=np.empty):
@@ -84,11 +85,11 @@ def variant(sub: Graph, ks: tuple):
     for k in ks:
         v = g.outputs[k]
         node = v.node
-        if node is None or node.block is not g.block or not writes_out(node) or g.outputs.count(v) != 1 \
+        if node is None or node.block is not g.block or not writes_over_input(node) or g.outputs.count(v) != 1 \
                 or not isinstance(v.type, TensorType) or not v.type.is_static or v.type.ndim == 0:
             continue
         dest = g.add_input(v.type, g.fresh_name("dest"))
-        node.meta.setdefault("dest", {})[node.outputs.index(v)] = dest
+        write_into(node, node.outputs.index(v), dest)
         direct.append(k)
     if not direct:
         return None

@@ -1,7 +1,8 @@
 """RayExecutor: run a Plan's tasks on a Ray cluster, arrays flowing worker to worker through the object store.
 
-- A subgraph travels as its text IR, put into the object store once per cluster and
-  named by its digest; each worker parses and compiles it once and caches the
+- A subgraph travels as its text IR, with the declarations of the custom ops it uses
+  (distjit/ops/custom.py: workers need not have their modules), put into the object
+  store once per cluster and named by its digest; each worker parses and compiles it once and caches the
   program by digest (`_PROGRAMS`).
 - Parameters are put once per cluster (cached by array identity); the call's
   arguments once per run (each shard separately, so a task fetches only its part).
@@ -25,6 +26,7 @@ import threading
 import numpy as np
 
 from distjit.errors import ClusterError, DistJitError
+from distjit.ops.custom import pack, used_by
 from distjit.partition.plan import Plan, Source
 from scheduler.common import arg_part, assemble
 from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, same_buffer, variant
@@ -61,6 +63,7 @@ def _program(digest: str, graph_box: list):
         import ray
         import distjit.runtime.fused_eval as fused_eval
         from distjit.ir.graph import Graph
+        from distjit.ops.custom import install
         from distjit.runtime.executor import compile_graph
 
         # A task holds the CPUs Ray gave it (OMP_NUM_THREADS, which OpenBLAS follows too): the fused evaluator's
@@ -69,7 +72,9 @@ def _program(digest: str, graph_box: list):
         if not _PROGRAMS:
             _keep_freed_memory()
 
-        graph = Graph.parse(ray.get(graph_box[0]))      # boxed, so Ray fetches it only on a cache miss
+        text, custom_ops = ray.get(graph_box[0])      # boxed, so Ray fetches it only on a cache miss
+        install(custom_ops)
+        graph = Graph.parse(text)
         entry = _PROGRAMS[digest] = (graph, compile_graph(graph, row_blocks=True))
     return entry
 
@@ -149,7 +154,8 @@ class RayExecutor:
     def _graph_ref(self, plan: Plan, index: int):
         digest = plan.digest(index)
         if digest not in self._graphs:
-            self._graphs[digest] = self.ray.put(str(plan.subgraphs[index]))
+            sub = plan.subgraphs[index]
+            self._graphs[digest] = self.ray.put((str(sub), pack(used_by(sub))))
         return digest, self._graphs[digest]
 
     def _param_ref(self, value, tracker=None):

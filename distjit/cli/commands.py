@@ -180,7 +180,7 @@ def _add_optimize(sub) -> None:
 def cmd_run(args) -> int:
     import time
 
-    from distjit.cli import arrays
+    from distjit.serialize import named_arrays as arrays
     from distjit.cli.progress import Bar
 
     f, values = arrays.function_and_inputs(_load(args.path), arrays.parse_input_args(args.input), args.inputs)
@@ -250,7 +250,7 @@ def _check_cluster(cluster: str) -> None:
 
 # -- jobs -------------------------------------------------------------------------------------------------------
 def cmd_submit(args) -> int:
-    from distjit.cli import arrays
+    from distjit.serialize import named_arrays as arrays
     from scheduler.jobs.client import Jobs, JobFailedError, status_of
     from distjit.cli.progress import Bar
 

@@ -5,9 +5,10 @@ The IR has no mutation, so a traced array is a name that gets rebound: an update
 it (bumping its `_version`). NumPy's aliasing is kept by recording, on an array
 NumPy would have made a view, how it was made from its base (`_view`):
 - reading a view after its base changed re-derives it from the base's new value;
-- writing a view writes the update back into its base, as NumPy would: a basic
-  index by `array.setitem` on the base, a reshape-like view by its inverse view
-  (`_INVERSE_VIEWS`), anything else is a TracingError.
+- writing a view writes the update back into its base, as NumPy would, by the
+  view op's inverse (`OpDef.inverse_view`: array.setitem on the base for a basic
+  index, the inverse reshape or transpose ...); a view op without one is a
+  TracingError.
 When the array is an input, the Function writes its final contents back into the
 caller's array (trace.py).
 """
@@ -19,6 +20,7 @@ from distjit.errors import ShapeError, TracingError
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
 from distjit.ir.graph import Value
+from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
 
 
@@ -83,58 +85,20 @@ class Functionalizer:
         return self.builder.op(op, inputs, attrs, user_loc())[0]
 
     def _write_back(self, how, base: TracedArray, value: Value, loc) -> Value:
-        """The base's new contents after its view (made by `how`) was set to `value`."""
+        """The base's new contents after its view (made by `how`) was set to `value`: the view op's inverse
+        (`OpDef.inverse_view`)."""
         op, attrs, rest = how
         base_value = self.current(base)
         base_t = base_value.type
-        if op == "array.getitem":
-            index = _shift_refs(attrs["index"], 1)
-            inputs = [base_value, value, *(self.value_of(r) for r in rest)]
-            return self.builder.op("array.setitem", inputs, {"index": index}, loc)[0]
-        inverse = _INVERSE_VIEWS.get(op)
-        if inverse is None or not isinstance(base_t, TensorType) or not base_t.is_static:
+        inverse = get_op(op).inverse_view
+        back = inverse(attrs, base_t) if inverse is not None and isinstance(base_t, TensorType) else None
+        if back is None or not (back.onto_base or base_t.is_static):
             raise TracingError(f"an in-place update through a view made by {op} is not supported while tracing; "
                                f"update the original array instead", loc)
-        inv_op, inv_attrs = inverse(attrs, base_t)
-        return self.builder.op(inv_op, [value], inv_attrs, loc)[0]
-
-
-def _reshape_back(attrs, base_t):
-    return "np.reshape", {"shape": base_t.shape}
-
-
-def _transpose_back(attrs, base_t):
-    axes = attrs.get("axes")
-    if axes is None:
-        return "np.transpose", {"axes": None}
-    axes = [a % base_t.ndim for a in axes]
-    return "np.transpose", {"axes": tuple(int(i) for i in np.argsort(axes))}
-
-
-def _same_op_back(op):
-    return lambda attrs, base_t: (op, dict(attrs))
-
-
-def _moveaxis_back(attrs, base_t):
-    return "np.moveaxis", {"source": attrs["destination"], "destination": attrs["source"]}
-
-
-_INVERSE_VIEWS = {
-    "np.reshape": _reshape_back, "np.ravel": _reshape_back, "np.squeeze": _reshape_back,
-    "np.expand_dims": _reshape_back, "np.transpose": _transpose_back, "np.swapaxes": _same_op_back("np.swapaxes"),
-    "np.flip": _same_op_back("np.flip"), "np.moveaxis": _moveaxis_back,
-}
-
-
-def _shift_refs(index, by: int):
-    """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
-    def shift(x):
-        if isinstance(x, Ref):
-            return Ref(x.index + by)
-        if isinstance(x, slice):
-            return slice(shift(x.start), shift(x.stop), shift(x.step))
-        return x
-    return tuple(shift(x) for x in index)
+        if back.onto_base:
+            inputs = [base_value, value, *(self.value_of(r) for r in rest)]
+            return self.builder.op(back.op, inputs, back.attrs, loc)[0]
+        return self.builder.op(back.op, [value], back.attrs, loc)[0]
 
 
 def indexing_makes_view(index: tuple, dynamic: list, ndim: int) -> bool:

@@ -9,6 +9,8 @@ the graph would silently give wrong results later.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from distjit.errors import TracingError
@@ -33,7 +35,8 @@ def is_python_scalar(x) -> bool:
 
 
 def _binary(ufunc, pyop=None, reflected=False):
-    """An operator: Python's on two Python numbers (weak results, as eagerly), else the ufunc."""
+    """An operator: Python's (`pyop`, e.g. operator.add) on two Python numbers (weak results, as eagerly),
+    else the ufunc."""
     def method(self, other):
         operands = (other, self) if reflected else (self, other)
         if pyop is not None and is_python_scalar(self) and is_python_scalar(other):
@@ -177,24 +180,24 @@ class TracedArray:
         self._ctx.setitem(self, key, value)
 
     # -- operators ---------------------------------------------------------------------
-    __add__, __radd__, __iadd__ = _binaries(np.add, "py.add")
-    __sub__, __rsub__, __isub__ = _binaries(np.subtract, "py.sub")
-    __mul__, __rmul__, __imul__ = _binaries(np.multiply, "py.mul")
-    __truediv__, __rtruediv__, __itruediv__ = _binaries(np.divide, "py.truediv")
-    __floordiv__, __rfloordiv__, __ifloordiv__ = _binaries(np.floor_divide, "py.floordiv")
-    __mod__, __rmod__, __imod__ = _binaries(np.remainder, "py.mod")
-    __pow__, __rpow__, __ipow__ = _binaries(np.power, "py.pow")
+    __add__, __radd__, __iadd__ = _binaries(np.add, operator.add)
+    __sub__, __rsub__, __isub__ = _binaries(np.subtract, operator.sub)
+    __mul__, __rmul__, __imul__ = _binaries(np.multiply, operator.mul)
+    __truediv__, __rtruediv__, __itruediv__ = _binaries(np.divide, operator.truediv)
+    __floordiv__, __rfloordiv__, __ifloordiv__ = _binaries(np.floor_divide, operator.floordiv)
+    __mod__, __rmod__, __imod__ = _binaries(np.remainder, operator.mod)
+    __pow__, __rpow__, __ipow__ = _binaries(np.power, operator.pow)
     __matmul__, __rmatmul__ = _binary(np.matmul), _binary(np.matmul, reflected=True)
     __and__, __rand__, __iand__ = _binaries(np.bitwise_and)
     __or__, __ror__, __ior__ = _binaries(np.bitwise_or)
     __xor__, __rxor__, __ixor__ = _binaries(np.bitwise_xor)
     __lshift__, __rlshift__, __ilshift__ = _binaries(np.left_shift)
     __rshift__, __rrshift__, __irshift__ = _binaries(np.right_shift)
-    __lt__, __le__ = _binary(np.less, "py.lt"), _binary(np.less_equal, "py.le")
-    __gt__, __ge__ = _binary(np.greater, "py.gt"), _binary(np.greater_equal, "py.ge")
-    __eq__, __ne__ = _binary(np.equal, "py.eq"), _binary(np.not_equal, "py.ne")
-    __neg__, __pos__ = _unary(np.negative, "py.neg"), _unary(np.positive)
-    __abs__, __invert__ = _unary(np.absolute, "py.abs"), _unary(np.invert)
+    __lt__, __le__ = _binary(np.less, operator.lt), _binary(np.less_equal, operator.le)
+    __gt__, __ge__ = _binary(np.greater, operator.gt), _binary(np.greater_equal, operator.ge)
+    __eq__, __ne__ = _binary(np.equal, operator.eq), _binary(np.not_equal, operator.ne)
+    __neg__, __pos__ = _unary(np.negative, operator.neg), _unary(np.positive)
+    __abs__, __invert__ = _unary(np.absolute, abs), _unary(np.invert)
 
     def __divmod__(self, other):
         return self._ctx.ufunc(np.divmod, "__call__", (self, other), {})

@@ -20,6 +20,7 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
 from distjit.frontend.script_if import ifexp
+from distjit.ops import REGISTRY
 from distjit.types import TensorType
 
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
@@ -69,14 +70,14 @@ def _len(site, x):
     return len(x)
 
 
-def _convert_scalar(op, pytype):
+def _convert_scalar(pytype):
     def convert(site, x=0, *rest):
         if isinstance(x, TracedArray):
             t = x.type
             if isinstance(t, TensorType) and t.ndim != 0:
                 raise site_error(site, f"{pytype.__name__}() of an array ({t}): only a 0-d array or a number "
                                        f"converts", "reduce it first (x.sum(), x[0])")
-            return x._ctx.scalar(op, (x,))
+            return x._ctx.scalar(pytype, (x,))
         return pytype(x, *rest)
     return convert
 
@@ -103,9 +104,9 @@ def _gt(a, b):
 
 _BUILTINS = {
     builtins.len: _len,
-    builtins.float: _convert_scalar("py.float", float),
-    builtins.int: _convert_scalar("py.int", int),
-    builtins.bool: _convert_scalar("py.bool", bool),
+    builtins.float: _convert_scalar(float),
+    builtins.int: _convert_scalar(int),
+    builtins.bool: _convert_scalar(bool),
     builtins.min: _minmax(_lt),
     builtins.max: _minmax(_gt),
 }
@@ -126,6 +127,8 @@ def call(fn, site: Site, *args, **kwargs):
     special = _BUILTINS.get(fn) if _hashable(fn) else None
     if special is not None:
         return special(site, *args, **kwargs)
+    if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
+        return _run(fn, site, args, kwargs)
     if _is_user_function(fn):
         return inline_function(ctx, fn, args, kwargs, site)
     if _has_traced(args, kwargs) and not _is_numpy_callable(fn):
@@ -135,6 +138,10 @@ def call(fn, site: Site, *args, **kwargs):
         raise site_error(site, f"calling {qual} on traced values is not supported: distjit compiles NumPy functions, "
                                f"array methods, scripted and traced functions, and Python functions whose source it "
                                f"can read", "use the NumPy equivalent, or wrap your own helper with distjit.script")
+    return _run(fn, site, args, kwargs)
+
+
+def _run(fn, site: Site, args, kwargs):
     try:
         return fn(*args, **kwargs)
     except (DistJitError, AssertionError):

@@ -6,6 +6,8 @@ an array of more dims is the user's error (NumPy's ambiguous truth value).
 """
 from __future__ import annotations
 
+import operator
+
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined
 from distjit.frontend.script_convert import Site, site_error
@@ -19,7 +21,7 @@ def truth(x, site: Site, normalize: bool = False):
         if t == BOOL:
             return x
         if isinstance(t, ScalarType) or (isinstance(t, TensorType) and t.ndim == 0):
-            return x._ctx.scalar("py.bool", (x,)) if normalize or isinstance(t, ScalarType) else x
+            return x._ctx.scalar(bool, (x,)) if normalize or isinstance(t, ScalarType) else x
         raise site_error(site, f"the truth value of an array ({t}) is ambiguous",
                          "reduce it first: use .any() or .all() (or compare a reduction such as x.max() > 0)")
     if isinstance(x, Undefined):
@@ -43,14 +45,14 @@ def not_any(*flags):
     ctx = traced[0]._ctx
     acc = traced[0]
     for f in traced[1:]:
-        acc = ctx.scalar("py.ge", (acc, ctx.scalar("py.not", (f,))))   # a or b == a >= (not b) on bools
-    return ctx.scalar("py.not", (acc,))
+        acc = ctx.scalar(operator.ge, (acc, ctx.scalar(operator.not_, (f,))))   # a or b == a >= (not b) on bools
+    return ctx.scalar(operator.not_, (acc,))
 
 
 def not_(x, site: Site):
     c = truth(x, site)
     if isinstance(c, TracedArray):
-        return c._ctx.scalar("py.not", (c,))
+        return c._ctx.scalar(operator.not_, (c,))
     return not c
 
 

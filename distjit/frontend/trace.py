@@ -26,11 +26,6 @@ from distjit.types import Ref, TensorType, type_of
 from distjit.ops import REGISTRY, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
 
-# ufunc methods that are reductions under another name (np.add.reduce is np.sum over axis 0).
-_UFUNC_REDUCE = {"add": "np.sum", "multiply": "np.prod", "maximum": "np.max", "minimum": "np.min",
-                 "logical_and": "np.all", "logical_or": "np.any"}
-_UFUNC_ACCUMULATE = {"add": "np.cumsum", "multiply": "np.cumprod"}
-_LIST_RESULTS = {"np.split", "np.array_split", "np.hsplit", "np.vsplit", "np.dsplit"}
 
 
 def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: str | None = None) -> Function:
@@ -156,9 +151,10 @@ class TraceContext(Functionalizer):
             self.dims[key] = self.wrap(self.builder.op("prim.DimSize", [value], {"axis": axis}, user_loc())[0])
         return self.dims[key]
 
-    def scalar(self, op: str, operands: tuple) -> TracedArray:
-        """Python arithmetic on traced Python numbers (`n - 1`), keeping Python's (weak) scalar types."""
-        return self.record(op, list(operands), {}, user_loc())[0]
+    def scalar(self, fn, operands: tuple) -> TracedArray:
+        """Python arithmetic on traced Python numbers (`n - 1`), keeping Python's (weak) scalar types: `fn` is
+        the Python function (operator.sub, bool ...) whose op the registry knows."""
+        return self.record(REGISTRY.for_source(fn).name, list(operands), {}, user_loc())[0]
 
     def wrap(self, value: Value, view=None) -> TracedArray:
         return TracedArray(self, value, view)
@@ -208,11 +204,11 @@ class TraceContext(Functionalizer):
             operands, attrs = opdef.bind(inputs, kwargs)
             results = self.record(opdef.name, operands, attrs, loc)
         elif method in ("reduce", "accumulate"):
-            named = (_UFUNC_REDUCE if method == "reduce" else _UFUNC_ACCUMULATE).get(ufunc.__name__)
+            named = REGISTRY.for_source(ufunc, method)     # np.add.reduce is np.sum over axis 0
             kwargs.setdefault("axis", 0)
             if named is not None:
-                operands, attrs = get_op(named).bind(inputs, kwargs)
-                results = self.record(named, operands, attrs, loc)
+                operands, attrs = named.bind(inputs, kwargs)
+                results = self.record(named.name, operands, attrs, loc)
             else:
                 operands, attrs = get_op(f"ufunc.{method}").bind(inputs, {**kwargs, "ufunc": ufunc.__name__})
                 results = self.record(f"ufunc.{method}", operands, attrs, loc)
@@ -248,12 +244,14 @@ class TraceContext(Functionalizer):
         out = kwargs.pop("out", None)
         operands, attrs = opdef.bind(args, kwargs)
         results = self.record(opdef.name, operands, attrs, loc)
-        if "view" in opdef.flags and len(results) == 1 and isinstance(operands[0], TracedArray):
-            results[0]._view = (operands[0], (opdef.name, attrs, operands[1:]), operands[0]._version)
+        base = opdef.view_of
+        if base is not None and len(results) == 1 and isinstance(operands[base], TracedArray):
+            results[0]._view = (operands[base], (opdef.name, attrs, operands[:base] + operands[base + 1:]),
+                                operands[base]._version)
         if out is not None:
             self.assign_out(out, results[0], ufunc=False, loc=loc)
             return out
-        if opdef.name in _LIST_RESULTS:
+        if "multi_output" in opdef.flags:      # np.split & co. return a list
             return results
         return results[0] if len(results) == 1 else tuple(results)
 

@@ -39,7 +39,7 @@ LOOP = register(OpDef("prim.Loop", kernel=None, infer=_no_infer,
                       flags={"control"}, doc="A for/while loop with explicit carried values."))
 
 CALL = register(OpDef("prim.Call", kernel=None, infer=_call_infer, params=(operands("args"), attr("graph")),
-                      flags={"call"}, doc="Calls the graph in the `graph` attribute."))
+                      flags={"call"}, graph_attrs=("graph",), doc="Calls the graph in the `graph` attribute."))
 
 
 def _assert_kernel(cond, message=""):

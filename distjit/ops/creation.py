@@ -24,6 +24,7 @@ from distjit.errors import ShapeError
 from distjit.types import Ref, ScalarType, TensorType, TupleType
 from distjit.ops.infer import (attr_type, broadcast_shapes, default_dtype, example_dtypes, fmt_shape,
                                fresh_dim, normalize_axis, operand_types, shape_of)
+from distjit.ops import sharding
 from distjit.ops.registry import Cost, OpDef, attr, operand, register
 
 
@@ -230,8 +231,9 @@ _LIKE = (attr("dtype", None), attr("order", "K"), attr("shape", None))   # subok
 
 
 def _decl(name, kernel, infer, params, source, flags=(), doc="", cost=_creation_cost) -> OpDef:
+    like = name.endswith("_like")      # the result has the operand's sharding (unless a new shape is given)
     return register(OpDef(name, kernel=kernel, infer=infer, params=params, flags=frozenset({"creation", *flags}),
-                          sources=(source,), cost=cost, doc=doc))
+                          sources=(source,), cost=cost, doc=doc, shard=sharding.like if like else None))
 
 
 CREATION_OPS = {op.name: op for op in [

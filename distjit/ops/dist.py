@@ -40,7 +40,8 @@ import numpy as np
 from distjit.errors import ShapeError
 from distjit.types import INT, TensorType
 from distjit.ops.infer import shape_of
-from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, OpDef, attr, operand, operands, register
 
 # kind -> number of partial values one shard contributes
 PARTIAL_ARITY = {"sum": 1, "prod": 1, "max": 1, "min": 1, "any": 1, "all": 1,
@@ -266,6 +267,7 @@ DIST_OPS = {op.name: op for op in [
     register(OpDef("dist.Partial", kernel=_partial, infer=_partial_infer,
                    params=(operand("x"), attr("kind"), attr("axis"), attr("dtype", None)),
                    flags={"dist"}, cost=lambda i, o, a: Cost(float(i[0].size or 1), _bytes([*i, *o])),
+                   shard=sharding.partial, alias=FRESH,
                    doc="One shard's partial statistics of a reduction; see NOTE: [Partial reductions].")),
     register(OpDef("dist.Combine", kernel=_combine, infer=_combine_infer,
                    params=(operands("partials"), attr("kind"), attr("axis", ()), attr("keepdims", False),

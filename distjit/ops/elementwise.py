@@ -9,7 +9,8 @@ import numpy as np
 
 from distjit.types import TensorType
 from distjit.ops.infer import broadcast_shapes, shape_of, ufunc_dtypes
-from distjit.ops.registry import Cost, OpDef, attr, operand, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, OpDef, attr, operand, register
 
 # Binary ufuncs for which f(a, b) == f(b, a) bit for bit (CSE may canonicalize operand order).
 COMMUTATIVE = {
@@ -25,6 +26,21 @@ EXPENSIVE = {
     "power": 30, "float_power": 30, "sqrt": 5, "cbrt": 20, "divide": 4, "true_divide": 4,
     "floor_divide": 8, "remainder": 8, "fmod": 8, "divmod": 10, "hypot": 8, "logaddexp": 40,
     "logaddexp2": 40,
+}
+
+
+# The numba backend's loop body of one element (distjit/runtime/fused_eval.py), over the operands' expressions.
+NUMBA = {
+    "add": "({0} + {1})", "subtract": "({0} - {1})", "multiply": "({0} * {1})",
+    "divide": "({0} / {1})", "negative": "(-{0})", "positive": "(+{0})", "absolute": "abs({0})",
+    "sqrt": "math.sqrt({0})", "exp": "math.exp({0})", "log": "math.log({0})",
+    "log1p": "math.log1p({0})", "expm1": "math.expm1({0})", "sin": "math.sin({0})",
+    "cos": "math.cos({0})", "tanh": "math.tanh({0})", "square": "({0} * {0})",
+    "reciprocal": "(1.0 / {0})",
+    "greater": "({0} > {1})", "greater_equal": "({0} >= {1})", "less": "({0} < {1})",
+    "less_equal": "({0} <= {1})", "equal": "({0} == {1})", "not_equal": "({0} != {1})",
+    "maximum": "_nmax({0}, {1})", "minimum": "_nmin({0}, {1})",
+    "logical_and": "({0} and {1})", "logical_or": "({0} or {1})", "logical_not": "(not {0})",
 }
 
 
@@ -72,6 +88,11 @@ def _declare(ufunc: np.ufunc) -> OpDef:
         flags=frozenset(flags),
         sources=(ufunc,),
         cost=_cost_for(ufunc),
+        shard=sharding.elementwise,
+        alias=FRESH,
+        takes_out=ufunc.nout == 1,
+        fusible=ufunc.nout == 1,
+        templates={"numba": NUMBA[ufunc.__name__]} if ufunc.__name__ in NUMBA else {},
         doc=f"NumPy's ufunc {ufunc.__name__} ({ufunc.nin} in, {ufunc.nout} out).",
     ))
 

@@ -7,18 +7,27 @@ node's outputs (a fused group can have several, e.g. a call and a put price that
 share intermediates). Graph attributes print, parse and save like prim.Call's.
 The kernel (distjit/runtime/fused_eval.py) evaluates it block by block; which
 backend runs it is a run-time choice, not part of the IR.
+
+The op registry sits below the IR and the runtime, so the declaration cannot import
+its evaluator: `distjit.runtime` binds it (`bind_evaluator`) when it is imported,
+which every way of running a graph does first.
 """
 from __future__ import annotations
 
+from distjit.errors import ExecutionError
 from distjit.ops.infer import broadcast_shapes, shape_of
 from distjit.types import TensorType
-from distjit.ops.registry import Cost, OpDef, attr, operands, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, OpDef, attr, operands, register
 
 
-def _kernel(*inputs, graph, exact=True, out=None):
-    from distjit.runtime.fused_eval import evaluate
+def _unbound(*inputs, graph, exact=True, out=None):
+    raise ExecutionError("fused.elementwise has no evaluator: import distjit.runtime first")
 
-    return evaluate(*inputs, graph=graph, exact=exact, out=out)
+
+def bind_evaluator(evaluate) -> None:
+    """Make `evaluate(*inputs, graph=, exact=, out=)` the kernel of fused.elementwise (late binding)."""
+    FUSED.kernel = evaluate
 
 
 def _infer(in_types, attrs):
@@ -34,6 +43,7 @@ def _cost(in_types, out_types, attrs):
     return Cost(flops=float(size * max(1, len(attrs["graph"].block.nodes))), bytes=float(moved))
 
 
-FUSED = register(OpDef("fused.elementwise", kernel=_kernel, infer=_infer,
+FUSED = register(OpDef("fused.elementwise", kernel=_unbound, infer=_infer,
                        params=(operands("inputs"), attr("graph"), attr("exact", True)), flags={"fused", "elementwise"}, cost=_cost,
+                       shard=sharding.elementwise, alias=FRESH, takes_out=True, graph_attrs=("graph",),
                        doc="A tree of elementwise ops evaluated in one pass over the data (see `graph`)."))

@@ -43,7 +43,8 @@ import numpy as np
 from distjit.errors import ShapeError
 from distjit.types import Dim, Ref, ScalarType, TensorType, Type, iter_refs, substitute_refs
 from distjit.ops.infer import broadcast_shapes, fresh_dim, is_unknown
-from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
+from distjit.ops import sharding
+from distjit.ops.registry import Cost, InverseView, OpDef, ViewOf, attr, operand, operands, register
 
 GETITEM_NAME = "array.getitem"
 SETITEM_NAME = "array.setitem"
@@ -306,16 +307,33 @@ def _getitem_cost(in_types, out_types, attrs):
     return Cost(flops=0.0, bytes=float(out.nbytes if out.nbytes is not None else 1 << 20))
 
 
+def _shift_refs(index, by: int):
+    """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
+    def shift(x):
+        if isinstance(x, Ref):
+            return Ref(x.index + by)
+        if isinstance(x, slice):
+            return slice(shift(x.start), shift(x.stop), shift(x.step))
+        return x
+    return tuple(shift(x) for x in index)
+
+
+def _write_back(attrs, base_t):
+    """A write through x[index] is array.setitem(x, value, *dynamic) with the same index."""
+    return InverseView(SETITEM_NAME, {"index": _shift_refs(attrs["index"], 1)}, onto_base=True)
+
+
 GETITEM = register(OpDef(
     GETITEM_NAME, kernel=_getitem, infer=_getitem_infer,
     params=(operand("x"), operands("dynamic"), attr("index")),
     flags={"view", "index"}, sources=(), cost=_getitem_cost,
+    shard=sharding.getitem, alias=ViewOf(0), inverse_view=_write_back, templates={"python": "{0}[{index}]"},
     doc="x[index]; see NOTE: [The index attribute] in distjit/ops/index.py.",
 ))
 
 SETITEM = register(OpDef(
     SETITEM_NAME, kernel=_setitem, infer=_setitem_infer,
     params=(operand("x"), operand("value"), operands("dynamic"), attr("index")),
-    flags={"index"}, sources=(),
+    flags={"index"}, sources=(), shard=sharding.setitem,
     doc="out = x.copy(); out[index] = value (value cast to x's dtype as NumPy does).",
 ))

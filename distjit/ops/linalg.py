@@ -23,7 +23,8 @@ from distjit.types import TensorType
 from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, numel,
                                normalize_axis, reduced_shape, shape_of, ufunc_dtypes, unify_dims)
 from distjit.ops.reduce import reduce_cost
-from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, OpDef, Reduction, attr, operand, operands, register
 
 _UNKNOWN_DIM = 1 << 10   # a symbolic dim's assumed size in cost estimates
 
@@ -381,35 +382,39 @@ LINALG_OPS = {op.name: op for op in [
     register(OpDef("np.matmul", kernel=_matmul, infer=_matmul_infer,
                    params=(operand("x1"), operand("x2"), attr("dtype", None, keyword_only=True)),
                    flags={"contraction"}, sources=(np.matmul,), cost=_matmul_cost,
+                   shard=sharding.matmul, alias=FRESH, takes_out=True,
                    doc="Matrix product with broadcast batch dims; 1-D operands are promoted and the dim dropped.")),
     register(OpDef("np.dot", kernel=np.dot, infer=_dot_infer, params=(operand("a"), operand("b")),
-                   flags={"contraction"}, sources=(np.dot,), cost=_dot_cost,
+                   flags={"contraction"}, sources=(np.dot,), cost=_dot_cost, shard=sharding.dot, alias=FRESH,
                    doc="np.dot: sum over the last axis of a and the second-to-last of b.")),
     register(OpDef("np.inner", kernel=np.inner, infer=_inner_infer, params=(operand("a"), operand("b")),
-                   flags={"contraction"}, sources=(np.inner,), cost=_inner_cost,
+                   flags={"contraction"}, sources=(np.inner,), cost=_inner_cost, alias=FRESH,
                    doc="Sum over the last axes of a and b.")),
     register(OpDef("np.outer", kernel=np.outer, infer=_outer_infer, params=(operand("a"), operand("b")),
                    sources=(np.outer,), doc="Outer product of the flattened operands.")),
     register(OpDef("np.vdot", kernel=np.vdot, infer=_vdot_infer, params=(operand("a"), operand("b")),
-                   flags={"contraction"}, sources=(np.vdot,), cost=reduce_cost,
+                   flags={"contraction"}, sources=(np.vdot,), cost=reduce_cost, alias=FRESH,
                    doc="Dot product of the flattened operands, conjugating the first.")),
     register(EinsumOpDef("np.einsum", kernel=_einsum, infer=_einsum_infer,
                          params=(attr("subscripts"), operands("operands"), attr("dtype", None, keyword_only=True),
                                  attr("order", "K", keyword_only=True), attr("casting", "safe", keyword_only=True),
                                  attr("optimize", False, keyword_only=True)),
                          flags={"contraction"}, sources=(np.einsum,), cost=_einsum_cost,
+                         shard=sharding.einsum,  # "ij->ji" and "i->i" return views of the operand: may alias
                          doc="Einstein summation; `subscripts` is an attribute, the operands are variadic.")),
     register(OpDef("np.tensordot", kernel=np.tensordot, infer=_tensordot_infer,
                    params=(operand("a"), operand("b"), attr("axes", 2)),
-                   flags={"contraction"}, sources=(np.tensordot,), cost=_tensordot_cost,
+                   flags={"contraction"}, sources=(np.tensordot,), cost=_tensordot_cost, alias=FRESH,
                    doc="Sum over the given axes: an int N (last N of a, first N of b) or a pair of sequences.")),
     register(OpDef("np.trace", kernel=np.trace, infer=_trace_infer,
                    params=(operand("a"), attr("offset", 0), attr("axis1", 0), attr("axis2", 1), attr("dtype", None)),
-                   flags={"reduction", "combine:sum"}, sources=(np.trace,),
+                   flags={"reduction", "combine:sum"}, sources=(np.trace,), shard=sharding.reduction, alias=FRESH,
+                   reduction=Reduction("sum", 0),
                    doc="Sum along a diagonal.")),
     register(OpDef("np.linalg.norm", kernel=np.linalg.norm, infer=_norm_infer,
                    params=(operand("x"), attr("ord", None), attr("axis", None), attr("keepdims", False)),
-                   flags={"reduction"}, sources=(np.linalg.norm,), cost=reduce_cost,
+                   flags={"reduction"}, sources=(np.linalg.norm,), cost=reduce_cost, shard=sharding.reduction, alias=FRESH,
+                   reduction=Reduction(None),
                    doc="Vector norm (axis an int) or matrix norm (axis a pair, or a 2-D array with ord given).")),
     register(OpDef("np.linalg.inv", kernel=np.linalg.inv, infer=_inv_infer, params=(operand("a"),),
                    sources=(np.linalg.inv,), cost=_cubic_cost, doc="Inverse of (a stack of) square matrices.")),

@@ -21,7 +21,8 @@ from distjit.errors import ShapeError
 from distjit.types import BOOL, NoneType, TensorType
 from distjit.ops.infer import (broadcast_shapes, default_dtype, example_dtypes, fmt_shape, fresh_dim, numel,
                                normalize_axis, shape_of)
-from distjit.ops.registry import Cost, Kind, OpDef, Param, attr, operand, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, Kind, OpDef, Param, Reduction, attr, operand, register
 
 _UNKNOWN_SIZE = 1 << 20
 
@@ -179,43 +180,73 @@ def _searchsorted_infer(in_types, attrs):
 
 # ---- the declarations -------------------------------------------------------------------------------------------
 
-def _decl(name, kernel, infer, params, sources, flags=(), cost=None, doc="") -> OpDef:
+def _decl(name, kernel, infer, params, sources, flags=(), cost=None, doc="", **facts) -> OpDef:
     return register(OpDef(name, kernel=kernel, infer=infer, params=params, flags=frozenset(flags),
-                          sources=tuple({id(s): s for s in sources}.values()), cost=cost, doc=doc))
+                          sources=tuple({id(s): s for s in sources}.values()), cost=cost, doc=doc, **facts))
+
+
+# Out-taking kernels for the fused NumPy backend (distjit/runtime/fused_eval.py): np.where and astype
+# take no out=, so a fused expression writes their results into its scratch buffers this way.
+def _where_out(condition, x, y, out=None):
+    if out is None:
+        return np.where(condition, x, y)
+    np.copyto(out, y, casting="unsafe")
+    np.copyto(out, x, casting="unsafe", where=condition)
+    return out
+
+
+def _astype_out(x, dtype, copy=True, out=None):
+    if out is None:
+        return np.astype(x, np.dtype(dtype))
+    np.copyto(out, x, casting="unsafe")
+    return out
+
+
+def _where_fusible(node) -> bool:
+    """Fused where is evaluated by copyto(where=cond): only with a bool condition (an array or a scalar)."""
+    c = node.inputs[0].type
+    return len(node.inputs) == 3 and (not isinstance(c, TensorType) or c.dtype == np.bool_)
 
 
 _SORT = (operand("a"), attr("axis", -1), attr("kind", None), attr("stable", None, keyword_only=True))
 
 MISC_OPS = {op.name: op for op in [
     _decl("np.where", np.where, _by_example("np.where", np.where, _broadcast_all("np.where")),
-          (operand("condition"), operand("x"), operand("y")), (np.where,), {"select"},
-          doc="x where condition else y, broadcast (the 1-argument form is np.nonzero's, not this op)."),
+          (operand("condition"), operand("x"), operand("y")), (np.where,), {"select", "elementwise"},
+          doc="x where condition else y, broadcast (the 1-argument form is np.nonzero's, not this op).",
+          alias=FRESH, shard=sharding.elementwise, fusible=_where_fusible,
+          templates={"numpy": _where_out, "numba": "({1} if {0} else {2})"}),
     _decl("np.clip", np.clip, _clip_infer, (operand("a"), operand("a_min"), operand("a_max")), (np.clip,),
-          {"elementwise"}, doc="a limited to [a_min, a_max]; a bound may be None (see NOTE: [optional array arguments])."),
+          {"elementwise"}, doc="a limited to [a_min, a_max]; a bound may be None (see NOTE: [optional array arguments]).",
+          alias=FRESH, shard=sharding.elementwise),
     _decl("np.astype", _astype, _astype_infer,
           (operand("x"), attr("dtype"), attr("copy", True, keyword_only=True)), (np.astype,), {"elementwise"},
-          doc="x cast to dtype (unsafe casting, as ndarray.astype)."),
+          doc="x cast to dtype (unsafe casting, as ndarray.astype).",
+          shard=sharding.elementwise, fusible=True, templates={"numpy": _astype_out}),
     _decl("np.copy", np.copy, _copy_infer, (operand("a"), attr("order", "K")), (np.copy,),
-          doc="A copy of a (order only changes the memory layout)."),
+          doc="A copy of a (order only changes the memory layout).", alias=FRESH, shard=sharding.identity),
     _decl("np.sort", np.sort, _by_example("np.sort", np.sort, _sorted_shape("np.sort")), _SORT, (np.sort,),
-          cost=_sort_cost, doc="Sorted along axis (None: flattened)."),
+          cost=_sort_cost, doc="Sorted along axis (None: flattened).", shard=sharding.along_other_axis),
     _decl("np.argsort", np.argsort, _by_example("np.argsort", np.argsort, _sorted_shape("np.argsort")), _SORT,
-          (np.argsort,), cost=_sort_cost, doc="Indices that sort along axis (None: flattened)."),
+          (np.argsort,), cost=_sort_cost, doc="Indices that sort along axis (None: flattened).",
+          shard=sharding.along_other_axis),
     _decl("np.take", np.take, _take_infer,
           (operand("a"), operand("indices"), attr("axis", None), attr("mode", "raise", keyword_only=True)),
           (np.take,), {"gather"}, doc="Elements of a at indices along axis (None: of the flattened a)."),
     _decl("np.round", np.round, _by_example("np.round", np.round, _same_shape),
           (operand("a"), attr("decimals", 0)), (np.round, np.around), {"elementwise"},
-          doc="Rounded to `decimals` (half to even); integers stay integers."),
+          doc="Rounded to `decimals` (half to even); integers stay integers.", shard=sharding.elementwise),
     _decl("np.isclose", np.isclose, _by_example("np.isclose", np.isclose, _broadcast_all("np.isclose")),
           (operand("a"), operand("b"), attr("rtol", 1e-05), attr("atol", 1e-08), attr("equal_nan", False)),
-          (np.isclose,), {"elementwise"}, doc="Elementwise |a - b| <= atol + rtol * |b|."),
+          (np.isclose,), {"elementwise"}, doc="Elementwise |a - b| <= atol + rtol * |b|.", shard=sharding.elementwise),
     _decl("np.allclose", np.allclose, _allclose_infer,
           (operand("a"), operand("b"), attr("rtol", 1e-05), attr("atol", 1e-08), attr("equal_nan", False)),
-          (np.allclose,), {"reduction", "combine:all"}, doc="All of isclose, as a Python bool."),
+          (np.allclose,), {"reduction", "combine:all"}, doc="All of isclose, as a Python bool.",
+          alias=FRESH, shard=sharding.reduction, reduction=Reduction("all", True)),
     _decl("np.diff", np.diff, _by_example("np.diff", np.diff, _diff_shape),
           (operand("a"), attr("n", 1), attr("axis", -1)), (np.diff,),
-          doc="n-th discrete difference along axis (prepend= and append= are not supported)."),
+          doc="n-th discrete difference along axis (prepend= and append= are not supported).",
+          shard=sharding.along_other_axis),
     _decl("np.cross", np.cross, _cross_infer,
           (operand("a"), operand("b"), attr("axisa", -1), attr("axisb", -1), attr("axisc", -1), attr("axis", None)),
           (np.cross,), doc="Cross product of (broadcast arrays of) 3-vectors."),

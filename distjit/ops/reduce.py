@@ -23,7 +23,8 @@ from distjit.errors import ShapeError
 from distjit.types import TensorType
 from distjit.ops.infer import (example_dtypes, normalize_axes, normalize_axis, numel, reduced_shape,
                                shape_of)
-from distjit.ops.registry import Cost, OpDef, attr, operand, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, MAY_ALIAS, Cost, OpDef, Reduction, attr, operand, register
 
 _UNKNOWN_SIZE = 1 << 20   # elements assumed for a tensor with a symbolic dim (as the registry's default cost)
 
@@ -151,15 +152,29 @@ _TABLE = [
 ]
 
 
+# The neutral element of each way of combining (None: there is none, as for the max of nothing).
+IDENTITY = {"sum": 0, "prod": 1, "any": False, "all": True}
+# The ufunc whose .reduce (and, for the scans, .accumulate) is this op under another name.
+UFUNC_OF = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum,
+            "all": np.logical_and, "any": np.logical_or, "cumsum": np.add, "cumprod": np.multiply}
+
+
 def _declare(fname, sources, kernel, params, rule, combine) -> OpDef:
     name = f"np.{fname}"
     flags = {"reduction", f"combine:{combine}"}
-    if rule is _cumulative_infer:
+    cumulative = rule is _cumulative_infer
+    if cumulative:
         flags.add("cumulative")
     unique_sources = tuple({id(s): s for s in sources}.values())   # np.amax is np.max in some NumPy versions
+    if fname in UFUNC_OF:
+        unique_sources += ((UFUNC_OF[fname], "accumulate" if cumulative else "reduce"),)
     return register(OpDef(
         name=name, kernel=kernel, infer=rule(name, kernel), params=params, flags=frozenset(flags),
         sources=unique_sources, cost=reduce_cost,
+        shard=sharding.along_other_axis if cumulative else sharding.reduction,
+        alias=MAY_ALIAS if cumulative else FRESH,
+        reduction=Reduction(combine, IDENTITY.get(combine), partials=not cumulative, sqrt=fname == "std",
+                            cumulative=cumulative),
         doc=f"NumPy's {fname}; partial results combine by {combine}.",
     ))
 

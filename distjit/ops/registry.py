@@ -2,9 +2,15 @@
 
 An `OpDef` says everything the compiler may assume about an op: how a NumPy call
 binds to operands and attributes (`params`), how output types follow from input
-types (`infer`), the kernel that computes it, its effects, flags, a cost model for
-the partitioner, and a sharding rule. Passes trust `effect`: an op whose effect is
-not declared is treated as impure, so CSE and DCE never touch it.
+types (`infer`), the kernel that computes it, its effects, its aliasing, whether it
+writes into a given buffer, whether it fuses, how it reduces, a cost model, a
+sharding rule, the templates of the backends that generate code for it, and the
+inverse of a view. Passes, the runtime, the partitioner, the frontends and the
+serializer ask these facts rather than keep tables of op names, so that an op,
+a user's custom op included (distjit/ops/custom.py), is one declaration.
+Passes trust `effect`: an op whose effect is not declared is treated as impure,
+so CSE and DCE never touch it; and they trust `alias`: an op not declared to
+return fresh memory is assumed to alias its inputs.
 """
 from __future__ import annotations
 
@@ -59,14 +65,80 @@ class Cost:
     bytes: float
 
 
+# Aliasing: what the memory planner, scratch assignment and row blocks may assume about an op's outputs.
+FRESH = "fresh"            # the outputs never share memory with the inputs
+MAY_ALIAS = "may alias"    # the outputs may share memory with any input (the safe default)
+
+
+@dataclass(frozen=True)
+class ViewOf:
+    """The outputs are (or, as NumPy decides by layout, may be) views of input `input`: writing through
+    them writes into it. Functionalization reads this, with `OpDef.inverse_view`."""
+    input: int = 0
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How an op reduces. `kind` is how partial results over a split reduced axis combine (sum, prod, max,
+    min, mean, var, argmax, argmin, any, all; see NOTE: [Partial reductions] in distjit/ops/dist.py), or None
+    when they do not. `identity` is the reduction's neutral element (None: it has none, as max of an empty
+    array). `partials`: the partitioner may compute it as per-shard dist.Partial + dist.Combine of `kind`.
+    `sqrt`: the result is the square root of `kind`'s (std of var). `cumulative`: a scan (cumsum) that
+    keeps the reduced axis."""
+    kind: str | None
+    identity: Any = None
+    partials: bool = False
+    sqrt: bool = False
+    cumulative: bool = False
+
+
+@dataclass(frozen=True)
+class InverseView:
+    """How a write through a view goes back into its base: `op(value, **attrs)` is the base's new contents
+    (`onto_base`: `op(base, value, *dynamic, **attrs)`, as array.setitem)."""
+    op: str
+    attrs: dict
+    onto_base: bool = False
+
+
 @dataclass
 class OpDef:
-    """Everything about one op. `kernel(*operands, **attrs)` computes it eagerly.
+    """Everything about one op.
 
-    `infer(input_types, attrs)` returns the output types, or raises ShapeError.
-    `sources` are the NumPy callables (ufuncs, functions) whose calls record this op.
-    `flags` is a set of words: "elementwise", "commutative", "reduction", "view" …
-    `shard` is the sharding rule the partitioner reads (None: the op only runs replicated).
+    kernel        `kernel(*operands, **attrs)` computes it eagerly (attributes equal to their defaults are
+                  left out; see distjit/runtime/codegen.py for the calling convention). None for the ops
+                  the runtime gives their meaning (prim.If, prim.Loop, prim.Call, prim.Constant).
+    infer         `infer(input_types, attrs)` returns the output types, or raises ShapeError.
+    params        how a NumPy-style call binds to operands and attributes.
+    effect        PURE, RANDOM or STATEFUL; None (undeclared) is treated as impure.
+    flags         descriptive words ("elementwise", "ufunc", "commutative", "reduction", "view",
+                  "uninitialized", "multi_output", ...): CSE reads "commutative", fold and CSE
+                  "uninitialized", the tracer "multi_output" (the op returns a list).
+    sources       the NumPy callables whose calls record this op; a `(ufunc, method)` pair stands for a
+                  ufunc method (``(np.add, "reduce")`` records np.sum).
+    cost          `cost(input_types, output_types, attrs) -> Cost(flops, bytes)`, the work and the bytes
+                  read and written; `estimate` gives a default (one flop per output element, every byte
+                  once) for an op without one. The partitioner and the cost model read it.
+    shard         the sharding rule, `rule(node, ins) -> Split | Reduce | Contract | None` (its vocabulary
+                  is distjit/ops/sharding.py); None: the op only runs replicated.
+    alias         FRESH, MAY_ALIAS or ViewOf(k) (see above); the memory planner, scratch buffers and
+                  row blocks read it.
+    takes_out     the kernel accepts ``out=`` (a tuple, one buffer per output) and writes its result there.
+    fusible       the op may join a fused elementwise expression (distjit/passes/fuse.py), evaluated block
+                  by block: True, or a predicate on the node (np.where: only with a bool condition).
+    reduction     a `Reduction`, or None.
+    templates     what a backend that generates code needs, by backend: "numpy" a kernel
+                  `k(*operands, out=None, **attrs)` writing into the one array `out` when given, for an
+                  op whose own kernel takes no out=; "numba" the scalar expression of one element (a
+                  format string over the operands' expressions); "python" the op as Python syntax for
+                  the generated code (a format string over the operands' and attributes' sources:
+                  ``"{0}[{index}]"``), used when every attribute is a literal.
+    inverse_view  for a view op, `inverse_view(attrs, base_type) -> InverseView`: how functionalization
+                  writes an update of the view back into its base; None: such writes are refused.
+    graph_attrs   the attributes that hold a Graph (prim.Call's callee, a fused node's expression): the
+                  serializer accepts a graph in these only.
+    custom        for an op a user declared with `distjit.custom_op`, what was declared (a CustomDef, which
+                  travels to Ray workers: distjit/ops/custom.py); None for distjit's own ops.
     """
 
     name: str
@@ -79,6 +151,14 @@ class OpDef:
     cost: Callable[[list[Type], list[Type], dict], Cost] | None = None
     shard: Callable | None = None
     doc: str = ""
+    alias: Any = MAY_ALIAS
+    takes_out: bool = False
+    fusible: bool | Callable = False
+    reduction: Reduction | None = None
+    templates: dict = field(default_factory=dict)
+    inverse_view: Callable | None = None
+    graph_attrs: tuple[str, ...] = ()
+    custom: Any = None
     signature: inspect.Signature = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -96,6 +176,18 @@ class OpDef:
     @property
     def is_pure(self) -> bool:
         return self.effect is Effect.PURE
+
+    @property
+    def returns_fresh(self) -> bool:
+        return self.alias == FRESH
+
+    @property
+    def view_of(self) -> int | None:
+        """The input whose view the outputs are, or None."""
+        return self.alias.input if isinstance(self.alias, ViewOf) else None
+
+    def can_fuse(self, node) -> bool:
+        return self.fusible(node) if callable(self.fusible) else bool(self.fusible)
 
     def bind(self, args: Sequence, kwargs: dict) -> tuple[list, dict]:
         """Split a NumPy-style call into (operands, attributes); a keyword the op does not take is a TracingError."""
@@ -150,19 +242,31 @@ class Registry:
 
     def __init__(self):
         self._by_name: dict[str, OpDef] = {}
-        self._by_source: dict[int, OpDef] = {}
+        self._by_source: dict = {}
         self._sources: list = []   # keeps source callables alive so ids stay unique
 
     def register(self, opdef: OpDef) -> OpDef:
         if opdef.name in self._by_name:
             raise ValueError(f"op {opdef.name} is declared twice")
+        keys = [_source_key(src) for src in opdef.sources]
+        for src, key in zip(opdef.sources, keys):
+            if key in self._by_source:
+                raise ValueError(f"{src!r} records both {self._by_source[key].name} and {opdef.name}")
         self._by_name[opdef.name] = opdef
-        for src in opdef.sources:
-            if id(src) in self._by_source:
-                raise ValueError(f"{src!r} records both {self._by_source[id(src)].name} and {opdef.name}")
-            self._by_source[id(src)] = opdef
+        for src, key in zip(opdef.sources, keys):
+            self._by_source[key] = opdef
             self._sources.append(src)
         return opdef
+
+    def unregister(self, name: str) -> None:
+        """Forget a custom op (tests declare and drop their own); built-in ops stay."""
+        opdef = self._by_name.get(name)
+        if opdef is None or opdef.custom is None:
+            raise ValueError(f"{name} is not a custom op")
+        del self._by_name[name]
+        for src in opdef.sources:
+            self._by_source.pop(_source_key(src), None)
+            self._sources = [s for s in self._sources if s is not src]
 
     def get(self, name: str) -> OpDef:
         try:
@@ -173,8 +277,9 @@ class Registry:
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
 
-    def for_source(self, fn) -> OpDef | None:
-        return self._by_source.get(id(fn))
+    def for_source(self, fn, method: str | None = None) -> OpDef | None:
+        """The op that a call of `fn` (or of the ufunc method `fn.<method>`) records."""
+        return self._by_source.get(_source_key((fn, method) if method else fn))
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
@@ -184,6 +289,13 @@ class Registry:
 
     def __len__(self):
         return len(self._by_name)
+
+
+def _source_key(src):
+    if isinstance(src, tuple):
+        fn, method = src
+        return (id(fn), method)
+    return id(src)
 
 
 REGISTRY = Registry()

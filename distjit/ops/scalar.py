@@ -57,10 +57,11 @@ def _scalar_cost(in_types, out_types, attrs):
     return Cost(flops=1.0, bytes=0.0)
 
 
-def _declare(name, kernel, nin, infer, flags=()):
+def _declare(name, kernel, nin, infer, flags=(), source=None):
+    """`source` is the Python function (operator.add, abs, float ...) whose meaning on traced numbers this is."""
     params = tuple(operand(n) for n in ("a", "b")[:nin])
     return register(OpDef(f"py.{name}", kernel=kernel, infer=infer, params=params, flags=frozenset({"scalar", *flags}),
-                          cost=_scalar_cost, doc=f"Python's {name} on scalars."))
+                          sources=(source or kernel,), cost=_scalar_cost, doc=f"Python's {name} on scalars."))
 
 
 _BINARY = {
@@ -83,7 +84,7 @@ def _abs_infer(in_types, attrs):
 
 _BINARY["pow"] = (_int_pow, ())
 for _name, (_fn, _flags) in _BINARY.items():
-    _declare(_name, _fn, 2, _arith(f"py.{_name}"), _flags)
+    _declare(_name, _fn, 2, _arith(f"py.{_name}"), _flags, operator.pow if _fn is _int_pow else None)
 _declare("truediv", operator.truediv, 2, _arith("py.truediv", true_division=True))
 _declare("neg", operator.neg, 1, _arith("py.neg"))
 _declare("abs", abs, 1, _abs_infer)

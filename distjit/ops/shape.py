@@ -1,7 +1,8 @@
 """Shape ops: reshape, transpose, joining, splitting, padding, tiling, repeating …
 
-Each op is one row of `SHAPE_OPS`: its name, kernel, shape rule, parameters and
-flags. Every op keeps its input's dtype except the joins (concatenate, stack,
+Each op is one row of `SHAPE_OPS`: its name, kernel, shape rule, parameters,
+flags, the NumPy function that records it, and its other facts (sharding rule,
+inverse view, aliasing). Every op keeps its input's dtype except the joins (concatenate, stack,
 hstack, vstack), whose dtype is NumPy's promotion or the `dtype` given. Ops whose
 NumPy result is a view carry the "view" flag (the memory planner reads it;
 ravel and reshape may copy, so read it as "may alias its input").
@@ -22,7 +23,8 @@ from distjit.errors import ShapeError
 from distjit.types import Dim, Ref, ScalarType, TensorType, Type
 from distjit.ops.index import operand_types, with_refs
 from distjit.ops.infer import fresh_dim, is_unknown, normalize_axes, normalize_axis
-from distjit.ops.registry import Cost, OpDef, attr, operand, operands, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, Cost, InverseView, OpDef, ViewOf, attr, operand, operands, register
 
 # ----------------------------------------------------------------- helpers
 
@@ -548,6 +550,29 @@ def _repeat_infer(in_types, attrs):
     return [TensorType(x.dtype, shape[:axis] + (new,) + shape[axis + 1:])]
 
 
+# ----------------------------------------------------------------- inverse views (functionalization)
+
+def _reshape_back(attrs, base_t):
+    return InverseView("np.reshape", {"shape": base_t.shape})
+
+
+def _transpose_back(attrs, base_t):
+    axes = attrs.get("axes")
+    if axes is None:
+        return InverseView("np.transpose", {"axes": None})
+    axes = [a % base_t.ndim for a in axes]
+    return InverseView("np.transpose", {"axes": tuple(int(i) for i in np.argsort(axes))})
+
+
+def _moveaxis_back(attrs, base_t):
+    return InverseView("np.moveaxis", {"source": attrs["destination"], "destination": attrs["source"]})
+
+
+def _self_inverse(op: str):
+    """swapaxes and flip undo themselves."""
+    return lambda attrs, base_t: InverseView(op, dict(attrs))
+
+
 # ----------------------------------------------------------------- the table
 
 VIEW = frozenset({"view", "shape"})
@@ -555,35 +580,37 @@ COPY = frozenset({"shape"})
 
 #        name              kernel             infer                     params                                                             flags  source
 SHAPE_OPS = [
-    ("np.reshape",      _reshape,          _reshape_infer,           (operand("a"), attr("shape"), attr("order", "C"), attr("copy", None, True)), VIEW, np.reshape),
-    ("np.ravel",        np.ravel,          _ravel_infer,             (operand("a"), attr("order", "C")),                                VIEW, np.ravel),
-    ("np.transpose",    np.transpose,      _transpose_infer,         (operand("a"), attr("axes", None)),                                VIEW, np.transpose),
-    ("np.swapaxes",     np.swapaxes,       _swapaxes_infer,          (operand("a"), attr("axis1"), attr("axis2")),                      VIEW, np.swapaxes),
-    ("np.moveaxis",     np.moveaxis,       _moveaxis_infer,          (operand("a"), attr("source"), attr("destination")),               VIEW, np.moveaxis),
-    ("np.expand_dims",  np.expand_dims,    _expand_dims_infer,       (operand("a"), attr("axis")),                                      VIEW, np.expand_dims),
-    ("np.squeeze",      np.squeeze,        _squeeze_infer,           (operand("a"), attr("axis", None)),                                VIEW, np.squeeze),
-    ("np.broadcast_to", np.broadcast_to,   _broadcast_to_infer,      (operand("array"), attr("shape"), attr("subok", False)),           VIEW, np.broadcast_to),
-    ("np.atleast_1d",   np.atleast_1d,     _atleast_infer(1),        (operand("ary"),),                                                 VIEW, np.atleast_1d),
-    ("np.atleast_2d",   np.atleast_2d,     _atleast_infer(2),        (operand("ary"),),                                                 VIEW, np.atleast_2d),
-    ("np.atleast_3d",   np.atleast_3d,     _atleast_infer(3),        (operand("ary"),),                                                 VIEW, np.atleast_3d),
-    ("np.flip",         np.flip,           _flip_infer,              (operand("m"), attr("axis", None)),                                VIEW, np.flip),
-    ("np.concatenate",  _concatenate,      _concatenate_infer,       (operands("arrays"), attr("axis", 0), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.concatenate),
-    ("np.stack",        _stack,            _stack_infer,             (operands("arrays"), attr("axis", 0), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.stack),
-    ("np.hstack",       _hstack,           _hstack_infer,            (operands("tup"), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.hstack),
-    ("np.vstack",       _vstack,           _vstack_infer,            (operands("tup"), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.vstack),
-    ("np.split",        _split,            _split_infer_for("np.split", True),        (operand("ary"), attr("indices_or_sections"), attr("axis", 0)), VIEW | {"multi_output"}, np.split),
-    ("np.array_split",  _array_split,      _split_infer_for("np.array_split", False), (operand("ary"), attr("indices_or_sections"), attr("axis", 0)), VIEW | {"multi_output"}, np.array_split),
-    ("np.roll",         np.roll,           _roll_infer,              (operand("a"), attr("shift"), attr("axis", None)),                 COPY, np.roll),
+    ("np.reshape",      _reshape,          _reshape_infer,           (operand("a"), attr("shape"), attr("order", "C"), attr("copy", None, True)), VIEW, np.reshape, dict(shard=sharding.reshape, inverse_view=_reshape_back)),
+    ("np.ravel",        np.ravel,          _ravel_infer,             (operand("a"), attr("order", "C")),                                VIEW, np.ravel, dict(shard=sharding.ravel, inverse_view=_reshape_back)),
+    ("np.transpose",    np.transpose,      _transpose_infer,         (operand("a"), attr("axes", None)),                                VIEW, np.transpose, dict(shard=sharding.permute_axes, inverse_view=_transpose_back)),
+    ("np.swapaxes",     np.swapaxes,       _swapaxes_infer,          (operand("a"), attr("axis1"), attr("axis2")),                      VIEW, np.swapaxes, dict(shard=sharding.swap_axes, inverse_view=_self_inverse("np.swapaxes"))),
+    ("np.moveaxis",     np.moveaxis,       _moveaxis_infer,          (operand("a"), attr("source"), attr("destination")),               VIEW, np.moveaxis, dict(shard=sharding.move_axes, inverse_view=_moveaxis_back)),
+    ("np.expand_dims",  np.expand_dims,    _expand_dims_infer,       (operand("a"), attr("axis")),                                      VIEW, np.expand_dims, dict(shard=sharding.expand_dims, inverse_view=_reshape_back)),
+    ("np.squeeze",      np.squeeze,        _squeeze_infer,           (operand("a"), attr("axis", None)),                                VIEW, np.squeeze, dict(shard=sharding.squeeze, inverse_view=_reshape_back)),
+    ("np.broadcast_to", np.broadcast_to,   _broadcast_to_infer,      (operand("array"), attr("shape"), attr("subok", False)),           VIEW, np.broadcast_to, dict(shard=sharding.broadcast_to)),
+    ("np.atleast_1d",   np.atleast_1d,     _atleast_infer(1),        (operand("ary"),),                                                 VIEW, np.atleast_1d, dict(shard=sharding.same_rank)),
+    ("np.atleast_2d",   np.atleast_2d,     _atleast_infer(2),        (operand("ary"),),                                                 VIEW, np.atleast_2d, dict(shard=sharding.same_rank)),
+    ("np.atleast_3d",   np.atleast_3d,     _atleast_infer(3),        (operand("ary"),),                                                 VIEW, np.atleast_3d, dict(shard=sharding.same_rank)),
+    ("np.flip",         np.flip,           _flip_infer,              (operand("m"), attr("axis", None)),                                VIEW, np.flip, dict(shard=sharding.flip_roll, inverse_view=_self_inverse("np.flip"))),
+    ("np.concatenate",  _concatenate,      _concatenate_infer,       (operands("arrays"), attr("axis", 0), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.concatenate, dict(shard=sharding.concatenate, alias=FRESH)),
+    ("np.stack",        _stack,            _stack_infer,             (operands("arrays"), attr("axis", 0), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.stack, dict(shard=sharding.stack, alias=FRESH)),
+    ("np.hstack",       _hstack,           _hstack_infer,            (operands("tup"), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.hstack, {}),
+    ("np.vstack",       _vstack,           _vstack_infer,            (operands("tup"), attr("dtype", None, True), attr("casting", "same_kind", True)), COPY, np.vstack, {}),
+    ("np.split",        _split,            _split_infer_for("np.split", True),        (operand("ary"), attr("indices_or_sections"), attr("axis", 0)), VIEW | {"multi_output"}, np.split, {}),
+    ("np.array_split",  _array_split,      _split_infer_for("np.array_split", False), (operand("ary"), attr("indices_or_sections"), attr("axis", 0)), VIEW | {"multi_output"}, np.array_split, {}),
+    ("np.roll",         np.roll,           _roll_infer,              (operand("a"), attr("shift"), attr("axis", None)),                 COPY, np.roll, dict(shard=sharding.flip_roll)),
     ("np.pad",          _pad,              _pad_infer,               (operand("array"), attr("pad_width"), attr("mode", "constant"),
-                                                                      *(attr(k, d, True) for k, d in _PAD_DEFAULTS.items())),          COPY, np.pad),
-    ("np.tile",         np.tile,           _tile_infer,              (operand("A"), attr("reps")),                                      COPY, np.tile),
-    ("np.repeat",       np.repeat,         _repeat_infer,            (operand("a"), attr("repeats"), attr("axis", None)),               COPY, np.repeat),
+                                                                      *(attr(k, d, True) for k, d in _PAD_DEFAULTS.items())),          COPY, np.pad, {}),
+    ("np.tile",         np.tile,           _tile_infer,              (operand("A"), attr("reps")),                                      COPY, np.tile, {}),
+    ("np.repeat",       np.repeat,         _repeat_infer,            (operand("a"), attr("repeats"), attr("axis", None)),               COPY, np.repeat, {}),
 ]
 
 
-def _declare(name, kernel, infer, params, flags, source) -> OpDef:
+def _declare(name, kernel, infer, params, flags, source, facts) -> OpDef:
+    if "view" in flags:
+        facts = {"alias": ViewOf(0), **facts}
     return register(OpDef(
-        name=name, kernel=with_refs(kernel), infer=infer, params=params, flags=flags, sources=(source,),
+        name=name, kernel=with_refs(kernel), infer=infer, params=params, flags=flags, sources=(source,), **facts,
         cost=_view_cost if "view" in flags and name not in ("np.reshape", "np.ravel") else _data_cost,
         doc=f"NumPy's {name[3:]}" + (" (a view of its input)" if "view" in flags else "") + ".",
     ))

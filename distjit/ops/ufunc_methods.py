@@ -11,7 +11,8 @@ import numpy as np
 from distjit.errors import ShapeError
 from distjit.types import TensorType
 from distjit.ops.infer import normalize_axes, reduced_shape, shape_of, ufunc_dtypes
-from distjit.ops.registry import OpDef, attr, operand, register
+from distjit.ops import sharding
+from distjit.ops.registry import FRESH, OpDef, Reduction, attr, operand, register
 
 
 def _ufunc(name: str) -> np.ufunc:
@@ -57,9 +58,11 @@ def _at_infer(in_types, attrs):
 
 register(OpDef("ufunc.reduce", kernel=_reduce_kernel, infer=_reduce_infer,
                params=(operand("x"), attr("ufunc"), attr("axis", 0), attr("dtype", None), attr("keepdims", False)),
-               flags={"reduction"}, doc="`np.<ufunc>.reduce` for ufuncs without a named reduction."))
+               flags={"reduction"}, shard=sharding.reduction, alias=FRESH, reduction=Reduction(None),
+               doc="`np.<ufunc>.reduce` for ufuncs without a named reduction."))
 register(OpDef("ufunc.accumulate", kernel=_accumulate_kernel, infer=_accumulate_infer,
                params=(operand("x"), attr("ufunc"), attr("axis", 0), attr("dtype", None)),
-               flags={"cumulative"}, doc="`np.<ufunc>.accumulate`, e.g. a running maximum."))
+               flags={"cumulative"}, reduction=Reduction(None, cumulative=True),
+               doc="`np.<ufunc>.accumulate`, e.g. a running maximum."))
 register(OpDef("ufunc.at", kernel=_at_kernel, infer=_at_infer,
                params=(operand("x"), operand("values"), attr("ufunc"), attr("index")), doc="`np.<ufunc>.at(x, index, values)` without mutation: returns the updated copy."))

@@ -20,10 +20,6 @@ def partition(f, workers: int = 2, shard: dict | None = None, *, cost: CostModel
     >>> plan = distjit.partition(f, workers=4, shard={"x": 0})
     >>> print(plan.explain())
     """
-    from distjit.function_set import FunctionSet
-
-    if isinstance(f, FunctionSet):       # a scripted function: its most recent specialization, as f.plan() does
-        f = f.latest
     cost = cost or CostModel()
     if workers < 1:
         raise DistJitError(f"partition: workers must be at least 1, got {workers}")

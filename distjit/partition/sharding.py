@@ -2,8 +2,8 @@
 
 `shard_graph(graph, input_axes, parts)` returns a `ShardedGraph`: a copy of the
 graph (logical types kept) in which every value of the top-level block has a
-`Sharding`, propagated node by node through the rules of
-distjit/partition/rules.py, with dist.Gather / dist.Shard / dist.Reshard inserted
+`Sharding`, propagated node by node through each op's sharding rule (`OpDef.shard`, in the
+vocabulary of distjit/ops/sharding.py), with dist.Gather / dist.Shard / dist.Reshard inserted
 where an op needs its operand cut differently, and reductions or contractions
 over a split axis rewritten into per-shard partials and one dist.Combine.
 
@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distjit.core.liveness import nested_reads
 from distjit.ir.builder import Builder
 from distjit.ir.clone import _next_counter, clone_node
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
-from distjit.partition import rules
-from distjit.partition.rules import REPLICATED, Contract, Reduce, Split
+from distjit.ops import get_op
+from distjit.ops.sharding import REPLICATED, Contract, Reduce, Split
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class _Propagator:
             return
         decision = None
         if not node.blocks and self._splittable(node):
-            rule = rules.rule_for(node.op)
+            rule = get_op(node.op).shard
             if rule is not None:
                 try:
                     decision = rule(node, axes)
@@ -192,8 +193,6 @@ class _Propagator:
             raise TypeError(f"sharding rule for {node.op} returned {decision!r}")
 
     def _splittable(self, node: Node) -> bool:
-        from distjit.ops import get_op
-
         opdef = get_op(node.op)
         return opdef.is_pure and all(isinstance(v.type, TensorType) and v.type.is_static
                                      for v in [*node.inputs, *node.outputs] if isinstance(v.type, TensorType))
@@ -231,7 +230,7 @@ class _Propagator:
     def replicated(self, node: Node, ins: list[Value]) -> None:
         ins = [self.convert(v, REPLICATED) for v in ins]
         extra = {}
-        for v in _free_values(node):
+        for v in nested_reads(node):
             extra[v] = self.convert(self.map[v], REPLICATED)
         self.clone(node, ins, extra)
 
@@ -247,12 +246,13 @@ class _Propagator:
 
 
 def _var_keys(graph: Graph) -> set:
-    """(input value, sorted axes) of every np.var / np.std of the graph's top-level block without a dtype."""
+    """(input value, sorted axes) of every variance (np.var, np.std) of the graph's top-level block without a dtype."""
     from distjit.ops.infer import normalize_axes
 
     keys = set()
     for node in graph.block.nodes:
-        if node.op in ("np.var", "np.std") and node.attrs.get("dtype") is None and len(node.inputs) == 1 \
+        r = get_op(node.op).reduction
+        if r is not None and r.kind == "var" and node.attrs.get("dtype") is None and len(node.inputs) == 1 \
                 and isinstance(node.inputs[0].type, TensorType):
             try:
                 axes = normalize_axes(node.op, node.attrs.get("axis"), node.inputs[0].type.ndim)
@@ -266,24 +266,6 @@ def _arity(kind: str) -> int:
     from distjit.ops.dist import PARTIAL_ARITY
 
     return PARTIAL_ARITY[kind]
-
-
-def _free_values(node: Node) -> list[Value]:
-    """Values used inside the node's blocks but defined outside the node."""
-    defined, used = set(), []
-    for block in node.blocks:
-        _scan(block, defined, used)
-    return list(dict.fromkeys(v for v in used if v not in defined))
-
-
-def _scan(block, defined: set, used: list) -> None:
-    defined.update(block.params)
-    for n in block.nodes:
-        used.extend(n.inputs)
-        defined.update(n.outputs)
-        for b in n.blocks:
-            _scan(b, defined, used)
-    used.extend(block.returns)
 
 
 def shard_graph(graph: Graph, input_axes: list[int | None], parts: int) -> ShardedGraph:

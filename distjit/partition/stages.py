@@ -39,7 +39,8 @@ from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
 from distjit.ops import get_op
 from distjit.partition.plan import InputLayout, Output, Plan, PlanWarning, Source, Task
-from distjit.partition.sharding import ShardedGraph, _free_values, bounds, shard_graph
+from distjit.core.liveness import nested_reads
+from distjit.partition.sharding import ShardedGraph, bounds, shard_graph
 
 
 @dataclass
@@ -111,7 +112,7 @@ class _Cutter:
         return any(self.sg.of(o).is_split for o in n.outputs)
 
     def _reads(self, n: Node) -> list[Value]:
-        return list(dict.fromkeys([*n.inputs, *_free_values(n)]))
+        return list(dict.fromkeys([*n.inputs, *nested_reads(n)]))
 
     def _small(self, n: Node) -> bool:
         return sum(_nbytes(o) for o in n.outputs) <= self.cost.small_bytes
@@ -282,7 +283,7 @@ class _TaskBuilder:
                 attrs = self.sg.shard_attrs[node](attrs, start, stop)
         if node.blocks:
             mapping = dict(zip(node.inputs, ins))
-            for v in _free_values(node):
+            for v in nested_reads(node):
                 mapping[v] = self.value(v, None)
             new = clone_node(node, self.g.block, mapping, rename=lambda n: self.g.fresh_name(n))
             self.g.block.append(new)

@@ -19,6 +19,7 @@ from collections import deque
 
 import numpy as np
 
+from distjit.core.apply import apply
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import type_of
 from distjit.passes.manager import PassContext, register_pass
@@ -94,7 +95,7 @@ def _fold_node(block: Block, node: Node, ctx: PassContext) -> list[Node] | None:
         values.append(value)
     returned = any(isinstance(u, Block) for out in node.outputs for u, _ in out.uses)
     try:
-        results = _evaluate(node, d, values)
+        results = _evaluate(node, values)
     except Exception:
         return
     for out, r in zip(node.outputs, results):
@@ -120,19 +121,13 @@ def _fold_node(block: Block, node: Node, ctx: PassContext) -> list[Node] | None:
     return consts
 
 
-def _evaluate(node: Node, d, values: list) -> list:
-    from distjit.types import substitute_refs
-    from distjit.ops.registry import explicit_attrs
-
-    attrs = substitute_refs(explicit_attrs(d, node.attrs), values)
-    operands = [values[i] for i in node.operand_indices()]
+def _evaluate(node: Node, values: list) -> list:
+    """The node applied to constants by the runtime's calling convention, any warning or floating-point
+    error raised (such a node is left for run time)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(all="raise"):
-            result = d.kernel(*operands, **attrs)
-    if len(node.outputs) == 1:
-        return [result]
-    return list(result)
+            return apply(node, values)
 
 
 def _short(results) -> str:

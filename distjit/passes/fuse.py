@@ -7,8 +7,8 @@ level 3 they are marked ``exact=False`` and may run on an expression compiler
 only place results may change, so the pass is registered as not exact.
 
 Grouping, one forward sweep per block (linear time):
-- a node is fusible when it is an elementwise op we can evaluate block by block
-  (`_fusible`) and its single output is an array of at least one dimension;
+- a node is fusible when its op is declared fusible (`OpDef.fusible`: an elementwise
+  op the fused evaluator can run block by block) and its single output is an array of at least one dimension;
 - it joins the open groups of its fusible producers that have the same output
   shape (groups merge: union-find); otherwise it starts a group;
 - a group closes as soon as a node outside it reads one of its values (a
@@ -24,27 +24,21 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import ancestor_in, constant_value, detach, flags, new_node
+from distjit.passes.util import ancestor_in, constant_value, detach, new_node, opdef
 
 MIN_GROUP = 2
 _SCALAR_CONSTANTS = (bool, int, float, type(None), np.generic)
 
 
 def _fusible(node: Node) -> bool:
+    """A single array output of at least one dim, no nested blocks or Refs, and an op declared fusible."""
     if len(node.outputs) != 1 or node.blocks or any(True for _ in iter_refs(node.attrs)):
         return False
     t = node.outputs[0].type
     if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biufc":
         return False
-    f = flags(node)
-    if "ufunc" in f:
-        return True
-    if node.op == "np.where":
-        c = node.inputs[0].type
-        return len(node.inputs) == 3 and (not isinstance(c, TensorType) or c.dtype == np.bool_)
-    if node.op == "np.astype":
-        return True
-    return False
+    d = opdef(node)
+    return d is not None and d.can_fuse(node)
 
 
 @register_pass("fuse", exact=False)

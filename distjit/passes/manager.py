@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from distjit.errors import DistJitError
 from distjit.ir.graph import Graph
 
 
@@ -209,14 +208,6 @@ def optimize(f, level: int = 2, passes: Sequence[str] | None = None, verify: boo
     >>> g = distjit.optimize(f)
     >>> print(g.optimization.explain())
     """
-    from distjit.function import Function
-    from distjit.function_set import FunctionSet
-
-    if isinstance(f, FunctionSet):      # a scripted function, or a loaded set: every signature, present and future
-        return f.optimize(level, passes=passes, verify=verify, dump=dump, explain=explain, max_rewrites=max_rewrites)
-    if not isinstance(f, Function):
-        raise DistJitError(f"distjit.optimize takes a distjit.Function or a scripted function, not a "
-                           f"{type(f).__name__}: make one with distjit.trace(fn, example_inputs) or distjit.script(fn)")
     if level not in PIPELINES:
         raise ValueError(f"level must be one of {sorted(PIPELINES)}, not {level!r}")
     graph = f.graph.copy()

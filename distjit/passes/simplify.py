@@ -17,7 +17,7 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import all_blocks, constant_value, drop_node, new_node
+from distjit.passes.util import all_blocks, constant_value, drop_node, new_node, opdef
 
 
 def _const(v: Value):
@@ -199,8 +199,6 @@ _BY_OP: dict[str, list] = {}
 for _op, _rule in RULES:
     _BY_OP.setdefault(_op, []).append(_rule)
 
-_FRESH = {"np.multiply", "np.add", "np.subtract", "np.divide", "np.negative", "np.logical_not", "np.positive",
-          "np.astype", "np.where"}
 
 
 @register_pass("simplify")
@@ -222,8 +220,8 @@ def _block(block: Block, ctx: PassContext) -> None:
 
 def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
     out = node.output
-    if node.op in _FRESH and any(isinstance(u, Block) for u, _ in out.uses):
-        return
+    if opdef(node).view_of is None and any(isinstance(u, Block) for u, _ in out.uses):
+        return      # the caller gets a fresh array from this op, not an alias of another one
     for rule in rules:
         made: list[Node] = []
 

@@ -5,12 +5,10 @@ from typing import Any
 
 import numpy as np
 
+from distjit.core.aliasing import ancestor_in  # noqa: F401  (the passes' helper, shared with the runtime)
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import REGISTRY
 from distjit.ops.registry import Effect
-
-_CONTROL = {"prim.If", "prim.Loop", "prim.Call"}
-
 
 def opdef(node: Node):
     return REGISTRY.get(node.op) if node.op in REGISTRY else None
@@ -92,14 +90,6 @@ def all_blocks(graph: Graph):
         yield b
         for n in reversed(b.nodes):
             stack.extend(reversed(n.blocks))
-
-
-def ancestor_in(node: Node, block: Block) -> Node | None:
-    """The node of `block` that is `node` or contains it (None when `node` is not inside `block`)."""
-    while node is not None and node.block is not block:
-        owner = node.block.owner if node.block is not None else None
-        node = owner
-    return node
 
 
 def attr_key(value: Any) -> Any:

@@ -9,10 +9,10 @@ flow as Python `if`/`for`, and `del` after each value's last use so that peak
 memory is what eager NumPy's would be. Failures are mapped back to the node (and
 the user's line) from the generated line number.
 
-The calling convention of every kernel: Refs in the attributes are replaced by the
-run-time values of the inputs they name, then `kernel(*operands, **attrs)`, where
-the operands are the inputs that no Ref names. Attributes equal to the op's
-defaults are left out.
+Each call is the execution core's calling convention (distjit/core/apply.py, NOTE:
+[Calling convention]) written as source, and its ``out=`` argument is the core's one
+buffer mechanism (distjit/core/buffers.py, NOTE: [One out= mechanism]): `out_buffers`
+is the only place that chooses it.
 """
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import Ref, iter_refs
+from distjit.core.aliasing import takes_out, written_into
+from distjit.core.apply import bind
+from distjit.core.buffers import destination
+from distjit.core.liveness import last_uses
 from distjit.ops import get_op
-from distjit.ops.registry import explicit_attrs
 from distjit.runtime import scratch
-from distjit.runtime.liveness import last_uses
 
 if TYPE_CHECKING:
     from distjit.runtime.row_blocks import RowBlocks
@@ -155,32 +157,36 @@ class _Generator:
 
             callee = compile_graph(node.attrs["graph"])
             return self.call(node, self.bind(callee, "g"), [self.name_of(v) for v in node.inputs], depth)
-        if node.op == "array.getitem" and _is_literal(node.attrs["index"]):
-            x = self.name_of(node.inputs[0])
-            index = self.attr_source(node.attrs["index"], node)
-            return self.assign(node, f"{x}[{index}]" if index else f"{x}[()]", depth)
-        opdef = get_op(node.op)
+        opdef, operand_indices, attrs = bind(node)
+        template = opdef.templates.get("python")    # Python syntax for the op (x[index]), when its attributes
+        if template is not None and all(_is_literal(v) for v in node.attrs.values()):   # are literals
+            operands = [self.name_of(node.inputs[i]) for i in operand_indices]
+            literal = {k: self.attr_source(v, node) for k, v in node.attrs.items()}
+            return self.assign(node, template.format(*operands, **literal), depth)
         kernel = self.kernel_name(node.op, opdef.kernel)
-        operands = [self.name_of(node.inputs[i]) for i in node.operand_indices()]
-        args = list(operands)
-        for key, value in explicit_attrs(opdef, node.attrs).items():
-            args.append(f"{key}={self.attr_source(value, node)}")
-        reuse = node.meta.get("reuse")   # memory planning (distjit/passes/memplan.py): write into a dying input
-        dest = node.meta.get("dest")     # output k into the array an input of the graph gives (scheduler/local.py)
-        into, placed = self.scratch.index, self.placed
-        if reuse or dest or any(v in into or v in placed for v in node.outputs):
-            reuse, dest = reuse or {}, dest or {}
-            outs = [self.name_of(dest[k]) if k in dest else self.name_of(node.inputs[reuse[k]]) if k in reuse
-                    else placed[v] if v in placed else self.scratch_out(node, into[v]) if v in into else "None"
-                    for k, v in enumerate(node.outputs)]
+        args = [self.name_of(node.inputs[i]) for i in operand_indices]
+        args += [f"{key}={self.attr_source(value, node)}" for key, value in attrs.items()]
+        outs = self.out_buffers(node)
+        if outs is not None:
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
+
+    def out_buffers(self, node: Node) -> list[str] | None:
+        """The ``out=`` buffers of a node, one per output (None: fresh memory), or None when all are fresh. An
+        output goes into the value the core's buffer plan names (a dying input, a destination), else into its
+        place in a row-blocked loop (`placed`), else into its scratch slot."""
+        into, placed, index = written_into(node), self.placed, self.scratch.index
+        if not into and not any(v in index or v in placed for v in node.outputs):
+            return None
+        return [self.name_of(into[k]) if k in into else placed[v] if v in placed
+                else self.scratch_out(node, index[v]) if v in index else "None"
+                for k, v in enumerate(node.outputs)]
 
     def scratch_out(self, node: Node, index: int) -> str:
         """Scratch memory is C-ordered. An elementwise result takes the layout of its inputs (order "K"),
         and later layout-sensitive kernels (BLAS, pairwise sums) round by it: so it goes to scratch only
         when its inputs are C-ordered too, and results stay bit for bit those of fresh arrays."""
-        if node.op == "np.matmul":      # always C-ordered
+        if "elementwise" not in get_op(node.op).flags:      # np.matmul: always C-ordered
             return f"S[{index}]"
         check = self.kernel_name("c_ordered", _c_ordered)
         return f"(S[{index}] if {check}({', '.join(self.name_of(v) for v in node.inputs)}) else None)"
@@ -266,7 +272,7 @@ class _Generator:
                 if o in blocks.partials:
                     self.emit(f"{lists[o]} = []", None, depth)
                 elif o in blocks.kept:
-                    dest = node.meta.get("dest", {}).get(k)
+                    dest = destination(blocks.graph, node, k)
                     if dest is not None:
                         whole[o] = whole[dest]
                     else:
@@ -280,41 +286,40 @@ class _Generator:
         def rows(v: Value) -> str:
             return ":, " * blocks.sharding.of(v).axis + f"{lo}:{hi}"
 
-        read = dict.fromkeys(v for n in nodes for v in [*n.inputs, *n.meta.get("dest", {}).values()]
+        read = dict.fromkeys(v for n in nodes for v in [*n.inputs, *written_into(n).values()]
                              if v in whole and v not in made)
         for v in read:
             self.emit(f"{self.name_of(v)} = {whole[v]}[{rows(v)}]", None, depth)
         in_rows = self.kernel_name("in_rows", _in_rows)
         for node in nodes:
-            planned = {*node.meta.get("reuse", {}), *node.meta.get("dest", {})}
+            planned = written_into(node)
             for k, v in enumerate(node.outputs):
                 if v in blocks.slot_of:
                     buffer, dtype = f"{buffers}[{blocks.slot_of[v]}]", self.bind(v.type.dtype, "c")
                     self.placed[v] = f"{in_rows}({buffer}, {hi} - {lo}, {v.type.shape[1:]!r}, {dtype})"
                 elif v in blocks.kept and k not in planned and blocks.sharding.of(v).axis == 0 \
-                        and scratch.takes_out(node):
+                        and takes_out(node):
                     self.placed[v] = f"{whole[v]}[{rows(v)}]"     # made right in its place
         for node in nodes:
             if node.op == "dist.Shard":
                 self.assign(node, f"{self.name_of(node.inputs[0])}[{rows(node.output)}]", depth)
             else:
                 self.node(node, depth)
-            dest = node.meta.get("dest", {})
             for k, o in enumerate(node.outputs):
                 if o in blocks.partials:
                     self.emit(f"{lists[o]}.append({self.name_of(o)})", None, depth)
-                elif o in blocks.kept and k not in dest and o not in self.placed:
+                elif o in blocks.kept and destination(blocks.graph, node, k) is None and o not in self.placed:
                     self.emit(f"{whole[o]}[{rows(o)}] = {self.name_of(o)}", None, depth)
 
     def combine(self, node: Node, blocks, lists: dict, depth: int) -> None:
         """dist.Combine of every block's partials, in block order (argmin/argmax offset by each block's start)."""
-        opdef = get_op(node.op)
         attrs = dict(node.attrs)
         if attrs.get("kind") in ("argmax", "argmin"):
             attrs["offsets"] = tuple(start for start, _ in blocks.bounds)
+        opdef, _, attrs = bind(node, attrs)
         per_block = self.kernel_name("per_block", _per_block)
         args = [f"*{per_block}({', '.join(lists[v] for v in node.inputs)})"]
-        args += [f"{key}={self.attr_source(value, node)}" for key, value in explicit_attrs(opdef, attrs).items()]
+        args += [f"{key}={self.attr_source(value, node)}" for key, value in attrs.items()]
         self.call(node, self.kernel_name(node.op, opdef.kernel), args, depth)
 
     def bind_returns(self, targets, values, depth, raw=False) -> None:

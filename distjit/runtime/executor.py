@@ -4,6 +4,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Sequence
 
+from distjit.core.buffers import is_planned, plan_reuse
 from distjit.errors import DistJitError, ExecutionError
 from distjit.ir.graph import Graph, Node
 from distjit.runtime.codegen import Program, generate
@@ -44,12 +45,8 @@ def plan_buffers(graph: Graph) -> None:
     """Let elementwise nodes write into temporaries that die there (`out=`), as eager NumPy's temporary
     elision does: the same kernels on the same values, so results are bit for bit the same, without a fresh
     allocation (and its page faults) per node. Graphs the optimizer already planned keep their plan."""
-    if any("reuse" in node.meta for node in graph.walk()):
-        return
-    from distjit.passes.manager import PassContext
-    from distjit.passes.memplan import plan_memory
-
-    plan_memory(graph, PassContext(keep_messages=False))
+    if not is_planned(graph):
+        plan_reuse(graph)
 
 
 def run(program: Program, inputs: Sequence[Any]) -> tuple:

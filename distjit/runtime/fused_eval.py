@@ -6,7 +6,8 @@ output's shape S (inputs may broadcast to it). Two backends, chosen per call:
 
 - ``numpy`` (always there): the expression compiled to a Python function that
   calls the same NumPy kernels as the unfused graph, each with ``out=`` a scratch
-  buffer. Small arrays run it once on whole arrays (no scratch: exactly the
+  buffer (an op whose kernel takes no out= declares an out-taking template,
+  `OpDef.templates["numpy"]`; a custom op's result is copied into the buffer). Small arrays run it once on whole arrays (no scratch: exactly the
   unfused computation). Large ones run it block by block over the leading axis,
   blocks of about `BLOCK_ELEMENTS` elements, so every temporary is a few hundred
   KiB that stays in cache and is reused, instead of a fresh full-size array (page
@@ -15,8 +16,8 @@ output's shape S (inputs may broadcast to it). Two backends, chosen per call:
   the same kernels in the same order as unfused: results are bit for bit the same.
 - ``numba`` (optional, the ``fast`` extra; only for nodes with ``exact=False``,
   which level 3 makes): one parallel loop over the elements,
-  every intermediate in registers. Used for float64 expressions of the ops in
-  `_NUMBA_OPS`, when every array input has shape S and the output has at least
+  every intermediate in registers. Used for float64 expressions of ops that
+  declare a numba template (`OpDef.templates["numba"]`), when every array input has shape S and the output has at least
   `NUMBA_MIN_ELEMENTS` elements; transcendental functions may differ from NumPy's
   in the last bit (level 2 allows that inside fused nodes). Compiled on first use,
   cached per expression text.
@@ -37,6 +38,9 @@ import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
+from distjit.core.apply import bind
+from distjit.core.buffers import share
+from distjit.core.liveness import last_uses
 from distjit.ops import get_op
 
 BLOCK_ELEMENTS = 1 << 16
@@ -80,14 +84,11 @@ def _threads() -> ThreadPoolExecutor:
         return _pool
 
 
-def _where(cond, x, y, out):
-    np.copyto(out, y, casting="unsafe")
-    np.copyto(out, x, casting="unsafe", where=cond)
-    return out
-
-
-def _astype(x, dtype, out):
-    np.copyto(out, x, casting="unsafe")
+def _into(result, out):
+    """A kernel without out= (a custom op's): its result copied into the slot the expression gives it."""
+    if out is None:
+        return result
+    out[...] = result
     return out
 
 
@@ -184,9 +185,7 @@ def _want_numba() -> bool:
 
 def _compile_numpy(graph: Graph):
     """Source for ``body(ins, outs, bufs)``: each node writes into its scratch slot (or its output)."""
-    from distjit.runtime.codegen import explicit_attrs
-
-    glb = {"np": np, "_where": _where, "_astype": _astype}
+    glb = {"np": np, "_into": _into}
     names: dict[Value, str] = {}
     lines = ["def body(ins, outs, bufs):"]
     for i, v in enumerate(graph.inputs):
@@ -196,76 +195,76 @@ def _compile_numpy(graph: Graph):
     out_index = {}
     for i, v in enumerate(graph.outputs):
         out_index.setdefault(v, i)
-    last = {}
-    for i, node in enumerate(graph.block.nodes):
-        for v in node.inputs:
-            last[v] = i
-    slots: list[np.dtype] = []
-    free: dict[np.dtype, list[int]] = {}
-    slot_of: dict[Value, int] = {}
+    dying_at = last_uses(graph.block)
+    slot_of, slots = _slots(graph, out_index, dying_at)
     for i, node in enumerate(graph.block.nodes):
         out = node.outputs[0]
         name = names[out] = f"t{i}"
-        if node.op == "prim.Constant":
+        opdef = get_op(node.op)
+        if _is_constant(opdef):
             glb[f"c{i}"] = node.attrs["value"]
             lines.append(f"    {name} = c{i}")
             continue
-        if out in out_index:
-            dst = f"outs[{out_index[out]}]"
-        else:
-            dtype = out.type.dtype
-            pool = free.setdefault(dtype, [])
-            slot = pool.pop() if pool else len(slots)
-            if slot == len(slots):
-                slots.append(dtype)
-            slot_of[out] = slot
-            dst = f"bufs[{slot}]"
-        args = [names[v] for v in node.inputs]
-        opdef = get_op(node.op)
-        if node.op == "np.where":
-            call = f"(np.where({', '.join(args)}) if {dst} is None else _where({', '.join(args)}, {dst}))"
-        elif node.op == "np.astype":
-            glb[f"d{i}"] = np.dtype(node.attrs["dtype"])
-            call = f"(np.astype({args[0]}, d{i}) if {dst} is None else _astype({args[0]}, d{i}, {dst}))"
-        else:
-            glb[f"k{i}"] = opdef.kernel
-            extra = ""
-            for key, value in explicit_attrs(opdef, node.attrs).items():
-                glb[f"a{i}_{key}"] = value
-                extra += f", {key}=a{i}_{key}"
+        dst = f"outs[{out_index[out]}]" if out in out_index else f"bufs[{slot_of[out]}]"
+        _, operand_indices, attrs = bind(node)
+        args = [names[node.inputs[j]] for j in operand_indices]
+        # The op's own kernel when it takes out=, else its declared out-taking template, else its kernel
+        # with the result copied into the slot (a custom op's).
+        template = opdef.templates.get("numpy")
+        glb[f"k{i}"] = template or opdef.kernel
+        extra = ""
+        for key, value in attrs.items():
+            glb[f"a{i}_{key}"] = value
+            extra += f", {key}=a{i}_{key}"
+        if template is not None or opdef.takes_out:
             call = f"k{i}({', '.join(args)}, out={dst}{extra})"
+        else:
+            call = f"_into(k{i}({', '.join(args)}{extra}), {dst})"
         lines.append(f"    {name} = {call}")
         # Whole-array mode allocates like eager NumPy: drop each temporary after its last read.
-        dying = [names[v] for v in dict.fromkeys(node.inputs) if last.get(v) == i and v not in out_index]
+        dying = [names[v] for v in dying_at[node]]
         if dying:
             lines.append(f"    del {', '.join(dying)}")
-        # Free the scratch slots of values read for the last time here (never the one just written).
-        for v in set(node.inputs):
-            if last.get(v) == i and v in slot_of and v is not out:
-                free[slots[slot_of[v]]].append(slot_of[v])
     lines.append(f"    return [{', '.join(names[v] for v in graph.outputs)}]")
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<distjit-fused:{graph.name}>", "exec"), glb)
     return glb["body"], slots, source
 
 
+def _slots(graph: Graph, out_index: dict, dying_at: dict) -> tuple[dict[Value, int], list[np.dtype]]:
+    """A block-shaped buffer per temporary of the expression, shared by temporaries of one dtype whose
+    lifetimes do not overlap (the execution core's slot sharing: a slot read for the last time by a node is
+    free from the next one)."""
+    nodes = graph.block.nodes
+    position = {n: i for i, n in enumerate(nodes)}
+    end = {v: position[n] for n in nodes for v in dying_at[n]}
+    by_dtype: dict[np.dtype, list] = {}
+    for i, node in enumerate(nodes):
+        out = node.outputs[0]
+        if out in out_index or _is_constant(get_op(node.op)):
+            continue
+        by_dtype.setdefault(out.type.dtype, []).append((i, end.get(out, i), out, 1))
+    slot_of: dict[Value, int] = {}
+    slots: list[np.dtype] = []
+    for dtype, lives in by_dtype.items():
+        of, sizes = share(lives)
+        slot_of.update((v, len(slots) + s) for v, s in of.items())
+        slots += [dtype] * len(sizes)
+    return slot_of, slots
+
+
 # ---- the numba backend ------------------------------------------------------------------------------
 
-# op -> Python expression template over the operand expressions (the loop body of one element).
-_NUMBA_OPS = {
-    "np.add": "({0} + {1})", "np.subtract": "({0} - {1})", "np.multiply": "({0} * {1})",
-    "np.divide": "({0} / {1})", "np.negative": "(-{0})", "np.positive": "(+{0})", "np.absolute": "abs({0})",
-    "np.sqrt": "math.sqrt({0})", "np.exp": "math.exp({0})", "np.log": "math.log({0})",
-    "np.log1p": "math.log1p({0})", "np.expm1": "math.expm1({0})", "np.sin": "math.sin({0})",
-    "np.cos": "math.cos({0})", "np.tanh": "math.tanh({0})", "np.square": "({0} * {0})",
-    "np.reciprocal": "(1.0 / {0})",
-    "np.greater": "({0} > {1})", "np.greater_equal": "({0} >= {1})", "np.less": "({0} < {1})",
-    "np.less_equal": "({0} <= {1})", "np.equal": "({0} == {1})", "np.not_equal": "({0} != {1})",
-    "np.maximum": "_nmax({0}, {1})", "np.minimum": "_nmin({0}, {1})",
-    "np.logical_and": "({0} and {1})", "np.logical_or": "({0} or {1})", "np.logical_not": "(not {0})",
-    "np.where": "({1} if {0} else {2})",
-}
 _numba_cache: dict[str, object] = {}
+
+
+def _is_constant(opdef) -> bool:
+    return "constant" in opdef.flags
+
+
+def _numba_template(node: Node) -> str | None:
+    """The op's expression of one element for the numba backend (`OpDef.templates["numba"]`), or None."""
+    return get_op(node.op).templates.get("numba")
 
 
 def _numba_ok(graph: Graph) -> bool:
@@ -276,11 +275,11 @@ def _numba_ok(graph: Graph) -> bool:
         if not (ok_type(v.type) or str(v.type) in ("float", "int")):
             return False
     for node in graph.block.nodes:
-        if node.op == "prim.Constant":
+        if _is_constant(get_op(node.op)):
             if type(node.attrs["value"]) not in (float, int):
                 return False
             continue
-        if node.op not in _NUMBA_OPS or explicit_dtype(node) or not ok_type(node.outputs[0].type):
+        if _numba_template(node) is None or explicit_dtype(node) or not ok_type(node.outputs[0].type):
             return False
     return all(v.type.dtype == np.float64 for v in graph.outputs)
 
@@ -303,10 +302,10 @@ def _compile_numba(graph: Graph):
     body = []
     for k, node in enumerate(graph.block.nodes):
         out = node.outputs[0]
-        if node.op == "prim.Constant":
+        if _is_constant(get_op(node.op)):
             names[out] = repr(node.attrs["value"]) if math.isfinite(node.attrs["value"]) else f"float('{node.attrs['value']}')"
             continue
-        expr = _NUMBA_OPS[node.op].format(*[names[v] for v in node.inputs])
+        expr = _numba_template(node).format(*[names[v] for v in node.inputs])
         body.append(f"        t{k} = {expr}")
         names[out] = f"t{k}"
     outs = [f"o{j}" for j in range(len(graph.outputs))]

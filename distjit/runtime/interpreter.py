@@ -2,6 +2,8 @@
 
 It gives the same results as the generated code (`codegen.py`) and is what a
 subclass overrides to observe execution (profiling, printing intermediate values).
+Every op is applied by the execution core's calling convention (distjit/core/apply.py),
+always into fresh memory: the reference ignores buffer plans.
 """
 from __future__ import annotations
 
@@ -9,11 +11,9 @@ from typing import Any, Sequence
 
 from distjit.errors import DistJitError
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import substitute_refs
-from distjit.ops import get_op
-from distjit.ops.registry import explicit_attrs
+from distjit.core.apply import apply
+from distjit.core.liveness import last_uses
 from distjit.runtime.executor import execution_error
-from distjit.runtime.liveness import last_uses
 
 
 class Interpreter:
@@ -53,13 +53,7 @@ class Interpreter:
             return self.run_loop(node, inputs, env)
         if node.op == "prim.Call":
             return Interpreter(node.attrs["graph"]).run(*inputs)
-        opdef = get_op(node.op)
-        attrs = substitute_refs(explicit_attrs(opdef, node.attrs), inputs)
-        operands = [inputs[i] for i in node.operand_indices()]
-        result = opdef.kernel(*operands, **attrs)
-        if len(node.outputs) == 1:
-            return [result]
-        return list(result) if node.outputs else []
+        return apply(node, inputs)
 
     def run_loop(self, node: Node, inputs: list[Any], env: dict[Value, Any]) -> list[Any]:
         trip, cond, *carried = inputs

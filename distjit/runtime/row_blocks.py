@@ -42,10 +42,9 @@ from dataclasses import dataclass
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
 from distjit.partition.sharding import ShardedGraph, bounds, shard_graph
-from distjit.passes.manager import PassContext
-from distjit.passes.memplan import plan_memory, returns_fresh
-from distjit.runtime.liveness import free_values
-from distjit.runtime.scratch import last_read, share, takes_out
+from distjit.core.aliasing import returns_fresh
+from distjit.core.buffers import lives, plan_reuse, share, write_into, written_into
+from distjit.core.liveness import nested_reads
 
 BLOCK_BYTES = 1 << 24        # the biggest temporary of one block (see NOTE: [Block size])
 MIN_ROWS = 256               # fewer rows per block, and the loop's Python overhead shows
@@ -95,7 +94,7 @@ def plan(graph: Graph, rows_per_block: int | None = None) -> RowBlocks | None:
     phase: dict[Node, int] = {}
     for n in nodes:
         p = 0
-        for v in [*n.inputs, *(v for b in n.blocks for v in free_values(b))]:
+        for v in [*n.inputs, *nested_reads(n)]:
             if v.node is not None and v.node in phase:
                 p = max(p, phase[v.node] + (kind[n] == "R" and kind[v.node] == "S"))
         phase[n] = p
@@ -126,7 +125,7 @@ def plan(graph: Graph, rows_per_block: int | None = None) -> RowBlocks | None:
     # a value's last reader in the graph's order may run in an earlier loop than another of its readers.
     g.block.nodes[:] = [n for r_nodes, s_nodes in phases for n in (*r_nodes, *s_nodes)]
     _write_in_place(graph, sg, kind)
-    plan_memory(g, PassContext(keep_messages=False))
+    plan_reuse(g)
     cuts = bounds(rows, parts)
     slot_of, slots = _buffers(g, sg, kind, kept, max(b - a for a, b in cuts) / rows)
     return RowBlocks(g, sg, cuts, phases, kept, partials, slot_of, slots)
@@ -135,19 +134,12 @@ def plan(graph: Graph, rows_per_block: int | None = None) -> RowBlocks | None:
 def _buffers(g: Graph, sg: ShardedGraph, kind: dict, kept: set, share_of_rows: float):
     """Block-sized buffers for the S temporaries a node can write with ``out=`` (fresh pages for every block
     would cost more than the arithmetic: glibc trims the heap as soon as two of them are freed)."""
-    position = {n: i for i, n in enumerate(g.block.nodes)}
-    lives = []
-    for n in g.block.nodes:
-        if kind[n] != "S" or not takes_out(n):
-            continue
-        planned = set(n.meta.get("reuse", {})) | set(n.meta.get("dest", {}))
-        for k, o in enumerate(n.outputs):
-            if k in planned or o in kept or sg.of(o).axis != 0 or not _static(o):
-                continue
-            end = last_read(o, g.block, position)
-            if end is not None:
-                lives.append((position[n], end, o, math.ceil(o.type.nbytes * share_of_rows)))
-    return share(lives)
+    def size(n, k, o):
+        if o in kept or sg.of(o).axis != 0 or not _static(o):
+            return None
+        return math.ceil(o.type.nbytes * share_of_rows)
+
+    return share(lives(g.block, [n for n in g.block.nodes if kind[n] == "S"], size))
 
 
 def _write_in_place(graph: Graph, sg: ShardedGraph, kind: dict) -> None:
@@ -155,13 +147,13 @@ def _write_in_place(graph: Graph, sg: ShardedGraph, kind: dict) -> None:
     by block, when both are split along the same axis."""
     for k, out in enumerate(graph.outputs):
         node = out.node
-        dest = node.meta.get("dest", {}).get(node.outputs.index(out)) if node is not None else None
+        dest = written_into(node).get(node.outputs.index(out)) if node is not None else None
         if dest is None or dest not in graph.inputs:
             continue
         new_out, new_dest = sg.graph.outputs[k], sg.graph.inputs[graph.inputs.index(dest)]
         if new_out.node is None or kind.get(new_out.node) != "S" or sg.of(new_out).axis != sg.of(new_dest).axis:
             continue
-        new_out.node.meta.setdefault("dest", {})[new_out.node.outputs.index(new_out)] = new_dest
+        write_into(new_out.node, new_out.node.outputs.index(new_out), new_dest)
 
 
 def _static(v: Value) -> bool:

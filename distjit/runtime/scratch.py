@@ -10,9 +10,9 @@ does (XLA, TVM): temporaries whose lifetimes do not overlap share a byte buffer,
 the buffers are allocated on the first call and reused by the next ones.
 
 A value gets scratch memory when
-- a node that can write with ``out=`` makes it (a ufunc with one output, a fused
-  node, np.matmul) in the graph's top-level block, and memory planning has not
-  already put it in a dying input's buffer;
+- a node that can write with ``out=`` makes it (its op declares `takes_out`: ufuncs
+  with one output, fused nodes, np.matmul) in the graph's top-level block, and it
+  has no buffer already (a dying input's, a destination's: distjit/core/buffers.py);
 - it has a static shape of at least MIN_BYTES;
 - neither it nor anything that may alias it (the result of any op that is not known
   to return fresh memory, or of a node writing into its buffer) is returned: the
@@ -32,10 +32,9 @@ import threading
 
 import numpy as np
 
-from distjit.ir.graph import Block, Graph, Node, Value
+from distjit.core.buffers import lives, share
+from distjit.ir.graph import Graph, Value
 from distjit.types import TensorType
-from distjit.passes.memplan import returns_fresh, writes_out
-from distjit.passes.util import ancestor_in
 
 MIN_BYTES = 1 << 18
 KEEP_SHARE = 8
@@ -56,76 +55,12 @@ class Assignment:
 def assign(graph: Graph) -> Assignment:
     """Scratch slots for the graph's big temporaries (see the module docstring)."""
     block = graph.block
-    position = {node: i for i, node in enumerate(block.nodes)}
-    lives = []
-    for i, node in enumerate(block.nodes):
-        if not takes_out(node):
-            continue
-        planned = set(node.meta.get("reuse", {})) | set(node.meta.get("dest", {}))
-        for k, v in enumerate(node.outputs):
-            if k in planned or not _big_static(v):
-                continue
-            end = last_read(v, block, position)
-            if end is not None:
-                lives.append((i, end, v, v.type.nbytes))
-    return Assignment(*share(lives))
-
-
-def takes_out(node: Node) -> bool:
-    """Nodes whose result can be written into a given buffer: ufuncs and fused nodes (memplan's writers), and
-    np.matmul."""
-    return writes_out(node) or node.op == "np.matmul"
-
-
-def share(lives: list[tuple[int, int, Value, int]]) -> tuple[dict[Value, int], list[int]]:
-    """Byte slots for (start, end, value, bytes): values live from node `start` to node `end` (inclusive) whose
-    lifetimes do not overlap share one, chosen best fit; (slot of each value, each slot's size in bytes)."""
-    slot_of: dict[Value, int] = {}
-    slots: list[int] = []
-    busy_until: list[int] = []
-    for start, end, v, nbytes in sorted(lives, key=lambda life: life[0]):
-        free = [s for s in range(len(slots)) if busy_until[s] < start]
-        fits = [s for s in free if slots[s] >= nbytes]
-        if fits:
-            s = min(fits, key=lambda s: slots[s])          # the smallest that fits
-        elif free:
-            s = max(free, key=lambda s: slots[s])          # grow the biggest free one
-            slots[s] = nbytes
-        else:
-            s = len(slots)
-            slots.append(nbytes)
-            busy_until.append(end)
-        busy_until[s] = end
-        slot_of[v] = s
-    return slot_of, slots
+    return Assignment(*share(lives(block, block.nodes, lambda node, k, v: v.type.nbytes if _big_static(v) else None)))
 
 
 def _big_static(v: Value) -> bool:
     t = v.type
     return isinstance(t, TensorType) and t.is_static and t.ndim >= 1 and t.nbytes >= MIN_BYTES
-
-
-def last_read(v: Value, block: Block, position: dict) -> int | None:
-    """The position of the last node of `block` that reads `v` or an alias of it; None when one escapes
-    (returned by a block, or read where the top-level block cannot see)."""
-    end, stack, seen = position[v.node], [v], set()
-    while stack:
-        a = stack.pop()
-        if a in seen:
-            continue
-        seen.add(a)
-        for user, j in a.uses:
-            if isinstance(user, Block):
-                return None                       # returned: the caller (or a loop) keeps it
-            owner = ancestor_in(user, block)
-            if owner is None:
-                return None
-            end = max(end, position[owner])
-            if owner is not user or not returns_fresh(owner):
-                stack.extend(owner.outputs)       # a view, a reshape, an If or Loop result ... may alias it
-            elif j in owner.meta.get("reuse", {}).values():
-                stack.extend(owner.outputs[k] for k, i in owner.meta["reuse"].items() if i == j)
-    return end
 
 
 class Pool:

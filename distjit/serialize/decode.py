@@ -28,10 +28,6 @@ from distjit.serialize.layout import ALIGN, crc32
 _MAX_BIG_INT_DIGITS = 4000      # below CPython's int/str conversion limit
 
 
-# Ops whose `graph` attribute is a nested graph: a call's callee, a fused node's expression.
-GRAPH_ATTRIBUTE_OPS = frozenset({"prim.Call", "fused.elementwise"})
-
-
 class TensorTable:
     """The tensor descriptors, checked against the data section; arrays are built on first use, read-only."""
 
@@ -506,7 +502,8 @@ class GraphDecoder:
         from distjit.ops.registry import Kind
 
         if msg.op not in REGISTRY:
-            raise self.fail(f"{where}: unknown op {msg.op[:60]!r} (not in this distjit's op registry)")
+            raise self.fail(f"{where}: unknown op {msg.op[:60]!r} (not in this distjit's op registry; if it is "
+                            f"a custom op, import the module that declares it with distjit.custom_op first)")
         opdef = REGISTRY.get(msg.op)
         declared = {p.name for p in opdef.params if p.kind is Kind.ATTR}
         loc = SourceLoc(msg.loc.file, msg.loc.line) if msg.HasField("loc") else None
@@ -522,9 +519,10 @@ class GraphDecoder:
                 raise self.fail(f"{where}: attribute {a.name!r} is given twice")
             value = self.model.attribute(a.value, f"{where}, attribute {a.name!r}", self.index,
                                          f"graph {self.graph.name}, {where}")
-            if isinstance(value, Graph) and not (a.name == "graph" and msg.op in GRAPH_ATTRIBUTE_OPS):
+            if isinstance(value, Graph) and a.name not in opdef.graph_attrs:    # a call's callee, a fused expression
+                holders = ", ".join(f"{d.name}.{g}" for d in REGISTRY for g in d.graph_attrs)
                 raise self.fail(f"{where}: attribute {a.name!r} holds a {type(value).__name__}; "
-                                f"only the `graph` attribute of {', '.join(sorted(GRAPH_ATTRIBUTE_OPS))} holds a graph")
+                                f"only these attributes hold a graph: {holders}")
             node.attrs[a.name] = value
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)

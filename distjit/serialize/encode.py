@@ -262,7 +262,7 @@ def encode_functions(functions: list, own_metadata: dict | None, metadata: dict[
                      ) -> tuple[pb.Model, list[np.ndarray]]:
     """One file holding `functions` (the signatures of one scripted function, or one Function): the first in
     the Model's own fields, the others in `Model.functions` (format 1.2), sharing the graph and tensor tables."""
-    import distjit
+    from distjit.version import __version__
 
     enc = Encoder()
     m = enc.model
@@ -271,7 +271,7 @@ def encode_functions(functions: list, own_metadata: dict | None, metadata: dict[
     m.format_major = FORMAT_MAJOR
     m.format_minor = FORMAT_MINOR
     m.producer_name = PRODUCER
-    m.producer_version = distjit.__version__
+    m.producer_version = __version__
     m.opset_version = OPSET_VERSION
     meta = dict(own_metadata or {})
     meta.update(metadata or {})

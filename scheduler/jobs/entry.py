@@ -26,7 +26,7 @@ def main(argv=None) -> int:
 
     import distjit
     from distjit.errors import DistJitError
-    from distjit.cli import arrays
+    from distjit.serialize import named_arrays as arrays
     from scheduler.jobs import result
 
     try:

@@ -110,7 +110,7 @@ def test_inputs_are_checked_before_submitting(files, addr):
 def test_too_big_to_submit(files, head, monkeypatch):
     import distjit
     from distjit.errors import DistJitError
-    from distjit.cli import arrays
+    from distjit.serialize import named_arrays as arrays
     from scheduler.jobs import client
 
     monkeypatch.setattr(client, "upload_limit", lambda: 1000)

@@ -18,13 +18,12 @@ input i (None: replicated). It returns:
                                   inputs and runs the op replicated
 
 NOTE: [Where the rules live]
-The rules are here, keyed by op name with families keyed by flag, rather than in
-each `OpDef.shard`: they speak the partitioner's vocabulary (Split, Reduce,
-dist.*), which the op layer below must not import, and the families' flags
-("elementwise", "combine:<kind>", "cumulative") already carry what a rule needs,
-so one small function per family covers hundreds of ops. An op that declares
-`OpDef.shard` overrides the table (`rule_for`), so an op family can still own its
-rule where that is clearer.
+Each op names its rule in its declaration (`OpDef.shard`); the rules of the op
+families are here, beside the vocabulary they speak, so that a family (every
+ufunc, every reduction) shares one small function and the partitioner only asks
+`get_op(name).shard`. A rule reads the op's facts (its reduction, its attribute
+defaults), never its name; ops that differ get their own rule (`permute_axes`,
+`swap_axes`, `move_axes`).
 """
 from __future__ import annotations
 
@@ -33,9 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from distjit.ir.graph import Node
 from distjit.types import Ref, TensorType, iter_refs
-from distjit.ops import get_op
 from distjit.ops.infer import normalize_axes
 
 REPLICATED = "replicated"   # as a required input sharding: gather it if it is split
@@ -77,7 +74,7 @@ def _first_split(ins):
 
 # ---- elementwise (with broadcasting) ---------------------------------------------------------------------------
 
-def elementwise(node: Node, ins):
+def elementwise(node, ins):
     """Broadcasting ops: the output is split where the largest split operand is; others follow or stay whole."""
     out = node.outputs[0]
     rank = _rank(out)
@@ -98,7 +95,7 @@ def elementwise(node: Node, ins):
     return Split([axis] * len(node.outputs), need)
 
 
-def like(node: Node, ins):
+def like(node, ins):
     """zeros_like & co.: the result has the operand's sharding (unless a new shape is given)."""
     if node.attrs.get("shape") is not None:
         return None
@@ -107,9 +104,15 @@ def like(node: Node, ins):
 
 # ---- reductions ---------------------------------------------------------------------------------------------------
 
-def reduction(node: Node, ins):
+def _opdef(node):
+    from distjit.ops.registry import get_op
+
+    return get_op(node.op)
+
+
+def reduction(node, ins):
     """Over other axes the split stays (shifted); over the split axis: partials and a combine."""
-    kind = next((f.split(":", 1)[1] for f in get_op(node.op).flags if f.startswith("combine:")), None)
+    r = _opdef(node).reduction
     if ins[0] is None or any(a is not None for a in ins[1:]) or len(node.inputs) != 1:
         return None
     x = node.inputs[0]
@@ -123,26 +126,19 @@ def reduction(node: Node, ins):
     if a not in axes:
         shift = 0 if keepdims else sum(1 for r in axes if r < a)
         return Split([a - shift])
-    if kind is None or attrs.get("initial") is not None or "cumulative" in get_op(node.op).flags:
+    if r is None or not r.partials or attrs.get("initial") is not None:
         return None
-    if node.op in ("np.std", "np.var"):
+    if r.kind == "var":
         if x.type.dtype.kind == "c":
             return None
         ddof = attrs.get("correction") if attrs.get("correction") is not None else attrs.get("ddof", 0)
-        return Reduce("var", axes, keepdims, ddof, attrs.get("dtype"), sqrt=node.op == "np.std")
-    if kind in ("argmax", "argmin") and len(axes) != 1:
+        return Reduce("var", axes, keepdims, ddof, attrs.get("dtype"), sqrt=r.sqrt)
+    if r.kind in ("argmax", "argmin") and len(axes) != 1:
         return None
-    if kind == "all" and node.op == "np.allclose":
-        return None
-    if kind in ("sum", "prod", "mean", "max", "min", "any", "all", "argmax", "argmin") and node.op.startswith("np."):
-        if node.op not in ("np.sum", "np.prod", "np.mean", "np.max", "np.min", "np.any", "np.all",
-                           "np.argmax", "np.argmin"):
-            return None
-        return Reduce(kind, axes, keepdims, 0, attrs.get("dtype"))
-    return None
+    return Reduce(r.kind, axes, keepdims, 0, attrs.get("dtype"))
 
 
-def partial(node: Node, ins):
+def partial(node, ins):
     """A task's dist.Partial cut into blocks again (distjit/runtime/row_blocks.py): over the split axis, the
     blocks' partials fold into the task's with the same ufunc, for the kinds whose partial is the reduction."""
     if ins[0] is None or node.attrs["kind"] not in ("sum", "prod", "max", "min", "any", "all"):
@@ -153,11 +149,11 @@ def partial(node: Node, ins):
     return Reduce(node.attrs["kind"], axes, True, 0, node.attrs.get("dtype"))
 
 
-def along_other_axis(node: Node, ins):
+def along_other_axis(node, ins):
     """sort, argsort, cumsum, cumprod, diff …: fine when they work along another axis than the split one."""
     if ins[0] is None or any(a is not None for a in ins[1:]):
         return None
-    axis = node.attrs.get("axis", -1 if node.op in ("np.sort", "np.argsort", "np.diff") else None)
+    axis = node.attrs.get("axis", _opdef(node).attr_defaults.get("axis"))
     if axis is None:
         return None
     if axis % _rank(node.inputs[0]) == ins[0]:
@@ -167,8 +163,17 @@ def along_other_axis(node: Node, ins):
 
 # ---- contractions -----------------------------------------------------------------------------------------------
 
-def matmul(node: Node, ins):
+def matmul(node, ins):
     """x @ w with x split by rows (or batch) and w whole stays split; split contracted dims give partial sums."""
+    return _contraction(node, ins, batched=True)
+
+
+def dot(node, ins):
+    """np.dot: as matmul, except that a split leading dim of a 3-D a is not a batch dim."""
+    return _contraction(node, ins, batched=False)
+
+
+def _contraction(node, ins, batched: bool):
     a, b = node.inputs[0], node.inputs[1]
     ra, rb, ro = _rank(a), _rank(b), _rank(node.outputs[0])
     sa, sb = ins[0], ins[1]
@@ -190,7 +195,7 @@ def matmul(node: Node, ins):
     if sa is not None and sb is None and ra >= 2:
         if sa == ra - 2:                                   # rows of a
             return Split([ro - 2 if rb >= 2 else ro - 1])
-        if node.op == "np.matmul":                         # a batch dim: b's matching batch dim follows
+        if batched:                                        # a batch dim: b's matching batch dim follows
             axis = sa + ro - ra
             aligned = axis - (ro - rb)
             if rb > 2 and aligned >= 0 and aligned < rb - 2 and _dims(b)[aligned] != 1:
@@ -202,7 +207,7 @@ def matmul(node: Node, ins):
     return None
 
 
-def einsum(node: Node, ins):
+def einsum(node, ins):
     """Subscripts decide: a split letter kept in the output stays split; a summed one gives partial sums."""
     subs = node.attrs.get("subscripts")
     if not isinstance(subs, str) or "..." in subs or "->" not in subs:
@@ -228,39 +233,48 @@ def einsum(node: Node, ins):
 
 # ---- shape ops -----------------------------------------------------------------------------------------------------
 
-def permute(node: Node, ins):
-    """transpose, swapaxes, moveaxis: the split axis moves with its dim."""
+def permute_axes(node, ins):
+    """np.transpose: the split axis moves with its dim."""
+    if ins[0] is None:
+        return None
+    n = _rank(node.inputs[0])
+    order = [o % n for o in (node.attrs.get("axes") or reversed(range(n)))]
+    return Split([order.index(ins[0])])
+
+
+def swap_axes(node, ins):
     if ins[0] is None:
         return None
     n = _rank(node.inputs[0])
     order = list(range(n))
-    attrs = node.attrs
-    if node.op == "np.transpose":
-        order = list(attrs.get("axes") or reversed(range(n)))
-        order = [o % n for o in order]
-    elif node.op == "np.swapaxes":
-        i, j = attrs["axis1"] % n, attrs["axis2"] % n
-        order[i], order[j] = order[j], order[i]
-    else:
-        src = [s % n for s in np.atleast_1d(attrs["source"]).tolist()]
-        dst = [d % n for d in np.atleast_1d(attrs["destination"]).tolist()]
-        rest = [k for k in range(n) if k not in src]
-        order = [None] * n
-        for s, d in zip(src, dst):
-            order[d] = s
-        it = iter(rest)
-        order = [o if o is not None else next(it) for o in order]
+    i, j = node.attrs["axis1"] % n, node.attrs["axis2"] % n
+    order[i], order[j] = order[j], order[i]
     return Split([order.index(ins[0])])
 
 
-def expand_dims(node: Node, ins):
+def move_axes(node, ins):
+    if ins[0] is None:
+        return None
+    n = _rank(node.inputs[0])
+    src = [s % n for s in np.atleast_1d(node.attrs["source"]).tolist()]
+    dst = [d % n for d in np.atleast_1d(node.attrs["destination"]).tolist()]
+    rest = [k for k in range(n) if k not in src]
+    order = [None] * n
+    for s, d in zip(src, dst):
+        order[d] = s
+    it = iter(rest)
+    order = [o if o is not None else next(it) for o in order]
+    return Split([order.index(ins[0])])
+
+
+def expand_dims(node, ins):
     out_rank = _rank(node.outputs[0])
     axes = sorted(a % out_rank for a in np.atleast_1d(node.attrs["axis"]).tolist())
     kept = [k for k in range(out_rank) if k not in axes]
     return Split([kept[ins[0]]])
 
 
-def squeeze(node: Node, ins):
+def squeeze(node, ins):
     shape = _dims(node.inputs[0])
     axis = node.attrs.get("axis")
     gone = [k for k, d in enumerate(shape) if d == 1] if axis is None else \
@@ -274,8 +288,17 @@ def _static(t) -> bool:
     return isinstance(t, TensorType) and t.is_static
 
 
-def reshape(node: Node, ins):
+def reshape(node, ins):
     """A reshape keeps the split when the split dim survives whole with the same product of dims before it."""
+    return _reshape(node, ins, flat=False)
+
+
+def ravel(node, ins):
+    """As reshape; a 1-D result of a split along axis 0 stays split."""
+    return _reshape(node, ins, flat=True)
+
+
+def _reshape(node, ins, flat: bool):
     x, out = node.inputs[0], node.outputs[0]
     if not (_static(x.type) and _static(out.type)) or any(a is not None for a in ins[1:]):
         return None
@@ -288,12 +311,12 @@ def reshape(node: Node, ins):
                 shape[b] = stop - start
                 return {**attrs, "shape": tuple(shape)}
             return Split([b], attrs=shard_attrs)
-    if node.op == "np.ravel" and a == 0:
+    if flat and a == 0:
         return Split([0])
     return None
 
 
-def broadcast_to(node: Node, ins):
+def broadcast_to(node, ins):
     x, out = node.inputs[0], node.outputs[0]
     t = out.type.shape
     b = ins[0] + len(t) - _rank(x)
@@ -307,30 +330,33 @@ def broadcast_to(node: Node, ins):
     return Split([b], attrs=shard_attrs)
 
 
-def join(node: Node, ins):
-    """concatenate and stack along another axis than the split one: every operand cut the same way."""
-    axis = node.attrs.get("axis", 0)
-    if axis is None:
-        return None
+def _joined_axis(node, ins):
+    """The one split axis of a join's operands (all of them operands), or None."""
     operands = node.operand_indices()
-    if len(operands) != len(node.inputs):
+    if len(operands) != len(node.inputs) or node.attrs.get("axis", 0) is None:
         return None
-    rank = _rank(node.inputs[0])
     split = {a for a in ins if a is not None}
-    if len(split) != 1:
+    return split.pop() if len(split) == 1 else None
+
+
+def concatenate(node, ins):
+    """concatenate along another axis than the split one: every operand cut the same way."""
+    a = _joined_axis(node, ins)
+    if a is None or node.attrs.get("axis", 0) % _rank(node.inputs[0]) == a:
         return None
-    (a,) = split
-    if node.op == "np.concatenate":
-        if axis % rank == a:
-            return None
-        return Split([a], [a] * len(ins))
-    if node.op == "np.stack":
-        pos = axis % (rank + 1)
-        return Split([a if a < pos else a + 1], [a] * len(ins))
-    return None
+    return Split([a], [a] * len(ins))
 
 
-def flip_roll(node: Node, ins):
+def stack(node, ins):
+    """stack: the new axis shifts the split one when it comes before it; every operand cut the same way."""
+    a = _joined_axis(node, ins)
+    if a is None:
+        return None
+    pos = node.attrs.get("axis", 0) % (_rank(node.inputs[0]) + 1)
+    return Split([a if a < pos else a + 1], [a] * len(ins))
+
+
+def flip_roll(node, ins):
     axis = node.attrs.get("axis")
     if axis is None or ins[0] is None:
         return None
@@ -340,11 +366,16 @@ def flip_roll(node: Node, ins):
     return Split([ins[0]])
 
 
-def identity(node: Node, ins):
-    """An op that keeps every dim where it is (copy, atleast_nd on arrays already of that rank)."""
-    if node.op.startswith("np.atleast_") and _rank(node.outputs[0]) != _rank(node.inputs[0]):
-        return None
+def identity(node, ins):
+    """An op that keeps every dim where it is (copy)."""
     return Split([ins[0]] * len(node.outputs))
+
+
+def same_rank(node, ins):
+    """atleast_nd: keeps every dim where it is when the array already has that rank."""
+    if _rank(node.outputs[0]) != _rank(node.inputs[0]):
+        return None
+    return identity(node, ins)
 
 
 # ---- indexing -----------------------------------------------------------------------------------------------------
@@ -383,7 +414,7 @@ def _basic_axis_map(index, ndim):
     return mapping, full
 
 
-def getitem(node: Node, ins):
+def getitem(node, ins):
     """x[basic index] with a full slice on the split axis; table[idx] with idx split (an embedding lookup)."""
     index = node.attrs["index"]
     if ins[0] is not None and all(a is None for a in ins[1:]):
@@ -413,7 +444,7 @@ def _strip_dynamic_slices(index):
     return tuple(out)
 
 
-def setitem(node: Node, ins):
+def setitem(node, ins):
     """out = x.copy(); out[basic index] = v: fine when the index takes the split axis whole."""
     x, v = node.inputs[0], node.inputs[1]
     if ins[0] is None or any(a is not None for a in ins[2:]):
@@ -435,40 +466,3 @@ def setitem(node: Node, ins):
 def _getitem_shape(mapping, index, ndim):
     items = list(index) if isinstance(index, (tuple, list)) else [index]
     return [0] * (len(mapping) + sum(1 for it in items if it is None))
-
-
-# ---- the table ----------------------------------------------------------------------------------------------------
-
-BY_NAME: dict[str, Callable] = {
-    "np.where": elementwise, "np.clip": elementwise, "np.astype": elementwise, "np.round": elementwise,
-    "np.isclose": elementwise, "np.copy": identity,
-    "np.zeros_like": like, "np.ones_like": like, "np.empty_like": like, "np.full_like": like,
-    "np.matmul": matmul, "np.dot": matmul, "np.einsum": einsum,
-    "np.transpose": permute, "np.swapaxes": permute, "np.moveaxis": permute,
-    "np.expand_dims": expand_dims, "np.squeeze": squeeze,
-    "np.reshape": reshape, "np.ravel": reshape, "np.broadcast_to": broadcast_to,
-    "np.concatenate": join, "np.stack": join,
-    "np.flip": flip_roll, "np.roll": flip_roll,
-    "np.atleast_1d": identity, "np.atleast_2d": identity, "np.atleast_3d": identity,
-    "np.sort": along_other_axis, "np.argsort": along_other_axis, "np.diff": along_other_axis,
-    "np.cumsum": along_other_axis, "np.cumprod": along_other_axis,
-    "array.getitem": getitem, "array.setitem": setitem,
-    "dist.Partial": partial,
-}
-# families by flag, checked in this order when an op has no entry by name
-BY_FLAG: list[tuple[str, Callable]] = [
-    ("elementwise", elementwise),
-    ("reduction", reduction),
-]
-
-
-def rule_for(op: str) -> Callable | None:
-    opdef = get_op(op)
-    if opdef.shard is not None:
-        return opdef.shard
-    if op in BY_NAME:
-        return BY_NAME[op]
-    for flag, rule in BY_FLAG:
-        if flag in opdef.flags:
-            return rule
-    return None

@@ -3,6 +3,10 @@
 Inputs are named by their flattened argument path, as `distjit inspect` lists them ("x",
 "batch['y']"); outputs likewise ("output", "output[0]"), and an input the function mutates comes
 back as "<path>:new". A scalar input may be given as a literal ("n=3") or a 0-d .npy.
+
+It lives beside the .djit format rather than in the CLI because the Ray job's entry point
+(scheduler/jobs/entry.py) reads the same files, and the CLI imports the jobs package: the
+shared part sits below both.
 """
 from __future__ import annotations
 

@@ -1,8 +1,13 @@
-"""Last uses: which values each node is the last to read, per block.
+"""Liveness: which values each node is the last to read, per block, and what a nested block reads from outside.
 
 A use inside a nested block counts as a use by the node that owns the block, so a
 value defined outside a loop lives as long as the loop does, and one defined
 inside a body dies inside it. Block returns are read after the last node.
+
+The interpreter and the generated code drop values after their last use with it,
+fused evaluation frees its slots with it, and row blocks and the partitioner read
+`free_values` to see what a node's nested blocks depend on. Liveness of memory,
+which also follows views, is in aliasing.py.
 """
 from __future__ import annotations
 
@@ -33,6 +38,18 @@ def last_uses(block: Block) -> dict[Node, list[Value]]:
 
 def unused_outputs(node: Node) -> list[Value]:
     return [v for v in node.outputs if not v.uses]
+
+
+def nested_reads(node: Node) -> list[Value]:
+    """Values the node's nested blocks read but that are defined outside the node, in first-read order."""
+    inner: set[Value] = set()
+    out: list[Value] = []
+    for block in node.blocks:
+        for v in free_values(block):
+            if v not in inner:
+                inner.add(v)
+                out.append(v)
+    return out
 
 
 def _reads(node: Node) -> list[Value]:
