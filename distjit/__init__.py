@@ -6,18 +6,18 @@ from distjit.errors import (ClusterError, DistJitError, ExecutionError, FormatEr
                             ShapeError, TracingError, VerifyError)
 from distjit.ir import Graph  # noqa: F401
 from distjit.function import Function  # noqa: F401
+from distjit.function_set import FunctionSet, optimize  # noqa: F401  (optimize: of a Function or a FunctionSet)
 from distjit.frontend.trace import trace  # noqa: F401
 from distjit.frontend.script import ScriptFunction, script  # noqa: F401
 from distjit.serialize import load, save  # noqa: F401
 from distjit.partition import partition  # noqa: F401
-from distjit.passes import optimize  # noqa: F401
 from distjit.ops import custom_op  # noqa: F401
 from distjit import runtime as _runtime  # noqa: F401  (binds the evaluators the op registry cannot import)
 from distjit.version import __version__  # noqa: F401
 
 __all__ = [
     "optimize", "custom_op",
-    "trace", "script", "ScriptFunction", "Function", "Graph", "save", "load", "partition",
+    "trace", "script", "ScriptFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
     "DistJitError", "TracingError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
     "ExecutionError", "ClusterError",
 ]

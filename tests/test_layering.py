@@ -29,6 +29,7 @@ LAYERS = [
     ["distjit.runtime"],
     ["scheduler"],
     ["distjit.function"],
+    ["distjit.function_set"],
     ["distjit.frontend"],
     ["distjit.serialize"],
     ["distjit"],

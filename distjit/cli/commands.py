@@ -32,10 +32,51 @@ from typing import Callable
 
 def cmd_inspect(args) -> int:
     import distjit
+
+    loaded = distjit.load(args.path, mmap=True, verify_checksums=True if args.verify else None)
+    header, model = _header_and_model(args.path)
+    functions = loaded.functions if isinstance(loaded, distjit.FunctionSet) else [loaded]
+    info = {
+        "path": str(args.path),
+        "format_version": f"{header.major}.{header.minor}",
+        "producer": f"{model.producer_name} {model.producer_version}",
+        "opset_version": model.opset_version,
+        "name": loaded.name,
+        "metadata": dict(loaded.metadata),
+        **_function_info(functions[0]),
+        "graphs": len(model.graphs),
+        "checksums": "verified" if args.verify or sum(t.length for t in model.tensors)
+        <= distjit.serialize.files.AUTO_VERIFY_BYTES else "not verified (use --verify)",
+    }
+    if len(functions) > 1:      # a scripted function saved with several signatures; the fields above are the first's
+        info["signatures"] = [_function_info(f) for f in functions]
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    lines = [f"{info['path']}: distjit format {info['format_version']} (written by {info['producer']}, "
+             f"op set {info['opset_version']}; checksums {info['checksums']})"]
+    if len(functions) == 1:
+        lines.append(f"function {info['name']}: {info['nodes']} nodes in {info['graphs']} graph(s)"
+                     + (f", with {len(info['plans'])} partition plan(s)" if info["has_plan"] else ""))
+    else:
+        lines.append(f"scripted function {info['name']}: {len(functions)} signatures, {info['graphs']} graph(s); "
+                     f"a call runs the signature its arguments fit")
+    lines.append("metadata:" + ("" if info["metadata"] else " (none)"))
+    lines += [f"  {k}: {v}" for k, v in sorted(info["metadata"].items())]
+    for i, one in enumerate(info.get("signatures", [info])):
+        indent = "" if len(functions) == 1 else "  "
+        if len(functions) > 1:
+            lines.append(f"signature {i}: {one['nodes']} nodes"
+                         + (f", with {len(one['plans'])} partition plan(s)" if one["has_plan"] else ""))
+        lines += [indent + line for line in _function_lines(one)]
+    print("\n".join(lines))
+    return 0
+
+
+def _function_info(f) -> dict:
+    """What `inspect` shows of one Function of a file: inputs, outputs, parameters, graph, plans."""
     from distjit.pytree import leaf_paths
 
-    f = distjit.load(args.path, mmap=True, verify_checksums=True if args.verify else None)
-    header, model = _header_and_model(args.path)
     sig = f.signature
     in_paths = sig.input_paths()
     out_paths = leaf_paths(sig.out_spec, "output")
@@ -44,36 +85,21 @@ def cmd_inspect(args) -> int:
         graph_text = str(f.graph)
     except TypeError as e:       # the printer cannot show every attribute value yet
         graph_text = f"<the graph cannot be printed: {e}>"
-    info = {
-        "path": str(args.path),
-        "format_version": f"{header.major}.{header.minor}",
-        "producer": f"{model.producer_name} {model.producer_version}",
-        "opset_version": model.opset_version,
-        "name": f.name,
-        "metadata": dict(f.metadata),
+    return {
         "inputs": [{"name": p, "type": str(v.type)} for p, v in zip(in_paths, f.graph.inputs)],
         "outputs": [{"name": p, "type": str(v.type)} for p, v in zip(out_paths, f.graph.outputs)],
         "parameters": [{"name": n, "dtype": str(a.dtype.newbyteorder("=")), "shape": list(a.shape),
                         "bytes": int(a.nbytes)} for n, a in f.params.items()],
         "nodes": f.graph.node_count(),
-        "graphs": len(model.graphs),
         "has_plan": bool(f.plans),
         "plans": _plan_summaries(f),
-        "checksums": "verified" if args.verify or sum(t.length for t in model.tensors)
-        <= distjit.serialize.files.AUTO_VERIFY_BYTES else "not verified (use --verify)",
         "graph": graph_text,
     }
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
+
+
+def _function_lines(info: dict) -> list[str]:
     total = sum(p["bytes"] for p in info["parameters"])
-    lines = [f"{info['path']}: distjit format {info['format_version']} (written by {info['producer']}, "
-             f"op set {info['opset_version']}; checksums {info['checksums']})",
-             f"function {info['name']}: {info['nodes']} nodes in {info['graphs']} graph(s)"
-             + (f", with {len(info['plans'])} partition plan(s)" if info["has_plan"] else "")]
-    lines.append("metadata:" + ("" if info["metadata"] else " (none)"))
-    lines += [f"  {k}: {v}" for k, v in sorted(info["metadata"].items())]
-    lines.append("inputs:")
+    lines = ["inputs:"]
     lines += [f"  {i['name']}: {i['type']}" for i in info["inputs"]]
     lines.append("outputs:")
     lines += [f"  {o['name']}: {o['type']}" for o in info["outputs"]]
@@ -87,12 +113,11 @@ def cmd_inspect(args) -> int:
             lines.append("  " + "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in
                                           enumerate(zip(r, widths))))
     lines.append("graph:")
-    lines += ["  " + line for line in graph_text.splitlines()]
+    lines += ["  " + line for line in info["graph"].splitlines()]
     for plan in info["plans"]:
         lines.append(f"plan for workers={plan['workers']}, shard={plan['shard']}:")
         lines += ["  " + line for line in plan["explain"].splitlines()]
-    print("\n".join(lines))
-    return 0
+    return lines
 
 
 def _plan_summaries(f) -> list[dict]:
@@ -158,8 +183,7 @@ def cmd_run(args) -> int:
     from distjit.serialize import named_arrays as arrays
     from distjit.cli.progress import Bar
 
-    f = _load(args.path)
-    values = arrays.load_inputs(f, arrays.parse_input_args(args.input), args.inputs)
+    f, values = arrays.function_and_inputs(_load(args.path), arrays.parse_input_args(args.input), args.inputs)
     _check_cluster(args.cluster)
     bar = Bar("running ", enabled=None if not args.quiet else False)
     t = time.perf_counter()
@@ -230,8 +254,7 @@ def cmd_submit(args) -> int:
     from scheduler.jobs.client import Jobs, JobFailedError, status_of
     from distjit.cli.progress import Bar
 
-    f = _load(args.path)
-    values = arrays.load_inputs(f, arrays.parse_input_args(args.input), args.inputs)
+    f, values = arrays.function_and_inputs(_load(args.path), arrays.parse_input_args(args.input), args.inputs)
     jobs = Jobs(args.address)
     job = jobs.submit(args.path, f, values, workers=args.workers, ship_code=not args.no_ship_code)
     print(job, flush=True)

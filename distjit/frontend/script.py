@@ -34,7 +34,8 @@ Types come from the arguments of the first call (like jax.jit): one graph per
 (dtype, ndim) of each array and kind of each Python number; every dim of an array
 argument is a symbol (`x_0`, `x_1`), so one graph serves all sizes. `.graph` is
 the most recent specialization, `.graphs` all of them; pass `example_inputs=` to
-compile at decoration time.
+compile at decoration time. A ScriptFunction is a `distjit.FunctionSet` of those
+Functions (function_set.py): it optimizes, plans, runs and saves like a Function.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
 from distjit.frontend.script_convert import Site, convert, site_error
 from distjit.function import Function, Signature
+from distjit.function_set import FunctionSet, check_optimize_options
 from distjit.ir.graph import Graph, SourceLoc
 from distjit.types import ScalarType, TensorType, type_of
 from distjit.pytree import flatten, leaf_paths, unflatten
@@ -82,22 +84,30 @@ def converted_function(fn: Callable) -> Callable:
     return hit
 
 
-class ScriptFunction:
+class ScriptFunction(FunctionSet):
     """A scripted function: call it like the original. Compiles once per argument signature.
 
+    Everything a `distjit.Function` does, it does for the signature at hand (see FunctionSet):
+
     >>> f = distjit.script(fn)
-    >>> f(x, 3)            # same results as fn(x, 3)
-    >>> print(f.graph)     # the graph of the most recent specialization
+    >>> f(x, 3)                          # same results as fn(x, 3); compiles the signature on first sight
+    >>> print(f.graph)                   # the graph of the most recent specialization
+    >>> g = distjit.optimize(f)          # every specialization optimized, present and future
+    >>> g.run(x, 3, cluster="local")     # the Plan of the signature at hand
+    >>> distjit.save(g, "fn.djit")       # every signature compiled so far (or example_inputs=)
     """
 
-    def __init__(self, fn: Callable, example_inputs: tuple | None = None, name: str | None = None):
+    def __init__(self, fn: Callable, example_inputs: tuple | None = None, name: str | None = None,
+                 optimizations: tuple = ()):
+        super().__init__(name=name or getattr(fn, "__name__", "script"))
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "script")
         functools.update_wrapper(self, fn, updated=())
         self.converted = converted_function(fn)
         self._signature = inspect.signature(fn)
-        self._cache: dict[Any, Function] = {}
-        self._last: Function | None = None
+        self._defaults = _saved_defaults(self._signature)
+        # (level, options) of each distjit.optimize applied, in order: a new specialization gets them all.
+        self._optimizations = tuple(optimizations)
+        self._embedded: dict[Any, Function] = {}   # graphs embedded into traces, by input types; never saved
         if example_inputs is not None:
             if not isinstance(example_inputs, tuple):
                 example_inputs = (example_inputs,)
@@ -109,22 +119,23 @@ class ScriptFunction:
         leaves, spec = flatten(values, is_leaf=_is_traced)
         if any(isinstance(x, TracedArray) for x in leaves):
             return self._embed(values, leaves, spec)
-        return self.specialize(values, leaves, spec)(*values)
+        return self._function_for_values(values, (leaves, spec))(*values)
 
     def compile(self, *args, **kwargs) -> Function:
-        """The Function for these arguments' signature, compiled now if needed."""
-        values = self._bind(args, kwargs)
-        leaves, spec = flatten(values)
-        return self.specialize(values, leaves, spec)
+        """The Function for these arguments' signature, compiled now if needed (the same as `function_for`)."""
+        return self.function_for(*args, **kwargs)
 
-    def specialize(self, values, leaves, spec) -> Function:
-        key = (spec, tuple(_leaf_key(x) for x in leaves))
-        f = self._cache.get(key)
-        if f is None:
-            types = [_leaf_type(x, path) for x, path in zip(leaves, self._paths(spec))]
-            f = self._cache[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name)
-        self._last = f
+    def _missing(self, values, leaves, spec, keys) -> Function:
+        types = [_leaf_type(x, path) for x, path in zip(leaves, self._paths(spec))]
+        f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name, self._defaults)
+        for level, options in self._optimizations:
+            f = f.optimize(level, **options)
+        self._functions[(spec, keys)] = f
         return f
+
+    def _not_compiled(self) -> str:
+        return (f"{self.name} is not compiled yet: its types come from its arguments. Call it once, or pass "
+                f"example_inputs=(...) to distjit.script (or to distjit.save) to compile it for those")
 
     def _bind(self, args, kwargs) -> tuple:
         try:
@@ -149,10 +160,11 @@ class ScriptFunction:
         if isinstance(ctx, ScriptContext):
             return inline_function(ctx, self.fn, values, {}, None)
         types = [x.type if isinstance(x, TracedArray) else type_of(x) for x in leaves]
-        key = ("embed", spec, tuple(types))
-        f = self._cache.get(key)
+        key = (spec, tuple(types))
+        f = self._embedded.get(key)
         if f is None:
-            f = self._cache[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name)
+            f = self._embedded[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types,
+                                            self.name)
         inputs = [ctx.value_of(x) for x in leaves]
         from distjit.frontend.source import user_loc
 
@@ -162,44 +174,39 @@ class ScriptFunction:
         n_user = len(outs) - len(f.signature.mutations)
         return unflatten(f.signature.out_spec, outs[:n_user])
 
+    # -- optimizing ----------------------------------------------------------------------
+    def optimize(self, level: int = 2, **options) -> "ScriptFunction":
+        """A scripted function whose every specialization, compiled so far or later, is `distjit.optimize`d
+        with these options (`.optimization` is the latest one's Report)."""
+        check_optimize_options(level, options)
+        out = ScriptFunction(self.fn, name=self.name, optimizations=self._optimizations + ((level, dict(options)),))
+        out.metadata = dict(self.metadata)
+        for key, f in self._functions.items():
+            out._functions[key] = f.optimize(level, **options)
+            if f is self._last:
+                out._last = out._functions[key]
+        return out
+
     # -- introspection --------------------------------------------------------------------
     @property
-    def graph(self) -> Graph:
-        if self._last is None:
-            raise ScriptError(f"{self.name} has not been compiled yet: its types come from its arguments. Call it "
-                              f"once, or pass example_inputs=(...) to distjit.script to compile it eagerly")
-        return self._last.graph
-
-    @property
-    def graphs(self) -> list[Graph]:
-        return [f.graph for f in self._cache.values()]
-
-    @property
-    def functions(self) -> list[Function]:
-        return list(self._cache.values())
-
-    @property
-    def code(self) -> str:
-        """The rewritten Python source (what is traced)."""
+    def script_source(self) -> str:
+        """The rewritten Python source (what is traced); `.code` is what the latest graph runs as."""
         return self.converted.__dj_source__
 
     def __repr__(self):
-        return f"<distjit.ScriptFunction {self.name}: {len(self._cache)} specialization(s)>"
+        return f"<distjit.ScriptFunction {self.name}: {len(self._functions)} specialization(s)>"
+
+
+def _saved_defaults(signature: inspect.Signature) -> dict[str, Any]:
+    """The defaults a Function keeps in its Signature: those a file can hold (numbers, strings, None), so that
+    a loaded function can be called without them as the Python one can."""
+    return {name: p.default for name, p in signature.parameters.items()
+            if p.default is not inspect.Parameter.empty
+            and (p.default is None or type(p.default) in (bool, int, float, complex, str))}
 
 
 def _is_traced(x) -> bool:
     return isinstance(x, TracedArray)
-
-
-def _leaf_key(x):
-    if isinstance(x, np.ndarray):
-        return ("array", x.dtype.str, x.ndim)
-    if isinstance(x, np.generic):
-        return ("scalar", x.dtype.str)
-    if isinstance(x, (bool, int, float, complex)):
-        return ("py", type(x).__name__)
-    raise ShapeError(f"distjit.script: arguments must be NumPy arrays, NumPy scalars, Python numbers, or tuples, "
-                     f"lists and dicts of them; got {type(x).__name__}")
 
 
 def _leaf_type(x, path: str):
@@ -209,7 +216,7 @@ def _leaf_type(x, path: str):
     return type_of(x)
 
 
-def build(fn, converted, arg_names, in_spec, leaves, types, name) -> Function:
+def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None) -> Function:
     """Trace the rewritten function on inputs of `types` into a Function."""
     graph = Graph(name)
     ctx = ScriptContext(graph)
@@ -242,7 +249,7 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name) -> Function:
             mutations.append((index, len(graph.outputs)))
             graph.add_output(ctx.current(proxy))
     graph.verify()
-    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), {})
+    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}))
     return Function(graph, signature, ctx.param_arrays, name)
 
 

@@ -15,11 +15,19 @@ is wrong. The checks:
   "?" matches any dim).
 - Blocks: the shapes of `prim.If`, `prim.Loop` and `prim.Call` (see ops/control.py);
   no other op has blocks.
+- Nested graphs: a callee, and a `fused.elementwise` node's expression, are verified
+  like any graph (once each: `verify_all` shares one set of verified graphs, so a file's
+  call graph is checked in linear time), and must fit the node: a call's types equal
+  the callee's; an expression takes the node's inputs (same count, kinds, dtypes and
+  ranks; sizes may differ, since one expression serves every shard), is made only of
+  elementwise ops and scalar constants, and gives outputs of the node's dtypes.
 """
 from __future__ import annotations
 
 from collections import Counter
 from typing import NoReturn
+
+import numpy as np
 
 from distjit.errors import VerifyError
 from distjit.ir.graph import Block, Graph, Node, Value
@@ -33,6 +41,14 @@ from distjit.ops.registry import REQUIRED, Kind
 def verify(graph: Graph) -> None:
     """Raise VerifyError naming the first node that breaks an invariant of the IR."""
     _GraphVerifier(graph, set()).run()
+
+
+def verify_all(graphs) -> None:
+    """Verify every graph of `graphs`, each graph (and each nested graph) once: linear in their total size."""
+    done: set[int] = set()
+    for g in graphs:
+        if id(g) not in done:
+            _GraphVerifier(g, done).run()
 
 
 def types_match(a: Type, b: Type) -> bool:
@@ -246,8 +262,58 @@ class _Structure:
                 f"graph {callee.name}'s output")
 
 
+    @staticmethod
+    def fused(v: _GraphVerifier, node: Node) -> None:
+        """The expression is checked like a callee: the kernels run it on the node's inputs, and the
+        native backend sizes its loop from them, so it must be elementwise over exactly those inputs."""
+        _Structure.no_blocks(v, node)
+        expr = node.attrs.get("graph")
+        if not isinstance(expr, Graph):
+            v.fail(node, f"the graph attribute is a {type(expr).__name__}, not a Graph")
+        if not isinstance(node.attrs.get("exact", True), bool):
+            v.fail(node, "the exact attribute is not a bool")
+        if id(expr) not in v.done:
+            _GraphVerifier(expr, v.done).run()
+        if expr.params:
+            v.fail(node, f"the expression {expr.name} has named parameters; it reads only the node's inputs")
+        if len(expr.inputs) != len(node.inputs):
+            v.fail(node, f"{len(node.inputs)} inputs, but the expression {expr.name} takes {len(expr.inputs)}")
+        for i, (x, e) in enumerate(zip(node.inputs, expr.inputs)):
+            if not _same_kind(x.type, e.type):
+                v.fail(node, f"input {i} has type {x.type}, but the expression {expr.name} takes {e.type}")
+        if len(expr.outputs) != len(node.outputs) or not expr.outputs:
+            v.fail(node, f"{len(node.outputs)} outputs, but the expression {expr.name} gives {len(expr.outputs)}")
+        for n in expr.block.nodes:
+            if not _elementwise(n):
+                v.fail(node, f"the expression {expr.name} holds {describe_node(n)}, which is not an elementwise "
+                             f"op of one output or a scalar constant")
+        for i, (o, e) in enumerate(zip(node.outputs, expr.outputs)):
+            if not (isinstance(o.type, TensorType) and isinstance(e.type, TensorType) and o.type.dtype == e.type.dtype):
+                v.fail(node, f"output {i} has type {o.type}, but the expression {expr.name} gives {e.type}")
+
+
+def _same_kind(a: Type, b: Type) -> bool:
+    """Same dtype and rank for arrays (the sizes of a shard may differ from the expression's), else equal types."""
+    if isinstance(a, TensorType) or isinstance(b, TensorType):
+        return isinstance(a, TensorType) and isinstance(b, TensorType) and a.dtype == b.dtype and a.ndim == b.ndim
+    return a == b
+
+
+_SCALAR_CONSTANTS = (bool, int, float, complex, type(None), np.generic)    # what fusion copies into an expression
+
+
+def _elementwise(n: Node) -> bool:
+    if n.blocks or len(n.outputs) != 1 or any(True for _ in iter_refs(n.attrs)):
+        return False
+    if n.op == "prim.Constant":
+        return isinstance(n.attrs.get("value"), _SCALAR_CONSTANTS)
+    flags = REGISTRY.get(n.op).flags
+    return "ufunc" in flags or n.op in ("np.where", "np.astype")
+
+
 _STRUCTURE = {
     "prim.If": _Structure.if_,
     "prim.Loop": _Structure.loop,
     "prim.Call": _Structure.call,
+    "fused.elementwise": _Structure.fused,
 }

@@ -225,8 +225,8 @@ class _TaskBuilder:
         key = (v, j)
         if key in self.local:
             return self.local[key]
-        if v.node is not None and self.c.kind.get(_top(v.node)) == "float":
-            self.emit(_top(v.node), None)
+        if v.node is not None and self._floating(v.node):
+            self.emit_floating(_top(v.node))
             return self.local[key]
         t = self.part_type(v, j)
         # names do not depend on which shard this task is, so equal shards share one subgraph (and its digest)
@@ -239,6 +239,29 @@ class _TaskBuilder:
         self.bytes_in += _nbytes(nv)
         self.local[key] = nv
         return nv
+
+    def _floating(self, node: Node) -> bool:
+        return self.c.kind.get(_top(node)) == "float"
+
+    def emit_floating(self, root: Node) -> None:
+        """Emit floating node `root` after the floating nodes it reads that this task lacks, in dependency
+        order, without recursion: a chain of cheap nodes can be as long as the graph."""
+        order, done, stack = [], set(), [(root, False)]
+        while stack:                # post-order: a node after everything it reads
+            n, ready = stack.pop()
+            if n in done:
+                continue
+            if ready:
+                done.add(n)
+                order.append(n)
+                continue
+            stack.append((n, True))
+            for v in n.inputs:      # floating nodes read only graph-level or floating values (classify)
+                src = v.node and _top(v.node)
+                if src is not None and src not in done and self._floating(src) and (v, None) not in self.local:
+                    stack.append((src, False))
+        for n in order:
+            self.emit(n, None)
 
     def emit(self, node: Node, k: int | None) -> None:
         opdef = get_op(node.op)

@@ -4,9 +4,13 @@ The callee graph is shared (a Graph attribute), so its nodes are copied with fre
 names, never moved. Calls inside the callee are inlined in turn (the text form
 rules out recursive graphs). A callee with named parameters of its own is left as a
 call: its weights are bound by the callee, not by the graph being optimized.
+
+Before copying anything the pass checks the size of the full expansion (NOTE: [Call expansion
+budget] in distjit/ir/calls.py): a small call DAG can stand for 2^40 nodes.
 """
 from __future__ import annotations
 
+from distjit.ir.calls import check_expansion
 from distjit.ir.graph import Block, Graph
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import clone_into
@@ -15,6 +19,7 @@ from distjit.passes.util import clone_into
 @register_pass("inline")
 def inline_calls(graph: Graph, ctx: PassContext) -> None:
     """replace prim.Call nodes by the nodes of the graph they call"""
+    check_expansion(graph)
     _block(graph, graph.block, ctx)
 
 

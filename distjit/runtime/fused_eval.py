@@ -107,11 +107,21 @@ class FusedKernel:
         shape = np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
         size = math.prod(shape)
         outs = list(out) if out is not None else [None] * len(self.dtypes)
+        if len(outs) != len(self.dtypes):
+            raise ValueError(f"fused.elementwise {self.graph.name}: {len(outs)} out= buffers for "
+                             f"{len(self.dtypes)} outputs")
+        for o, d in zip(outs, self.dtypes):
+            if o is not None and (not isinstance(o, np.ndarray) or o.shape != shape or o.dtype != d):
+                raise ValueError(f"fused.elementwise {self.graph.name}: an out= buffer of "
+                                 f"{getattr(o, 'dtype', type(o).__name__)}{list(np.shape(o))} for an output "
+                                 f"of {d}{list(shape)}")
         if not exact and size >= NUMBA_MIN_ELEMENTS and _want_numba():
             fn = self._numba(inputs, shape)
-            if fn is not None:
+            if fn is not None and all(o is None or o.flags.c_contiguous and o.flags.writeable for o in outs):
                 outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
-                fn(*[x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim else x for x in inputs],
+                # NOTE: [Native loop bounds] the loop runs over `size`, the inputs' checked broadcast
+                # shape; every array it indexes has exactly that many elements (numba checks no bounds).
+                fn(size, *[x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim else x for x in inputs],
                    *[o.reshape(-1) for o in outs])
                 return outs
         if size < SMALL_ELEMENTS or len(shape) == 0:
@@ -279,7 +289,9 @@ def explicit_dtype(node: Node) -> bool:
 
 
 def _compile_numba(graph: Graph):
-    """A numba-compiled ``fn(*flat_inputs, *flat_outputs)``, or None when the expression does not qualify."""
+    """A numba-compiled ``fn(n, *flat_inputs, *flat_outputs)`` looping over n elements (NOTE: [Native loop
+    bounds]: the caller passes n from the inputs' shape and arrays of exactly n elements), or None when the
+    expression does not qualify."""
     if not _numba_ok(graph):
         return None
     names: dict[Value, str] = {}
@@ -299,8 +311,8 @@ def _compile_numba(graph: Graph):
     outs = [f"o{j}" for j in range(len(graph.outputs))]
     for j, v in enumerate(graph.outputs):
         body.append(f"        o{j}[i] = {names[v]}")
-    params = ", ".join(arrays + outs)
-    source = (f"def fused({params}):\n    n = o0.shape[0]\n    for i in numba.prange(n):\n" + "\n".join(body) + "\n")
+    params = ", ".join(["n"] + arrays + outs)
+    source = (f"def fused({params}):\n    for i in numba.prange(n):\n" + "\n".join(body) + "\n")
     fn = _numba_cache.get(source)
     if fn is None:
         import numba

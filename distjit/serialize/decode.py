@@ -18,6 +18,8 @@ import numpy as np
 from distjit.errors import FormatError, VerifyError
 from distjit.ir.clone import _next_counter
 from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
+from distjit.ir.calls import CallExpansionError, check_expansion
+from distjit.ir.verifier import verify_all
 from distjit.types import ANY, NONE, STR, Ref, ScalarType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
@@ -102,6 +104,7 @@ class ModelDecoder:
         self.where = where
         self.allow_pickle = allow_pickle
         self.graphs: list[Graph] = []
+        self.types: dict[bytes, Type] = {}
 
     def fail(self, what: str) -> FormatError:
         return FormatError(f"{self.where}: {what}")
@@ -110,13 +113,18 @@ class ModelDecoder:
     def decode_graphs(self) -> list[Graph]:
         for i, msg in enumerate(self.model.graphs):
             self.graphs.append(GraphDecoder(self, msg, i).decode())
+        try:
+            verify_all(self.graphs)      # one set of verified graphs for the file: linear in its size
+        except VerifyError as e:
+            raise self.fail(f"a graph is malformed: {e}") from None
+        except RecursionError:
+            raise self.fail("a graph nests too deeply") from None
+        sizes: dict = {}
         for g in self.graphs:
             try:
-                g.verify()
-            except VerifyError as e:
-                raise self.fail(f"graph {g.name} is malformed: {e}") from None
-            except RecursionError:
-                raise self.fail(f"graph {g.name} nests too deeply") from None
+                check_expansion(g, sizes)    # NOTE: [Call expansion budget]
+            except CallExpansionError as e:
+                raise self.fail(str(e)) from None
         return self.graphs
 
     # ---- attributes ----
@@ -192,10 +200,10 @@ class ModelDecoder:
         raise self.fail(f"{where}: attribute kind {kind!r} is not supported")
 
     # ---- signature ----
-    def signature(self, graph: Graph):
+    def signature(self, graph: Graph, msg: pb.Signature | None = None):
         from distjit.function import Signature
 
-        msg = self.model.signature
+        msg = self.model.signature if msg is None else msg
         arg_names = tuple(msg.arg_names)
         if len(set(arg_names)) != len(arg_names):
             raise self.fail("the signature repeats an argument name")
@@ -251,9 +259,9 @@ class ModelDecoder:
                 raise self.fail(f"{where}: a constant in the structure must be None or a string")
         return TreeSpec(kind, children, keys, static)
 
-    def params(self, graph: Graph) -> dict[str, np.ndarray]:
+    def params(self, graph: Graph, indices=None) -> dict[str, np.ndarray]:
         params: dict[str, np.ndarray] = {}
-        for index in self.model.params:
+        for index in (self.model.params if indices is None else indices):
             arr = self.tensors.array(index, f"{self.where}: parameter table")
             name = self.model.tensors[index].name
             if not name or name in params:
@@ -270,10 +278,10 @@ class ModelDecoder:
         return params
 
     # ---- plans (NOTE: [Plan structure] in distjit/partition/plan.py) ----
-    def plans(self, graph: Graph, signature, params: dict) -> dict:
+    def plans(self, graph: Graph, signature, params: dict, msgs=None) -> dict:
         """The Function's plans by key (workers, ((name, axis), ...)), every index checked."""
         plans: dict = {}
-        for i, msg in enumerate(self.model.plans):
+        for i, msg in enumerate(self.model.plans if msgs is None else msgs):
             key, plan = PlanDecoder(self, msg, i, graph, signature, params).decode()
             if key in plans:
                 raise self.fail(f"plan {i} repeats the key workers={key[0]}, shard={dict(key[1])} of an earlier plan")
@@ -527,6 +535,14 @@ class GraphDecoder:
         return node
 
     def type(self, msg: pb.Type, name: str) -> Type:
+        """Types are immutable, and a file repeats a few of them many times: each distinct one is decoded once."""
+        key = msg.SerializeToString(deterministic=True)
+        t = self.model.types.get(key)
+        if t is None:
+            t = self.model.types[key] = self.decode_type(msg, name)
+        return t
+
+    def decode_type(self, msg: pb.Type, name: str) -> Type:
         kind = msg.WhichOneof("kind")
         where = f"the type of %{name[:60]}"
         if kind == "tensor":
@@ -546,7 +562,7 @@ class GraphDecoder:
                 raise self.fail(f"{where}: unknown scalar kind {msg.scalar}")
             return ScalarType(SCALAR_KINDS[msg.scalar])
         if kind == "tuple":
-            return TupleType(tuple(self.type(e, name) for e in msg.tuple.elements))
+            return TupleType(tuple(self.decode_type(e, name) for e in msg.tuple.elements))
         if kind == "none":
             return NONE
         if kind == "str":

@@ -29,10 +29,21 @@ class Encoder:
         self.arrays: list[np.ndarray] = []          # little-endian, C-ordered, one per tensor descriptor
         self.graph_index: dict[int, int] = {}
         self._open: set[int] = set()
-        self._keep: list = []                          # keeps graphs alive while their ids are keys
+        self._keep: list = []                          # keeps graphs and arrays alive while their ids are keys
+        self._params: dict[tuple[int, str], int] = {}  # (id(array), name) -> tensor index
 
     # ---- tensors ----
     def tensor(self, arr: np.ndarray, name: str, where: str) -> int:
+        if name:    # a parameter the specializations of a scripted function share is stored once
+            key = (id(arr), name)
+            if key in self._params:
+                return self._params[key]
+            self._keep.append(arr)
+            self._params[key] = self._new_tensor(arr, name, where)
+            return self._params[key]
+        return self._new_tensor(arr, name, where)
+
+    def _new_tensor(self, arr: np.ndarray, name: str, where: str) -> int:
         if not isinstance(arr, np.ndarray):
             arr = np.asarray(arr)
         enum = dtype_enum(arr.dtype.newbyteorder("="), where)
@@ -244,6 +255,13 @@ class GraphEncoder:
 
 def encode_function(f, metadata: dict[str, str] | None = None) -> tuple[pb.Model, list[np.ndarray]]:
     """The Model message (tensor crc32s still zero) and the tensors' little-endian arrays."""
+    return encode_functions([f], getattr(f, "metadata", None), metadata)
+
+
+def encode_functions(functions: list, own_metadata: dict | None, metadata: dict[str, str] | None = None
+                     ) -> tuple[pb.Model, list[np.ndarray]]:
+    """One file holding `functions` (the signatures of one scripted function, or one Function): the first in
+    the Model's own fields, the others in `Model.functions` (format 1.2), sharing the graph and tensor tables."""
     from distjit.version import __version__
 
     enc = Encoder()
@@ -255,25 +273,35 @@ def encode_function(f, metadata: dict[str, str] | None = None) -> tuple[pb.Model
     m.producer_name = PRODUCER
     m.producer_version = __version__
     m.opset_version = OPSET_VERSION
-    meta = dict(getattr(f, "metadata", None) or {})
+    meta = dict(own_metadata or {})
     meta.update(metadata or {})
     for key in sorted(meta):
         if not isinstance(key, str) or not isinstance(meta[key], str):
             raise FormatError(f"metadata must map strings to strings, got {key!r}: {meta[key]!r:.80}")
         m.metadata.add(key=key, value=meta[key])
-    m.name = f.name
+    first, *others = functions
+    m.name = first.name
+    m.main_graph = encode_one(enc, first, m.params, m.signature, m.plans)
+    for f in others:
+        entry = m.functions.add(name=f.name)
+        entry.main_graph = encode_one(enc, f, entry.params, entry.signature, entry.plans)
+    return m, enc.arrays
+
+
+def encode_one(enc: Encoder, f, params_out, signature_out: pb.Signature, plans_out) -> int:
+    """Function `f`'s parameters, graph, signature and plans into the given fields; returns its graph's index."""
     for name, arr in f.params.items():
-        m.params.append(enc.tensor(arr, name, f"parameter {name!r}"))
-    m.main_graph = enc.graph(f.graph)
-    encode_signature(enc, f.signature, m.signature)
+        params_out.append(enc.tensor(arr, name, f"parameter {name!r}"))
+    main_graph = enc.graph(f.graph)
+    encode_signature(enc, f.signature, signature_out)
     plans = getattr(f, "plans", None) or {}
     for key in sorted(plans, key=plan_sort_key):
         plan = plans[key]
         if list(plan.input_names) != f.signature.input_paths() or len(plan.outputs) != len(f.graph.outputs):
             raise FormatError(f"cannot save the plan for workers={key[0]}, shard={dict(key[1])}: it was made for "
                               f"another graph (inputs {plan.input_names}, {len(plan.outputs)} outputs)")
-        encode_plan(enc, key, plan, m.plans.add())
-    return m, enc.arrays
+        encode_plan(enc, key, plan, plans_out.add())
+    return main_graph
 
 
 # ---- plans (distjit/partition/plan.py, NOTE: [Plan structure]) -------------------------------------

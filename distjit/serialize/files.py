@@ -17,13 +17,14 @@ so a corrupt tensor gives wrong numbers, never a crash.
 """
 from __future__ import annotations
 
+import gc
 import io
 import mmap as _mmap
 import os
 
 import numpy as np
 
-from distjit.errors import FormatError
+from distjit.errors import FormatError, ShapeError
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.layout import (FORMAT_MAJOR, FORMAT_MINOR, HEADER_SIZE, Header, align, atomic_write, crc32, layout,
                                       parse_header, write_tensors)
@@ -33,8 +34,13 @@ AUTO_VERIFY_BYTES = 64 << 20
 
 # ---- writing -------------------------------------------------------------------------------------
 
-def save(f, path: str | os.PathLike, metadata: dict[str, str] | None = None, durable: bool = True) -> None:
+def save(f, path: str | os.PathLike, metadata: dict[str, str] | None = None, durable: bool = True,
+         example_inputs=None) -> None:
     """Write Function `f` to `path` atomically: a temporary file in the same folder, renamed over `path`.
+
+    `f` may be a scripted function: the file then holds every signature it has compiled so far, or
+    those of `example_inputs` (a tuple of arguments, or a list of them), compiled now if needed;
+    `load` gives back a plain Function for one signature and a `distjit.FunctionSet` for several.
 
     A failed or killed process never leaves a partial file at `path`. `durable=True` (the
     default) also fsyncs the file before the rename and the folder after it, so the file
@@ -46,20 +52,38 @@ def save(f, path: str | os.PathLike, metadata: dict[str, str] | None = None, dur
     `metadata` (strings to strings) is stored with the Function's own `metadata`, if any.
     The bytes depend only on `f`: saving a loaded Function gives the file it came from.
     """
-    from distjit.serialize.encode import encode_function
-
-    model, arrays = encode_function(f, metadata)
+    model, arrays = _encode(f, metadata, example_inputs)
     atomic_write(path, lambda out: write_model(out, model, arrays, direct=durable), durable)
 
 
-def to_bytes(f, metadata: dict[str, str] | None = None) -> bytes:
-    """The .djit file of Function `f`, as bytes."""
-    from distjit.serialize.encode import encode_function
-
-    model, arrays = encode_function(f, metadata)
+def to_bytes(f, metadata: dict[str, str] | None = None, example_inputs=None) -> bytes:
+    """The .djit file of Function `f` (or of a scripted function, as `save` writes it), as bytes."""
+    model, arrays = _encode(f, metadata, example_inputs)
     out = io.BytesIO()
     write_model(out, model, arrays)
     return out.getvalue()
+
+
+def _encode(f, metadata, example_inputs):
+    """The Model and tensors of a Function, or of every signature of a scripted function (a FunctionSet):
+    one signature is written as a plain Function, several as format 1.2's `Model.functions`."""
+    from distjit.function import Function
+    from distjit.function_set import FunctionSet, example_sets
+    from distjit.serialize.encode import encode_functions
+
+    if isinstance(f, FunctionSet):
+        functions = f.functions_to_save(example_inputs)
+        own = dict(f.metadata)
+        if len(functions) == 1:
+            own = {**(getattr(functions[0], "metadata", None) or {}), **own}
+        return encode_functions(functions, own, metadata)
+    if not isinstance(f, Function):
+        raise FormatError(f"distjit.save takes a distjit.Function or a scripted function, not a {type(f).__name__}: "
+                          f"make one with distjit.trace(fn, example_inputs) or distjit.script(fn)")
+    if example_inputs is not None:
+        for args in example_sets(example_inputs):
+            f.flatten_inputs(args, {})      # a Function has one signature: the examples must fit it
+    return encode_functions([f], getattr(f, "metadata", None), metadata)
 
 
 def write_model(out, model: pb.Model, arrays: list[np.ndarray], direct: bool = False) -> None:
@@ -91,6 +115,9 @@ def write_model(out, model: pb.Model, arrays: list[np.ndarray], direct: bool = F
 def load(path: str | os.PathLike, mmap: bool = True, allow_pickle: bool = False,
          verify_checksums: bool | None = None):
     """Read a Function from a .djit file; never runs code from the file unless `allow_pickle=True`.
+
+    A file saved from a scripted function with several signatures gives a `distjit.FunctionSet`,
+    which runs the Function of the arguments' signature (one signature gives a plain Function).
 
     With `mmap=True` parameters and constant tensors are read-only views of the mapped
     file (no copy: a GiB of parameters loads in milliseconds); with `mmap=False` the
@@ -136,6 +163,10 @@ def read_model(buffer, where: str) -> tuple[Header, pb.Model]:
 
 
 def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify_checksums: bool | None = None):
+    # Decoding makes many small objects that all stay alive: the cyclic collector's passes over them
+    # would find nothing and cost a third of a big graph's load, so it waits until the graph is built.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _decode(buffer, where, allow_pickle, verify_checksums)
     except FormatError:
@@ -144,10 +175,13 @@ def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify_checksu
         raise FormatError(f"{where}: the model nests too deeply") from None
     except Exception as e:   # a check is missing somewhere: still a FormatError for the caller
         raise FormatError(f"{where}: unexpected error while loading: {type(e).__name__}: {e}") from e
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _decode(buffer, where, allow_pickle, verify_checksums):
-    from distjit.function import Function
+    from distjit.function_set import FunctionSet, signature_key
     from distjit.serialize.decode import ModelDecoder, TensorTable
 
     header, model = read_model(buffer, where)
@@ -162,14 +196,46 @@ def _decode(buffer, where, allow_pickle, verify_checksums):
     graphs = decoder.decode_graphs()
     if not graphs:
         raise FormatError(f"{where}: the file holds no graph")
-    if model.main_graph >= len(graphs):
-        raise FormatError(f"{where}: the main graph {model.main_graph} does not exist ({len(graphs)} graphs)")
-    graph = graphs[model.main_graph]
-    signature = decoder.signature(graph)
-    params = decoder.params(graph)
-    plans = decoder.plans(graph, signature, params)
-    f = Function(graph, signature, params, model.name or graph.name)
-    f.metadata = {e.key: e.value for e in model.metadata}
+    metadata = {e.key: e.value for e in model.metadata}
+    first = _function(decoder, model.name, model.main_graph, model.signature, model.params, model.plans, where)
+    if not model.functions:
+        first.metadata = metadata
+        return first
+    def key_of(f, i):
+        try:
+            return signature_key(f)
+        except ShapeError as e:     # an input no call can fill (a hostile file's `any`)
+            raise FormatError(f"{where}: function {i}: {e}") from None
+
+    functions, keys = [first], {key_of(first, 0)}
+    for i, entry in enumerate(model.functions):
+        f = _function(decoder, entry.name, entry.main_graph, entry.signature, entry.params, entry.plans,
+                      f"{where}: function {i + 1}")
+        if f.signature.arg_names != first.signature.arg_names:
+            raise FormatError(f"{where}: function {i + 1} takes the arguments {f.signature.arg_names}, the first "
+                              f"{first.signature.arg_names}; the signatures of one function take the same names")
+        key = key_of(f, i + 1)
+        if key in keys:
+            raise FormatError(f"{where}: function {i + 1} repeats the signature of an earlier one")
+        keys.add(key)
+        functions.append(f)
+    out = FunctionSet(functions, model.name or first.name)
+    out.metadata = metadata
+    return out
+
+
+def _function(decoder, name, main_graph, signature_msg, param_indices, plan_msgs, where):
+    """One Function of the file from its fields (the Model's own, or a FunctionDef's), every index checked."""
+    from distjit.function import Function
+
+    graphs = decoder.graphs
+    if main_graph >= len(graphs):
+        raise FormatError(f"{where}: the main graph {main_graph} does not exist ({len(graphs)} graphs)")
+    graph = graphs[main_graph]
+    signature = decoder.signature(graph, signature_msg)
+    params = decoder.params(graph, param_indices)
+    plans = decoder.plans(graph, signature, params, plan_msgs)
+    f = Function(graph, signature, params, name or graph.name)
     f.plans.update(plans)
     return f
 

@@ -81,6 +81,22 @@ def load_inputs(f, named: dict[str, str], npz: str | None = None) -> dict[str, o
     return out
 
 
+def function_and_inputs(f, named: dict[str, str], npz: str | None = None):
+    """(the Function to run, its inputs): `f` itself, or, for a file that holds several signatures of a
+    scripted function (a FunctionSet), the first signature the inputs fit."""
+    from distjit.function_set import FunctionSet
+
+    if not isinstance(f, FunctionSet):
+        return f, load_inputs(f, named, npz)
+    refusals = []
+    for i, candidate in enumerate(f.functions):
+        try:
+            return candidate, load_inputs(candidate, named, npz)
+        except (InputError, ShapeError) as e:
+            refusals.append(f"signature {i} ({', '.join(str(v.type) for v in candidate.graph.inputs)}): {e}")
+    raise InputError(f"the inputs fit none of the {len(refusals)} signatures of {f.name}:\n  " + "\n  ".join(refusals))
+
+
 def check(f, values: dict[str, object]) -> None:
     """Raise ShapeError when an input does not fit (Function's own check, on the flat leaves)."""
     from distjit.function import check_inputs

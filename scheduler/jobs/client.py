@@ -82,21 +82,25 @@ def probe(url: str, timeout: float = 3.0) -> None:
 def find_token(url: str) -> str | None:
     if os.environ.get("RAY_AUTH_TOKEN"):
         return os.environ["RAY_AUTH_TOKEN"].strip()
-    paths = []
-    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
-        paths.append(Path(os.environ["RAY_AUTH_TOKEN_PATH"]))
     from scheduler.jobs import local_cluster
 
-    paths += [Path(s["token_path"]) for s in local_cluster.all_states() if s.get("dashboard") == url]
-    paths.append(Path.home() / ".ray" / "auth_token")
-    for p in paths:
-        try:
-            token = p.read_text().strip()
-        except OSError:
-            continue
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        token = _read(Path(os.environ["RAY_AUTH_TOKEN_PATH"]))
         if token:
             return token
-    return None
+    for state in local_cluster.all_states():    # checked folders; the token is read from there, not from a named path
+        if state.get("dashboard") == url:
+            token = local_cluster.read_token(state["name"])
+            if token:
+                return token
+    return _read(Path.home() / ".ray" / "auth_token")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 class Jobs:

@@ -30,8 +30,7 @@ def main(argv=None) -> int:
     from scheduler.jobs import result
 
     try:
-        f = distjit.load(args.model)
-        values = arrays.load_inputs(f, {}, args.inputs)
+        f, values = arrays.function_and_inputs(distjit.load(args.model), {}, args.inputs)
         print(f"distjit: running {f.name} ({f.graph.node_count()} nodes) for job {args.job}", flush=True)
         last = [0.0]
 

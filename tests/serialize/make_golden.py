@@ -102,10 +102,32 @@ def call():
     return f, (np.arange(6, dtype=np.float32).reshape(2, 3),)
 
 
-MAKERS = {"mlp": mlp, "control": control, "call": call}
+def scripted_relax(x, tol: float, steps: int):
+    """A loop with a data-dependent exit and an if: the body of the `script` golden file."""
+    for _ in range(steps):
+        new = 0.5 * (x + np.roll(x, 1, axis=-1))
+        if np.abs(new - x).max() < tol:
+            return new
+        x = new
+    return x
+
+
+def script():
+    """A scripted function compiled for two signatures (format 1.2's Model.functions): float64 vectors and
+    float32 matrices. The arguments are the last signature's, whose graph `load` shows as `.graph`."""
+    import distjit
+
+    f = distjit.script(scripted_relax, name="relax")
+    f(np.linspace(-1.0, 1.0, 7), 1e-3, 4)
+    args = (np.arange(12, dtype=np.float32).reshape(3, 4), 1e-2, 5)
+    f(*args)
+    return f, args
+
+
+MAKERS = {"mlp": mlp, "control": control, "call": call, "script": script}
 
 # Since format 1.1 the golden files carry partition plans: `f.plan(workers=..., shard=...)` for each of these.
-PLANS = {"mlp": [(2, None)], "control": [(2, None)], "call": [(2, {"x": 0}), (3, {"x": 0})]}
+PLANS = {"mlp": [(2, None)], "control": [(2, None)], "call": [(2, {"x": 0}), (3, {"x": 0})], "script": [(2, None)]}
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ FILES = sorted(GOLDEN.glob("*.djit"))
 
 def test_there_are_golden_files():
     names = {p.name.split("_v")[0] for p in FILES}
-    assert {"mlp", "control", "call"} <= names
+    assert {"mlp", "control", "call", "script"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -39,3 +39,18 @@ def test_golden_loads_and_runs(path, mmap):
     f"_v{distjit.serialize.FORMAT_MAJOR}_{distjit.serialize.FORMAT_MINOR}.djit")], ids=lambda p: p.name)
 def test_current_version_resaves_identically(path):
     assert distjit.serialize.to_bytes(distjit.load(path)) == path.read_bytes()
+
+
+def test_a_scripted_function_file_holds_every_signature():
+    """Format 1.2: the `script` golden file holds two signatures; `load` dispatches on the arguments."""
+    from tests.serialize.make_golden import scripted_relax
+
+    for path in [p for p in FILES if p.name.startswith("script_")]:
+        h = distjit.load(path, verify_checksums=True)
+        assert isinstance(h, distjit.FunctionSet) and len(h) == 2
+        assert [str(v.type) for v in h.functions[0].graph.inputs] == ["f64[?x_0]", "float", "int"]
+        for x in (np.linspace(-2.0, 3.0, 9), np.arange(20, dtype=np.float32).reshape(4, 5)):
+            np.testing.assert_array_equal(h(x, 1e-3, 6), scripted_relax(x.copy(), 1e-3, 6))
+        assert {key[0] for key in h.latest.plans} == {2}
+        with pytest.raises(distjit.ShapeError, match="argument x is an int64 array"):
+            h(np.arange(3), 1e-3, 2)

@@ -7,7 +7,10 @@ Two routes, four stages each:
     trace.save       distjit.save(g, path); h = distjit.load(path), then h(*inputs)
     trace.run        h.run(*inputs, cluster="local")
     script           s = distjit.script(fn)                     then s(*inputs)
-    script.optimize / script.save / script.run: the same on s
+    script.optimize / script.save / script.run: the same on s, a scripted function being a Function too:
+                     distjit.optimize(s) optimizes each signature it compiles, distjit.save(s) writes every
+                     signature compiled so far, and distjit.load gives back a Function (one signature) or
+                     a FunctionSet that picks the signature of the arguments (several)
 
 Every call is checked against eager NumPy on both input sets (results, and the caller's arrays after
 the call: a kernel that mutates its arguments must mutate them the same way). A later stage works on
