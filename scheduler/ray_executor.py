@@ -70,6 +70,7 @@ def _program(digest: str, graph_box: list):
             _keep_freed_memory()
 
         graph = Graph.parse(ray.get(graph_box[0]))      # boxed, so Ray fetches it only on a cache miss
+        graph.verify()      # a worker runs only a graph it has checked itself, as the driver did
         entry = _PROGRAMS[digest] = (graph, compile_graph(graph, row_blocks=True))
     return entry
 

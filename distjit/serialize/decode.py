@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from distjit.errors import FormatError, VerifyError
 from distjit.ir.clone import _next_counter
 from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
 from distjit.ir.calls import CallExpansionError, check_expansion
+from distjit.ir.type_text import DIM_SYMBOL
 from distjit.ir.verifier import verify_all
 from distjit.types import ANY, NONE, STR, Ref, ScalarType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
@@ -26,6 +28,7 @@ from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
 from distjit.serialize.layout import ALIGN, crc32
 
 _MAX_BIG_INT_DIGITS = 4000      # below CPython's int/str conversion limit
+_BIG_INT = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 # Ops whose `graph` attribute is a nested graph: a call's callee, a fused node's expression.
@@ -144,7 +147,7 @@ class ModelDecoder:
             return a.i
         if kind == "big_int":
             s = a.big_int
-            if not (0 < len(s) <= _MAX_BIG_INT_DIGITS) or not s.lstrip("-").isdigit() or not s.isascii():
+            if len(s) > _MAX_BIG_INT_DIGITS or not _BIG_INT.fullmatch(s):
                 raise self.fail(f"{where}: invalid integer {s[:40]!r}")
             return int(s)
         if kind == "f":
@@ -466,10 +469,13 @@ class GraphDecoder:
         self.graph = Graph(msg.name or f"graph{index}")
 
     def fail(self, what: str) -> FormatError:
-        return self.model.fail(f"graph {self.graph.name}: {what}")
+        name = self.graph.name
+        return self.model.fail(f"graph {name if name.isprintable() else ascii(name[:40])}: {what}")
 
     def decode(self) -> Graph:
         g = self.graph
+        if not g.name.isprintable():
+            raise self.fail(f"graph {self.index} has an unprintable name {g.name[:40]!r}")
         for p in self.msg.params:
             v = Value(self.name(p), self.type(p.type, p.name))
             g.params.append(v)
@@ -480,7 +486,7 @@ class GraphDecoder:
         return g
 
     def name(self, v: pb.Value) -> str:
-        if not v.name or any(c < " " for c in v.name):
+        if not v.name or not v.name.isprintable():     # control codes would reach terminals and the text form
             raise self.fail(f"value {len(self.values)} has an empty or unprintable name {v.name[:40]!r}")
         return v.name
 
@@ -525,6 +531,8 @@ class GraphDecoder:
             if isinstance(value, Graph) and not (a.name == "graph" and msg.op in GRAPH_ATTRIBUTE_OPS):
                 raise self.fail(f"{where}: attribute {a.name!r} holds a {type(value).__name__}; "
                                 f"only the `graph` attribute of {', '.join(sorted(GRAPH_ATTRIBUTE_OPS))} holds a graph")
+            if a.name == "dtype" and not (value is None or isinstance(value, np.dtype)):
+                raise self.fail(f"{where}: attribute 'dtype' holds a {type(value).__name__}, not a dtype")
             node.attrs[a.name] = value
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)
@@ -554,7 +562,7 @@ class GraphDecoder:
                 which = d.WhichOneof("dim")
                 if which == "size" and d.size >= 0:
                     dims.append(d.size)
-                elif which == "symbol" and d.symbol and d.symbol.isprintable():
+                elif which == "symbol" and DIM_SYMBOL.fullmatch(d.symbol):
                     dims.append(d.symbol)
                 else:
                     raise self.fail(f"{where}: invalid dim {d.size if which == 'size' else d.symbol!r}")
