@@ -534,6 +534,10 @@ class GraphDecoder:
             if a.name == "dtype" and not (value is None or isinstance(value, np.dtype)):
                 raise self.fail(f"{where}: attribute 'dtype' holds a {type(value).__name__}, not a dtype")
             node.attrs[a.name] = value
+        # in declared order, as the text parser puts them, so the graph a worker parses from the text form
+        # prints as this one; a file written by distjit already has this order
+        order = list(opdef.attr_defaults)
+        node.attrs = dict(sorted(node.attrs.items(), key=lambda kv: order.index(kv[0])))
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)
             node.blocks.append(nb)

@@ -18,13 +18,13 @@ from tests.serialize.test_fuzz import assemble, split
 X, W = np.linspace(-1, 1, 24).reshape(8, 3), np.ones((3, 2))
 
 
-def base() -> bytes:
-    f = distjit.trace(lambda x, w: np.tanh(x @ w).sum(axis=0), (X, W), dynamic_axes={"x": {0: "B"}})
+def base(keepdims=False) -> bytes:
+    f = distjit.trace(lambda x, w: np.tanh(x @ w).sum(axis=0, keepdims=keepdims), (X, W), dynamic_axes={"x": {0: "B"}})
     return distjit.serialize.to_bytes(f)
 
 
-def edited(edit) -> bytes:
-    _, model, data = split(base())
+def edited(edit, keepdims=False) -> bytes:
+    _, model, data = split(base(keepdims))
     edit(model)
     return assemble(model, data)
 
@@ -93,3 +93,17 @@ def test_a_dtype_attribute_that_is_not_a_dtype_is_refused():
                 a.value.numpy_scalar.data = np.float64(2.0).tobytes()
     with pytest.raises(FormatError, match="'dtype' holds a float64"):
         distjit.serialize.from_bytes(edited(edit))
+
+
+def test_attributes_in_another_order_load_in_the_declared_order():
+    # the parser puts attributes in declaration order: a file's own order printed, then parsed, reordered them
+    def edit(model):
+        node = main(model).block.nodes[-1]        # np.sum: axis, dtype, keepdims, ...
+        attrs = [pb.NamedAttribute() for _ in node.attrs]
+        for a, b in zip(attrs, reversed(node.attrs)):
+            a.CopyFrom(b)
+        del node.attrs[:]
+        node.attrs.extend(attrs)
+    f = distjit.serialize.from_bytes(edited(edit, keepdims=True))
+    assert_round_trips(f.graph)
+    assert str(f.graph) == str(distjit.serialize.from_bytes(base(keepdims=True)).graph)
