@@ -38,13 +38,11 @@ GRAPH_ATTRIBUTE_OPS = frozenset({"prim.Call", "fused.elementwise"})
 class TensorTable:
     """The tensor descriptors, checked against the data section; arrays are built on first use, read-only."""
 
-    def __init__(self, model: pb.Model, data, data_offset: int, data_length: int, where: str,
-                 verify_checksums: bool):
+    def __init__(self, model: pb.Model, data, data_offset: int, data_length: int, where: str):
         self.model = model
         self.data = data                # a buffer holding the whole file (mmap or bytes)
         self.data_offset = data_offset
         self.where = where
-        self.verify_checksums = verify_checksums
         self.arrays: dict[int, np.ndarray] = {}
         spans = []
         for i, desc in enumerate(model.tensors):
@@ -84,8 +82,6 @@ class TensorTable:
             desc = self.model.tensors[index]
             dtype = dtype_of(desc.dtype, what).newbyteorder("<")
             start = self.data_offset + desc.offset
-            if self.verify_checksums:
-                self.check(index)
             arr = np.frombuffer(self.data, dtype=dtype, count=desc.length // dtype.itemsize, offset=start)
             arr = arr.reshape(tuple(desc.shape))
             arr.flags.writeable = False
@@ -93,6 +89,7 @@ class TensorTable:
         return self.arrays[index]
 
     def check(self, index: int) -> None:
+        """One streaming pass over the tensor's bytes, in chunks (NOTE: [Checksums] in files.py)."""
         desc = self.model.tensors[index]
         start = self.data_offset + desc.offset
         view = memoryview(self.data)[start:start + desc.length]
