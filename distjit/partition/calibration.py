@@ -47,6 +47,7 @@ class Calibration:
     elem_s: float = 0.5e-9              # per element of a one-flop ufunc whose operands are in cache
     flop_s: float = 0.25e-9             # per registry flop beyond the first of each element (exp, tanh, ...)
     memory_bytes_s: float = 8e9         # bytes an elementwise op streams from and to memory
+    shared_bytes_s: float = 20e9        # ... summed over every core streaming at once (the machine's bandwidth)
     reduce_bytes_s: float = 6e9         # bytes a reduction reads and writes
     copy_bytes_s: float = 4e9           # bytes a contiguous copy writes (concatenate, slices, gathers)
     transpose_bytes_s: float = 1e9      # bytes a strided copy writes (a transpose made contiguous)
@@ -83,7 +84,7 @@ def from_values(values: dict, source: str) -> Calibration:
                 or not _SANE[0] <= v <= _SANE[1]:
             raise ValueError(f"calibration field {name} = {v!r} is not a sane positive number")
         clean[name] = int(v) if name == "cores" else float(v)
-    if clean.get("cores") < 1:
+    if clean.get("cores", 1) < 1:
         raise ValueError("calibration field cores must be at least 1")
     return replace(REFERENCE, **clean, source=source)
 
@@ -241,6 +242,7 @@ def _measure() -> Calibration:
     A, B, O = rng.random(big), rng.random(big), np.empty(big)
     _, nbytes, _ = _cost("np.add", [A, B])
     v["memory_bytes_s"] = nbytes / _seconds(lambda: np.add(A, B, out=O))
+    v["shared_bytes_s"] = max(_shared_bandwidth(nbytes), v["memory_bytes_s"])
     X = A.reshape(-1, 16)
     _, nbytes, run = _cost("np.sum", [X], {"axis": 0})
     v["reduce_bytes_s"] = nbytes / _seconds(run)
@@ -257,6 +259,37 @@ def _measure() -> Calibration:
     v.update(native)
     v["cores"] = os.cpu_count() or 1
     return from_values(v, "measured")
+
+
+def _shared_bandwidth(nbytes: float) -> float:
+    """Bytes per second of one np.add per core, all at once (NumPy releases the GIL in its loops)."""
+    import threading
+
+    cores = os.cpu_count() or 1
+    if cores == 1:
+        return 0.0
+    arrays = [(np.ones(1 << 21), np.ones(1 << 21), np.empty(1 << 21)) for _ in range(cores)]
+    start = threading.Barrier(cores + 1)
+    counts = [0] * cores
+    stop = []
+
+    def stream(k):
+        a, b, o = arrays[k]
+        start.wait()
+        while not stop:
+            np.add(a, b, out=o)
+            counts[k] += 1
+
+    threads = [threading.Thread(target=stream, args=(k,), daemon=True) for k in range(cores)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    time.sleep(0.03)
+    stop.append(True)
+    for t in threads:
+        t.join()
+    return sum(counts) * nbytes / (time.perf_counter() - t0)
 
 
 def _fused_rates(A, B, v: dict):

@@ -123,20 +123,23 @@ class CostModel:
             nbytes += b
         return flops, nbytes
 
-    def node_seconds(self, node: Node, threads: int | None = None) -> float:
-        """Predicted seconds of a node (nested blocks once), with `threads` for BLAS and fused regions."""
+    def node_seconds(self, node: Node, threads: int | None = None, beside: int = 1) -> float:
+        """Predicted seconds of a node (nested blocks once), with `threads` for BLAS and fused regions,
+        while `beside` tasks (this one included) stream memory at the same time."""
         threads = max(1, min(threads or self.executor.threads, self.calibration.cores))
-        return sum(self._one(n, threads) for n in node.walk())
+        return sum(self._one(n, threads, beside) for n in node.walk())
 
-    def graph_seconds(self, graph, threads: int | None = None) -> float:
-        return sum(self.node_seconds(n, threads) for n in graph.block.nodes)
+    def graph_seconds(self, graph, threads: int | None = None, beside: int = 1) -> float:
+        return sum(self.node_seconds(n, threads, beside) for n in graph.block.nodes)
 
-    def _one(self, n: Node, threads: int) -> float:
+    def _one(self, n: Node, threads: int, beside: int) -> float:
         c = self.calibration
         cls = op_class(n)
         if cls == "view":
             return c.call_s
         flops, nbytes = _registry(n)
+        # tasks side by side share the memory bus: each streams at most its share of the machine's bandwidth
+        nbytes *= max(1.0, min(beside, c.cores) * c.memory_bytes_s / c.shared_bytes_s)
         size = _size(n)
         if cls == "elementwise":
             work = size * c.elem_s + max(flops - size, 0.0) * c.flop_s
@@ -227,6 +230,7 @@ def predict(plan, model: CostModel, slots: int | None = None) -> Prediction:
     ex = model.executor
     slots = max(1, slots or ex.slots or plan.workers)
     threads = ex.threads
+    beside = min(slots, len(plan.tasks), model.calibration.cores)
     graph_secs: dict[int, float] = {}
     driver = 0.0
     put: set = set()
@@ -239,7 +243,8 @@ def predict(plan, model: CostModel, slots: int | None = None) -> Prediction:
     in_place = _in_place_outputs(plan) if ex.object_store else set()
     for i, t in enumerate(plan.tasks):
         if t.subgraph not in graph_secs:
-            graph_secs[t.subgraph] = model.graph_seconds(plan.subgraphs[t.subgraph], threads)
+            graph_secs[t.subgraph] = model.graph_seconds(plan.subgraphs[t.subgraph], threads,
+                                                         beside if t.shard is not None else 1)
         work = graph_secs[t.subgraph]
         compute += work
         moved = 0.0
