@@ -17,6 +17,7 @@ from distjit.errors import ShapeError
 from distjit.ir.graph import Graph
 from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
+import distjit.runtime.calibrate  # noqa: F401,E402  (gives the partitioner a way to measure this machine)
 
 
 @dataclass

@@ -68,12 +68,18 @@ def local_model(executor) -> CostModel:
 
 def _local_task_s(executor) -> float:
     """One task's cost on the pool: a one-task Plan of one tiny op run through the executor, less the op."""
-    import distjit
-    from distjit.partition.partition import partition
+    from distjit.ir.builder import Builder
+    from distjit.ir.graph import Graph, Value
+    from distjit.partition.stages import partition_graph
+    from distjit.types import type_of
 
     x = np.ones(4)
-    f = distjit.trace(lambda x: x + 1.0, (x,))
-    plan = partition(f, workers=1, cost=CostModel.reference(LOCAL_REFERENCE))
+    g = Graph("calibrate")
+    v = Value("x", type_of(x), block=g.block)
+    g.block.params.append(v)
+    (y,) = Builder(g.block).op("np.negative", [v], {})
+    g.add_output(y)
+    plan = partition_graph(g, [None], 1, input_names=["x"], cost=CostModel.reference(LOCAL_REFERENCE))
     run = _median_s(lambda: executor.run(plan, [x], {}), 50)
     return max(run - calibration.machine_calibration().call_s, 1e-6)
 
@@ -85,7 +91,9 @@ def _node_key() -> dict:
 
 
 def _node_measure() -> dict:
-    return calibration.measure().as_values()
+    from distjit.runtime.calibrate import measure
+
+    return measure().as_values()
 
 
 def _noop(*args) -> int:

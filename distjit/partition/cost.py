@@ -50,8 +50,8 @@ RAY_REFERENCE = ExecutorCosts()
 LOCAL_REFERENCE = ExecutorCosts("local", task_s=60e-6, object_store=False, source="reference")
 
 
-def op_class(node: Node) -> str:
-    """Which measured throughput a node's kernel runs at.
+def op_class(node: Node, native: bool = False) -> str:
+    """Which measured throughput a node's kernel runs at (`native`: the native backend is there).
 
     The one place that reads op flags for costing; it belongs in OpDef (a `cost_class` beside
     `cost`) once the registry carries it.
@@ -59,7 +59,7 @@ def op_class(node: Node) -> str:
     opdef = get_op(node.op)
     flags = opdef.flags
     if "fused" in flags:
-        return "native" if node.attrs.get("exact", True) is False and _numba() else "fused"
+        return "native" if native and node.attrs.get("exact", True) is False else "fused"
     if "contraction" in flags:
         return "matmul"
     if node.op == "dist.Partial" or "reduction" in flags or "cumulative" in flags:
@@ -71,12 +71,6 @@ def op_class(node: Node) -> str:
     if "view" in flags or "constant" in flags or "control" in flags:
         return "view"
     return "copy"
-
-
-def _numba() -> bool:
-    from distjit.runtime.fused_eval import _want_numba
-
-    return _want_numba()
 
 
 def _size(node: Node) -> float:
@@ -134,7 +128,7 @@ class CostModel:
 
     def _one(self, n: Node, threads: int, beside: int) -> float:
         c = self.calibration
-        cls = op_class(n)
+        cls = op_class(n, bool(c.native))
         if cls == "view":
             return c.call_s
         flops, nbytes = _registry(n)
@@ -156,14 +150,12 @@ class CostModel:
 
     def _region(self, n: Node, size: float, nbytes: float, cls: str) -> float:
         """A fused region: its inner ops per element (in cache) plus the evaluator's pass over memory."""
-        from distjit.runtime.fused_eval import BLOCK_ELEMENTS
-
         c = self.calibration
         inner = n.attrs.get("graph")
         per_elem_flops, ops = self._inner(inner) if inner is not None else (1.0, 1)
         if cls == "native":
             return max(nbytes / c.native_bytes_s, size * per_elem_flops * c.native_flop_s)
-        blocks = max(1.0, size / BLOCK_ELEMENTS)
+        blocks = max(1.0, size / c.fused_block_elements)
         work = size * (ops * c.elem_s + max(per_elem_flops - ops, 0.0) * c.flop_s)
         return blocks * ops * c.call_s + work + nbytes / c.fused_bytes_s
 
