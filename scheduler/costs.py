@@ -24,7 +24,7 @@ import numpy as np
 from distjit.partition import calibration
 from distjit.partition.cost import LOCAL_REFERENCE, RAY_REFERENCE, CostModel, ExecutorCosts
 
-_BIG = 1 << 24          # bytes of the array the object store's rates are measured with
+_BIG = 1 << 26          # bytes of the array the object store's rates are measured with
 
 
 def _median_s(fn, n: int) -> float:
@@ -153,7 +153,7 @@ def _measure_ray(ray) -> ExecutorCosts:
     noop, touch = ray.remote(num_cpus=1)(_noop), ray.remote(num_cpus=1)(_touch)
     task_s = _median_s(lambda: ray.get(noop.remote()), 10)
     big = np.ones(_BIG // 8)
-    put_s = _median_s(lambda: ray.put(big), 3)
+    put_s = _median_s(lambda: ray.put(big), 5)
     ref = ray.put(big)
     get_s = _median_s(lambda: ray.get(touch.remote(ref)), 3)
     return replace(RAY_REFERENCE, task_s=task_s, put_bytes_s=_BIG / max(put_s, 1e-6),
