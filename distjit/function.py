@@ -17,6 +17,7 @@ from distjit.errors import ShapeError
 from distjit.ir.graph import Graph
 from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
+import distjit.runtime.calibrate  # noqa: F401,E402  (gives the partitioner a way to measure this machine)
 
 
 @dataclass
@@ -156,8 +157,10 @@ class Function:
         return optimize(self, level, **options)
 
     # -- distributed ---------------------------------------------------------------
-    def plan(self, workers: int = 2, shard: dict | None = None):
-        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`).
+    def plan(self, workers: int = 2, shard: dict | None = None, *, cost=None):
+        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`; `cost`, a
+        distjit.partition.CostModel, is what it is planned for: by default this machine's calibration and
+        Ray's per-task costs).
 
         The Plan is attached to the Function (`self.plans`, saved with it): asking again for the same
         (workers, shard) returns it without partitioning again.
@@ -166,7 +169,7 @@ class Function:
 
         key = plan_key(workers, shard)
         if key not in self.plans:
-            self.plans[key] = partition(self, workers=workers, shard=shard)
+            self.plans[key] = partition(self, workers=workers, shard=shard, cost=cost)
         return self.plans[key]
 
     def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None,
@@ -175,32 +178,37 @@ class Function:
 
         Same results as calling the function (to rounding where partial reductions reorder sums).
         The Plan is built once per (workers, shard) and reused. `stats=True` returns
-        `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage.
-        `progress(done, total)` is called as tasks finish.
+        `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage, each
+        beside its predicted time. `progress(done, total)` is called as tasks finish. A Plan made here
+        is planned with the executor's own costs (`executor.cost_model()`).
         """
         from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
 
         leaves = self.flatten_inputs(args, kwargs)
         executor = executor_for(cluster)
         workers = workers or executor.default_workers()
-        plan = self._plan_for(leaves, workers, shard)
+        plan = self._plan_for(leaves, workers, shard, executor)
         if not stats and progress is None:
             return self.finish(leaves, executor.run(plan, leaves, self.params))
-        from scheduler.stats import Tracker
+        from scheduler.stats import Tracker, predicted_run
 
-        tracker = Tracker(plan, getattr(executor, "name", type(executor).__name__), progress)
+        tracker = Tracker(plan, getattr(executor, "name", type(executor).__name__), progress,
+                          predicted_run(plan, executor))
         result = self.finish(leaves, executor.run(plan, leaves, self.params, tracker=tracker))
         run_stats = tracker.finish()
         return (result, run_stats) if stats else result
 
-    def _plan_for(self, leaves: list, workers: int, shard: dict | None):
+    def _plan_for(self, leaves: list, workers: int, shard: dict | None, executor=None):
         """The Plan for these arguments. A Plan splits concrete row ranges, so a graph with symbolic dims
         is made static for the arguments' shapes first; those Plans are cached per shape, not saved.
         A Plan the Function already carries (made from the symbolic graph, so it splits no symbolic dim)
         fits every shape and is used as it is."""
-        if plan_key(workers, shard) in self.plans or all(
-                not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
-            return self.plan(workers, shard)
+        def cost():
+            return executor.cost_model() if hasattr(executor, "cost_model") else None
+        if plan_key(workers, shard) in self.plans:
+            return self.plans[plan_key(workers, shard)]
+        if all(not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
+            return self.plan(workers, shard, cost=cost())
         from distjit.types import type_of
         from distjit.passes.specialize import concretize
 
@@ -208,7 +216,7 @@ class Function:
         key = (plan_key(workers, shard), tuple(types))
         if key not in self._shape_plans:
             static = Function(concretize(self.graph, types), self.signature, self.params, self.name)
-            self._shape_plans[key] = static.plan(workers, shard)
+            self._shape_plans[key] = static.plan(workers, shard, cost=cost())
         return self._shape_plans[key]
 
     def __repr__(self):

@@ -40,9 +40,18 @@ class LocalExecutor:
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="distjit-task")
         self._variants: "weakref.WeakKeyDictionary[Graph, dict]" = weakref.WeakKeyDictionary()
         self._variants_lock = threading.Lock()
+        self._model = None
 
     def default_workers(self) -> int:
         return self.max_workers
+
+    def cost_model(self):
+        """The distjit.partition.CostModel of this executor (measured once per machine, cached)."""
+        if self._model is None:
+            from scheduler.costs import local_model
+
+            self._model = local_model(self)
+        return self._model
 
     def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task."""

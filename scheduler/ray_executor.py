@@ -138,6 +138,7 @@ class RayExecutor:
         self._graphs: dict[str, object] = {}
         self._params: dict[tuple, tuple] = {}
         self._copy_pool = None
+        self._model = None
         self._lock = threading.Lock()
 
     # -- the cluster ------------------------------------------------------------------------------------------
@@ -150,6 +151,15 @@ class RayExecutor:
 
     def default_workers(self) -> int:
         return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
+    def cost_model(self):
+        """The distjit.partition.CostModel of this cluster: its nodes' calibrations (each measured on the node
+        once and cached by the driver) and the object store's per-task and per-byte costs."""
+        if self._model is None:
+            from scheduler.costs import ray_model
+
+            self._model = ray_model(self.ray)
+        return self._model
 
     # -- putting things once -------------------------------------------------------------------------------------
     def _graph_ref(self, plan: Plan, index: int):

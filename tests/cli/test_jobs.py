@@ -5,6 +5,7 @@ as a user would run it.
 """
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_submit_wait_result_matches_numpy(files, addr, tmp_path):
     assert code == 0 and json.loads(out)["status"] == "SUCCEEDED"
 
     code, out, _ = run_cli("logs", job, *addr)
-    assert "distjit: progress 2/2 tasks" in out and "tasks in 1 stage(s) on the ray executor" in out
+    # how many tasks is the partitioner's choice for this cluster; every one of them is reported done
+    assert re.search(r"distjit: progress (\d+)/\1 tasks", out) and "tasks in 1 stage(s) on the ray executor" in out
 
     result = tmp_path / "out.npz"
     code, out, err = run_cli("result", job, "--output", result, *addr)

@@ -1,5 +1,6 @@
 """The command line without a cluster: help, inspect, optimize, run (local), dot, and every bad input."""
 import json
+import re
 import shutil
 import time
 import xml.etree.ElementTree as ET
@@ -46,6 +47,7 @@ def test_run_local_writes_outputs(files, tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "tasks in" in text and "stage 0" in text and "object store" in text
+    assert re.search(r"stage 0: [0-9.]+ ms \(predicted [0-9.]+ ms\)", text) and "measured/predicted" in text
     with np.load(out) as z:
         np.testing.assert_allclose(z["output[0]"], files["expected"][0], rtol=1e-12)
         np.testing.assert_allclose(z["output[1]"], files["expected"][1], rtol=1e-12)
@@ -68,6 +70,8 @@ def test_run_stats_api(files):
     np.testing.assert_allclose(a, files["expected"][0], rtol=1e-12)
     assert stats.tasks == len(f.plan(2).tasks) and seen[-1] == (stats.tasks, stats.tasks)
     assert len(stats.stages) == f.plan(2).stages and stats.as_dict()["executor"] == "local"
+    assert stats.predicted_seconds > 0 and len(stats.predicted_stages) == len(stats.stages)
+    assert len(stats.predicted_tasks) == stats.tasks and all(t > 0 for t in stats.predicted_tasks)
 
 
 def test_optimize(files, tmp_path, capsys):
