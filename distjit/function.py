@@ -68,7 +68,7 @@ class Function:
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
-        self._shape_plans: dict[tuple, Any] = {}   # Plans of a graph with symbolic dims, per argument shapes
+        self._shape_plans: dict[tuple, Any] = {}   # PlanPerShapes of a graph with symbolic dims, by plan_key
 
     # -- calling ---------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -165,9 +165,20 @@ class Function:
         from distjit.partition import partition
 
         key = plan_key(workers, shard)
+        if self.symbolic:      # a PlanPerShape (distjit/partition/per_shape.py): kept in memory, not saved
+            if key not in self._shape_plans:
+                self._shape_plans[key] = partition(self, workers=workers, shard=shard)
+            return self._shape_plans[key]
         if key not in self.plans:
             self.plans[key] = partition(self, workers=workers, shard=shard)
         return self.plans[key]
+
+    @property
+    def symbolic(self) -> bool:
+        """Some input has a symbolic dim: Plans are made per call shape."""
+        from distjit.partition.per_shape import is_symbolic
+
+        return is_symbolic(self.graph)
 
     def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None,
             stats: bool = False, progress=None, **kwargs):
@@ -194,22 +205,9 @@ class Function:
         return (result, run_stats) if stats else result
 
     def _plan_for(self, leaves: list, workers: int, shard: dict | None):
-        """The Plan for these arguments. A Plan splits concrete row ranges, so a graph with symbolic dims
-        is made static for the arguments' shapes first; those Plans are cached per shape, not saved.
-        A Plan the Function already carries (made from the symbolic graph, so it splits no symbolic dim)
-        fits every shape and is used as it is."""
-        if plan_key(workers, shard) in self.plans or all(
-                not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
-            return self.plan(workers, shard)
-        from distjit.types import type_of
-        from distjit.passes.specialize import concretize
-
-        types = [type_of(leaf) for leaf in leaves]
-        key = (plan_key(workers, shard), tuple(types))
-        if key not in self._shape_plans:
-            static = Function(concretize(self.graph, types), self.signature, self.params, self.name)
-            self._shape_plans[key] = static.plan(workers, shard)
-        return self._shape_plans[key]
+        """The Plan for these arguments: for a graph with symbolic dims, the one made for their shapes."""
+        plan = self.plan(workers, shard)
+        return plan.for_leaves(leaves) if self.symbolic else plan
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"

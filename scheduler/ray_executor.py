@@ -29,7 +29,7 @@ from distjit.partition.plan import Plan, Source
 from scheduler.common import arg_part, assemble
 from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, same_buffer, variant
 from scheduler.shared_result import SharedResult
-from scheduler.cluster import connect
+from scheduler.cluster import connect, generation
 
 _PROGRAMS: dict = {}            # on each worker: digest -> (graph, compiled program)
 _VARIANTS: dict = {}            # on each worker: (digest, outputs written in place) -> variant or None
@@ -133,17 +133,27 @@ class RayExecutor:
         self._params: dict[tuple, tuple] = {}
         self._copy_pool = None
         self._lock = threading.Lock()
+        self._generation = None
 
     # -- the cluster ------------------------------------------------------------------------------------------
+    def _connect(self):
+        """Ray, connected to exactly the cluster `self.cluster` names (NOTE: [Cluster addresses] in cluster.py).
+        After a reconnect, what this executor put into the old cluster's object store is gone: forget it."""
+        ray = connect(self.cluster)
+        if self._ray is None or self._generation != generation():
+            self._graphs.clear()
+            self._params.clear()
+            self._ray, self._remote, self._generation = ray, ray.remote(_run_task), generation()
+        return ray
+
     @property
     def ray(self):
         if self._ray is None:
-            self._ray = connect(self.cluster)
-            self._remote = self._ray.remote(_run_task)
+            self._connect()
         return self._ray
 
     def default_workers(self) -> int:
-        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        return max(1, int(self._connect().cluster_resources().get("CPU", 1)))
 
     # -- putting things once -------------------------------------------------------------------------------------
     def _graph_ref(self, plan: Plan, index: int):
@@ -165,7 +175,7 @@ class RayExecutor:
     # -- running -------------------------------------------------------------------------------------------------
     def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task and counts bytes."""
-        ray = self.ray
+        ray = self._connect()
         if tracker is not None:
             tracker.restart()             # connecting to the cluster is not part of the run
         remote = self._remote
