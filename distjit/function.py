@@ -69,6 +69,7 @@ class Function:
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
         self._shape_plans: dict[tuple, Any] = {}   # PlanPerShapes of a graph with symbolic dims, by plan_key
+        self.loaded_plan_keys: set = set()         # the keys of the Plans `distjit.load` restored
 
     # -- calling ---------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -164,14 +165,24 @@ class Function:
         """
         from distjit.partition import partition
 
+        from distjit.partition.per_shape import splits_symbolic
+
+        if splits_symbolic(self, shard):
+            return self.plan_per_shape(workers, shard)
         key = plan_key(workers, shard)
-        if self.symbolic:      # a PlanPerShape (distjit/partition/per_shape.py): kept in memory, not saved
-            if key not in self._shape_plans:
-                self._shape_plans[key] = partition(self, workers=workers, shard=shard)
-            return self._shape_plans[key]
         if key not in self.plans:
             self.plans[key] = partition(self, workers=workers, shard=shard)
         return self.plans[key]
+
+    def plan_per_shape(self, workers: int = 2, shard: dict | None = None):
+        """A PlanPerShape (distjit/partition/per_shape.py): the graph concretized and partitioned per call
+        shape, cached; what `run` uses for a graph with symbolic dims. Kept in memory, not saved."""
+        from distjit.partition.per_shape import PlanPerShape
+
+        key = plan_key(workers, shard)
+        if key not in self._shape_plans:
+            self._shape_plans[key] = PlanPerShape(self, workers, shard)
+        return self._shape_plans[key]
 
     @property
     def symbolic(self) -> bool:
@@ -181,13 +192,15 @@ class Function:
         return is_symbolic(self.graph)
 
     def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None,
-            stats: bool = False, progress=None, **kwargs):
+            stats: bool = False, progress=None, timeline=None, **kwargs):
         """Run the partitioned Plan: cluster="local" (threads), "auto", "ray://host:port" or "host:port" (Ray).
 
         Same results as calling the function (to rounding where partial reductions reorder sums).
         The Plan is built once per (workers, shard) and reused. `stats=True` returns
         `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage.
-        `progress(done, total)` is called as tasks finish.
+        `progress(done, total)` is called as tasks finish. `timeline="run.json"` writes a Chrome
+        trace-event file of the run (scheduler/timeline.py): one row per worker, one slice per task,
+        each with the Plan's predicted and the measured time.
         """
         from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
 
@@ -195,19 +208,27 @@ class Function:
         executor = executor_for(cluster)
         workers = workers or executor.default_workers()
         plan = self._plan_for(leaves, workers, shard)
-        if not stats and progress is None:
+        if not stats and progress is None and timeline is None:
             return self.finish(leaves, executor.run(plan, leaves, self.params))
         from scheduler.stats import Tracker
 
-        tracker = Tracker(plan, getattr(executor, "name", type(executor).__name__), progress)
+        name = getattr(executor, "name", type(executor).__name__)
+        tracker = Tracker(plan, name, progress, spans=timeline is not None)
         result = self.finish(leaves, executor.run(plan, leaves, self.params, tracker=tracker))
         run_stats = tracker.finish()
+        if timeline is not None:
+            from scheduler import timeline as trace
+
+            trace.write(timeline, plan, tracker.spans, tracker.wall_start, name)
         return (result, run_stats) if stats else result
 
     def _plan_for(self, leaves: list, workers: int, shard: dict | None):
-        """The Plan for these arguments: for a graph with symbolic dims, the one made for their shapes."""
-        plan = self.plan(workers, shard)
-        return plan.for_leaves(leaves) if self.symbolic else plan
+        """The Plan for these arguments: for a graph with symbolic dims, the one made for their shapes
+        (unless the Function was loaded with a saved Plan for this key: that Plan is the file's decision)."""
+        key = plan_key(workers, shard)
+        if not self.symbolic or key in self.loaded_plan_keys:
+            return self.plan(workers, shard)
+        return self.plan_per_shape(workers, shard).for_leaves(leaves)
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"

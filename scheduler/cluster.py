@@ -321,10 +321,13 @@ def _why(cluster: str, target: str | None, e: Exception) -> str:
 
 
 def start_local(ray, num_cpus: int | None = None, **kwargs) -> None:
-    """Start the embedded default: a one-node Ray listening on 127.0.0.1 only."""
+    """Start the embedded default: a one-node Ray listening on 127.0.0.1 only.
+
+    address="local": without an address, ray.init joins the cluster a `ray start --head` anywhere on
+    this machine recorded in /tmp/ray/ray_current_cluster, which would run silently elsewhere."""
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"   # Ray then binds its servers to loopback
     try:
-        ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=None,
+        ray.init(address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=None,
                  log_to_driver=False, **kwargs)
     except Exception as e:
         raise ClusterError(f"could not start a local Ray: {type(e).__name__}: {e}") from None

@@ -170,7 +170,7 @@ def cmd_run(args) -> int:
     t = time.perf_counter()
     try:
         result, stats = f.run(*arrays.call_args(f, values), cluster=args.cluster, workers=args.workers,
-                              stats=True, progress=bar)
+                              stats=True, progress=bar, timeline=args.timeline)
     finally:
         bar.close()
     seconds = time.perf_counter() - t
@@ -204,6 +204,9 @@ def _add_run(sub) -> None:
                         "ray://HOST:10001 or a GCS HOST:PORT")
     p.add_argument("--workers", type=int, help="plan for N workers (default: the executor's CPUs)")
     p.add_argument("--stats", action="store_true", help="print tasks, bytes moved and time per stage")
+    p.add_argument("--timeline", metavar="FILE.json",
+                   help="write a Chrome trace-event file of the run (chrome://tracing, ui.perfetto.dev): one row "
+                        "per worker, one slice per task with its predicted and measured time")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no messages, no Ray INFO lines")
     p.set_defaults(run=cmd_run)
 

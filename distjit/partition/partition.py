@@ -17,14 +17,14 @@ def partition(f, workers: int = 2, shard: dict | None = None, *, cost: CostModel
     ``{"x": 0}`` splits x along axis 0, ``{"w": None}`` replicates w; a key is an
     argument's name or a flattened path (``"batch['x']"``).
 
-    A graph with symbolic dims gets a `PlanPerShape` (a Plan made and cached per call shape) instead.
+    A `shard` that splits a symbolic dim gets a `PlanPerShape` (a Plan made and cached per call shape).
 
     >>> plan = distjit.partition(f, workers=4, shard={"x": 0})
     >>> print(plan.explain())
     """
-    from distjit.partition.per_shape import PlanPerShape, is_symbolic
+    from distjit.partition.per_shape import PlanPerShape, splits_symbolic
 
-    if is_symbolic(f.graph):             # split per call shape (distjit/partition/per_shape.py)
+    if splits_symbolic(f, shard):         # split per call shape (distjit/partition/per_shape.py)
         return PlanPerShape(f, workers, shard, cost)
     cost = cost or CostModel()
     if workers < 1:

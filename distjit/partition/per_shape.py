@@ -5,8 +5,12 @@ A Plan splits concrete row ranges ([0:500] [500:1000]), so a graph traced with
 everything (one task), `f.plan()` on such a graph returns a PlanPerShape: at each call, the graph is
 made static for the arguments' types (`passes.specialize.concretize`) and partitioned for them, and
 that Plan is cached by those types. A split along a symbolic dim (`shard={"x": 0}`, or the default
-batch split) is thus decided per call, with the real size. Per-shape Plans live with the Function
-in memory; they are not saved in `.djit` files (a loaded Function makes them again).
+batch split) is thus decided per call, with the real size. `f.run` uses one for every graph with
+symbolic dims (unless the Function was loaded with a saved Plan for those workers and shard: a
+saved Plan is the decision the file carries); `f.plan(shard=...)` returns one when `shard` splits a
+symbolic dim, and `f.plan_per_shape()` always. The plain Plan of such a graph (what `f.plan()`
+gives otherwise, and what is saved) splits static dims only, and its explain() says so.
+Per-shape Plans live with the Function in memory; they are not saved in `.djit` files.
 """
 from __future__ import annotations
 
@@ -18,6 +22,19 @@ from distjit.types import TensorType
 
 def is_symbolic(graph) -> bool:
     return any(isinstance(v.type, TensorType) and not v.type.is_static for v in graph.inputs)
+
+
+def splits_symbolic(f, shard: dict | None) -> bool:
+    """`shard` asks to split some input along one of its symbolic dims."""
+    if not shard or not is_symbolic(f.graph):
+        return False
+    for name, v in zip(f.signature.input_paths(), f.graph.inputs):
+        for key, axis in shard.items():
+            if (name == key or name.startswith(f"{key}[")) and isinstance(axis, int) \
+                    and isinstance(v.type, TensorType) and -v.type.ndim <= axis < v.type.ndim \
+                    and not isinstance(v.type.shape[axis % v.type.ndim], int):
+                return True
+    return False
 
 
 class PlanPerShape:

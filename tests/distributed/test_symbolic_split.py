@@ -38,7 +38,7 @@ def test_symbolic_batch_split_over_two_workers(traced, executor, shard, request)
         x = np.random.default_rng(rows).standard_normal((rows, 16))
         got = g.run(x, *ws, cluster=ex, workers=2, shard=shard)
         np.testing.assert_allclose(got, mlp(x, *ws), rtol=1e-10, atol=1e-13)
-    per_shape = g.plan(workers=2, shard=shard)
+    per_shape = g.plan(workers=2, shard=shard) if shard else g.plan_per_shape(workers=2)
     assert isinstance(per_shape, PlanPerShape)
     plans = {types[0].shape[0]: plan for types, plan in per_shape.plans.items()}
     assert plans[BIG].inputs[0].axis == 0 and len(plans[BIG].inputs[0].bounds) == 2
@@ -71,6 +71,12 @@ def test_unsplit_plan_says_one_shard():
 def test_bad_shard_on_symbolic_graph_is_refused_at_plan_time(traced):
     g, _ = traced
     with pytest.raises(distjit.DistJitError, match="names no input"):
-        g.plan(workers=2, shard={"nope": 0})
+        g.plan_per_shape(workers=2, shard={"nope": 0})
     with pytest.raises(distjit.DistJitError, match="along axis 5"):
         g.plan(workers=2, shard={"x": 5})
+
+
+def test_plain_plan_of_a_symbolic_graph_says_what_it_does(traced):
+    g, _ = traced
+    text = g.plan(workers=2).explain()
+    assert "symbolic dim(s) B, which this Plan does not split" in text
