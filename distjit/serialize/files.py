@@ -232,6 +232,7 @@ def _function(decoder, name, main_graph, signature_msg, param_indices, plan_msgs
     plans = decoder.plans(graph, signature, params, plan_msgs)
     f = Function(graph, signature, params, name or graph.name)
     f.plans.update(plans)
+    f.loaded_plan_keys = set(plans)
     return f
 
 
