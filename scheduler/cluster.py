@@ -292,6 +292,10 @@ def _init(ray, cluster: str, target: str | None, dashboard: str | None) -> None:
     except ClusterError:
         raise
     except Exception as e:
+        try:          # a failed ray.init can leave Ray half set up (the client mode hook, the KV): undo it
+            ray.shutdown()
+        except Exception:
+            pass
         raise ClusterError(_why(cluster, target, e)) from None
     _connection["generation"] += 1
 

@@ -52,9 +52,15 @@ def events(plan, spans: list[Span], start: float) -> list[dict]:
         out.append({"name": t.name, "cat": f"stage{t.stage}", "ph": "X", "pid": pid, "tid": tid,
                     "ts": round((s.start - start) * 1e6, 3), "dur": round(measured * 1e6, 3),
                     "args": {"task": f"t{s.task}", "stage": t.stage, "shard": t.shard,
-                             "predicted_ms": round(t.seconds * 1e3, 6), "measured_ms": round(measured * 1e3, 6),
+                             "predicted_ms": round(predicted(t) * 1e3, 6), "measured_ms": round(measured * 1e3, 6),
                              "flops": t.flops, "bytes_in": t.bytes_in}})
     return out
+
+
+def predicted(task) -> float:
+    """The Plan's estimate of a task: its predicted time on the executor planned for (overhead, transfers and
+    compute) where the cost model gives one, else its predicted compute."""
+    return getattr(task, "predicted_seconds", 0.0) or task.seconds
 
 
 def write(path, plan, spans: list[Span], start: float, executor: str) -> None:
