@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import tempfile
@@ -198,6 +199,7 @@ class Jobs:
         """The .npz bytes job `job` stored (NOTE: [Job results] in result.py)."""
         from scheduler.jobs import result
 
+        result.check_job_id(job)
         info = self.info(job)
         status = status_of(info)
         if status in ("FAILED", "STOPPED"):
@@ -207,7 +209,7 @@ class Jobs:
         fetch_id = f"{job}-fetch-{uuid.uuid4().hex[:6]}"
         runtime_env = {"py_modules": code_dirs(), "excludes": ["__pycache__", "*.pyc"]} if ship_code else None
         with _errors(self.address):
-            entry = f"python -m scheduler.jobs.fetch {job}" + (" --delete" if delete else "")
+            entry = f"python -m scheduler.jobs.fetch {shlex.quote(job)}" + (" --delete" if delete else "")
             self.client.submit_job(entrypoint=entry, submission_id=fetch_id, runtime_env=runtime_env,
                                    metadata={"distjit": "fetch", "of": job})
         try:

@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     from scheduler.jobs import result
 
     try:
+        result.check_job_id(args.job)
         f = distjit.load(args.model)
         values = arrays.load_inputs(f, {}, args.inputs)
         print(f"distjit: running {f.name} ({f.graph.node_count()} nodes) for job {args.job}", flush=True)
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
         data = result.npz_bytes(arrays.outputs(f, out))
         from ray.experimental import internal_kv
 
-        result.store(lambda k, v: internal_kv._internal_kv_put(k, v, overwrite=True, namespace=result.NAMESPACE),
+        result.store(lambda k, v: internal_kv._internal_kv_put(k, v, overwrite=False, namespace=result.NAMESPACE),
                      args.job, data)
         print(str(stats), flush=True)
         print(f"distjit: stored {len(data):,} bytes of outputs; fetch them with `distjit result {args.job} "
