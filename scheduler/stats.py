@@ -46,10 +46,14 @@ class RunStats:
 class Tracker:
     """Counts finished tasks for a progress callback `progress(done, total)` and times the stages."""
 
-    def __init__(self, plan, executor: str, progress: Callable[[int, int], None] | None = None, prediction=None):
+    def __init__(self, plan, executor: str, progress: Callable[[int, int], None] | None = None,
+                 prediction=None, spans: bool = False):
         """`prediction`: distjit.partition.cost.Prediction of this run (its numbers go into the stats)."""
         self.plan = plan
         self.progress = progress
+        # with spans=True, executors report when and where each task ran (scheduler/timeline.py)
+        self.spans: list | None = [] if spans else None
+        self.wall_start = time.time()
         self.stats = RunStats(executor, len(plan.tasks), bytes_between_tasks=plan.bytes_moved())
         if prediction is not None:
             self.stats.predicted_seconds = prediction.seconds
@@ -66,6 +70,12 @@ class Tracker:
 
     def restart(self) -> None:
         self._start = time.perf_counter()
+        self.wall_start = time.time()
+
+    def record(self, span) -> None:
+        """A scheduler.timeline.Span of a finished task (appends are atomic: executors' threads call this)."""
+        if self.spans is not None:
+            self.spans.append(span)
 
     def task_done(self, index: int) -> None:
         stage = self.plan.tasks[index].stage

@@ -20,9 +20,15 @@ def partition(f, workers: int = 2, shard: dict | None = None, *, cost: CostModel
     ``{"x": 0}`` splits x along axis 0 into `workers` parts, ``{"w": None}``
     replicates w; a key is an argument's name or a flattened path (``"batch['x']"``).
 
+    A `shard` that splits a symbolic dim gets a `PlanPerShape` (a Plan made and cached per call shape).
+
     >>> plan = distjit.partition(f, workers=4, shard={"x": 0})
     >>> print(plan.explain())
     """
+    from distjit.partition.per_shape import PlanPerShape, splits_symbolic
+
+    if splits_symbolic(f, shard):         # split per call shape (distjit/partition/per_shape.py)
+        return PlanPerShape(f, workers, shard, cost)
     cost = cost or CostModel()
     if workers < 1:
         raise DistJitError(f"partition: workers must be at least 1, got {workers}")
@@ -95,7 +101,13 @@ def _default_axes(graph, workers: int, cost: CostModel) -> list[int | None]:
     return axes
 
 
-def _apply_overrides(f, names: list[str], axes: list, shard: dict) -> list:
+def check_overrides(f, names: list[str], shard: dict) -> None:
+    """DistJitError unless every key of `shard` names an input and every axis is one of its axes
+    (symbolic dims included: a per-shape Plan splits them once the call's shapes are known)."""
+    _apply_overrides(f, names, [None] * len(names), shard, symbolic=True)
+
+
+def _apply_overrides(f, names: list[str], axes: list, shard: dict, symbolic: bool = False) -> list:
     axes = list(axes)
     for key, axis in shard.items():
         hits = [i for i, n in enumerate(names) if n == key or n.startswith(f"{key}[")]
@@ -109,7 +121,7 @@ def _apply_overrides(f, names: list[str], axes: list, shard: dict) -> list:
             if not isinstance(t, TensorType) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
                 raise DistJitError(f"{f.name}: cannot split input {names[i]} ({t}) along axis {axis!r}")
             axis %= t.ndim
-            if not isinstance(t.shape[axis], int):
+            if not symbolic and not isinstance(t.shape[axis], int):
                 raise DistJitError(f"{f.name}: cannot split input {names[i]} along its symbolic dim "
                                    f"{t.shape[axis]} (trace it with a static shape)")
             axes[i] = axis

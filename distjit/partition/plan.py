@@ -125,6 +125,11 @@ class Plan:
         """Tasks, subgraph sizes, estimated flops, bytes moved, and the sharding of each input."""
         lines = [f"Plan {self.name}: {len(self.tasks)} tasks in {self.stages} stages, {self.parts} shard(s), "
                  f"planned for {self.workers} worker(s)"]
+        symbols = sorted({str(d) for g in self.subgraphs for v in g.inputs
+                          if hasattr(v.type, "shape") for d in v.type.shape if not isinstance(d, int)})
+        if symbols:
+            lines.append(f"the graph has symbolic dim(s) {', '.join(symbols)}, which this Plan does not split; "
+                         f"f.run makes a Plan per call shape that does (f.plan_per_shape(), or shard= on them)")
         lines.append("inputs:")
         for name, layout in zip(self.input_names, self.inputs):
             lines.append(f"  {name:<14} {layout}")

@@ -70,7 +70,7 @@ def test_failed_job_reports_node_and_line(files, addr, tmp_path):
     assert "np.linalg.inv failed" in err and "conftest.py:" in err and "Traceback" not in err
 
     code, out, _ = run_cli("status", job, *addr)
-    assert code == 0 and f"{job}: FAILED" in out
+    assert code == 4 and f"{job}: FAILED" in out
     assert "ExecutionError" in out and "np.linalg.inv failed: LinAlgError: Singular matrix" in out
     assert "conftest.py:" in out                               # the user's source line
     assert json.loads(run_cli("status", job, "--json", *addr)[1])["error"].startswith("ExecutionError")
