@@ -22,6 +22,12 @@ Two columns each for Ray and dask, so they compare like for like:
               back to the driver as NumPy arrays every run.
 Then a Plan of 1,000 tiny tasks measures Ray's per-task overhead.
 
+A second table sets the local and Ray e2e times beside the cost model's
+prediction for the same Plan on the same executor (scheduler.stats.predicted_run:
+the calibrated per-op throughput and the executor's measured per-task and
+per-byte costs) and their ratio, measured/predicted (target: 0.5 to 2). It adds
+the quick start's MLP (examples/quickstart.py), which is timed for this table only.
+
 Each run's results are dropped before the next, as in a loop: distjit's compiled
 programs then reuse their scratch buffers (distjit/runtime/scratch.py, every
 distjit column), and the executors put their big results in the memory of the
@@ -55,6 +61,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 import distjit  # noqa: E402
 from bench.workloads import black_scholes, kmeans_step, standardize_cov  # noqa: E402
+from examples.quickstart import mlp as quickstart_mlp  # noqa: E402
 
 WORKERS = 2
 
@@ -79,11 +86,20 @@ def make_kmeans(quick):
     return (X, X[rng.choice(n, 32, replace=False)].copy())
 
 
+def make_quickstart(quick):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1 << (12 if quick else 16), 256), dtype=np.float32)
+    w1 = rng.standard_normal((256, 512), dtype=np.float32) * np.float32(0.05)
+    w2 = rng.standard_normal((512, 10), dtype=np.float32) * np.float32(0.05)
+    return (x, w1, np.zeros(512, dtype=np.float32), w2, np.zeros(10, dtype=np.float32))
+
+
 WORKLOADS = [
     ("black_scholes", black_scholes, make_bs, "2^25 options f64"),
     ("standardize_cov", standardize_cov, make_cov, "(2^23,16) f64"),
     ("kmeans_step", kmeans_step, make_kmeans, "(2^22,8) f64, k=32"),
 ]
+PREDICTED_ONLY = [("quickstart_mlp", quickstart_mlp, make_quickstart, "(2^16,256) f32 -> 512 -> 10")]
 
 
 def median_times(runs: dict, repeat: int) -> dict:
@@ -171,6 +187,18 @@ def task_overhead(n: int = 1000) -> float:
     return statistics.median(samples) / n
 
 
+def print_predictions(rows: list) -> None:
+    """Measured against predicted, per workload and executor (the cost model's accuracy)."""
+    header = (f"\n{'workload':<16} {'local':>9} {'predicted':>9} {'ratio':>6}   "
+              f"{'ray e2e':>9} {'predicted':>9} {'ratio':>6}")
+    print(header)
+    print("-" * (len(header) - 1))
+    for name, local, local_p, ray, ray_p in rows:
+        print(f"{name:<16} {local:>8.3f}s {local_p:>8.3f}s {local / local_p:>6.2f}   "
+              f"{ray:>8.3f}s {ray_p:>8.3f}s {ray / ray_p:>6.2f}", flush=True)
+    print("ratio: measured/predicted, for the same Plan on the same executor (target: between 0.5 and 2)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.distributed", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -184,6 +212,7 @@ def main(argv=None) -> int:
 
     from scheduler import LocalExecutor, executor_for
     from scheduler.cluster import start_local
+    from scheduler.stats import predicted_run
 
     t = time.perf_counter()
     start_local(ray, num_cpus=WORKERS)
@@ -198,6 +227,7 @@ def main(argv=None) -> int:
         f"   {'1c/local':>9} {'1c/ray':>9} {'1c/ray r':>9} {'s/local':>8} {'s/ray':>8} {'dask/ray':>9} {'(res.)':>9}"
     print(header)
     print("-" * len(header))
+    predictions = []
     for name, fn, make, size in WORKLOADS:
         inputs = make(args.quick)
         f = distjit.optimize(distjit.trace(fn, inputs))
@@ -221,6 +251,8 @@ def main(argv=None) -> int:
             runs["dask"] = dask_runner(client, fn, inputs, False)
             runs["dask_r"] = dask_runner(client, fn, inputs, True)
         times = dict.fromkeys([k for k, _ in cols], float("nan")) | median_times(runs, repeat)
+        predictions.append((name, times["local"], predicted_run(plan, local).seconds,
+                            times["ray"], predicted_run(plan, ray_ex).seconds))
         del resident, runs
         one = times["1core"]
         print(f"{name:<16} {load:>5.2f} " + " ".join(f"{times[k]:>8.3f}s" for k, _ in cols)
@@ -232,6 +264,16 @@ def main(argv=None) -> int:
     print("load: the 1-minute load average when the workload started (2 cores)")
     print("1c/X: the 1-core single process's time over X's (target: local >= 1.5x, ray >= 1.6x); "
           "s/X: the default single process's; dask/ray: dask's over Ray's, end to end and resident")
+    for name, fn, make, size in PREDICTED_ONLY:
+        inputs = make(args.quick)
+        f = distjit.optimize(distjit.trace(fn, inputs))
+        plan = f.plan(WORKERS)
+        times = median_times({"local": lambda: f.run(*inputs, cluster=local, workers=WORKERS),
+                              "ray": lambda: f.run(*inputs, cluster="auto", workers=WORKERS)}, repeat)
+        predictions.append((name, times["local"], predicted_run(plan, local).seconds,
+                            times["ray"], predicted_run(plan, ray_ex).seconds))
+        del inputs
+    print_predictions(predictions)
     per_task = task_overhead()
     print(f"\nRay per-task overhead (a Plan of 1,000 tiny tasks): {per_task * 1e3:.2f} ms/task (target <= 2 ms)")
     if client is not None:

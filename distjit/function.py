@@ -17,6 +17,7 @@ from distjit.errors import ShapeError
 from distjit.ir.graph import Graph
 from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
+import distjit.runtime.calibrate  # noqa: F401,E402  (gives the partitioner a way to measure this machine)
 
 
 @dataclass
@@ -68,7 +69,8 @@ class Function:
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
-        self._shape_plans: dict[tuple, Any] = {}   # Plans of a graph with symbolic dims, per argument shapes
+        self._shape_plans: dict[tuple, Any] = {}   # PlanPerShapes of a graph with symbolic dims, by plan_key
+        self.loaded_plan_keys: set = set()         # the keys of the Plans `distjit.load` restored
 
     # -- calling ---------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -156,60 +158,85 @@ class Function:
         return optimize(self, level, **options)
 
     # -- distributed ---------------------------------------------------------------
-    def plan(self, workers: int = 2, shard: dict | None = None):
-        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`).
+    def plan(self, workers: int = 2, shard: dict | None = None, *, cost=None):
+        """The partitioned Plan of this function for `workers` workers (see `distjit.partition`; `cost`, a
+        distjit.partition.CostModel, is what it is planned for: by default this machine's calibration and
+        Ray's per-task costs).
 
         The Plan is attached to the Function (`self.plans`, saved with it): asking again for the same
         (workers, shard) returns it without partitioning again.
         """
         from distjit.partition import partition
 
+        from distjit.partition.per_shape import splits_symbolic
+
+        if splits_symbolic(self, shard):
+            return self.plan_per_shape(workers, shard, cost=cost)
         key = plan_key(workers, shard)
         if key not in self.plans:
-            self.plans[key] = partition(self, workers=workers, shard=shard)
+            self.plans[key] = partition(self, workers=workers, shard=shard, cost=cost)
         return self.plans[key]
 
+    def plan_per_shape(self, workers: int = 2, shard: dict | None = None, *, cost=None):
+        """A PlanPerShape (distjit/partition/per_shape.py): the graph concretized and partitioned per call
+        shape, cached; what `run` uses for a graph with symbolic dims. Kept in memory, not saved."""
+        from distjit.partition.per_shape import PlanPerShape
+
+        key = plan_key(workers, shard)
+        if key not in self._shape_plans:
+            self._shape_plans[key] = PlanPerShape(self, workers, shard, cost)
+        return self._shape_plans[key]
+
+    @property
+    def symbolic(self) -> bool:
+        """Some input has a symbolic dim: Plans are made per call shape."""
+        from distjit.partition.per_shape import is_symbolic
+
+        return is_symbolic(self.graph)
+
     def run(self, *args, cluster="local", workers: int | None = None, shard: dict | None = None,
-            stats: bool = False, progress=None, **kwargs):
+            stats: bool = False, progress=None, timeline=None, **kwargs):
         """Run the partitioned Plan: cluster="local" (threads), "auto", "ray://host:port" or "host:port" (Ray).
 
         Same results as calling the function (to rounding where partial reductions reorder sums).
         The Plan is built once per (workers, shard) and reused. `stats=True` returns
-        `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage.
-        `progress(done, total)` is called as tasks finish.
+        `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage, each
+        beside its predicted time. `progress(done, total)` is called as tasks finish. `timeline="run.json"`
+        writes a Chrome trace-event file of the run (scheduler/timeline.py): one row per worker, one slice
+        per task, each with the Plan's predicted and the measured time. A Plan made here is planned with
+        the executor's own costs (`executor.cost_model()`).
         """
         from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
 
         leaves = self.flatten_inputs(args, kwargs)
         executor = executor_for(cluster)
         workers = workers or executor.default_workers()
-        plan = self._plan_for(leaves, workers, shard)
-        if not stats and progress is None:
+        plan = self._plan_for(leaves, workers, shard, executor)
+        if not stats and progress is None and timeline is None:
             return self.finish(leaves, executor.run(plan, leaves, self.params))
-        from scheduler.stats import Tracker
+        from scheduler.stats import Tracker, predicted_run
 
-        tracker = Tracker(plan, getattr(executor, "name", type(executor).__name__), progress)
+        name = getattr(executor, "name", type(executor).__name__)
+        tracker = Tracker(plan, name, progress, predicted_run(plan, executor), spans=timeline is not None)
         result = self.finish(leaves, executor.run(plan, leaves, self.params, tracker=tracker))
         run_stats = tracker.finish()
+        if timeline is not None:
+            from scheduler import timeline as trace
+
+            trace.write(timeline, plan, tracker.spans, tracker.wall_start, name)
         return (result, run_stats) if stats else result
 
-    def _plan_for(self, leaves: list, workers: int, shard: dict | None):
-        """The Plan for these arguments. A Plan splits concrete row ranges, so a graph with symbolic dims
-        is made static for the arguments' shapes first; those Plans are cached per shape, not saved.
-        A Plan the Function already carries (made from the symbolic graph, so it splits no symbolic dim)
-        fits every shape and is used as it is."""
-        if plan_key(workers, shard) in self.plans or all(
-                not isinstance(v.type, TensorType) or v.type.is_static for v in self.graph.inputs):
-            return self.plan(workers, shard)
-        from distjit.types import type_of
-        from distjit.passes.specialize import concretize
-
-        types = [type_of(leaf) for leaf in leaves]
-        key = (plan_key(workers, shard), tuple(types))
-        if key not in self._shape_plans:
-            static = Function(concretize(self.graph, types), self.signature, self.params, self.name)
-            self._shape_plans[key] = static.plan(workers, shard)
-        return self._shape_plans[key]
+    def _plan_for(self, leaves: list, workers: int, shard: dict | None, executor=None):
+        """The Plan for these arguments: for a graph with symbolic dims, the one made for their shapes
+        (unless the Function was loaded with a saved Plan for this key: that Plan is the file's decision).
+        A Plan made here is planned with `executor`'s costs."""
+        key = plan_key(workers, shard)
+        cost = executor.cost_model if hasattr(executor, "cost_model") else (lambda: None)
+        if not self.symbolic or key in self.loaded_plan_keys:
+            if key in self.plans:
+                return self.plans[key]
+            return self.plan(workers, shard, cost=cost())
+        return self.plan_per_shape(workers, shard, cost=cost()).for_leaves(leaves)
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"

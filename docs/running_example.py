@@ -2,8 +2,11 @@
 
 `python docs/running_example.py` prints every stage; `--write` puts the output into
 ARCHITECTURE.md between its `<!-- stage: NAME -->` markers. tests/test_architecture_doc.py checks that
-the document shows what the code prints, so the document cannot drift from the code.
+the document shows what the code prints, so the document cannot drift from the code. Its plan is
+made with the cost model's reference calibration (DISTJIT_CALIBRATION=reference), so the shards and
+stages it shows do not depend on the machine that prints them.
 """
+import os
 import pathlib
 import re
 import sys
@@ -11,7 +14,8 @@ import tempfile
 
 import numpy as np
 
-import distjit
+os.environ.setdefault("DISTJIT_CALIBRATION", "reference")
+import distjit  # noqa: E402
 
 
 def scores(x, w, b):

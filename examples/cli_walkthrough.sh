@@ -3,7 +3,7 @@
 # as a job to a Ray cluster and fetch the result.
 #
 #   distjit cluster up --nodes 2              # a local cluster on 127.0.0.1 (or use your own)
-#   RAY_ADDRESS=http://127.0.0.1:8265 bash examples/cli_walkthrough.sh
+#   DISTJIT_JOBS_ADDRESS=http://127.0.0.1:8265 bash examples/cli_walkthrough.sh
 #   distjit cluster down
 #
 # DISTJIT is the command (default `distjit`; from a checkout: DISTJIT="python -m distjit").

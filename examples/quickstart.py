@@ -55,6 +55,8 @@ def main():
     print(f"first run on Ray (starts Ray, ships the plan): {time.perf_counter() - t:.1f} s")
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
     print("Ray result matches NumPy")
+    _, stats = g.run(*args, cluster="auto", workers=2, stats=True)
+    print(stats)                                   # each stage's time beside the cost model's prediction
 
     eager = best_of(lambda: mlp(*args))
     local = best_of(lambda: g(*args))

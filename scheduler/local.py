@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import weakref
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -12,6 +13,7 @@ from distjit.ir.graph import Graph
 from distjit.partition.plan import Plan, Source
 from distjit.runtime.executor import compile_graph, run
 from distjit.runtime.fused_eval import limit_threads
+from scheduler import timeline
 from scheduler.common import arg_part, assemble, blas_threads, consumers
 from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, variant
 from scheduler.shared_result import SharedResult
@@ -40,9 +42,18 @@ class LocalExecutor:
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="distjit-task")
         self._variants: "weakref.WeakKeyDictionary[Graph, dict]" = weakref.WeakKeyDictionary()
         self._variants_lock = threading.Lock()
+        self._model = None
 
     def default_workers(self) -> int:
         return self.max_workers
+
+    def cost_model(self):
+        """The distjit.partition.CostModel of this executor (measured once per machine, cached)."""
+        if self._model is None:
+            from scheduler.costs import local_model
+
+            self._model = local_model(self)
+        return self._model
 
     def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task."""
@@ -80,9 +91,15 @@ class LocalExecutor:
                 programs[sub] = compile_graph(plan.subgraphs[sub], row_blocks=True)
             return programs[sub]
 
+        timed = tracker is not None and tracker.spans is not None
+
         def task(i, prog, inputs):
+            start = timeline.now() if timed else 0.0
             with limit_threads(max(1, (os.cpu_count() or 1) // self.max_workers)):
                 outs = run(prog, inputs)
+            if timed:
+                tracker.record(timeline.Span(i, f"{socket.gethostname()} (this process)",
+                                             threading.current_thread().name, start, timeline.now()))
             for k, v in enumerate(outs):
                 for dest, index in targets.get((i, k), ()):
                     if not deliver(v, dest[index]):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import time
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from distjit.partition.plan import Plan, Source
 from scheduler.common import arg_part, assemble
 from scheduler.in_place import deliver, output_targets, part_of, placed_outputs, same_buffer, variant
 from scheduler.shared_result import SharedResult
-from scheduler.cluster import connect
+from scheduler.cluster import connect, generation
 
 _PROGRAMS: dict = {}            # on each worker: digest -> (graph, compiled program)
 _VARIANTS: dict = {}            # on each worker: (digest, outputs written in place) -> variant or None
@@ -52,6 +53,20 @@ def _run_task(digest: str, graph_box: list, places: dict | None, *inputs):
         outs = run(program, inputs)
         return outs[0] if len(outs) == 1 else tuple(outs)
     return _run_in_place(digest, graph, program, opened, inputs)
+
+
+def _run_task_timed(n_out: int, digest: str, graph_box: list, places: dict | None, *inputs):
+    """`_run_task`, returning one more value: where and when it ran (scheduler/timeline.py)."""
+    import ray
+
+    start = time.time()
+    out = _run_task(digest, graph_box, places, *inputs)
+    ctx = ray.get_runtime_context()
+    span = (f"node {ray.util.get_node_ip_address()} {ctx.get_node_id()[:8]}", f"worker pid {os.getpid()}",
+            start, time.time())
+    if n_out == 0:
+        return span
+    return (out, span) if n_out == 1 else (*out, span)
 
 
 def _program(digest: str, graph_box: list):
@@ -133,18 +148,39 @@ class RayExecutor:
         self._graphs: dict[str, object] = {}
         self._params: dict[tuple, tuple] = {}
         self._copy_pool = None
+        self._model = None
         self._lock = threading.Lock()
+        self._generation = None
 
     # -- the cluster ------------------------------------------------------------------------------------------
+    def _connect(self):
+        """Ray, connected to exactly the cluster `self.cluster` names (NOTE: [Cluster addresses] in cluster.py).
+        After a reconnect, what this executor put into the old cluster's object store is gone: forget it."""
+        ray = connect(self.cluster)
+        if self._ray is None or self._generation != generation():
+            self._graphs.clear()
+            self._params.clear()
+            self._ray, self._remote, self._generation = ray, ray.remote(_run_task), generation()
+            self._remote_timed = ray.remote(_run_task_timed)
+        return ray
+
     @property
     def ray(self):
         if self._ray is None:
-            self._ray = connect(self.cluster)
-            self._remote = self._ray.remote(_run_task)
+            self._connect()
         return self._ray
 
     def default_workers(self) -> int:
-        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        return max(1, int(self._connect().cluster_resources().get("CPU", 1)))
+
+    def cost_model(self):
+        """The distjit.partition.CostModel of this cluster: its nodes' calibrations (each measured on the node
+        once and cached by the driver) and the object store's per-task and per-byte costs."""
+        if self._model is None:
+            from scheduler.costs import ray_model
+
+            self._model = ray_model(self.ray)
+        return self._model
 
     # -- putting things once -------------------------------------------------------------------------------------
     def _graph_ref(self, plan: Plan, index: int):
@@ -166,7 +202,7 @@ class RayExecutor:
     # -- running -------------------------------------------------------------------------------------------------
     def run(self, plan: Plan, leaves: list, params: dict, tracker=None) -> list:
         """`tracker` (a scheduler.stats.Tracker, optional) hears of each finished task and counts bytes."""
-        ray = self.ray
+        ray = self._connect()
         if tracker is not None:
             tracker.restart()             # connecting to the cluster is not part of the run
         remote = self._remote
@@ -192,6 +228,8 @@ class RayExecutor:
                 return self._param_ref(params[plan.params[s.index]], tracker)
             return refs[s.index][s.output]
 
+        timed = tracker is not None and tracker.spans is not None
+        span_refs: dict[int, object] = {}
         window = self.window or max(2, 2 * plan.workers)
         in_flight: list = []
         with self._lock:
@@ -208,10 +246,15 @@ class RayExecutor:
                         _, in_flight = ray.wait(in_flight, num_returns=1, fetch_local=False)
                 digest, graph_ref = graphs[task.subgraph]
                 places = {k: shared.where(*targets[(i, k)][0]) for k in placed_outputs(targets, i, n_out)}
-                out = remote.options(name=task.name, num_returns=max(n_out, 1), max_retries=self.max_retries,
-                                     retry_exceptions=False).remote(digest, [graph_ref], places or None,
-                                                                    *[source(s) for s in task.inputs])
-                refs[i] = [out] if n_out <= 1 else list(out)
+                call = (self._remote_timed, n_out + 1, [n_out]) if timed else (remote, max(n_out, 1), [])
+                out = call[0].options(name=task.name, num_returns=call[1], max_retries=self.max_retries,
+                                      retry_exceptions=False).remote(*call[2], digest, [graph_ref], places or None,
+                                                                     *[source(s) for s in task.inputs])
+                returned = [out] if call[1] == 1 else list(out)
+                if timed:
+                    span_refs[i] = returned[-1]
+                    returned = returned[:n_out] or returned
+                refs[i] = returned
                 if is_root and n_out:
                     in_flight.append(refs[i][0])
 
@@ -231,6 +274,11 @@ class RayExecutor:
 
         if tracker is not None:
             tracker.stats.bytes_fetched += sum(getattr(v, "nbytes", 0) for v in fetched.values())
+        if timed:
+            from scheduler.timeline import Span
+
+            for i, span in zip(span_refs, ray.get(list(span_refs.values()))):
+                tracker.record(Span(i, *span))
 
         def fetch(s: Source):
             if s.kind == "param":

@@ -1,4 +1,9 @@
-"""Shared pytest configuration: make the repository root importable (``import tests.programs``, ``import distjit``)."""
+"""Shared pytest configuration: make the repository root importable (``import tests.programs``, ``import distjit``).
+
+Plans are made with the cost model's reference calibration, so what the partitioner decides does not
+depend on the machine or its load (tests/partition/test_calibration.py tests the measuring itself).
+"""
+import os
 import pathlib
 import sys
 
@@ -7,6 +12,7 @@ import pytest
 _ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+os.environ.setdefault("DISTJIT_CALIBRATION", "reference")     # inherited by CLI subprocesses and Ray workers
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,10 @@ NOTE: [Exit status]
   1    bad input: a missing or corrupt model file, a missing, unknown or ill-fitting input,
        an unknown job, a job that has not finished, model + inputs too big to submit
   2    usage: unknown command or option, missing argument (argparse)
-  3    the cluster: unreachable address, token refused, Ray failed, --timeout passed
-  4    the job failed or was stopped (`submit --wait`, `result`)
+  3    the cluster: unreachable address, token refused, Ray failed, --timeout passed, the cluster's
+       Python lacks distjit's dependencies (the job's preflight)
+  4    the run failed: a node raised at run time (`run`, an ExecutionError), or the job failed or
+       was stopped (`submit --wait`, `status`, `result`)
   130  interrupted (Ctrl-C)
 """
 from __future__ import annotations
@@ -168,12 +170,15 @@ def cmd_run(args) -> int:
 
     f = _load(args.path)
     values = arrays.load_inputs(f, arrays.parse_input_args(args.input), args.inputs)
-    _check_cluster(args.cluster)
+    if args.quiet:
+        from scheduler.cluster import set_quiet
+
+        set_quiet()
     bar = Bar("running ", enabled=None if not args.quiet else False)
     t = time.perf_counter()
     try:
         result, stats = f.run(*arrays.call_args(f, values), cluster=args.cluster, workers=args.workers,
-                              stats=True, progress=bar)
+                              stats=True, progress=bar, timeline=args.timeline)
     finally:
         bar.close()
     seconds = time.perf_counter() - t
@@ -203,10 +208,14 @@ def _add_run(sub) -> None:
     _input_args(p)
     p.add_argument("--output", "-o", help="write the outputs to this .npz (else print them)")
     p.add_argument("--cluster", default="local",
-                   help="local (threads, default), auto, ray://HOST:10001 or a GCS HOST:PORT")
+                   help="local (threads, default), auto (the cluster RAY_ADDRESS names, else a local Ray), "
+                        "ray://HOST:10001 or a GCS HOST:PORT")
     p.add_argument("--workers", type=int, help="plan for N workers (default: the executor's CPUs)")
     p.add_argument("--stats", action="store_true", help="print tasks, bytes moved and time per stage")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no messages")
+    p.add_argument("--timeline", metavar="FILE.json",
+                   help="write a Chrome trace-event file of the run (chrome://tracing, ui.perfetto.dev): one row "
+                        "per worker, one slice per task with its predicted and measured time")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no messages, no Ray INFO lines")
     p.set_defaults(run=cmd_run)
 
 
@@ -216,26 +225,10 @@ def _input_args(p) -> None:
     p.add_argument("--inputs", metavar="FILE.npz", help="inputs in one .npz, keyed by input name")
 
 
-def _check_cluster(cluster: str) -> None:
-    """Fail fast when a cluster address does not answer (Ray would retry for a long time)."""
-    import os
-
-    from scheduler.jobs.client import probe
-
-    target = cluster
-    if cluster == "auto":
-        target = os.environ.get("RAY_ADDRESS", "")
-    if not target or target in ("local", "auto"):
-        return
-    if "://" not in target:
-        target = "tcp://" + target
-    probe(target)
-
-
 # -- jobs -------------------------------------------------------------------------------------------------------
 def cmd_submit(args) -> int:
     from distjit.cli import arrays
-    from scheduler.jobs.client import Jobs, JobFailedError, status_of
+    from scheduler.jobs.client import Jobs, status_of
     from distjit.cli.progress import Bar
 
     f = _load(args.path)
@@ -251,7 +244,7 @@ def cmd_submit(args) -> int:
     finally:
         bar.close()
     if status_of(info) != "SUCCEEDED":
-        raise JobFailedError(f"job {job} {status_of(info).lower()}: {jobs.error_of(job, info)}")
+        raise jobs.failure(job, info)
     if not args.quiet:
         print(f"job {job} succeeded; `distjit result {job} --output out.npz` fetches its outputs", file=sys.stderr)
     return 0
@@ -276,8 +269,9 @@ def _add_submit(sub) -> None:
 
 
 def _address_arg(p) -> None:
-    p.add_argument("--address", help="the Ray dashboard, http://HOST:8265 (default: RAY_ADDRESS, else the "
-                                     "`distjit cluster up` cluster, else http://127.0.0.1:8265)")
+    p.add_argument("--address", help="the Ray dashboard, http://HOST:8265 (default: DISTJIT_JOBS_ADDRESS, else "
+                                     "RAY_API_SERVER_ADDRESS, else an http:// RAY_ADDRESS, else the `distjit "
+                                     "cluster up` cluster, else http://127.0.0.1:8265)")
 
 
 def _job_dict(info) -> dict:
@@ -296,21 +290,23 @@ def cmd_status(args) -> int:
     d = _job_dict(info)
     if status_of(info) == "FAILED":
         d["error"] = jobs.error_of(args.job, info)
+    code = EXIT_JOB_FAILED if d["status"] in ("FAILED", "STOPPED") else EXIT_OK
     if args.json:
         print(json.dumps(d, indent=2))
-        return 0
+        return code
     print(f"{d['job']}: {d['status']}" + (f" ({d['model']})" if d["model"] else ""))
     if d.get("error"):
         print(f"error: {d['error']}")
     elif d["message"]:
         print(d["message"])
-    return 0
+    return code
 
 
 def _add_status(sub) -> None:
     p = sub.add_parser("status", help="a job's state (and its error if it failed)",
                        description="Print a job's state: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; for a "
-                                   "failed job, the distjit error (node and source line) from its log.")
+                                   "failed job, the distjit error (node and source line) from its log. Exit status "
+                                   "4 for a failed or stopped job, 0 otherwise.")
     p.add_argument("job", help="the job id `distjit submit` printed")
     _address_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -460,7 +456,8 @@ def cmd_cluster_up(args) -> int:
           f"  dashboard / Jobs API: {state['dashboard']}\n"
           f"  GCS address:          {state['gcs']}\n"
           f"  token file:           {state['token_path']}\n"
-          f"  export RAY_ADDRESS={state['dashboard']}   # for distjit submit/status/logs/result\n"
+          f"  export DISTJIT_JOBS_ADDRESS={state['dashboard']}   # distjit submit/status/logs/result\n"
+          f"  export RAY_ADDRESS={state['gcs']}   # cluster='auto' from Python, distjit run --cluster auto\n"
           f"  distjit cluster down" + ("" if args.name == "default" else f" --name {args.name}"))
     return 0
 
@@ -546,8 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="distjit", description="NumPy programs as graphs: inspect, run, "
                                                                  "optimize and submit them.",
                                      epilog="exit status: 0 ok, 1 bad input (model file, inputs, unknown job), "
-                                            "2 usage, 3 cluster unreachable or refused the token, "
-                                            "4 job failed or stopped, 130 interrupted, 141 output pipe closed early")
+                                            "2 usage, 3 cluster unreachable, refused the token or lacks distjit's "
+                                            "dependencies, 4 run or job failed (or stopped), 130 interrupted, "
+                                            "141 output pipe closed early")
     parser.add_argument("--version", action="version", version=f"distjit {distjit.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
@@ -568,7 +566,7 @@ def _silence_stdout() -> None:
 
 
 def main(argv=None) -> int:
-    from distjit.errors import ClusterError, DistJitError
+    from distjit.errors import ClusterError, DistJitError, ExecutionError
 
     parser = build_parser()
     try:
@@ -585,7 +583,8 @@ def main(argv=None) -> int:
         return EXIT_CLUSTER
     except DistJitError as e:
         print(f"distjit: error: {e}", file=sys.stderr)
-        return EXIT_JOB_FAILED if type(e).__name__ == "JobFailedError" else EXIT_INPUT
+        failed = isinstance(e, ExecutionError) or type(e).__name__ == "JobFailedError"
+        return EXIT_JOB_FAILED if failed else EXIT_INPUT
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE

@@ -13,7 +13,8 @@ A Plan is plain data, references by index, so it serializes field by field:
       name                        shown in the Ray dashboard ("kmeans_step:stage1/0")
       subgraph, stage, shard      index into subgraphs; its stage; its shard (None: a replicated task)
       inputs[k]: Source           where subgraph input k comes from
-      flops, bytes, seconds       the cost model's estimate of the work; bytes_in: bytes it receives
+      flops, bytes, seconds       the registry's work and the cost model's predicted compute; bytes_in: bytes it receives
+      predicted_seconds           its predicted time on the executor planned for (overhead, transfers, compute)
     outputs[o]: Output            graph output o: one Source, or one per shard concatenated along `axis`
   Source(kind, index, output, shard)
     "arg"    flattened call argument `index`; `shard` k takes part k of a split argument, None the whole
@@ -74,6 +75,7 @@ class Task:
     bytes: float = 0.0
     seconds: float = 0.0
     bytes_in: float = 0.0
+    predicted_seconds: float = field(default=0.0, compare=False)   # on the executor planned for; not saved
 
     def deps(self) -> list[int]:
         return sorted({s.index for s in self.inputs if s.kind == "task"})
@@ -97,6 +99,10 @@ class Plan:
     tasks: list[Task]
     outputs: list[Output]
     task_overhead_s: float = 1e-3
+    # the partitioner's reason for its shards, and its cost.Prediction on the executor it planned for:
+    # facts of the planning, not of the Plan, so not saved (a loaded Plan's explain() omits them)
+    why: str = field(default="", compare=False)
+    predicted: object = field(default=None, repr=False, compare=False)
     _digests: dict = field(default_factory=dict, repr=False, compare=False)
 
     def digest(self, index: int) -> str:
@@ -119,6 +125,11 @@ class Plan:
         """Tasks, subgraph sizes, estimated flops, bytes moved, and the sharding of each input."""
         lines = [f"Plan {self.name}: {len(self.tasks)} tasks in {self.stages} stages, {self.parts} shard(s), "
                  f"planned for {self.workers} worker(s)"]
+        symbols = sorted({str(d) for g in self.subgraphs for v in g.inputs
+                          if hasattr(v.type, "shape") for d in v.type.shape if not isinstance(d, int)})
+        if symbols:
+            lines.append(f"the graph has symbolic dim(s) {', '.join(symbols)}, which this Plan does not split; "
+                         f"f.run makes a Plan per call shape that does (f.plan_per_shape(), or shard= on them)")
         lines.append("inputs:")
         for name, layout in zip(self.input_names, self.inputs):
             lines.append(f"  {name:<14} {layout}")
@@ -138,6 +149,12 @@ class Plan:
         lines.append(f"total: {_si(sum(t.flops for t in self.tasks))}FLOP, {_si(self.bytes_moved())}B moved "
                      f"between tasks and the driver, est. compute {total * 1e3:.1f} ms + overhead "
                      f"{len(self.tasks) * self.task_overhead_s * 1e3:.1f} ms")
+        p = self.predicted
+        if p is not None:
+            lines.append(f"predicted {p.seconds * 1e3:.1f} ms on {p.executor} with {self.workers} worker(s) "
+                         f"(overhead {p.overhead * 1e3:.1f} ms, transfers {p.transfers * 1e3:.1f} ms)")
+        if self.why:
+            lines.append(f"why: {self.why}")
         return "\n".join(lines)
 
     def _source_name(self, s: Source) -> str:

@@ -20,15 +20,13 @@ Edges inside a phase never cross kinds, so the task graph is acyclic. Every valu
 task reads from elsewhere is one input of its subgraph, however many of its nodes
 use it (each value crosses to a task once).
 
-The cost model turns an op's registry estimate (flops, bytes) into seconds with a
-per-core flop rate and memory bandwidth, charges bytes crossing a cut at the object
-store's rate, and charges `task_overhead_s` per task (Ray's, measured by
-bench/distributed.py: about 1 ms).
+Which node floats, is duplicated, or gets a task of its own is decided by its
+predicted seconds (distjit/partition/cost.py) against the target executor's
+per-task overhead; a task's `seconds` is its subgraph's predicted compute.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,34 +36,9 @@ from distjit.ir.clone import clone_node
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
 from distjit.ops import get_op
+from distjit.partition.cost import CostModel  # noqa: F401  (re-exported)
 from distjit.partition.plan import InputLayout, Output, Plan, PlanWarning, Source, Task
 from distjit.partition.sharding import ShardedGraph, _free_values, bounds, shard_graph
-
-
-@dataclass
-class CostModel:
-    flops_per_s: float = 1.0e9            # one core, NumPy kernels
-    bytes_per_s: float = 5.0e9            # one core's memory bandwidth
-    transfer_bytes_per_s: float = 2.0e9   # a value crossing a cut (object store)
-    task_overhead_s: float = 1.0e-3       # per task on Ray (measured by bench/distributed.py)
-    floating_s: float = 20e-6             # recompute nodes cheaper than this wherever they are needed
-    small_bytes: int = 1 << 16            # ... when their result is at most this big
-    min_split_bytes: int = 1 << 22        # default: split inputs at least this big (4 MiB)
-
-    def estimate(self, node: Node) -> tuple[float, float]:
-        """(flops, bytes) of a node from the op registry; nested blocks count once."""
-        flops = nbytes = 0.0
-        for n in node.walk():
-            try:
-                c = get_op(n.op).estimate([v.type for v in n.inputs], [v.type for v in n.outputs], n.attrs)
-                flops += c.flops
-                nbytes += c.bytes
-            except Exception:
-                nbytes += sum(_nbytes(v) for v in [*n.inputs, *n.outputs])
-        return flops, nbytes
-
-    def seconds(self, flops: float, nbytes: float) -> float:
-        return flops / self.flops_per_s + nbytes / self.bytes_per_s
 
 
 def _nbytes(v: Value) -> float:
@@ -100,7 +73,7 @@ class _Cutter:
         self.outputs = set(self.g.outputs)
         self.graph_level = set(self.g.inputs) | set(self.g.params)
         self.work = {n: cost.estimate(n) for n in self.nodes}
-        self.secs = {n: cost.seconds(*self.work[n]) / (sg.parts if self._split_out(n) else 1) for n in self.nodes}
+        self.secs = {n: cost.node_seconds(n) / (sg.parts if self._split_out(n) else 1) for n in self.nodes}
         self.users: dict[Node, set[Node]] = {n: set() for n in self.nodes}
         for n in self.nodes:
             for v in self._reads(n):
@@ -311,8 +284,9 @@ class _TaskBuilder:
 
 def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, input_names: list[str],
                     params: list[str] | None = None, workers: int | None = None,
-                    cost: CostModel | None = None) -> Plan:
-    """Shard `graph` (an axis or None per input) into `parts` parts and cut it into a Plan."""
+                    cost: CostModel | None = None, warn: bool = True) -> Plan:
+    """Shard `graph` (an axis or None per input) into `parts` parts and cut it into a Plan;
+    `warn`: a PlanWarning when its tasks are smaller than the per-task overhead."""
     cost = cost or CostModel()
     sg = shard_graph(graph, input_axes, parts)
     cutter = _Cutter(sg, cost, graph.name)
@@ -331,6 +305,7 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
         where[(p, None)] = Source("param", i)
 
     subgraphs: list[Graph] = []
+    compute: list[float] = []          # predicted seconds of each subgraph
     by_text: dict[str, int] = {}
     tasks: list[Task] = []
     groups = cutter.groups()
@@ -361,10 +336,11 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
             if text not in by_text:
                 by_text[text] = len(subgraphs)
                 subgraphs.append(sub)
+                compute.append(cost.graph_seconds(sub))
             flops = sum(cutter.work[n][0] for n in members) / (parts if j is not None else 1)
             nbytes = sum(cutter.work[n][1] for n in members) / (parts if j is not None else 1)
             tasks.append(Task(name, by_text[text], stage, j, tb.sources, flops, nbytes,
-                              cost.seconds(flops, nbytes) + tb.bytes_in / cost.transfer_bytes_per_s, tb.bytes_in))
+                              compute[by_text[text]], tb.bytes_in))
 
     outputs = []
     for v in g.outputs:
@@ -379,10 +355,10 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
         layouts.append(InputLayout(s.axis, bounds(sg.split_dim[v], parts) if s.axis is not None else []))
     plan = Plan(graph.name, parts, workers or parts, list(input_names), layouts,
                 [p.name for p in g.params], subgraphs, tasks, outputs, cost.task_overhead_s)
-    if len(tasks) > 1:
+    if warn and len(tasks) > 1:
         median = float(np.median([t.seconds for t in tasks]))
         if median < cost.task_overhead_s:
             warnings.warn(f"plan for {graph.name}: the median task is estimated at {median * 1e3:.3f} ms, below the "
                           f"{cost.task_overhead_s * 1e3:.1f} ms per-task overhead; fewer workers or larger inputs "
-                          f"would run faster", PlanWarning, stacklevel=3)
+                          f"would run faster", PlanWarning, stacklevel=4)
     return plan

@@ -174,6 +174,7 @@ def _decode(buffer, where, allow_pickle, verify):
     f = Function(graph, signature, params, model.name or graph.name)
     f.metadata = {e.key: e.value for e in model.metadata}
     f.plans.update(plans)
+    f.loaded_plan_keys = set(plans)
     return f
 
 

@@ -1,9 +1,10 @@
 """The client side of distjit jobs: Ray's Jobs API (`ray.job_submission.JobSubmissionClient`) with token auth.
 
-Addresses: `--address`, else RAY_ADDRESS when it is an http(s) URL, else the dashboard of the one
-cluster `distjit cluster up` has running, else http://127.0.0.1:8265. Before any request the
-address is probed with a short TCP connect, so an unreachable cluster fails in seconds, not after
-Ray's long retry loop.
+Addresses (NOTE: [Cluster addresses] in scheduler/cluster.py): `--address`, else
+DISTJIT_JOBS_ADDRESS, else Ray's RAY_API_SERVER_ADDRESS, else RAY_ADDRESS when it is an http(s)
+URL (as in Ray's job docs), else the dashboard of the one cluster `distjit cluster up` has running,
+else http://127.0.0.1:8265. Before any request the address is probed with a short TCP connect, so
+an unreachable cluster fails in seconds, not after Ray's long retry loop.
 
 Token (NOTE: [Token authentication] in local_cluster.py): RAY_AUTH_TOKEN, else the file
 RAY_AUTH_TOKEN_PATH names, else the token of the `distjit cluster up` cluster at that address,
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import socket
 import tempfile
@@ -46,7 +46,12 @@ class JobFailedError(DistJitError):
 
 
 # -- the cluster ------------------------------------------------------------------------------------------------
+JOBS_ADDRESS_ENV = ("DISTJIT_JOBS_ADDRESS", "RAY_API_SERVER_ADDRESS")
+
+
 def resolve_address(address: str | None) -> str:
+    for name in JOBS_ADDRESS_ENV:
+        address = address or os.environ.get(name, "").strip()
     if not address:
         env = os.environ.get("RAY_ADDRESS", "")
         if env.startswith(("http://", "https://")):
@@ -62,8 +67,9 @@ def resolve_address(address: str | None) -> str:
     if "://" not in address:
         address = "http://" + address
     if not address.startswith(("http://", "https://")):
-        raise ClusterError(f"--address {address!r}: the Jobs API needs the dashboard's http://HOST:PORT "
-                           f"(port 8265 by default), not a {address.split('://')[0]}:// address")
+        raise ClusterError(f"jobs address {address!r} (--address or DISTJIT_JOBS_ADDRESS): the Jobs API needs the "
+                           f"dashboard's http://HOST:PORT (port 8265 by default), not a "
+                           f"{address.split('://')[0]}:// address")
     return address.rstrip("/")
 
 
@@ -77,7 +83,7 @@ def probe(url: str, timeout: float = 3.0) -> None:
     except OSError as e:
         reason = e.strerror or type(e).__name__
         raise ClusterError(f"cannot reach a Ray dashboard at {url} ({reason}). Is the cluster up? Start one with "
-                           f"`distjit cluster up`, or give its dashboard with --address / RAY_ADDRESS") from None
+                           f"`distjit cluster up`, or give its dashboard with --address / DISTJIT_JOBS_ADDRESS") from None
 
 
 def find_token(url: str) -> str | None:
@@ -139,9 +145,10 @@ class Jobs:
             runtime_env = {"working_dir": tmp, "excludes": ["__pycache__", "*.pyc"]}
             if ship_code:
                 runtime_env["py_modules"] = code_dirs()
-            entry = f"python -m scheduler.jobs.entry --job {job} --model model.djit --inputs inputs.npz"
-            if workers:
-                entry += f" --workers {int(workers)}"
+            from scheduler.jobs.launch import entrypoint
+
+            entry = entrypoint("entry", ["--job", job, "--model", "model.djit", "--inputs", "inputs.npz"]
+                               + (["--workers", str(int(workers))] if workers else []))
             with _errors(self.address):
                 return self.client.submit_job(entrypoint=entry, submission_id=job, runtime_env=runtime_env,
                                               metadata={"distjit": "job", "model": f.name,
@@ -194,6 +201,15 @@ class Jobs:
             return lines[-1][len("distjit: error: "):]
         return info.message or status_of(info)
 
+    def failure(self, job: str, info=None) -> DistJitError:
+        """The error for a job that did not succeed: ClusterError when the cluster could not run it at all
+        (the preflight's verdict, NOTE: [The cluster's Python]), else JobFailedError."""
+        info = info or self.info(job)
+        why = self.error_of(job, info)
+        if why.startswith("ClusterError: "):
+            return ClusterError(f"job {job} could not run: {why[len('ClusterError: '):]}")
+        return JobFailedError(f"job {job} {status_of(info).lower()}: {why}")
+
     # -- results -------------------------------------------------------------------------------------------------
     def fetch(self, job: str, ship_code: bool = True, delete: bool = False, timeout: float = 300.0) -> bytes:
         """The .npz bytes job `job` stored (NOTE: [Job results] in result.py)."""
@@ -209,7 +225,9 @@ class Jobs:
         fetch_id = f"{job}-fetch-{uuid.uuid4().hex[:6]}"
         runtime_env = {"py_modules": code_dirs(), "excludes": ["__pycache__", "*.pyc"]} if ship_code else None
         with _errors(self.address):
-            entry = f"python -m scheduler.jobs.fetch {shlex.quote(job)}" + (" --delete" if delete else "")
+            from scheduler.jobs.launch import entrypoint
+
+            entry = entrypoint("fetch", [job] + (["--delete"] if delete else []))     # each argument quoted
             self.client.submit_job(entrypoint=entry, submission_id=fetch_id, runtime_env=runtime_env,
                                    metadata={"distjit": "fetch", "of": job})
         try:

@@ -2,6 +2,8 @@
 
     python -m scheduler.jobs.entry --job JOB_ID --model model.djit --inputs inputs.npz [--workers N]
 
+(run through scheduler/jobs/launch.py, with the cluster's own Python, after the preflight)
+
 `distjit submit` ships model.djit and inputs.npz in the job's working_dir and runs this on the
 cluster. The Plan runs with cluster="auto": inside a job, RAY_ADDRESS names the job's own cluster.
 The outputs go to the cluster's KV store (NOTE: [Job results] in result.py). Progress lines
@@ -25,12 +27,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import distjit
-    from distjit.errors import DistJitError
+    from distjit.errors import ClusterError, DistJitError
     from distjit.cli import arrays
     from scheduler.jobs import result
 
     try:
         result.check_job_id(args.job)
+        from scheduler.cluster import connect
+        from scheduler.jobs.preflight import check_nodes
+
+        print(f"distjit: python {sys.executable}", flush=True)
+        check_nodes(connect("auto"))         # every node's workers, before any work (NOTE: [The cluster's Python])
         f = distjit.load(args.model)
         values = arrays.load_inputs(f, {}, args.inputs)
         print(f"distjit: running {f.name} ({f.graph.node_count()} nodes) for job {args.job}", flush=True)
@@ -55,7 +62,7 @@ def main(argv=None) -> int:
         return 0
     except DistJitError as e:
         print(f"distjit: error: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        return 1
+        return 3 if isinstance(e, ClusterError) else 1
 
 
 if __name__ == "__main__":

@@ -179,9 +179,9 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
     # Ray's temp dir holds its sockets, whose paths may not exceed 107 bytes: keep it short (and not named
     # "ray": the nodes run in sdir, where a ./ray folder would shadow `import ray`). `down` removes it.
     temp_dir = Path(tempfile.mkdtemp(prefix="djray-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    gcs_port, dash_port = free_port(), free_port(dashboard_port)
+    gcs_port, dash_port, client_port = free_port(), free_port(dashboard_port), free_port()
     env = node_env(token_path)
-    state = {"name": name, "dir": str(sdir), "gcs": f"127.0.0.1:{gcs_port}",
+    state = {"name": name, "dir": str(sdir), "gcs": f"127.0.0.1:{gcs_port}", "client": f"ray://127.0.0.1:{client_port}",
              "dashboard": f"http://127.0.0.1:{dash_port}", "token_path": str(token_path), "temp_dir": str(temp_dir),
              "nodes": []}
     try:
@@ -189,7 +189,7 @@ def up(nodes: int = 1, cpus_per_node: int = 1, name: str = "default", dashboard_
             if i == 0:
                 cmd = [_ray_bin(), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
                        "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
-                       f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+                       f"--ray-client-server-port={client_port}", f"--dashboard-agent-listen-port={free_port()}",
                        f"--metrics-export-port={free_port()}", f"--num-cpus={cpus_per_node}",
                        f"--temp-dir={temp_dir}", f"--object-store-memory={object_store_mib << 20}",
                        "--disable-usage-stats", "--block"]

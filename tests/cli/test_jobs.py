@@ -5,6 +5,7 @@ as a user would run it.
 """
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_submit_wait_result_matches_numpy(files, addr, tmp_path):
     assert code == 0 and json.loads(out)["status"] == "SUCCEEDED"
 
     code, out, _ = run_cli("logs", job, *addr)
-    assert "distjit: progress 2/2 tasks" in out and "tasks in 1 stage(s) on the ray executor" in out
+    # how many tasks is the partitioner's choice for this cluster; every one of them is reported done
+    assert re.search(r"distjit: progress (\d+)/\1 tasks", out) and "tasks in 1 stage(s) on the ray executor" in out
 
     result = tmp_path / "out.npz"
     code, out, err = run_cli("result", job, "--output", result, *addr)
@@ -68,7 +70,7 @@ def test_failed_job_reports_node_and_line(files, addr, tmp_path):
     assert "np.linalg.inv failed" in err and "conftest.py:" in err and "Traceback" not in err
 
     code, out, _ = run_cli("status", job, *addr)
-    assert code == 0 and f"{job}: FAILED" in out
+    assert code == 4 and f"{job}: FAILED" in out
     assert "ExecutionError" in out and "np.linalg.inv failed: LinAlgError: Singular matrix" in out
     assert "conftest.py:" in out                               # the user's source line
     assert json.loads(run_cli("status", job, "--json", *addr)[1])["error"].startswith("ExecutionError")

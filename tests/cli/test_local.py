@@ -1,5 +1,6 @@
 """The command line without a cluster: help, inspect, optimize, run (local), dot, and every bad input."""
 import json
+import re
 import shutil
 import time
 import xml.etree.ElementTree as ET
@@ -46,6 +47,7 @@ def test_run_local_writes_outputs(files, tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "tasks in" in text and "stage 0" in text and "object store" in text
+    assert re.search(r"stage 0: [0-9.]+ ms \(predicted [0-9.]+ ms\)", text) and "measured/predicted" in text
     with np.load(out) as z:
         np.testing.assert_allclose(z["output[0]"], files["expected"][0], rtol=1e-12)
         np.testing.assert_allclose(z["output[1]"], files["expected"][1], rtol=1e-12)
@@ -68,6 +70,8 @@ def test_run_stats_api(files):
     np.testing.assert_allclose(a, files["expected"][0], rtol=1e-12)
     assert stats.tasks == len(f.plan(2).tasks) and seen[-1] == (stats.tasks, stats.tasks)
     assert len(stats.stages) == f.plan(2).stages and stats.as_dict()["executor"] == "local"
+    assert stats.predicted_seconds > 0 and len(stats.predicted_stages) == len(stats.stages)
+    assert len(stats.predicted_tasks) == stats.tasks and all(t > 0 for t in stats.predicted_tasks)
 
 
 def test_optimize(files, tmp_path, capsys):
@@ -193,3 +197,40 @@ def test_reader_closing_the_pipe_is_quiet(files):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert err == ""
+
+
+def test_jobs_address_variables(monkeypatch, tmp_path):
+    """--address, else DISTJIT_JOBS_ADDRESS, else RAY_API_SERVER_ADDRESS, else an http:// RAY_ADDRESS; a GCS
+    RAY_ADDRESS names the cluster, not its Jobs API."""
+    from scheduler.jobs.client import DEFAULT_ADDRESS, resolve_address
+
+    for k in ("DISTJIT_JOBS_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_ADDRESS"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("DISTJIT_HOME", str(tmp_path))          # no `distjit cluster up` cluster
+    assert resolve_address(None) == DEFAULT_ADDRESS
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    assert resolve_address(None) == DEFAULT_ADDRESS
+    monkeypatch.setenv("RAY_ADDRESS", "http://127.0.0.1:1001")
+    assert resolve_address(None) == "http://127.0.0.1:1001"
+    monkeypatch.setenv("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:1002")
+    assert resolve_address(None) == "http://127.0.0.1:1002"
+    monkeypatch.setenv("DISTJIT_JOBS_ADDRESS", "127.0.0.1:1003")
+    assert resolve_address(None) == "http://127.0.0.1:1003"
+    assert resolve_address("http://127.0.0.1:1004/") == "http://127.0.0.1:1004"
+
+
+def test_failing_run_exits_4(files):
+    """A node that fails at run time is a failed run (exit 4), not bad input (1)."""
+    code, _, err = run_cli("run", files["broken"], "-i", f"a={files['singular']}")
+    assert code == 4, err
+    assert "np.linalg.inv failed" in err and "conftest.py:" in err and "Traceback" not in err
+
+
+def test_quiet_run_on_ray_prints_nothing(files, tmp_path):
+    """-q: no progress, no messages, and none of Ray's INFO lines (a local Ray started for the run)."""
+    out = tmp_path / "o.npz"
+    code, stdout, err = run_cli("run", files["model"], "--inputs", files["npz"], "-o", out, "-q",
+                                "--cluster", "auto", "--workers", "2", env={"RAY_ADDRESS": ""})
+    assert code == 0, err
+    assert stdout == "" and " INFO " not in err and "WARNING" not in err, err
+    np.testing.assert_allclose(np.load(out)["output[1]"], files["expected"][1], rtol=1e-12)

@@ -39,7 +39,9 @@ def ray_local():
     from scheduler.ray_executor import RayExecutor
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False, include_dashboard=False)
+        # address="local": a new Ray, never the one a `ray start` elsewhere on the machine recorded
+        ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False,
+                 include_dashboard=False)
     _session["ray"] = ray
     yield RayExecutor("auto")
     ray.shutdown()

@@ -19,7 +19,7 @@ def test_symbolic_batch_is_split_for_each_call_shape():
         got = f.run(x, w, cluster="local", workers=2)
         for g, e in zip(got, centered_rows(x, w)):
             np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
-    shapes = {key[1][0].shape[0]: plan for key, plan in f._shape_plans.items()}
+    shapes = {types[0].shape[0]: plan for types, plan in f.plan_per_shape(2).plans.items()}
     assert set(shapes) == {1 << 15, 1 << 16, 1000}
     assert shapes[1 << 16].inputs[0].axis == 0          # the big batch is split
     assert not f.plans                                  # per-shape Plans are not saved with the Function

@@ -29,10 +29,10 @@ def test_optimized_graph_with_fused_nodes_splits_into_shards():
     C = X[:8].copy()
     f = distjit.optimize(distjit.trace(kmeans_step, (X, C)))
     assert any(n.op == "fused.elementwise" for n in f.graph.walk())
-    plan = f.plan(workers=2)
+    plan = f.plan(workers=2, shard={"X": 0})
     rows = [n.outputs[0].type.shape[0] for g in plan.subgraphs for n in g.walk() if n.op == "fused.elementwise"]
     assert 1 << 15 in rows and 1 << 16 not in rows      # a shard's fused nodes have its rows, not the whole's
-    new_c, labels = f.run(X, C, cluster=LocalExecutor(2), workers=2)
+    new_c, labels = f.run(X, C, cluster=LocalExecutor(2), workers=2, shard={"X": 0})
     e_c, e_labels = kmeans_step(X, C)
     np.testing.assert_array_equal(labels, e_labels)
     np.testing.assert_allclose(new_c, e_c, rtol=1e-12)
@@ -41,10 +41,10 @@ def test_optimized_graph_with_fused_nodes_splits_into_shards():
 def test_mean_and_std_of_one_value_share_one_partial():
     X = np.random.default_rng(1).standard_normal((1 << 16, 16)) * 3 + 100.0
     f = distjit.trace(standardize, (X,))
-    plan = f.plan(workers=2)
+    plan = f.plan(workers=2, shard={"X": 0})
     partials = [n.attrs["kind"] for g in plan.subgraphs for n in g.walk() if n.op == "dist.Partial"]
     assert partials == ["var"]
-    Z, v = f.run(X, cluster=LocalExecutor(2), workers=2)
+    Z, v = f.run(X, cluster=LocalExecutor(2), workers=2, shard={"X": 0})
     eZ, ev = standardize(X)
     np.testing.assert_allclose(Z, eZ, rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(v, ev, rtol=1e-12)

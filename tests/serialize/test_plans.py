@@ -51,6 +51,11 @@ def planned(f, workers=(2, 3)):
     return f
 
 
+def _saved(explained: str) -> str:
+    """explain() without what the partitioner knew but the file does not keep (its prediction and reasons)."""
+    return "\n".join(line for line in explained.splitlines() if not line.startswith(("predicted ", "why: ")))
+
+
 # ---- round trips -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -62,7 +67,7 @@ def test_plans_round_trip_and_run(name, tmp_path):
     g = distjit.load(path)
     assert list(g.plans) == list(f.plans) and len(g.plans) == 2
     for key, plan in f.plans.items():
-        assert g.plans[key].explain() == plan.explain()
+        assert _saved(g.plans[key].explain()) == _saved(plan.explain())
         assert [str(s) for s in g.plans[key].subgraphs] == [str(s) for s in plan.subgraphs]
         assert g.plans[key].tasks == plan.tasks and g.plans[key].outputs == plan.outputs
         assert g.plans[key].inputs == plan.inputs
@@ -174,7 +179,7 @@ def test_inspect_prints_plans(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "d.djit")]) == 0
     out = capsys.readouterr().out
     for plan in f.plans.values():
-        assert plan.explain() in out.replace("\n  ", "\n")
+        assert _saved(plan.explain()) in out.replace("\n  ", "\n")
     assert main(["inspect", "--json", str(tmp_path / "d.djit")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["has_plan"] and [p["workers"] for p in info["plans"]] == [2, 3]
