@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     from scheduler.stats import predicted_run
 
     t = time.perf_counter()
-    start_local(ray, num_cpus=WORKERS, address="local")     # its own Ray, never another one on this machine
+    start_local(ray, num_cpus=WORKERS)
     print(f"# Ray started on 127.0.0.1 in {time.perf_counter() - t:.1f} s; {os.cpu_count()} cores; "
           f"median of {repeat}", flush=True)
     client = None if args.no_dask else start_dask()

@@ -201,10 +201,10 @@ class Function:
         Same results as calling the function (to rounding where partial reductions reorder sums).
         The Plan is built once per (workers, shard) and reused. `stats=True` returns
         `(result, scheduler.stats.RunStats)`: tasks, bytes through the object store, time per stage, each
-        beside its predicted time. `progress(done, total)` is called as tasks finish. A Plan made here
-        is planned with the executor's own costs (`executor.cost_model()`). `timeline="run.json"` writes
-        a Chrome trace-event file of the run (scheduler/timeline.py): one row per worker, one slice per
-        task, each with the Plan's predicted and the measured time.
+        beside its predicted time. `progress(done, total)` is called as tasks finish. `timeline="run.json"`
+        writes a Chrome trace-event file of the run (scheduler/timeline.py): one row per worker, one slice
+        per task, each with the Plan's predicted and the measured time. A Plan made here is planned with
+        the executor's own costs (`executor.cost_model()`).
         """
         from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
 
@@ -227,14 +227,16 @@ class Function:
         return (result, run_stats) if stats else result
 
     def _plan_for(self, leaves: list, workers: int, shard: dict | None, executor=None):
-        """The Plan for these arguments, planned with the executor's own costs: for a graph with symbolic
-        dims, the one made for their shapes (unless the Function was loaded with a saved Plan for this key:
-        that Plan is the file's decision)."""
+        """The Plan for these arguments: for a graph with symbolic dims, the one made for their shapes
+        (unless the Function was loaded with a saved Plan for this key: that Plan is the file's decision).
+        A Plan made here is planned with `executor`'s costs."""
         key = plan_key(workers, shard)
-        cost = executor.cost_model() if hasattr(executor, "cost_model") else None
+        cost = executor.cost_model if hasattr(executor, "cost_model") else (lambda: None)
         if not self.symbolic or key in self.loaded_plan_keys:
-            return self.plan(workers, shard, cost=cost)
-        return self.plan_per_shape(workers, shard, cost=cost).for_leaves(leaves)
+            if key in self.plans:
+                return self.plans[key]
+            return self.plan(workers, shard, cost=cost())
+        return self.plan_per_shape(workers, shard, cost=cost()).for_leaves(leaves)
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"

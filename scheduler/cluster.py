@@ -255,7 +255,11 @@ def _use_token_for(target: str) -> None:
         if not found:
             reload_ray_auth()
             return
-        _auth_set["RAY_AUTH_TOKEN_PATH"] = os.environ["RAY_AUTH_TOKEN_PATH"] = found[0]["token_path"]
+        from scheduler.jobs import local_cluster
+
+        # the token file of the checked state folder, never a path cluster.json names
+        token_path = str(local_cluster.state_dir(found[0]["name"]) / local_cluster.TOKEN_FILE)
+        _auth_set["RAY_AUTH_TOKEN_PATH"] = os.environ["RAY_AUTH_TOKEN_PATH"] = token_path
     _auth_set["RAY_AUTH_MODE"] = os.environ["RAY_AUTH_MODE"] = "token"
     reload_ray_auth()
 

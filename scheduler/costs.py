@@ -15,6 +15,7 @@ calibration.py) replaces all of it with reference numbers.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from dataclasses import replace
@@ -54,7 +55,8 @@ def _costs_from(values, base: ExecutorCosts, source: str) -> ExecutorCosts | Non
 def local_model(executor) -> CostModel:
     """The LocalExecutor's cost model: this machine's calibration, the thread pool's per-task cost."""
     cal = calibration.machine_calibration()
-    shape = dict(slots=executor.max_workers, threads=max(1, cal.cores // executor.max_workers))
+    # the threads the executor itself gives each task (scheduler/local.py), from this machine's cores
+    shape = dict(slots=executor.max_workers, threads=max(1, (os.cpu_count() or 1) // executor.max_workers))
     if calibration.injected() is not None:
         return CostModel(cal, replace(LOCAL_REFERENCE, **shape))
     key = {**calibration.machine_key(), "executor": "local"}

@@ -46,8 +46,8 @@ class RunStats:
 class Tracker:
     """Counts finished tasks for a progress callback `progress(done, total)` and times the stages."""
 
-    def __init__(self, plan, executor: str, progress: Callable[[int, int], None] | None = None, prediction=None,
-                 spans: bool = False):
+    def __init__(self, plan, executor: str, progress: Callable[[int, int], None] | None = None,
+                 prediction=None, spans: bool = False):
         """`prediction`: distjit.partition.cost.Prediction of this run (its numbers go into the stats)."""
         self.plan = plan
         self.progress = progress

@@ -526,15 +526,26 @@ def _load(path):
 
 
 def _write_bytes(path, data: bytes) -> None:
+    """Write `path` atomically: a fresh temporary file beside it (mkstemp: O_EXCL, so never through a
+    planted link or into someone else's file), renamed over `path`."""
     import os
+    import tempfile
 
-    tmp = f"{path}.tmp{os.getpid()}"
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
-        with open(tmp, "wb") as fh:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)               # the mode an ordinary new file gets, not mkstemp's 0600
+        with os.fdopen(fd, "wb") as fh:
+            fd = None
             fh.write(data)
         os.replace(tmp, path)
+        tmp = None
     finally:
-        if os.path.exists(tmp):
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None:
             os.unlink(tmp)
 
 

@@ -11,6 +11,7 @@ shared part sits below both.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -113,11 +114,28 @@ def call_args(f, values: dict[str, object]) -> tuple:
 
 
 def outputs(f, result) -> dict[str, np.ndarray]:
+    """The outputs by name; the names are safe as .npz member (file) names, whatever the file's dict keys."""
     from distjit.pytree import flatten
 
     leaves, _ = flatten(result)
-    names = output_names(f)[:len(leaves)]
-    return {n: np.asarray(v) for n, v in zip(names, leaves)}
+    names = [member_name(n) for n in output_names(f)[:len(leaves)]]
+    out: dict[str, np.ndarray] = {}
+    for n, v in zip(names, leaves):
+        name, k = n, 1
+        while name in out:
+            k += 1
+            name = f"{n}~{k}"
+        out[name] = np.asarray(v)
+    return out
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,:;=+~@#()\[\]{}' \"-]|\.\.")
+
+
+def member_name(name: str) -> str:
+    """`name` with every character that could make an .npz member a path, or drive a terminal, replaced:
+    a file's dict keys (`output['/../../x']`) must not name files outside the archive's folder."""
+    return _UNSAFE.sub("_", name)[:200] or "_"
 
 
 def _read_one(name: str, source: str, t) -> object:

@@ -215,6 +215,7 @@ class Jobs:
         """The .npz bytes job `job` stored (NOTE: [Job results] in result.py)."""
         from scheduler.jobs import result
 
+        result.check_job_id(job)
         info = self.info(job)
         status = status_of(info)
         if status in ("FAILED", "STOPPED"):
@@ -226,7 +227,7 @@ class Jobs:
         with _errors(self.address):
             from scheduler.jobs.launch import entrypoint
 
-            entry = entrypoint("fetch", [job] + (["--delete"] if delete else []))
+            entry = entrypoint("fetch", [job] + (["--delete"] if delete else []))     # each argument quoted
             self.client.submit_job(entrypoint=entry, submission_id=fetch_id, runtime_env=runtime_env,
                                    metadata={"distjit": "fetch", "of": job})
         try:

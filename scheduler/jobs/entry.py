@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     from scheduler.jobs import result
 
     try:
+        result.check_job_id(args.job)
         from scheduler.cluster import connect
         from scheduler.jobs.preflight import check_nodes
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
         data = result.npz_bytes(arrays.outputs(f, out))
         from ray.experimental import internal_kv
 
-        result.store(lambda k, v: internal_kv._internal_kv_put(k, v, overwrite=True, namespace=result.NAMESPACE),
+        result.store(lambda k, v: internal_kv._internal_kv_put(k, v, overwrite=False, namespace=result.NAMESPACE),
                      args.job, data)
         print(str(stats), flush=True)
         print(f"distjit: stored {len(data):,} bytes of outputs; fetch them with `distjit result {args.job} "

@@ -18,8 +18,14 @@ def main(argv=None) -> int:
     import ray
     from ray.experimental import internal_kv
 
+    from distjit.errors import DistJitError
     from scheduler.jobs import result
 
+    try:
+        result.check_job_id(job)
+    except DistJitError as e:
+        print(f"distjit: error: {e}", file=sys.stderr)
+        return 2
     ray.init(log_to_driver=False)
     data = result.load(lambda k: internal_kv._internal_kv_get(k, namespace=result.NAMESPACE), job)
     if data is None:
