@@ -81,6 +81,7 @@ def variant(sub: Graph, ks: tuple):
     from distjit.runtime.executor import compile_graph
 
     g = Graph.parse(str(sub))
+    g.verify()          # the copy must be the graph that was verified, not only print like it
     direct = []
     for k in ks:
         v = g.outputs[k]

@@ -75,6 +75,7 @@ def _program(digest: str, graph_box: list):
         text, custom_ops = ray.get(graph_box[0])      # boxed, so Ray fetches it only on a cache miss
         install(custom_ops)
         graph = Graph.parse(text)
+        graph.verify()      # a worker runs only a graph it has checked itself, as the driver did
         entry = _PROGRAMS[digest] = (graph, compile_graph(graph, row_blocks=True))
     return entry
 
@@ -229,6 +230,8 @@ class RayExecutor:
                 raise _unwrap(e) from None
             finished = True
         finally:
+            if not finished:
+                self._cancel(refs)
             if shared:
                 shared.close(reuse=finished)    # the results keep their mappings
 
@@ -265,6 +268,15 @@ class RayExecutor:
             else:
                 outs.extend(assemble([out], fetch, pool))
         return outs
+
+    def _cancel(self, refs: dict) -> None:
+        """Cancel a failed run's tasks that have not finished: queued ones would otherwise still start, and
+        write into shared results the driver has given up (Place.open checks the file it opens, too)."""
+        for out in refs.values():
+            try:
+                self.ray.cancel(out[0], force=False)
+            except Exception:       # finished already, or the cluster is gone: nothing left to stop
+                pass
 
     def _can_share(self) -> bool:
         """Whether workers may write results into this process's memory (not through the Ray Client,

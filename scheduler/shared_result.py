@@ -210,12 +210,8 @@ class Place:
         count = int(np.prod(self.shape))
         if count == 0 or self.fd is None:
             return None
-        path = f"/proc/{self.pid}/fd/{self.fd}"
-        try:
-            if self.token not in os.readlink(path):      # another process's descriptor (another machine)
-                return None
-            fd = os.open(path, os.O_RDWR)
-        except OSError:
+        fd = self._open_file(count * dtype.itemsize)
+        if fd is None:
             return None
         start = self.offset // _PAGE * _PAGE              # map only the pages of this part
         try:
@@ -227,3 +223,22 @@ class Place:
             os.close(fd)
         part = np.frombuffer(mapping, dtype, count=count, offset=self.offset - start).reshape(self.shape)
         return part, mapping
+
+    def _open_file(self, nbytes: int) -> int | None:
+        """The driver's memfd, opened, or None. NOTE: [Open, then check]: the check is made on the descriptor
+        this process opened (its /proc/self/fd link and its size), never on the path before opening it: between
+        the two the driver may close its descriptor and reuse the number for another file."""
+        try:
+            fd = os.open(f"/proc/{int(self.pid)}/fd/{int(self.fd)}", os.O_RDWR | os.O_CLOEXEC)
+        except (OSError, ValueError, TypeError):
+            return None
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if not (link.startswith(f"/memfd:distjit-{self.token} ") or link == f"/memfd:distjit-{self.token}") \
+                    or os.fstat(fd).st_size < self.offset + nbytes:
+                os.close(fd)                                 # another file (another machine, or a reused number)
+                return None
+        except OSError:
+            os.close(fd)
+            return None
+        return fd

@@ -17,7 +17,8 @@ def clone_graph(graph: Graph) -> Graph:
 
 
 def _next_counter(graph: Graph) -> int:
-    return max((int(n.rsplit(".", 1)[-1]) for n in graph._names if n.rsplit(".", 1)[-1].isdigit()), default=-1) + 1
+    return max((int(tail) for tail in (n.rsplit(".", 1)[-1] for n in graph._names)
+                if tail.isascii() and tail.isdigit()), default=-1) + 1
 
 
 def clone_block_into(src: Block, dst: Block, mapping: dict[Value, Value]) -> None:

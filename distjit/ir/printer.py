@@ -50,8 +50,9 @@ from distjit.ir.graph import Block, Graph, Node, Value, iter_graphs
 from distjit.types import Ref, dtype_name, parse_dtype
 
 INDENT = "  "
-# Names printed without quotes; the parser scans names with the same pattern.
-NAME = re.compile(r"[\w.]+")
+# Names printed without quotes; the parser scans names with the same pattern. ASCII only: a Unicode
+# letter or digit (`ﬁ`, `²`) would be read back in other forms by readers that normalize or convert it.
+NAME = re.compile(r"[A-Za-z0-9_.]+")
 # Arrays up to this many elements print their elements; larger ones print base64 bytes.
 MAX_LISTED = 64
 # CPython's float("nan") and its negation: the NaNs printed as `nan` and `-nan`.

@@ -27,12 +27,12 @@ from distjit.types import Type
 from distjit.ir.printer import NAME
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_OP = re.compile(r"[A-Za-z_][\w.]*")
+_OP = re.compile(r"[A-Za-z_][\w.]*", re.ASCII)
 # The types big graphs are made of (f32[B,3], int); anything else takes TypeParser's slow path.
 _SIMPLE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?")
 # A node with one output of a simple type and plain value names: most lines of big graphs.
 _COMMON_NODE = re.compile(r"%([\w.]+): ([A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?) = "
-                          r"([A-Za-z_][\w.]*)\(((?:%[\w.]+(?:, %[\w.]+)*)?)\)")
+                          r"([A-Za-z_][\w.]*)\(((?:%[\w.]+(?:, %[\w.]+)*)?)\)", re.ASCII)
 _LINE_NUMBER = re.compile(r"-?[0-9]+")
 
 

@@ -16,6 +16,8 @@ from distjit.errors import FormatError
 from distjit.types import ANY, NONE, STR, _DTYPES_BY_SHORT, ScalarType, TensorType, TupleType, Type, parse_dtype
 
 _DIM = re.compile(r"[0-9]+|[A-Za-z_?][A-Za-z0-9_?]*")
+# A symbolic dim (B, ?0): the only symbols a file may hold, so that every dim prints and reads back as itself.
+DIM_SYMBOL = re.compile(r"[A-Za-z_?][A-Za-z0-9_?]{0,127}")
 # A dtype is a short name (f32) or NumPy's own string for it (<U5, |S3, <M8[ns]).
 _DTYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[<>|=][A-Za-z][0-9]*")
 _MAX_TUPLE_DEPTH = 64

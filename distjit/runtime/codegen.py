@@ -92,7 +92,8 @@ def generate(graph: Graph, params: dict[str, Any] | None = None, blocks: RowBloc
 class _Generator:
     def __init__(self, graph: Graph, use_scratch: bool = True):
         self.graph = graph
-        self.fn_name = "_" + "".join(c if c.isalnum() else "_" for c in graph.name)
+        # ASCII only: Python reads a Unicode identifier in NFKC form ("ﬁ" is "fi") or refuses it ("²")
+        self.fn_name = "_" + "".join(c if c.isascii() and c.isalnum() else "_" for c in graph.name)
         self.lines: list[str] = []
         self.line_to_node: dict[int, Node] = {}
         self.globals: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from distjit.errors import FormatError, VerifyError
 from distjit.ir.clone import _next_counter
 from distjit.ir.graph import Block, Graph, Node, SourceLoc, Value
 from distjit.ir.calls import CallExpansionError, check_expansion
+from distjit.ir.type_text import DIM_SYMBOL
 from distjit.ir.verifier import verify_all
 from distjit.types import ANY, NONE, STR, Ref, ScalarType, TensorType, TupleType, Type
 from distjit.serialize import distjit_pb2 as pb
@@ -26,18 +28,17 @@ from distjit.serialize.dtypes import SCALAR_KINDS, SCALAR_TYPES, dtype_of
 from distjit.serialize.layout import ALIGN, crc32
 
 _MAX_BIG_INT_DIGITS = 4000      # below CPython's int/str conversion limit
+_BIG_INT = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 class TensorTable:
     """The tensor descriptors, checked against the data section; arrays are built on first use, read-only."""
 
-    def __init__(self, model: pb.Model, data, data_offset: int, data_length: int, where: str,
-                 verify_checksums: bool):
+    def __init__(self, model: pb.Model, data, data_offset: int, data_length: int, where: str):
         self.model = model
         self.data = data                # a buffer holding the whole file (mmap or bytes)
         self.data_offset = data_offset
         self.where = where
-        self.verify_checksums = verify_checksums
         self.arrays: dict[int, np.ndarray] = {}
         spans = []
         for i, desc in enumerate(model.tensors):
@@ -77,8 +78,6 @@ class TensorTable:
             desc = self.model.tensors[index]
             dtype = dtype_of(desc.dtype, what).newbyteorder("<")
             start = self.data_offset + desc.offset
-            if self.verify_checksums:
-                self.check(index)
             arr = np.frombuffer(self.data, dtype=dtype, count=desc.length // dtype.itemsize, offset=start)
             arr = arr.reshape(tuple(desc.shape))
             arr.flags.writeable = False
@@ -86,6 +85,7 @@ class TensorTable:
         return self.arrays[index]
 
     def check(self, index: int) -> None:
+        """One streaming pass over the tensor's bytes, in chunks (NOTE: [Checksums] in files.py)."""
         desc = self.model.tensors[index]
         start = self.data_offset + desc.offset
         view = memoryview(self.data)[start:start + desc.length]
@@ -140,7 +140,7 @@ class ModelDecoder:
             return a.i
         if kind == "big_int":
             s = a.big_int
-            if not (0 < len(s) <= _MAX_BIG_INT_DIGITS) or not s.lstrip("-").isdigit() or not s.isascii():
+            if len(s) > _MAX_BIG_INT_DIGITS or not _BIG_INT.fullmatch(s):
                 raise self.fail(f"{where}: invalid integer {s[:40]!r}")
             return int(s)
         if kind == "f":
@@ -462,10 +462,13 @@ class GraphDecoder:
         self.graph = Graph(msg.name or f"graph{index}")
 
     def fail(self, what: str) -> FormatError:
-        return self.model.fail(f"graph {self.graph.name}: {what}")
+        name = self.graph.name
+        return self.model.fail(f"graph {name if name.isprintable() else ascii(name[:40])}: {what}")
 
     def decode(self) -> Graph:
         g = self.graph
+        if not g.name.isprintable():
+            raise self.fail(f"graph {self.index} has an unprintable name {g.name[:40]!r}")
         for p in self.msg.params:
             v = Value(self.name(p), self.type(p.type, p.name))
             g.params.append(v)
@@ -476,7 +479,7 @@ class GraphDecoder:
         return g
 
     def name(self, v: pb.Value) -> str:
-        if not v.name or any(c < " " for c in v.name):
+        if not v.name or not v.name.isprintable():     # control codes would reach terminals and the text form
             raise self.fail(f"value {len(self.values)} has an empty or unprintable name {v.name[:40]!r}")
         return v.name
 
@@ -523,7 +526,13 @@ class GraphDecoder:
                 holders = ", ".join(f"{d.name}.{g}" for d in REGISTRY for g in d.graph_attrs)
                 raise self.fail(f"{where}: attribute {a.name!r} holds a {type(value).__name__}; "
                                 f"only these attributes hold a graph: {holders}")
+            if a.name == "dtype" and not (value is None or isinstance(value, np.dtype)):
+                raise self.fail(f"{where}: attribute 'dtype' holds a {type(value).__name__}, not a dtype")
             node.attrs[a.name] = value
+        # in declared order, as the text parser puts them, so the graph a worker parses from the text form
+        # prints as this one; a file written by distjit already has this order
+        order = list(opdef.attr_defaults)
+        node.attrs = dict(sorted(node.attrs.items(), key=lambda kv: order.index(kv[0])))
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)
             node.blocks.append(nb)
@@ -552,7 +561,7 @@ class GraphDecoder:
                 which = d.WhichOneof("dim")
                 if which == "size" and d.size >= 0:
                     dims.append(d.size)
-                elif which == "symbol" and d.symbol and d.symbol.isprintable():
+                elif which == "symbol" and DIM_SYMBOL.fullmatch(d.symbol):
                     dims.append(d.symbol)
                 else:
                     raise self.fail(f"{where}: invalid dim {d.size if which == 'size' else d.symbol!r}")

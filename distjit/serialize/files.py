@@ -1,19 +1,21 @@
 """`save` / `load` of Functions as .djit files (NOTE: [File layout] in layout.py).
 
 >>> distjit.save(f, "model.djit", metadata={"author": "me"})
->>> g = distjit.load("model.djit")          # memory-mapped, read-only parameters, never runs code
+>>> g = distjit.load("model.djit")          # every byte checked; read-only parameters; never runs code
+>>> g = distjit.load("model.djit", verify=False)   # a trusted file: mapped, nothing read until used
 >>> g(x)                                    # same results as f(x), bit for bit
 
 NOTE: [Checksums]
 Every tensor has a crc32 in its descriptor and the message has one in the
-header. The message's is always checked (it is small). Checking the tensors
-means reading every byte, which costs ~0.1 s per GiB here (isal's crc32; zlib's
-takes 0.5 s) and defeats the point of mapping a large file. So `verify_checksums=None`
-(the default) checks them when the tensors total at most `AUTO_VERIFY_BYTES`
-(64 MiB: ~10 ms plus reading them), and skips them for larger files; pass True to always check
-(or run `distjit inspect --verify`), False to never. Skipping checksums never
-makes loading unsafe: every offset, length, dtype and shape is still checked,
-so a corrupt tensor gives wrong numbers, never a crash.
+header. Both are checked by default: a file with one flipped byte in a tensor
+is a FormatError naming the tensor, not different numbers. Checking reads every
+byte once, in one streaming pass (isal's crc32: ~0.1 s per GiB, plus reading the
+pages in; zlib's would take 0.5 s), over the mapped file in chunks, so memory
+stays flat. `verify=False` skips the tensors' checksums: the fast path for a
+trusted file, which maps it and reads a page only when it is used, so a GiB of
+parameters loads in milliseconds. Skipping checksums never makes loading unsafe:
+every offset, length, dtype and shape is still checked, so a corrupt tensor gives
+wrong numbers, never a crash. `distjit inspect --no-verify` is the same for the CLI.
 """
 from __future__ import annotations
 
@@ -28,9 +30,6 @@ from distjit.errors import FormatError, ShapeError
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.layout import (FORMAT_MAJOR, FORMAT_MINOR, HEADER_SIZE, Header, align, atomic_write, crc32, layout,
                                       parse_header, write_tensors)
-
-AUTO_VERIFY_BYTES = 64 << 20
-
 
 # ---- writing -------------------------------------------------------------------------------------
 
@@ -112,18 +111,17 @@ def write_model(out, model: pb.Model, arrays: list[np.ndarray], direct: bool = F
 
 # ---- reading -------------------------------------------------------------------------------------
 
-def load(path: str | os.PathLike, mmap: bool = True, allow_pickle: bool = False,
-         verify_checksums: bool | None = None):
+def load(path: str | os.PathLike, mmap: bool = True, allow_pickle: bool = False, verify: bool = True):
     """Read a Function from a .djit file; never runs code from the file unless `allow_pickle=True`.
 
     A file saved from a scripted function with several signatures gives a `distjit.FunctionSet`,
     which runs the Function of the arguments' signature (one signature gives a plain Function).
 
     With `mmap=True` parameters and constant tensors are read-only views of the mapped
-    file (no copy: a GiB of parameters loads in milliseconds); with `mmap=False` the
-    file is read into memory once. A malformed, truncated or incompatible file raises
-    FormatError saying what is wrong and where; a missing file raises OSError.
-    See NOTE: [Checksums] for `verify_checksums`.
+    file (no copy); with `mmap=False` the file is read into memory once. A malformed,
+    truncated or incompatible file raises FormatError saying what is wrong and where; a
+    missing file raises OSError. `verify=True` (the default) checks every tensor's checksum
+    first; `verify=False` is the fast path for trusted files (NOTE: [Checksums]).
     """
     where = os.fspath(path)
     with open(path, "rb") as fh:
@@ -134,14 +132,14 @@ def load(path: str | os.PathLike, mmap: bool = True, allow_pickle: bool = False,
             buffer = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_READ)
         else:
             buffer = fh.read()
-    return decode_buffer(buffer, str(where), allow_pickle, verify_checksums)
+    return decode_buffer(buffer, str(where), allow_pickle, verify)
 
 
-def from_bytes(data, allow_pickle: bool = False, verify_checksums: bool | None = None):
+def from_bytes(data, allow_pickle: bool = False, verify: bool = True):
     """A Function from the bytes of a .djit file (arrays are read-only views of `data` when it is `bytes`)."""
     if not isinstance(data, bytes):
         data = bytes(data)
-    return decode_buffer(data, "<bytes>", allow_pickle, verify_checksums)
+    return decode_buffer(data, "<bytes>", allow_pickle, verify)
 
 
 def read_model(buffer, where: str) -> tuple[Header, pb.Model]:
@@ -162,13 +160,13 @@ def read_model(buffer, where: str) -> tuple[Header, pb.Model]:
     return header, model
 
 
-def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify_checksums: bool | None = None):
+def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify: bool = True):
     # Decoding makes many small objects that all stay alive: the cyclic collector's passes over them
     # would find nothing and cost a third of a big graph's load, so it waits until the graph is built.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _decode(buffer, where, allow_pickle, verify_checksums)
+        return _decode(buffer, where, allow_pickle, verify)
     except FormatError:
         raise
     except RecursionError:
@@ -180,18 +178,15 @@ def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify_checksu
             gc.enable()
 
 
-def _decode(buffer, where, allow_pickle, verify_checksums):
+def _decode(buffer, where, allow_pickle, verify):
     from distjit.function_set import FunctionSet, signature_key
     from distjit.serialize.decode import ModelDecoder, TensorTable
 
     header, model = read_model(buffer, where)
-    if verify_checksums is None:
-        verify_checksums = sum(t.length for t in model.tensors) <= AUTO_VERIFY_BYTES
-    tensors = TensorTable(model, buffer, header.data_offset, header.data_length, where, verify_checksums)
-    if verify_checksums:
+    tensors = TensorTable(model, buffer, header.data_offset, header.data_length, where)
+    if verify:              # before anything is decoded: a corrupt file is refused whatever it holds
         for i in range(len(tensors)):
             tensors.check(i)
-        tensors.verify_checksums = False
     decoder = ModelDecoder(model, tensors, where, allow_pickle)
     graphs = decoder.decode_graphs()
     if not graphs:
@@ -201,6 +196,7 @@ def _decode(buffer, where, allow_pickle, verify_checksums):
     if not model.functions:
         first.metadata = metadata
         return first
+
     def key_of(f, i):
         try:
             return signature_key(f)
@@ -242,7 +238,7 @@ def _function(decoder, name, main_graph, signature_msg, param_indices, plan_msgs
 
 def verify_file(path: str | os.PathLike) -> None:
     """Check everything, checksums included; raises FormatError."""
-    load(path, mmap=True, verify_checksums=True)
+    load(path, mmap=True, verify=True)
 
 
 __all__ = ["save", "load", "to_bytes", "from_bytes", "read_model", "verify_file", "FORMAT_MAJOR", "FORMAT_MINOR"]

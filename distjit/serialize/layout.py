@@ -14,7 +14,7 @@ NOTE: [File layout]
 
 The header says where everything is, so a reader checks every offset against the
 file's size before it reads a byte, and the message's crc32 before it parses it.
-Tensor checksums are in their descriptors (see `load`'s `verify_checksums`).
+Tensor checksums are in their descriptors (see `load`'s `verify`).
 
 Writing lays the file out first (the message has a fixed size: the tensors'
 crc32s are fixed32 fields, filled in last), writes the tensor bytes while a

@@ -21,7 +21,7 @@ def test_inspect_text(capsys):
 
 
 def test_inspect_json(capsys):
-    assert main(["inspect", "--json", "--verify", str(MLP)]) == 0
+    assert main(["inspect", "--json", str(MLP)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["format_version"] == "1.0"
     assert info["inputs"] == [{"name": "x", "type": "f32[B,8]"}]

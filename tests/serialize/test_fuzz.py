@@ -340,7 +340,7 @@ def mutate(rng: random.Random, base: bytes) -> bytes:
 
 def check_one(data: bytes, case: int) -> str:
     try:
-        f = distjit.serialize.from_bytes(data, verify_checksums=True)
+        f = distjit.serialize.from_bytes(data, verify=True)
     except FormatError as e:
         assert "unexpected error" not in str(e), f"case {case}: a check is missing: {e}"
         return "refused"

@@ -65,7 +65,7 @@ def test_direct_and_buffered_writes_give_the_same_bytes(tmp_path, direct_calls):
     assert len(direct_calls) == 1
     data = (tmp_path / "direct.djit").read_bytes()
     assert data == (tmp_path / "plain.djit").read_bytes() == distjit.serialize.to_bytes(f)
-    g = distjit.load(tmp_path / "direct.djit", verify_checksums=True)
+    g = distjit.load(tmp_path / "direct.djit", verify=True)
     for name, arr in f.params.items():
         assert g.params[name].dtype == arr.dtype and np.array_equal(g.params[name], arr)
     # replacing the file a loaded Function maps keeps the mapping readable (it maps the old file)

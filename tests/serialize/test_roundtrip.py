@@ -132,7 +132,7 @@ def test_every_attribute_kind_round_trips(value):
     write_model(out, enc.model, enc.arrays)
     data = out.getvalue()
     header, model = distjit.serialize.read_model(data, "t")
-    tensors = TensorTable(model, data, header.data_offset, header.data_length, "t", True)
+    tensors = TensorTable(model, data, header.data_offset, header.data_length, "t")
     back = ModelDecoder(model, tensors, "t", False).attribute(a, "test", 0, "node")
     assert type(back) is type(value)
     if isinstance(value, np.ndarray):
