@@ -260,8 +260,9 @@ class TraceContext(Functionalizer):
         loc = user_loc()
         index, dynamic = self._index(key)
         results = self.record("array.getitem", [proxy, *dynamic], {"index": index}, loc)
-        if indexing_makes_view(index, dynamic, proxy.ndim):
-            results[0]._view = (proxy, ("array.getitem", {"index": index}, dynamic), proxy._version)
+        if indexing_makes_view(index, dynamic, proxy.ndim):     # how it was made: its node's op and attributes
+            node = results[0]._value.node
+            results[0]._view = (proxy, (node.op, {"index": index}, dynamic), proxy._version)
         return results[0]
 
     def setitem(self, proxy: TracedArray, key, value) -> None:

@@ -106,7 +106,7 @@ class OpDef:
     """Everything about one op.
 
     kernel        `kernel(*operands, **attrs)` computes it eagerly (attributes equal to their defaults are
-                  left out; see distjit/runtime/codegen.py for the calling convention). None for the ops
+                  left out; see distjit/core/apply.py for the calling convention). None for the ops
                   the runtime gives their meaning (prim.If, prim.Loop, prim.Call, prim.Constant).
     infer         `infer(input_types, attrs)` returns the output types, or raises ShapeError.
     params        how a NumPy-style call binds to operands and attributes.
