@@ -34,6 +34,7 @@ import numpy as np
 
 from distjit.types import Ref, TensorType, iter_refs
 from distjit.ops.infer import normalize_axes
+from distjit.ops.registry import get_op
 
 REPLICATED = "replicated"   # as a required input sharding: gather it if it is split
 
@@ -105,8 +106,6 @@ def like(node, ins):
 # ---- reductions ---------------------------------------------------------------------------------------------------
 
 def _opdef(node):
-    from distjit.ops.registry import get_op
-
     return get_op(node.op)
 
 
