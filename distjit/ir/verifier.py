@@ -307,8 +307,10 @@ def _elementwise(n: Node) -> bool:
         return False
     if n.op == "prim.Constant":
         return isinstance(n.attrs.get("value"), _SCALAR_CONSTANTS)
-    flags = REGISTRY.get(n.op).flags
-    return "ufunc" in flags or n.op in ("np.where", "np.astype")
+    d = REGISTRY.get(n.op)
+    # The registry's fact (`OpDef.fusible`: what the fuse pass may put in an expression) covers custom
+    # elementwise ops too; the ufunc flag and the two named ops are what older files' expressions hold.
+    return d.can_fuse(n) or "ufunc" in d.flags or n.op in ("np.where", "np.astype")
 
 
 _STRUCTURE = {

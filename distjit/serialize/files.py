@@ -196,6 +196,7 @@ def _decode(buffer, where, allow_pickle, verify):
     if not model.functions:
         first.metadata = metadata
         return first
+
     def key_of(f, i):
         try:
             return signature_key(f)

@@ -172,7 +172,7 @@ def _rewrite(path, edit):
     from distjit.serialize.layout import parse_header
 
     header = parse_header(data[:64], len(data), str(path))
-    table = TensorTable(model, data, header.data_offset, header.data_length, str(path), False)
+    table = TensorTable(model, data, header.data_offset, header.data_length, str(path))
     arrays = [np.array(table.array(i, "t")) for i in range(len(model.tensors))]
     edit(model)
     out = path.with_name("edited.djit")
