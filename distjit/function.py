@@ -187,6 +187,12 @@ class Function:
             self._shape_plans[key] = PlanPerShape(self, workers, shard, cost)
         return self._shape_plans[key]
 
+    def static_for(self, types) -> "Function":
+        """This Function with its graph made static for arguments of `types` (what a PlanPerShape partitions)."""
+        from distjit.passes.specialize import concretize
+
+        return Function(concretize(self.graph, list(types)), self.signature, self.params, self.name)
+
     @property
     def symbolic(self) -> bool:
         """Some input has a symbolic dim: Plans are made per call shape."""

@@ -170,7 +170,7 @@ def _gcs_behind(dashboard: str) -> str:
 
 
 def _cluster_states() -> list[dict]:
-    from scheduler.jobs import local_cluster
+    from scheduler import cluster_state as local_cluster
 
     return local_cluster.all_states()
 
@@ -255,7 +255,7 @@ def _use_token_for(target: str) -> None:
         if not found:
             reload_ray_auth()
             return
-        from scheduler.jobs import local_cluster
+        from scheduler import cluster_state as local_cluster
 
         # the token file of the checked state folder, never a path cluster.json names
         token_path = str(local_cluster.state_dir(found[0]["name"]) / local_cluster.TOKEN_FILE)

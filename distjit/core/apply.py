@@ -45,3 +45,8 @@ def results(node: Node, result: Any) -> list[Any]:
     if len(node.outputs) == 1:
         return [result]
     return list(result) if node.outputs else []
+
+
+def call(opdef: OpDef, operands: Sequence[Any], attrs: dict | None = None) -> Any:
+    """The op's kernel called on values with no node behind them (the calibration times kernels this way)."""
+    return opdef.kernel(*operands, **(attrs or {}))

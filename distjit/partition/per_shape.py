@@ -3,7 +3,7 @@
 A Plan splits concrete row ranges ([0:500] [500:1000]), so a graph traced with
 `dynamic_axes={"x": {0: "B"}}` cannot be partitioned once for every B. Rather than replicate
 everything (one task), `f.plan()` on such a graph returns a PlanPerShape: at each call, the graph is
-made static for the arguments' types (`passes.specialize.concretize`) and partitioned for them, and
+made static for the arguments' types (`f.static_for(types)`, which concretizes it) and partitioned for them, and
 that Plan is cached by those types. A split along a symbolic dim (`shard={"x": 0}`, or the default
 batch split) is thus decided per call, with the real size. `f.run` uses one for every graph with
 symbolic dims (unless the Function was loaded with a saved Plan for those workers and shard: a
@@ -64,12 +64,11 @@ class PlanPerShape:
         """The Plan for arguments of these (static) types, made once per types."""
         with self._lock:
             if types not in self._plans:
-                from distjit.function import Function
                 from distjit.partition.partition import partition
-                from distjit.passes.specialize import concretize
 
-                f = self.function
-                static = Function(concretize(f.graph, list(types)), f.signature, f.params, f.name)
+                # the Function makes its static copy: concretizing runs passes, which the partitioner
+                # (their peer) does not import
+                static = self.function.static_for(types)
                 self._plans[types] = partition(static, workers=self.workers, shard=self.shard or None,
                                                cost=self.cost)
             return self._plans[types]

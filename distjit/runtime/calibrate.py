@@ -38,15 +38,16 @@ def _seconds(fn, rounds: int = 3, round_s: float = 0.004) -> float:
 
 def _cost(op: str, args: list, attrs: dict | None = None):
     """The registry's (flops, bytes) for `op` on these arrays, and a call of its kernel."""
+    from distjit.core.apply import call
     from distjit.ops import get_op
     from distjit.types import type_of
 
     opdef = get_op(op)
     kernel_attrs = dict(attrs or {})
-    result = opdef.kernel(*args, **kernel_attrs)
+    result = call(opdef, args, kernel_attrs)
     outs = result if isinstance(result, tuple) else (result,)
     c = opdef.estimate([type_of(a) for a in args], [type_of(o) for o in outs], {**opdef.attr_defaults, **kernel_attrs})
-    return c.flops, c.bytes, lambda: opdef.kernel(*args, **kernel_attrs)
+    return c.flops, c.bytes, lambda: call(opdef, args, kernel_attrs)
 
 
 def measure() -> Calibration:

@@ -57,9 +57,10 @@ def resolve_address(address: str | None) -> str:
         if env.startswith(("http://", "https://")):
             address = env
     if not address:
+        from scheduler import cluster_state
         from scheduler.jobs import local_cluster
 
-        running = [s for s in local_cluster.all_states()
+        running = [s for s in cluster_state.all_states()
                    if local_cluster.session_members({n["pgid"] for n in s["nodes"][:1]})]
         if len(running) == 1:
             address = running[0]["dashboard"]
@@ -89,15 +90,15 @@ def probe(url: str, timeout: float = 3.0) -> None:
 def find_token(url: str) -> str | None:
     if os.environ.get("RAY_AUTH_TOKEN"):
         return os.environ["RAY_AUTH_TOKEN"].strip()
-    from scheduler.jobs import local_cluster
+    from scheduler import cluster_state
 
     if os.environ.get("RAY_AUTH_TOKEN_PATH"):
         token = _read(Path(os.environ["RAY_AUTH_TOKEN_PATH"]))
         if token:
             return token
-    for state in local_cluster.all_states():    # checked folders; the token is read from there, not from a named path
+    for state in cluster_state.all_states():    # checked folders; the token is read from there, not from a named path
         if state.get("dashboard") == url:
-            token = local_cluster.read_token(state["name"])
+            token = cluster_state.read_token(state["name"])
             if token:
                 return token
     return _read(Path.home() / ".ray" / "auth_token")

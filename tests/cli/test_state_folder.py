@@ -1,4 +1,4 @@
-"""The cluster state folder (NOTE: [A state folder nobody else controls] in scheduler/jobs/local_cluster.py).
+"""The cluster state folder (NOTE: [A state folder nobody else controls] in scheduler/cluster_state.py).
 
 Another user who creates `$TMPDIR/distjit-$USER` first must get nothing: the folder is refused with
 a ClusterError before anything in it is read, and no token is sent to the "dashboard" it names.
@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from distjit.errors import ClusterError
+from scheduler import cluster_state
 from scheduler.jobs import client, local_cluster
 
 NOBODY = 65534
@@ -107,25 +108,25 @@ def test_a_symlinked_folder_is_refused(default_home, tmp_path, listener):
 
 
 def test_folders_are_made_private_and_the_token_file_is_created_0600(default_home, tmp_path):
-    sdir = local_cluster.state_dir("default", create=True)
+    sdir = cluster_state.state_dir("default", create=True)
     for p in (default_home, default_home / "clusters", sdir):
         st = os.lstat(p)
         assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.getuid()
     outside = tmp_path / "outside"
     outside.write_text("unchanged")
-    os.symlink(outside, sdir / local_cluster.TOKEN_FILE)        # planted before `up` writes the token
-    path = local_cluster.write_token(sdir)
+    os.symlink(outside, sdir / cluster_state.TOKEN_FILE)        # planted before `up` writes the token
+    path = cluster_state.write_token(sdir)
     st = os.lstat(path)
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
     assert outside.read_text() == "unchanged"
-    assert local_cluster.read_token("default") == path.read_text()
+    assert cluster_state.read_token("default") == path.read_text()
 
 
 def test_the_token_comes_from_the_checked_folder_not_from_the_path_the_state_names(default_home, listener):
     url, _ = listener
     plant(default_home, url)
-    sdir = local_cluster.state_dir("default")
-    token = local_cluster.write_token(sdir).read_text()
+    sdir = cluster_state.state_dir("default")
+    token = cluster_state.write_token(sdir).read_text()
     os.environ.pop("RAY_AUTH_TOKEN")
     assert client.find_token(url) == token            # not /etc/hostname, which cluster.json names
 
@@ -133,4 +134,4 @@ def test_the_token_comes_from_the_checked_folder_not_from_the_path_the_state_nam
 @pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", ""])
 def test_cluster_names_stay_inside_the_state_folder(default_home, name):
     with pytest.raises(ClusterError, match="cluster name"):
-        local_cluster.state_dir(name, create=True)
+        cluster_state.state_dir(name, create=True)

@@ -216,7 +216,13 @@ def run_graphs(f) -> list[Graph]:
     return [f.graph] + [s for plan in f.plans.values() for s in plan.subgraphs]
 
 
-def check_loaded(f, case: int) -> None:
+def check_loaded(loaded, case: int) -> None:
+    """Every Function of the file (a scripted function's file holds one per signature) round-trips and compiles."""
+    for f in loaded.functions if isinstance(loaded, distjit.FunctionSet) else [loaded]:
+        check_function(f, case)
+
+
+def check_function(f, case: int) -> None:
     from distjit.runtime.executor import compile_graph
 
     for g in run_graphs(f):
