@@ -216,15 +216,17 @@ def run_graphs(f) -> list[Graph]:
     return [f.graph] + [s for plan in f.plans.values() for s in plan.subgraphs]
 
 
-def check_loaded(f, case: int) -> None:
+def check_loaded(loaded, case: int) -> None:
     from distjit.runtime.executor import compile_graph
 
-    for g in run_graphs(f):
-        text = str(g)
-        again = Graph.parse(text)
-        again.verify()
-        assert str(again) == text, f"case {case}: graph {g.name!r} prints differently after a round trip"
-        compile_graph(g, f.params if g is f.graph else None)
+    # a file of several signatures (format 1.2) loads as a FunctionSet: every one of its Functions must hold
+    for f in loaded.functions if isinstance(loaded, distjit.FunctionSet) else [loaded]:
+        for g in run_graphs(f):
+            text = str(g)
+            again = Graph.parse(text)
+            again.verify()
+            assert str(again) == text, f"case {case}: graph {g.name!r} prints differently after a round trip"
+            compile_graph(g, f.params if g is f.graph else None)
 
 
 def check_one(data: bytes, case: int) -> str:
