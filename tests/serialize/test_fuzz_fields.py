@@ -217,20 +217,16 @@ def run_graphs(f) -> list[Graph]:
 
 
 def check_loaded(loaded, case: int) -> None:
-    """Every Function of the file (a scripted function's file holds one per signature) round-trips and compiles."""
-    for f in loaded.functions if isinstance(loaded, distjit.FunctionSet) else [loaded]:
-        check_function(f, case)
-
-
-def check_function(f, case: int) -> None:
     from distjit.runtime.executor import compile_graph
 
-    for g in run_graphs(f):
-        text = str(g)
-        again = Graph.parse(text)
-        again.verify()
-        assert str(again) == text, f"case {case}: graph {g.name!r} prints differently after a round trip"
-        compile_graph(g, f.params if g is f.graph else None)
+    # a file of several signatures (format 1.2) loads as a FunctionSet: every one of its Functions must hold
+    for f in loaded.functions if isinstance(loaded, distjit.FunctionSet) else [loaded]:
+        for g in run_graphs(f):
+            text = str(g)
+            again = Graph.parse(text)
+            again.verify()
+            assert str(again) == text, f"case {case}: graph {g.name!r} prints differently after a round trip"
+            compile_graph(g, f.params if g is f.graph else None)
 
 
 def check_one(data: bytes, case: int) -> str:
