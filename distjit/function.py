@@ -84,20 +84,7 @@ class Function:
         if not kwargs and sig.flat and len(args) == len(sig.arg_names):
             check_inputs(self.name, self.graph.inputs, args, sig._input_paths)
             return args
-        if len(args) > len(sig.arg_names):
-            raise ShapeError(f"{self.name}() takes {len(sig.arg_names)} arguments but {len(args)} were given")
-        bound = dict(zip(sig.arg_names, args))
-        for key, value in kwargs.items():
-            if key not in sig.arg_names:
-                raise ShapeError(f"{self.name}() got an unexpected argument {key!r} "
-                                 f"(its arguments are {', '.join(sig.arg_names)})")
-            if key in bound:
-                raise ShapeError(f"{self.name}() got multiple values for argument {key!r}")
-            bound[key] = value
-        missing = [n for n in sig.arg_names if n not in bound and n not in sig.defaults]
-        if missing:
-            raise ShapeError(f"{self.name}() is missing argument(s): {', '.join(missing)}")
-        values = tuple(bound[n] if n in bound else sig.defaults[n] for n in sig.arg_names)
+        values = bind_arguments(self.name, sig, args, kwargs)
         try:
             leaves, spec = flatten(values)
         except TypeError as e:
@@ -246,6 +233,24 @@ class Function:
 
     def __repr__(self):
         return f"<distjit.Function {self.name}: {len(self.graph.inputs)} inputs, {self.graph.node_count()} nodes>"
+
+
+def bind_arguments(name: str, sig: Signature, args: Sequence, kwargs: dict) -> tuple:
+    """The arguments of a call by position, `sig`'s defaults filled in; ShapeError for a call Python would refuse."""
+    if len(args) > len(sig.arg_names):
+        raise ShapeError(f"{name}() takes {len(sig.arg_names)} arguments but {len(args)} were given")
+    bound = dict(zip(sig.arg_names, args))
+    for key, value in kwargs.items():
+        if key not in sig.arg_names:
+            raise ShapeError(f"{name}() got an unexpected argument {key!r} "
+                             f"(its arguments are {', '.join(sig.arg_names)})")
+        if key in bound:
+            raise ShapeError(f"{name}() got multiple values for argument {key!r}")
+        bound[key] = value
+    missing = [n for n in sig.arg_names if n not in bound and n not in sig.defaults]
+    if missing:
+        raise ShapeError(f"{name}() is missing argument(s): {', '.join(missing)}")
+    return tuple(bound[n] if n in bound else sig.defaults[n] for n in sig.arg_names)
 
 
 def plan_key(workers: int, shard: dict | None = None) -> tuple:

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, ShapeError
-from distjit.function import Function, Signature
+from distjit.function import Function, Signature, bind_arguments
 from distjit.ir.graph import Graph
 from distjit.pytree import TreeSpec, flatten, leaf_paths
 from distjit.types import ScalarType, TensorType, Type
@@ -147,20 +147,7 @@ class FunctionSet:
         sig = self._latest().signature
         if not kwargs and len(args) == len(sig.arg_names):
             return tuple(args)
-        if len(args) > len(sig.arg_names):
-            raise ShapeError(f"{self.name}() takes {len(sig.arg_names)} arguments but {len(args)} were given")
-        bound = dict(zip(sig.arg_names, args))
-        for key, value in kwargs.items():
-            if key not in sig.arg_names:
-                raise ShapeError(f"{self.name}() got an unexpected argument {key!r} "
-                                 f"(its arguments are {', '.join(sig.arg_names)})")
-            if key in bound:
-                raise ShapeError(f"{self.name}() got multiple values for argument {key!r}")
-            bound[key] = value
-        missing = [n for n in sig.arg_names if n not in bound and n not in sig.defaults]
-        if missing:
-            raise ShapeError(f"{self.name}() is missing argument(s): {', '.join(missing)}")
-        return tuple(bound[n] if n in bound else sig.defaults[n] for n in sig.arg_names)
+        return bind_arguments(self.name, sig, args, kwargs)
 
     def _arg_names(self) -> list[str]:
         return list(self._latest().signature.arg_names)

@@ -76,17 +76,8 @@ def plan_reuse(graph: Graph, allow: Callable[[Callable[[], str]], bool] | None =
     `allow(message)` is asked before each choice (the pass manager's rewrite budget and
     report); `stop()` ends planning early.
     """
-    for block in _all_blocks(graph):
+    for block in graph.blocks():
         _plan_block(block, allow, stop)
-
-
-def _all_blocks(graph: Graph):
-    stack = [graph.block]
-    while stack:
-        b = stack.pop()
-        yield b
-        for n in reversed(b.nodes):
-            stack.extend(reversed(n.blocks))
 
 
 def _plan_block(block: Block, allow, stop) -> None:

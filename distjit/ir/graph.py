@@ -259,6 +259,15 @@ class Graph:
         """Every node, nested ones included, in program order."""
         return self.block.walk()
 
+    def blocks(self) -> Iterator[Block]:
+        """Every block, the top one first, nested ones after their owners (pre-order, without recursion)."""
+        stack = [self.block]
+        while stack:
+            b = stack.pop()
+            yield b
+            for n in reversed(b.nodes):
+                stack.extend(reversed(n.blocks))
+
     def node_count(self) -> int:
         return sum(1 for _ in self.walk())
 

@@ -24,7 +24,8 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import ancestor_in, constant_value, detach, new_node, opdef
+from distjit.core.aliasing import ancestor_in
+from distjit.passes.util import constant_value, detach, new_node, opdef
 
 MIN_GROUP = 2
 _SCALAR_CONSTANTS = (bool, int, float, type(None), np.generic)

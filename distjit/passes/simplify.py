@@ -17,7 +17,7 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import all_blocks, constant_value, drop_node, new_node, opdef
+from distjit.passes.util import constant_value, drop_node, new_node, opdef
 
 
 def _const(v: Value):
@@ -204,7 +204,7 @@ for _op, _rule in RULES:
 @register_pass("simplify")
 def simplify(graph: Graph, ctx: PassContext) -> None:
     """apply the exact algebraic rules (x*1, x+0, double transpose, reshape of reshape, no-op astype ...)"""
-    for block in list(all_blocks(graph)):
+    for block in list(graph.blocks()):
         _block(block, ctx)
 
 

@@ -14,7 +14,7 @@ from distjit.errors import ShapeError
 from distjit.ir.graph import Graph, Node
 from distjit.types import Ref, TensorType, Type, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import all_blocks, new_node, opdef
+from distjit.passes.util import new_node, opdef
 
 _NUMBERS = (bool, int, float, type(None))
 
@@ -22,7 +22,7 @@ _NUMBERS = (bool, int, float, type(None))
 @register_pass("specialize")
 def specialize_shapes(graph: Graph, ctx: PassContext) -> None:
     """replace run-time shape queries of static dims, and constant numbers in attributes, by constants"""
-    for block in list(all_blocks(graph)):
+    for block in list(graph.blocks()):
         new = []
         for node in block.nodes:
             dim = _static_dim(node)

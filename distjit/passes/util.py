@@ -5,7 +5,6 @@ from typing import Any
 
 import numpy as np
 
-from distjit.core.aliasing import ancestor_in  # noqa: F401  (the passes' helper, shared with the runtime)
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import REGISTRY
 from distjit.ops.registry import Effect
@@ -80,16 +79,6 @@ def remove_nodes(block: Block, dead: set[Node]) -> None:
                 b.clear()
             node.block = None
     block.nodes = [n for n in block.nodes if n not in dead]
-
-
-def all_blocks(graph: Graph):
-    """Every block, the top one first, nested ones after their owners (pre-order)."""
-    stack = [graph.block]
-    while stack:
-        b = stack.pop()
-        yield b
-        for n in reversed(b.nodes):
-            stack.extend(reversed(n.blocks))
 
 
 def attr_key(value: Any) -> Any:
