@@ -54,18 +54,9 @@ def nested_reads(node: Node) -> list[Value]:
 
 def _reads(node: Node) -> list[Value]:
     """Values the node reads, its nested blocks' free reads included, in first-read order."""
-    out: list[Value] = []
-    seen: set[Value] = set()
-    for v in node.inputs:
-        if v not in seen:
-            seen.add(v)
-            out.append(v)
-    for block in node.blocks:
-        for v in free_values(block):
-            if v not in seen:
-                seen.add(v)
-                out.append(v)
-    return out
+    direct = list(dict.fromkeys(node.inputs))
+    seen = set(direct)
+    return direct + [v for v in nested_reads(node) if v not in seen]
 
 
 def free_values(block: Block) -> list[Value]:
