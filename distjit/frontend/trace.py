@@ -16,6 +16,7 @@ import numpy as np
 
 from distjit.errors import ShapeError, TracingError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
+from distjit.frontend.params import find_params, params_as_proxies
 from distjit.frontend.patching import patched, user_namespaces
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
@@ -41,7 +42,8 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     arg_names, defaults = _arg_names(fn, len(example_inputs))
     graph = Graph(name or _name_of(fn))
     ctx = TraceContext(graph)
-    ctx.add_params(_find_params(fn))
+    found_params = find_params(fn)
+    ctx.add_params({pname: array for pname, (array, _) in found_params.items()})
     try:
         leaves, in_spec = flatten(example_inputs)
     except TypeError as e:
@@ -53,7 +55,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     proxies = [ctx.add_input(leaf, path, symbols.get(i, {})) for i, (leaf, path) in enumerate(zip(leaves, paths))]
     originals = [p._value for p in proxies]
     args = unflatten(in_spec, proxies)
-    with patched(ctx, user_namespaces(fn)):
+    with patched(ctx, user_namespaces(fn)), params_as_proxies(ctx, found_params):
         _refuse_generators(fn)
         result = fn(*args)
     try:
@@ -384,37 +386,6 @@ def _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves) -> dict[int, dict[in
                 raise TracingError(f"dynamic_axes: symbol {symbol!r} must be an identifier such as 'B'")
             out.setdefault(start, {})[axis % ndim] = symbol
     return out
-
-
-def _find_params(fn) -> dict[str, np.ndarray]:
-    """Arrays held by a callable object (its weights), named by attribute path: `fc1.weight`."""
-    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn) or not hasattr(fn, "__dict__"):
-        return {}
-    found: dict[str, np.ndarray] = {}
-    seen: set[int] = set()
-
-    def visit(obj, prefix: str, depth: int):
-        if id(obj) in seen or depth > 8:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, np.ndarray):
-            if prefix not in found and not any(a is obj for a in found.values()):
-                found[prefix] = obj
-            return
-        if isinstance(obj, dict):
-            items = obj.items()
-        elif isinstance(obj, (list, tuple)):
-            items = enumerate(obj)
-        elif hasattr(obj, "__dict__") and not inspect.ismodule(obj) and not inspect.isclass(obj) \
-                and not callable(getattr(obj, "__func__", None)) and not inspect.isfunction(obj):
-            items = vars(obj).items()
-        else:
-            return
-        for key, child in items:
-            visit(child, f"{prefix}.{key}" if prefix else str(key), depth + 1)
-
-    visit(fn, "", 0)
-    return found
 
 
 def _refuse_generators(fn) -> None:

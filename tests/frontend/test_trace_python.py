@@ -204,3 +204,58 @@ def test_a_missing_attribute_is_a_tracing_error_at_the_users_line(body):
 
 def test_hasattr_on_a_traced_array_answers_false_for_a_missing_attribute():
     check(lambda x: x * 2 if not hasattr(x, "toarray") else x, rng_array(0, 3))
+
+
+# -- parameters of a traced callable object ----------------------------------------------------------------
+
+class Dense:
+    def __init__(self, rng, n_in, n_out):
+        self.weight = rng.standard_normal((n_out, n_in))
+        self.bias = {"b": rng.standard_normal(n_out)}
+        self.scales = [rng.standard_normal(n_out)]
+
+    def __call__(self, x):
+        return (x @ self.weight.T + self.bias["b"]) * self.scales[0] + self.weight[0].sum() + (self.weight * 2).mean()
+
+
+def test_views_and_arithmetic_on_parameters_stay_computations_on_them(tmp_path):
+    rng = np.random.default_rng(0)
+    layer = Dense(rng, 256, 250)
+    x = rng.standard_normal((4, 256))
+    f = distjit.trace(layer, (x,))
+    assert set(f.params) == {"weight", "bias.b", "scales.0"}
+    assert_same(f(x), layer(x))
+    assert len(str(f.graph)) < 5000                     # no weight printed inline as a constant
+    assert isinstance(layer.weight, np.ndarray)         # the object is put back
+    path = tmp_path / "dense.djit"
+    distjit.save(f, path)
+    param_bytes = sum(a.nbytes for a in f.params.values())
+    assert path.stat().st_size < param_bytes * 1.1
+    h = distjit.load(path)
+    assert_same(h(x), layer(x))
+    layer.weight = rng.standard_normal((250, 256))
+    h.params["weight"] = layer.weight
+    assert_same(h(x), layer(x))
+
+
+def test_a_bound_methods_arrays_are_parameters_too():
+    rng = np.random.default_rng(1)
+    layer = Dense(rng, 8, 3)
+    f = distjit.trace(layer.__call__, (rng.standard_normal((2, 8)),))
+    assert "weight" in f.params
+
+
+class Stateful:
+    def __init__(self):
+        self.w = np.ones(3)
+
+    def __call__(self, x):
+        self.w += x          # the object's state changes: a graph cannot do that
+        return self.w * 2
+
+
+def test_updating_a_parameter_in_place_is_refused_and_the_object_restored():
+    obj = Stateful()
+    with pytest.raises(distjit.TracingError):
+        distjit.trace(obj, (np.ones(3),))
+    assert isinstance(obj.w, np.ndarray)
