@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from distjit.errors import TracingError
+from distjit.frontend.pybuiltins import STAND_INS
 from distjit.frontend.source import user_loc
 
 CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity")
@@ -60,6 +61,11 @@ def patched(ctx, user_globals=()):
             patch = by_original.get(id(obj))
             if patch is not None:
                 replacements[(id(namespace), gname)] = (namespace, gname, patch)
+        # The builtins min/max are found after the module's globals: a global of that name shadows them,
+        # unless the module defines its own.
+        for gname, stand_in in STAND_INS.items():
+            if gname not in namespace:
+                replacements[(id(namespace), gname)] = (namespace, gname, stand_in)
     with _lock:
         saved = [(target, name, _get(target, name)) for (target, name, _) in replacements.values()]
         try:
@@ -71,13 +77,19 @@ def patched(ctx, user_globals=()):
                 _set(target, name, original)
 
 
+_ABSENT = object()
+
+
 def _get(target, name):
-    return target[name] if isinstance(target, dict) else getattr(target, name)
+    return target.get(name, _ABSENT) if isinstance(target, dict) else getattr(target, name)
 
 
 def _set(target, name, value):
     if isinstance(target, dict):
-        target[name] = value
+        if value is _ABSENT:
+            target.pop(name, None)
+        else:
+            target[name] = value
     else:
         setattr(target, name, value)
 

@@ -259,3 +259,29 @@ def test_updating_a_parameter_in_place_is_refused_and_the_object_restored():
     with pytest.raises(distjit.TracingError):
         distjit.trace(obj, (np.ones(3),))
     assert isinstance(obj.w, np.ndarray)
+
+
+# -- min and max of traced values --------------------------------------------------------------------------
+
+def test_min_max_of_traced_python_numbers_choose_at_run_time():
+    def fn(x, a, b):
+        return x * max(a, 1.0) + min(a, b, 2.0) - max([b, a])
+    check(fn, rng_array(0, 3), 3.5, -1.0, second=(rng_array(1, 3), -3.5, 0.25))
+
+
+def test_min_max_of_arrays_follow_pythons_rule_with_where():
+    def fn(x):
+        rows = list(x)
+        return (max(x.sum(), 0.0), min(x.max(), x.min()), max(x[0]), min(x[:, 1]),
+                max(rows, key=lambda r: r.sum()), min(rows, key=lambda r: r[0]), max(3, 1, 2) * x[0])
+    second = rng_array(1, 4, 3)
+    second[0, 1] = np.nan                    # Python keeps or drops a NaN by its position, and so must we
+    check(fn, rng_array(0, 4, 3), second=(second,))
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.floats(-5, 5, allow_nan=False) | st.just(float("nan")), min_size=1, max_size=5))
+def test_builtin_max_and_min_over_a_1d_array_match_python(values):
+    def fn(v):
+        return max(v), min(v)
+    check(fn, np.array(values), second=(np.array(values[::-1]),))
