@@ -167,8 +167,8 @@ class TraceContext(Functionalizer):
         n = proxy.shape[0]
         if isinstance(n, TracedArray):
             raise TracingError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
-                               f"unroll the loop for the example's size only; use distjit.script to keep the loop "
-                               f"(`for i in range(x.shape[0]): x[i]`)", user_loc())
+                               f"unroll the loop for the example's size only; keep the loop with distjit.script and "
+                               f"`for i in range(x.shape[0]): row = x[i]`", user_loc())
         return (proxy[i] for i in range(n))
 
     def wrap(self, value: Value, view=None) -> TracedArray:
