@@ -75,6 +75,12 @@ def _method(func, **fixed):
     return method
 
 
+def _store(ctx, view, value) -> None:
+    """`x.real = v`: v (an array, a list, a number) written through the view, as NumPy stores it."""
+    traced = ctx.as_traced(value) if isinstance(value, (list, tuple)) else ctx.wrap(ctx.value_of(value))
+    ctx.assign(view, traced)
+
+
 def _shape_args(args):
     """ndarray methods take shapes and axes both as varargs and as one tuple: `x.reshape(2, 3)`, `x.reshape((2, 3))`."""
     if len(args) == 1 and (args[0] is None or isinstance(args[0], (tuple, list))):
@@ -154,8 +160,7 @@ class TracedArray:
 
     @real.setter
     def real(self, value):
-        self._ctx.assign(self.real, self._ctx.as_traced(value) if isinstance(value, (list, tuple)) else
-                         self._ctx.wrap(self._ctx.value_of(value)))
+        _store(self._ctx, self.real, value)
 
     @property
     def imag(self):
@@ -163,8 +168,7 @@ class TracedArray:
 
     @imag.setter
     def imag(self, value):
-        self._ctx.assign(self.imag, self._ctx.as_traced(value) if isinstance(value, (list, tuple)) else
-                         self._ctx.wrap(self._ctx.value_of(value)))
+        _store(self._ctx, self.imag, value)
 
     @property
     def dtype(self) -> np.dtype:
