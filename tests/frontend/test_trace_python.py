@@ -1,5 +1,7 @@
 """Python on traced arrays: iteration, builtins, complex parts, `x.shape =`, helpers and lambdas, lists built
 in loops, and the error for an attribute the tracer lacks. Each is compared with NumPy on fresh inputs."""
+import traceback
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -285,3 +287,18 @@ def test_builtin_max_and_min_over_a_1d_array_match_python(values):
     def fn(v):
         return max(v), min(v)
     check(fn, np.array(values), second=(np.array(values[::-1]),))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in dir(np.ndarray) if not n.startswith("_")))
+def test_every_ndarray_attribute_either_traces_or_is_a_distjit_error(name):
+    """Reading any public ndarray attribute of a traced array, and calling it when it is a method, never
+    raises a bare Python exception from inside distjit."""
+    def fn(x):
+        value = getattr(x, name)
+        return value() if callable(value) else value
+    try:
+        distjit.trace(fn, (np.arange(6.0).reshape(2, 3),))
+    except distjit.DistJitError:
+        pass
+    except TypeError as e:     # a method that needs arguments: Python's own error, raised at the user's call
+        assert traceback.extract_tb(e.__traceback__)[-1].filename == HERE, f"{name}: {e!r}"
