@@ -106,13 +106,22 @@ class Functionalizer:
                                "NumPy would update it in place, which a graph cannot do", loc)
         target_t, result_t = self.current(target).type, self.current(result).type
         if isinstance(target_t, TensorType) and isinstance(result_t, TensorType):
-            if ufunc and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
-                raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
-                                   f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
+            if ufunc:
+                self.check_out_cast(target, result, loc)
             if result_t.shape != target_t.shape and len(result_t.shape) > len(target_t.shape):
                 raise ShapeError(f"non-broadcastable output operand with shape {target_t.shape} doesn't match "
                                  f"the broadcast shape {result_t.shape}", loc)
         self.assign(target, result, loc)
+
+    def check_out_cast(self, target, result, loc) -> None:
+        """A ufunc's out= takes its result under NumPy's 'same_kind' casting rule."""
+        if not isinstance(target, TracedArray):
+            return
+        target_t, result_t = self.current(target).type, self.current(result).type
+        if isinstance(target_t, TensorType) and isinstance(result_t, TensorType) \
+                and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
+            raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
+                               f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
 
     def _derive(self, how, base_value: Value) -> Value:
         op, attrs, rest = how

@@ -209,9 +209,11 @@ class TraceContext(Functionalizer):
     def ufunc(self, ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
         loc = user_loc()
         out = kwargs.pop("out", None)
-        if kwargs.get("where", True) is not True:
-            raise TracingError(f"np.{ufunc.__name__}(..., where=...) is not supported; use np.where", loc)
-        kwargs.pop("where", None)
+        where = kwargs.pop("where", True)
+        if where is not True and (out is None or method != "__call__"):
+            # Without out=, NumPy leaves the masked-out elements uninitialized: no value to record.
+            raise TracingError(f"np.{ufunc.__name__}(..., where=...) is supported with out= only (the other "
+                               f"elements keep out's values); without it, use np.where", loc)
         if method == "__call__":
             opdef = REGISTRY.for_source(ufunc)
             if opdef is None:
@@ -239,6 +241,11 @@ class TraceContext(Functionalizer):
             targets = out if isinstance(out, tuple) else (out,)
             for target, result in zip(targets, results):
                 if target is not None:
+                    if where is not True:     # out keeps its values where the mask is False
+                        self.check_out_cast(target, result, loc)
+                        kept = self.function(np.astype, (result, target.dtype), {}) \
+                            if isinstance(target, TracedArray) else result
+                        result = self.function(np.where, (where, kept, target), {})
                     self.assign_out(target, result, ufunc=True, loc=loc)
             results = [t if t is not None else r for t, r in zip(targets, results)]
         return results[0] if len(results) == 1 else tuple(results)

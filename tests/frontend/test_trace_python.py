@@ -302,3 +302,23 @@ def test_every_ndarray_attribute_either_traces_or_is_a_distjit_error(name):
         pass
     except TypeError as e:     # a method that needs arguments: Python's own error, raised at the user's call
         assert traceback.extract_tb(e.__traceback__)[-1].filename == HERE, f"{name}: {e!r}"
+
+
+# -- ufunc where= with out= ------------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), out_dtype=st.sampled_from([np.float64, np.float32]))
+def test_ufunc_where_with_out_keeps_outs_values_where_the_mask_is_false(seed, out_dtype):
+    def fn(x, y, out):
+        np.divide(x, y, out=out, where=y > 0)
+        np.add(out, 1.0, out=out, where=np.array([True, False, True]))
+        return out * 2
+    r = np.random.default_rng(seed)
+    make = lambda: (r.standard_normal((4, 3)), r.standard_normal((4, 3)), r.standard_normal((4, 3)).astype(out_dtype))  # noqa: E731
+    check(fn, *make(), second=make())
+
+
+def test_ufunc_where_without_out_is_refused_at_the_users_line():
+    with pytest.raises(distjit.TracingError) as e:
+        distjit.trace(lambda x: np.sqrt(x, where=x > 0), (np.ones(3),))
+    assert f"{HERE}:" in str(e.value) and "np.where" in str(e.value)
