@@ -49,6 +49,10 @@ class Functionalizer:
         if not isinstance(proxy, TracedArray):
             raise TracingError("an array created outside the traced function (a constant) is updated in place; "
                                "copy it first (`a = a.copy()`)", loc)
+        if id(proxy) in self.frozen:
+            raise TracingError(f"the traced code updates its parameter {self.frozen[id(proxy)]!r} in place; a "
+                               f"compiled function cannot change the object's state: compute the new value and "
+                               f"return it", loc)
         target_type = self.current(proxy).type
         value = self.current(new)
         if isinstance(target_type, TensorType) and value.type != target_type:

@@ -17,6 +17,7 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.proxy import TracedArray
+from distjit.frontend.source import user_loc
 
 
 def find_params(fn) -> dict[str, tuple[np.ndarray, list]]:
@@ -62,24 +63,21 @@ def find_params(fn) -> dict[str, tuple[np.ndarray, list]]:
 @contextlib.contextmanager
 def params_as_proxies(ctx, found: dict[str, tuple[np.ndarray, list]]):
     """Stand a proxy of each parameter in every slot holding its array while the trace runs; refuse an update
-    of a parameter (the graph cannot change the object's state), and put every array back."""
+    or a rebinding of a parameter (the graph cannot change the object's state), and put every array back."""
     proxies = {}
     for name, (array, places) in found.items():
         proxy = proxies[name] = TracedArray(ctx, ctx.param_values[id(array)])
+        ctx.frozen[id(proxy)] = name
         for holder, key in places:
             holder[key] = proxy
     try:
-        yield
+        yield      # an update in place is refused where it happens (Functionalizer.assign)
         for name, proxy in proxies.items():
-            if ctx.current(proxy) is not ctx.param_values[id(found[name][0])]:
-                raise TracingError(f"the traced code updates its parameter {name!r} in place; a compiled "
-                                   f"function cannot change the object's state: compute the new value and "
-                                   f"return it")
             for holder, key in found[name][1]:
                 if holder[key] is not proxy:
                     raise TracingError(f"the traced code rebinds its parameter {name!r} "
                                        f"(`self.{name} = ...`); a compiled function cannot change the object's "
-                                       f"state: compute the new value and return it")
+                                       f"state: compute the new value and return it", user_loc())
     finally:
         for name, (array, places) in found.items():
             for holder, key in places:

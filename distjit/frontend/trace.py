@@ -89,6 +89,7 @@ class TraceContext(Functionalizer):
         self.busy = False   # inside the registry (type inference may call NumPy): patches step aside
         self.dims: dict[tuple[Value, int], TracedArray] = {}
         self.moved: dict[int, tuple[TracedArray, list]] = {}   # arrays whose shape was set (Functionalizer)
+        self.frozen: dict[int, str] = {}     # id of a parameter's proxy -> its name: updates are refused
 
     # -- inputs and parameters --------------------------------------------------------
     def add_input(self, leaf, path: str, dims: dict[int, str]) -> TracedArray:

@@ -258,9 +258,32 @@ class Stateful:
 
 def test_updating_a_parameter_in_place_is_refused_and_the_object_restored():
     obj = Stateful()
+    with pytest.raises(distjit.TracingError) as e:
+        distjit.trace(obj, (np.ones(3),))
+    assert f"{HERE}:" in str(e.value) and "'w'" in str(e.value)
+    assert isinstance(obj.w, np.ndarray)
+
+
+class ViewWriter(Stateful):
+    def __call__(self, x):
+        row = self.w[1:]
+        row[0] = x.sum()     # a write through a view of the parameter
+        return x
+
+
+class Rebinder(Stateful):
+    def __call__(self, x):
+        self.w = self.w * x
+        return self.w
+
+
+@pytest.mark.parametrize("cls", [ViewWriter, Rebinder])
+def test_writing_through_a_parameters_view_or_rebinding_it_is_refused(cls):
+    obj = cls()
+    original = obj.w
     with pytest.raises(distjit.TracingError):
         distjit.trace(obj, (np.ones(3),))
-    assert isinstance(obj.w, np.ndarray)
+    assert obj.w is original
 
 
 # -- min and max of traced values --------------------------------------------------------------------------
