@@ -66,6 +66,7 @@ class Function:
         self.params: dict[str, np.ndarray] = dict(params or {})
         self.name = name or graph.name
         self._program = None
+        self._program_params: tuple = ()
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
@@ -103,11 +104,20 @@ class Function:
         return leaves
 
     def run_graph(self, leaves: list) -> list:
-        from distjit.runtime.executor import compile_graph, run
+        from distjit.runtime.executor import run
 
-        if self._program is None:
+        return run(self._compiled(), leaves)
+
+    def _compiled(self):
+        """The generated program, compiled again when a parameter was replaced (`f.params["w"] = new`): it
+        binds the arrays it was compiled with. The program holds those arrays, so their ids stay theirs."""
+        from distjit.runtime.executor import compile_graph
+
+        bound = tuple(id(a) for a in self.params.values())
+        if self._program is None or self._program_params != bound:
             self._program = compile_graph(self.graph, self.params)
-        return run(self._program, leaves)
+            self._program_params = bound
+        return self._program
 
     def finish(self, leaves: Sequence, outputs: Sequence):
         """Write mutated arguments back into the caller's arrays and rebuild the nested outputs."""
@@ -131,11 +141,7 @@ class Function:
     @property
     def code(self) -> str:
         """The Python source generated for this function (what actually runs)."""
-        from distjit.runtime.executor import compile_graph
-
-        if self._program is None:
-            self._program = compile_graph(self.graph, self.params)
-        return self._program.source
+        return self._compiled().source
 
     def with_graph(self, graph: Graph) -> "Function":
         """A Function with the same signature and parameters over another graph (what passes return)."""

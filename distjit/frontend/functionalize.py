@@ -34,7 +34,7 @@ class Functionalizer:
 
     def current(self, proxy: TracedArray) -> Value:
         """The value holding the proxy's contents now; a view re-reads its base if the base changed."""
-        view = proxy._view
+        view = self._view_of(proxy)
         if view is not None:
             base, how, base_version = view
             base_value = self.current(base)
@@ -49,6 +49,10 @@ class Functionalizer:
         if not isinstance(proxy, TracedArray):
             raise TracingError("an array created outside the traced function (a constant) is updated in place; "
                                "copy it first (`a = a.copy()`)", loc)
+        if id(proxy) in self.frozen:
+            raise TracingError(f"the traced code updates its parameter {self.frozen[id(proxy)]!r} in place; a "
+                               f"compiled function cannot change the object's state: compute the new value and "
+                               f"return it", loc)
         target_type = self.current(proxy).type
         value = self.current(new)
         if isinstance(target_type, TensorType) and value.type != target_type:
@@ -59,11 +63,46 @@ class Functionalizer:
                 value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
         proxy._value = value
         proxy._version += 1
-        view = proxy._view
+        view = self._view_of(proxy)
         if view is not None:
             base, how, _ = view
             self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
             proxy._view = (base, how, base._version)
+
+    def set_shape(self, proxy: TracedArray, shape) -> None:
+        """`x.shape = s`: x becomes a reshape of its own data. The data keeps its identity in a hidden proxy
+        that takes x's place as the base of the views made before (and as the input written back), and x
+        becomes a view of it, so writes through x or through those views reach each other as in NumPy."""
+        if proxy._view is None and any(proxy._value is v for v in self.graph.block.params):
+            raise TracingError("setting the shape of an argument (`x.shape = ...`) changes the caller's array "
+                               "object, which a compiled function cannot do; use `x = x.reshape(...)`", user_loc())
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        hidden = TracedArray(self, proxy._value, proxy._view)
+        hidden._version = proxy._version
+        reshaped = self.function(np.reshape, (hidden, shape), {})
+        proxy._value, proxy._view = reshaped._value, reshaped._view
+        proxy._version += 1
+        self.moved.setdefault(id(proxy), (proxy, []))[1].append((proxy._version, hidden))
+
+    def storage(self, proxy: TracedArray) -> TracedArray:
+        """The proxy that holds `proxy`'s data as it was first made (itself unless its shape was set)."""
+        moved = self.moved.get(id(proxy))
+        return moved[1][0][1] if moved is not None and moved[0] is proxy else proxy
+
+    def _view_of(self, proxy: TracedArray):
+        """proxy's (base, how, base_version), its base redirected if the base's shape was set since."""
+        view = proxy._view
+        if view is None or not self.moved:
+            return view
+        base, how, base_version = view
+        moved = self.moved.get(id(base))
+        if moved is None or moved[0] is not base:
+            return view
+        for version, hidden in moved[1]:
+            if base_version < version:
+                proxy._view = view = (hidden, how, base_version)
+                break
+        return view
 
     def assign_out(self, target, result: TracedArray, ufunc: bool, loc) -> None:
         if not isinstance(target, TracedArray):
@@ -71,13 +110,22 @@ class Functionalizer:
                                "NumPy would update it in place, which a graph cannot do", loc)
         target_t, result_t = self.current(target).type, self.current(result).type
         if isinstance(target_t, TensorType) and isinstance(result_t, TensorType):
-            if ufunc and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
-                raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
-                                   f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
+            if ufunc:
+                self.check_out_cast(target, result, loc)
             if result_t.shape != target_t.shape and len(result_t.shape) > len(target_t.shape):
                 raise ShapeError(f"non-broadcastable output operand with shape {target_t.shape} doesn't match "
                                  f"the broadcast shape {result_t.shape}", loc)
         self.assign(target, result, loc)
+
+    def check_out_cast(self, target, result, loc) -> None:
+        """A ufunc's out= takes its result under NumPy's 'same_kind' casting rule."""
+        if not isinstance(target, TracedArray):
+            return
+        target_t, result_t = self.current(target).type, self.current(result).type
+        if isinstance(target_t, TensorType) and isinstance(result_t, TensorType) \
+                and not np.can_cast(result_t.dtype, target_t.dtype, "same_kind"):
+            raise TracingError(f"Cannot cast ufunc output from dtype('{result_t.dtype}') to "
+                               f"dtype('{target_t.dtype}') with casting rule 'same_kind'", loc)
 
     def _derive(self, how, base_value: Value) -> Value:
         op, attrs, rest = how

@@ -3,9 +3,11 @@
 It answers NumPy's dispatch protocols (NEP 13 `__array_ufunc__`, NEP 18
 `__array_function__`), Python's operators, and the ndarray methods and
 properties numerical code uses, by recording nodes in the trace. Anything that
-needs the *value* of the array (`bool(x)`, `float(x)`, iterating) raises
-TracingError at the user's line: baking one path of a data-dependent branch into
-the graph would silently give wrong results later.
+needs the *value* of the array (`bool(x)`, `float(x)`) raises TracingError at the
+user's line: baking one path of a data-dependent branch into the graph would
+silently give wrong results later. Iterating needs only the first dim, so it is
+unrolled when that dim is static. An ndarray attribute the proxy lacks is a
+TracingAttributeError at the user's line, never a bare AttributeError.
 
 A Python scalar argument is the exception (NOTE: [Scalar specialization] in
 trace.py): its proxy also knows the example's value (`_known`), and so does
@@ -18,7 +20,7 @@ import operator
 
 import numpy as np
 
-from distjit.errors import TracingError
+from distjit.errors import TracingAttributeError, TracingError
 from distjit.frontend.source import user_loc
 from distjit.types import ScalarType, TensorType
 
@@ -91,6 +93,12 @@ def _method(func, **fixed):
     return method
 
 
+def _store(ctx, view, value) -> None:
+    """`x.real = v`: v (an array, a list, a number) written through the view, as NumPy stores it."""
+    traced = ctx.as_traced(value) if isinstance(value, (list, tuple)) else ctx.wrap(ctx.value_of(value))
+    ctx.assign(view, traced)
+
+
 def _shape_args(args):
     """ndarray methods take shapes and axes both as varargs and as one tuple: `x.reshape(2, 3)`, `x.reshape((2, 3))`."""
     if len(args) == 1 and (args[0] is None or isinstance(args[0], (tuple, list))):
@@ -129,18 +137,25 @@ class TracedArray:
     tolist = _value_needed(".tolist()", _item)
 
     def __iter__(self):
-        raise TracingError(
-            f"iterating over a traced array ({self.type}) is not supported while tracing; index it explicitly "
-            f"(`for i in range(x.shape[0]): x[i]`) or use distjit.script to keep the loop", user_loc())
+        return self._ctx.iterate(self)
 
     def __len__(self):
         if not self.ndim:
-            raise TypeError("len() of unsized object")
+            raise TracingError(f"len() of a 0-d array ({self.type}): it has no first axis", user_loc())
         dim = self.shape[0]
         if isinstance(dim, TracedArray):
             raise TracingError(f"len() of an array whose first dimension is dynamic ({self.type}) would bake "
                                f"its traced size into the graph; use x.shape[0]", user_loc())
         return dim
+
+    def __getattr__(self, name):
+        # Only reached for names the class lacks; private names (NumPy's `__array_interface__` probes) stay
+        # ordinary AttributeErrors.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        what = f"ndarray.{name}" if hasattr(np.ndarray, name) else f"{name!r} (not an ndarray attribute either)"
+        raise TracingAttributeError(f"{what} is not supported on a traced array ({self.type}) by distjit's "
+                                    f"tracer; use the NumPy function instead if there is one", user_loc())
 
     # -- properties -----------------------------------------------------------------
     @property
@@ -153,6 +168,27 @@ class TracedArray:
         if not isinstance(t, TensorType):
             return ()
         return tuple(d if isinstance(d, int) else self._ctx.dim(self, axis) for axis, d in enumerate(t.shape))
+
+    @shape.setter
+    def shape(self, new_shape):
+        """`x.shape = (3, 4)` reshapes x itself, in place, as a view of the same data."""
+        self._ctx.set_shape(self, new_shape)
+
+    @property
+    def real(self):
+        return self._ctx.function(np.real, (self,), {})
+
+    @real.setter
+    def real(self, value):
+        _store(self._ctx, self.real, value)
+
+    @property
+    def imag(self):
+        return self._ctx.function(np.imag, (self,), {})
+
+    @imag.setter
+    def imag(self, value):
+        _store(self._ctx, self.imag, value)
 
     @property
     def dtype(self) -> np.dtype:

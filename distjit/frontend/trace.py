@@ -33,7 +33,8 @@ import numpy as np
 
 from distjit.errors import ShapeError, TracingError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
-from distjit.frontend.patching import patched
+from distjit.frontend.params import find_params, params_as_proxies
+from distjit.frontend.patching import patched, user_namespaces
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
 from distjit.function import Function, Signature
@@ -77,7 +78,8 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     static_argnames, dynamic_argnames = _scalar_names(static_argnames, dynamic_argnames, arg_names)
     graph = Graph(name or _name_of(fn))
     ctx = TraceContext(graph)
-    ctx.add_params(_find_params(fn))
+    found_params = find_params(fn)
+    ctx.add_params({pname: array for pname, (array, _) in found_params.items()})
     try:
         leaves, in_spec = flatten(example_inputs)
     except TypeError as e:
@@ -93,7 +95,7 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     given = [ctx.static(p, leaves[i], paths[i]) if leaf_args[i] in static_argnames else p
              for i, p in enumerate(proxies)]
     args = unflatten(in_spec, given)
-    with patched(ctx, getattr(fn, "__globals__", None)):
+    with patched(ctx, user_namespaces(fn)), params_as_proxies(ctx, found_params):
         _refuse_generators(fn)
         result = fn(*args)
     try:
@@ -104,6 +106,7 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
         graph.add_output(ctx.value_of(leaf))
     mutations = []
     for index, (proxy, original) in enumerate(zip(proxies, originals)):
+        proxy = ctx.storage(proxy)
         if ctx.current(proxy) is not original:
             if not isinstance(leaves[index], np.ndarray):
                 raise TracingError(f"{graph.name} updates argument {paths[index]} in place, which is not an array")
@@ -126,6 +129,8 @@ class TraceContext(Functionalizer):
         self.busy = False   # inside the registry (type inference may call NumPy): patches step aside
         self.dims: dict[tuple[Value, int], TracedArray] = {}
         self.examples: dict[Value, Any] = {}    # a scalar input's example value (what a guard assumes)
+        self.moved: dict[int, tuple[TracedArray, list]] = {}   # arrays whose shape was set (Functionalizer)
+        self.frozen: dict[int, str] = {}     # id of a parameter's proxy -> its name: updates are refused
 
     # -- inputs and parameters --------------------------------------------------------
     def add_input(self, leaf, path: str, dims: dict[int, str], dynamic: bool = False) -> TracedArray:
@@ -222,6 +227,17 @@ class TraceContext(Functionalizer):
             result._sources = tuple(dict.fromkeys(s for o in traced for s in o._sources))
         return result
 
+    def iterate(self, proxy: TracedArray):
+        """`for row in x`: the rows x[0], x[1] ... (views, as NumPy's), unrolled over a static first dim."""
+        if not proxy.ndim:
+            raise TracingError(f"iteration over a 0-d array ({proxy.type})", user_loc())
+        n = proxy.shape[0]
+        if isinstance(n, TracedArray):
+            raise TracingError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
+                               f"unroll the loop for the example's size only; keep the loop with distjit.script and "
+                               f"`for i in range(x.shape[0]): row = x[i]`", user_loc())
+        return (proxy[i] for i in range(n))
+
     def wrap(self, value: Value, view=None) -> TracedArray:
         return TracedArray(self, value, view)
 
@@ -262,9 +278,11 @@ class TraceContext(Functionalizer):
     def ufunc(self, ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
         loc = user_loc()
         out = kwargs.pop("out", None)
-        if kwargs.get("where", True) is not True:
-            raise TracingError(f"np.{ufunc.__name__}(..., where=...) is not supported; use np.where", loc)
-        kwargs.pop("where", None)
+        where = kwargs.pop("where", True)
+        if where is not True and (out is None or method != "__call__"):
+            # Without out=, NumPy leaves the masked-out elements uninitialized: no value to record.
+            raise TracingError(f"np.{ufunc.__name__}(..., where=...) is supported with out= only (the other "
+                               f"elements keep out's values); without it, use np.where", loc)
         if method == "__call__":
             opdef = REGISTRY.for_source(ufunc)
             if opdef is None:
@@ -292,6 +310,11 @@ class TraceContext(Functionalizer):
             targets = out if isinstance(out, tuple) else (out,)
             for target, result in zip(targets, results):
                 if target is not None:
+                    if where is not True:     # out keeps its values where the mask is False
+                        self.check_out_cast(target, result, loc)
+                        kept = self.function(np.astype, (result, target.dtype), {}) \
+                            if isinstance(target, TracedArray) else result
+                        result = self.function(np.where, (where, kept, target), {})
                     self.assign_out(target, result, ufunc=True, loc=loc)
             results = [t if t is not None else r for t, r in zip(targets, results)]
         return results[0] if len(results) == 1 else tuple(results)
@@ -464,37 +487,6 @@ def _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves) -> dict[int, dict[in
                 raise TracingError(f"dynamic_axes: symbol {symbol!r} must be an identifier such as 'B'")
             out.setdefault(start, {})[axis % ndim] = symbol
     return out
-
-
-def _find_params(fn) -> dict[str, np.ndarray]:
-    """Arrays held by a callable object (its weights), named by attribute path: `fc1.weight`."""
-    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn) or not hasattr(fn, "__dict__"):
-        return {}
-    found: dict[str, np.ndarray] = {}
-    seen: set[int] = set()
-
-    def visit(obj, prefix: str, depth: int):
-        if id(obj) in seen or depth > 8:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, np.ndarray):
-            if prefix not in found and not any(a is obj for a in found.values()):
-                found[prefix] = obj
-            return
-        if isinstance(obj, dict):
-            items = obj.items()
-        elif isinstance(obj, (list, tuple)):
-            items = enumerate(obj)
-        elif hasattr(obj, "__dict__") and not inspect.ismodule(obj) and not inspect.isclass(obj) \
-                and not callable(getattr(obj, "__func__", None)) and not inspect.isfunction(obj):
-            items = vars(obj).items()
-        else:
-            return
-        for key, child in items:
-            visit(child, f"{prefix}.{key}" if prefix else str(key), depth + 1)
-
-    visit(fn, "", 0)
-    return found
 
 
 def _refuse_generators(fn) -> None:

@@ -95,3 +95,17 @@ _declare("not", operator.not_, 1, _const(BOOL))
 _declare("bool", bool, 1, _const(BOOL))
 _declare("int", int, 1, _const(INT))
 _declare("float", float, 1, _const(FLOAT))
+
+
+def _extremum(pick):
+    """Python's max/min of two numbers: the first unless the second is strictly beyond it (NaN stays where
+    Python leaves it), as the promoted kind, since a graph's type cannot depend on which one won."""
+    def kernel(a, b):
+        r = b if pick(b, a) else a
+        kind = max(_RANK[type(v).__name__] if type(v).__name__ in _RANK else 2 for v in (a, b))
+        return (bool, int, float, complex)[kind](r)
+    return kernel
+
+
+_declare("max", _extremum(operator.gt), 2, _arith("py.max", promote_bool=False), source=max)
+_declare("min", _extremum(operator.lt), 2, _arith("py.min", promote_bool=False), source=min)

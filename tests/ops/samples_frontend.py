@@ -79,3 +79,10 @@ SAMPLES_FRONTEND: dict[str, list[Sample]] = {
 
 
 SAMPLES_FRONTEND["py.abs"].append(Sample(abs, (3 + 4j,)))
+
+
+for _name, _builtin in (("py.max", max), ("py.min", min)):
+    SAMPLES_FRONTEND[_name] = [Sample(_builtin, p) for p in [(7, 2), (2.5, -1.5), (False, True), (-7, 3),
+                                                             (float("nan"), 1.0), (1.0, float("nan"))]]
+# Of an int and a float, py.max gives the float kind whichever wins (a graph's type cannot depend on it):
+# no sample, as Python's max returns the winner's own type.
