@@ -9,6 +9,7 @@ from distjit.function import Function  # noqa: F401
 from distjit.function_set import FunctionSet, optimize  # noqa: F401  (optimize: of a Function or a FunctionSet)
 from distjit.frontend.trace import trace  # noqa: F401
 from distjit.frontend.script import ScriptFunction, script  # noqa: F401
+from distjit.frontend.traced_function import TracedFunction  # noqa: F401
 from distjit.serialize import load, save  # noqa: F401
 from distjit.partition import partition  # noqa: F401
 from distjit.ops import custom_op  # noqa: F401
@@ -17,7 +18,7 @@ from distjit.version import __version__  # noqa: F401
 
 __all__ = [
     "optimize", "custom_op",
-    "trace", "script", "ScriptFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
+    "trace", "script", "ScriptFunction", "TracedFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
     "DistJitError", "TracingError", "TracingAttributeError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
     "ExecutionError", "ClusterError",
 ]

@@ -53,6 +53,7 @@ from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
 from distjit.frontend.script_convert import Site, convert, site_error
+from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names
 from distjit.function import Function, Signature
 from distjit.function_set import FunctionSet, check_optimize_options
 from distjit.ir.graph import Graph, SourceLoc
@@ -62,17 +63,25 @@ from distjit.pytree import flatten, leaf_paths, unflatten
 _converted: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()
 
 
-def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, name: str | None = None):
+def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, name: str | None = None,
+           static_argnames=(), dynamic_argnames=()):
     """Compile `fn` from source into a `ScriptFunction`; usable as `@distjit.script` or `distjit.script(fn)`.
 
     `example_inputs` (a tuple of arguments) compiles one specialization right away.
     Unsupported Python raises ScriptError here, pointing at the line.
+
+    A Python scalar argument stays a graph input (`range(n)` is a prim.Loop, `np.zeros(n)` a
+    symbolic dim) unless named in `static_argnames`: the function then sees its plain value
+    (Python control flow on it runs at compile time) and one graph is kept per value, each
+    guarded on it as a trace's. `dynamic_argnames` states the default explicitly.
     """
     if fn is None:
-        return lambda f: script(f, example_inputs=example_inputs, name=name)
+        return lambda f: script(f, example_inputs=example_inputs, name=name, static_argnames=static_argnames,
+                                dynamic_argnames=dynamic_argnames)
     if isinstance(fn, ScriptFunction):
         return fn
-    return ScriptFunction(fn, example_inputs=example_inputs, name=name)
+    return ScriptFunction(fn, example_inputs=example_inputs, name=name, static_argnames=static_argnames,
+                          dynamic_argnames=dynamic_argnames)
 
 
 def converted_function(fn: Callable) -> Callable:
@@ -98,12 +107,16 @@ class ScriptFunction(FunctionSet):
     """
 
     def __init__(self, fn: Callable, example_inputs: tuple | None = None, name: str | None = None,
-                 optimizations: tuple = ()):
+                 optimizations: tuple = (), static_argnames=(), dynamic_argnames=()):
         super().__init__(name=name or getattr(fn, "__name__", "script"))
         self.fn = fn
         functools.update_wrapper(self, fn, updated=())
         self.converted = converted_function(fn)
         self._signature = inspect.signature(fn)
+        try:
+            self._static, _ = _scalar_names(static_argnames, dynamic_argnames, list(self._signature.parameters))
+        except TracingError as e:
+            raise ScriptError(str(e), _fn_loc(fn)) from None
         self._defaults = _saved_defaults(self._signature)
         # (level, options) of each distjit.optimize applied, in order: a new specialization gets them all.
         self._optimizations = tuple(optimizations)
@@ -127,7 +140,8 @@ class ScriptFunction(FunctionSet):
 
     def _missing(self, values, leaves, spec, keys) -> Function:
         types = [_leaf_type(x, path) for x, path in zip(leaves, self._paths(spec))]
-        f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name, self._defaults)
+        f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name, self._defaults,
+                  self._static)
         for level, options in self._optimizations:
             f = f.optimize(level, **options)
         self._store(f)
@@ -164,7 +178,7 @@ class ScriptFunction(FunctionSet):
         f = self._embedded.get(key)
         if f is None:
             f = self._embedded[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types,
-                                            self.name)
+                                            self.name, static=self._static)
         inputs = [ctx.value_of(x) for x in leaves]
         from distjit.frontend.source import user_loc
 
@@ -179,7 +193,8 @@ class ScriptFunction(FunctionSet):
         """A scripted function whose every specialization, compiled so far or later, is `distjit.optimize`d
         with these options (`.optimization` is the latest one's Report)."""
         check_optimize_options(level, options)
-        out = ScriptFunction(self.fn, name=self.name, optimizations=self._optimizations + ((level, dict(options)),))
+        out = ScriptFunction(self.fn, name=self.name, optimizations=self._optimizations + ((level, dict(options)),),
+                             static_argnames=self._static)
         out.metadata = dict(self.metadata)
         for f in self._functions.values():
             optimized = f.optimize(level, **options)
@@ -217,8 +232,10 @@ def _leaf_type(x, path: str):
     return type_of(x)
 
 
-def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None) -> Function:
-    """Trace the rewritten function on inputs of `types` into a Function."""
+def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None,
+          static: frozenset = frozenset()) -> Function:
+    """Trace the rewritten function on inputs of `types` into a Function; the leaves of arguments in `static`
+    are given to it as their plain values, and the graph is guarded on them (NOTE: [Scalar specialization])."""
     graph = Graph(name)
     ctx = ScriptContext(graph)
     paths = []
@@ -226,7 +243,12 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
         paths.extend(leaf_paths(child, arg_name))
     proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
     originals = [p._value for p in proxies]
-    args = unflatten(in_spec, proxies)
+    given = list(proxies)
+    if static:
+        for i, arg_name in enumerate(_leaf_args(arg_names, in_spec)):
+            if arg_name in static:
+                given[i] = graph.guards[proxies[i]._value] = _static_value(leaves[i], paths[i], fn)
+    args = unflatten(in_spec, given)
     with activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
         ctx.inlining.append(fn)
         result = _run_user(converted, args, {}, fn)
@@ -252,6 +274,19 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     graph.verify()
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}))
     return Function(graph, signature, ctx.param_arrays, name)
+
+
+def _static_value(leaf, path: str, fn):
+    """The value a static argument's leaf specializes on (a traced scalar of a caller's trace: its example's)."""
+    if isinstance(leaf, TracedArray):
+        if leaf._known is None:
+            raise ScriptError(f"static_argnames names {path}, whose value is not known where it is called",
+                              _fn_loc(fn))
+        leaf = leaf._ctx.specialize(leaf)
+    if type(leaf) not in _SPECIALIZABLE:
+        raise ScriptError(f"static_argnames names {path}, which is a {type(leaf).__name__}; only Python bool, "
+                          f"int and float arguments can be specialized", _fn_loc(fn))
+    return leaf
 
 
 def _run_user(converted, args, kwargs, fn):
