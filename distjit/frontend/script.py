@@ -53,6 +53,7 @@ from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
 from distjit.frontend.script_convert import Site, convert, site_error
+from distjit.frontend.script_lists import as_python
 from distjit.function import Function, Signature
 from distjit.function_set import FunctionSet, check_optimize_options
 from distjit.ir.graph import Graph, SourceLoc
@@ -228,7 +229,7 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     args = unflatten(in_spec, proxies)
     with activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
         ctx.inlining.append(fn)
-        result = _run_user(converted, args, {}, fn)
+        result = as_python(_run_user(converted, args, {}, fn))
     try:
         out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, (TracedArray, Undefined)))
     except TypeError as e:

@@ -20,6 +20,9 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
 from distjit.frontend.script_if import ifexp
+from distjit.frontend.script_lists import RowList, StackedRows, is_mutating_list_method, whole_lists
+from distjit.frontend.script_loops import (Items, RangeSpec, enumerate_items, items_list, items_of, range_,
+                                           reversed_items, zip_items)
 from distjit.ops import REGISTRY
 from distjit.types import TensorType
 
@@ -83,15 +86,69 @@ def _convert_scalar(pytype):
 
 
 def _minmax(pick_second_if):
+    """min()/max() of numbers or of a sequence of them, as Python picks: the first of the best, pairwise."""
     def minmax(site, *args, **kwargs):
-        if len(args) == 2 and not kwargs and _has_traced(args, {}):
-            a, b = args
-            return ifexp(pick_second_if(a, b), lambda: b, lambda: a, site)
+        if len(args) == 1 and not kwargs:
+            only = args[0]
+            if isinstance(only, TracedArray):
+                raise site_error(site, "min()/max() of an array iterates over it in Python",
+                                 "use x.min()/x.max() (or np.min/np.max with axis=0)")
+            if isinstance(only, (list, tuple, StackedRows, Items)) and (
+                    isinstance(only, (StackedRows, Items)) or _has_traced(only, {})):
+                args = tuple(items_list(site, only)) if isinstance(only, Items) else tuple(only)
+                if not args:
+                    raise site_error(site, "min()/max() of an empty sequence")
         if _has_traced(args, kwargs):
-            raise site_error(site, "min()/max() of traced values is supported for exactly two numbers",
-                             "use np.minimum/np.maximum, or x.min()/x.max()")
+            if kwargs:
+                raise site_error(site, f"min()/max() with {', '.join(kwargs)}= of traced values is not supported",
+                                 "use np.minimum/np.maximum, or x.min()/x.max()")
+            best = args[0]
+            for x in args[1:]:
+                best = ifexp(pick_second_if(best, x), lambda x=x: x, lambda best=best: best, site)
+            return best
         return (builtins.min if pick_second_if is _lt else builtins.max)(*args, **kwargs)
     return minmax
+
+
+def _sequence_builtin(python, traced):
+    """enumerate/zip/reversed: Python's on Python values, else Items a `for` can make a prim.Loop of."""
+    def run(site, *args, **kwargs):
+        if any(isinstance(a, (TracedArray, RangeSpec, Items)) for a in args) or any(
+                isinstance(a, StackedRows) and not isinstance(a.length, int) for a in args):
+            return traced(site, *args, **kwargs)
+        if python is builtins.reversed and len(args) == 1 and isinstance(args[0], range) and not kwargs:
+            r = args[0]
+            return range(r[-1], r[0] - r.step, -r.step) if len(r) else r   # a range, so a long one stays a loop
+        return python(*args, **kwargs)
+    return run
+
+
+def _container(python):
+    """list()/tuple() of an array or Items: its rows, when their number is a Python int."""
+    def run(site, *args):
+        if len(args) == 1 and isinstance(args[0], (TracedArray, RangeSpec, Items)):
+            return python(items_list(site, items_of(args[0], site)))
+        return python(*args)
+    return run
+
+
+def _sum(site, seq, start=0):
+    """Python's sum adds the items one by one from `start`; so does this wherever their number is a Python int.
+    The rows of a list or array of run-time length are added by np.sum (pairwise: the last bits may differ)."""
+    if isinstance(seq, StackedRows) and not isinstance(seq.length, int):
+        return start + np.sum(seq.stacked, axis=0)
+    if isinstance(seq, (TracedArray, RangeSpec, Items)):
+        items = items_of(seq, site)
+        if not isinstance(items.length, int):
+            return start + np.sum(seq, axis=0) if isinstance(seq, TracedArray) else start + np.sum(
+                np.arange(seq.start, seq.stop, seq.step)) if isinstance(seq, RangeSpec) else _refuse_sum(site)
+        seq = items_list(site, items)
+    return builtins.sum(seq, start)
+
+
+def _refuse_sum(site):
+    raise site_error(site, "sum() over zip/enumerate of arrays whose length is known only at run time",
+                     "sum each array with np.sum")
 
 
 def _lt(a, b):
@@ -109,6 +166,13 @@ _BUILTINS = {
     builtins.bool: _convert_scalar(bool),
     builtins.min: _minmax(_lt),
     builtins.max: _minmax(_gt),
+    builtins.enumerate: _sequence_builtin(builtins.enumerate, enumerate_items),
+    builtins.zip: _sequence_builtin(builtins.zip, zip_items),
+    builtins.reversed: _sequence_builtin(builtins.reversed, reversed_items),
+    builtins.list: _container(builtins.list),
+    builtins.tuple: _container(builtins.tuple),
+    builtins.sum: _sum,
+    builtins.range: lambda site, *args: range_(site, *args),
 }
 
 
@@ -127,10 +191,17 @@ def call(fn, site: Site, *args, **kwargs):
     special = _BUILTINS.get(fn) if _hashable(fn) else None
     if special is not None:
         return special(site, *args, **kwargs)
+    if _is_numpy_callable(fn):
+        fn, args, kwargs = whole_lists(fn, args, kwargs)
     if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
         return _run(fn, site, args, kwargs)
     if _is_user_function(fn):
         return inline_function(ctx, fn, args, kwargs, site)
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, (list, dict)) and not isinstance(fn, type):
+        if is_mutating_list_method(fn) and not isinstance(owner, RowList):
+            ctx.check_list_mutation(owner, site)
+        return _run(fn, site, args, kwargs)
     if _has_traced(args, kwargs) and not _is_numpy_callable(fn):
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
         module = getattr(fn, "__module__", None)

@@ -76,10 +76,7 @@ UNSUPPORTED = {
     ast.YieldFrom: ("a generator (yield from)", "return the values instead"),
     ast.Global: ("a global statement", "pass the value in as an argument and return its new value"),
     ast.Nonlocal: ("a nonlocal statement", "pass the value in as an argument and return its new value"),
-    ast.ListComp: ("a list comprehension", "write a for loop, or one vectorized NumPy expression"),
-    ast.SetComp: ("a set comprehension", "write a for loop"),
-    ast.DictComp: ("a dict comprehension", "write a for loop"),
-    ast.GeneratorExp: ("a generator expression", "write a for loop, or one vectorized NumPy expression"),
+    ast.SetComp: ("a set comprehension", "use a list comprehension; sets are not values in the graph"),
     ast.Delete: ("del", "stop using the name instead; values are freed after their last use"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own first"),
     ast.Raise: ("raise", "use `assert condition, 'message'`: a check that raises ExecutionError at run time"),
@@ -186,9 +183,12 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
                 if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
                     raise site_error(src.site(sub), "assigning to an attribute is not supported in a scripted "
                                      "function", "compute a new value and return it")
-    if isinstance(node, ast.Compare) and len(node.ops) > 1:
-        raise site_error(src.site(node), "a chained comparison (a < b < c) is not supported in a scripted function",
-                         "write it as `a < b and b < c`")
+    if isinstance(node, ast.comprehension):
+        if node.is_async:
+            raise site_error(src.site(node.iter), "an async comprehension is not supported", "use a plain one")
+        if not _simple_target(node.target):
+            raise site_error(src.site(node.target), "this comprehension target is not supported",
+                             "use names (`for x in xs`, `for i, x in enumerate(xs)`)")
     if isinstance(node, (ast.For,)) and not _simple_target(node.target):
         raise site_error(src.site(node.target), "this for-loop target is not supported",
                          "loop over one name (`for i in range(n)`, `for row in x`) and unpack inside the body")
@@ -226,6 +226,21 @@ def assigned_names(stmts) -> list[str]:
             visit(child)
     for s in stmts:
         visit(s)
+    return list(out)
+
+
+_LIST_MUTATORS = ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse")
+
+
+def mutated_lists(stmts) -> list[str]:
+    """Names whose list methods that change the list are called (`acc.append(v)`): a loop carries them
+    (NOTE: [Lists in graph loops] in script_lists.py)."""
+    out: dict[str, None] = {}
+    for s in stmts:
+        for node in ast.walk(s):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in _LIST_MUTATORS and isinstance(node.func.value, ast.Name):
+                out.setdefault(node.func.value.id)
     return list(out)
 
 
@@ -406,8 +421,9 @@ class Rewriter:
         n = next(self.counter)
         loop = self._loop_info(s.body, n)
         pre = [ast.copy_location(ast.Assign(targets=[_name(loop.brk, True)], value=_const(False)), s)] if loop.brk else []
+        lists = mutated_lists(s.body)
         body = self._loop_body(s, loop)
-        names = assigned_names(body)
+        names = assigned_names(body) + [n for n in lists if n not in assigned_names(body)]
         test = self.expr(s.test, test=True)
         flags = self._stop_flags(s, loop)
         if flags:
@@ -425,9 +441,13 @@ class Rewriter:
         n = next(self.counter)
         loop = self._loop_info(s.body, n)
         pre = [ast.copy_location(ast.Assign(targets=[_name(loop.brk, True)], value=_const(False)), s)] if loop.brk else []
-        target = ast.copy_location(ast.Assign(targets=[s.target], value=_name("_dj_item")), s)
+        item = _name("_dj_item")
+        if isinstance(s.target, (ast.Tuple, ast.List)):
+            item = _call(_dj("unpack"), [item, _target_struct(s.target), self.site(s.target)])
+        target = ast.copy_location(ast.Assign(targets=[s.target], value=item), s)
+        lists = mutated_lists(s.body)
         body = self._loop_body(s, loop, [target])
-        names = assigned_names(body)
+        names = assigned_names(body) + [n for n in lists if n not in assigned_names(body)]
         it = s.iter
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and not it.keywords:
             iterable = _call(_dj("range_"), [self.site(it)] + [self.expr(a) for a in it.args])
@@ -452,10 +472,77 @@ class Rewriter:
         return _ExprRewriter(self, test).visit(node)
 
 
+def _target_names(t) -> list[str]:
+    if isinstance(t, ast.Name):
+        return [t.id]
+    return [n for e in t.elts for n in _target_names(e)]
+
+
+def _target_struct(t):
+    """A for or comprehension target as data: a name is None, a tuple the tuple of its parts."""
+    if isinstance(t, (ast.Tuple, ast.List)):
+        return _tuple([_target_struct(e) for e in t.elts])
+    return _const(None)
+
+
+def _lambda(params, body):
+    lam = _thunk(body)
+    lam.args.args = [ast.arg(arg=p) for p in params]
+    return lam
+
+
+_CMP_NAMES = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+              ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+
+
 class _ExprRewriter(ast.NodeTransformer):
     def __init__(self, rw: Rewriter, test: bool):
         self.rw = rw
         self.test = test
+
+    def visit_Assign(self, node):
+        node = self.generic_visit(node)
+        if any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
+            structs = [t for t in node.targets if isinstance(t, (ast.Tuple, ast.List))]
+            node.value = _call(_dj("unpack"), [node.value, _target_struct(structs[0]), self.rw.site(node)])
+        return node
+
+    def visit_List(self, node):
+        node = self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            return ast.copy_location(_call(_dj("new_list"), [node]), node)
+        return node
+
+    def visit_Compare(self, node):
+        if len(node.ops) == 1:
+            return self.generic_visit(node)
+        inner = _ExprRewriter(self.rw, False)
+        args = [self.rw.site(node), _const(self.test), _thunk(inner.visit(node.left))]
+        for op, right in zip(node.ops, node.comparators):
+            args += [_const(_CMP_NAMES[type(op)]), _thunk(inner.visit(right))]
+        return ast.copy_location(_call(_dj("chain"), args), node)
+
+    def _comprehension(self, node, kind, elt):
+        inner = _ExprRewriter(self.rw, False)
+        seen: list[str] = []
+        gens = []
+        for gen in node.generators:
+            iterable = _lambda(list(seen), inner.visit(gen.iter))
+            seen = seen + _target_names(gen.target)
+            conds = [_lambda(list(seen), inner.visit(c)) for c in gen.ifs]
+            gens.append(_tuple([iterable, _target_struct(gen.target), _tuple(conds)]))
+        call = _call(_dj("comprehension"), [self.rw.site(node), _const(kind), _lambda(seen, elt(inner)),
+                                            _tuple(gens)])
+        return ast.copy_location(call, node)
+
+    def visit_ListComp(self, node):
+        return self._comprehension(node, "list", lambda r: r.visit(node.elt))
+
+    def visit_GeneratorExp(self, node):
+        return self._comprehension(node, "list", lambda r: r.visit(node.elt))
+
+    def visit_DictComp(self, node):
+        return self._comprehension(node, "dict", lambda r: _tuple([r.visit(node.key), r.visit(node.value)]))
 
     def visit_BoolOp(self, node):
         helper = "and_" if isinstance(node.op, ast.And) else "or_"

@@ -42,6 +42,11 @@ class Frozen:
 
 
 def _freeze(ctx, obj):
+    from distjit.frontend.script_lists import RowList
+
+    if isinstance(obj, RowList):          # a loop's list keeps its identity; its buffer is read now
+        obj.frozen = ctx.current(obj.buffer) if obj.buffer is not None else None
+        return obj
     if isinstance(obj, TracedArray):
         return Frozen(obj, ctx.current(obj))
     if isinstance(obj, tuple):
@@ -77,7 +82,8 @@ def trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None, 
             result = fn()
             if finish is not None:
                 result = finish(result)
-            frozen = _freeze(ctx, result)
+            with ctx.passing_along():
+                frozen = _freeze(ctx, result)
             outer: dict[int, tuple] = {}
             first_old: dict[int, Value] = {}
             for proxy, old, _, _ in log:
@@ -96,6 +102,15 @@ def trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None, 
             for proxy, value, view, version in reversed(undo_setup):
                 proxy._value, proxy._view, proxy._version = value, view, version
     return frozen, outer
+
+
+def value_type(obj, name: str, site: Site) -> Type:
+    """The IR type of a value a name holds (a traced array or a number)."""
+    if isinstance(obj, TracedArray):
+        return obj._ctx.current(obj).type
+    if isinstance(obj, (bool, int, float, complex, np.generic, np.ndarray)):
+        return type_of(obj)
+    raise site_error(site, f"{name!r} gets a {type(obj).__name__}, which is not an array or a number")
 
 
 class Merger:

@@ -1,0 +1,152 @@
+"""Python that people write around NumPy, under distjit.script, against plain Python on the same inputs:
+lists appended in loops, comprehensions, enumerate/zip/reversed, unpacking, chained comparisons, min/max."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import distjit
+from distjit import ScriptError
+from tests.frontend.test_script import _check
+
+
+def rows_appended(X: np.ndarray, n: int):
+    acc = []
+    for i in range(n):
+        acc.append(X[i] * 2.0)
+    return np.array(acc), np.stack(acc, axis=1), np.mean(acc)
+
+
+def rnn(xs: np.ndarray, Wh: np.ndarray):
+    h = np.zeros(Wh.shape[0])
+    hs = []
+    for x_t in xs:
+        h = np.tanh(x_t + h @ Wh)
+        hs.append(h)
+    return np.stack(hs), h
+
+
+def losses_list(X: np.ndarray):
+    losses = [X[0, 0]]                      # items before the loop come first
+    for i in range(20):                     # a long Python range: a graph loop with a static trip count
+        losses.append(np.sum(X) * i)
+    return losses, sum(losses)
+
+
+def unrolled_list(X: np.ndarray):
+    out = []
+    for i in range(3):
+        out.append(X[i].sum())
+        out.append(X[i].max())
+    return out
+
+
+def comprehensions(X: np.ndarray):
+    sums = np.array([row.sum() for row in X])
+    total = sum(v * 2.0 for v in X[0])
+    small = [i * X[0, 0] for i in range(3) if i != 1]
+    pairs = {i: X[i, 0] for i in range(2)}
+    nested = [a * b for a in range(2) for b in range(3)]
+    return sums, total, small, pairs, nested
+
+
+def iteration_forms(x: np.ndarray):
+    s = 0.0
+    for i, v in enumerate(x):
+        s += i * v
+    for a, b in zip(x, x[::-1]):
+        s += a * b
+    for i in reversed(range(x.shape[0])):
+        s = s * 0.5 + x[i]
+    for k, (a, b) in enumerate(zip(x, x)):
+        s += k * a - b
+    return s
+
+
+def unpacking(sites: np.ndarray, grid: np.ndarray):
+    total = 0.0
+    for step in range(sites.shape[0]):
+        i, j = sites[step]
+        total += grid[i, j]
+    return total
+
+
+def chained(x: np.ndarray, lo: float, hi: float):
+    c = 0
+    for v in x:
+        if lo < v < hi:
+            c += 1
+    inside = lo <= x[0] <= hi
+    return c, inside
+
+
+def min_max(x: np.ndarray):
+    return min(x[0], x[1], x[2]), max([x[0], x[1] + 1.0, x[2]]), min(x[0], x[1])
+
+
+def first_assigned_in_loop(X: np.ndarray, n: int):
+    for _ in range(n):
+        y = X * 2.0
+    return y
+
+
+CASES = [
+    (rows_appended, lambda X: (X, 4)),
+    (rnn, lambda X: (X, X[:3, :3].T.copy())),
+    (losses_list, lambda X: (X,)),
+    (unrolled_list, lambda X: (X,)),
+    (comprehensions, lambda X: (X,)),
+    (iteration_forms, lambda X: (X[:, 0].copy(),)),
+    (chained, lambda X: (X[:, 0].copy(), -0.5, 0.5)),
+    (min_max, lambda X: (X[:, 0].copy(),)),
+    (first_assigned_in_loop, lambda X: (X, 3)),
+]
+
+
+@settings(max_examples=8, deadline=None)
+@given(rows=st.integers(5, 9), seed=st.integers(0, 2 ** 16))
+@pytest.mark.parametrize("fn,make", CASES, ids=[c[0].__name__ for c in CASES])
+def test_against_python(fn, make, rows, seed):
+    X = np.random.default_rng(seed).standard_normal((rows, 3))
+    _check(distjit.script(fn), fn, *make(X))
+
+
+def test_unpacking_rows():
+    rng = np.random.default_rng(0)
+    sites = rng.integers(0, 4, size=(6, 2))
+    _check(distjit.script(unpacking), unpacking, sites, rng.standard_normal((4, 4)))
+
+
+def returns_rows_of_runtime_length(X: np.ndarray, n: int):
+    acc = []
+    for i in range(n):
+        acc.append(X[i])
+    return acc
+
+
+def appends_under_data_branch(X: np.ndarray, n: int):
+    acc = []
+    for i in range(n):
+        if X[i, 0] > 0:
+            acc.append(X[i])
+    return np.array(acc)
+
+
+def appends_in_while(X: np.ndarray):
+    acc = []
+    i = 0
+    while X[i, 0] > 0:
+        acc.append(X[i])
+        i += 1
+    return np.array(acc)
+
+
+@pytest.mark.parametrize("fn,what", [
+    (returns_rows_of_runtime_length, "known only at run time"),
+    (appends_under_data_branch, "data-dependent"),
+    (appends_in_while, "may stop early"),
+])
+def test_lists_whose_length_depends_on_data_are_refused(fn, what):
+    args = (np.ones((4, 3)), 3) if fn.__code__.co_argcount == 2 else (np.ones((4, 3)),)
+    with pytest.raises(ScriptError, match=what) as info:
+        distjit.script(fn)(*args)
+    assert __file__.rstrip("c") in str(info.value)
