@@ -302,8 +302,10 @@ def _first_col(line: str) -> int:
 def inline_function(ctx, fn, args, kwargs, site: Site | None):
     """A call of a user function (or a ScriptFunction's) inside scripted code: its rewritten body is traced in place."""
     if fn in ctx.inlining:
-        raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse",
-                         "write the recursion as a loop")
+        raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse (the sizes "
+                               f"that would end the recursion are known only at run time)",
+                         "write the recursion as a loop, or use distjit.trace, which unrolls it for the example's "
+                         "shapes")
     try:
         converted = converted_function(fn)
     except ScriptError as e:

@@ -591,19 +591,26 @@ def convert(fn, runtime) -> tuple:
     check(src)
     rw = Rewriter(src)
     new = rw.rewrite()
+    # Compiled under a name of its own: under the user's name, the function's own name in its body (a
+    # recursive call) would be the factory's local, the rewritten function, instead of the user's global.
+    new.name = "_dj_converted"
     code = getattr(fn, "__code__")
     freevars = list(code.co_freevars)
     factory = _fdef("_dj_factory", ["_dj", "_dj_sites"] + freevars, [new, ast.Return(value=_name(new.name))])
     module = ast.Module(body=[factory], type_ignores=[])
     ast.copy_location(factory, src.fdef)
     ast.fix_missing_locations(module)
+    new.name = src.fdef.name
+    source = ast.unparse(new)
+    new.name = "_dj_converted"
     compiled = compile(module, src.file, "exec")
     namespace: dict = {}
     exec(compiled, fn.__globals__, namespace)
     cells = [_cell_value(c) for c in (fn.__closure__ or ())]
     converted = namespace["_dj_factory"](runtime, rw.sites, *cells)
     converted.__defaults__ = fn.__defaults__
-    converted.__dj_source__ = ast.unparse(new)
+    converted.__name__, converted.__qualname__ = fn.__name__, fn.__qualname__
+    converted.__dj_source__ = source
     return converted, src
 
 

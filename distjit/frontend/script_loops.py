@@ -54,7 +54,7 @@ def items_of(obj, site: Site) -> Items:
             raise site_error(site, f"cannot iterate over a {t} value", "iterate over an array or a range")
         return Items(obj.shape[0], lambda k: obj[k])   # rows are views of the array, as NumPy iterates
     if isinstance(obj, RangeSpec):
-        return Items(_range_trip(obj.start, obj.stop, obj.step), _range_item(obj.start, obj.step))
+        return Items(_range_trip(obj.start, obj.stop, obj.step, site), _range_item(obj.start, obj.step))
     if isinstance(obj, Undefined):
         obj._fail()
     if isinstance(obj, (range, list, tuple)):
@@ -102,13 +102,22 @@ def items_list(site: Site, items: Items) -> list:
     return [items.item(k) for k in range(items.length)]
 
 
-def _range_trip(start, stop, step):
+def _range_trip(start, stop, step, site=None):
+    if isinstance(step, TracedArray):
+        # len(range) for either sign of step: (stop - start + step - sign(step)) // step; a negative trip
+        # count runs zero times, as an empty range does.
+        from distjit.frontend.script_if import ifexp
+
+        sign = ifexp(step > 0, lambda: 1, lambda: -1, site)
+        return (stop - start + step - sign) // step
     lo, hi, step_abs = (start, stop, step) if step > 0 else (stop, start, -step)
     span = hi if not isinstance(lo, TracedArray) and lo == 0 else hi - lo   # a negative trip count runs 0 times
     return span if step_abs == 1 else (span + (step_abs - 1)) // step_abs
 
 
 def _range_item(start, step):
+    if isinstance(step, TracedArray):
+        return lambda k: start + k * step
     if not isinstance(start, TracedArray) and start == 0 and step == 1:
         return lambda k: k
     return lambda k: start + k * step if step != 1 else start + k
@@ -127,16 +136,19 @@ def range_(site: Site, *args):
             raise site_error(site, f"range: {e}") from None
     start, stop, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else 1)
     if isinstance(step, TracedArray):
-        raise site_error(site, "range() with a step computed at run time is not supported",
-                         "use a constant step (range(a, b, 2)), or a while loop")
-    if step == 0:
+        import operator
+
+        ctx = active()
+        nonzero = ctx.scalar(operator.ne, (step, 0))
+        ctx.record("prim.Assert", [nonzero], {"message": "range() arg 3 must not be zero"}, site.loc)
+    elif step == 0:
         raise site_error(site, "range() arg 3 must not be zero")
-    for a in (start, stop):
+    for a in (start, stop, step):
         if isinstance(a, TracedArray):
             t = a.type
             if not (t == INT or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
                 raise site_error(site, f"range() bounds must be integers, got {t}")
-    return RangeSpec(start, stop, int(step))
+    return RangeSpec(start, stop, step if isinstance(step, TracedArray) else int(step))
 
 
 def while_(test_fn, body_fn, state: tuple, names: tuple, site: Site):
@@ -218,7 +230,7 @@ def _test_becomes_traced(ctx: ScriptContext, run_body, test, site: Site) -> bool
 
 
 def _range_loop(ctx, start, stop, step, body_fn, extra, state, names, site, cond0=True):
-    trip = _range_trip(start, stop, step)
+    trip = _range_trip(start, stop, step, site)
     item = _range_item(start, step)
     if cond0 is True and extra is not None:
         cond0 = truth(extra(state), site)
@@ -291,7 +303,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         collect(plan, name)
     proxies = list(extra_proxies.values())
     for p in proxies:
-        carried_types.append(ctx.current(p).type)
+        carried_types.append(merger.proxy_types.get(id(p)) or ctx.current(p).type)
         hints.append(None)
     params = [body.add_param(t, h) for t, h in zip(carried_types, hints)]
     proxy_params = params[len(params) - len(proxies):]
@@ -355,6 +367,16 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         if id(fresh) in touched and id(proxy) not in extra_ids:
             new_proxies[id(proxy)] = proxy
     changed = False
+    for index, p in enumerate(proxies):   # an array updated in place may widen too (a number made a 0-d array)
+        if id(p) in outer:
+            t = carried_types[len(carried_types) - len(proxies) + index]
+            u = unify_types(t, outer[id(p)][1].type)
+            if u is None:
+                raise site_error(site, f"an array updated in place in this loop changes from {t} to "
+                                       f"{outer[id(p)][1].type}", "give it one dtype and number of dimensions")
+            if u != t:
+                merger.proxy_types[id(p)] = u
+                changed = True
     new_plans = []
     for plan, res, name in zip(plans, results, names):
         np_, ch = _refine(merger, plan, res, name, trip if cond_fn is None else None)

@@ -120,6 +120,7 @@ class Merger:
         self.ctx = ctx
         self.site = site
         self.what = what
+        self.proxy_types: dict[int, Type] = {}   # a loop's arrays updated in place, widened by its fixpoint
 
     # plans: ("keep", obj) | ("undef", Undefined) | ("out", type, [obj_then, obj_else], hint, same_proxy) | ("tuple", [plans])
     def plan2(self, a, b, name: str):
@@ -232,7 +233,8 @@ class Merger:
             if out.type.dtype != t.dtype:
                 out = b.op("np.astype", [out], {"dtype": t.dtype}, self.site.loc)[0]
             return out
-        raise site_error(self.site, f"internal: cannot convert {v.type} to {t}")
+        raise site_error(self.site, f"a value of type {v.type} cannot take the place of one of type {t} in this "
+                                    f"{self.what}", "give the variable one type on every path and iteration")
 
 
 class DummyOf:
