@@ -328,7 +328,8 @@ class Rewriter:
         new = _fdef(fdef.name, params, init + prologue + converted)
         new.args.posonlyargs = []
         for stmt in new.body:
-            ast.copy_location(stmt, fdef)
+            if not hasattr(stmt, "lineno"):       # the compiler's own statements; the user's keep their lines
+                ast.copy_location(stmt, fdef)
         return new
 
     # -- statements ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from distjit.ir.graph import Graph, Value
 from distjit.types import Ref, TensorType, type_of
 from distjit.ops import REGISTRY, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
+from distjit.frontend.user_code import run_user
 
 
 
@@ -55,7 +56,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     args = unflatten(in_spec, proxies)
     with patched(ctx, getattr(fn, "__globals__", None)):
         _refuse_generators(fn)
-        result = fn(*args)
+        result = run_user(fn, args)
     try:
         out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, TracedArray))
     except TypeError as e:
