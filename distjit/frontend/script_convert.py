@@ -165,7 +165,7 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
         kw = "for" if isinstance(node, ast.For) else "while"
         raise site_error(src.site(node), f"{kw} ... else is not supported in a scripted function",
                          "set a flag before `break` and test it after the loop")
-    if isinstance(node, ast.Starred):
+    if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Store):
         raise site_error(src.site(node), "star-unpacking (*x) is not supported in a scripted function",
                          "unpack into explicit names, or pass the arguments one by one")
     if isinstance(node, ast.Call):
@@ -506,6 +506,12 @@ class _ExprRewriter(ast.NodeTransformer):
         if any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
             structs = [t for t in node.targets if isinstance(t, (ast.Tuple, ast.List))]
             node.value = _call(_dj("unpack"), [node.value, _target_struct(structs[0]), self.rw.site(node)])
+        return node
+
+    def visit_Starred(self, node):
+        node = self.generic_visit(node)          # `f(*xs)`, `(*xs, y)`: the items of xs (rows of an array)
+        if isinstance(node.ctx, ast.Load):
+            node.value = _call(_dj("star"), [node.value, self.rw.site(node)])
         return node
 
     def visit_List(self, node):

@@ -2,7 +2,7 @@
 
 Each is rewritten into a call (script_convert.py) so that it works on traced values
 the way Python works on NumPy's:
-- `i, j = row` unpacks an array along its first axis, as NumPy iterates; when that
+- `i, j = row` (and `*row` in a call) unpacks an array along its first axis, as NumPy iterates; when that
   length is known only at run time the graph asserts it (Python would raise);
 - `a < b < c` evaluates `b` once and short-circuits, through `and_`: a traced
   first comparison makes the second a branch of a prim.If;
@@ -51,6 +51,13 @@ def unpack(value, struct: tuple, site: Site):
         if len(items) != n:
             raise site_error(site, f"cannot unpack {len(items)} values into {n} names")
     return tuple(item if sub is None else unpack(item, sub, site) for item, sub in zip(items, struct))
+
+
+def star(value, site: Site):
+    """The items `*value` stands for in a call or a display: an array's rows, when their number is known."""
+    if isinstance(value, (TracedArray, RangeSpec, Items)):
+        return items_list(site, items_of(value, site))
+    return value
 
 
 def chain(site: Site, test: bool, first, *rest):

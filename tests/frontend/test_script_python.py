@@ -83,6 +83,12 @@ def min_max(x: np.ndarray):
     return min(x[0], x[1], x[2]), max([x[0], x[1] + 1.0, x[2]]), min(x[0], x[1])
 
 
+def starred(X: np.ndarray):
+    pair = (X, X * 2.0)
+    first, second = X[0], X[1]
+    return np.add(*pair), max(*[first[0], second[0]]), np.stack((*pair, X))
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -99,6 +105,7 @@ CASES = [
     (chained, lambda X: (X[:, 0].copy(), -0.5, 0.5)),
     (min_max, lambda X: (X[:, 0].copy(),)),
     (first_assigned_in_loop, lambda X: (X, 3)),
+    (starred, lambda X: (X,)),
 ]
 
 
