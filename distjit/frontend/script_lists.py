@@ -10,7 +10,8 @@ stay a Python list. When the loop's trip count is known before it starts (a `for
 over a range, an array or a sequence of them) and each iteration appends exactly
 one value of one type, the list is the stack of those values: the loop carries a
 buffer of shape (trip count, *value shape), preallocated before the loop, and
-iteration k writes row k. This is the one design that is linear in the trip count
+iteration k writes row k (a tuple appended, `acc.append((a, b))`, is one buffer per
+part, and item k the tuple of their rows k). This is the one design that is linear in the trip count
 (growing an array by concatenation copies it every iteration) and that keeps the
 graph's size independent of the trip count (unrolling does not). Everything else
 (an append under a data-dependent `if`, in a `while` or after a `break`, reading
@@ -45,13 +46,15 @@ class RowList(list):
     carried, `append` writes row k of the buffer.
     """
 
-    def __init__(self, items, name: str, site: Site, block, buffer=None, index=None):
+    def __init__(self, items, name: str, site: Site, block, buffers=None, parts=None, index=None):
         super().__init__(items)
         self.name = name
         self.site = site
         self.block = block          # the loop body's block: appends anywhere else are data-dependent
-        self.buffer = buffer        # the carried buffer (a TracedArray), once the rows are carried
+        self.buffers = buffers      # the carried buffers (TracedArrays), once the rows are carried
+        self.parts = parts          # the number of parts of an appended tuple, None for one value
         self.index = index          # a callable giving the iteration number (a traced int)
+        self.frozen: list = []
         self.appended: list = []
         self.read = False
 
@@ -62,8 +65,14 @@ class RowList(list):
                                         f"graph loop; a list carried by a graph loop takes exactly one append per "
                                         f"iteration", "preallocate an array with np.zeros and write rows into it")
         self.appended.append(value)
-        if self.buffer is not None:
-            self.buffer[self.index()] = value
+        if self.buffers is not None:
+            values = value if self.parts is not None else (value,)
+            if not isinstance(values, tuple) or len(values) != len(self.buffers):
+                raise site_error(self.site, f"{self.name!r} gets values of different structures in this loop",
+                                 "append values of one type and shape")
+            k = self.index()
+            for buffer, v in zip(self.buffers, values):
+                buffer[k] = v
 
     def _refuse(self, *args, **kwargs):
         raise site_error(self.site, f"{self.name!r} is changed inside a graph loop by something other than append",
@@ -74,7 +83,7 @@ class RowList(list):
     def _read(self, method):
         def read(*args):
             self.read = True
-            if self.appended or self.buffer is not None:
+            if self.appended or self.buffers is not None:
                 raise site_error(self.site, f"{self.name!r} is read inside the graph loop that appends to it; its "
                                             f"items are known only once the loop has run",
                                  "keep the value you need in a variable of its own")
@@ -91,8 +100,8 @@ class RowList(list):
         return self._read("__iter__")()
 
 
-def check_appends(standin: RowList) -> Type | None:
-    """The type of the one value this iteration appended (None: nothing appended)."""
+def check_appends(standin: RowList):
+    """The type of the one value this iteration appended, a tuple of types for a tuple (None: nothing)."""
     from distjit.frontend.script_merge import value_type
 
     n = len(standin.appended)
@@ -105,7 +114,10 @@ def check_appends(standin: RowList) -> Type | None:
     if standin.read:
         raise site_error(standin.site, f"{standin.name!r} is read inside the graph loop that appends to it",
                          "keep the value you need in a variable of its own")
-    return value_type(standin.appended[0], standin.name, standin.site)
+    value = standin.appended[0]
+    if isinstance(value, tuple):
+        return tuple(value_type(v, standin.name, standin.site) for v in value)
+    return value_type(value, standin.name, standin.site)
 
 
 def row_dtype(t: Type) -> np.dtype:
@@ -114,11 +126,27 @@ def row_dtype(t: Type) -> np.dtype:
     return t.dtype
 
 
+def buffer_types(trip, elem) -> list[TensorType]:
+    """One buffer per part of the rows (`elem` a type, or a tuple of types for tuples)."""
+    return [buffer_type(trip, t) for t in (elem if isinstance(elem, tuple) else (elem,))]
+
+
 def buffer_type(trip, elem: Type) -> TensorType:
     from distjit.ops.infer import fresh_dim
 
     shape = elem.shape if isinstance(elem, TensorType) else ()
-    return TensorType(row_dtype(elem), (trip if isinstance(trip, int) else fresh_dim(), *shape))
+    return TensorType(row_dtype(elem), (trip if isinstance(trip, int) else _symbol_of(trip) or fresh_dim(), *shape))
+
+
+def _symbol_of(trip) -> str | None:
+    """The dim symbol a traced trip count is the size of (`for row in x`, `range(len(x))`), if it is one."""
+    value = trip._value if isinstance(trip, TracedArray) else None
+    node = value.node if value is not None else None
+    if node is None or node.op != "prim.DimSize" or not node.inputs:
+        return None
+    t = node.inputs[0].type
+    d = t.shape[node.attrs.get("axis", 0)] if isinstance(t, TensorType) else None
+    return d if isinstance(d, str) else None
 
 
 def new_buffer(ctx, trip, elem: Type, name: str, site: Site):
@@ -142,19 +170,28 @@ def _size_of_symbol(ctx, symbol: str, name: str, site: Site):
 
 
 class StackedRows(list):
-    """A list appended to by a graph loop: its items are the rows of `stacked` (NOTE: [Lists in graph loops]).
+    """A list appended to by a graph loop: its items are the rows of `parts` (NOTE: [Lists in graph loops]).
 
     `length` is the number of items when it is a Python int; the rows become list items
-    only when read one by one, which needs it.
+    only when read one by one, which needs it. `tuples`: each item is the tuple of the
+    parts' rows, else the one part's row.
     """
 
-    def __init__(self, stacked: TracedArray, length, name: str, site: Site):
+    def __init__(self, parts: list, tuples: bool, length, name: str, site: Site):
         super().__init__()
-        self.stacked = stacked
+        self.parts = parts
+        self.tuples = tuples
         self.length = length
         self.name = "the comprehension's list" if name.startswith("_dj") else name
         self.site = site
         self._made = False
+
+    @property
+    def stacked(self) -> TracedArray:
+        """np.array of the list: the one part, or the parts of its tuples stacked along axis 1."""
+        if not self.tuples:
+            return self.parts[0]
+        return active().function(np.stack, (self.parts,), {"axis": 1})
 
     def materialize(self) -> "StackedRows":
         if not self._made:
@@ -163,7 +200,9 @@ class StackedRows(list):
                                             f"trip count of the loop that appends to it); it can be used whole, as "
                                             f"np.array({self.name}) or np.stack({self.name}), not item by item",
                                  f"convert it with np.array({self.name}) first")
-            list.extend(self, [self.stacked[k] for k in range(self.length)])
+            rows = [tuple(p[k] for p in self.parts) if self.tuples else self.parts[0][k]
+                    for k in range(self.length)]
+            list.extend(self, rows)
             self._made = True
         return self
 

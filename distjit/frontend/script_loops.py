@@ -14,7 +14,7 @@ from distjit.errors import DistJitError
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, active
 from distjit.frontend.script_convert import Site, site_error
-from distjit.frontend.script_lists import RowList, StackedRows, buffer_type, check_appends, new_buffer
+from distjit.frontend.script_lists import RowList, StackedRows, buffer_types, check_appends, new_buffer
 from distjit.frontend.script_merge import Frozen, Merger, const_equal, dummy_value, trace_branch, unify_types
 from distjit.frontend.script_truth import truth
 from distjit.ir.graph import Block, Node, Value
@@ -294,8 +294,8 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
             carried_types.append(plan[1])
             hints.append(None if name.startswith("_dj") else name)
         elif plan[0] == "rows":
-            carried_types.append(plan[3])
-            hints.append(None if name.startswith("_dj") else name)
+            carried_types.extend(plan[3])
+            hints.extend([None if name.startswith("_dj") else name] * len(plan[3]))
         elif plan[0] == "tuple":
             for p in plan[1]:
                 collect(p, name)
@@ -327,7 +327,9 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         if kind == "list":
             return RowList(plan[1], name, site, body)
         if kind == "rows":
-            return RowList([], name, site, body, ctx.wrap(next(param_iter)), lambda: ctx.wrap(iteration))
+            buffers = [ctx.wrap(next(param_iter)) for _ in plan[3]]
+            parts = len(plan[2]) if isinstance(plan[2], tuple) else None
+            return RowList([], name, site, body, buffers, parts, lambda: ctx.wrap(iteration))
         if kind == "carry":
             param = next(param_iter)
             proxy = plan[2]
@@ -407,7 +409,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         inits.append(merger.coerce_value(ctx.current(p), t))
     trip_value = ctx.value_of(trip)
     cond_value0 = ctx.value_of(cond0)
-    ran = _ran_once(ctx, trip, cond0)
+    ran = _ran_once(ctx, trip, cond0) if _has_unbound(plans) else True
     for v in [trip_value, cond_value0, *inits]:
         node.add_input(v)
     for t, h in zip(carried_types, hints):
@@ -421,6 +423,10 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         p._value = next(outputs)
         p._version += 1
     return new_state
+
+
+def _has_unbound(plans) -> bool:
+    return any(p[0] == "carry" and len(p) > 3 or p[0] == "tuple" and _has_unbound(p[1]) for p in plans)
 
 
 def _ran_once(ctx, trip, cond0):
@@ -459,13 +465,13 @@ def _refine(merger: Merger, plan, res, name, trip):
                                           f"known only at run time",
                              "preallocate an array with np.zeros for the most iterations and write rows into it")
         if kind == "list":
-            return ("rows", plan[1], elem, buffer_type(trip, elem)), True
-        u = unify_types(plan[2], elem)
+            return ("rows", plan[1], elem, buffer_types(trip, elem)), True
+        u = _unify_rows(plan[2], elem)
         if u is None:
             raise site_error(merger.site, f"{name!r} gets values of type {plan[2]} and {elem} in this loop",
                              "append values of one type and shape")
         if u != plan[2]:
-            return ("rows", plan[1], u, buffer_type(trip, u)), True
+            return ("rows", plan[1], u, buffer_types(trip, u)), True
         return plan, False
     if kind == "carry":
         if isinstance(res, Undefined):
@@ -501,6 +507,17 @@ def _refine(merger: Merger, plan, res, name, trip):
                                   f"only arrays and numbers can change from one iteration to the next")
 
 
+def _unify_rows(a, b):
+    if isinstance(a, tuple) != isinstance(b, tuple):
+        return None
+    if not isinstance(a, tuple):
+        return unify_types(a, b)
+    if len(a) != len(b):
+        return None
+    parts = tuple(unify_types(x, y) for x, y in zip(a, b))
+    return None if any(p is None for p in parts) else parts
+
+
 def _entry_plan_from_result(merger, res, name):
     if isinstance(res, tuple):
         return ("tuple", [_entry_plan_from_result(merger, r, name) for r in res])
@@ -513,7 +530,7 @@ def _loop_returns(merger, plan, res, out):
     if plan[0] == "carry":
         out.append(merger.coerce(res, plan[1]))
     elif plan[0] == "rows":
-        out.append(merger.coerce_value(res.frozen, plan[3]))
+        out.extend(merger.coerce_value(v, t) for v, t in zip(res.frozen, plan[3]))
     elif plan[0] == "tuple":
         for p, r in zip(plan[1], res):
             _loop_returns(merger, p, r, out)
@@ -521,8 +538,9 @@ def _loop_returns(merger, plan, res, out):
 
 def _loop_inits(merger, plan, obj, out, trip):
     if plan[0] == "rows":
-        buffer = new_buffer(merger.ctx, trip, plan[2], "a list", merger.site)
-        out.append(merger.coerce_value(merger.ctx.value_of(buffer), plan[3]))
+        for elem, t in zip(plan[2] if isinstance(plan[2], tuple) else (plan[2],), plan[3]):
+            buffer = new_buffer(merger.ctx, trip, elem, "this list", merger.site)
+            out.append(merger.coerce_value(merger.ctx.value_of(buffer), t))
     elif plan[0] == "carry":
         if isinstance(obj, Undefined):
             out.append(dummy_value(merger.ctx, plan[1]))
@@ -539,13 +557,15 @@ def _loop_inits(merger, plan, obj, out, trip):
 def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
     kind = plan[0]
     if kind == "rows":
-        stacked = ctx.wrap(next(outputs))
+        tuples = isinstance(plan[2], tuple)
+        parts = [ctx.wrap(next(outputs)) for _ in plan[3]]
         prefix = list(plan[1])
-        if prefix:
-            stacked = ctx.function(np.concatenate, ([ctx.as_traced(prefix) if ctx.contains_traced(prefix)
-                                                     else np.asarray(prefix), stacked],), {})
+        if prefix:      # the items from before the loop come first
+            columns = [[item[j] for item in prefix] for j in range(len(parts))] if tuples else [prefix]
+            parts = [ctx.function(np.concatenate, ([ctx.as_traced(c) if ctx.contains_traced(c) else np.asarray(c),
+                                                    p],), {}) for c, p in zip(columns, parts)]
         length = len(prefix) + trip if isinstance(trip, int) else None
-        return StackedRows(stacked, length, name, site)
+        return StackedRows(parts, tuples, length, name, site)
     if kind == "list":
         return plan[1]
     if kind == "carry" and len(plan) > 3:

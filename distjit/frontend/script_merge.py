@@ -42,10 +42,12 @@ class Frozen:
 
 
 def _freeze(ctx, obj):
-    from distjit.frontend.script_lists import RowList
+    from distjit.frontend.script_lists import RowList, StackedRows
 
     if isinstance(obj, RowList):          # a loop's list keeps its identity; its buffer is read now
-        obj.frozen = ctx.current(obj.buffer) if obj.buffer is not None else None
+        obj.frozen = [ctx.current(b) for b in obj.buffers] if obj.buffers is not None else []
+        return obj
+    if isinstance(obj, StackedRows):      # a finished loop's rows: a value already, not to be read row by row
         return obj
     if isinstance(obj, TracedArray):
         return Frozen(obj, ctx.current(obj))

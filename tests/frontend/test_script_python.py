@@ -89,6 +89,26 @@ def starred(X: np.ndarray):
     return np.add(*pair), max(*[first[0], second[0]]), np.stack((*pair, X))
 
 
+def nested_lists(X: np.ndarray, n: int):
+    out = []
+    for i in range(n):
+        row = []
+        for j in range(X.shape[1]):
+            row.append(X[i, j] * j)
+        out.append(np.array(row))
+    return np.array(out)
+
+
+def tuple_rows(X: np.ndarray, n: int):
+    pairs = []
+    for i in range(n):
+        pairs.append((X[i, 0], X[i, 1] * i))
+    history = []
+    for k in range(20):
+        history.append((X[0, 0] * k, k))
+    return np.array(pairs), history
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -106,6 +126,8 @@ CASES = [
     (min_max, lambda X: (X[:, 0].copy(),)),
     (first_assigned_in_loop, lambda X: (X, 3)),
     (starred, lambda X: (X,)),
+    (nested_lists, lambda X: (X, 4)),
+    (tuple_rows, lambda X: (X, 4)),
 ]
 
 
