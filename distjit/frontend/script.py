@@ -315,6 +315,10 @@ def inline_function(ctx, fn, args, kwargs, site: Site | None):
     ctx.inlining.append(fn)
     try:
         return _run_user(converted, tuple(args), kwargs, fn)
+    except ScriptError as e:
+        if site is None or f"{site.file}:{site.line}:" in str(e) or f"{site.file}:{site.line})" in str(e):
+            raise
+        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     finally:
         ctx.inlining.pop()
 

@@ -199,7 +199,9 @@ def call(fn, site: Site, *args, **kwargs):
         return inline_function(ctx, fn, args, kwargs, site)
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, (list, dict)) and not isinstance(fn, type):
-        if is_mutating_list_method(fn) and not isinstance(owner, RowList):
+        if isinstance(owner, RowList):
+            owner.call_site = site                  # its errors point at this call
+        elif is_mutating_list_method(fn):
             ctx.check_list_mutation(owner, site)
         return _run(fn, site, args, kwargs)
     if _has_traced(args, kwargs) and not _is_numpy_callable(fn):

@@ -55,13 +55,14 @@ class RowList(list):
         self.parts = parts          # the number of parts of an appended tuple, None for one value
         self.index = index          # a callable giving the iteration number (a traced int)
         self.frozen: list = []
+        self.call_site = None       # the line of the append being run (errors point at it)
         self.appended: list = []
         self.read = False
 
     def append(self, value):
         ctx = active()
         if ctx.builder.block is not self.block:
-            raise site_error(self.site, f"{self.name!r} is appended to under a data-dependent `if` or in a nested "
+            raise site_error(self.call_site or self.site, f"{self.name!r} is appended to under a data-dependent `if` or in a nested "
                                         f"graph loop; a list carried by a graph loop takes exactly one append per "
                                         f"iteration", "preallocate an array with np.zeros and write rows into it")
         self.appended.append(value)
@@ -75,7 +76,7 @@ class RowList(list):
                 buffer[k] = v
 
     def _refuse(self, *args, **kwargs):
-        raise site_error(self.site, f"{self.name!r} is changed inside a graph loop by something other than append",
+        raise site_error(self.call_site or self.site, f"{self.name!r} is changed inside a graph loop by something other than append",
                          "append one value per iteration, or preallocate an array with np.zeros and write rows")
 
     extend = insert = pop = remove = clear = sort = reverse = __setitem__ = __delitem__ = __iadd__ = _refuse

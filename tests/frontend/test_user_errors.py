@@ -73,6 +73,10 @@ BOTH = [
     "y = np.clip(x, 'a', 1)",
     "y = np.array([x, 'a'])",
     "y = helper_with_try(x)",
+    "i, j = x",
+    "y = min(x)",
+    "y = max(x[0, 0], x[0, 1], key=abs)",
+    "y = x[0, 0] < x < 5",
 ]
 
 # Python the script compiler refuses (the tracer runs it as Python).
@@ -96,6 +100,15 @@ SCRIPT_ONLY = [
     "y = [v for v in x if v.sum() > 0]",
     "y = x.tolist()",
     "if x > 0:\n    y = x",
+    # lists whose length or contents would depend on data (the error is at the line marked #!)
+    "acc = []\nfor i in range(n):\n    if x[i, 0] > 0:\n        acc.append(x[i])  #!",
+    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\nreturn acc",
+    "acc = []\ni = 0\nwhile x[i, 0] > 0:  #!\n    acc.append(x[i])\n    i += 1",
+    "acc = [x]\nfor i in range(n):  #!\n    y = acc[0]\n    acc.append(x)",
+    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\n    acc.append(x[i])",
+    "acc = []\nif x.sum() > 0:\n    acc.append(x)  #!",
+    "acc = []\nfor i in range(n):\n    acc.append(x[i])\n    acc.pop()  #!",
+    "y = fn_that_recurses(x)",
 ]
 
 # Python on array data that the tracer cannot record (the script compiler keeps it as control flow).
@@ -124,12 +137,15 @@ _counter = itertools.count()
 
 
 def _program(prelude: list[str], construct: str) -> tuple[str, int]:
-    """The module's source and the line of the construct."""
+    """The module's source and the line the error must name: the construct's first, or the one marked #!."""
     header = ["import math", "", "import numpy as np", "", "COUNTER = 0", "", "", "def helper_with_try(v):",
               "    try:", "        return v.no_such_attribute", "    except KeyError:", "        return v", "", "",
+              "def fn_that_recurses(v):", "    return fn_that_recurses(v[1:]) if len(v) > 1 else v", "", "",
               "def kernel(x, n):"]
-    body = list(prelude) + construct.split("\n") + ["return x"]
-    line = len(header) + len(prelude) + 1
+    lines = construct.split("\n")
+    body = list(prelude) + lines + ["return x"]
+    marked = [i for i, text in enumerate(lines) if text.endswith("#!")]
+    line = len(header) + len(prelude) + 1 + (marked[0] if marked else 0)
     return "\n".join(header + [textwrap.indent(s, "    ") for s in body]) + "\n", line
 
 
