@@ -1,10 +1,13 @@
 """Calls in scripted code: which callee is compiled along, which runs as Python, which is refused.
 
 Scripted and traced functions are embedded, the user's own Python functions are
-compiled too (their source is read), NumPy is traced, and a few builtins get a
-traced meaning (`len`, `int`/`float`/`bool` of a 0-d array, `min`/`max` of two
-numbers). Anything else runs as Python, and is a ScriptError when given traced
-values: it could not compute on them.
+compiled too (their source is read; nested ones too, a lambda runs as the one
+expression it is), NumPy is traced, and a few builtins get a traced meaning (`len`,
+`int`/`float`/`bool` of a 0-d array, `min`/`max`/`sum` of numbers or sequences,
+`enumerate`/`zip`/`reversed`/`range` over arrays and traced bounds). Methods of
+Python lists and dicts run as Python (script_lists.py says when a list may change).
+Anything else runs as Python, and is a ScriptError when given traced values: it
+could not compute on them.
 """
 from __future__ import annotations
 
@@ -196,6 +199,8 @@ def call(fn, site: Site, *args, **kwargs):
     if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
         return _run(fn, site, args, kwargs)
     if _is_user_function(fn):
+        if fn.__name__ == "<lambda>":
+            return _run(fn, site, args, kwargs)   # one expression: traced as it runs, as distjit.trace would
         return inline_function(ctx, fn, args, kwargs, site)
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, (list, dict)) and not isinstance(fn, type):

@@ -64,9 +64,7 @@ def site_error(site: Site | None, message: str, hint: str | None = None, cls=Scr
 # What the subset refuses: AST node type -> (what it is, what to do instead).
 UNSUPPORTED = {
     ast.ClassDef: ("a class definition", "define the class at module level; scripted code works on arrays and numbers"),
-    ast.FunctionDef: ("a nested function definition", "define it at module level; scripted code can call it"),
     ast.AsyncFunctionDef: ("an async function", "scripted functions are synchronous; remove async"),
-    ast.Lambda: ("lambda", "define a module-level function and call it"),
     ast.Try: ("try/except", "check the condition with `if` or `assert` instead"),
     ast.With: ("a with statement", "move it outside the scripted function"),
     ast.AsyncWith: ("async with", "move it outside the scripted function"),
@@ -218,6 +216,8 @@ def assigned_names(stmts) -> list[str]:
     out: dict[str, None] = {}
 
     def visit(node):
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_dj"):
+            out.setdefault(node.name)      # the user's nested def binds its name
         if isinstance(node, (ast.FunctionDef, ast.Lambda)):
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -360,6 +360,13 @@ class Rewriter:
         return flags
 
     def stmt(self, s, loop) -> list:
+        if isinstance(s, ast.FunctionDef):
+            # A nested def stays as written: called, it is compiled from its own source like a module-level
+            # function (its closure holds the values of the names it reads when it is called).
+            if s.decorator_list:
+                raise site_error(self.src.site(s), "a decorated nested function is not supported",
+                                 "define it at module level")
+            return [s]
         if isinstance(s, ast.If):
             return self.if_stmt(s, loop)
         if isinstance(s, ast.While):
@@ -507,6 +514,9 @@ class _ExprRewriter(ast.NodeTransformer):
             structs = [t for t in node.targets if isinstance(t, (ast.Tuple, ast.List))]
             node.value = _call(_dj("unpack"), [node.value, _target_struct(structs[0]), self.rw.site(node)])
         return node
+
+    def visit_Lambda(self, node):
+        return node                              # runs as Python when called (script_calls.py)
 
     def visit_Starred(self, node):
         node = self.generic_visit(node)          # `f(*xs)`, `(*xs, y)`: the items of xs (rows of an array)

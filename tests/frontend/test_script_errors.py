@@ -42,17 +42,6 @@ def uses_class(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def uses_nested_def(x: np.ndarray) -> np.ndarray:
-    def inner(y):
-        return y
-    return inner(x)
-
-
-def uses_lambda(x: np.ndarray) -> np.ndarray:
-    f = lambda y: y + 1  # noqa: E731
-    return f(x)
-
-
 def uses_try(x: np.ndarray) -> np.ndarray:
     try:
         y = np.log(x)
@@ -147,8 +136,6 @@ def uses_kwargs_call(x: np.ndarray) -> np.ndarray:
 
 STATIC = [
     (uses_class, "class Box", "a class definition"),
-    (uses_nested_def, "def inner", "a nested function definition"),
-    (uses_lambda, "lambda", "lambda"),
     (uses_try, "try:", "try/except"),
     (uses_with, "with ", "a with statement"),
     (uses_yield, "yield", "a generator (yield)"),

@@ -109,6 +109,22 @@ def tuple_rows(X: np.ndarray, n: int):
     return np.array(pairs), history
 
 
+SCALE = 2.0
+
+
+def local_helpers(X: np.ndarray, n: int):
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+
+    def step(v, k):
+        if v.sum() > 0:                       # compiled like a module-level helper: a prim.If
+            return v * SCALE - k
+        return v + k
+    y = X
+    for i in range(n):
+        y = step(sig(y), i)
+    return y, sorted([3, 1, 2], key=lambda t: -t)
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -128,6 +144,7 @@ CASES = [
     (starred, lambda X: (X,)),
     (nested_lists, lambda X: (X, 4)),
     (tuple_rows, lambda X: (X, 4)),
+    (local_helpers, lambda X: (X, 3)),
 ]
 
 

@@ -91,7 +91,7 @@ SCRIPT_ONLY = [
     "import os",
     "print(x)",
     "y = {1, 2}",
-    "y = lambda v: v",
+    "@staticmethod\ndef inner(v):  #!\n    return v",
     "if (s := x.sum()) > 0:\n    y = x",
     "y = {v for v in range(3)}",
     "async def inner():\n    pass",
