@@ -307,7 +307,8 @@ def inline_function(ctx, fn, args, kwargs, site: Site | None):
                          "write the recursion as a loop, or use distjit.trace, which unrolls it for the example's "
                          "shapes")
     try:
-        converted = converted_function(fn)
+        # A closure is compiled with the values its cells hold now (a nested def reads them when called).
+        converted = converted_function(fn) if not fn.__closure__ else convert(fn, script_runtime)[0]
     except ScriptError as e:
         if site is None:
             raise

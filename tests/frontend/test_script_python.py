@@ -125,6 +125,16 @@ def local_helpers(X: np.ndarray, n: int):
     return y, sorted([3, 1, 2], key=lambda t: -t)
 
 
+def closure_reads_current_values(X: np.ndarray):
+    a = 1.0
+
+    def scaled(v):
+        return v * a
+    y = scaled(X)
+    a = 3.0                                   # Python's closure reads a when called
+    return y + scaled(X)
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -145,6 +155,7 @@ CASES = [
     (nested_lists, lambda X: (X, 4)),
     (tuple_rows, lambda X: (X, 4)),
     (local_helpers, lambda X: (X, 3)),
+    (closure_reads_current_values, lambda X: (X,)),
 ]
 
 
