@@ -77,6 +77,13 @@ BOTH = [
     "y = min(x)",
     "y = max(x[0, 0], x[0, 1], key=abs)",
     "y = x[0, 0] < x < 5",
+    # found only when the graph runs (the script compiler's dims are symbolic)
+    "y = x[10]",
+    "y = x[:, n * 5]",
+    "y = x.reshape(n, 5)",
+    "y = np.linalg.inv(x[:3, :3] * 0.0)",
+    "y = np.ones(n + 2) + x",
+    "x[n * 7] = 1.0",
 ]
 
 # Python the script compiler refuses (the tracer runs it as Python).
