@@ -136,22 +136,28 @@ def _container(python):
 
 
 def _sum(site, seq, start=0):
-    """Python's sum adds the items one by one from `start`; so does this wherever their number is a Python int.
-    The rows of a list or array of run-time length are added by np.sum (pairwise: the last bits may differ)."""
+    """Python's sum: the items added one by one from `start`. Over rows whose number is known only at run time
+    it is the last row of the running sum of [start, row 0, row 1, ...], which adds in that order too."""
     if isinstance(seq, StackedRows) and not isinstance(seq.length, int):
-        return start + np.sum(seq.stacked, axis=0)
+        return _running_sum(seq.stacked, start)
     if isinstance(seq, (TracedArray, RangeSpec, Items)):
         items = items_of(seq, site)
         if not isinstance(items.length, int):
-            return start + np.sum(seq, axis=0) if isinstance(seq, TracedArray) else start + np.sum(
-                np.arange(seq.start, seq.stop, seq.step)) if isinstance(seq, RangeSpec) else _refuse_sum(site)
+            if isinstance(seq, TracedArray):
+                return _running_sum(seq, start)
+            _refuse_sum(site)
         seq = items_list(site, items)
     return builtins.sum(seq, start)
 
 
+def _running_sum(rows: TracedArray, start):
+    first = np.zeros((1, *rows.shape[1:]), dtype=rows.dtype) + start
+    return np.cumsum(np.concatenate([first, rows]), axis=0)[-1]
+
+
 def _refuse_sum(site):
-    raise site_error(site, "sum() over zip/enumerate of arrays whose length is known only at run time",
-                     "sum each array with np.sum")
+    raise site_error(site, "sum() over a range, zip or enumerate whose length is known only at run time",
+                     "sum an array with np.sum, or loop with `for`")
 
 
 def _lt(a, b):

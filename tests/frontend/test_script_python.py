@@ -135,6 +135,13 @@ def closure_reads_current_values(X: np.ndarray):
     return y + scaled(X)
 
 
+def python_sums(X: np.ndarray, n: int):
+    a = sum(X[i, 0] * 0.1 for i in range(n))      # rows of run-time number: added in Python's order
+    b = sum(X)
+    c = sum([row * 3.3 for row in X], 1.5)
+    return a, b, c
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -156,6 +163,7 @@ CASES = [
     (tuple_rows, lambda X: (X, 4)),
     (local_helpers, lambda X: (X, 3)),
     (closure_reads_current_values, lambda X: (X,)),
+    (python_sums, lambda X: (X, 4)),
 ]
 
 
