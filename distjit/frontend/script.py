@@ -226,6 +226,7 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
         paths.extend(leaf_paths(child, arg_name))
     proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
     originals = [p._value for p in proxies]
+    ctx.arguments = {id(p) for p in proxies}
     args = unflatten(in_spec, proxies)
     with activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
         ctx.inlining.append(fn)

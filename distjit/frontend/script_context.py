@@ -37,6 +37,7 @@ class ScriptContext(TraceContext):
         self.list_saves: list[list] = []    # per open log: (list, its items before the first change)
         self.probing = 0                    # > 0 while a loop's first iteration is traced into a scratch block
         self.passing = 0                    # > 0 while values are passed along (into a loop, out of a branch)
+        self.arguments: set[int] = set()    # ids of the proxies of the function's arguments
 
     def note(self, proxy: TracedArray) -> None:
         if self.logs:

@@ -177,6 +177,8 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for t in targets:
+            if _is_shape_assignment(node):
+                continue
             for sub in ast.walk(t):
                 if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
                     raise site_error(src.site(sub), "assigning to an attribute is not supported in a scripted "
@@ -190,6 +192,12 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
     if isinstance(node, (ast.For,)) and not _simple_target(node.target):
         raise site_error(src.site(node.target), "this for-loop target is not supported",
                          "loop over one name (`for i in range(n)`, `for row in x`) and unpack inside the body")
+
+
+def _is_shape_assignment(node) -> bool:
+    """`x.shape = (...)`: NumPy reshapes the array object in place; the one attribute assignment compiled."""
+    return isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
+        and node.targets[0].attr == "shape"
 
 
 def _simple_target(t) -> bool:
@@ -509,6 +517,10 @@ class _ExprRewriter(ast.NodeTransformer):
         self.test = test
 
     def visit_Assign(self, node):
+        if _is_shape_assignment(node):
+            target = node.targets[0]
+            call = _call(_dj("set_shape"), [self.visit(target.value), self.visit(node.value), self.rw.site(node)])
+            return ast.copy_location(ast.Expr(value=call), node)
         node = self.generic_visit(node)
         if any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
             structs = [t for t in node.targets if isinstance(t, (ast.Tuple, ast.List))]

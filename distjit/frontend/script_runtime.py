@@ -21,3 +21,24 @@ def new_list(items: list) -> list:
     from distjit.frontend.script_context import active
 
     return active().new_list(items)
+
+
+def set_shape(array, shape, site):
+    """`array.shape = shape`: the same array object takes the new shape, as NumPy's in-place reshape does
+    (every name bound to it sees it; a view's base keeps its own)."""
+    from distjit.frontend.proxy import TracedArray
+    from distjit.frontend.script_context import active
+
+    if not isinstance(array, TracedArray):
+        array.shape = shape
+        return
+    ctx = active()
+    if id(array) in ctx.arguments:
+        from distjit.frontend.script_convert import site_error
+
+        raise site_error(site, "setting .shape of an argument would reshape the caller's array",
+                         "reshape a copy instead: x = x.reshape(...)")
+    reshaped = array.reshape(shape)
+    ctx.note(array)
+    array._value, array._view = ctx.current(reshaped), None
+    array._version += 1

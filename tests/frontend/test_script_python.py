@@ -142,6 +142,13 @@ def python_sums(X: np.ndarray, n: int):
     return a, b, c
 
 
+def set_shape(X: np.ndarray, n: int):
+    y = X.copy()
+    alias = y
+    y.shape = (n, -1)                          # the same object: the alias sees the new shape too
+    return alias * 2.0, y.sum(axis=1)
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -164,6 +171,7 @@ CASES = [
     (local_helpers, lambda X: (X, 3)),
     (closure_reads_current_values, lambda X: (X,)),
     (python_sums, lambda X: (X, 4)),
+    (set_shape, lambda X: (X, 3)),
 ]
 
 
