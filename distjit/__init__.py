@@ -3,7 +3,7 @@
 The public API, re-exported; see DESIGN.md for the map.
 """
 from distjit.errors import (ClusterError, DistJitError, ExecutionError, FormatError, ScriptError,  # noqa: F401
-                            ShapeError, TracingError, VerifyError)
+                            ShapeError, TracingAttributeError, TracingError, VerifyError)
 from distjit.ir import Graph  # noqa: F401
 from distjit.function import Function  # noqa: F401
 from distjit.function_set import FunctionSet, optimize  # noqa: F401  (optimize: of a Function or a FunctionSet)
@@ -18,6 +18,6 @@ from distjit.version import __version__  # noqa: F401
 __all__ = [
     "optimize", "custom_op",
     "trace", "script", "ScriptFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
-    "DistJitError", "TracingError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
+    "DistJitError", "TracingError", "TracingAttributeError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
     "ExecutionError", "ClusterError",
 ]

@@ -35,6 +35,14 @@ class TracingError(DistJitError):
     """
 
 
+class TracingAttributeError(TracingError, AttributeError):
+    """A traced array lacks an ndarray attribute or method the code asked for.
+
+    It is an AttributeError too, so `hasattr(x, name)` and `getattr(x, name, default)` in user code
+    answer as they would for an attribute that does not exist.
+    """
+
+
 class ScriptError(DistJitError):
     """The script compiler met Python it does not support; the message shows the line and a caret."""
 

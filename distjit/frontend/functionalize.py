@@ -34,7 +34,7 @@ class Functionalizer:
 
     def current(self, proxy: TracedArray) -> Value:
         """The value holding the proxy's contents now; a view re-reads its base if the base changed."""
-        view = proxy._view
+        view = self._view_of(proxy)
         if view is not None:
             base, how, base_version = view
             base_value = self.current(base)
@@ -59,11 +59,46 @@ class Functionalizer:
                 value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
         proxy._value = value
         proxy._version += 1
-        view = proxy._view
+        view = self._view_of(proxy)
         if view is not None:
             base, how, _ = view
             self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
             proxy._view = (base, how, base._version)
+
+    def set_shape(self, proxy: TracedArray, shape) -> None:
+        """`x.shape = s`: x becomes a reshape of its own data. The data keeps its identity in a hidden proxy
+        that takes x's place as the base of the views made before (and as the input written back), and x
+        becomes a view of it, so writes through x or through those views reach each other as in NumPy."""
+        if proxy._view is None and any(proxy._value is v for v in self.graph.block.params):
+            raise TracingError("setting the shape of an argument (`x.shape = ...`) changes the caller's array "
+                               "object, which a compiled function cannot do; use `x = x.reshape(...)`", user_loc())
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        hidden = TracedArray(self, proxy._value, proxy._view)
+        hidden._version = proxy._version
+        reshaped = self.function(np.reshape, (hidden, shape), {})
+        proxy._value, proxy._view = reshaped._value, reshaped._view
+        proxy._version += 1
+        self.moved.setdefault(id(proxy), (proxy, []))[1].append((proxy._version, hidden))
+
+    def storage(self, proxy: TracedArray) -> TracedArray:
+        """The proxy that holds `proxy`'s data as it was first made (itself unless its shape was set)."""
+        moved = self.moved.get(id(proxy))
+        return moved[1][0][1] if moved is not None and moved[0] is proxy else proxy
+
+    def _view_of(self, proxy: TracedArray):
+        """proxy's (base, how, base_version), its base redirected if the base's shape was set since."""
+        view = proxy._view
+        if view is None or not self.moved:
+            return view
+        base, how, base_version = view
+        moved = self.moved.get(id(base))
+        if moved is None or moved[0] is not base:
+            return view
+        for version, hidden in moved[1]:
+            if base_version < version:
+                proxy._view = view = (hidden, how, base_version)
+                break
+        return view
 
     def assign_out(self, target, result: TracedArray, ufunc: bool, loc) -> None:
         if not isinstance(target, TracedArray):

@@ -36,34 +36,39 @@ def _random_refusal(name: str):
 
 
 @contextlib.contextmanager
-def patched(ctx, user_globals: dict | None):
-    """Route creation and conversion calls to `ctx`, refuse np.random, for the duration of a trace."""
-    replacements: dict[tuple[object, str], object] = {}
+def patched(ctx, user_globals=()):
+    """Route creation and conversion calls to `ctx`, refuse np.random, for the duration of a trace.
+
+    `user_globals` is the global namespace of the user's code (a dict), or several (the traced function's
+    and its helpers'): a dict is not hashable, so the patches are keyed by the namespace's id.
+    """
+    namespaces = [user_globals] if isinstance(user_globals, dict) else list(user_globals or ())
+    replacements: dict[tuple[int, str], tuple[object, str, object]] = {}
     for name in CREATION:
         original = getattr(np, name)
-        replacements[(np, name)] = _creation(ctx, original)
+        replacements[(id(np), name)] = (np, name, _creation(ctx, original))
     for name in CONVERSION:
         original = getattr(np, name)
-        replacements[(np, name)] = _conversion(ctx, original, copy=name == "array")
+        replacements[(id(np), name)] = (np, name, _conversion(ctx, original, copy=name == "array"))
     for name in dir(np.random):
         if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
-            replacements[(np.random, name)] = _random_refusal(name)
-    originals_by_id = {id(getattr(mod, name)): (mod, name) for (mod, name) in replacements}
-    if user_globals is not None:
+            replacements[(id(np.random), name)] = (np.random, name, _random_refusal(name))
+    by_original = {id(getattr(mod, name)): patch for (mod, name, patch) in replacements.values()}
+    for namespace in namespaces:
         # `from numpy import zeros` binds the original function in the user's module.
-        for gname, obj in list(user_globals.items()):
-            key = originals_by_id.get(id(obj))
-            if key is not None:
-                replacements[(user_globals, gname)] = replacements[key]
+        for gname, obj in list(namespace.items()):
+            patch = by_original.get(id(obj))
+            if patch is not None:
+                replacements[(id(namespace), gname)] = (namespace, gname, patch)
     with _lock:
-        saved = {key: _get(*key) for key in replacements}
+        saved = [(target, name, _get(target, name)) for (target, name, _) in replacements.values()]
         try:
-            for key, value in replacements.items():
-                _set(*key, value)
+            for target, name, patch in replacements.values():
+                _set(target, name, patch)
             yield
         finally:
-            for key, value in saved.items():
-                _set(*key, value)
+            for target, name, original in saved:
+                _set(target, name, original)
 
 
 def _get(target, name):
@@ -105,3 +110,57 @@ def _conversion(ctx, original, copy: bool):
     convert.__name__ = original.__name__
     convert.__wrapped__ = original
     return convert
+
+
+def user_namespaces(fn, depth: int = 3) -> list[dict]:
+    """The global namespaces the traced code may read NumPy's functions from: the function's own (for a
+    callable object, its class's module), and those of the Python functions it names, closes over or
+    holds, a few calls deep (a helper in another module that did `from numpy import zeros`)."""
+    found: dict[int, dict] = {}
+    seen: set[int] = set()
+
+    def code_owner(obj):
+        if isinstance(obj, (staticmethod, classmethod)):
+            obj = obj.__func__
+        return getattr(obj, "__func__", obj)
+
+    def visit(obj, level: int):
+        obj = code_owner(obj)
+        if id(obj) in seen or level > depth:
+            return
+        seen.add(id(obj))
+        namespace = getattr(obj, "__globals__", None)
+        if namespace is None:
+            if callable(obj) and not isinstance(obj, type) and hasattr(type(obj), "__call__"):
+                module = sys.modules.get(type(obj).__module__)
+                for member in vars(type(obj)).values():
+                    if callable(code_owner(member)):
+                        visit(member, level)
+                if module is not None and not _is_library(module.__dict__):
+                    found.setdefault(id(module.__dict__), module.__dict__)
+            return
+        if _is_library(namespace):
+            return
+        found.setdefault(id(namespace), namespace)
+        code = getattr(obj, "__code__", None)
+        cells = [c.cell_contents for c in (getattr(obj, "__closure__", None) or ()) if _filled(c)]
+        names = [namespace[n] for n in (code.co_names if code else ()) if n in namespace]
+        for child in cells + names:
+            if callable(child) and not isinstance(child, type):
+                visit(child, level + 1)
+
+    visit(fn, 0)
+    return list(found.values())
+
+
+def _is_library(namespace: dict) -> bool:
+    name = namespace.get("__name__") or ""
+    return name.split(".")[0] in ("numpy", "distjit", "builtins")
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False

@@ -3,9 +3,11 @@
 It answers NumPy's dispatch protocols (NEP 13 `__array_ufunc__`, NEP 18
 `__array_function__`), Python's operators, and the ndarray methods and
 properties numerical code uses, by recording nodes in the trace. Anything that
-needs the *value* of the array (`bool(x)`, `float(x)`, iterating) raises
-TracingError at the user's line: baking one path of a data-dependent branch into
-the graph would silently give wrong results later.
+needs the *value* of the array (`bool(x)`, `float(x)`) raises TracingError at the
+user's line: baking one path of a data-dependent branch into the graph would
+silently give wrong results later. Iterating needs only the first dim, so it is
+unrolled when that dim is static. An ndarray attribute the proxy lacks is a
+TracingAttributeError at the user's line, never a bare AttributeError.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import operator
 
 import numpy as np
 
-from distjit.errors import TracingError
+from distjit.errors import TracingAttributeError, TracingError
 from distjit.frontend.source import user_loc
 from distjit.types import ScalarType, TensorType
 
@@ -109,18 +111,25 @@ class TracedArray:
     tolist = _value_needed(".tolist()")
 
     def __iter__(self):
-        raise TracingError(
-            f"iterating over a traced array ({self.type}) is not supported while tracing; index it explicitly "
-            f"(`for i in range(x.shape[0]): x[i]`) or use distjit.script to keep the loop", user_loc())
+        return self._ctx.iterate(self)
 
     def __len__(self):
         if not self.ndim:
-            raise TypeError("len() of unsized object")
+            raise TracingError(f"len() of a 0-d array ({self.type}): it has no first axis", user_loc())
         dim = self.shape[0]
         if isinstance(dim, TracedArray):
             raise TracingError(f"len() of an array whose first dimension is dynamic ({self.type}) would bake "
                                f"its traced size into the graph; use x.shape[0]", user_loc())
         return dim
+
+    def __getattr__(self, name):
+        # Only reached for names the class lacks; private names (NumPy's `__array_interface__` probes) stay
+        # ordinary AttributeErrors.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        what = f"ndarray.{name}" if hasattr(np.ndarray, name) else f"{name!r} (not an ndarray attribute either)"
+        raise TracingAttributeError(f"{what} is not supported on a traced array ({self.type}) by distjit's "
+                                    f"tracer; use the NumPy function instead if there is one", user_loc())
 
     # -- properties -----------------------------------------------------------------
     @property
@@ -133,6 +142,29 @@ class TracedArray:
         if not isinstance(t, TensorType):
             return ()
         return tuple(d if isinstance(d, int) else self._ctx.dim(self, axis) for axis, d in enumerate(t.shape))
+
+    @shape.setter
+    def shape(self, new_shape):
+        """`x.shape = (3, 4)` reshapes x itself, in place, as a view of the same data."""
+        self._ctx.set_shape(self, new_shape)
+
+    @property
+    def real(self):
+        return self._ctx.function(np.real, (self,), {})
+
+    @real.setter
+    def real(self, value):
+        self._ctx.assign(self.real, self._ctx.as_traced(value) if isinstance(value, (list, tuple)) else
+                         self._ctx.wrap(self._ctx.value_of(value)))
+
+    @property
+    def imag(self):
+        return self._ctx.function(np.imag, (self,), {})
+
+    @imag.setter
+    def imag(self, value):
+        self._ctx.assign(self.imag, self._ctx.as_traced(value) if isinstance(value, (list, tuple)) else
+                         self._ctx.wrap(self._ctx.value_of(value)))
 
     @property
     def dtype(self) -> np.dtype:

@@ -16,7 +16,7 @@ import numpy as np
 
 from distjit.errors import ShapeError, TracingError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
-from distjit.frontend.patching import patched
+from distjit.frontend.patching import patched, user_namespaces
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
 from distjit.function import Function, Signature
@@ -54,7 +54,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     proxies = [ctx.add_input(leaf, path, symbols.get(i, {})) for i, (leaf, path) in enumerate(zip(leaves, paths))]
     originals = [p._value for p in proxies]
     args = unflatten(in_spec, proxies)
-    with patched(ctx, getattr(fn, "__globals__", None)):
+    with patched(ctx, user_namespaces(fn)):
         _refuse_generators(fn)
         result = run_user(fn, args)
     try:
@@ -65,6 +65,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
         graph.add_output(ctx.value_of(leaf))
     mutations = []
     for index, (proxy, original) in enumerate(zip(proxies, originals)):
+        proxy = ctx.storage(proxy)
         if ctx.current(proxy) is not original:
             if not isinstance(leaves[index], np.ndarray):
                 raise TracingError(f"{graph.name} updates argument {paths[index]} in place, which is not an array")
@@ -86,6 +87,7 @@ class TraceContext(Functionalizer):
         self.constants: dict[Any, tuple[Any, Value]] = {}
         self.busy = False   # inside the registry (type inference may call NumPy): patches step aside
         self.dims: dict[tuple[Value, int], TracedArray] = {}
+        self.moved: dict[int, tuple[TracedArray, list]] = {}   # arrays whose shape was set (Functionalizer)
 
     # -- inputs and parameters --------------------------------------------------------
     def add_input(self, leaf, path: str, dims: dict[int, str]) -> TracedArray:
@@ -156,6 +158,17 @@ class TraceContext(Functionalizer):
         """Python arithmetic on traced Python numbers (`n - 1`), keeping Python's (weak) scalar types: `fn` is
         the Python function (operator.sub, bool ...) whose op the registry knows."""
         return self.record(REGISTRY.for_source(fn).name, list(operands), {}, user_loc())[0]
+
+    def iterate(self, proxy: TracedArray):
+        """`for row in x`: the rows x[0], x[1] ... (views, as NumPy's), unrolled over a static first dim."""
+        if not proxy.ndim:
+            raise TracingError(f"iteration over a 0-d array ({proxy.type})", user_loc())
+        n = proxy.shape[0]
+        if isinstance(n, TracedArray):
+            raise TracingError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
+                               f"unroll the loop for the example's size only; use distjit.script to keep the loop "
+                               f"(`for i in range(x.shape[0]): x[i]`)", user_loc())
+        return (proxy[i] for i in range(n))
 
     def wrap(self, value: Value, view=None) -> TracedArray:
         return TracedArray(self, value, view)

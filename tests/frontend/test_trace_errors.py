@@ -33,7 +33,7 @@ def test_data_dependent_if_names_file_and_line_and_suggests_script():
     lambda x: bool(x.any()),
     lambda x: x.max().item(),
     lambda x: x.tolist(),
-    lambda x: [v for v in x],
+    lambda x: [v for v in x[0]],     # a 0-d array has no first axis to iterate
     lambda x: list(range(x[0])),
     lambda x: x if x.sum() > 0 and x.max() else x,
 ])

@@ -1,0 +1,206 @@
+"""Python on traced arrays: iteration, builtins, complex parts, `x.shape =`, helpers and lambdas, lists built
+in loops, and the error for an attribute the tracer lacks. Each is compared with NumPy on fresh inputs."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import distjit
+from tests.compare import assert_same, fresh
+from tests.frontend.helpers.from_numpy_import import arange, padded_copy, zeros
+
+HERE = __file__
+
+
+def check(fn, *args, second=None):
+    """Trace on args; the Function matches NumPy on args and (for a graph that baked values) on `second`."""
+    f = distjit.trace(fn, fresh(args))
+    for inputs in (args, second) if second is not None else (args,):
+        expected_inputs = fresh(inputs)
+        expected = fn(*expected_inputs)
+        got_inputs = fresh(inputs)
+        assert_same(f(*got_inputs), expected)
+        assert_same(got_inputs, expected_inputs, 0.0, "inputs after the call")
+    return f
+
+
+def rng_array(seed, *shape, dtype=np.float64):
+    r = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "c":
+        return (r.standard_normal(shape) + 1j * r.standard_normal(shape)).astype(dtype)
+    return r.standard_normal(shape).astype(dtype)
+
+
+# -- iterating over the first axis ------------------------------------------------------------------------
+
+def rows_appended(X):
+    acc = []
+    for row in X:
+        acc.append(row.sum() * 2.0)
+    return np.array(acc)
+
+
+def zipped(X, Y):
+    return np.stack([a * b for a, b in zip(X, Y)])
+
+
+def enumerated(X):
+    total = np.zeros(X.shape[1])
+    for i, row in enumerate(X):
+        total += i * row
+    return total
+
+
+def rows_updated_in_place(X):
+    for row in X:          # rows are views: NumPy writes into X
+        row *= 2.0
+    return X.sum()
+
+
+def unpacked(X):
+    a, b, c = X
+    return a - b * c
+
+
+@pytest.mark.parametrize("fn", [rows_appended, enumerated, rows_updated_in_place, unpacked])
+def test_iterating_over_the_first_axis_unrolls(fn):
+    check(fn, rng_array(0, 3, 4), second=(rng_array(1, 3, 4),))
+
+
+def test_zip_of_two_arrays():
+    check(zipped, rng_array(0, 4, 3), rng_array(1, 4, 3), second=(rng_array(2, 4, 3), rng_array(3, 4, 3)))
+
+
+def test_iterating_over_a_dynamic_first_dim_names_the_line_and_points_to_script():
+    def loop(x):
+        return sum(row for row in x)  # marker
+    with pytest.raises(distjit.TracingError) as e:
+        distjit.trace(loop, (np.ones((3, 2)),), dynamic_axes={0: {0: "N"}})
+    assert f"{HERE}:" in str(e.value) and "distjit.script" in str(e.value)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 5), cols=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_iteration_matches_numpy_for_any_static_shape(rows, cols, seed):
+    def fn(X):
+        out = []
+        for i, row in enumerate(X):
+            out.append(row * (i + 1) - row.max())
+        return np.vstack(out), np.hstack(out), np.concatenate(out), sum(out)
+    check(fn, rng_array(seed, rows, cols), second=(rng_array(seed + 1, rows, cols),))
+
+
+# -- builtins ---------------------------------------------------------------------------------------------
+
+def test_len_abs_min_max_and_sum_builtins():
+    def fn(X):
+        n = len(X)
+        return abs(X) * max(n, 2) + min(1, 3, X.shape[1]) + max([X.shape[0], 7]) + sum([X, X, X])
+    check(fn, rng_array(0, 4, 3), second=(rng_array(1, 4, 3),))
+
+
+def test_abs_of_a_traced_scalar():
+    check(lambda x, a: x * abs(a), rng_array(0, 3), -2.5, second=(rng_array(1, 3), 4.0))
+
+
+def test_len_of_a_0d_array_is_a_tracing_error():
+    with pytest.raises(distjit.TracingError):
+        distjit.trace(lambda x: len(x.sum()), (np.ones(3),))
+
+
+# -- complex parts ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64, np.float64])
+def test_real_imag_conj_angle(dtype):
+    def fn(z):
+        return (z.real + 2 * z.imag, z.conj() * np.conj(z), np.angle(z), np.angle(z, deg=True), np.real(z),
+                np.imag(z), z.conjugate().real)
+    check(fn, rng_array(0, 3, 4, dtype=dtype), second=(rng_array(1, 3, 4, dtype=dtype),))
+
+
+def test_writes_through_real_and_imag():
+    def fn(z):
+        z.real[0] = 5.0
+        z.imag[:, 1] *= -1.0
+        w = z.copy()
+        w.imag = 0.5
+        w.real = w.real * 2
+        return w
+    check(fn, rng_array(0, 3, 4, dtype=np.complex128), second=(rng_array(1, 3, 4, dtype=np.complex128),))
+
+
+def test_writing_the_imaginary_part_of_a_real_array_is_refused():
+    def fn(x):
+        x.imag = 1.0
+        return x
+    with pytest.raises(distjit.TracingError):
+        distjit.trace(fn, (np.ones(3),))
+
+
+# -- x.shape = ... ----------------------------------------------------------------------------------------
+
+def test_setting_shape_reshapes_and_writes_reach_the_data_and_earlier_views():
+    def fn(x):
+        a = x * 1.0
+        first = a[0:2]
+        a.shape = (3, 4)
+        a[1] = -1.0
+        first += 10.0        # a view made before the shape was set writes into the same data
+        y = a * 2
+        y.shape = -1
+        view = x[2:]         # the shape of a view of an argument is the view's own
+        view.shape = (5, 2)
+        view[0] = 0.0        # ... and writing it writes into the caller's array
+        return y, first + 0.0, a
+    check(fn, np.arange(12.0), second=(np.arange(12.0) * 3,))
+
+
+def test_setting_the_shape_of_an_argument_is_refused():
+    def fn(x):
+        x.shape = (2, 3)
+        return x
+    with pytest.raises(distjit.TracingError) as e:
+        distjit.trace(fn, (np.arange(6.0),))
+    assert f"{HERE}:" in str(e.value) and "reshape" in str(e.value)
+
+
+# -- helpers, lambdas, containers -------------------------------------------------------------------------
+
+def test_helper_with_a_lambda_and_a_dict_and_from_numpy_import():
+    square = lambda v: v * v   # noqa: E731
+
+    def summary(a):
+        return {"mean": a.mean(axis=0), "sq": square(a), "padded": padded_copy(a[0]), "z": zeros(2) + arange(2)}
+
+    def fn(x):
+        d = summary(x)
+        return {"out": d["mean"] + d["sq"], "rest": (d["padded"], d["z"])}
+    check(fn, rng_array(0, 3, 2), second=(rng_array(1, 3, 2),))
+
+
+def test_dicts_tuples_and_lists_of_arrays_in_and_out():
+    def fn(d):
+        return [d["a"] + d["b"][0], {"t": (d["b"][1], d["a"] * 2)}]
+    check(fn, {"a": rng_array(0, 3), "b": [rng_array(1, 3), rng_array(2, 3)]},
+          second=({"a": rng_array(3, 3), "b": [rng_array(4, 3), rng_array(5, 3)]},))
+
+
+def test_lists_built_in_loops_stack_concatenate():
+    def fn(X):
+        acc = []
+        for i in range(X.shape[0]):
+            acc.append(X[i] * i)
+        return np.array(acc), np.stack(acc, axis=1), np.concatenate(acc), np.vstack(acc), np.hstack(acc)
+    check(fn, rng_array(0, 3, 2), second=(rng_array(1, 3, 2),))
+
+
+# -- attributes the tracer lacks --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [lambda x: x.flags, lambda x: x.tobytes(), lambda x: x.no_such_thing])
+def test_a_missing_attribute_is_a_tracing_error_at_the_users_line(body):
+    with pytest.raises(distjit.TracingError) as e:
+        distjit.trace(body, (np.ones(3),))
+    assert isinstance(e.value, distjit.DistJitError) and f"{HERE}:" in str(e.value)
+
+
+def test_hasattr_on_a_traced_array_answers_false_for_a_missing_attribute():
+    check(lambda x: x * 2 if not hasattr(x, "toarray") else x, rng_array(0, 3))
