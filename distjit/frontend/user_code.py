@@ -5,7 +5,8 @@ What goes wrong in the user's own code (a NameError, NumPy refusing the argument
 of `np.add(x)`, an attribute arrays do not have) would raise the same exception
 under NumPy; while tracing it becomes a TracingError that names the user's file
 and line, with the original chained as its cause. A DistJitError raised without
-a location gets the user's line too. What is raised from inside distjit's own code
+a location gets the user's line too, and one raised in a helper the user's function
+called names the calling lines after its own. What is raised from inside distjit's own code
 is not the user's error but a bug, and propagates unchanged: wrapping it would hide it.
 """
 from __future__ import annotations
@@ -22,11 +23,13 @@ def run_user(fn, args: tuple):
     try:
         return fn(*args)
     except DistJitError as e:
-        if e.loc is None:
-            loc = _user_loc(e.__traceback__)
-            if loc is not None:
-                raise _with_loc(e, loc) from e
-        raise
+        frames = _user_frames(e.__traceback__)
+        loc = e.loc if e.loc is not None else (frames[-1] if frames else None)
+        calls = [f for f in frames[:-1] if str(f) != str(loc)]
+        if loc is None or (e.loc is not None and not calls):
+            raise
+        message = str(e) + "".join(f"\n(called from {f})" for f in reversed(calls))
+        raise _with_loc(e, message, loc) from e
     except RecursionError:
         raise
     except Exception as e:
@@ -37,11 +40,11 @@ def run_user(fn, args: tuple):
         raise TracingError(f"{type(e).__name__}: {e}{calls}", frames[-1] if frames else None) from e
 
 
-def _with_loc(e: DistJitError, loc: SourceLoc) -> DistJitError:
+def _with_loc(e: DistJitError, message: str, loc: SourceLoc) -> DistJitError:
     try:
-        return type(e)(str(e), loc)
+        return type(e)(message, loc)
     except TypeError:                # a subclass with a constructor of its own
-        return TracingError(f"{type(e).__name__}: {e}", loc)
+        return TracingError(f"{type(e).__name__}: {message}", loc)
 
 
 def _user_frames(tb) -> list[SourceLoc]:
@@ -49,10 +52,6 @@ def _user_frames(tb) -> list[SourceLoc]:
     return [SourceLoc(frame.f_code.co_filename, lineno) for frame, lineno in traceback.walk_tb(tb)
             if not frame.f_code.co_filename.startswith(_SKIP) and not _is_internal(frame.f_code.co_filename)]
 
-
-def _user_loc(tb) -> SourceLoc | None:
-    frames = _user_frames(tb)
-    return frames[-1] if frames else None
 
 
 def _raised_in_distjit(tb) -> bool:
