@@ -108,14 +108,18 @@ class ScriptContext(TraceContext):
     def undo(self, log: list) -> None:
         assert self.logs and self.logs[-1] is log
         self.logs.pop()
-        for lst, items in reversed(self.list_saves.pop()):
-            lst[:] = items
+        for container, items in reversed(self.list_saves.pop()):
+            if isinstance(container, dict):
+                container.clear()
+                container.update(items)
+            else:
+                container[:] = items
         for proxy, value, view, version in reversed(log):
             proxy._value, proxy._view, proxy._version = value, view, version
 
 
-    def new_list(self, items: list) -> list:
-        """A list display or comprehension: remember the block it was made in (see check_list_mutation)."""
+    def new_list(self, items):
+        """A list or dict display or comprehension: remember the block it was made in (check_list_mutation)."""
         self.lists[id(items)] = (items, self.builder.block)
         return items
 
@@ -127,7 +131,7 @@ class ScriptContext(TraceContext):
         own lists are rows (script_lists.py) and do not come here.
         """
         if self.list_saves:
-            self.list_saves[-1].append((lst, list(lst)))
+            self.list_saves[-1].append((lst, dict(lst) if isinstance(lst, dict) else list(lst)))
         block = self.builder.block
         if self.probing or block is self.graph.block:
             return

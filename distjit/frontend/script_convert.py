@@ -194,6 +194,13 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
                          "loop over one name (`for i in range(n)`, `for row in x`) and unpack inside the body")
 
 
+def _copy_load(node):
+    """A copy of an expression read from the source (the rewrite changes nodes in place)."""
+    import copy
+
+    return copy.deepcopy(node)
+
+
 def _is_shape_assignment(node) -> bool:
     """`x.shape = (...)`: NumPy reshapes the array object in place; the one attribute assignment compiled."""
     return isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
@@ -396,7 +403,24 @@ class Rewriter:
             text = ast.unparse(s.test)
             call = _call(_dj("assert_"), [self.expr(s.test, test=True), msg, _const(text), self.site(s)])
             return [ast.copy_location(ast.Expr(value=call), s)]
-        return [self.expr(s)]
+        return self._item_store_checks(s) + [self.expr(s)]
+
+    def _item_store_checks(self, s) -> list:
+        """`lst[k] = v` changes a Python list (or dict) in place: checked as its methods are (script_lists.py)."""
+        if not isinstance(s, (ast.Assign, ast.AugAssign)):
+            return []
+        if isinstance(s, ast.AugAssign):
+            t = s.target
+            if not (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)) \
+                    or any(isinstance(n, ast.Slice) for n in ast.walk(t.slice)):
+                return []
+            # `d[k] -= v` on an array item updates the array in place; the container itself does not change.
+            key = _thunk(self.expr(_copy_load(t.slice)))
+            return [ast.copy_location(ast.Expr(value=_call(_dj("check_store"), [_name(t.value.id), self.site(s),
+                                                                                 key])), s)]
+        names = [t.value.id for t in s.targets if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)]
+        return [ast.copy_location(ast.Expr(value=_call(_dj("check_store"), [_name(n), self.site(s)])), s)
+                for n in dict.fromkeys(names)]
 
     def if_stmt(self, s, loop, guard_test=False) -> list:
         n = next(self.counter)
@@ -535,6 +559,10 @@ class _ExprRewriter(ast.NodeTransformer):
         if isinstance(node.ctx, ast.Load):
             node.value = _call(_dj("star"), [node.value, self.rw.site(node)])
         return node
+
+    def visit_Dict(self, node):
+        node = self.generic_visit(node)
+        return ast.copy_location(_call(_dj("new_list"), [node]), node)
 
     def visit_List(self, node):
         node = self.generic_visit(node)

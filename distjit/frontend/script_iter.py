@@ -98,7 +98,7 @@ def comprehension(site: Site, kind: str, element, generators: tuple):
                 run(level + 1, now)
     run(0, ())
     if kind == "dict":
-        return dict(results)
+        return ctx.new_list(dict(results))
     return ctx.new_list(results)
 
 

@@ -42,3 +42,20 @@ def set_shape(array, shape, site):
     ctx.note(array)
     array._value, array._view = ctx.current(reshaped), None
     array._version += 1
+
+
+def check_store(target, site, key=None):
+    """Before `target[k] = v` (or `target[k] += v`, `key` giving k): a Python list or dict may change only where
+    it was made (ScriptContext); an augmented update of an array item changes the array, not the container."""
+    if isinstance(target, (list, dict)):
+        from distjit.frontend.proxy import TracedArray
+        from distjit.frontend.script_context import active
+
+        if key is not None:
+            try:
+                item = target[key()]
+            except Exception:
+                item = None
+            if isinstance(item, TracedArray):
+                return
+        active().check_list_mutation(target, site)

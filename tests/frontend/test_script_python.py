@@ -149,6 +149,20 @@ def set_shape(X: np.ndarray, n: int):
     return alias * 2.0, y.sum(axis=1)
 
 
+def containers_in_branches(X: np.ndarray):
+    if X.sum() > 0:                            # a prim.If: its own list and dict change inside it
+        d = {}
+        d["a"] = X * 2.0
+        pair = [X, X]
+        pair[1] = X + 1.0
+        y = d["a"] + pair[1]
+    else:
+        y = X
+    out = {"s": X.sum()}
+    out["m"] = X.max()
+    return y, out
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -172,6 +186,7 @@ CASES = [
     (closure_reads_current_values, lambda X: (X,)),
     (python_sums, lambda X: (X, 4)),
     (set_shape, lambda X: (X, 3)),
+    (containers_in_branches, lambda X: (X,)),
 ]
 
 

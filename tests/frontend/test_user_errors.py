@@ -116,6 +116,8 @@ SCRIPT_ONLY = [
     "acc = []\nif x.sum() > 0:\n    acc.append(x)  #!",
     "acc = []\nfor i in range(n):\n    acc.append(x[i])\n    acc.pop()  #!",
     "y = fn_that_recurses(x)",
+    "lst = [0.0]\nif x.sum() > 0:\n    lst[0] = x.sum()  #!",
+    "d = {}\nfor i in range(n):\n    d[i] = x[i]  #!",
 ]
 
 # Python on array data that the tracer cannot record (the script compiler keeps it as control flow).
