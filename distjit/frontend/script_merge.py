@@ -162,6 +162,10 @@ class Merger:
             return obj.type
         if isinstance(obj, (bool, int, float, complex, np.generic, np.ndarray)):
             return type_of(obj)
+        from distjit.frontend.script_lists import StackedRows
+
+        if isinstance(obj, StackedRows):
+            obj.materialize()        # a list of run-time length says so, at its loop
         raise site_error(self.site, f"{name!r} is a {type(obj).__name__} on one path of the {self.what} and "
                                     f"something else on another; only arrays and numbers can differ between paths",
                          "give it the same Python value on every path, or make it an array")

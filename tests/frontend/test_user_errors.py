@@ -145,16 +145,22 @@ atexit.register(shutil.rmtree, _DIR, True)
 _counter = itertools.count()
 
 
-def _program(prelude: list[str], construct: str) -> tuple[str, int]:
+# What the construct may sit in: straight-line code, an unrolled loop, a branch (a prim.If in script).
+WRAPPERS = ["", "for _k in range(2):", "if x.shape[0] > 1:"]
+
+
+def _program(prelude: list[str], construct: str, wrapper: str = "") -> tuple[str, int]:
     """The module's source and the line the error must name: the construct's first, or the one marked #!."""
     header = ["import math", "", "import numpy as np", "", "COUNTER = 0", "", "", "def helper_with_try(v):",
               "    try:", "        return v.no_such_attribute", "    except KeyError:", "        return v", "", "",
               "def fn_that_recurses(v):", "    return fn_that_recurses(v[1:]) if len(v) > 1 else v", "", "",
               "def kernel(x, n):"]
     lines = construct.split("\n")
+    if wrapper:
+        lines = [wrapper] + ["    " + text for text in lines]
     body = list(prelude) + lines + ["return x"]
     marked = [i for i, text in enumerate(lines) if text.endswith("#!")]
-    line = len(header) + len(prelude) + 1 + (marked[0] if marked else 0)
+    line = len(header) + len(prelude) + 1 + (marked[0] if marked else 1 if wrapper else 0)
     return "\n".join(header + [textwrap.indent(s, "    ") for s in body]) + "\n", line
 
 
@@ -187,10 +193,10 @@ cases = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(case=cases, prelude=prelude_lines)
-def test_user_error_is_a_distjit_error_naming_file_and_line(case, prelude):
+@given(case=cases, prelude=prelude_lines, wrapper=st.sampled_from(WRAPPERS))
+def test_user_error_is_a_distjit_error_naming_file_and_line(case, prelude, wrapper):
     frontend, construct = case
-    source, line = _program(prelude, construct)
+    source, line = _program(prelude, construct, wrapper)
     kernel, path = _load(source)
     try:
         _run(frontend, kernel)
