@@ -155,6 +155,36 @@ def _running_sum(rows: TracedArray, start):
     return np.cumsum(np.concatenate([first, rows]), axis=0)[-1]
 
 
+def _protocol(python):
+    """Builtins that call the value's own methods (pow -> __pow__, round -> __round__, getattr): the traced
+    array's methods record what NumPy's would compute."""
+    def run(site, *args, **kwargs):
+        return _run(python, site, args, kwargs)
+    return run
+
+
+def _round(site, x, ndigits=None):
+    """round() of a traced number: half to even, as Python's; without ndigits an int, as Python's."""
+    if not isinstance(x, TracedArray):
+        return builtins.round(x, ndigits) if ndigits is not None else builtins.round(x)
+    if ndigits is None:
+        return _convert_scalar(int)(site, np.round(x))
+    return np.round(x, ndigits)
+
+
+def _isinstance(site, obj, classinfo):
+    """isinstance of a traced value answers for the value NumPy would have there: an ndarray, the NumPy scalar
+    of its dtype for a 0-d result, or the Python number of a scalar argument."""
+    if isinstance(obj, TracedArray):
+        t = obj.type
+        if isinstance(t, TensorType):
+            example = np.ndarray((0,) * t.ndim, t.dtype) if t.ndim else t.dtype.type(0)   # np.empty is patched
+        else:
+            example = t.pytype(0)
+        return builtins.isinstance(example, classinfo)
+    return builtins.isinstance(obj, classinfo)
+
+
 def _refuse_sum(site):
     raise site_error(site, "sum() over a range, zip or enumerate whose length is known only at run time",
                      "sum an array with np.sum, or loop with `for`")
@@ -182,6 +212,12 @@ _BUILTINS = {
     builtins.tuple: _container(builtins.tuple),
     builtins.sum: _sum,
     builtins.range: lambda site, *args: range_(site, *args),
+    builtins.pow: _protocol(builtins.pow),
+    builtins.divmod: _protocol(builtins.divmod),
+    builtins.round: _round,
+    builtins.getattr: _protocol(builtins.getattr),
+    builtins.hasattr: _protocol(builtins.hasattr),
+    builtins.isinstance: _isinstance,
 }
 
 

@@ -163,6 +163,32 @@ def containers_in_branches(X: np.ndarray):
     return y, out
 
 
+def python_builtins(X: np.ndarray, t: float):
+    a = abs(X).sum() + abs(t)
+    b = pow(X, 2) + round(float(X[0, 0]), 2) + round(t)
+    kinds = isinstance(X, np.ndarray), isinstance(t, float), isinstance(X[0, 0], float), isinstance(X, list)
+    e = getattr(X, "T")
+    while True:                               # a data-dependent exit: a prim.Loop with a break
+        t = t * 0.5
+        if t < 0.1:
+            break
+    return a, b, kinds, e, t
+
+
+def python_loops_with_lists(X: np.ndarray):
+    acc = []
+    i = 0
+    while i < 3:                              # a Python while: the list stays a Python list
+        acc.append(X[i] * 2.0)
+        i += 1
+    out = []
+    for j in range(4):
+        if j == 2:
+            break
+        out.append(X[j])
+    return np.array(acc), out, len(acc)
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -187,6 +213,8 @@ CASES = [
     (python_sums, lambda X: (X, 4)),
     (set_shape, lambda X: (X, 3)),
     (containers_in_branches, lambda X: (X,)),
+    (python_builtins, lambda X: (X, 2.0)),
+    (python_loops_with_lists, lambda X: (X,)),
 ]
 
 
