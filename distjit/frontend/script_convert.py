@@ -13,6 +13,11 @@ construct assigns) and returns it, so the helpers can trace it into its own bloc
         y = -x                          def _dj_else_1(y): ...
                                         (y,) = _dj.if_(x.sum() > 0, _dj_then_1, _dj_else_1, (y,), ('y',), S[0])
 
+Expressions that iterate or compare in steps (comprehensions, unpacking, chained
+comparisons, `*xs`) become calls too (script_iter.py); list and dict displays are
+registered with the block they are made in, and a nested `def` stays as written
+(it is compiled from its own source when called).
+
 `return`, `break` and `continue` inside control flow become flags (`_dj_ret`,
 `_dj_brk_N`, `_dj_cont_N`) that guard the statements after them and are carried
 through loops; the function returns `_dj_retval` at its end. Every local is

@@ -4,7 +4,14 @@ A `for` over a short Python range or sequence is unrolled; over an array, a
 range with a traced bound, or a range longer than `UNROLL_LIMIT` it becomes a
 `prim.Loop`, as does a `while` (or a loop with `break`) whose test depends on
 data, even when that only shows after an iteration (NOTE: [State merging] in
-script_merge.py).
+script_merge.py). `enumerate`, `zip` and `reversed` of arrays or traced ranges are
+`Items`, iterated the same way.
+
+What a graph loop carries: the names its body assigns, the arrays it updates in
+place, the lists it appends to (as rows, NOTE: [Lists in graph loops] in
+script_lists.py), and a name first assigned inside it, which is valid after the
+loop only if the loop ran: where it is read, the graph asserts so (Python's
+UnboundLocalError), so a loop that always runs, as real code's loops do, compiles.
 """
 from __future__ import annotations
 
