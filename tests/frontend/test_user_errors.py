@@ -208,3 +208,32 @@ def test_user_error_is_a_distjit_error_naming_file_and_line(case, prelude, wrapp
         raise AssertionError(f"{frontend}: {construct!r} raised a bare {type(e).__name__}: {e}") from e
     else:
         raise AssertionError(f"{frontend}: {construct!r} compiled and ran without an error")
+
+
+def _scaled(x, n):
+    return x * n
+
+
+WRONG_CALLS = {
+    "missing argument": lambda f, x: f(x),
+    "extra argument": lambda f, x: f(x, 3, 4),
+    "unknown keyword": lambda f, x: f(x, n=3, m=1),
+    "a string for an array": lambda f, x: f("a", 3),
+    "a string for a number": lambda f, x: f(x, "a"),
+    "None for a number": lambda f, x: f(x, None),
+}
+
+
+@given(frontend=st.sampled_from(["trace", "script"]), wrong=st.sampled_from(sorted(WRONG_CALLS)))
+@settings(max_examples=30, deadline=None)
+def test_a_wrong_call_of_a_compiled_function_is_a_distjit_error(frontend, wrong):
+    x = np.ones((4, 3))
+    f = distjit.trace(_scaled, (x, 3)) if frontend == "trace" else distjit.script(_scaled)
+    try:
+        WRONG_CALLS[wrong](f, x)
+    except distjit.DistJitError:
+        pass
+    except Exception as e:  # the property under test
+        raise AssertionError(f"{frontend}: {wrong} raised a bare {type(e).__name__}: {e}") from e
+    else:
+        raise AssertionError(f"{frontend}: {wrong} was accepted")
