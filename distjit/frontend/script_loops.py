@@ -25,7 +25,7 @@ from distjit.frontend.script_lists import RowList, StackedRows, buffer_types, ch
 from distjit.frontend.script_merge import Frozen, Merger, const_equal, dummy_value, trace_branch, unify_types
 from distjit.frontend.script_truth import truth
 from distjit.ir.graph import Block, Node, Value
-from distjit.types import INT, TensorType, Type, type_of
+from distjit.types import INT, ScalarType, TensorType, Type, type_of
 
 UNROLL_LIMIT = 16          # a Python range longer than this becomes a prim.Loop instead of being unrolled
 _INT64_MAX = 2 ** 63 - 1
@@ -504,7 +504,9 @@ def _refine(merger: Merger, plan, res, name, trip):
         if undef.is_return and not isinstance(res, Undefined):
             return _entry_plan_from_result(merger, res, name), True
         if isinstance(res, Frozen) or isinstance(res, (bool, int, float, complex, np.generic)):
-            return ("carry", merger.type_of(res, name), None, undef), True
+            t = merger.type_of(res, name)
+            if isinstance(t, (TensorType, ScalarType)):      # what a dummy entry value can be made of
+                return ("carry", t, None, undef), True
         return plan, False
     # keep
     obj = plan[1]
