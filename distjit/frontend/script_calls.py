@@ -185,6 +185,31 @@ def _isinstance(site, obj, classinfo):
     return builtins.isinstance(obj, classinfo)
 
 
+def _any_all(python, reduce):
+    """any()/all() of traced truth values: Python's answer as a traced bool (each item must be a number or a 0-d
+    array, whose truth Python would take; an array of more dims is NumPy's ambiguous truth value)."""
+    def run(site, seq):
+        if isinstance(seq, StackedRows) and not seq._made:
+            rows = seq.stacked
+        elif isinstance(seq, (list, tuple)) and _has_traced(seq, {}):
+            rows = seq
+        else:
+            if isinstance(seq, TracedArray):
+                raise site_error(site, f"{python.__name__}() of an array iterates over it in Python",
+                                 f"use x.{python.__name__}() (np.{python.__name__})")
+            return python(seq)
+        items = [rows] if isinstance(rows, TracedArray) else list(rows)
+        for item in items:
+            t = item.type if isinstance(item, TracedArray) else None
+            if isinstance(t, TensorType) and t.ndim > (1 if item is rows else 0):
+                raise site_error(site, f"the truth value of an array ({t}) is ambiguous",
+                                 "reduce each item first: use .any() or .all()")
+        stacked = rows if isinstance(rows, TracedArray) else np.array(
+            [x if isinstance(x, TracedArray) else builtins.bool(x) for x in items])
+        return _convert_scalar(bool)(site, reduce(stacked != 0))
+    return run
+
+
 def _refuse_sum(site):
     raise site_error(site, "sum() over a range, zip or enumerate whose length is known only at run time",
                      "sum an array with np.sum, or loop with `for`")
@@ -218,6 +243,8 @@ _BUILTINS = {
     builtins.getattr: _protocol(builtins.getattr),
     builtins.hasattr: _protocol(builtins.hasattr),
     builtins.isinstance: _isinstance,
+    builtins.any: _any_all(builtins.any, np.any),
+    builtins.all: _any_all(builtins.all, np.all),
 }
 
 

@@ -189,6 +189,17 @@ def python_loops_with_lists(X: np.ndarray):
     return np.array(acc), out, len(acc)
 
 
+def any_all(X: np.ndarray, tol: float):
+    a = any(abs(v) > tol for v in X[0])
+    b = all(row.sum() > -100.0 for row in X)     # rows of run-time number
+    c = any([False, X[0, 0] > 100.0])
+    if any(v > 1.5 for v in X[:, 0]):
+        y = X * 2.0
+    else:
+        y = X
+    return a, b, c, y
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -215,6 +226,7 @@ CASES = [
     (containers_in_branches, lambda X: (X,)),
     (python_builtins, lambda X: (X, 2.0)),
     (python_loops_with_lists, lambda X: (X,)),
+    (any_all, lambda X: (X, 0.5)),
 ]
 
 
