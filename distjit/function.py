@@ -83,6 +83,8 @@ class Function:
         sig = self.signature
         if not kwargs and sig.flat and len(args) == len(sig.arg_names):
             check_inputs(self.name, self.graph.inputs, args, sig._input_paths)
+            if self.graph.guards:
+                check_guards(self.name, self.graph, args, sig._input_paths)
             return args
         values = bind_arguments(self.name, sig, args, kwargs)
         try:
@@ -96,6 +98,8 @@ class Function:
                     raise ShapeError(f"{self.name}(): argument {arg_name} must be {expected} as when traced, "
                                      f"got {type(value).__name__} {got}")
         check_inputs(self.name, self.graph.inputs, leaves, sig._input_paths)
+        if self.graph.guards:
+            check_guards(self.name, self.graph, leaves, sig._input_paths)
         return leaves
 
     def run_graph(self, leaves: list) -> list:
@@ -263,6 +267,17 @@ def check_inputs(name: str, inputs, leaves: Sequence, paths: Sequence[str]) -> N
     symbols: dict[str, tuple[int, str]] = {}
     for value, leaf, path in zip(inputs, leaves, paths):
         _check_one(name, value.type, leaf, path, symbols)
+
+
+def check_guards(name: str, graph: Graph, leaves: Sequence, paths: Sequence[str]) -> None:
+    """Raise ShapeError when a scalar argument differs from the value the graph was specialized on."""
+    for i, value in enumerate(graph.inputs):
+        if value in graph.guards and leaves[i] != graph.guards[value]:
+            raise ShapeError(f"{name}(): argument {paths[i]} is {leaves[i]!r}, but the graph was specialized on "
+                             f"{paths[i]} == {graph.guards[value]!r} (its value was used as a size, trip count or "
+                             f"condition while tracing: `guard %{value.name} == {graph.guards[value]!r}` in the "
+                             f"graph); trace the function again with this value, or keep the traced function "
+                             f"(distjit.trace's result traces again for each value)")
 
 
 def _check_one(name: str, t: Type, leaf: Any, path: str, symbols: dict) -> None:

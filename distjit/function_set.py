@@ -52,8 +52,25 @@ def type_key(t: Type) -> LeafKey:
 
 
 def signature_key(f: Function) -> tuple:
-    """The key under which a FunctionSet files `f`: its argument structure and each input's key."""
+    """The key under which a FunctionSet files `f`: its argument structure, each input's key, and its guards."""
+    return (*types_key(f), guard_key(f))
+
+
+def types_key(f: Function) -> tuple:
+    """What a call is dispatched by first: the argument structure and each input's key."""
     return (f.signature.in_spec, tuple(type_key(v.type) for v in f.graph.inputs))
+
+
+def guard_key(f: Function) -> tuple:
+    """((input index, value), ...): the scalar values `f`'s graph was specialized on (trace.py's guards)."""
+    guards = f.graph.guards
+    if not guards:
+        return ()
+    return tuple((i, guards[v]) for i, v in enumerate(f.graph.inputs) if v in guards)
+
+
+def guards_hold(guards: tuple, leaves) -> bool:
+    return all(leaves[i] == value for i, value in guards)
 
 
 def describe_key(key: LeafKey) -> str:
@@ -73,6 +90,8 @@ class FunctionSet:
 
     def __init__(self, functions: Iterable[Function] = (), name: str | None = None):
         self._functions: dict[tuple, Function] = {}
+        # types_key -> [(guard_key, Function)]: the Functions a call of those types may run, tried in order
+        self._by_types: dict[tuple, list[tuple[tuple, Function]]] = {}
         self._last: Function | None = None
         self.metadata: dict[str, str] = {}
         functions = list(functions)
@@ -86,8 +105,21 @@ class FunctionSet:
         if first is not None and first.signature.arg_names != f.signature.arg_names:
             raise ShapeError(f"{self.name}: every Function of a set takes the same arguments; "
                              f"{first.signature.arg_names} and {f.signature.arg_names} differ")
-        self._functions[signature_key(f)] = f
+        self._store(f)
         self._last = f
+
+    def _store(self, f: Function) -> None:
+        key = signature_key(f)
+        types, guards = key[:2], key[2]
+        entries = self._by_types.setdefault(types, [])
+        if key in self._functions:
+            entries[:] = [(g, h) for g, h in entries if g != guards]
+        entries.append((guards, f))
+        self._functions[key] = f
+
+    def _same_types(self, spec: TreeSpec, keys: tuple) -> bool:
+        """Some Function takes arguments of these types (a call that missed broke its guards)."""
+        return (spec, keys) in self._by_types
 
     # -- choosing the Function for a call -------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -110,7 +142,11 @@ class FunctionSet:
             keys = tuple(leaf_key(x) for x in leaves)
         except ShapeError as e:
             raise ShapeError(f"{self.name}(): {e}") from None
-        f = self._functions.get((spec, keys))
+        f = None
+        for guards, candidate in self._by_types.get((spec, keys), ()):
+            if not guards or guards_hold(guards, leaves):
+                f = candidate
+                break
         if f is None:
             f = self._missing(values, leaves, spec, keys)
         self._last = f
@@ -118,11 +154,30 @@ class FunctionSet:
 
     def _missing(self, values: tuple, leaves: list, spec: TreeSpec, keys: tuple) -> Function:
         """No Function fits these arguments: a set without the source cannot compile one, so say which argument."""
+        if self._same_types(spec, keys):
+            raise ShapeError(self._mismatch(spec, keys, leaves) + "; save the set with this value too (call the "
+                             "traced function with it before distjit.save), or trace it again")
         raise ShapeError(self._mismatch(spec, keys) + "; save the set with this signature too "
                          "(call the scripted function with such arguments before distjit.save, or pass example_inputs=)")
 
-    def _mismatch(self, spec: TreeSpec, keys: tuple) -> str:
+    def _guard_mismatch(self, spec: TreeSpec, leaves) -> str:
+        """Which argument broke the guards, its value, and the values the graphs were specialized on."""
+        paths = []
+        for name, child in zip(self._arg_names(), spec.children):
+            paths.extend(leaf_paths(child, name))
+        keys = tuple(leaf_key(x) for x in leaves)
+        entries = self._by_types[(spec, keys)]
+        broken = {i for guards, _ in entries for i, value in guards if leaves[i] != value}
+        i = min(broken)
+        assumed = sorted({repr(value) for guards, _ in entries for j, value in guards if j == i})
+        return (f"{self.name}(): argument {paths[i]} is {leaves[i]!r}, but {self.name} was specialized on "
+                f"{paths[i]} == {' or '.join(assumed)} (its value was used as a size, trip count or "
+                f"condition while tracing)")
+
+    def _mismatch(self, spec: TreeSpec, keys: tuple, leaves=None) -> str:
         names = self._arg_names()
+        if leaves is not None and (spec, keys) in self._by_types:
+            return self._guard_mismatch(spec, leaves)
         known = list(self._functions)
         same_structure = [k for k in known if k[0] == spec]
         if not same_structure:

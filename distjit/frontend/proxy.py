@@ -8,6 +8,11 @@ user's line: baking one path of a data-dependent branch into the graph would
 silently give wrong results later. Iterating needs only the first dim, so it is
 unrolled when that dim is static. An ndarray attribute the proxy lacks is a
 TracingAttributeError at the user's line, never a bare AttributeError.
+
+A Python scalar argument is the exception (NOTE: [Scalar specialization] in
+trace.py): its proxy also knows the example's value (`_known`), and so does
+arithmetic on it (`n - 1`). Where the program needs that value (range(), a
+size, bool()), the tracer specializes the graph on it behind a guard.
 """
 from __future__ import annotations
 
@@ -20,13 +25,26 @@ from distjit.frontend.source import user_loc
 from distjit.types import ScalarType, TensorType
 
 
-def _value_needed(what: str):
+def _value_needed(what: str, convert=None):
+    """A conversion that needs the value: a scalar with a known example value specializes (`convert` of it)."""
     def method(self, *args, **kwargs):
+        if convert is not None and self._known is not None:
+            return convert(self._ctx.specialize(self))
+        if isinstance(self.type, ScalarType):
+            raise TracingError(
+                f"{what} needs the value of a traced Python {self.type}, which is not known while tracing: it comes "
+                f"from an argument named in dynamic_argnames, a dynamic dim or an array. Leave the argument out of "
+                f"dynamic_argnames (or name it in static_argnames) to specialize the graph on its value, or use "
+                f"distjit.script to keep the control flow", user_loc())
         raise TracingError(
             f"{what} needs the value of a traced array ({self.type}), which is not known while tracing: "
             f"a Python branch or conversion on it would be baked into the graph. Use distjit.script to keep "
             f"data-dependent control flow, or np.where/np.clip to compute it as arrays.", user_loc())
     return method
+
+
+def _item(value):
+    return value
 
 
 def is_python_scalar(x) -> bool:
@@ -85,7 +103,7 @@ def _shape_args(args):
 class TracedArray:
     """A traced NumPy value (an array, a NumPy scalar, or a Python scalar input)."""
 
-    __slots__ = ("_ctx", "_value", "_view", "_version", "__weakref__")
+    __slots__ = ("_ctx", "_value", "_view", "_version", "_known", "_sources", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, ctx, value, view=None):
@@ -93,6 +111,8 @@ class TracedArray:
         self._value = value      # the IR value that holds this array's current contents
         self._view = view        # (base, how) when NumPy would have made this array a view of base
         self._version = 0        # bumped on every in-place update
+        self._known = None       # a Python scalar's example value, when it derives only from scalar arguments
+        self._sources = ()       # the graph inputs `_known` derives from: what specializing it guards
 
     # -- dispatch protocols -------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -102,13 +122,13 @@ class TracedArray:
         return self._ctx.function(func, args, kwargs)
 
     __array__ = _value_needed("converting to a NumPy array (np.asarray, or a function distjit does not know)")
-    __bool__ = _value_needed("a Python truth test (`if`, `while`, `and`, `or`, `not`, bool())")
-    __float__ = _value_needed("float()")
-    __int__ = _value_needed("int()")
-    __complex__ = _value_needed("complex()")
-    __index__ = _value_needed("using it as a Python index or size (range(), list indexing)")
-    item = _value_needed(".item()")
-    tolist = _value_needed(".tolist()")
+    __bool__ = _value_needed("a Python truth test (`if`, `while`, `and`, `or`, `not`, bool())", bool)
+    __float__ = _value_needed("float()", float)
+    __int__ = _value_needed("int()", int)
+    __complex__ = _value_needed("complex()", complex)
+    __index__ = _value_needed("using it as a Python index or size (range(), list indexing)", operator.index)
+    item = _value_needed(".item()", _item)
+    tolist = _value_needed(".tolist()", _item)
 
     def __iter__(self):
         return self._ctx.iterate(self)

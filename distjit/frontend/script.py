@@ -131,7 +131,7 @@ class ScriptFunction(FunctionSet):
         f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name, self._defaults)
         for level, options in self._optimizations:
             f = f.optimize(level, **options)
-        self._functions[(spec, keys)] = f
+        self._store(f)
         return f
 
     def _not_compiled(self) -> str:
@@ -182,10 +182,11 @@ class ScriptFunction(FunctionSet):
         check_optimize_options(level, options)
         out = ScriptFunction(self.fn, name=self.name, optimizations=self._optimizations + ((level, dict(options)),))
         out.metadata = dict(self.metadata)
-        for key, f in self._functions.items():
-            out._functions[key] = f.optimize(level, **options)
+        for f in self._functions.values():
+            optimized = f.optimize(level, **options)
+            out._store(optimized)
             if f is self._last:
-                out._last = out._functions[key]
+                out._last = optimized
         return out
 
     # -- introspection --------------------------------------------------------------------

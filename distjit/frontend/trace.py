@@ -6,10 +6,27 @@ made functional (functionalize.py): the traced array is rebound to a new value;
 when the array is a view, the update is written back to its base as NumPy would;
 when it is an input, the Function writes the final contents back into the
 caller's array.
+
+NOTE: [Scalar specialization]
+A Python bool, int or float argument is a graph input, and its proxy also carries the
+example's value (`TracedArray._known`), as does Python arithmetic on such proxies
+(`n - 1`, `2 * n`, `n > 0`). While the program only computes with it, it stays an input
+(`x * n` reads %n). Where the program needs its value (range(), a shape or another
+attribute, a slice bound, bool(), int(), float(), a list index), the tracer uses the
+example's value and records a guard on every argument it came from (`Graph.guards`,
+printed `guard %n == 5`): torch.compile's SymInt specialization, JAX's static
+arguments found by use instead of declared. A plain integer index (`x[i]`) stays
+dynamic, as the IR indexes by a run-time value and the result's shape does not depend
+on it. A call whose arguments break a guard does not run the graph: `distjit.trace`
+then returns a `TracedFunction` that traces again, one graph per guarded value
+(frontend/traced_function.py); a loaded file raises ShapeError. `static_argnames`
+specializes an argument up front (the function sees the plain Python value),
+`dynamic_argnames` forbids it (needing its value is a TracingError that says so).
 """
 from __future__ import annotations
 
 import inspect
+import operator
 from typing import Any, Callable
 
 import numpy as np
@@ -29,17 +46,36 @@ from distjit.frontend.user_code import run_user
 
 
 
-def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: str | None = None) -> Function:
+def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: str | None = None, *,
+          static_argnames=(), dynamic_argnames=()):
     """Trace `fn` on `example_inputs` (a tuple of arguments, or one array) into a `Function`.
 
     `dynamic_axes` makes dims symbolic, by argument name or position:
     ``{"x": {0: "B"}}`` lets the Function accept any size on x's first axis.
     A callable object traces like a function; its array attributes become named
     parameters (`f.params`).
+
+    A Python scalar argument whose value the function needs (a trip count, a size) is
+    specialized on its example value behind a guard (NOTE: [Scalar specialization]); the
+    result is then a `TracedFunction`, which traces again for another value.
+    `static_argnames` names scalar arguments to specialize whatever their use,
+    `dynamic_argnames` those that must stay graph inputs.
     """
+    from distjit.frontend.traced_function import TracedFunction
+
+    f = trace_function(fn, example_inputs, dynamic_axes, name, static_argnames, dynamic_argnames)
+    if not f.graph.guards:
+        return f
+    return TracedFunction(fn, f, dynamic_axes, name, static_argnames, dynamic_argnames)
+
+
+def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, static_argnames=(),
+                   dynamic_argnames=()) -> Function:
+    """One trace of `fn` on `example_inputs`: a Function, whose graph has guards if it specialized a scalar."""
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
     arg_names, defaults = _arg_names(fn, len(example_inputs))
+    static_argnames, dynamic_argnames = _scalar_names(static_argnames, dynamic_argnames, arg_names)
     graph = Graph(name or _name_of(fn))
     ctx = TraceContext(graph)
     ctx.add_params(_find_params(fn))
@@ -51,9 +87,13 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     for arg_name, child in zip(arg_names, in_spec.children):
         paths.extend(leaf_paths(child, arg_name))
     symbols = _dynamic_dims(dynamic_axes, arg_names, in_spec, leaves)
-    proxies = [ctx.add_input(leaf, path, symbols.get(i, {})) for i, (leaf, path) in enumerate(zip(leaves, paths))]
+    leaf_args = _leaf_args(arg_names, in_spec)
+    proxies = [ctx.add_input(leaf, path, symbols.get(i, {}), dynamic=leaf_args[i] in dynamic_argnames)
+               for i, (leaf, path) in enumerate(zip(leaves, paths))]
     originals = [p._value for p in proxies]
-    args = unflatten(in_spec, proxies)
+    given = [ctx.static(p, leaves[i], paths[i]) if leaf_args[i] in static_argnames else p
+             for i, p in enumerate(proxies)]
+    args = unflatten(in_spec, given)
     with patched(ctx, user_namespaces(fn)):
         _refuse_generators(fn)
         result = run_user(fn, args)
@@ -88,14 +128,32 @@ class TraceContext(Functionalizer):
         self.busy = False   # inside the registry (type inference may call NumPy): patches step aside
         self.dims: dict[tuple[Value, int], TracedArray] = {}
         self.moved: dict[int, tuple[TracedArray, list]] = {}   # arrays whose shape was set (Functionalizer)
+        self.examples: dict[Value, Any] = {}    # a scalar input's example value (what a guard assumes)
 
     # -- inputs and parameters --------------------------------------------------------
-    def add_input(self, leaf, path: str, dims: dict[int, str]) -> TracedArray:
+    def add_input(self, leaf, path: str, dims: dict[int, str], dynamic: bool = False) -> TracedArray:
         t = type_of(leaf)
         if isinstance(t, TensorType) and dims:
             t = TensorType(t.dtype, tuple(dims.get(i, d) for i, d in enumerate(t.shape)))
         value = self.graph.add_input(t, path)
-        return TracedArray(self, value)
+        proxy = TracedArray(self, value)
+        if type(leaf) in _SPECIALIZABLE and not dynamic:
+            proxy._known, proxy._sources = leaf, (value,)
+            self.examples[value] = leaf
+        return proxy
+
+    def static(self, proxy: TracedArray, leaf, path: str):
+        """A scalar named in static_argnames: guarded now; the function sees the plain Python value."""
+        if type(leaf) not in _SPECIALIZABLE:
+            raise TracingError(f"static_argnames names {path}, which is a {type(leaf).__name__}; only Python bool, "
+                               f"int and float arguments can be specialized")
+        return self.specialize(proxy)
+
+    def specialize(self, proxy: TracedArray):
+        """The example value of a scalar whose value the program needs; the graph is guarded on its sources."""
+        for source in proxy._sources:
+            self.graph.guards[source] = self.examples[source]
+        return proxy._known
 
     def add_params(self, named: dict[str, np.ndarray]) -> None:
         for pname, array in named.items():
@@ -157,7 +215,15 @@ class TraceContext(Functionalizer):
     def scalar(self, fn, operands: tuple) -> TracedArray:
         """Python arithmetic on traced Python numbers (`n - 1`), keeping Python's (weak) scalar types: `fn` is
         the Python function (operator.sub, bool ...) whose op the registry knows."""
-        return self.record(REGISTRY.for_source(fn).name, list(operands), {}, user_loc())[0]
+        result = self.record(REGISTRY.for_source(fn).name, list(operands), {}, user_loc())[0]
+        traced = [o for o in operands if isinstance(o, TracedArray)]
+        if all(o._known is not None for o in traced):
+            try:
+                result._known = fn(*(o._known if isinstance(o, TracedArray) else o for o in operands))
+            except (ArithmeticError, ValueError, TypeError):
+                return result     # `n // 0`: eagerly an error, here a value nothing can specialize on
+            result._sources = tuple(dict.fromkeys(s for o in traced for s in o._sources))
+        return result
 
     def iterate(self, proxy: TracedArray):
         """`for row in x`: the rows x[0], x[1] ... (views, as NumPy's), unrolled over a static first dim."""
@@ -193,6 +259,8 @@ class TraceContext(Functionalizer):
     def _dynamic_attrs(self, attrs: dict, inputs: list[Value]) -> dict:
         """Replace traced values inside attributes (a dynamic dim in a shape) by Refs to new inputs."""
         def convert(a):
+            if isinstance(a, TracedArray) and a._known is not None:
+                return self.specialize(a)     # an attribute is a static fact: a shape, an axis, arange's bounds
             if isinstance(a, TracedArray):
                 inputs.append(self.value_of(a))
                 return Ref(len(inputs) - 1)
@@ -312,11 +380,36 @@ class TraceContext(Functionalizer):
         def part(p):
             if p is None:
                 return None
+            if isinstance(p, TracedArray) and p._known is not None:
+                return operator.index(self.specialize(p))    # a slice bound makes the result's shape
             if isinstance(p, TracedArray):
                 return ref(p)
             return int(p)
 
         return tuple(item(x) for x in items), dynamic
+
+
+_SPECIALIZABLE = (bool, int, float)
+
+
+def _scalar_names(static_argnames, dynamic_argnames, arg_names) -> tuple[frozenset, frozenset]:
+    static, dynamic = (frozenset([names] if isinstance(names, str) else names)
+                       for names in (static_argnames, dynamic_argnames))
+    for option, names in (("static_argnames", static), ("dynamic_argnames", dynamic)):
+        unknown = sorted(n for n in names if n not in arg_names)
+        if unknown:
+            raise TracingError(f"{option} names {', '.join(map(repr, unknown))}, which "
+                               f"{'is not an argument' if len(unknown) == 1 else 'are not arguments'} "
+                               f"(arguments: {', '.join(arg_names)})")
+    both = sorted(static & dynamic)
+    if both:
+        raise TracingError(f"{', '.join(map(repr, both))} cannot be both in static_argnames and in dynamic_argnames")
+    return static, dynamic
+
+
+def _leaf_args(arg_names, in_spec) -> list[str]:
+    """The argument each flattened leaf belongs to."""
+    return [name for name, child in zip(arg_names, in_spec.children) for _ in range(child.num_leaves)]
 
 
 def _copyto(ctx, dst, src, casting="same_kind", where=True):

@@ -13,6 +13,7 @@ def clone_graph(graph: Graph) -> Graph:
         mapping[p] = Value(p.name, p.type)
         new.params.append(mapping[p])
     clone_block_into(graph.block, new.block, mapping)
+    new.guards = {mapping[v]: value for v, value in graph.guards.items()}
     return new
 
 

@@ -209,6 +209,10 @@ class Graph:
         self._counter = itertools.count()
         self.block = Block(self)
         self.params: list[Value] = []
+        # Python scalar inputs this graph was specialized on: {input value: the value it assumes}. A tracer
+        # that needs a scalar argument's value (a trip count, a size) uses the example's and records it here,
+        # as torch.compile guards a specialized SymInt; a call with another value must not run this graph.
+        self.guards: dict[Value, bool | int | float] = {}
 
     @property
     def inputs(self) -> list[Value]:

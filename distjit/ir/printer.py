@@ -119,6 +119,8 @@ class _GraphPrinter:
         self.lines.append(f"graph {format_name(self.labels[id(g)])}({self.typed(g.inputs)}) {{")
         if g.params:
             self.lines.append(f"{INDENT}params({self.typed(g.params)})")
+        for value, assumed in g.guards.items():
+            self.lines.append(f"{INDENT}guard {value_ref(value)} == {format_guard(assumed)}")
         self.nodes(g.block, INDENT)
         self.lines.append(f"{INDENT}return ({refs(g.outputs)})")
         self.lines.append("}")
@@ -209,6 +211,11 @@ def format_attr(value, label: Callable[[Graph], str]) -> str:
             return fmt(value, label)
     hint = f" ({value.__name__}: normalize dtypes with np.dtype(...))" if isinstance(value, type) else ""
     raise TypeError(f"cannot print an attribute value of type {type(value).__name__}{hint}")
+
+
+def format_guard(value) -> str:
+    """A guard's value: a Python bool, int or float, as Python writes it (floats as attributes print them)."""
+    return format_float(value) if isinstance(value, float) else repr(value)
 
 
 def format_float(x: float) -> str:

@@ -34,6 +34,7 @@ _SIMPLE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?")
 _COMMON_NODE = re.compile(r"%([\w.]+): ([A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9_?,]*\])?) = "
                           r"([A-Za-z_][\w.]*)\(((?:%[\w.]+(?:, %[\w.]+)*)?)\)", re.ASCII)
 _LINE_NUMBER = re.compile(r"-?[0-9]+")
+_GUARD_LITERALS = {"True": True, "False": False}
 
 
 def parse_graph(text: str) -> Graph:
@@ -123,11 +124,35 @@ class _Parser:
             self.end_of_line(pos)
             graph.params.extend(self.define(value_name, t, col) for value_name, t, col in params)
             pos = self.next_line()
+        while self.line.startswith("guard ", pos):
+            self.guard(graph, pos + len("guard "))
+            pos = self.next_line()
         pos = self.statements(graph.block, pos, "return")
         for value in self.returns(pos + len("return")):
             graph.block.add_return(value)
         self.graphs[name] = graph
         return graph
+
+    def guard(self, graph: Graph, pos: int) -> None:
+        """`guard %n == 5`: the Python scalar input %n was specialized on 5 (printer.format_guard)."""
+        start = pos
+        name, pos = self.name(self.expect(pos, "%"))
+        value_of = self.values.get(name)
+        if value_of is None or value_of not in graph.inputs:
+            self.fail(start, "an input of the graph after 'guard'")
+        pos = self.expect(self.spaces(pos), "==")
+        text = self.line[pos:].strip()
+        value = _GUARD_LITERALS.get(text)
+        if value is None:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    pass
+            else:
+                self.fail(pos, "a Python bool, int or float")
+        graph.guards[value_of] = value
 
     def statements(self, block: Block, pos: int, end: str) -> int:
         """Read nodes into `block` up to the line starting with `end`; returns where that line's text starts."""

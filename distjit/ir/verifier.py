@@ -31,7 +31,7 @@ import numpy as np
 
 from distjit.errors import VerifyError
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import BOOL, INT, Ref, TensorType, TupleType, Type, iter_refs
+from distjit.types import BOOL, INT, Ref, ScalarType, TensorType, TupleType, Type, iter_refs
 from distjit.ir.printer import describe_node, value_ref
 from distjit.ops import REGISTRY
 from distjit.ops.infer import same_dim
@@ -90,6 +90,16 @@ class _GraphVerifier:
             self.define(p, None, f"param {value_ref(p)}", node=None, block=None)
         self.block(block, None)
         self.check_uses()
+        self.check_guards()
+
+    def check_guards(self) -> None:
+        """A guard names a Python scalar input and assumes a value of its kind (what a call is checked against)."""
+        for value, assumed in self.graph.guards.items():
+            if value not in self.graph.inputs:
+                self.fail(None, f"guard on {value_ref(value)}, which is not an input of the graph")
+            t = value.type
+            if not isinstance(t, ScalarType) or type(assumed) is not t.pytype:
+                self.fail(None, f"guard {value_ref(value)} == {assumed!r} does not fit the input's type {t}")
 
     def fail(self, node: Node | None, problem: str) -> NoReturn:
         where = f"{describe_node(node)}: " if node is not None else ""

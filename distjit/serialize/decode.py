@@ -474,9 +474,24 @@ class GraphDecoder:
             g.params.append(v)
             self.values.append(v)
         self.block(self.msg.block, g.block)
+        self.guards(g)
         g._names = {v.name for v in self.values}
         g._counter = iter(range(_next_counter(g), 1 << 62))
         return g
+
+    def guards(self, g: Graph) -> None:
+        """Graph.guards (format 1.3): each names an input once and holds a bool, int or float (the verifier
+        checks that it fits the input's type)."""
+        for i, guard in enumerate(self.msg.guards):
+            where = f"guard {i}"
+            if guard.input >= len(g.inputs):
+                raise self.fail(f"{where} names input {guard.input}, but the graph has {len(g.inputs)} inputs")
+            value = g.inputs[guard.input]
+            if value in g.guards:
+                raise self.fail(f"{where} guards input %{value.name} a second time")
+            if guard.value.WhichOneof("value") not in ("b", "i", "big_int", "f"):
+                raise self.fail(f"{where}: a guard's value must be a bool, int or float")
+            g.guards[value] = self.model.attribute(guard.value, where, 0, "")
 
     def name(self, v: pb.Value) -> str:
         if not v.name or not v.name.isprintable():     # control codes would reach terminals and the text form

@@ -210,6 +210,10 @@ class GraphEncoder:
             self.value(p, msg.params.add())
         msg.block.SetInParent()
         self.block(self.graph.block, msg.block)
+        for i, v in enumerate(self.graph.inputs):
+            if v in self.graph.guards:
+                guard = msg.guards.add(input=i)
+                self.enc.attribute(self.graph.guards[v], guard.value, f"graph {self.graph.name}, guard on %{v.name}")
         return msg
 
     def value(self, v: Value, out: pb.Value) -> None:

@@ -38,11 +38,12 @@ from distjit.errors import FormatError
 
 MAGIC = b"DJIT"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2
+FORMAT_MINOR = 3
 # Minor versions (a reader accepts every older minor of its major):
 #   1.0  graphs, parameters, signature, metadata
 #   1.1  Model.plans: the partition plans a Function carries (Plan.outputs as PlanOutput, field 11; Plan.shard)
 #   1.2  Model.functions: the other signatures of a scripted function (a FunctionSet); older readers load the first
+#   1.3  Graph.guards: the scalar values a traced graph was specialized on (a file without them has none)
 HEADER_SIZE = 64
 ALIGN = 64
 HEADER = struct.Struct("<4sHHIIQQQQI")
