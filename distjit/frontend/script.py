@@ -54,6 +54,7 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
 from distjit.frontend.script_convert import Site, convert, site_error
 from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names
+from distjit.frontend.script_lists import as_python
 from distjit.function import Function, Signature
 from distjit.function_set import FunctionSet, check_optimize_options
 from distjit.ir.graph import Graph, SourceLoc
@@ -248,10 +249,11 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
         for i, arg_name in enumerate(_leaf_args(arg_names, in_spec)):
             if arg_name in static:
                 given[i] = graph.guards[proxies[i]._value] = _static_value(leaves[i], paths[i], fn)
+    ctx.arguments = {id(p) for p in proxies}
     args = unflatten(in_spec, given)
     with activate(ctx), patched(ctx, getattr(fn, "__globals__", None)):
         ctx.inlining.append(fn)
-        result = _run_user(converted, args, {}, fn)
+        result = as_python(_run_user(converted, args, {}, fn))
     try:
         out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, (TracedArray, Undefined)))
     except TypeError as e:
@@ -337,10 +339,13 @@ def _first_col(line: str) -> int:
 def inline_function(ctx, fn, args, kwargs, site: Site | None):
     """A call of a user function (or a ScriptFunction's) inside scripted code: its rewritten body is traced in place."""
     if fn in ctx.inlining:
-        raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse",
-                         "write the recursion as a loop")
+        raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse (the sizes "
+                               f"that would end the recursion are known only at run time)",
+                         "write the recursion as a loop, or use distjit.trace, which unrolls it for the example's "
+                         "shapes")
     try:
-        converted = converted_function(fn)
+        # A closure is compiled with the values its cells hold now (a nested def reads them when called).
+        converted = converted_function(fn) if not fn.__closure__ else convert(fn, script_runtime)[0]
     except ScriptError as e:
         if site is None:
             raise
@@ -348,6 +353,10 @@ def inline_function(ctx, fn, args, kwargs, site: Site | None):
     ctx.inlining.append(fn)
     try:
         return _run_user(converted, tuple(args), kwargs, fn)
+    except ScriptError as e:
+        if site is None or f"{site.file}:{site.line}:" in str(e) or f"{site.file}:{site.line})" in str(e):
+            raise
+        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     finally:
         ctx.inlining.pop()
 

@@ -1,10 +1,13 @@
 """Calls in scripted code: which callee is compiled along, which runs as Python, which is refused.
 
 Scripted and traced functions are embedded, the user's own Python functions are
-compiled too (their source is read), NumPy is traced, and a few builtins get a
-traced meaning (`len`, `int`/`float`/`bool` of a 0-d array, `min`/`max` of two
-numbers). Anything else runs as Python, and is a ScriptError when given traced
-values: it could not compute on them.
+compiled too (their source is read; nested ones too, a lambda runs as the one
+expression it is), NumPy is traced, and a few builtins get a traced meaning (`len`,
+`int`/`float`/`bool` of a 0-d array, `min`/`max`/`sum` of numbers or sequences,
+`enumerate`/`zip`/`reversed`/`range` over arrays and traced bounds). Methods of
+Python lists and dicts run as Python (script_lists.py says when a list may change).
+Anything else runs as Python, and is a ScriptError when given traced values: it
+could not compute on them.
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
 from distjit.frontend.script_if import ifexp
+from distjit.frontend.script_lists import RowList, StackedRows, is_mutating_list_method, whole_lists
+from distjit.frontend.script_loops import (Items, RangeSpec, enumerate_items, items_list, items_of, range_,
+                                           reversed_items, zip_items)
 from distjit.ops import REGISTRY
 from distjit.types import TensorType
 
@@ -57,7 +63,7 @@ def _is_numpy_callable(fn) -> bool:
     if module.startswith("numpy") or module.startswith("distjit"):
         return True
     self = getattr(fn, "__self__", None)
-    if isinstance(self, (TracedArray, np.ndarray, np.generic)) or self is np or self is np.random:
+    if isinstance(self, (TracedArray, np.ndarray, np.generic, np.ufunc)) or self is np or self is np.random:
         return True
     return isinstance(fn, type) and issubclass(fn, np.generic)
 
@@ -83,15 +89,130 @@ def _convert_scalar(pytype):
 
 
 def _minmax(pick_second_if):
+    """min()/max() of numbers or of a sequence of them, as Python picks: the first of the best, pairwise."""
     def minmax(site, *args, **kwargs):
-        if len(args) == 2 and not kwargs and _has_traced(args, {}):
-            a, b = args
-            return ifexp(pick_second_if(a, b), lambda: b, lambda: a, site)
+        if len(args) == 1 and not kwargs:
+            only = args[0]
+            if isinstance(only, TracedArray):
+                raise site_error(site, "min()/max() of an array iterates over it in Python",
+                                 "use x.min()/x.max() (or np.min/np.max with axis=0)")
+            if isinstance(only, (list, tuple, StackedRows, Items)) and (
+                    isinstance(only, (StackedRows, Items)) or _has_traced(only, {})):
+                args = tuple(items_list(site, only)) if isinstance(only, Items) else tuple(only)
+                if not args:
+                    raise site_error(site, "min()/max() of an empty sequence")
         if _has_traced(args, kwargs):
-            raise site_error(site, "min()/max() of traced values is supported for exactly two numbers",
-                             "use np.minimum/np.maximum, or x.min()/x.max()")
+            if kwargs:
+                raise site_error(site, f"min()/max() with {', '.join(kwargs)}= of traced values is not supported",
+                                 "use np.minimum/np.maximum, or x.min()/x.max()")
+            best = args[0]
+            for x in args[1:]:
+                best = ifexp(pick_second_if(best, x), lambda x=x: x, lambda best=best: best, site)
+            return best
         return (builtins.min if pick_second_if is _lt else builtins.max)(*args, **kwargs)
     return minmax
+
+
+def _sequence_builtin(python, traced):
+    """enumerate/zip/reversed: Python's on Python values, else Items a `for` can make a prim.Loop of."""
+    def run(site, *args, **kwargs):
+        if any(isinstance(a, (TracedArray, RangeSpec, Items)) for a in args) or any(
+                isinstance(a, StackedRows) and not isinstance(a.length, int) for a in args):
+            return traced(site, *args, **kwargs)
+        if python is builtins.reversed and len(args) == 1 and isinstance(args[0], range) and not kwargs:
+            r = args[0]
+            return range(r[-1], r[0] - r.step, -r.step) if len(r) else r   # a range, so a long one stays a loop
+        return python(*args, **kwargs)
+    return run
+
+
+def _container(python):
+    """list()/tuple() of an array or Items: its rows, when their number is a Python int."""
+    def run(site, *args):
+        if len(args) == 1 and isinstance(args[0], (TracedArray, RangeSpec, Items)):
+            return python(items_list(site, items_of(args[0], site)))
+        return python(*args)
+    return run
+
+
+def _sum(site, seq, start=0):
+    """Python's sum: the items added one by one from `start`. Over rows whose number is known only at run time
+    it is the last row of the running sum of [start, row 0, row 1, ...], which adds in that order too."""
+    if isinstance(seq, StackedRows) and not isinstance(seq.length, int):
+        return _running_sum(seq.stacked, start)
+    if isinstance(seq, (TracedArray, RangeSpec, Items)):
+        items = items_of(seq, site)
+        if not isinstance(items.length, int):
+            if isinstance(seq, TracedArray):
+                return _running_sum(seq, start)
+            _refuse_sum(site)
+        seq = items_list(site, items)
+    return builtins.sum(seq, start)
+
+
+def _running_sum(rows: TracedArray, start):
+    first = np.zeros((1, *rows.shape[1:]), dtype=rows.dtype) + start
+    return np.cumsum(np.concatenate([first, rows]), axis=0)[-1]
+
+
+def _protocol(python):
+    """Builtins that call the value's own methods (pow -> __pow__, round -> __round__, getattr): the traced
+    array's methods record what NumPy's would compute."""
+    def run(site, *args, **kwargs):
+        return _run(python, site, args, kwargs)
+    return run
+
+
+def _round(site, x, ndigits=None):
+    """round() of a traced number: half to even, as Python's; without ndigits an int, as Python's."""
+    if not isinstance(x, TracedArray):
+        return builtins.round(x, ndigits) if ndigits is not None else builtins.round(x)
+    if ndigits is None:
+        return _convert_scalar(int)(site, np.round(x))
+    return np.round(x, ndigits)
+
+
+def _isinstance(site, obj, classinfo):
+    """isinstance of a traced value answers for the value NumPy would have there: an ndarray, the NumPy scalar
+    of its dtype for a 0-d result, or the Python number of a scalar argument."""
+    if isinstance(obj, TracedArray):
+        t = obj.type
+        if isinstance(t, TensorType):
+            example = np.ndarray((0,) * t.ndim, t.dtype) if t.ndim else t.dtype.type(0)   # np.empty is patched
+        else:
+            example = t.pytype(0)
+        return builtins.isinstance(example, classinfo)
+    return builtins.isinstance(obj, classinfo)
+
+
+def _any_all(python, reduce):
+    """any()/all() of traced truth values: Python's answer as a traced bool (each item must be a number or a 0-d
+    array, whose truth Python would take; an array of more dims is NumPy's ambiguous truth value)."""
+    def run(site, seq):
+        if isinstance(seq, StackedRows) and not seq._made:
+            rows = seq.stacked
+        elif isinstance(seq, (list, tuple)) and _has_traced(seq, {}):
+            rows = seq
+        else:
+            if isinstance(seq, TracedArray):
+                raise site_error(site, f"{python.__name__}() of an array iterates over it in Python",
+                                 f"use x.{python.__name__}() (np.{python.__name__})")
+            return python(seq)
+        items = [rows] if isinstance(rows, TracedArray) else list(rows)
+        for item in items:
+            t = item.type if isinstance(item, TracedArray) else None
+            if isinstance(t, TensorType) and t.ndim > (1 if item is rows else 0):
+                raise site_error(site, f"the truth value of an array ({t}) is ambiguous",
+                                 "reduce each item first: use .any() or .all()")
+        stacked = rows if isinstance(rows, TracedArray) else np.array(
+            [x if isinstance(x, TracedArray) else builtins.bool(x) for x in items])
+        return _convert_scalar(bool)(site, reduce(stacked != 0))
+    return run
+
+
+def _refuse_sum(site):
+    raise site_error(site, "sum() over a range, zip or enumerate whose length is known only at run time",
+                     "sum an array with np.sum, or loop with `for`")
 
 
 def _lt(a, b):
@@ -109,6 +230,21 @@ _BUILTINS = {
     builtins.bool: _convert_scalar(bool),
     builtins.min: _minmax(_lt),
     builtins.max: _minmax(_gt),
+    builtins.enumerate: _sequence_builtin(builtins.enumerate, enumerate_items),
+    builtins.zip: _sequence_builtin(builtins.zip, zip_items),
+    builtins.reversed: _sequence_builtin(builtins.reversed, reversed_items),
+    builtins.list: _container(builtins.list),
+    builtins.tuple: _container(builtins.tuple),
+    builtins.sum: _sum,
+    builtins.range: lambda site, *args: range_(site, *args),
+    builtins.pow: _protocol(builtins.pow),
+    builtins.divmod: _protocol(builtins.divmod),
+    builtins.round: _round,
+    builtins.getattr: _protocol(builtins.getattr),
+    builtins.hasattr: _protocol(builtins.hasattr),
+    builtins.isinstance: _isinstance,
+    builtins.any: _any_all(builtins.any, np.any),
+    builtins.all: _any_all(builtins.all, np.all),
 }
 
 
@@ -127,10 +263,21 @@ def call(fn, site: Site, *args, **kwargs):
     special = _BUILTINS.get(fn) if _hashable(fn) else None
     if special is not None:
         return special(site, *args, **kwargs)
+    if _is_numpy_callable(fn):
+        fn, args, kwargs = whole_lists(fn, args, kwargs)
     if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
         return _run(fn, site, args, kwargs)
     if _is_user_function(fn):
+        if fn.__name__ == "<lambda>":
+            return _run(fn, site, args, kwargs)   # one expression: traced as it runs, as distjit.trace would
         return inline_function(ctx, fn, args, kwargs, site)
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, (list, dict)) and not isinstance(fn, type):
+        if isinstance(owner, RowList):
+            owner.call_site = site                  # its errors point at this call
+        elif is_mutating_list_method(fn):
+            ctx.check_list_mutation(owner, site)
+        return _run(fn, site, args, kwargs)
     if _has_traced(args, kwargs) and not _is_numpy_callable(fn):
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
         module = getattr(fn, "__module__", None)

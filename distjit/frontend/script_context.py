@@ -32,6 +32,12 @@ class ScriptContext(TraceContext):
         self.logs: list[list] = []
         self.symbols = symbols or {}     # dim symbol -> (input proxy, axis)
         self.inlining: list = []         # functions being inlined (refuses recursion)
+        self.guards: dict[int, tuple] = {}  # id(proxy) -> (proxy, conditions, message): see guard_bound
+        self.lists: dict[int, tuple] = {}   # id(list) -> (list, the block its display was evaluated in)
+        self.list_saves: list[list] = []    # per open log: (list, its items before the first change)
+        self.probing = 0                    # > 0 while a loop's first iteration is traced into a scratch block
+        self.passing = 0                    # > 0 while values are passed along (into a loop, out of a branch)
+        self.arguments: set[int] = set()    # ids of the proxies of the function's arguments
 
     def note(self, proxy: TracedArray) -> None:
         if self.logs:
@@ -42,7 +48,33 @@ class ScriptContext(TraceContext):
             self.note(proxy)
         super().assign(proxy, new, loc)
 
+    def guard_bound(self, proxy, conditions: list, message: str) -> None:
+        """`proxy` holds a name first assigned in a graph loop: its first use asserts that the loop ran.
+
+        Python raises UnboundLocalError when such a loop ran zero times; the graph asserts
+        it where the name is read, so code that never reads it after an empty loop runs.
+        """
+        self.guards[id(proxy)] = (proxy, conditions, message, self.builder.block)
+
+    @contextmanager
+    def passing_along(self):
+        """Reading values to carry them (a loop's entry, a branch's result) is not a use: guards wait."""
+        self.passing += 1
+        try:
+            yield
+        finally:
+            self.passing -= 1
+
     def current(self, proxy):
+        guard = self.guards.get(id(proxy)) if self.guards and not self.passing else None
+        if guard is not None and guard[0] is proxy:
+            if guard[3] is self.builder.block:
+                del self.guards[id(proxy)]
+            from distjit.frontend.source import user_loc
+
+            loc = user_loc()
+            for c in guard[1]:
+                self.record("prim.Assert", [c], {"message": guard[2]}, loc)
         view = proxy._view
         if view is not None and view[0]._version != view[2]:
             self.note(proxy)
@@ -70,13 +102,48 @@ class ScriptContext(TraceContext):
     def open_log(self) -> list:
         log: list = []
         self.logs.append(log)
+        self.list_saves.append([])
         return log
 
     def undo(self, log: list) -> None:
         assert self.logs and self.logs[-1] is log
         self.logs.pop()
+        for container, items in reversed(self.list_saves.pop()):
+            if isinstance(container, dict):
+                container.clear()
+                container.update(items)
+            else:
+                container[:] = items
         for proxy, value, view, version in reversed(log):
             proxy._value, proxy._view, proxy._version = value, view, version
+
+
+    def new_list(self, items):
+        """A list or dict display or comprehension: remember the block it was made in (check_list_mutation)."""
+        self.lists[id(items)] = (items, self.builder.block)
+        return items
+
+    def check_list_mutation(self, lst: list, site) -> None:
+        """A Python list may change only in the block it was made in.
+
+        Changed inside a branch of a prim.If or the body of a prim.Loop, a list made
+        outside would hold what the traced path did whether or not it runs; a loop's
+        own lists are rows (script_lists.py) and do not come here.
+        """
+        if self.list_saves:
+            self.list_saves[-1].append((lst, dict(lst) if isinstance(lst, dict) else list(lst)))
+        block = self.builder.block
+        if self.probing or block is self.graph.block:
+            return
+        made = self.lists.get(id(lst))
+        if made is not None and made[0] is lst and made[1] is block:
+            return
+        from distjit.frontend.script_convert import site_error
+
+        raise site_error(site, "this list is changed inside a data-dependent `if` or a graph loop (prim.Loop) but "
+                               "was made outside it; the change would happen whether or not that path runs",
+                         "append in a `for` loop over a range or an array (one value per iteration), or write "
+                         "into a preallocated array")
 
 
 def active() -> ScriptContext:

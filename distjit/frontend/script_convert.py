@@ -13,6 +13,11 @@ construct assigns) and returns it, so the helpers can trace it into its own bloc
         y = -x                          def _dj_else_1(y): ...
                                         (y,) = _dj.if_(x.sum() > 0, _dj_then_1, _dj_else_1, (y,), ('y',), S[0])
 
+Expressions that iterate or compare in steps (comprehensions, unpacking, chained
+comparisons, `*xs`) become calls too (script_iter.py); list and dict displays are
+registered with the block they are made in, and a nested `def` stays as written
+(it is compiled from its own source when called).
+
 `return`, `break` and `continue` inside control flow become flags (`_dj_ret`,
 `_dj_brk_N`, `_dj_cont_N`) that guard the statements after them and are carried
 through loops; the function returns `_dj_retval` at its end. Every local is
@@ -64,9 +69,7 @@ def site_error(site: Site | None, message: str, hint: str | None = None, cls=Scr
 # What the subset refuses: AST node type -> (what it is, what to do instead).
 UNSUPPORTED = {
     ast.ClassDef: ("a class definition", "define the class at module level; scripted code works on arrays and numbers"),
-    ast.FunctionDef: ("a nested function definition", "define it at module level; scripted code can call it"),
     ast.AsyncFunctionDef: ("an async function", "scripted functions are synchronous; remove async"),
-    ast.Lambda: ("lambda", "define a module-level function and call it"),
     ast.Try: ("try/except", "check the condition with `if` or `assert` instead"),
     ast.With: ("a with statement", "move it outside the scripted function"),
     ast.AsyncWith: ("async with", "move it outside the scripted function"),
@@ -76,10 +79,7 @@ UNSUPPORTED = {
     ast.YieldFrom: ("a generator (yield from)", "return the values instead"),
     ast.Global: ("a global statement", "pass the value in as an argument and return its new value"),
     ast.Nonlocal: ("a nonlocal statement", "pass the value in as an argument and return its new value"),
-    ast.ListComp: ("a list comprehension", "write a for loop, or one vectorized NumPy expression"),
-    ast.SetComp: ("a set comprehension", "write a for loop"),
-    ast.DictComp: ("a dict comprehension", "write a for loop"),
-    ast.GeneratorExp: ("a generator expression", "write a for loop, or one vectorized NumPy expression"),
+    ast.SetComp: ("a set comprehension", "use a list comprehension; sets are not values in the graph"),
     ast.Delete: ("del", "stop using the name instead; values are freed after their last use"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own first"),
     ast.Raise: ("raise", "use `assert condition, 'message'`: a check that raises ExecutionError at run time"),
@@ -168,7 +168,7 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
         kw = "for" if isinstance(node, ast.For) else "while"
         raise site_error(src.site(node), f"{kw} ... else is not supported in a scripted function",
                          "set a flag before `break` and test it after the loop")
-    if isinstance(node, ast.Starred):
+    if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Store):
         raise site_error(src.site(node), "star-unpacking (*x) is not supported in a scripted function",
                          "unpack into explicit names, or pass the arguments one by one")
     if isinstance(node, ast.Call):
@@ -182,16 +182,34 @@ def _check_node(src: SourceInfo, node: ast.AST) -> None:
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for t in targets:
+            if _is_shape_assignment(node):
+                continue
             for sub in ast.walk(t):
                 if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
                     raise site_error(src.site(sub), "assigning to an attribute is not supported in a scripted "
                                      "function", "compute a new value and return it")
-    if isinstance(node, ast.Compare) and len(node.ops) > 1:
-        raise site_error(src.site(node), "a chained comparison (a < b < c) is not supported in a scripted function",
-                         "write it as `a < b and b < c`")
+    if isinstance(node, ast.comprehension):
+        if node.is_async:
+            raise site_error(src.site(node.iter), "an async comprehension is not supported", "use a plain one")
+        if not _simple_target(node.target):
+            raise site_error(src.site(node.target), "this comprehension target is not supported",
+                             "use names (`for x in xs`, `for i, x in enumerate(xs)`)")
     if isinstance(node, (ast.For,)) and not _simple_target(node.target):
         raise site_error(src.site(node.target), "this for-loop target is not supported",
                          "loop over one name (`for i in range(n)`, `for row in x`) and unpack inside the body")
+
+
+def _copy_load(node):
+    """A copy of an expression read from the source (the rewrite changes nodes in place)."""
+    import copy
+
+    return copy.deepcopy(node)
+
+
+def _is_shape_assignment(node) -> bool:
+    """`x.shape = (...)`: NumPy reshapes the array object in place; the one attribute assignment compiled."""
+    return isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
+        and node.targets[0].attr == "shape"
 
 
 def _simple_target(t) -> bool:
@@ -218,6 +236,8 @@ def assigned_names(stmts) -> list[str]:
     out: dict[str, None] = {}
 
     def visit(node):
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_dj"):
+            out.setdefault(node.name)      # the user's nested def binds its name
         if isinstance(node, (ast.FunctionDef, ast.Lambda)):
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -226,6 +246,21 @@ def assigned_names(stmts) -> list[str]:
             visit(child)
     for s in stmts:
         visit(s)
+    return list(out)
+
+
+_LIST_MUTATORS = ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse")
+
+
+def mutated_lists(stmts) -> list[str]:
+    """Names whose list methods that change the list are called (`acc.append(v)`): a loop carries them
+    (NOTE: [Lists in graph loops] in script_lists.py)."""
+    out: dict[str, None] = {}
+    for s in stmts:
+        for node in ast.walk(s):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in _LIST_MUTATORS and isinstance(node.func.value, ast.Name):
+                out.setdefault(node.func.value.id)
     return list(out)
 
 
@@ -313,7 +348,8 @@ class Rewriter:
         new = _fdef(fdef.name, params, init + prologue + converted)
         new.args.posonlyargs = []
         for stmt in new.body:
-            ast.copy_location(stmt, fdef)
+            if not hasattr(stmt, "lineno"):       # the compiler's own statements; the user's keep their lines
+                ast.copy_location(stmt, fdef)
         return new
 
     # -- statements ------------------------------------------------------------------
@@ -344,6 +380,13 @@ class Rewriter:
         return flags
 
     def stmt(self, s, loop) -> list:
+        if isinstance(s, ast.FunctionDef):
+            # A nested def stays as written: called, it is compiled from its own source like a module-level
+            # function (its closure holds the values of the names it reads when it is called).
+            if s.decorator_list:
+                raise site_error(self.src.site(s), "a decorated nested function is not supported",
+                                 "define it at module level")
+            return [s]
         if isinstance(s, ast.If):
             return self.if_stmt(s, loop)
         if isinstance(s, ast.While):
@@ -365,7 +408,24 @@ class Rewriter:
             text = ast.unparse(s.test)
             call = _call(_dj("assert_"), [self.expr(s.test, test=True), msg, _const(text), self.site(s)])
             return [ast.copy_location(ast.Expr(value=call), s)]
-        return [self.expr(s)]
+        return self._item_store_checks(s) + [self.expr(s)]
+
+    def _item_store_checks(self, s) -> list:
+        """`lst[k] = v` changes a Python list (or dict) in place: checked as its methods are (script_lists.py)."""
+        if not isinstance(s, (ast.Assign, ast.AugAssign)):
+            return []
+        if isinstance(s, ast.AugAssign):
+            t = s.target
+            if not (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)) \
+                    or any(isinstance(n, ast.Slice) for n in ast.walk(t.slice)):
+                return []
+            # `d[k] -= v` on an array item updates the array in place; the container itself does not change.
+            key = _thunk(self.expr(_copy_load(t.slice)))
+            return [ast.copy_location(ast.Expr(value=_call(_dj("check_store"), [_name(t.value.id), self.site(s),
+                                                                                 key])), s)]
+        names = [t.value.id for t in s.targets if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)]
+        return [ast.copy_location(ast.Expr(value=_call(_dj("check_store"), [_name(n), self.site(s)])), s)
+                for n in dict.fromkeys(names)]
 
     def if_stmt(self, s, loop, guard_test=False) -> list:
         n = next(self.counter)
@@ -406,8 +466,9 @@ class Rewriter:
         n = next(self.counter)
         loop = self._loop_info(s.body, n)
         pre = [ast.copy_location(ast.Assign(targets=[_name(loop.brk, True)], value=_const(False)), s)] if loop.brk else []
+        lists = mutated_lists(s.body)
         body = self._loop_body(s, loop)
-        names = assigned_names(body)
+        names = assigned_names(body) + [n for n in lists if n not in assigned_names(body)]
         test = self.expr(s.test, test=True)
         flags = self._stop_flags(s, loop)
         if flags:
@@ -425,9 +486,13 @@ class Rewriter:
         n = next(self.counter)
         loop = self._loop_info(s.body, n)
         pre = [ast.copy_location(ast.Assign(targets=[_name(loop.brk, True)], value=_const(False)), s)] if loop.brk else []
-        target = ast.copy_location(ast.Assign(targets=[s.target], value=_name("_dj_item")), s)
+        item = _name("_dj_item")
+        if isinstance(s.target, (ast.Tuple, ast.List)):
+            item = _call(_dj("unpack"), [item, _target_struct(s.target), self.site(s.target)])
+        target = ast.copy_location(ast.Assign(targets=[s.target], value=item), s)
+        lists = mutated_lists(s.body)
         body = self._loop_body(s, loop, [target])
-        names = assigned_names(body)
+        names = assigned_names(body) + [n for n in lists if n not in assigned_names(body)]
         it = s.iter
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and not it.keywords:
             iterable = _call(_dj("range_"), [self.site(it)] + [self.expr(a) for a in it.args])
@@ -452,10 +517,94 @@ class Rewriter:
         return _ExprRewriter(self, test).visit(node)
 
 
+def _target_names(t) -> list[str]:
+    if isinstance(t, ast.Name):
+        return [t.id]
+    return [n for e in t.elts for n in _target_names(e)]
+
+
+def _target_struct(t):
+    """A for or comprehension target as data: a name is None, a tuple the tuple of its parts."""
+    if isinstance(t, (ast.Tuple, ast.List)):
+        return _tuple([_target_struct(e) for e in t.elts])
+    return _const(None)
+
+
+def _lambda(params, body):
+    lam = _thunk(body)
+    lam.args.args = [ast.arg(arg=p) for p in params]
+    return lam
+
+
+_CMP_NAMES = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+              ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+
+
 class _ExprRewriter(ast.NodeTransformer):
     def __init__(self, rw: Rewriter, test: bool):
         self.rw = rw
         self.test = test
+
+    def visit_Assign(self, node):
+        if _is_shape_assignment(node):
+            target = node.targets[0]
+            call = _call(_dj("set_shape"), [self.visit(target.value), self.visit(node.value), self.rw.site(node)])
+            return ast.copy_location(ast.Expr(value=call), node)
+        node = self.generic_visit(node)
+        if any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
+            structs = [t for t in node.targets if isinstance(t, (ast.Tuple, ast.List))]
+            node.value = _call(_dj("unpack"), [node.value, _target_struct(structs[0]), self.rw.site(node)])
+        return node
+
+    def visit_Lambda(self, node):
+        return node                              # runs as Python when called (script_calls.py)
+
+    def visit_Starred(self, node):
+        node = self.generic_visit(node)          # `f(*xs)`, `(*xs, y)`: the items of xs (rows of an array)
+        if isinstance(node.ctx, ast.Load):
+            node.value = _call(_dj("star"), [node.value, self.rw.site(node)])
+        return node
+
+    def visit_Dict(self, node):
+        node = self.generic_visit(node)
+        return ast.copy_location(_call(_dj("new_list"), [node]), node)
+
+    def visit_List(self, node):
+        node = self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            return ast.copy_location(_call(_dj("new_list"), [node]), node)
+        return node
+
+    def visit_Compare(self, node):
+        if len(node.ops) == 1:
+            return self.generic_visit(node)
+        inner = _ExprRewriter(self.rw, False)
+        args = [self.rw.site(node), _const(self.test), _thunk(inner.visit(node.left))]
+        for op, right in zip(node.ops, node.comparators):
+            args += [_const(_CMP_NAMES[type(op)]), _thunk(inner.visit(right))]
+        return ast.copy_location(_call(_dj("chain"), args), node)
+
+    def _comprehension(self, node, kind, elt):
+        inner = _ExprRewriter(self.rw, False)
+        seen: list[str] = []
+        gens = []
+        for gen in node.generators:
+            iterable = _lambda(list(seen), inner.visit(gen.iter))
+            seen = seen + _target_names(gen.target)
+            conds = [_lambda(list(seen), inner.visit(c)) for c in gen.ifs]
+            gens.append(_tuple([iterable, _target_struct(gen.target), _tuple(conds)]))
+        call = _call(_dj("comprehension"), [self.rw.site(node), _const(kind), _lambda(seen, elt(inner)),
+                                            _tuple(gens)])
+        return ast.copy_location(call, node)
+
+    def visit_ListComp(self, node):
+        return self._comprehension(node, "list", lambda r: r.visit(node.elt))
+
+    def visit_GeneratorExp(self, node):
+        return self._comprehension(node, "list", lambda r: r.visit(node.elt))
+
+    def visit_DictComp(self, node):
+        return self._comprehension(node, "dict", lambda r: _tuple([r.visit(node.key), r.visit(node.value)]))
 
     def visit_BoolOp(self, node):
         helper = "and_" if isinstance(node.op, ast.And) else "or_"
@@ -504,19 +653,26 @@ def convert(fn, runtime) -> tuple:
     check(src)
     rw = Rewriter(src)
     new = rw.rewrite()
+    # Compiled under a name of its own: under the user's name, the function's own name in its body (a
+    # recursive call) would be the factory's local, the rewritten function, instead of the user's global.
+    new.name = "_dj_converted"
     code = getattr(fn, "__code__")
     freevars = list(code.co_freevars)
     factory = _fdef("_dj_factory", ["_dj", "_dj_sites"] + freevars, [new, ast.Return(value=_name(new.name))])
     module = ast.Module(body=[factory], type_ignores=[])
     ast.copy_location(factory, src.fdef)
     ast.fix_missing_locations(module)
+    new.name = src.fdef.name
+    source = ast.unparse(new)
+    new.name = "_dj_converted"
     compiled = compile(module, src.file, "exec")
     namespace: dict = {}
     exec(compiled, fn.__globals__, namespace)
     cells = [_cell_value(c) for c in (fn.__closure__ or ())]
     converted = namespace["_dj_factory"](runtime, rw.sites, *cells)
     converted.__defaults__ = fn.__defaults__
-    converted.__dj_source__ = ast.unparse(new)
+    converted.__name__, converted.__qualname__ = fn.__name__, fn.__qualname__
+    converted.__dj_source__ = source
     return converted, src
 
 

@@ -4,7 +4,14 @@ A `for` over a short Python range or sequence is unrolled; over an array, a
 range with a traced bound, or a range longer than `UNROLL_LIMIT` it becomes a
 `prim.Loop`, as does a `while` (or a loop with `break`) whose test depends on
 data, even when that only shows after an iteration (NOTE: [State merging] in
-script_merge.py).
+script_merge.py). `enumerate`, `zip` and `reversed` of arrays or traced ranges are
+`Items`, iterated the same way.
+
+What a graph loop carries: the names its body assigns, the arrays it updates in
+place, the lists it appends to (as rows, NOTE: [Lists in graph loops] in
+script_lists.py), and a name first assigned inside it, which is valid after the
+loop only if the loop ran: where it is read, the graph asserts so (Python's
+UnboundLocalError), so a loop that always runs, as real code's loops do, compiles.
 """
 from __future__ import annotations
 
@@ -14,10 +21,11 @@ from distjit.errors import DistJitError
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, active
 from distjit.frontend.script_convert import Site, site_error
+from distjit.frontend.script_lists import RowList, StackedRows, buffer_types, check_appends, new_buffer
 from distjit.frontend.script_merge import Frozen, Merger, const_equal, dummy_value, trace_branch, unify_types
 from distjit.frontend.script_truth import truth
 from distjit.ir.graph import Block, Node, Value
-from distjit.types import INT, TensorType, Type, type_of
+from distjit.types import INT, ScalarType, TensorType, Type, type_of
 
 UNROLL_LIMIT = 16          # a Python range longer than this becomes a prim.Loop instead of being unrolled
 _INT64_MAX = 2 ** 63 - 1
@@ -29,6 +37,97 @@ class RangeSpec:
 
     def __init__(self, start, stop, step):
         self.start, self.stop, self.step = start, stop, step
+
+
+class Items:
+    """A sequence for a `for`: `length` items (a Python int, or a traced int), item k being `item(k)`.
+
+    What iterating over an array (its rows), `enumerate`, `zip` and `reversed` of arrays or
+    ranges with traced bounds give: a `for` over it is unrolled when the length is a Python
+    int up to UNROLL_LIMIT, else a `prim.Loop` whose iteration number is k.
+    """
+
+    def __init__(self, length, item):
+        self.length, self.item = length, item
+
+
+def items_of(obj, site: Site) -> Items:
+    """The Items of something a `for` can iterate while some of it is traced."""
+    if isinstance(obj, Items):
+        return obj
+    if isinstance(obj, TracedArray):
+        t = obj.type
+        if not isinstance(t, TensorType) or t.ndim == 0:
+            raise site_error(site, f"cannot iterate over a {t} value", "iterate over an array or a range")
+        return Items(obj.shape[0], lambda k: obj[k])   # rows are views of the array, as NumPy iterates
+    if isinstance(obj, RangeSpec):
+        return Items(_range_trip(obj.start, obj.stop, obj.step, site), _range_item(obj.start, obj.step))
+    if isinstance(obj, Undefined):
+        obj._fail()
+    if isinstance(obj, (range, list, tuple)):
+        seq = obj
+
+        def item(k):
+            if isinstance(k, TracedArray):
+                raise site_error(site, "a Python sequence is zipped with an array or range whose length is known "
+                                       "only at run time", "make the sequence an array (np.array(seq))")
+            return seq[k]
+        return Items(len(seq), item)
+    raise site_error(site, f"cannot iterate over a {type(obj).__name__} together with traced values")
+
+
+def enumerate_items(site: Site, obj, start=0) -> Items:
+    inner = items_of(obj, site)
+    return Items(inner.length, lambda k: (k + start if not (isinstance(start, int) and start == 0) else k,
+                                          inner.item(k)))
+
+
+def zip_items(site: Site, *objs) -> Items:
+    from distjit.frontend.script_if import ifexp
+
+    parts = [items_of(o, site) for o in objs]
+    length = parts[0].length
+    for p in parts[1:]:
+        if isinstance(length, int) and isinstance(p.length, int):
+            length = min(length, p.length)
+        elif p.length is not length:
+            a, b = length, p.length
+            length = ifexp(b < a, lambda: b, lambda: a, site)
+    return Items(length, lambda k: tuple(p.item(k) for p in parts))
+
+
+def reversed_items(site: Site, obj) -> Items:
+    inner = items_of(obj, site)
+    n = inner.length
+    return Items(n, lambda k: inner.item(n - 1 - k))
+
+
+def items_list(site: Site, items: Items) -> list:
+    if not isinstance(items.length, int):
+        raise site_error(site, "making a Python list of the rows of an array whose length is known only at run "
+                               "time", "loop over it with `for`, or keep it an array")
+    return [items.item(k) for k in range(items.length)]
+
+
+def _range_trip(start, stop, step, site=None):
+    if isinstance(step, TracedArray):
+        # len(range) for either sign of step: (stop - start + step - sign(step)) // step; a negative trip
+        # count runs zero times, as an empty range does.
+        from distjit.frontend.script_if import ifexp
+
+        sign = ifexp(step > 0, lambda: 1, lambda: -1, site)
+        return (stop - start + step - sign) // step
+    lo, hi, step_abs = (start, stop, step) if step > 0 else (stop, start, -step)
+    span = hi if not isinstance(lo, TracedArray) and lo == 0 else hi - lo   # a negative trip count runs 0 times
+    return span if step_abs == 1 else (span + (step_abs - 1)) // step_abs
+
+
+def _range_item(start, step):
+    if isinstance(step, TracedArray):
+        return lambda k: start + k * step
+    if not isinstance(start, TracedArray) and start == 0 and step == 1:
+        return lambda k: k
+    return lambda k: start + k * step if step != 1 else start + k
 
 
 def range_(site: Site, *args):
@@ -44,16 +143,19 @@ def range_(site: Site, *args):
             raise site_error(site, f"range: {e}") from None
     start, stop, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else 1)
     if isinstance(step, TracedArray):
-        raise site_error(site, "range() with a step computed at run time is not supported",
-                         "use a constant step (range(a, b, 2)), or a while loop")
-    if step == 0:
+        import operator
+
+        ctx = active()
+        nonzero = ctx.scalar(operator.ne, (step, 0))
+        ctx.record("prim.Assert", [nonzero], {"message": "range() arg 3 must not be zero"}, site.loc)
+    elif step == 0:
         raise site_error(site, "range() arg 3 must not be zero")
-    for a in (start, stop):
+    for a in (start, stop, step):
         if isinstance(a, TracedArray):
             t = a.type
             if not (t == INT or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
                 raise site_error(site, f"range() bounds must be integers, got {t}")
-    return RangeSpec(start, stop, int(step))
+    return RangeSpec(start, stop, step if isinstance(step, TracedArray) else int(step))
 
 
 def while_(test_fn, body_fn, state: tuple, names: tuple, site: Site):
@@ -79,13 +181,12 @@ def for_(iterable, body_fn, extra_fn, state: tuple, names: tuple, site: Site):
     extra = (lambda s: extra_fn(*s)) if extra_fn is not None else None
     if isinstance(iterable, RangeSpec):
         return _range_loop(ctx, iterable.start, iterable.stop, iterable.step, body_fn, extra, state, names, site)
-    if isinstance(iterable, TracedArray):
-        t = iterable.type
-        if not isinstance(t, TensorType) or t.ndim == 0:
-            raise site_error(site, f"cannot iterate over a {t} value", "iterate over an array or a range")
-        trip = iterable.shape[0]
-        item = lambda k: iterable[k]  # noqa: E731 - rows are views of the array, as NumPy iterates
-        return _graph_loop(ctx, trip, True, item, body_fn, extra, state, names, site)
+    if isinstance(iterable, (TracedArray, Items)):
+        seq = items_of(iterable, site)
+        if not (isinstance(seq.length, int) and seq.length <= UNROLL_LIMIT):
+            cond0 = True if extra is None else truth(extra(state), site)
+            return _graph_loop(ctx, seq.length, cond0, seq.item, body_fn, extra, state, names, site)
+        iterable = items_list(site, seq)
     if isinstance(iterable, range) and len(iterable) > UNROLL_LIMIT:
         r = iterable
         return _range_loop(ctx, r.start, r.stop, r.step, body_fn, extra, state, names, site)
@@ -126,19 +227,18 @@ def _test_becomes_traced(ctx: ScriptContext, run_body, test, site: Site) -> bool
     def finish(result):
         found.append(isinstance(truth(test(result), site), TracedArray))
         return ()
-    trace_branch(ctx, scratch, run_body, finish=finish)
+    ctx.probing += 1
+    try:
+        trace_branch(ctx, scratch, run_body, finish=finish)
+    finally:
+        ctx.probing -= 1
     scratch.clear()
     return found[0]
 
 
 def _range_loop(ctx, start, stop, step, body_fn, extra, state, names, site, cond0=True):
-    lo, hi, step_abs = (start, stop, step) if step > 0 else (stop, start, -step)
-    span = hi if not isinstance(lo, TracedArray) and lo == 0 else hi - lo   # a negative trip count runs 0 times
-    trip = span if step_abs == 1 else (span + (step_abs - 1)) // step_abs
-    if not isinstance(start, TracedArray) and start == 0 and step == 1:
-        item = lambda k: k  # noqa: E731
-    else:
-        item = lambda k: start + k * step if step != 1 else start + k  # noqa: E731
+    trip = _range_trip(start, stop, step, site)
+    item = _range_item(start, step)
     if cond0 is True and extra is not None:
         cond0 = truth(extra(state), site)
     return _graph_loop(ctx, trip, cond0, item, body_fn, extra, state, names, site)
@@ -151,7 +251,8 @@ def _graph_loop(ctx: ScriptContext, trip, cond0, item_fn, body_fn, cond_fn, stat
     merger = Merger(ctx, site, "loop")
     # Leaves of the named state: path -> entry object. A traced leaf is carried, so is a number or array constant.
     entry = list(state)
-    plans = [_entry_plan(obj) for obj in entry]
+    with ctx.passing_along():
+        plans = [_entry_plan(obj) for obj in entry]
     extra_proxies: dict[int, TracedArray] = {}
     for _attempt in range(_MAX_FIXPOINT):
         result = _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
@@ -177,7 +278,14 @@ def _entry_plan(obj):
         return ("tuple", [_entry_plan(o) for o in obj])
     if isinstance(obj, Undefined):
         return ("drop", obj)
+    if type(obj) is list or isinstance(obj, StackedRows):
+        return ("list", obj)
     return ("keep", obj)
+
+
+# A list's plan: ("list", obj) while nothing is appended to it, then ("rows", obj, row type, buffer type)
+# (NOTE: [Lists in graph loops] in script_lists.py). A name first assigned in the loop and carried is
+# ("carry", type, None, Undefined): its value after the loop is guarded by the loop having run.
 
 
 def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site, merger, emit):
@@ -192,6 +300,9 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         if plan[0] == "carry":
             carried_types.append(plan[1])
             hints.append(None if name.startswith("_dj") else name)
+        elif plan[0] == "rows":
+            carried_types.extend(plan[3])
+            hints.extend([None if name.startswith("_dj") else name] * len(plan[3]))
         elif plan[0] == "tuple":
             for p in plan[1]:
                 collect(p, name)
@@ -199,7 +310,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         collect(plan, name)
     proxies = list(extra_proxies.values())
     for p in proxies:
-        carried_types.append(ctx.current(p).type)
+        carried_types.append(merger.proxy_types.get(id(p)) or ctx.current(p).type)
         hints.append(None)
     params = [body.add_param(t, h) for t, h in zip(carried_types, hints)]
     proxy_params = params[len(params) - len(proxies):]
@@ -216,9 +327,16 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
 
     param_iter = iter(params)
     stand_ins: list = []     # (fresh proxy given to the body, the array it stands for)
+    names_iter = iter(names)
 
-    def bind(plan):
+    def bind(plan, name="value"):
         kind = plan[0]
+        if kind == "list":
+            return RowList(plan[1], name, site, body)
+        if kind == "rows":
+            buffers = [ctx.wrap(next(param_iter)) for _ in plan[3]]
+            parts = len(plan[2]) if isinstance(plan[2], tuple) else None
+            return RowList([], name, site, body, buffers, parts, lambda: ctx.wrap(iteration))
         if kind == "carry":
             param = next(param_iter)
             proxy = plan[2]
@@ -235,7 +353,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
     def setup_all():
         setup()
         nonlocal bound
-        bound = tuple(bind(p) for p in plans)
+        bound = tuple(bind(p, n) for p, n in zip(plans, names))
         return undo
     bound: tuple = ()
 
@@ -258,9 +376,19 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         if id(fresh) in touched and id(proxy) not in extra_ids:
             new_proxies[id(proxy)] = proxy
     changed = False
+    for index, p in enumerate(proxies):   # an array updated in place may widen too (a number made a 0-d array)
+        if id(p) in outer:
+            t = carried_types[len(carried_types) - len(proxies) + index]
+            u = unify_types(t, outer[id(p)][1].type)
+            if u is None:
+                raise site_error(site, f"an array updated in place in this loop changes from {t} to "
+                                       f"{outer[id(p)][1].type}", "give it one dtype and number of dimensions")
+            if u != t:
+                merger.proxy_types[id(p)] = u
+                changed = True
     new_plans = []
     for plan, res, name in zip(plans, results, names):
-        np_, ch = _refine(merger, plan, res, name)
+        np_, ch = _refine(merger, plan, res, name, trip if cond_fn is None else None)
         new_plans.append(np_)
         changed = changed or ch
     if not emit or changed or new_proxies:
@@ -281,19 +409,21 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         body.add_return(v)
     # Entry values, in the enclosing block, before the node.
     inits = []
-    for plan, obj in zip(plans, entry):
-        _loop_inits(merger, plan, obj, inits)
+    with ctx.passing_along():
+        for plan, obj in zip(plans, entry):
+            _loop_inits(merger, plan, obj, inits, trip)
     for p, t in zip(proxies, carried_types[len(carried_types) - len(proxies):]):
         inits.append(merger.coerce_value(ctx.current(p), t))
     trip_value = ctx.value_of(trip)
     cond_value0 = ctx.value_of(cond0)
+    ran = _ran_once(ctx, trip, cond0) if _has_unbound(plans) else True
     for v in [trip_value, cond_value0, *inits]:
         node.add_input(v)
     for t, h in zip(carried_types, hints):
         node.outputs.append(Value(ctx.graph.fresh_name(h), t, node=node))
     ctx.builder.block.append(node)
     outputs = iter(node.outputs)
-    new_state = tuple(_loop_rebuild(ctx, plan, res, outputs, site, name)
+    new_state = tuple(_loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran)
                       for plan, res, name in zip(plans, results, names))
     for p in proxies:
         ctx.note(p)
@@ -302,9 +432,54 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
     return new_state
 
 
-def _refine(merger: Merger, plan, res, name):
-    """The plan after seeing the body's result `res` for this leaf; (plan, changed)."""
+def _has_unbound(plans) -> bool:
+    return any(p[0] == "carry" and len(p) > 3 or p[0] == "tuple" and _has_unbound(p[1]) for p in plans)
+
+
+def _ran_once(ctx, trip, cond0):
+    """Whether the loop ran at least once: True, False, or the traced conditions that say so."""
+    import operator
+
+    conds = []
+    if isinstance(trip, int):
+        if trip <= 0:
+            return False
+    else:
+        conds.append(ctx.scalar(operator.gt, (trip, 0)))
+    if isinstance(cond0, TracedArray):
+        conds.append(cond0)
+    return conds or True
+
+
+def _refine(merger: Merger, plan, res, name, trip):
+    """The plan after seeing the body's result `res` for this leaf; (plan, changed). `trip`: the trip count,
+    None when the loop may stop early (a while, a break)."""
     kind = plan[0]
+    if kind in ("list", "rows"):
+        if not isinstance(res, RowList):
+            raise site_error(merger.site, f"{name!r} is a list before the loop and is reassigned inside it; only "
+                                          f"arrays and numbers can change from one iteration to the next",
+                             "append to it (one value per iteration), or use an array")
+        elem = check_appends(res)
+        if elem is None:
+            if kind == "rows":
+                raise site_error(merger.site, f"{name!r} is appended to on some paths of this graph loop only",
+                                 "append exactly one value per iteration")
+            return plan, False
+        if trip is None or isinstance(trip, int) and trip == _INT64_MAX:
+            raise site_error(merger.site, f"{name!r} is appended to in a loop that may stop early (a while "
+                                          f"loop, or a break or return that depends on data), so its length is "
+                                          f"known only at run time",
+                             "preallocate an array with np.zeros for the most iterations and write rows into it")
+        if kind == "list":
+            return ("rows", plan[1], elem, buffer_types(trip, elem)), True
+        u = _unify_rows(plan[2], elem)
+        if u is None:
+            raise site_error(merger.site, f"{name!r} gets values of type {plan[2]} and {elem} in this loop",
+                             "append values of one type and shape")
+        if u != plan[2]:
+            return ("rows", plan[1], u, buffer_types(trip, u)), True
+        return plan, False
     if kind == "carry":
         if isinstance(res, Undefined):
             raise site_error(merger.site, f"{name!r} is defined before the loop but may be undefined at the end of "
@@ -318,16 +493,20 @@ def _refine(merger: Merger, plan, res, name):
             raise site_error(merger.site, f"{name!r} has type {plan[1]} before the loop but {t} after an iteration",
                              "give it one type throughout (e.g. initialize a float as 0.0, an array with np.zeros "
                              "of the right dtype and shape)")
-        return ("carry", u, plan[2]), u != plan[1]
+        return ("carry", u, plan[2], *plan[3:]), u != plan[1]
     if kind == "tuple":
         if not isinstance(res, tuple) or len(res) != len(plan[1]):
             raise site_error(merger.site, f"{name!r} changes structure inside the loop")
-        subs = [_refine(merger, p, r, f"{name}[{i}]") for i, (p, r) in enumerate(zip(plan[1], res))]
+        subs = [_refine(merger, p, r, f"{name}[{i}]", trip) for i, (p, r) in enumerate(zip(plan[1], res))]
         return ("tuple", [s[0] for s in subs]), any(s[1] for s in subs)
     if kind == "drop":
         undef = plan[1]
         if undef.is_return and not isinstance(res, Undefined):
             return _entry_plan_from_result(merger, res, name), True
+        if isinstance(res, Frozen) or isinstance(res, (bool, int, float, complex, np.generic)):
+            t = merger.type_of(res, name)
+            if isinstance(t, (TensorType, ScalarType)):      # what a dummy entry value can be made of
+                return ("carry", t, None, undef), True
         return plan, False
     # keep
     obj = plan[1]
@@ -335,6 +514,17 @@ def _refine(merger: Merger, plan, res, name):
         return plan, False
     raise site_error(merger.site, f"{name!r} is a {type(obj).__name__} before the loop and changes inside it; "
                                   f"only arrays and numbers can change from one iteration to the next")
+
+
+def _unify_rows(a, b):
+    if isinstance(a, tuple) != isinstance(b, tuple):
+        return None
+    if not isinstance(a, tuple):
+        return unify_types(a, b)
+    if len(a) != len(b):
+        return None
+    parts = tuple(unify_types(x, y) for x, y in zip(a, b))
+    return None if any(p is None for p in parts) else parts
 
 
 def _entry_plan_from_result(merger, res, name):
@@ -348,13 +538,19 @@ def _entry_plan_from_result(merger, res, name):
 def _loop_returns(merger, plan, res, out):
     if plan[0] == "carry":
         out.append(merger.coerce(res, plan[1]))
+    elif plan[0] == "rows":
+        out.extend(merger.coerce_value(v, t) for v, t in zip(res.frozen, plan[3]))
     elif plan[0] == "tuple":
         for p, r in zip(plan[1], res):
             _loop_returns(merger, p, r, out)
 
 
-def _loop_inits(merger, plan, obj, out):
-    if plan[0] == "carry":
+def _loop_inits(merger, plan, obj, out, trip):
+    if plan[0] == "rows":
+        for elem, t in zip(plan[2] if isinstance(plan[2], tuple) else (plan[2],), plan[3]):
+            buffer = new_buffer(merger.ctx, trip, elem, "this list", merger.site)
+            out.append(merger.coerce_value(merger.ctx.value_of(buffer), t))
+    elif plan[0] == "carry":
         if isinstance(obj, Undefined):
             out.append(dummy_value(merger.ctx, plan[1]))
         elif isinstance(obj, TracedArray):
@@ -364,11 +560,31 @@ def _loop_inits(merger, plan, obj, out):
     elif plan[0] == "tuple":
         objs = obj if isinstance(obj, tuple) else [obj] * len(plan[1])
         for p, o in zip(plan[1], objs):
-            _loop_inits(merger, p, o, out)
+            _loop_inits(merger, p, o, out, trip)
 
 
-def _loop_rebuild(ctx, plan, res, outputs, site, name):
+def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
     kind = plan[0]
+    if kind == "rows":
+        tuples = isinstance(plan[2], tuple)
+        parts = [ctx.wrap(next(outputs)) for _ in plan[3]]
+        prefix = list(plan[1])
+        if prefix:      # the items from before the loop come first
+            columns = [[item[j] for item in prefix] for j in range(len(parts))] if tuples else [prefix]
+            parts = [ctx.function(np.concatenate, ([ctx.as_traced(c) if ctx.contains_traced(c) else np.asarray(c),
+                                                    p],), {}) for c, p in zip(columns, parts)]
+        length = len(prefix) + trip if isinstance(trip, int) else None
+        return StackedRows(parts, tuples, length, name, site)
+    if kind == "list":
+        return plan[1]
+    if kind == "carry" and len(plan) > 3:
+        value = ctx.wrap(next(outputs))
+        if ran is False:
+            return plan[3]
+        if ran is not True:
+            ctx.guard_bound(value, ran, f"{name!r} is used after the loop at line {site.line}, which ran zero "
+                                        f"times, so it was never assigned")
+        return value
     if kind == "carry":
         value = next(outputs)
         if isinstance(res, Frozen) and plan[2] is not None and res.proxy is plan[2]:
@@ -379,11 +595,11 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name):
             return proxy
         return ctx.wrap(value)
     if kind == "tuple":
-        return tuple(_loop_rebuild(ctx, p, r, outputs, site, f"{name}[{i}]")
+        return tuple(_loop_rebuild(ctx, p, r, outputs, site, f"{name}[{i}]", trip, ran)
                      for i, (p, r) in enumerate(zip(plan[1], res)))
     if kind == "drop":
         if plan[1].is_return:
             return plan[1]
-        return Undefined(name, f"it is first assigned inside the loop at line {site.line}; a graph loop may run "
-                               f"zero times")
+        return Undefined(name, f"it is first assigned inside the loop at line {site.line}, to a value that "
+                               f"cannot be carried by a graph loop")
     return plan[1]

@@ -42,6 +42,13 @@ class Frozen:
 
 
 def _freeze(ctx, obj):
+    from distjit.frontend.script_lists import RowList, StackedRows
+
+    if isinstance(obj, RowList):          # a loop's list keeps its identity; its buffer is read now
+        obj.frozen = [ctx.current(b) for b in obj.buffers] if obj.buffers is not None else []
+        return obj
+    if isinstance(obj, StackedRows):      # a finished loop's rows: a value already, not to be read row by row
+        return obj
     if isinstance(obj, TracedArray):
         return Frozen(obj, ctx.current(obj))
     if isinstance(obj, tuple):
@@ -77,7 +84,8 @@ def trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None, 
             result = fn()
             if finish is not None:
                 result = finish(result)
-            frozen = _freeze(ctx, result)
+            with ctx.passing_along():
+                frozen = _freeze(ctx, result)
             outer: dict[int, tuple] = {}
             first_old: dict[int, Value] = {}
             for proxy, old, _, _ in log:
@@ -98,6 +106,15 @@ def trace_branch(ctx: ScriptContext, block: Block, fn, setup=None, finish=None, 
     return frozen, outer
 
 
+def value_type(obj, name: str, site: Site) -> Type:
+    """The IR type of a value a name holds (a traced array or a number)."""
+    if isinstance(obj, TracedArray):
+        return obj._ctx.current(obj).type
+    if isinstance(obj, (bool, int, float, complex, np.generic, np.ndarray)):
+        return type_of(obj)
+    raise site_error(site, f"{name!r} gets a {type(obj).__name__}, which is not an array or a number")
+
+
 class Merger:
     """Plans how two sides of a merge become one value per leaf (NOTE: [State merging])."""
 
@@ -105,6 +122,7 @@ class Merger:
         self.ctx = ctx
         self.site = site
         self.what = what
+        self.proxy_types: dict[int, Type] = {}   # a loop's arrays updated in place, widened by its fixpoint
 
     # plans: ("keep", obj) | ("undef", Undefined) | ("out", type, [obj_then, obj_else], hint, same_proxy) | ("tuple", [plans])
     def plan2(self, a, b, name: str):
@@ -144,6 +162,10 @@ class Merger:
             return obj.type
         if isinstance(obj, (bool, int, float, complex, np.generic, np.ndarray)):
             return type_of(obj)
+        from distjit.frontend.script_lists import StackedRows
+
+        if isinstance(obj, StackedRows):
+            obj.materialize()        # a list of run-time length says so, at its loop
         raise site_error(self.site, f"{name!r} is a {type(obj).__name__} on one path of the {self.what} and "
                                     f"something else on another; only arrays and numbers can differ between paths",
                          "give it the same Python value on every path, or make it an array")
@@ -217,7 +239,8 @@ class Merger:
             if out.type.dtype != t.dtype:
                 out = b.op("np.astype", [out], {"dtype": t.dtype}, self.site.loc)[0]
             return out
-        raise site_error(self.site, f"internal: cannot convert {v.type} to {t}")
+        raise site_error(self.site, f"a value of type {v.type} cannot take the place of one of type {t} in this "
+                                    f"{self.what}", "give the variable one type on every path and iteration")
 
 
 class DummyOf:

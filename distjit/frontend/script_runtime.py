@@ -14,3 +14,48 @@ from distjit.frontend.script_context import undefined, undefined_return  # noqa:
 from distjit.frontend.script_if import and_, if_, ifexp, or_  # noqa: F401
 from distjit.frontend.script_loops import for_, range_, while_  # noqa: F401
 from distjit.frontend.script_truth import assert_, not_, not_any  # noqa: F401
+from distjit.frontend.script_iter import chain, comprehension, star, unpack  # noqa: F401
+
+
+def new_list(items: list) -> list:
+    from distjit.frontend.script_context import active
+
+    return active().new_list(items)
+
+
+def set_shape(array, shape, site):
+    """`array.shape = shape`: the same array object takes the new shape, as NumPy's in-place reshape does
+    (every name bound to it sees it; a view's base keeps its own)."""
+    from distjit.frontend.proxy import TracedArray
+    from distjit.frontend.script_context import active
+
+    if not isinstance(array, TracedArray):
+        array.shape = shape
+        return
+    ctx = active()
+    if id(array) in ctx.arguments:
+        from distjit.frontend.script_convert import site_error
+
+        raise site_error(site, "setting .shape of an argument would reshape the caller's array",
+                         "reshape a copy instead: x = x.reshape(...)")
+    reshaped = array.reshape(shape)
+    ctx.note(array)
+    array._value, array._view = ctx.current(reshaped), None
+    array._version += 1
+
+
+def check_store(target, site, key=None):
+    """Before `target[k] = v` (or `target[k] += v`, `key` giving k): a Python list or dict may change only where
+    it was made (ScriptContext); an augmented update of an array item changes the array, not the container."""
+    if isinstance(target, (list, dict)):
+        from distjit.frontend.proxy import TracedArray
+        from distjit.frontend.script_context import active
+
+        if key is not None:
+            try:
+                item = target[key()]
+            except Exception:
+                item = None
+            if isinstance(item, TracedArray):
+                return
+        active().check_list_mutation(target, site)

@@ -43,6 +43,7 @@ from distjit.ir.graph import Graph, Value
 from distjit.types import Ref, TensorType, type_of
 from distjit.ops import REGISTRY, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
+from distjit.frontend.user_code import run_user
 
 
 
@@ -97,7 +98,7 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     args = unflatten(in_spec, given)
     with patched(ctx, user_namespaces(fn)), params_as_proxies(ctx, found_params):
         _refuse_generators(fn)
-        result = fn(*args)
+        result = run_user(fn, args)
     try:
         out_leaves, out_spec = flatten(result, is_leaf=lambda x: isinstance(x, TracedArray))
     except TypeError as e:
