@@ -17,8 +17,9 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.source import user_loc
+from distjit.ops import composite
 
-CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity")
+CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices")
 CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
 _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
                 "MT19937", "Philox", "SFC64", "PCG64DXSM", "bit_generator", "mtrand"}
@@ -54,7 +55,15 @@ def patched(ctx, user_globals: dict | None):
         for gname, obj in list(user_globals.items()):
             key = originals_by_id.get(id(obj))
             if key is not None:
-                replacements[(user_globals, gname)] = replacements[key]
+                replacements[(_Dict(user_globals), gname)] = replacements[key]
+    # NumPy's code that distjit traces through (distjit/ops/composite.py) converts its arguments with
+    # np.asanyarray & co., bound in its own module: those calls must reach the tracer too.
+    conversions = {id(getattr(np, name)): (np, name) for name in CONVERSION}
+    for namespace in composite.implementation_modules():
+        for gname, obj in list(namespace.items()):
+            key = conversions.get(id(obj))
+            if key is not None:
+                replacements[(_Dict(namespace), gname)] = replacements[key]
     with _lock:
         saved = {key: _get(*key) for key in replacements}
         try:
@@ -66,13 +75,27 @@ def patched(ctx, user_globals: dict | None):
                 _set(*key, value)
 
 
+class _Dict:
+    """A module's namespace as a key of the replacement table (dicts are not hashable)."""
+    __slots__ = ("d",)
+
+    def __init__(self, d: dict):
+        self.d = d
+
+    def __hash__(self):
+        return id(self.d)
+
+    def __eq__(self, other):
+        return isinstance(other, _Dict) and other.d is self.d
+
+
 def _get(target, name):
-    return target[name] if isinstance(target, dict) else getattr(target, name)
+    return target.d[name] if isinstance(target, _Dict) else getattr(target, name)
 
 
 def _set(target, name, value):
-    if isinstance(target, dict):
-        target[name] = value
+    if isinstance(target, _Dict):
+        target.d[name] = value
     else:
         setattr(target, name, value)
 
@@ -94,13 +117,16 @@ def _creation(ctx, original):
 
 def _conversion(ctx, original, copy: bool):
     def convert(obj, dtype=None, *args, **kwargs):
-        if ctx.busy or _called_by_numpy() or not ctx.contains_traced(obj):
+        if ctx.busy or not ctx.contains_traced(obj):
             return original(obj, dtype, *args, **kwargs)
         result = ctx.as_traced(obj)
         if dtype is not None and np.dtype(dtype) != result.dtype:
-            return ctx.function(np.astype, (result, dtype), {})
-        if copy and kwargs.get("copy", True) and result is obj:
-            return ctx.function(np.copy, (result,), {})
+            result = ctx.function(np.astype, (result, dtype), {})
+        elif copy and kwargs.get("copy", True) and result is obj:
+            result = ctx.function(np.copy, (result,), {})
+        missing = kwargs.get("ndmin", 0) - result.ndim
+        if missing > 0:     # np.array(x, ndmin=k) prepends ones
+            result = ctx.function(np.expand_dims, (result, tuple(range(missing))), {})
         return result
     convert.__name__ = original.__name__
     convert.__wrapped__ = original

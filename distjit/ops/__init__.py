@@ -4,4 +4,6 @@ from distjit.ops import control, creation, dist, elementwise, fused, index, lina
 from distjit.ops import array_api_linalg, decompositions, fft, signal, stats  # noqa: F401  (the numeric families)
 from distjit.ops.custom import custom_op  # noqa: F401
 
+from distjit.ops import arrays, composite, data_dependent  # noqa: F401,E402  (the wider NumPy namespace)
+
 __all__ = ["REGISTRY", "Cost", "Effect", "OpDef", "custom_op", "get_op", "register"]
