@@ -27,7 +27,7 @@ import numpy as np
 
 from distjit.errors import ShapeError
 from distjit.types import INT, TensorType
-from distjit.ops.infer import broadcast_shapes, fmt_shape, fresh_dim, shape_of, unify_dims
+from distjit.ops.infer import fmt_shape, fresh_dim, shape_of, unify_dims
 from distjit.ops.linalg import _bytes, _cubic_cost, _n, _prod
 from distjit.ops.registry import FRESH, Cost, OpDef, attr, operand, operands, register
 from distjit.ops.sharding_numeric import stacked_matrices
@@ -167,11 +167,15 @@ def _pinv_shapes(in_types, attrs):
 
 def _matrix_rank_shapes(in_types, attrs):
     shape = shape_of(in_types[0])
-    if len(shape) < 2:
-        return [()]
     if attrs["tol"] is not None and attrs["rtol"] is not None:
         raise ShapeError("np.linalg.matrix_rank: `tol` and `rtol` can't be both set")
     return [shape[:-2]]
+
+
+def _matrix_rank_infer(in_types, attrs):
+    if len(shape_of(in_types[0])) < 2:
+        return [INT]            # NumPy answers a Python int for a vector or a scalar
+    return _typed("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_shapes)(in_types, attrs)
 
 
 def _matrix_power_shapes(in_types, attrs):
@@ -247,10 +251,6 @@ def _multi_dot(*arrays):
     return np.linalg.multi_dot(list(arrays))
 
 
-class _MultiDotOpDef(OpDef):
-    """np.linalg.multi_dot takes its matrices as one sequence: they become the node's operands."""
-
-
 def _multi_dot_cost(in_types, out_types, attrs):
     flops = 0.0
     for a, b in zip(in_types, in_types[1:]):
@@ -323,7 +323,7 @@ DECOMPOSITION_OPS = {op.name: op for op in [
     _decl("np.linalg.pinv", _pinv, _typed("np.linalg.pinv", _pinv, _pinv_shapes),
           (operand("a"), attr("rcond", None), attr("hermitian", False), attr("rtol", None, keyword_only=True)),
           L.pinv, "Moore-Penrose pseudo-inverse of (a stack of) matrices, by SVD."),
-    _decl("np.linalg.matrix_rank", L.matrix_rank, _typed("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_shapes),
+    _decl("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_infer,
           (operand("A"), attr("tol", None), attr("hermitian", False), attr("rtol", None, keyword_only=True)),
           L.matrix_rank, "Rank of (a stack of) matrices by SVD (a vector's rank is 0 or 1)."),
     _decl("np.linalg.matrix_power", L.matrix_power, _matrix_power_infer, (operand("a"), attr("n")),

@@ -181,11 +181,8 @@ class _HistogramOpDef(OpDef):
         rest = dict(zip(("range", "density", "weights"), args[1:]))
         kwargs.update(rest)
         args = args[:1]
-        if isinstance(bins, str):
-            raise ShapeError(f"{self.name}: bins={bins!r} chooses the number of bins from the data, so the result's "
-                             "shape would depend on it; pass the count (bins=n) or an array of edges")
-        if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-            kwargs["bins"] = int(bins)
+        if isinstance(bins, (int, np.integer, str)) and not isinstance(bins, bool):
+            kwargs["bins"] = bins if isinstance(bins, str) else int(bins)    # a string is refused by infer
             edges = None
         else:
             edges = bins
@@ -208,6 +205,9 @@ def _histogram_shapes(in_types, attrs):
             raise ShapeError(f"{op}: bins must be an int or a 1-D array of edges, got shape {fmt_shape(e)}")
         n = e[0] - 1 if isinstance(e[0], int) else fresh_dim()
         edges = e[0]
+    elif isinstance(attrs["bins"], str):
+        raise ShapeError(f"{op}: bins={attrs['bins']!r} chooses the number of bins from the data, so the result's "
+                         "shape would depend on it; pass the count (bins=n) or an array of edges")
     else:
         if attrs["bins"] < 1:
             raise ShapeError(f"{op}: bins must be positive, not {attrs['bins']}")
