@@ -54,6 +54,10 @@ SAMPLES_NUMERIC: dict[str, list[Sample]] = {
                         _s(L.lstsq, S, arr("f8", 3)), _s(L.lstsq, F4, arr("f4", 3), rcond=1e-3)],
     "np.linalg.multi_dot": [_s(L.multi_dot, [F, F.T, F]), _s(L.multi_dot, [V[:4], F, F.T]),
                             _s(L.multi_dot, [F, arr("f8", 5)]), _s(L.multi_dot, [F4.T, F4])],
+    "np.linalg.tensorinv": [_s(L.tensorinv, (np.eye(6) * 2 + 0.1).reshape(6, 2, 3), ind=1),
+                            _s(L.tensorinv, (np.eye(4) * 3 + 0.5).reshape(2, 2, 2, 2))],
+    "np.linalg.tensorsolve": [_s(L.tensorsolve, (np.eye(6) * 2 + 0.1).reshape(6, 2, 3), arr("f8", 6)),
+                              _s(L.tensorsolve, (np.eye(6) * 2 + 0.1).reshape(2, 3, 6), arr("f8", 6), axes=(0, 1))],
     # ---- the Array API's linalg names
     "np.linalg.matrix_norm": [_s(L.matrix_norm, F), _s(L.matrix_norm, arr("f4", 2, 3, 4), keepdims=True),
                               _s(L.matrix_norm, F, ord=1), _s(L.matrix_norm, C, ord="nuc")],

@@ -64,6 +64,13 @@ def p_signal(x, v):
             np.bincount(idx, minlength=10), np.histogram(x, bins=edges, density=True)[0])
 
 
+def p_counts(labels, values, n):
+    """Counts given by an int argument: the results' length is known at run time (the ops accept it)."""
+    sums = np.bincount(labels, weights=values, minlength=n)
+    hist, edges = np.histogram(values, bins=n, range=(-3.0, 3.0))
+    return sums / np.maximum(np.bincount(labels, minlength=n), 1), hist, edges
+
+
 def _nan_rows(n, m):
     x = rng.standard_normal((n, m))
     x[1, 2] = np.nan
@@ -76,6 +83,7 @@ PROGRAMS = {
     "lstsq": (p_lstsq, lambda: (rng.standard_normal((6, 3)), rng.standard_normal(6)), None),
     "spectrum": (p_spectrum, lambda: (rng.standard_normal((4, 8)),), {"x": 0}),
     "stats": (p_stats, lambda: (_nan_rows(6, 5),), {"x": 0}),
+    "counts": (p_counts, lambda: (rng.integers(0, 5, 30), rng.standard_normal(30), 6), None),
     "signal": (p_signal, lambda: (rng.standard_normal(40), rng.standard_normal(3)), None),
 }
 
