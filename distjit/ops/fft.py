@@ -137,7 +137,7 @@ def _freq_infer(fname):
     def infer(in_types, attrs):
         n = attrs["n"]
         if _dynamic(n):
-            return [TensorType(standin_dtypes(op, kernel, in_types, {**attrs, "n": 4})[0], (fresh_dim(),))]
+            return [TensorType(standin_dtypes(op, kernel, in_types, attrs)[0], (fresh_dim(),))]
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ShapeError(f"{op}: n should be a positive integer, not {n!r}")
         length = n if fname == "fftfreq" else n // 2 + 1
