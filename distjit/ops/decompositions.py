@@ -145,12 +145,6 @@ def _eigvals_shapes(in_types, attrs):
     return [(*batch, m)]
 
 
-def _batch_of_square(op):
-    def shapes(in_types, attrs):
-        return [_square(op, in_types[0])[:-2]]
-    return shapes
-
-
 def _slogdet_shapes(in_types, attrs):
     batch = _square("np.linalg.slogdet", in_types[0])[:-2]
     return [batch, batch]

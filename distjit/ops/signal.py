@@ -60,7 +60,7 @@ def _vector(op, t, what) -> object:
 
 # ---- convolve, correlate --------------------------------------------------------------------------------------
 
-def _sliding_shape(op, default_mode):
+def _sliding_shape(op):
     def shapes(in_types, attrs):
         n, m = _vector(op, in_types[0], "a"), _vector(op, in_types[1], "v")
         mode = attrs["mode"]
@@ -313,11 +313,11 @@ def _bincount_infer(in_types, attrs):
 
 
 SIGNAL_OPS = {op.name: op for op in [
-    _decl("np.convolve", _convolve, _typed("np.convolve", _convolve, _sliding_shape("np.convolve", "full")),
+    _decl("np.convolve", _convolve, _typed("np.convolve", _convolve, _sliding_shape("np.convolve")),
           (operand("a"), operand("v"), attr("mode", "full")), np.convolve,
           "Discrete linear convolution of two 1-D sequences (modes full, same, valid); replicated.",
           cost=_sliding_cost),
-    _decl("np.correlate", _correlate, _typed("np.correlate", _correlate, _sliding_shape("np.correlate", "valid")),
+    _decl("np.correlate", _correlate, _typed("np.correlate", _correlate, _sliding_shape("np.correlate")),
           (operand("a"), operand("v"), attr("mode", "valid")), np.correlate,
           "Cross-correlation of two 1-D sequences (modes full, same, valid; v is conjugated); replicated.",
           cost=_sliding_cost),
