@@ -297,3 +297,42 @@ def _eig(a):
 def test_nan_to_num_in_place_is_refused():
     with pytest.raises(ShapeError, match="copy=False"):
         distjit.trace(lambda x: np.nan_to_num(x, copy=False), (np.ones(3),))
+
+
+def test_a_numpy_failure_at_run_time_is_an_execution_error_naming_the_node():
+    f = distjit.trace(lambda a: np.linalg.cholesky(a) * 2, (np.eye(3),))
+    with pytest.raises(distjit.ExecutionError, match="np.linalg.cholesky failed: LinAlgError"):
+        f(-np.eye(3))
+
+
+def _outcome(call):
+    """("ok", result) or ("error", exception); a non-DistJitError from distjit fails the test."""
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return "ok", call()
+    except Exception as e:      # noqa: BLE001 - both sides are compared below
+        return "error", e
+
+
+@SETTINGS
+@given(op=st.sampled_from(["fft", "rfft", "irfft", "hfft", "ihfft"]), n=st.one_of(st.none(), st.integers(-1, 6)),
+       axis=st.integers(-3, 2), norm=st.sampled_from([None, "ortho", "forward", "bad"]),
+       shape=st.lists(st.integers(0, 4), min_size=1, max_size=2), qs=st.lists(st.floats(-10, 110), max_size=2),
+       mode=st.sampled_from(["full", "same", "valid", "wide"]), nv=st.integers(0, 3))
+def test_distjit_refuses_exactly_what_numpy_refuses(op, n, axis, norm, shape, qs, mode, nv):
+    x = np.arange(float(np.prod(shape))).reshape(shape) + 1.0
+    fn = getattr(np.fft, op)
+    cases = [
+        (lambda x: fn(x, n, axis, norm), (x,)),
+        (lambda x: np.percentile(x, qs, axis=axis if axis < len(shape) else None), (x,)),
+        (lambda a, v: np.convolve(a, v, mode), (x.ravel(), np.ones(nv))),
+    ]
+    for call, args in cases:
+        want_kind, want = _outcome(lambda: call(*args))
+        got_kind, got = _outcome(lambda: distjit.trace(call, args)(*args))
+        if got_kind == "error":
+            assert isinstance(got, DistJitError), f"distjit raised a bare {type(got).__name__}: {got}"
+        assert got_kind == want_kind, f"NumPy: {want_kind} ({want!r}); distjit: {got_kind} ({got!r})"
+        if want_kind == "ok":
+            assert_same(got, want)
