@@ -336,3 +336,26 @@ def test_distjit_refuses_exactly_what_numpy_refuses(op, n, axis, norm, shape, qs
         assert got_kind == want_kind, f"NumPy: {want_kind} ({want!r}); distjit: {got_kind} ({got!r})"
         if want_kind == "ok":
             assert_same(got, want)
+
+
+@SETTINGS
+@given(n=st.integers(2, 5), m=st.integers(2, 6), dtype=st.sampled_from([np.float32, np.float64, np.complex128]),
+       rowvar=st.booleans(), bias=st.booleans(), ddof=st.one_of(st.none(), st.integers(0, 1)), seed=st.integers(0, 99),
+       edge_order=st.sampled_from([1, 2]), axis=st.integers(0, 1))
+def test_moments_and_numerics_match_numpy(n, m, dtype, rowvar, bias, ddof, seed, edge_order, axis):
+    assume(min(n, m) > edge_order)
+    x = _data((n, m), dtype, seed)
+    real = x.real.copy()
+    w = np.arange(1.0, x.shape[axis] + 1)
+    xp = np.linspace(-2.0, 2.0, m)
+
+    def fn(x, real):
+        return (np.cov(x, rowvar=rowvar, bias=bias, ddof=ddof), np.corrcoef(real, rowvar=rowvar),
+                np.average(x, axis=axis, weights=w, returned=True), np.ptp(real, axis=axis),
+                np.nan_to_num(x / 0.0), np.interp(real, xp, real[0]), np.trapezoid(x, axis=axis),
+                np.gradient(x, edge_order=edge_order), np.linalg.vector_norm(x, axis=axis, ord=1))
+
+    f = distjit.trace(fn, (x, real))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same(f(x, real), fn(x, real))
