@@ -127,6 +127,11 @@ def test_sharding_rules_cut_where_the_math_allows_and_gather_where_it_does_not()
     chol = distjit.trace(lambda a: np.linalg.cholesky(a), (a,))
     assert _tasks(chol, {"a": 0}) == 2
     assert_same(chol.run(a, cluster="local", workers=2, shard={"a": 0}), np.linalg.cholesky(a))
+    # A batched solve: b is cut with a where it has the batch dim, read whole where it has none.
+    for b in (rng.standard_normal((4, 3, 2)), rng.standard_normal(3), rng.standard_normal((3, 2))):
+        solve = distjit.trace(np.linalg.solve, (a, b))
+        assert _tasks(solve, {"a": 0}) == 2
+        assert_same(solve.run(a, b, cluster="local", workers=2, shard={"a": 0}), np.linalg.solve(a, b))
     # A transform along the split axis couples the shards: gathered, one task.
     along = distjit.trace(lambda a: np.fft.fft(a, axis=0), (a,))
     assert _tasks(along, {"a": 0}) == 1
