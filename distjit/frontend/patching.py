@@ -1,7 +1,7 @@
 """NumPy functions replaced while a trace runs.
 
-Array creation (`np.zeros(n)`) has no array argument, so NumPy's dispatch never
-reaches the tracer: without this, the array would be made at trace time and a
+Array creation (`np.zeros(n)`, `np.fft.fftfreq(n, d)`) has no array argument, so NumPy's
+dispatch never reaches the tracer: without this, the array would be made at trace time and a
 later `a[i] = traced` could not be recorded. `np.random` is refused, never baked.
 Like torch.fx's patcher, we swap module attributes (and the user's globals that
 alias them) for the duration of the trace only; tracing holds a lock for it.
@@ -21,6 +21,7 @@ from distjit.ops import composite
 
 CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices")
 CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
+FFT_FREQUENCIES = ("fftfreq", "rfftfreq")    # np.fft's creation functions: a length, no array argument
 _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
                 "MT19937", "Philox", "SFC64", "PCG64DXSM", "bit_generator", "mtrand"}
 
@@ -46,6 +47,8 @@ def patched(ctx, user_globals: dict | None):
     for name in CONVERSION:
         original = getattr(np, name)
         replacements[(np, name)] = _conversion(ctx, original, copy=name == "array")
+    for name in FFT_FREQUENCIES:
+        replacements[(np.fft, name)] = _creation(ctx, getattr(np.fft, name))
     for name in dir(np.random):
         if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
             replacements[(np.random, name)] = _random_refusal(name)

@@ -14,13 +14,14 @@ import numpy as np
 
 from distjit.errors import ShapeError
 from distjit.types import TensorType
-from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, normalize_axes, normalize_axis,
+from distjit.ops.infer import (broadcast_shapes, fmt_shape, fresh_dim, normalize_axes, normalize_axis,
                                reduced_shape, shape_of, unify_dims)
 from distjit.ops.linalg import _bytes, _matmul_cost, _matmul_shape, _prod, _tensordot_cost, _tensordot_shape
 from distjit.ops.reduce import reduce_cost
 from distjit.ops import sharding
 from distjit.ops.registry import FRESH, Cost, OpDef, Reduction, ViewOf, attr, operand, register
 from distjit.ops.sharding_numeric import stacked_matrices
+from distjit.ops.standins import standin_dtypes
 
 L = np.linalg
 
@@ -34,7 +35,7 @@ def _tensor(op, t, ndim: int):
 def _infer(op, kernel, shape_rule):
     def infer(in_types, attrs):
         shape = shape_rule(in_types, attrs)
-        return [TensorType(example_dtypes(op, kernel, in_types, attrs)[0], shape)]
+        return [TensorType(standin_dtypes(op, kernel, in_types, attrs, side=3)[0], shape)]
     return infer
 
 
@@ -93,7 +94,6 @@ def _diagonal_shape(in_types, attrs):
     elif k == 0 and m == n:
         length = m
     else:
-        from distjit.ops.infer import fresh_dim
         length = fresh_dim()
     return (*batch, length)
 
@@ -143,10 +143,10 @@ ARRAY_API_LINALG_OPS = {op.name: op for op in [
     _decl("np.linalg.cross", L.cross, _cross_shape, (operand("x1"), operand("x2"), attr("axis", -1, **_KW)),
           "Cross product of broadcast 3-vectors along axis.", alias=FRESH),
     _decl("np.linalg.diagonal", L.diagonal, _diagonal_shape, (operand("x"), attr("offset", 0, **_KW)),
-          "The diagonal of each matrix of a stack (a read-only view, as NumPy's).", alias=ViewOf(0),
+          "The diagonal of each matrix of a stack (a read-only view, as NumPy's).", alias=ViewOf(0), flags={"view"},
           shard=stacked_matrices),
     _decl("np.linalg.matrix_transpose", L.matrix_transpose, _transpose_shape, (operand("x"),),
-          "Each matrix of a stack transposed (a view).", alias=ViewOf(0), shard=stacked_matrices),
+          "Each matrix of a stack transposed (a view; writes through it are refused).", alias=ViewOf(0), flags={"view"}, shard=stacked_matrices),
     _decl("np.linalg.tensordot", L.tensordot, _tensordot_shape_rule,
           (operand("x1"), operand("x2"), attr("axes", 2, **_KW)),
           "np.tensordot with the Array API's keyword-only axes.", alias=FRESH, cost=_tensordot_cost,

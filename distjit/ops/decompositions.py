@@ -1,4 +1,4 @@
-"""np.linalg's decompositions and the functions built on them: cholesky, qr, svd, eigh, eig, lstsq, pinv, slogdet …
+"""np.linalg's decompositions and what is built on them: cholesky, qr, svd, eigh, eig, lstsq, pinv, slogdet, tensorinv …
 
 Every kernel is NumPy's own function (the same LAPACK calls), so results are NumPy's
 bit for bit; what is written here is how shapes follow from shapes, stacked like
@@ -27,7 +27,7 @@ import numpy as np
 
 from distjit.errors import ShapeError
 from distjit.types import INT, TensorType
-from distjit.ops.infer import broadcast_shapes, fmt_shape, fresh_dim, shape_of, unify_dims
+from distjit.ops.infer import fmt_shape, fresh_dim, normalize_axis, shape_of, unify_dims
 from distjit.ops.linalg import _bytes, _cubic_cost, _n, _prod
 from distjit.ops.registry import FRESH, Cost, OpDef, attr, operand, operands, register
 from distjit.ops.sharding_numeric import stacked_matrices
@@ -145,12 +145,6 @@ def _eigvals_shapes(in_types, attrs):
     return [(*batch, m)]
 
 
-def _batch_of_square(op):
-    def shapes(in_types, attrs):
-        return [_square(op, in_types[0])[:-2]]
-    return shapes
-
-
 def _slogdet_shapes(in_types, attrs):
     batch = _square("np.linalg.slogdet", in_types[0])[:-2]
     return [batch, batch]
@@ -167,11 +161,15 @@ def _pinv_shapes(in_types, attrs):
 
 def _matrix_rank_shapes(in_types, attrs):
     shape = shape_of(in_types[0])
-    if len(shape) < 2:
-        return [()]
     if attrs["tol"] is not None and attrs["rtol"] is not None:
         raise ShapeError("np.linalg.matrix_rank: `tol` and `rtol` can't be both set")
     return [shape[:-2]]
+
+
+def _matrix_rank_infer(in_types, attrs):
+    if len(shape_of(in_types[0])) < 2:
+        return [INT]            # NumPy answers a Python int for a vector or a scalar
+    return _typed("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_shapes)(in_types, attrs)
 
 
 def _matrix_power_shapes(in_types, attrs):
@@ -247,15 +245,49 @@ def _multi_dot(*arrays):
     return np.linalg.multi_dot(list(arrays))
 
 
-class _MultiDotOpDef(OpDef):
-    """np.linalg.multi_dot takes its matrices as one sequence: they become the node's operands."""
-
-
 def _multi_dot_cost(in_types, out_types, attrs):
     flops = 0.0
     for a, b in zip(in_types, in_types[1:]):
         flops += 2.0 * _prod(shape_of(a)) * _n(shape_of(b)[-1] if shape_of(b) else 1)
     return Cost(flops=flops, bytes=_bytes([*in_types, *out_types]))
+
+
+def _tensorinv_shapes(in_types, attrs):
+    op, ind = "np.linalg.tensorinv", attrs["ind"]
+    shape = shape_of(in_types[0])
+    if not isinstance(ind, int) or ind <= 0:
+        raise ShapeError(f"{op}: ind must be a positive integer, not {ind!r}")
+    rows, cols = _prod(shape[:ind]), _prod(shape[ind:])
+    if all(isinstance(d, int) for d in shape) and rows != cols:
+        raise ShapeError(f"{op}: a of shape {fmt_shape(shape)} is not square for ind={ind} ({rows} != {cols})")
+    return [(*shape[ind:], *shape[:ind])]
+
+
+def _tensorsolve_shapes(in_types, attrs):
+    op = "np.linalg.tensorsolve"
+    sa, sb = list(shape_of(in_types[0])), shape_of(in_types[1])
+    axes = attrs["axes"]
+    if axes is not None:
+        moved = [normalize_axis(op, k, len(sa)) for k in axes]
+        sa = [d for i, d in enumerate(sa) if i not in moved] + [sa[k] for k in moved]
+    if len(sb) > len(sa) or any(unify_dims(x, y) is None for x, y in zip(sa[:len(sb)], sb)):
+        raise ShapeError(f"{op}: b of shape {fmt_shape(sb)} does not lead a's {fmt_shape(tuple(sa))}")
+    return [tuple(sa[len(sb):])]
+
+
+def _tensorinv_dtype(a, ind=2):        # the dtype of the matrix inverse it is (a stand-in cube is not square)
+    return np.linalg.inv(np.eye(2, dtype=a.dtype))
+
+
+def _tensorsolve_dtype(a, b, axes=None):
+    return np.linalg.solve(np.eye(2, dtype=a.dtype), np.ones(2, dtype=b.dtype))
+
+
+def _typed_by(op, dtype_kernel, shapes):
+    def infer(in_types, attrs):
+        out_shapes = shapes(in_types, attrs)
+        return [TensorType(d, s) for d, s in zip(_dtypes(op, dtype_kernel, in_types, attrs), out_shapes)]
+    return infer
 
 
 def _cholesky(a, upper=False):
@@ -323,7 +355,7 @@ DECOMPOSITION_OPS = {op.name: op for op in [
     _decl("np.linalg.pinv", _pinv, _typed("np.linalg.pinv", _pinv, _pinv_shapes),
           (operand("a"), attr("rcond", None), attr("hermitian", False), attr("rtol", None, keyword_only=True)),
           L.pinv, "Moore-Penrose pseudo-inverse of (a stack of) matrices, by SVD."),
-    _decl("np.linalg.matrix_rank", L.matrix_rank, _typed("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_shapes),
+    _decl("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_infer,
           (operand("A"), attr("tol", None), attr("hermitian", False), attr("rtol", None, keyword_only=True)),
           L.matrix_rank, "Rank of (a stack of) matrices by SVD (a vector's rank is 0 or 1)."),
     _decl("np.linalg.matrix_power", L.matrix_power, _matrix_power_infer, (operand("a"), attr("n")),
@@ -334,6 +366,13 @@ DECOMPOSITION_OPS = {op.name: op for op in [
           (operand("a"), operand("b"), attr("rcond", None)), L.lstsq,
           "Least-squares solution (x, residuals, rank, s) of a x = b; the residuals' length depends on the "
           "rank (see NOTE: [lstsq's residuals]). Not batched, as NumPy.", shard=None),
+    _decl("np.linalg.tensorinv", L.tensorinv, _typed_by("np.linalg.tensorinv", _tensorinv_dtype, _tensorinv_shapes),
+          (operand("a"), attr("ind", 2)), L.tensorinv,
+          "The inverse of a under tensordot over its first ind axes (an inverse of the reshaped square matrix).",
+          shard=None),
+    _decl("np.linalg.tensorsolve", L.tensorsolve, _typed_by("np.linalg.tensorsolve", _tensorsolve_dtype, _tensorsolve_shapes),
+          (operand("a"), operand("b"), attr("axes", None)), L.tensorsolve,
+          "x with tensordot(a, x, x.ndim) == b (axes of a moved to the end first).", shard=None),
     _decl("np.linalg.multi_dot", _multi_dot, _typed("np.linalg.multi_dot", _multi_dot, _multi_dot_shape),
           (operands("arrays"),), L.multi_dot,
           "Chained matrix product of a sequence of arrays (NumPy picks the cheapest order).",

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.types import TensorType
+from distjit.types import Ref, TensorType
 from distjit.ops.infer import fresh_dim, normalize_axis, shape_of
 from distjit.ops.linalg import _bytes, _prod
 from distjit.ops import sharding
@@ -29,14 +29,21 @@ _NORMS = (None, "backward", "ortho", "forward")
 
 
 def _half(n):
-    return n // 2 + 1 if isinstance(n, int) else fresh_dim()
+    return n // 2 + 1 if isinstance(n, int) and not isinstance(n, Ref) else fresh_dim()
 
 
 def _twice_less_one(m):
-    return 2 * (m - 1) if isinstance(m, int) else fresh_dim()
+    return 2 * (m - 1) if isinstance(m, int) and not isinstance(m, Ref) else fresh_dim()
+
+
+def _dynamic(n) -> bool:
+    """A length given by a run-time int (a script's x.shape[1] as a Ref): the output's dim is known only then."""
+    return isinstance(n, Ref)
 
 
 def _check_n(op, n):
+    if _dynamic(n):
+        return
     if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
         raise ShapeError(f"{op}: invalid number of data points ({n!r}) specified")
 
@@ -67,7 +74,7 @@ def _infer_1d(fname):
         _check_n(op, attrs["n"])
         _check_norm(op, attrs)
         axis = normalize_axis(op, attrs["axis"], len(shape))
-        length = _LENGTH[fname](shape[axis], attrs["n"])
+        length = fresh_dim() if _dynamic(attrs["n"]) else _LENGTH[fname](shape[axis], attrs["n"])
         if isinstance(length, int) and length < 1:
             raise ShapeError(f"{op}: invalid number of data points ({length}) specified")
         out = (*shape[:axis], length, *shape[axis + 1:])
@@ -106,7 +113,7 @@ def _infer_nd(fname, kind):
         if not axes:
             raise ShapeError(f"{op}: no axes to transform")
         for a, n in zip(axes, s):
-            shape[a] = n
+            shape[a] = fresh_dim() if _dynamic(n) else n
         last = axes[-1]
         if kind == "r":
             shape[last] = _half(s[-1])
@@ -129,6 +136,8 @@ def _freq_infer(fname):
 
     def infer(in_types, attrs):
         n = attrs["n"]
+        if _dynamic(n):
+            return [TensorType(standin_dtypes(op, kernel, in_types, attrs)[0], (fresh_dim(),))]
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ShapeError(f"{op}: n should be a positive integer, not {n!r}")
         length = n if fname == "fftfreq" else n // 2 + 1

@@ -79,3 +79,16 @@ def follows_first(node, ins):
     if ins[0] is None or any(_rank(out) != _rank(node.inputs[0]) for out in node.outputs):
         return None
     return Split([ins[0]] * len(node.outputs), [ins[0]] + [REPLICATED if a is not None else None for a in ins[1:]])
+
+
+def stacked_solve(node, ins):
+    """np.linalg.solve(a, b) with a split along a batch dim: each shard solves its matrices; b is cut the same
+    way where it has that batch dim, else read whole. A split of b alone, or of a matrix dim, does not carry."""
+    a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
+    ra, rb, ro = _rank(a), _rank(b), _rank(out)
+    if ins[0] is None or ins[1] is not None or ins[0] >= ra - 2:
+        return None
+    axis = ins[0] if rb == 1 else ins[0] + ro - ra
+    aligned = axis - (ro - rb)
+    need_b = aligned if rb > 2 and 0 <= aligned < rb - 2 and b.type.shape[aligned] != 1 else None
+    return Split([axis], [ins[0], need_b])

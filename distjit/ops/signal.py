@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
-from distjit.types import NoneType, ScalarType, TensorType
-from distjit.ops.infer import broadcast_shapes, fmt_shape, fresh_dim, normalize_axis, shape_of, unify_dims
+from distjit.types import NoneType, Ref, TensorType
+from distjit.ops.infer import (broadcast_shapes, fmt_shape, fresh_dim, normalize_axis, operand_types, shape_of,
+                               unify_dims)
 from distjit.ops.linalg import _bytes, _prod
 from distjit.ops.registry import FRESH, Cost, Kind, OpDef, Param, attr, operand, register
 from distjit.ops.sharding_numeric import follows_first
@@ -42,9 +43,11 @@ def _given(t) -> bool:
 
 
 def _typed(op, kernel, shapes, side=3):
+    """An infer function: shapes by `shapes(operand types, attrs)` (inputs that attributes reference by Ref, as a
+    count given at run time, left out), dtypes by NumPy on stand-ins."""
     def infer(in_types, attrs):
-        return [TensorType(d, s) for d, s in zip(standin_dtypes(op, kernel, in_types, attrs, side=side),
-                                                 shapes(in_types, attrs))]
+        out_shapes = shapes(operand_types(in_types, attrs), attrs)
+        return [TensorType(d, s) for d, s in zip(standin_dtypes(op, kernel, in_types, attrs, side=side), out_shapes)]
     return infer
 
 
@@ -57,7 +60,7 @@ def _vector(op, t, what) -> object:
 
 # ---- convolve, correlate --------------------------------------------------------------------------------------
 
-def _sliding_shape(op, default_mode):
+def _sliding_shape(op):
     def shapes(in_types, attrs):
         n, m = _vector(op, in_types[0], "a"), _vector(op, in_types[1], "v")
         mode = attrs["mode"]
@@ -181,11 +184,13 @@ class _HistogramOpDef(OpDef):
         rest = dict(zip(("range", "density", "weights"), args[1:]))
         kwargs.update(rest)
         args = args[:1]
-        if isinstance(bins, str):
-            raise ShapeError(f"{self.name}: bins={bins!r} chooses the number of bins from the data, so the result's "
-                             "shape would depend on it; pass the count (bins=n) or an array of edges")
-        if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-            kwargs["bins"] = int(bins)
+        if isinstance(bins, np.ndarray) and bins.ndim == 0 and bins.dtype.kind in "iu":
+            bins = int(bins)
+        if isinstance(bins, (int, np.integer, str)) and not isinstance(bins, bool):
+            kwargs["bins"] = bins if isinstance(bins, str) else int(bins)    # a string is refused by infer
+            edges = None
+        elif _run_time_int(bins):
+            kwargs["bins"] = bins        # the frontend makes it a Ref: the count is known only at run time
             edges = None
         else:
             edges = bins
@@ -193,6 +198,13 @@ class _HistogramOpDef(OpDef):
         ops, attrs = OpDef.bind(self, [*args, edges, weights] if weights is not None else
                                 ([*args, edges] if edges is not None else args), kwargs)
         return ops, attrs
+
+
+def _run_time_int(x) -> bool:
+    """A traced 0-d int (a count passed as a function argument): not a NumPy array, so not an array of edges."""
+    dtype = getattr(x, "dtype", None)
+    return not isinstance(x, np.ndarray) and getattr(x, "ndim", None) == 0 and dtype is not None \
+        and np.dtype(dtype).kind in "iu"
 
 
 def _histogram(a, edges=None, weights=None, bins=10, range=None, density=None):
@@ -208,6 +220,11 @@ def _histogram_shapes(in_types, attrs):
             raise ShapeError(f"{op}: bins must be an int or a 1-D array of edges, got shape {fmt_shape(e)}")
         n = e[0] - 1 if isinstance(e[0], int) else fresh_dim()
         edges = e[0]
+    elif isinstance(attrs["bins"], Ref):
+        n, edges = fresh_dim(), fresh_dim()      # a count given at run time
+    elif isinstance(attrs["bins"], str):
+        raise ShapeError(f"{op}: bins={attrs['bins']!r} chooses the number of bins from the data, so the result's "
+                         "shape would depend on it; pass the count (bins=n) or an array of edges")
     else:
         if attrs["bins"] < 1:
             raise ShapeError(f"{op}: bins must be positive, not {attrs['bins']}")
@@ -253,6 +270,8 @@ def _bincount_shapes(in_types, attrs):
     if not isinstance(x, TensorType) or x.ndim != 1 or x.dtype.kind not in "iub":
         raise ShapeError(f"{op}: x must be a 1-D array of non-negative ints, got {x}")
     n = attrs["minlength"]
+    if isinstance(n, Ref):
+        return [(fresh_dim(),)]      # a bound given at run time (an int argument): the length is known then
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
         raise ShapeError(f"{op}: the result's length is max(x) + 1, read off the data; pass minlength=N, a bound "
                          f"above every value of x (the result then has exactly N entries, as NumPy's when every "
@@ -287,17 +306,18 @@ def _decl(name, kernel, infer, params, source, doc, cls=OpDef, **facts):
 
 
 def _bincount_infer(in_types, attrs):
+    in_types = operand_types(in_types, attrs)
     shapes = _bincount_shapes(in_types, attrs)
     dtype = standin_dtypes("np.bincount", _bincount_dtypes_kernel, in_types, {"minlength": 1}, side=1)[0]
     return [TensorType(dtype, shapes[0])]
 
 
 SIGNAL_OPS = {op.name: op for op in [
-    _decl("np.convolve", _convolve, _typed("np.convolve", _convolve, _sliding_shape("np.convolve", "full")),
+    _decl("np.convolve", _convolve, _typed("np.convolve", _convolve, _sliding_shape("np.convolve")),
           (operand("a"), operand("v"), attr("mode", "full")), np.convolve,
           "Discrete linear convolution of two 1-D sequences (modes full, same, valid); replicated.",
           cost=_sliding_cost),
-    _decl("np.correlate", _correlate, _typed("np.correlate", _correlate, _sliding_shape("np.correlate", "valid")),
+    _decl("np.correlate", _correlate, _typed("np.correlate", _correlate, _sliding_shape("np.correlate")),
           (operand("a"), operand("v"), attr("mode", "valid")), np.correlate,
           "Cross-correlation of two 1-D sequences (modes full, same, valid; v is conjugated); replicated.",
           cost=_sliding_cost),

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
-from distjit.types import NoneType, ScalarType, TensorType
+from distjit.types import NoneType, Ref, ScalarType, TensorType, iter_refs
 from distjit.ops.infer import _freeze, _thaw
 from distjit.ops.registry import Kind, OpDef
 
@@ -36,7 +36,16 @@ def standin(t, side: int = 2, matrix: bool = False):
 
 
 def standin_dtypes(op: str, kernel, in_types, attrs: dict, side: int = 2, matrix: bool = False) -> list[np.dtype]:
-    """The dtypes of `kernel`'s results on stand-ins; a combination NumPy rejects is a ShapeError naming `op`."""
+    """The dtypes of `kernel`'s results on stand-ins; a combination NumPy rejects is a ShapeError naming `op`.
+    An attribute given at run time (a `Ref` to an input, as a script's ``x.shape[1]``) gets a stand-in too."""
+    refs = set(iter_refs(attrs))
+    if refs:
+        def replace(v):
+            if isinstance(v, Ref):
+                return standin(in_types[v.index], side)
+            return type(v)(replace(x) for x in v) if isinstance(v, (list, tuple)) else v
+        attrs = {k: replace(v) for k, v in attrs.items()}
+        in_types = [t for i, t in enumerate(in_types) if i not in refs]
     try:
         try:
             key = (kernel, tuple(in_types), _freeze(attrs), side, matrix)

@@ -20,7 +20,7 @@ import numpy as np
 
 from distjit.errors import ShapeError
 from distjit.types import NoneType, TensorType
-from distjit.ops.infer import normalize_axes, normalize_axis, numel, reduced_shape, shape_of
+from distjit.ops.infer import normalize_axes, normalize_axis, numel, reduced_shape, shape_of, unify_dims
 from distjit.ops.reduce import reduce_cost
 from distjit.ops import sharding
 from distjit.ops.registry import FRESH, Kind, OpDef, Param, Reduction, attr, operand, register
@@ -112,8 +112,9 @@ def _check_method(op, attrs):
 
 
 def _percentile_infer(op, fn, scale):
-    def dtype_kernel(a, q, *rest, **kw):     # q inside NumPy's range on the stand-in, of q's dtype
-        return fn(a, np.full(np.shape(q), scale / 2, dtype=np.asarray(q).dtype), *rest, **kw)
+    def dtype_kernel(a, q, *rest, **kw):     # q inside NumPy's range on the stand-in, of q's type (a weak scalar stays one)
+        inside = type(q)(scale / 2) if isinstance(q, (int, float)) else np.full(np.shape(q), scale / 2, q.dtype)
+        return fn(a, inside, *rest, **kw)
 
     def infer(in_types, attrs):
         _check_method(op, attrs)
@@ -198,11 +199,11 @@ def _average_shape(in_types, attrs):
     a = shape_of(in_types[0])
     if len(in_types) > 1 and not isinstance(in_types[1], NoneType):
         w = shape_of(in_types[1])
-        if w != a:
+        if len(w) != len(a) or any(unify_dims(i, j) is None for i, j in zip(w, a)):
             if attrs["axis"] is None:
-                raise ShapeError(f"np.average: axis must be specified when shapes of a and weights differ")
+                raise ShapeError(f"{op}: axis must be specified when shapes of a and weights differ")
             axes = normalize_axes(op, attrs["axis"], len(a))
-            if len(w) != len(axes) or any(w[i] != a[ax] for i, ax in enumerate(axes)):
+            if len(w) != len(axes) or any(unify_dims(w[i], a[ax]) is None for i, ax in enumerate(axes)):
                 raise ShapeError(f"{op}: shape of weights {w} must be consistent with shape of a along axis")
     out = _reduced(op, in_types[0], attrs["axis"], attrs["keepdims"])
     return [out, out] if attrs["returned"] else [out]
@@ -296,7 +297,7 @@ STATS_OPS = {op.name: op for op in [
           (operand("a"), attr("axis", None), _optional("weights"), attr("returned", False),
            attr("keepdims", False, **_KW)), np.average,
           "Weighted mean along axis; with returned=True also the sum of the weights.", cls=OptionalOperandsOpDef,
-          flags={"reduction"}, reduction=Reduction(None), cost=reduce_cost),
+          flags={"reduction"}, reduction=Reduction(None), cost=reduce_cost, shard=sharding.reduction),
     _decl("np.ptp", _ptp, _typed("np.ptp", _ptp, _median_shape("np.ptp")),
           (operand("a"), attr("axis", None), attr("keepdims", False)), np.ptp,
           "Peak to peak: max - min along axis.", **_RED),
