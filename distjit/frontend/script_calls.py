@@ -57,7 +57,7 @@ def _is_numpy_callable(fn) -> bool:
     if module.startswith("numpy") or module.startswith("distjit"):
         return True
     self = getattr(fn, "__self__", None)
-    if isinstance(self, (TracedArray, np.ndarray, np.generic)) or self is np or self is np.random:
+    if isinstance(self, (TracedArray, np.ndarray, np.generic, np.ufunc)) or self is np or self is np.random:
         return True
     return isinstance(fn, type) and issubclass(fn, np.generic)
 

@@ -225,8 +225,8 @@ class TraceContext(Functionalizer):
             opdef = get_op("ufunc.reduceat")
             operands, attrs = opdef.bind((x,), {**kwargs, "ufunc": ufunc.__name__, "indices": indices})
             results = self.record(opdef.name, operands, attrs, loc)
-        elif method == "at" and len(inputs) == 3:
-            target, key, values = inputs
+        elif method == "at" and len(inputs) in (2, 3):
+            target, key, values = inputs if len(inputs) == 3 else (*inputs, None)   # a unary ufunc takes no values
             index, dynamic = self._index(key, first_ref=2)
             result = self.record("ufunc.at", [target, values, *dynamic], {"ufunc": ufunc.__name__, "index": index}, loc)
             self.assign_out(target, result[0], ufunc=True, loc=loc)

@@ -18,32 +18,32 @@ import numpy as np
 
 # NumPy functions whose own implementation traces into supported ops.
 _OWN = [
-    np.fliplr, np.flipud, np.rot90, np.column_stack, np.dstack, np.hsplit, np.vsplit, np.dsplit, np.append,
+    np.fliplr, np.flipud, np.rot90, np.column_stack, np.hsplit, np.vsplit, np.dsplit, np.append,
     np.iscomplexobj, np.isrealobj, np.sinc, np.rollaxis, np.isneginf, np.isposinf, np.matrix_transpose,
-    np.i0, np.sort_complex, np.polyadd, np.polysub, np.polyder, np.polyint, np.resize, np.fix, np.extract,
+    np.sort_complex, np.fix, np.extract,
     np.flatnonzero,
 ]
 
 
 def _unique_values(x):
-    return np.unique(x)
+    return np.unique(x, equal_nan=False, sorted=False)
 
 
 def _unique_counts(x):
     from numpy.lib._arraysetops_impl import UniqueCountsResult
-    return UniqueCountsResult(*np.unique(x, return_counts=True, equal_nan=False))
+    return UniqueCountsResult(*np.unique(x, return_counts=True, equal_nan=False, sorted=False))
 
 
 def _unique_inverse(x):
     from numpy.lib._arraysetops_impl import UniqueInverseResult
-    values, inverse = np.unique(x, return_inverse=True, equal_nan=False)
+    values, inverse = np.unique(x, return_inverse=True, equal_nan=False, sorted=False)
     return UniqueInverseResult(values, inverse)
 
 
 def _unique_all(x):
     from numpy.lib._arraysetops_impl import UniqueAllResult
     return UniqueAllResult(*np.unique(x, return_index=True, return_inverse=True, return_counts=True,
-                                      equal_nan=False))
+                                      equal_nan=False, sorted=False))
 
 
 _WRITTEN = {
