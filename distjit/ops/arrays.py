@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.types import BOOL, INT, Ref, ScalarType, TensorType, TupleType
+from distjit.types import BOOL, INT, Ref, ScalarType, TensorType
 from distjit.ops.creation import shape_attr
 from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, fresh_dim, normalize_axes,
                                normalize_axis, numel, reduced_shape, shape_of, ufunc_dtypes)

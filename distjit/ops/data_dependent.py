@@ -7,8 +7,8 @@ boolean-mask read ``x[x > 0]`` already is: the values are NumPy's exactly, the g
 for all inputs, and later ops infer with the unknown dim. What a run-time dim costs: the
 partitioner does not split along it, and nothing that needs the size before running (a static
 reshape to it, an unstack) can follow. The rest of the family is written over these two ops
-(distjit/ops/composite.py): flatnonzero, argwhere, extract, compress, trim_zeros and the Array API's
-unique_values/counts/inverse/all.
+(distjit/ops/composite.py): flatnonzero, extract and the Array API's unique_values/counts/inverse/all;
+np.repeat with repeats given at run time has such a length too (distjit/ops/shape.py).
 
 What stays refused is a length computed from run-time values in a way NumPy itself spells with
 static arguments: np.delete/np.insert with indices computed at run time, and ufunc.reduceat with
