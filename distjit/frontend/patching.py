@@ -1,7 +1,7 @@
 """NumPy functions replaced while a trace runs.
 
-Array creation (`np.zeros(n)`) has no array argument, so NumPy's dispatch never
-reaches the tracer: without this, the array would be made at trace time and a
+Array creation (`np.zeros(n)`, `np.fft.fftfreq(n, d)`) has no array argument, so NumPy's
+dispatch never reaches the tracer: without this, the array would be made at trace time and a
 later `a[i] = traced` could not be recorded. `np.random` is refused, never baked.
 Like torch.fx's patcher, we swap module attributes (and the user's globals that
 alias them) for the duration of the trace only; tracing holds a lock for it.
@@ -18,9 +18,11 @@ import numpy as np
 from distjit.errors import TracingError
 from distjit.frontend.pybuiltins import STAND_INS
 from distjit.frontend.source import user_loc
+from distjit.ops import composite
 
-CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity")
+CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices")
 CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
+FFT_FREQUENCIES = ("fftfreq", "rfftfreq")    # np.fft's creation functions: a length, no array argument
 _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
                 "MT19937", "Philox", "SFC64", "PCG64DXSM", "bit_generator", "mtrand"}
 
@@ -51,6 +53,8 @@ def patched(ctx, user_globals=()):
     for name in CONVERSION:
         original = getattr(np, name)
         replacements[(id(np), name)] = (np, name, _conversion(ctx, original, copy=name == "array"))
+    for name in FFT_FREQUENCIES:
+        replacements[(id(np.fft), name)] = (np.fft, name, _creation(ctx, getattr(np.fft, name)))
     for name in dir(np.random):
         if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
             replacements[(id(np.random), name)] = (np.random, name, _random_refusal(name))
@@ -66,6 +70,14 @@ def patched(ctx, user_globals=()):
         for gname, stand_in in STAND_INS.items():
             if gname not in namespace:
                 replacements[(id(namespace), gname)] = (namespace, gname, stand_in)
+    # NumPy's code that distjit traces through (distjit/ops/composite.py) converts its arguments with
+    # np.asanyarray & co., bound in its own module: those calls must reach the tracer too.
+    conversions = {id(getattr(np, name)): replacements[(id(np), name)][2] for name in CONVERSION}
+    for namespace in composite.implementation_modules():
+        for gname, obj in list(namespace.items()):
+            patch = conversions.get(id(obj))
+            if patch is not None:
+                replacements[(id(namespace), gname)] = (namespace, gname, patch)
     with _lock:
         saved = [(target, name, _get(target, name)) for (target, name, _) in replacements.values()]
         try:
@@ -111,13 +123,16 @@ def _creation(ctx, original):
 
 def _conversion(ctx, original, copy: bool):
     def convert(obj, dtype=None, *args, **kwargs):
-        if ctx.busy or _called_by_numpy() or not ctx.contains_traced(obj):
+        if ctx.busy or not ctx.contains_traced(obj):
             return original(obj, dtype, *args, **kwargs)
         result = ctx.as_traced(obj)
         if dtype is not None and np.dtype(dtype) != result.dtype:
-            return ctx.function(np.astype, (result, dtype), {})
-        if copy and kwargs.get("copy", True) and result is obj:
-            return ctx.function(np.copy, (result,), {})
+            result = ctx.function(np.astype, (result, dtype), {})
+        elif copy and kwargs.get("copy", True) and result is obj:
+            result = ctx.function(np.copy, (result,), {})
+        missing = kwargs.get("ndmin", 0) - result.ndim
+        if missing > 0:     # np.array(x, ndmin=k) prepends ones
+            result = ctx.function(np.expand_dims, (result, tuple(range(missing))), {})
         return result
     convert.__name__ = original.__name__
     convert.__wrapped__ = original

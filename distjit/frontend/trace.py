@@ -41,7 +41,7 @@ from distjit.function import Function, Signature
 from distjit.ir.builder import Builder
 from distjit.ir.graph import Graph, Value
 from distjit.types import Ref, TensorType, type_of
-from distjit.ops import REGISTRY, get_op
+from distjit.ops import REGISTRY, composite, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
 from distjit.frontend.user_code import run_user
 
@@ -299,8 +299,21 @@ class TraceContext(Functionalizer):
             else:
                 operands, attrs = get_op(f"ufunc.{method}").bind(inputs, {**kwargs, "ufunc": ufunc.__name__})
                 results = self.record(f"ufunc.{method}", operands, attrs, loc)
-        elif method == "at" and len(inputs) == 3:
-            target, key, values = inputs
+        elif method == "outer" and len(inputs) == 2:
+            opdef = get_op("ufunc.outer")
+            operands, attrs = opdef.bind(inputs, {**kwargs, "ufunc": ufunc.__name__})
+            results = self.record(opdef.name, operands, attrs, loc)
+        elif method == "reduceat" and len(inputs) == 2:
+            x, indices = inputs
+            if self.contains_traced(indices):
+                raise TracingError(f"np.{ufunc.__name__}.reduceat: indices computed at run time are not supported; "
+                                   f"pass them as a constant list", loc)
+            indices = tuple(int(i) for i in np.asarray(indices).ravel())
+            opdef = get_op("ufunc.reduceat")
+            operands, attrs = opdef.bind((x,), {**kwargs, "ufunc": ufunc.__name__, "indices": indices})
+            results = self.record(opdef.name, operands, attrs, loc)
+        elif method == "at" and len(inputs) in (2, 3):
+            target, key, values = inputs if len(inputs) == 3 else (*inputs, None)   # a unary ufunc takes no values
             index, dynamic = self._index(key, first_ref=2)
             result = self.record("ufunc.at", [target, values, *dynamic], {"ufunc": ufunc.__name__, "index": index}, loc)
             self.assign_out(target, result[0], ufunc=True, loc=loc)
@@ -325,7 +338,11 @@ class TraceContext(Functionalizer):
         special = _STATIC.get(func)
         if special is not None:
             return special(self, *args, **kwargs)
+        if func is np.where and len(args) + len(kwargs) == 1:    # np.where(condition) is np.nonzero(condition)
+            func = np.nonzero
         opdef = REGISTRY.for_source(func)
+        if opdef is None and composite.implementation(func) is not None:
+            return self._composite(func, args, kwargs, loc)
         if opdef is None:
             name = getattr(func, "__name__", repr(func))
             module = getattr(func, "__module__", "") or ""
@@ -343,9 +360,22 @@ class TraceContext(Functionalizer):
         if out is not None:
             self.assign_out(out, results[0], ufunc=False, loc=loc)
             return out
+        if "updates_first" in opdef.flags:     # np.put_along_axis & co. write into their first argument
+            self.assign_out(operands[0], results[0], ufunc=False, loc=loc)
+            return None
         if "multi_output" in opdef.flags:      # np.split & co. return a list
             return results
+        if "tuple_output" in opdef.flags:      # np.meshgrid & co. return a tuple, also of one array
+            return tuple(results)
         return results[0] if len(results) == 1 else tuple(results)
+
+    def _composite(self, func, args, kwargs, loc):
+        """A NumPy function traced through NumPy's own Python implementation (distjit/ops/composite.py):
+        the ops it calls are recorded, so it needs no op of its own."""
+        try:
+            return composite.implementation(func)(*args, **kwargs)
+        except (TypeError, ValueError, IndexError) as e:
+            raise TracingError(f"np.{func.__name__}: {e}", loc) from None
 
     # -- indexing and in-place updates -------------------------------------------------------
     def getitem(self, proxy: TracedArray, key):
@@ -434,12 +464,31 @@ def _size(ctx, a, axis=None):
     return a.size if axis is None else a.shape[axis]
 
 
-# NumPy functions answered from static facts (shape, ndim) or by rebinding (copyto), not by an op.
+def _static_dtype(x):
+    """What np.result_type & co. take for a traced value: its dtype, or a weak Python scalar of its kind."""
+    if isinstance(x, TracedArray):
+        t = x.type
+        return t.dtype if isinstance(t, TensorType) else t.pytype(0)
+    return x
+
+
+def _result_type(ctx, *arrays_and_dtypes):
+    return np.result_type(*(_static_dtype(x) for x in arrays_and_dtypes))
+
+
+def _can_cast(ctx, from_, to, casting="safe"):
+    return np.can_cast(_static_dtype(from_) if not isinstance(_static_dtype(from_), (int, float, complex))
+                       else np.result_type(_static_dtype(from_)), to, casting)
+
+
+# NumPy functions answered from static facts (shape, ndim, dtypes) or by rebinding (copyto), not by an op.
 _STATIC = {
     np.shape: lambda ctx, a: a.shape,
     np.ndim: lambda ctx, a: a.ndim,
     np.size: _size,
     np.copyto: _copyto,
+    np.result_type: _result_type,
+    np.can_cast: _can_cast,
 }
 
 

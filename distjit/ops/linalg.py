@@ -24,6 +24,7 @@ from distjit.ops.infer import (broadcast_shapes, example_dtypes, fmt_shape, nume
                                normalize_axis, reduced_shape, shape_of, ufunc_dtypes, unify_dims)
 from distjit.ops.reduce import reduce_cost
 from distjit.ops import sharding
+from distjit.ops.sharding_numeric import stacked_matrices, stacked_solve
 from distjit.ops.registry import FRESH, Cost, OpDef, Reduction, attr, operand, operands, register
 
 _UNKNOWN_DIM = 1 << 10   # a symbolic dim's assumed size in cost estimates
@@ -417,10 +418,12 @@ LINALG_OPS = {op.name: op for op in [
                    reduction=Reduction(None),
                    doc="Vector norm (axis an int) or matrix norm (axis a pair, or a 2-D array with ord given).")),
     register(OpDef("np.linalg.inv", kernel=np.linalg.inv, infer=_inv_infer, params=(operand("a"),),
-                   sources=(np.linalg.inv,), cost=_cubic_cost, doc="Inverse of (a stack of) square matrices.")),
+                   sources=(np.linalg.inv,), cost=_cubic_cost, alias=FRESH, shard=stacked_matrices,
+                   doc="Inverse of (a stack of) square matrices.")),
     register(OpDef("np.linalg.det", kernel=np.linalg.det, infer=_det_infer, params=(operand("a"),),
-                   sources=(np.linalg.det,), cost=_cubic_cost, doc="Determinant of (a stack of) square matrices.")),
+                   sources=(np.linalg.det,), cost=_cubic_cost, alias=FRESH, shard=stacked_matrices,
+                   doc="Determinant of (a stack of) square matrices.")),
     register(OpDef("np.linalg.solve", kernel=np.linalg.solve, infer=_solve_infer, params=(operand("a"), operand("b")),
-                   sources=(np.linalg.solve,), cost=_cubic_cost,
+                   sources=(np.linalg.solve,), cost=_cubic_cost, alias=FRESH, shard=stacked_solve,
                    doc="Solves a x = b; b is a vector only when it is 1-D (NumPy 2).")),
 ]}

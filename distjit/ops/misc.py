@@ -22,6 +22,7 @@ from distjit.types import BOOL, NoneType, TensorType
 from distjit.ops.infer import (broadcast_shapes, default_dtype, example_dtypes, fmt_shape, fresh_dim, numel,
                                normalize_axis, shape_of)
 from distjit.ops import sharding
+from distjit.ops.standins import OptionalOperandsOpDef
 from distjit.ops.registry import FRESH, Cost, Kind, OpDef, Param, Reduction, attr, operand, register
 
 _UNKNOWN_SIZE = 1 << 20
@@ -130,8 +131,22 @@ def _diff_shape(in_types, attrs):
         raise ShapeError("np.diff: requires input that is at least one dimensional")
     axis = normalize_axis("np.diff", attrs["axis"], len(shape))
     d = shape[axis]
+    for extra in in_types[1:]:          # prepend, append: a scalar adds one, an array its length along axis
+        if isinstance(extra, NoneType):
+            continue
+        es = shape_of(extra)
+        e = 1 if not es else es[axis] if len(es) == len(shape) else None
+        if e is None:
+            raise ShapeError(f"np.diff: prepend/append of shape {fmt_shape(es)} must be a scalar or have "
+                             f"{len(shape)} dimensions like a {fmt_shape(shape)}")
+        d = d + e if isinstance(d, int) and isinstance(e, int) else fresh_dim()
     new = max(d - n, 0) if isinstance(d, int) else (d if n == 0 else fresh_dim())
     return (*shape[:axis], new, *shape[axis + 1:])
+
+
+def _diff(a, prepend=None, append=None, n=1, axis=-1):
+    extra = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+    return np.diff(a, n=n, axis=axis, **extra)
 
 
 # ---- cross ------------------------------------------------------------------------------------------------------
@@ -180,8 +195,8 @@ def _searchsorted_infer(in_types, attrs):
 
 # ---- the declarations -------------------------------------------------------------------------------------------
 
-def _decl(name, kernel, infer, params, sources, flags=(), cost=None, doc="", **facts) -> OpDef:
-    return register(OpDef(name, kernel=kernel, infer=infer, params=params, flags=frozenset(flags),
+def _decl(name, kernel, infer, params, sources, flags=(), cost=None, doc="", cls=OpDef, **facts) -> OpDef:
+    return register(cls(name, kernel=kernel, infer=infer, params=params, flags=frozenset(flags),
                           sources=tuple({id(s): s for s in sources}.values()), cost=cost, doc=doc, **facts))
 
 
@@ -243,10 +258,11 @@ MISC_OPS = {op.name: op for op in [
           (operand("a"), operand("b"), attr("rtol", 1e-05), attr("atol", 1e-08), attr("equal_nan", False)),
           (np.allclose,), {"reduction", "combine:all"}, doc="All of isclose, as a Python bool.",
           alias=FRESH, shard=sharding.reduction, reduction=Reduction("all", True)),
-    _decl("np.diff", np.diff, _by_example("np.diff", np.diff, _diff_shape),
-          (operand("a"), attr("n", 1), attr("axis", -1)), (np.diff,),
-          doc="n-th discrete difference along axis (prepend= and append= are not supported).",
-          shard=sharding.along_other_axis),
+    _decl("np.diff", _diff, _by_example("np.diff", _diff, _diff_shape),
+          (operand("a"), attr("n", 1), attr("axis", -1), Param("prepend", Kind.OPERAND, None),
+           Param("append", Kind.OPERAND, None)), (np.diff,),
+          doc="n-th discrete difference along axis, after prepend and append (optional operands).",
+          shard=sharding.along_other_axis, cls=OptionalOperandsOpDef),
     _decl("np.cross", np.cross, _cross_infer,
           (operand("a"), operand("b"), attr("axisa", -1), attr("axisb", -1), attr("axisc", -1), attr("axis", None)),
           (np.cross,), doc="Cross product of (broadcast arrays of) 3-vectors."),

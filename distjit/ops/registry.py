@@ -45,14 +45,15 @@ class Param:
     kind: Kind
     default: Any = REQUIRED
     keyword_only: bool = False
+    variadic: bool = False   # OPERANDS given as *args (np.meshgrid(x, y), np.broadcast_arrays(a, b))
 
 
 def operand(name: str) -> Param:
     return Param(name, Kind.OPERAND)
 
 
-def operands(name: str) -> Param:
-    return Param(name, Kind.OPERANDS)
+def operands(name: str, variadic: bool = False) -> Param:
+    return Param(name, Kind.OPERANDS, variadic=variadic)
 
 
 def attr(name: str, default: Any = REQUIRED, keyword_only: bool = False) -> Param:
@@ -113,7 +114,9 @@ class OpDef:
     effect        PURE, RANDOM or STATEFUL; None (undeclared) is treated as impure.
     flags         descriptive words ("elementwise", "ufunc", "commutative", "reduction", "view",
                   "uninitialized", "multi_output", ...): CSE reads "commutative", fold and CSE
-                  "uninitialized", the tracer "multi_output" (the op returns a list).
+                  "uninitialized", the tracer "multi_output" (the op returns a list), "tuple_output"
+                  (it returns a tuple, also of one array) and "updates_first" (NumPy's function writes
+                  into its first argument and returns None: the tracer rebinds that array to the result).
     sources       the NumPy callables whose calls record this op; a `(ufunc, method)` pair stands for a
                   ufunc method (``(np.add, "reduce")`` records np.sum).
     cost          `cost(input_types, output_types, attrs) -> Cost(flops, bytes)`, the work and the bytes
@@ -164,8 +167,14 @@ class OpDef:
     def __post_init__(self):
         self.flags = frozenset(self.flags)
         parameters = []
+        after_varargs = False
         for p in self.params:
-            kind = inspect.Parameter.KEYWORD_ONLY if p.keyword_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+            if p.variadic:
+                parameters.append(inspect.Parameter(p.name, inspect.Parameter.VAR_POSITIONAL))
+                after_varargs = True
+                continue
+            keyword_only = p.keyword_only or after_varargs
+            kind = inspect.Parameter.KEYWORD_ONLY if keyword_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
             parameters.append(inspect.Parameter(p.name, kind, default=p.default))
         self.signature = inspect.Signature(parameters)
 

@@ -523,10 +523,9 @@ def _repeat_infer(in_types, attrs):
     repeats, axis = attrs["repeats"], attrs["axis"]
     if isinstance(repeats, Ref):
         t = in_types[repeats.index]
-        if isinstance(t, TensorType) and t.ndim > 0:
-            raise ShapeError(f"{op}: repeats given as a run-time array make the output length depend on its values; "
-                             f"pass repeats as an int or a constant list")
-        repeats_dim = None   # one run-time int
+        if isinstance(t, TensorType) and t.ndim > 1:
+            raise ShapeError(f"{op}: repeats must be an int or a 1-D array, got {t}")
+        repeats_dim = None   # a run-time int or array: the length is known at run time (NOTE: [data-dependent lengths])
     else:
         reps = _as_tuple(repeats)
         if not all(_is_int(r) for r in reps):

@@ -9,16 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.errors import ShapeError
-from distjit.types import TensorType
+from distjit.types import NoneType, TensorType
 from distjit.ops.infer import normalize_axes, reduced_shape, shape_of, ufunc_dtypes
 from distjit.ops import sharding
 from distjit.ops.registry import FRESH, OpDef, Reduction, attr, operand, register
 
 
-def _ufunc(name: str) -> np.ufunc:
+def _ufunc(name: str, nin: int = 2) -> np.ufunc:
     u = getattr(np, name, None)
-    if not isinstance(u, np.ufunc) or u.nin != 2 or u.nout != 1:
-        raise ShapeError(f"{name} is not a binary NumPy ufunc")
+    if not isinstance(u, np.ufunc) or u.nin != nin or u.nout != 1:
+        raise ShapeError(f"{name} is not a {'binary' if nin == 2 else 'unary'} NumPy ufunc")
     return u
 
 
@@ -47,12 +47,15 @@ def _accumulate_infer(in_types, attrs):
 
 def _at_kernel(x, values, ufunc, index):
     out = x.copy()
-    _ufunc(ufunc).at(out, index, values)
+    if values is None:      # a unary ufunc: np.negative.at(x, index)
+        _ufunc(ufunc, 1).at(out, index)
+    else:
+        _ufunc(ufunc).at(out, index, values)
     return out
 
 
 def _at_infer(in_types, attrs):
-    _ufunc(attrs["ufunc"])
+    _ufunc(attrs["ufunc"], 1 if isinstance(in_types[1], NoneType) else 2)
     return [in_types[0]]
 
 
