@@ -21,6 +21,8 @@ def inputs() -> dict:
 
 
 EXAMPLES: dict[str, list[str]] = {
+    # complex parts
+    "np.real": ["np.real(C)", "np.real(A)"], "np.imag": ["np.imag(C)"], "np.angle": ["np.angle(C)", "np.angle(C, deg=True)"],
     # reductions and statistics
     "np.all": ["np.all(M, axis=0)"], "np.any": ["np.any(M)"], "np.amax": ["np.amax(A, axis=1)"],
     "np.amin": ["np.amin(A)"], "np.max": ["np.max(A, axis=0)"], "np.min": ["np.min(A, axis=1, keepdims=True)"],
