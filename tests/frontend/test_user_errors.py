@@ -45,7 +45,6 @@ BOTH = [
     "y = int(x)",
     "y = float(x)",
     "y = np.random.rand(3)",
-    "y = np.where(x)",
     "y = x.transpose(0, 0)",
     "y = np.take(x, 1.5)",
     "y = np.stack([x, x.T])",
@@ -74,8 +73,6 @@ BOTH = [
     "y = np.array([x, 'a'])",
     "y = helper_with_try(x)",
     "i, j = x",
-    "y = min(x)",
-    "y = max(x[0, 0], x[0, 1], key=abs)",
     "y = x[0, 0] < x < 5",
     # found only when the graph runs (the script compiler's dims are symbolic)
     "y = x[10]",
