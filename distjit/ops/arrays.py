@@ -129,7 +129,10 @@ def _tri_shape(in_types, attrs):
 
 
 def _diag(v, k=0):
-    return np.diag(v, k)
+    # A matrix's diagonal is a read-only view in NumPy; the op is declared fresh (the memory planner
+    # may write into its result), so it hands out a copy, as np.diagonal's kernel does.
+    out = np.diag(v, k)
+    return out.copy() if np.ndim(v) == 2 else out
 
 
 def _diag_shape(in_types, attrs):
@@ -522,7 +525,9 @@ register(OpDef("ufunc.reduceat", kernel=_reduceat, infer=_reduceat_infer,
 # ---- Array API names with a NumPy spelling of their own --------------------------------------------------------
 
 def _broadcast_arrays(*args):
-    return tuple(np.broadcast_arrays(*args))
+    # NumPy's results are views of the inputs (and broadcast ones must not be written); the op is
+    # declared fresh, so each is materialized.
+    return tuple(np.array(a) for a in np.broadcast_arrays(*args))
 
 
 def _broadcast_arrays_shape(in_types, attrs):
@@ -531,7 +536,7 @@ def _broadcast_arrays_shape(in_types, attrs):
 
 
 def _unstack(x, axis=0):
-    return tuple(np.unstack(x, axis=axis))
+    return tuple(a.copy() for a in np.unstack(x, axis=axis))      # views in NumPy; the op is declared fresh
 
 
 def _unstack_shape(in_types, attrs):

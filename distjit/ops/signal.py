@@ -208,8 +208,10 @@ def _run_time_int(x) -> bool:
 
 
 def _histogram(a, edges=None, weights=None, bins=10, range=None, density=None):
-    return tuple(np.histogram(a, bins=bins if edges is None else edges, range=range, density=density,
-                              weights=weights))
+    counts, bin_edges = np.histogram(a, bins=bins if edges is None else edges, range=range, density=density,
+                                     weights=weights)
+    # Given edges come back as the same array; the op is declared fresh, so the result is a copy.
+    return counts, (bin_edges.copy() if bin_edges is edges else bin_edges)
 
 
 def _histogram_shapes(in_types, attrs):

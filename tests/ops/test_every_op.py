@@ -17,6 +17,7 @@ import pytest
 from distjit.errors import ShapeError, TracingError
 from distjit.types import INT, NONE, Ref, ScalarType, TensorType, TupleType, type_of
 from distjit.ops import REGISTRY, get_op
+from distjit.ops.registry import FRESH
 from distjit.ops.infer import is_unknown
 from tests.ops.samples import SAMPLES, Sample, arr
 
@@ -77,8 +78,21 @@ def test_op_matches_numpy(name: str, index: int, sample: Sample):
             _assert_bitwise(g, w, f"{name} output {k}")
         else:
             assert type_of(g) == type_of(w)
+    if opdef.alias == FRESH:
+        _assert_fresh(name, got, operands)
     cost = opdef.estimate([type_of(o) for o in operands], inferred, attrs)
     assert cost.flops >= 0 and cost.bytes >= 0
+
+
+def _assert_fresh(name: str, outputs: list, operands: list) -> None:
+    """An op declared FRESH hands out buffers the memory planner may write into (`out=` reuse):
+    each must be writeable and share no memory with an operand (np.diag of a matrix is a read-only view)."""
+    arrays = [o for o in operands if isinstance(o, np.ndarray)]
+    for k, out in enumerate(outputs):
+        if isinstance(out, np.ndarray) and out.size:
+            assert out.flags.writeable, f"{name} output {k}: declared FRESH but read-only"
+            shared = [i for i, a in enumerate(arrays) if np.shares_memory(out, a)]
+            assert not shared, f"{name} output {k}: declared FRESH but shares memory with operand {shared}"
 
 
 def test_int_to_a_negative_int_power_is_refused_since_its_type_would_depend_on_a_value():
