@@ -1,10 +1,15 @@
-"""Nested inputs and outputs: flattening tuples, lists and dicts of leaves, and rebuilding them.
+"""Nested inputs and outputs: flattening tuples, named tuples, lists and dicts of leaves, and rebuilding them.
 
 Leaves are arrays, NumPy scalars, Python numbers and traced values. None and
-strings are kept in the spec itself (they are structure, not data).
+strings are kept in the spec itself (they are structure, not data). A named tuple
+(NumPy's QRResult, a user's own) keeps its field names and its class; a spec read
+from a file has only the class's name, and rebuilds an equivalent
+`collections.namedtuple` (a file never names code to import).
 """
 from __future__ import annotations
 
+import collections
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,10 +20,10 @@ LEAF = "leaf"
 
 @dataclass(frozen=True)
 class TreeSpec:
-    kind: str                        # "leaf", "tuple", "list", "dict", "static"
+    kind: str                        # "leaf", "tuple", "namedtuple", "list", "dict", "static"
     children: tuple["TreeSpec", ...] = ()
-    keys: tuple = ()                 # dict keys, in insertion order
-    static: Any = None               # the value of a "static" node (None, a string)
+    keys: tuple = ()                 # dict keys, in insertion order; a named tuple's field names
+    static: Any = None               # the value of a "static" node (None, a string); a named tuple's class or name
 
     @property
     def num_leaves(self) -> int:
@@ -36,7 +41,15 @@ class TreeSpec:
             return f"({inner}{',' if len(self.children) == 1 else ''})"
         if self.kind == "list":
             return f"[{inner}]"
+        if self.kind == "namedtuple":
+            return f"{self.type_name}(" + ", ".join(f"{k}={c}" for k, c in zip(self.keys, self.children)) + ")"
         return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children)) + "}"
+
+
+    @property
+    def type_name(self) -> str:
+        """A named tuple's class name, as a file records it."""
+        return self.static if isinstance(self.static, str) else self.static.__name__
 
 
 def flatten(obj: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, TreeSpec]:
@@ -49,8 +62,12 @@ def _flatten(obj, leaves, is_leaf) -> TreeSpec:
     if is_leaf is not None and is_leaf(obj):
         leaves.append(obj)
         return TreeSpec(LEAF)
-    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-        return TreeSpec("tuple", tuple(_flatten(o, leaves, is_leaf) for o in obj))
+    if isinstance(obj, tuple):
+        children = tuple(_flatten(o, leaves, is_leaf) for o in obj)
+        fields = getattr(type(obj), "_fields", None)
+        if fields is not None:
+            return TreeSpec("namedtuple", children, tuple(fields), type(obj))
+        return TreeSpec("tuple", children)
     if isinstance(obj, list):
         return TreeSpec("list", tuple(_flatten(o, leaves, is_leaf) for o in obj))
     if isinstance(obj, dict):
@@ -79,6 +96,9 @@ def _unflatten(spec: TreeSpec, it) -> Any:
     children = [_unflatten(c, it) for c in spec.children]
     if spec.kind == "tuple":
         return tuple(children)
+    if spec.kind == "namedtuple":
+        cls = spec.static if isinstance(spec.static, type) else named_tuple_class(spec.static, spec.keys)
+        return cls(*children)
     if spec.kind == "list":
         return children
     return dict(zip(spec.keys, children))
@@ -91,7 +111,19 @@ def leaf_paths(spec: TreeSpec, prefix: str = "") -> list[str]:
     if spec.kind == "static":
         return []
     out: list[str] = []
-    labels = [repr(k) for k in spec.keys] if spec.kind == "dict" else [str(i) for i in range(len(spec.children))]
+    if spec.kind == "namedtuple":
+        labels = [f".{k}" for k in spec.keys]
+    elif spec.kind == "dict":
+        labels = [f"[{k!r}]" for k in spec.keys]
+    else:
+        labels = [f"[{i}]" for i in range(len(spec.children))]
     for label, child in zip(labels, spec.children):
-        out.extend(leaf_paths(child, f"{prefix}[{label}]"))
+        out.extend(leaf_paths(child, prefix + label))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def named_tuple_class(name: str, fields: tuple[str, ...]) -> type:
+    """The stand-in for a named tuple class known by name only (read from a file): equal names and
+    fields give the same class."""
+    return collections.namedtuple(name, fields)

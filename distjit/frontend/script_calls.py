@@ -271,6 +271,8 @@ def call(fn, site: Site, *args, **kwargs):
         if fn.__name__ == "<lambda>":
             return _run(fn, site, args, kwargs)   # one expression: traced as it runs, as distjit.trace would
         return inline_function(ctx, fn, args, kwargs, site)
+    if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
+        return _run(fn, site, args, kwargs)       # a named tuple of traced values: structure, as a tuple is
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, (list, dict)) and not isinstance(fn, type):
         if isinstance(owner, RowList):

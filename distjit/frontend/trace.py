@@ -367,6 +367,9 @@ class TraceContext(Functionalizer):
             return results
         if "tuple_output" in opdef.flags:      # np.meshgrid & co. return a tuple, also of one array
             return tuple(results)
+        named = opdef.named_result(attrs) if opdef.named_result is not None else None
+        if named is not None:                  # np.linalg.qr's QRResult & co.
+            return named(*results)
         return results[0] if len(results) == 1 else tuple(results)
 
     def _composite(self, func, args, kwargs, loc):

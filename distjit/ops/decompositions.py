@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.linalg._linalg import EigResult, EighResult, QRResult, SlogdetResult, SVDResult   # the named results NumPy 2 returns
 
 from distjit.errors import ShapeError
 from distjit.types import INT, TensorType
@@ -335,23 +336,26 @@ DECOMPOSITION_OPS = {op.name: op for op in [
           (operand("a"), attr("upper", False, keyword_only=True)), L.cholesky,
           "Cholesky factor of (a stack of) Hermitian positive-definite matrices: lower, or upper with upper=True."),
     _decl("np.linalg.qr", _qr, _typed("np.linalg.qr", _qr, _qr_shapes), (operand("a"), attr("mode", "reduced")), L.qr,
-          "QR of (a stack of) matrices: (Q, R) for 'reduced' and 'complete', R alone for 'r', (h, tau) for 'raw'."),
+          "QR of (a stack of) matrices: (Q, R) for 'reduced' and 'complete', R alone for 'r', (h, tau) for 'raw'.",
+          named_result=lambda attrs: QRResult if attrs["mode"] in ("reduced", "complete") else None),
     _decl("np.linalg.svd", _svd, _typed("np.linalg.svd", _svd, _svd_shapes),
           (operand("a"), attr("full_matrices", True), attr("compute_uv", True), attr("hermitian", False)), L.svd,
-          "Singular value decomposition (U, S, Vh) of (a stack of) matrices; S alone with compute_uv=False."),
+          "Singular value decomposition (U, S, Vh) of (a stack of) matrices; S alone with compute_uv=False.",
+          named_result=lambda attrs: SVDResult if attrs["compute_uv"] else None),
     _decl("np.linalg.svdvals", L.svdvals, _typed("np.linalg.svdvals", L.svdvals, _svdvals_shapes),
           (operand("x"),), L.svdvals, "Singular values of (a stack of) matrices (the Array API's svdvals)."),
     _decl("np.linalg.eigh", _eigh, _typed("np.linalg.eigh", _eigh, _eigh_shapes), (operand("a"), attr("UPLO", "L")),
-          L.eigh, "Eigenvalues (ascending, real) and eigenvectors of (a stack of) Hermitian matrices."),
+          L.eigh, "Eigenvalues (ascending, real) and eigenvectors of (a stack of) Hermitian matrices.",
+          named_result=lambda attrs: EighResult),
     _decl("np.linalg.eigvalsh", L.eigvalsh, _typed("np.linalg.eigvalsh", L.eigvalsh, _eigvalsh_shapes),
           (operand("a"), attr("UPLO", "L")), L.eigvalsh, "Eigenvalues (ascending, real) of Hermitian matrices."),
     _decl("np.linalg.eig", _eig, _typed("np.linalg.eig", _eig, _eig_shapes), (operand("a"),), L.eig,
           "Eigenvalues and right eigenvectors of complex square matrices; real input is refused "
-          "(see NOTE: [eig of a real matrix])."),
+          "(see NOTE: [eig of a real matrix]).", named_result=lambda attrs: EigResult),
     _decl("np.linalg.eigvals", L.eigvals, _typed("np.linalg.eigvals", L.eigvals, _eigvals_shapes), (operand("a"),),
           L.eigvals, "Eigenvalues of complex square matrices; real input is refused (see NOTE: [eig of a real matrix])."),
     _decl("np.linalg.slogdet", _slogdet, _typed("np.linalg.slogdet", _slogdet, _slogdet_shapes), (operand("a"),),
-          L.slogdet, "(sign, log|det|) of (a stack of) square matrices, as a tuple."),
+          L.slogdet, "(sign, log|det|) of (a stack of) square matrices.", named_result=lambda attrs: SlogdetResult),
     _decl("np.linalg.pinv", _pinv, _typed("np.linalg.pinv", _pinv, _pinv_shapes),
           (operand("a"), attr("rcond", None), attr("hermitian", False), attr("rtol", None, keyword_only=True)),
           L.pinv, "Moore-Penrose pseudo-inverse of (a stack of) matrices, by SVD."),

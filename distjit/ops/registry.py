@@ -140,6 +140,9 @@ class OpDef:
                   writes an update of the view back into its base; None: such writes are refused.
     graph_attrs   the attributes that hold a Graph (prim.Call's callee, a fused node's expression): the
                   serializer accepts a graph in these only.
+    named_result  `named_result(attrs)` gives the named tuple NumPy's function returns for those attributes
+                  (np.linalg.qr's QRResult; None for mode='raw', a plain tuple): the tracer rebuilds it around
+                  the op's outputs so that `r.Q` works. None: the op never returns a named tuple.
     custom        for an op a user declared with `distjit.custom_op`, what was declared (a CustomDef, which
                   travels to Ray workers: distjit/ops/custom.py); None for distjit's own ops.
     """
@@ -161,6 +164,7 @@ class OpDef:
     templates: dict = field(default_factory=dict)
     inverse_view: Callable | None = None
     graph_attrs: tuple[str, ...] = ()
+    named_result: Callable[[dict], type | None] | None = None
     custom: Any = None
     signature: inspect.Signature = field(init=False, repr=False)
 

@@ -10,6 +10,7 @@ attribute).
 from __future__ import annotations
 
 import math
+import keyword
 import pickle
 import re
 from typing import Any
@@ -233,7 +234,7 @@ class ModelDecoder:
         from distjit.pytree import TreeSpec
 
         kinds = {pb.TreeSpec.LEAF: "leaf", pb.TreeSpec.TUPLE: "tuple", pb.TreeSpec.LIST: "list",
-                 pb.TreeSpec.DICT: "dict", pb.TreeSpec.STATIC: "static"}
+                 pb.TreeSpec.DICT: "dict", pb.TreeSpec.STATIC: "static", pb.TreeSpec.NAMED_TUPLE: "namedtuple"}
         kind = kinds.get(msg.kind)
         if kind is None:
             raise self.fail(f"{where}: unknown tree kind {msg.kind}")
@@ -250,6 +251,15 @@ class ModelDecoder:
                     raise self.fail(f"{where}: a dict repeats a key")
             except TypeError:
                 raise self.fail(f"{where}: a dict key is not hashable") from None
+        elif kind == "namedtuple":
+            static = self.attribute(msg.static_value, where, 0, "the signature") \
+                if msg.HasField("static_value") else None
+            names = (static, *keys)
+            if len(keys) != len(children) or not all(isinstance(n, str) and n.isidentifier() and
+                                                     not keyword.iskeyword(n) and not n.startswith("_")
+                                                     for n in names) or len(set(keys)) != len(keys):
+                raise self.fail(f"{where}: a named tuple needs a class name and one distinct field name per "
+                                "child, each a Python identifier")
         elif keys:
             raise self.fail(f"{where}: a {kind} has keys")
         if kind == "static":

@@ -388,7 +388,7 @@ def encode_signature(enc: Encoder, sig, out: pb.Signature) -> None:
 
 
 _SPEC_KINDS = {"leaf": pb.TreeSpec.LEAF, "tuple": pb.TreeSpec.TUPLE, "list": pb.TreeSpec.LIST,
-               "dict": pb.TreeSpec.DICT, "static": pb.TreeSpec.STATIC}
+               "dict": pb.TreeSpec.DICT, "static": pb.TreeSpec.STATIC, "namedtuple": pb.TreeSpec.NAMED_TUPLE}
 
 
 def encode_spec(enc: Encoder, spec, out: pb.TreeSpec) -> None:
@@ -404,3 +404,6 @@ def encode_spec(enc: Encoder, spec, out: pb.TreeSpec) -> None:
     if spec.kind == "static":
         out.static_value.SetInParent()
         enc.attribute(spec.static, out.static_value, "a constant of the signature")
+    elif spec.kind == "namedtuple":
+        out.static_value.SetInParent()
+        enc.attribute(spec.type_name, out.static_value, "a named tuple's class name")

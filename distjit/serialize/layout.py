@@ -44,6 +44,7 @@ FORMAT_MINOR = 3
 #   1.1  Model.plans: the partition plans a Function carries (Plan.outputs as PlanOutput, field 11; Plan.shard)
 #   1.2  Model.functions: the other signatures of a scripted function (a FunctionSet); older readers load the first
 #   1.3  Graph.guards: the scalar values a traced graph was specialized on (a file without them has none)
+#        TreeSpec.NAMED_TUPLE came within 1.3: a reader without it refuses such a file ("unknown tree kind 6")
 HEADER_SIZE = 64
 ALIGN = 64
 HEADER = struct.Struct("<4sHHIIQQQQI")
