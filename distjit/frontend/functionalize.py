@@ -40,6 +40,7 @@ class Functionalizer:
             base_value = self.current(base)
             if base._version != base_version:
                 proxy._value = self._derive(how, base_value)
+                proxy._known, proxy._sources = None, ()
                 proxy._view = (base, how, base._version)
         return proxy._value
 
@@ -63,6 +64,7 @@ class Functionalizer:
                 value = self.current(self.function(np.broadcast_to, (self.wrap(value), proxy.shape), {}))
         proxy._value = value
         proxy._version += 1
+        proxy._known, proxy._sources = None, ()      # an example value derived before the update is stale
         view = self._view_of(proxy)
         if view is not None:
             base, how, _ = view
@@ -82,6 +84,7 @@ class Functionalizer:
         reshaped = self.function(np.reshape, (hidden, shape), {})
         proxy._value, proxy._view = reshaped._value, reshaped._view
         proxy._version += 1
+        proxy._known, proxy._sources = None, ()
         self.moved.setdefault(id(proxy), (proxy, []))[1].append((proxy._version, hidden))
 
     def storage(self, proxy: TracedArray) -> TracedArray:

@@ -127,7 +127,8 @@ class TracedArray:
     def __array_function__(self, func, types, args, kwargs):
         return self._ctx.function(func, args, kwargs)
 
-    __array__ = _value_needed("converting to a NumPy array (np.asarray, or a function distjit does not know)")
+    __array__ = _value_needed("converting to a NumPy array (np.asarray, or a function distjit does not know)",
+                              np.asarray)
     __bool__ = _value_needed("a Python truth test (`if`, `while`, `and`, `or`, `not`, bool())", bool)
     __float__ = _value_needed("float()", float)
     __int__ = _value_needed("int()", int)

@@ -37,10 +37,11 @@ from distjit.frontend.params import find_params, params_as_proxies
 from distjit.frontend.patching import patched, user_namespaces
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.source import user_loc
+from distjit.core.apply import call
 from distjit.function import Function, Signature
 from distjit.ir.builder import Builder
 from distjit.ir.graph import Graph, Value
-from distjit.types import Ref, TensorType, type_of
+from distjit.types import Ref, ScalarType, TensorType, type_of
 from distjit.ops import REGISTRY, composite, get_op
 from distjit.pytree import flatten, leaf_paths, unflatten
 from distjit.frontend.user_code import run_user
@@ -116,6 +117,14 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     graph.verify()
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), defaults)
     return Function(graph, signature, ctx.param_arrays, graph.name)
+
+
+_KNOWN_ELEMENTS = 64     # the largest array whose value the tracer computes alongside (see _propagate_known)
+
+
+def _small(t) -> bool:
+    return isinstance(t, TensorType) and all(isinstance(d, int) for d in t.shape) \
+        and int(np.prod(t.shape)) <= _KNOWN_ELEMENTS
 
 
 class TraceContext(Functionalizer):
@@ -257,7 +266,32 @@ class TraceContext(Functionalizer):
             raise TracingError(f"{op}: {e}", loc) from None
         finally:
             self.busy = False
-        return [self.wrap(v) for v in outs]
+        results = [self.wrap(v) for v in outs]
+        self._propagate_known(op, operands, attrs, results)
+        return results
+
+    def _propagate_known(self, op: str, operands: list, attrs: dict, results: list[TracedArray]) -> None:
+        """A pure op whose traced operands all derive from scalar arguments knows its result too, so that
+        NumPy's own Python code on a size (`values = np.array((0.0, M)); M = values[1]; if M < 1:` in
+        np.hanning) specializes as `if M < 1:` on the argument does. Kept to scalars and tiny arrays, where
+        running the kernel costs nothing; an update of the array forgets it (Functionalizer.assign)."""
+        traced = [o for o in operands if isinstance(o, TracedArray)]
+        if not traced or any(o._known is None for o in traced) or any(isinstance(a, Ref) for a in attrs.values()):
+            return
+        if not all(isinstance(r.type, ScalarType) or _small(r.type) for r in results):
+            return
+        opdef = get_op(op)
+        if not opdef.is_pure or opdef.kernel is None:
+            return
+        try:
+            with np.errstate(all="ignore"):
+                value = call(opdef, [o._known if isinstance(o, TracedArray) else o for o in operands], attrs)
+        except Exception:        # eagerly an error on these values: nothing to specialize on
+            return
+        values = list(value) if len(results) > 1 else [value]
+        sources = tuple(dict.fromkeys(s for o in traced for s in o._sources))
+        for result, known in zip(results, values):
+            result._known, result._sources = known, sources
 
     def _dynamic_attrs(self, attrs: dict, inputs: list[Value]) -> dict:
         """Replace traced values inside attributes (a dynamic dim in a shape) by Refs to new inputs."""
