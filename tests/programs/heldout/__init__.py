@@ -7,7 +7,7 @@ check that the general mechanisms work, not that the real-code corpus's kernels 
 look at the numbers, not at the kernels, and do not add expectations for them to the test suite.
 Only their sanity under eager NumPy is tested.
 """
-from tests.programs.heldout import numeric, sequences, simulation  # noqa: F401  (register)
+from tests.programs.heldout import numeric, polybench, sequences, simulation  # noqa: F401  (register)
 from tests.programs.realcode.kernel import CORPORA
 
 KERNELS = CORPORA["heldout"]
