@@ -124,7 +124,12 @@ def _creation(ctx, original):
 def _conversion(ctx, original, copy: bool):
     def convert(obj, dtype=None, *args, **kwargs):
         if ctx.busy or not ctx.contains_traced(obj):
-            return original(obj, dtype, *args, **kwargs)
+            result = original(obj, dtype, *args, **kwargs)
+            if not ctx.busy and (copy or not isinstance(obj, np.ndarray)) and not _called_by_numpy():
+                # A new array of the function's own (`v = np.array([0.0, 1.0])`): the program may update it
+                # with traced values later, so it is traced, as a constant whose value is known.
+                return ctx.constant_proxy(result)
+            return result
         result = ctx.as_traced(obj)
         if dtype is not None and np.dtype(dtype) != result.dtype:
             result = ctx.function(np.astype, (result, dtype), {})

@@ -200,6 +200,12 @@ class TraceContext(Functionalizer):
             hit = self.constants[key] = (obj, self.builder.constant(obj, user_loc()))
         return hit[1]
 
+    def constant_proxy(self, array: np.ndarray) -> TracedArray:
+        """A traced constant (an array the traced code made from Python data), its value known."""
+        proxy = self.wrap(self.value_of(array))
+        proxy._known, proxy._sources = array, ()
+        return proxy
+
     def contains_traced(self, obj) -> bool:
         if isinstance(obj, TracedArray):
             return True

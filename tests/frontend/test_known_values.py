@@ -54,3 +54,21 @@ def test_an_update_forgets_the_known_value():
     else:
         for x in (pos, neg):
             assert_same(g(x, 3), f(x, 3))
+
+
+def state_from_literals(x):
+    """Small state vectors made from literals, then updated with data (a Kalman or RK4 step does this)."""
+    state = np.array([0.0, 1.0])
+    state[0] = x[0]
+    acc = np.asarray([1.0, 2.0])
+    acc += x
+    table = np.array([10, 20, 30])
+    return state * 2, acc, table[int(table[1] // 10)] + x
+
+
+@pytest.mark.parametrize("frontend", ["trace", "script"])
+def test_arrays_made_from_literals_can_be_updated_with_traced_values(frontend):
+    first, second = np.array([5.0, 1.0]), np.array([-2.0, 3.0])
+    f = distjit.trace(state_from_literals, (first,)) if frontend == "trace" else distjit.script(state_from_literals)
+    for x in (first, second):
+        assert_same(f(x), state_from_literals(x))
