@@ -83,8 +83,10 @@ def plan_reuse(graph: Graph, allow: Callable[[Callable[[], str]], bool] | None =
 def _plan_block(block: Block, allow, stop) -> None:
     position = {node: i for i, node in enumerate(block.nodes)}
     for i, node in enumerate(block.nodes):
+        if not writes_over_input(node):
+            continue            # (an update's in-place record is core/inplace.py's)
         _forget_reuse(node)
-        if not writes_over_input(node) or (stop is not None and stop()):
+        if stop is not None and stop():
             continue
         chosen: dict[int, Value] = {}
         for k, out in enumerate(node.outputs):
