@@ -313,7 +313,9 @@ class _Planner:
         return bad
 
     def if_(self, node: Node, i: int, block: Block, position, owned: dict, consumed: set, depth: int) -> None:
-        self.ifs.pop(node, None)
+        # While deciding, an output is not an alias of the values the branches may update: a branch updates
+        # one in place only where no alias of it escapes the branch, and what does escape is the update itself.
+        self.ifs[node] = {k: frozenset() for k in range(len(node.outputs))}
         candidates = frozenset(v for v in nested_reads(node)
                                if v in owned and _array(v) and self.dies_after(v, block, position, i))
         holds: dict[int, frozenset] = {k: frozenset() for k in range(len(node.outputs))}
