@@ -12,7 +12,8 @@ is the same split for shape inference.
 NOTE: [The index attribute]
 ``array.getitem(x, *dynamic) {index}`` computes ``x[index]``; input 0 is x, so the
 first dynamic piece is ``Ref(1)``. ``array.setitem(x, value, *dynamic) {index}``
-computes ``out = x.copy(); out[index] = value; out``; inputs 0 and 1 are x and
+computes ``out = x.copy(); out[index] = value; out`` (given ``out=(x,)``, an update
+planned in place by distjit/core/inplace.py, it writes into x); inputs 0 and 1 are x and
 value, so the first dynamic piece is ``Ref(2)``. `index` is a tuple of items:
 
     int                       drops the dim (bounds-checked when the dim is concrete)
