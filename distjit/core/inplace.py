@@ -39,16 +39,18 @@ from typing import Callable
 
 import numpy as np
 
-from distjit.core.aliasing import OUT, ancestor_in, returns_fresh, written_into
+from distjit.core.aliasing import OUT, ancestor_in, returns_fresh, writes_over_input, written_into
 from distjit.core.buffers import write_into
 from distjit.core.liveness import nested_reads
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import REGISTRY
 from distjit.types import TensorType
 
-__all__ = ["plan_in_place", "updates_in_place", "copied_on_entry", "entry_copy", "is_update"]
+__all__ = ["plan_in_place", "updates_in_place", "copied_on_entry", "entry_copy", "is_update", "checked_outputs",
+           "fits"]
 
 COPY_IN = "copy_in"     # node.meta key of a prim.Loop: the carried slots it copies at entry
+CHECKED = "in_place"    # node.meta key of an elementwise node: the outputs written over an input if the shapes fit
 MAX_DEPTH = 64          # nested blocks deeper than this are left as they are (a file bounds nothing else here)
 _END = float("inf")     # the position of a block's returns
 
@@ -68,6 +70,23 @@ def copied_on_entry(node: Node) -> tuple[int, ...]:
     return node.meta.get(COPY_IN, ())
 
 
+def checked_outputs(node: Node) -> tuple[int, ...]:
+    """The outputs of an elementwise node written into an input that owns its buffer only when, at run time,
+    no input broadcasts it (`fits`): a carried value's dims are symbols, and a symbol may be 1 where another
+    operand's is not, so equal types do not prove equal shapes."""
+    return node.meta.get(CHECKED, ())
+
+
+def fits(target, *operands):
+    """`target` when every array operand has its shape (a result of that shape may be written over it), else None
+    (the kernel then makes fresh memory)."""
+    shape = target.shape
+    for x in operands:
+        if isinstance(x, np.ndarray) and x.ndim and x.shape != shape:
+            return None
+    return target
+
+
 def entry_copy(array):
     """The copy a loop makes at entry: the layout of the array kept, as the functional update's copy keeps it."""
     return np.array(array, copy=True)
@@ -83,18 +102,24 @@ def plan_in_place(graph: Graph, allow: Callable[[Callable[[], str]], bool] | Non
     """
     for node in graph.walk():
         if updates_in_place(node):
-            _unrecord(node)
+            _unrecord(node, [0])
+        _unrecord(node, node.meta.pop(CHECKED, ()))
         node.meta.pop(COPY_IN, None)
     planner = _Planner()
     planner.block(graph.block, frozenset(), 0)
     chosen: list[Node] = []
     for node in graph.walk():           # program order, outer updates first
-        if node not in planner.inplace:
+        over = planner.elementwise.get(node)
+        if node not in planner.inplace and not over:
             continue
-        if (stop is not None and stop()) or (allow is not None and not allow(
-                lambda: f"%{node.outputs[0].name} = {node.op}(%{node.inputs[0].name}, ...) writes in place")):
+        if (stop is not None and stop()) or (allow is not None and not allow(lambda: _message(node, over))):
             break
-        write_into(node, 0, node.inputs[0])
+        if over:
+            for k, a in over.items():
+                write_into(node, k, a)
+            node.meta[CHECKED] = tuple(sorted(over))
+        else:
+            write_into(node, 0, node.inputs[0])
         chosen.append(node)
     if not chosen:
         return
@@ -104,9 +129,17 @@ def plan_in_place(graph: Graph, allow: Callable[[Callable[[], str]], bool] | Non
             loop.meta[COPY_IN] = tuple(sorted(slots))
 
 
-def _unrecord(node: Node) -> None:
+def _message(node: Node, over: dict | None) -> str:
+    if over:
+        return (f"%{node.outputs[0].name} = {node.op}(...) writes into the buffer of "
+                + ", ".join(f"%{a.name}" for a in over.values()) + " when the shapes fit")
+    return f"%{node.outputs[0].name} = {node.op}(%{node.inputs[0].name}, ...) writes in place"
+
+
+def _unrecord(node: Node, outputs) -> None:
     out = dict(written_into(node))
-    out.pop(0, None)
+    for k in outputs:
+        out.pop(k, None)
     if out:
         node.meta[OUT] = out
     else:
@@ -130,6 +163,7 @@ class _Planner:
 
     def __init__(self):
         self.inplace: set[Node] = set()
+        self.elementwise: dict[Node, dict[int, Value]] = {}     # elementwise node -> {output: input written over}
         self.ifs: dict[Node, dict[int, frozenset]] = {}       # If -> {output: the free values it may hold}
         self.loops: dict[Node, _Loop] = {}
         self.copies: dict[Node, set[int]] = {}
@@ -187,7 +221,8 @@ class _Planner:
             return arrays
         if node in self.inplace and index == 0:
             return [node.outputs[0]]
-        return [node.outputs[k] for k, t in written_into(node).items() if t is a and k < len(node.outputs)]
+        into = {**written_into(node), **self.elementwise.get(node, {})}
+        return [node.outputs[k] for k, t in into.items() if t is a and k < len(node.outputs)]
 
     # -- ownership ---------------------------------------------------------------------------------
     def block(self, block: Block, consumable: frozenset, depth: int):
@@ -199,6 +234,7 @@ class _Planner:
         position = {node: i for i, node in enumerate(block.nodes)}
         for i, node in enumerate(block.nodes):
             self.inplace.discard(node)
+            self.elementwise.pop(node, None)
             if node.op == "prim.Loop" and depth < MAX_DEPTH:
                 self.loop(node, i, block, position, owned, consumed, depth)
             elif node.op == "prim.If" and depth < MAX_DEPTH:
@@ -214,14 +250,35 @@ class _Planner:
                 elif returns_fresh(node):
                     owned[node.outputs[0]] = frozenset()
             elif returns_fresh(node):
-                into = written_into(node)
+                into = {**written_into(node), **self.over_input(node, block, position, i, owned)}
                 for k, o in enumerate(node.outputs):
                     t = into.get(k)
                     if t is None:
                         owned[o] = frozenset()
                     elif t in node.inputs and t in owned:
                         owned[o] = owned[t]
+                        consumed |= owned[t]
         return owned, consumed
+
+    def over_input(self, node: Node, block: Block, position, i: int, owned: dict) -> dict[int, Value]:
+        """For an elementwise node (that reads each element before it writes it), the outputs it may write over
+        an input that owns its buffer and dies there, which memory planning (buffers.plan_reuse) leaves alone:
+        a carried value, a value an If's branch may update, an update's result."""
+        if not writes_over_input(node) or REGISTRY.get(node.op).graph_attrs:
+            return {}
+        into, chosen = written_into(node), {}
+        for k, o in enumerate(node.outputs):
+            if k in into or not _array(o):
+                continue
+            for a in node.inputs:
+                if a in owned and a.type == o.type and a not in chosen.values() and all(
+                        at < i or at == i and value is a
+                        for at, _, value, _ in self.reads(a, block, position, after=i)):
+                    chosen[k] = a
+                    break
+        if chosen:
+            self.elementwise[node] = chosen
+        return chosen
 
     def dies_at(self, x: Value, block: Block, position, i: int, node: Node) -> bool:
         """Nothing reads `x`'s buffer after node `i` (an update); there, only as its base or its value."""

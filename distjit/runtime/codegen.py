@@ -28,7 +28,7 @@ from distjit.types import Ref, iter_refs
 from distjit.core.aliasing import takes_out, written_into
 from distjit.core.apply import bind
 from distjit.core.buffers import destination
-from distjit.core.inplace import copied_on_entry, entry_copy, updates_in_place
+from distjit.core.inplace import checked_outputs, copied_on_entry, entry_copy, fits, updates_in_place
 from distjit.core.liveness import last_uses
 from distjit.ops import get_op
 from distjit.runtime import scratch
@@ -186,9 +186,14 @@ class _Generator:
         into, placed, index = written_into(node), self.placed, self.scratch.index
         if not into and not any(v in index or v in placed for v in node.outputs):
             return None
-        return [self.name_of(into[k]) if k in into else placed[v] if v in placed
-                else self.scratch_out(node, index[v]) if v in index else "None"
+        checked = checked_outputs(node)         # over an input whose shape only a run-time check proves
+        return [self.fits(node, into[k]) if k in checked else self.name_of(into[k]) if k in into
+                else placed[v] if v in placed else self.scratch_out(node, index[v]) if v in index else "None"
                 for k, v in enumerate(node.outputs)]
+
+    def fits(self, node: Node, target: Value) -> str:
+        check = self.kernel_name("fits", fits)
+        return f"{check}({', '.join(self.name_of(v) for v in [target, *node.inputs])})"
 
     def scratch_out(self, node: Node, index: int) -> str:
         """Scratch memory is C-ordered. An elementwise result takes the layout of its inputs (order "K"),

@@ -43,13 +43,14 @@ def _row_blocks(graph: Graph):
 
 
 def plan_buffers(graph: Graph) -> None:
-    """Let updates whose base dies there write into it (distjit/core/inplace.py), and elementwise nodes
-    write into temporaries that die there (`out=`), as eager NumPy's temporary elision does: the same kernels
-    on the same values, so results are bit for bit the same, without a fresh allocation (and its page faults)
-    per node. Graphs the optimizer already planned keep their plan."""
+    """Let elementwise nodes write into temporaries that die there (`out=`), as eager NumPy's temporary
+    elision does, then updates (and elementwise nodes over loop-carried values) into the buffers of values
+    that die there (distjit/core/inplace.py): the same kernels on the same values, so results are bit for bit
+    the same, without a fresh allocation (and its page faults) per node, nor a copy per update. Graphs the
+    optimizer already planned keep their plan."""
     if not is_planned(graph):
-        plan_in_place(graph)
         plan_reuse(graph)
+        plan_in_place(graph)
 
 
 def run(program: Program, inputs: Sequence[Any]) -> tuple:

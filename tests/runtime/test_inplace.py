@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import distjit
-from distjit.core.inplace import copied_on_entry, plan_in_place, updates_in_place
+from distjit.core.inplace import checked_outputs, copied_on_entry, plan_in_place, updates_in_place
 from distjit.ir.graph import Graph
 from distjit.runtime.executor import compile_graph
 from distjit.runtime.interpreter import Interpreter
@@ -206,6 +206,15 @@ LOOP_GRAPHS = {
           }
         %z: f64[5] = array.setitem(%x, %one, %zero) {index=(ref(2),)}
         return (%z, %y)""", [False]),      # a view of the carried buffer is carried too: no update in place
+    "elementwise_over_carried": ("""
+        %f: f64[5] = np.add(%a, %b)
+        %x: f64[5] = prim.Loop(%n, %c, %f)
+          block(%i: int, %p: f64[5]) {
+            %u: f64[5] = np.multiply(%p, %two)
+            %w: f64[5] = array.setitem(%u, %one, %i) {index=(ref(2),)}
+            -> (%c, %w)
+          }
+        return (%x)""", [False]),
 }
 
 
@@ -223,6 +232,8 @@ def test_loop_carried_buffers_written_as_ir(name):
     plan_in_place(graph)
     assert any(updates_in_place(n) for n in graph.walk()) == (name not in ("returned_twice", "view_returned"))
     assert [bool(copied_on_entry(n)) for n in graph.walk() if n.op == "prim.Loop"] == entry_copies
+    if name == "elementwise_over_carried":     # x = x * 2 writes over the carried buffer, checked at run time
+        assert [checked_outputs(n) for n in graph.walk() if n.op == "np.multiply"] == [(0,)]
     for run in (Interpreter(graph).run, compile_graph(graph)):
         got_inputs = fresh(inputs)
         assert_same(list(run(*got_inputs)), expected)
@@ -248,6 +259,21 @@ def test_a_mutated_argument_is_mutated_for_the_caller(tmp_path):
     # the caller's array is copied once, at the entry of the outermost loop, never per iteration
     entries = [(n, copied_on_entry(n)) for n in graph.walk() if n.op == "prim.Loop"]
     assert [bool(c) for _, c in entries] == [True, False, False], entries
+
+
+@pytest.mark.parametrize("x_len, y_len", [(5, 5), (5, 1), (1, 5)])
+def test_augmented_assignment_of_a_carried_array_where_shapes_broadcast(tmp_path, x_len, y_len):
+    fn = load(textwrap.dedent("""
+        def f(x, y, n):
+            x = x * 1.0
+            for i in range(n):
+                x = x * 0.5                 # over the carried buffer (its shape checked at run time)
+                x = x * y
+                x[0] = i
+            return x
+    """), tmp_path)
+    x, y = np.arange(1.0, x_len + 1), np.full(y_len, 1.5)
+    check(fn, lambda: (x.copy(), y.copy(), 3), [("script", distjit.script(fn))])
 
 
 def test_an_argument_not_mutated_stays_as_it_was(tmp_path):
