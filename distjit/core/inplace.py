@@ -30,6 +30,10 @@ Control flow carries ownership:
   a value still read after the loop, as it was.
 - An If's branches may update, in place, a value that owns its buffer and dies at the
   If; an output of the If owns its buffer when each branch returns an owned value for it.
+An elementwise node (``x = x * 0.5``, ``x += v``, ``out=``) may write over an input that
+owns its buffer and dies there, as memory planning (buffers.plan_reuse) lets it over a
+temporary; here the input may be one that planning leaves alone, a loop's carried value
+above all. Its shape is checked at run time (`fits`), as symbolic dims do not prove it.
 The caller's arrays are therefore never written: a function that mutates its argument
 still returns the new contents, which `Function` copies back (function.py).
 """
@@ -78,8 +82,10 @@ def checked_outputs(node: Node) -> tuple[int, ...]:
 
 
 def fits(target, *operands):
-    """`target` when every array operand has its shape (a result of that shape may be written over it), else None
-    (the kernel then makes fresh memory)."""
+    """`target` when it is writable and every array operand has its shape (a result of that shape may be written
+    over it), else None (the kernel then makes fresh memory)."""
+    if not (isinstance(target, np.ndarray) and target.flags.writeable):
+        return None
     shape = target.shape
     for x in operands:
         if isinstance(x, np.ndarray) and x.ndim and x.shape != shape:

@@ -2,11 +2,11 @@
 
 The frontends make every update functional (a copy with elements replaced), which costs
 a copy of the whole array per scalar assignment. This pass records, with the execution
-core's one ``out=`` mechanism, the updates that may write into their base instead, and the
-loops that copy a carried array once at entry so that the body can update it in place
-every iteration (NOTE: [In-place updates] in distjit/core/inplace.py has the rules).
+core's one ``out=`` mechanism, the updates that may write into their base instead (and the
+elementwise nodes that may write over a carried array), and the loops that copy a carried
+array once at entry so that the body can update it in place every iteration (NOTE: [In-place updates] in distjit/core/inplace.py has the rules).
 Results are bit for bit the same: the same values are written, into memory nothing else
-reads. The runtime runs the same analysis on graphs the optimizer did not plan.
+reads. It runs after memplan; the runtime runs both on graphs the optimizer did not plan.
 """
 from __future__ import annotations
 
