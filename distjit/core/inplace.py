@@ -55,7 +55,10 @@ __all__ = ["plan_in_place", "updates_in_place", "copied_on_entry", "entry_copy",
 
 COPY_IN = "copy_in"     # node.meta key of a prim.Loop: the carried slots it copies at entry
 CHECKED = "in_place"    # node.meta key of an elementwise node: the outputs written over an input if the shapes fit
-MAX_DEPTH = 64          # nested blocks deeper than this are left as they are (a file bounds nothing else here)
+MAX_DEPTH = 64          # nested blocks deeper than this are left as they are
+WORK_PER_NODE = 64      # a loop is analysed again when one of its carried values loses its buffer: past this
+                        # many node visits per node of the graph (a loaded file may nest loops to cause it),
+                        # the graph is left without in-place updates
 _END = float("inf")     # the position of a block's returns
 
 
@@ -111,8 +114,11 @@ def plan_in_place(graph: Graph, allow: Callable[[Callable[[], str]], bool] | Non
             _unrecord(node, [0])
         _unrecord(node, node.meta.pop(CHECKED, ()))
         node.meta.pop(COPY_IN, None)
-    planner = _Planner()
-    planner.block(graph.block, frozenset(), 0)
+    planner = _Planner(WORK_PER_NODE * graph.node_count() + 1000)
+    try:
+        planner.block(graph.block, frozenset(), 0)
+    except _OutOfWork:
+        return
     chosen: list[Node] = []
     for node in graph.walk():           # program order, outer updates first
         over = planner.elementwise.get(node)
@@ -164,10 +170,15 @@ class _Loop:
         self.managed, self.handling, self.sources = managed, handling, sources
 
 
+class _OutOfWork(Exception):
+    pass
+
+
 class _Planner:
     """The analysis, block by block; decisions are kept here and written only at the end (`plan_in_place`)."""
 
-    def __init__(self):
+    def __init__(self, work: int):
+        self.work = work
         self.inplace: set[Node] = set()
         self.elementwise: dict[Node, dict[int, Value]] = {}     # elementwise node -> {output: input written over}
         self.ifs: dict[Node, dict[int, frozenset]] = {}       # If -> {output: the free values it may hold}
@@ -235,6 +246,9 @@ class _Planner:
         """Analyse `block`, whose values in `consumable` own their buffers and may be written over:
         ({value: the consumable values whose buffer it may hold} for the values owning their buffer,
         the consumable values whose buffers the block may write over)."""
+        self.work -= len(block.nodes)
+        if self.work < 0:
+            raise _OutOfWork
         owned: dict[Value, frozenset] = {c: frozenset((c,)) for c in consumable}
         consumed: set[Value] = set()
         position = {node: i for i, node in enumerate(block.nodes)}
