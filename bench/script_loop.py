@@ -1,9 +1,14 @@
-"""Loop overhead of distjit.script: a scripted loop of 10,000 iterations of a few small array ops vs plain Python.
+"""Loop overhead of distjit.script: a scripted loop of 10,000 iterations of a few small array ops vs plain Python,
+and a scripted Gauss-Seidel sweep (scalar reads and writes of one array in a loop nest) vs the same NumPy code.
 
-    python -m bench.script_loop            # prints the ratio (target: <= 1.5)
+    python -m bench.script_loop                    # both ratios (step loop target: <= 1.5)
+    python -m bench.script_loop --seidel 40 400    # the sweep at these sizes only
 
 The scripted loop is one prim.Loop; the generated code runs it as a Python `for`
-over the node kernels, so the ratio measures what distjit adds per iteration.
+over the node kernels, so the ratio measures what distjit adds per iteration. The
+sweep (PolyBench's seidel-2d, as tests/programs/realcode writes it) writes `A[i, j]`
+in a loop nest: what it costs is whether each write copies the array (a functional
+update) or writes in place (distjit/core/inplace.py).
 """
 from __future__ import annotations
 
@@ -24,13 +29,48 @@ def step_loop(x: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndar
     return x, v
 
 
-def best_of(fn, args, repeat: int) -> float:
+def seidel_2d(TSTEPS: int, A: np.ndarray) -> None:
+    N = A.shape[0]
+    for t in range(TSTEPS):
+        for i in range(1, N - 1):
+            for j in range(1, N - 1):
+                A[i, j] = (A[i - 1, j - 1] + A[i - 1, j] + A[i - 1, j + 1]
+                           + A[i, j - 1] + A[i, j] + A[i, j + 1]
+                           + A[i + 1, j - 1] + A[i + 1, j] + A[i + 1, j + 1]) / 9.0
+
+
+SEIDEL_STEPS = 3
+SEIDEL_SIZES = (40, 400)
+
+
+def best_of(fn, args, repeat: int, fresh=None) -> float:
+    """The fastest of `repeat` calls; `fresh(args)` makes each call's arguments (outside the timing)."""
     best = float("inf")
     for _ in range(repeat):
+        call_args = fresh(args) if fresh is not None else args
         t0 = time.perf_counter()
-        fn(*args)
+        fn(*call_args)
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def seidel(n: int, repeat: int = 3) -> float:
+    """The scripted sweep on an n x n array, SEIDEL_STEPS time steps, against NumPy: time / NumPy's time."""
+    A = np.random.default_rng(0).random((n, n))
+    scripted = distjit.script(seidel_2d)
+    got, expected = A.copy(), A.copy()
+    t0 = time.perf_counter()
+    scripted(SEIDEL_STEPS, got)                     # compiles; the caller's array is updated as NumPy's is
+    t_first = time.perf_counter() - t0
+    seidel_2d(SEIDEL_STEPS, expected)
+    assert np.array_equal(got, expected), "scripted sweep differs from NumPy"
+    fresh = lambda args: (args[0], args[1].copy())  # noqa: E731
+    t_numpy = best_of(seidel_2d, (SEIDEL_STEPS, A), repeat, fresh)
+    t_script = best_of(scripted, (SEIDEL_STEPS, A), repeat, fresh)
+    ratio = t_script / t_numpy
+    print(f"seidel_2d {n}x{n}, {SEIDEL_STEPS} steps: NumPy {t_numpy * 1e3:9.2f} ms  distjit.script "
+          f"{t_script * 1e3:9.2f} ms  ratio (script / numpy) {ratio:6.2f}  (first call {t_first * 1e3:.0f} ms)")
+    return ratio
 
 
 def main(repeat: int = 7) -> float:
@@ -50,4 +90,12 @@ def main(repeat: int = 7) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--seidel" in sys.argv:
+        for size in sys.argv[sys.argv.index("--seidel") + 1:]:
+            seidel(int(size))
+    else:
+        main()
+        for size in SEIDEL_SIZES:
+            seidel(size)

@@ -7,7 +7,9 @@ code passes that value's array as ``out=``. The value is either
 - an input of the node that dies there (memory planning, `plan_reuse`: eager NumPy's
   temporary elision, made explicit), or
 - a graph input that is the caller's destination for that output (a task writing its
-  part of a split result in place, scheduler/in_place.py; row blocks, block by block).
+  part of a split result in place, scheduler/in_place.py; row blocks, block by block), or
+- the base of an update (array.setitem) that owns its buffer and dies there (in-place
+  updates, inplace.py, which also records the loops that copy a carried array at entry).
 Buffers that are not values of the graph (scratch sets kept from call to call,
 runtime/scratch.py; block-sized buffers of row blocks) are chosen at code generation
 time for outputs that have no entry here, with one lifetime analysis (`lives`, over
@@ -83,8 +85,10 @@ def plan_reuse(graph: Graph, allow: Callable[[Callable[[], str]], bool] | None =
 def _plan_block(block: Block, allow, stop) -> None:
     position = {node: i for i, node in enumerate(block.nodes)}
     for i, node in enumerate(block.nodes):
+        if not writes_over_input(node):
+            continue            # (an update's in-place record is core/inplace.py's)
         _forget_reuse(node)
-        if not writes_over_input(node) or (stop is not None and stop()):
+        if stop is not None and stop():
             continue
         chosen: dict[int, Value] = {}
         for k, out in enumerate(node.outputs):

@@ -12,7 +12,8 @@ is the same split for shape inference.
 NOTE: [The index attribute]
 ``array.getitem(x, *dynamic) {index}`` computes ``x[index]``; input 0 is x, so the
 first dynamic piece is ``Ref(1)``. ``array.setitem(x, value, *dynamic) {index}``
-computes ``out = x.copy(); out[index] = value; out``; inputs 0 and 1 are x and
+computes ``out = x.copy(); out[index] = value; out`` (given ``out=(x,)``, an update
+planned in place by distjit/core/inplace.py, it writes into x); inputs 0 and 1 are x and
 value, so the first dynamic piece is ``Ref(2)``. `index` is a tuple of items:
 
     int                       drops the dim (bounds-checked when the dim is concrete)
@@ -44,7 +45,7 @@ from distjit.errors import ShapeError
 from distjit.types import Dim, Ref, ScalarType, TensorType, Type, iter_refs, substitute_refs
 from distjit.ops.infer import broadcast_shapes, fresh_dim, is_unknown
 from distjit.ops import sharding
-from distjit.ops.registry import Cost, InverseView, OpDef, ViewOf, attr, operand, operands, register
+from distjit.ops.registry import FRESH, Cost, InverseView, OpDef, ViewOf, attr, operand, operands, register
 
 GETITEM_NAME = "array.getitem"
 SETITEM_NAME = "array.setitem"
@@ -296,10 +297,15 @@ def _getitem(x, *dynamic, index):
     return x[substitute_refs(_items(index), (x, *dynamic))]
 
 
-def _setitem(x, value, *dynamic, index):
-    out = np.array(x, copy=True)
-    out[substitute_refs(_items(index), (x, value, *dynamic))] = value
-    return out
+def _setitem(x, value, *dynamic, index, out=None):
+    # out=(x,): the update is in place (distjit/core/inplace.py); an array NumPy will not write is copied
+    target = out[0] if out is not None else None
+    if target is None or target is x and not (isinstance(x, np.ndarray) and x.flags.writeable):
+        target = np.array(x, copy=True)
+    elif target is not x:
+        np.copyto(target, x)
+    target[substitute_refs(_items(index), (x, value, *dynamic))] = value
+    return target
 
 
 def _getitem_cost(in_types, out_types, attrs):
@@ -334,6 +340,7 @@ GETITEM = register(OpDef(
 SETITEM = register(OpDef(
     SETITEM_NAME, kernel=_setitem, infer=_setitem_infer,
     params=(operand("x"), operand("value"), operands("dynamic"), attr("index")),
-    flags={"index"}, sources=(), shard=sharding.setitem,
-    doc="out = x.copy(); out[index] = value (value cast to x's dtype as NumPy does).",
+    flags={"index", "in_place_update"}, sources=(), shard=sharding.setitem, alias=FRESH,
+    templates={"python_in_place": "{0}[{index}] = {1}"},
+    doc="out = x.copy(); out[index] = value (value cast to x's dtype as NumPy does); with out=(x,), in place.",
 ))

@@ -116,7 +116,9 @@ class OpDef:
                   "uninitialized", "multi_output", ...): CSE reads "commutative", fold and CSE
                   "uninitialized", the tracer "multi_output" (the op returns a list), "tuple_output"
                   (it returns a tuple, also of one array) and "updates_first" (NumPy's function writes
-                  into its first argument and returns None: the tracer rebinds that array to the result).
+                  into its first argument and returns None: the tracer rebinds that array to the result),
+                  "in_place_update" (output 0 is input 0 with some elements replaced, and the kernel given
+                  ``out=(input 0,)`` writes there: in-place planning, distjit/core/inplace.py).
     sources       the NumPy callables whose calls record this op; a `(ufunc, method)` pair stands for a
                   ufunc method (``(np.add, "reduce")`` records np.sum).
     cost          `cost(input_types, output_types, attrs) -> Cost(flops, bytes)`, the work and the bytes
@@ -135,7 +137,8 @@ class OpDef:
                   op whose own kernel takes no out=; "numba" the scalar expression of one element (a
                   format string over the operands' expressions); "python" the op as Python syntax for
                   the generated code (a format string over the operands' and attributes' sources:
-                  ``"{0}[{index}]"``), used when every attribute is a literal.
+                  ``"{0}[{index}]"``), used when every attribute is a literal; "python_in_place" the
+                  statement of an update planned in place (``"{0}[{index}] = {1}"``).
     inverse_view  for a view op, `inverse_view(attrs, base_type) -> InverseView`: how functionalization
                   writes an update of the view back into its base; None: such writes are refused.
     graph_attrs   the attributes that hold a Graph (prim.Call's callee, a fused node's expression): the

@@ -53,8 +53,8 @@ _CLEANUP = ["inline", "specialize", "fold", "simplify", "cse", "dce"]
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: _CLEANUP + ["fold", "simplify", "cse", "dce"],
-    2: _CLEANUP + ["fold", "simplify", "cse", "dce", "fuse", "dce", "memplan"],
-    3: _CLEANUP + ["fold", "simplify", "cse", "dce", "fuse", "dce", "memplan"],
+    2: _CLEANUP + ["fold", "simplify", "cse", "dce", "fuse", "dce", "memplan", "inplace"],
+    3: _CLEANUP + ["fold", "simplify", "cse", "dce", "fuse", "dce", "memplan", "inplace"],
 }
 
 
@@ -199,7 +199,7 @@ def optimize(f, level: int = 2, passes: Sequence[str] | None = None, verify: boo
     """An optimized copy of the Function `f` (f itself is never changed).
 
     level: 0 none; 1 cleanups that keep results bitwise identical; 2 (default) adds
-    elementwise fusion and memory planning; 3 also lets fusion reorder floating-point
+    elementwise fusion, memory planning and in-place updates; 3 also lets fusion reorder floating-point
     work. `passes` runs a custom list instead (names from `distjit.passes.PASSES`).
 
     The returned Function's ``.optimization`` is the Report; ``.explain()`` prints it.

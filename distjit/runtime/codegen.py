@@ -28,6 +28,7 @@ from distjit.types import Ref, iter_refs
 from distjit.core.aliasing import takes_out, written_into
 from distjit.core.apply import bind
 from distjit.core.buffers import destination
+from distjit.core.inplace import checked_outputs, copied_on_entry, entry_copy, fits, updates_in_place
 from distjit.core.liveness import last_uses
 from distjit.ops import get_op
 from distjit.runtime import scratch
@@ -160,9 +161,15 @@ class _Generator:
             return self.call(node, self.bind(callee, "g"), [self.name_of(v) for v in node.inputs], depth)
         opdef, operand_indices, attrs = bind(node)
         template = opdef.templates.get("python")    # Python syntax for the op (x[index]), when its attributes
-        if template is not None and all(_is_literal(v) for v in node.attrs.values()):   # are literals
+        in_place = updates_in_place(node) and "python_in_place" in opdef.templates      # are literals
+        if in_place:                                # the update as a statement (x[index] = v), then its result
+            template = opdef.templates["python_in_place"]
+        if template is not None and all(_is_literal(v) for v in node.attrs.values()):
             operands = [self.name_of(node.inputs[i]) for i in operand_indices]
             literal = {k: self.attr_source(v, node) for k, v in node.attrs.items()}
+            if in_place:
+                self.emit(template.format(*operands, **literal), node, depth)
+                return self.assign(node, operands[0], depth)
             return self.assign(node, template.format(*operands, **literal), depth)
         kernel = self.kernel_name(node.op, opdef.kernel)
         args = [self.name_of(node.inputs[i]) for i in operand_indices]
@@ -179,9 +186,14 @@ class _Generator:
         into, placed, index = written_into(node), self.placed, self.scratch.index
         if not into and not any(v in index or v in placed for v in node.outputs):
             return None
-        return [self.name_of(into[k]) if k in into else placed[v] if v in placed
-                else self.scratch_out(node, index[v]) if v in index else "None"
+        checked = checked_outputs(node)         # over an input whose shape only a run-time check proves
+        return [self.fits(node, into[k]) if k in checked else self.name_of(into[k]) if k in into
+                else placed[v] if v in placed else self.scratch_out(node, index[v]) if v in index else "None"
                 for k, v in enumerate(node.outputs)]
+
+    def fits(self, node: Node, target: Value) -> str:
+        check = self.kernel_name("fits", fits)
+        return f"{check}({', '.join(self.name_of(v) for v in [target, *node.inputs])})"
 
     def scratch_out(self, node: Node, index: int) -> str:
         """Scratch memory is C-ordered. An elementwise result takes the layout of its inputs (order "K"),
@@ -220,8 +232,10 @@ class _Generator:
         body = node.blocks[0]
         outs = [self.name_of(v) for v in node.outputs]
         carried = [f"c{next(self.counter)}" for _ in init]
-        for c, v in zip(carried, init):
-            self.emit(f"{c} = {v}", node, depth)
+        copied = copied_on_entry(node)      # a carried buffer the body updates in place (core/inplace.py)
+        copy = self.kernel_name("entry_copy", entry_copy) if copied else None
+        for k, (c, v) in enumerate(zip(carried, init)):
+            self.emit(f"{c} = {copy}({v})" if k in copied else f"{c} = {v}", node, depth)
         always = _is_true_constant(node.inputs[1]) and _is_true_constant(body.returns[0])
         cond_var = None
         if not always:

@@ -5,6 +5,7 @@ import weakref
 from typing import Any, Sequence
 
 from distjit.core.buffers import is_planned, plan_reuse
+from distjit.core.inplace import plan_in_place
 from distjit.errors import DistJitError, ExecutionError
 from distjit.ir.graph import Graph, Node
 from distjit.runtime.codegen import Program, generate
@@ -43,10 +44,13 @@ def _row_blocks(graph: Graph):
 
 def plan_buffers(graph: Graph) -> None:
     """Let elementwise nodes write into temporaries that die there (`out=`), as eager NumPy's temporary
-    elision does: the same kernels on the same values, so results are bit for bit the same, without a fresh
-    allocation (and its page faults) per node. Graphs the optimizer already planned keep their plan."""
+    elision does, then updates (and elementwise nodes over loop-carried values) into the buffers of values
+    that die there (distjit/core/inplace.py): the same kernels on the same values, so results are bit for bit
+    the same, without a fresh allocation (and its page faults) per node, nor a copy per update. Graphs the
+    optimizer already planned keep their plan."""
     if not is_planned(graph):
         plan_reuse(graph)
+        plan_in_place(graph)
 
 
 def run(program: Program, inputs: Sequence[Any]) -> tuple:

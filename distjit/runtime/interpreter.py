@@ -3,7 +3,8 @@
 It gives the same results as the generated code (`codegen.py`) and is what a
 subclass overrides to observe execution (profiling, printing intermediate values).
 Every op is applied by the execution core's calling convention (distjit/core/apply.py),
-always into fresh memory: the reference ignores buffer plans.
+into fresh memory: the reference ignores buffer plans, except where an update is planned
+in place (distjit/core/inplace.py), which says where a value lives rather than how fast.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Sequence
 from distjit.errors import DistJitError
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.core.apply import apply
+from distjit.core.inplace import copied_on_entry, entry_copy, updates_in_place
 from distjit.core.liveness import last_uses
 from distjit.runtime.executor import execution_error
 
@@ -53,11 +55,15 @@ class Interpreter:
             return self.run_loop(node, inputs, env)
         if node.op == "prim.Call":
             return Interpreter(node.attrs["graph"]).run(*inputs)
+        if updates_in_place(node):
+            return apply(node, inputs, out=(inputs[0],))
         return apply(node, inputs)
 
     def run_loop(self, node: Node, inputs: list[Any], env: dict[Value, Any]) -> list[Any]:
         trip, cond, *carried = inputs
         body = node.blocks[0]
+        for k in copied_on_entry(node):
+            carried[k] = entry_copy(carried[k])
         i = 0
         while i < trip and cond:
             env[body.params[0]] = i
