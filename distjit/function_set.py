@@ -26,6 +26,9 @@ from distjit.ir.graph import Graph
 from distjit.pytree import TreeSpec, flatten, leaf_paths
 from distjit.types import ScalarType, TensorType, Type
 
+# The metadata entry (saved with the set) that says why some Functions were compiled another way than asked.
+FALLBACK_METADATA = "distjit.fallback"
+
 # The dispatch key of one flattened argument: ("array", dtype, ndim) or ("py", kind). A NumPy scalar is a
 # 0-d array, as the tracer types it; a Python number is keyed by its kind, which NEP 50 makes part of the meaning.
 LeafKey = tuple
@@ -134,10 +137,8 @@ class FunctionSet:
         """Keep `f`'s fallbacks, and their text in the metadata a saved file carries."""
         new = [r for r in getattr(f, "fallbacks", ()) if r not in self._fallbacks]
         if new:
-            from distjit.frontend.fallbacks import METADATA_KEY, describe
-
             self._fallbacks.extend(new)
-            self.metadata[METADATA_KEY] = describe(self._fallbacks)
+            self.metadata[FALLBACK_METADATA] = "\n".join(str(r) for r in self._fallbacks)
 
     # A call whose shapes no Function was specialized on compiles one (ScriptFunction), or else runs the one
     # whose guards hold, which raises the ShapeError.

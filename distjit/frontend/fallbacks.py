@@ -23,17 +23,32 @@ import logging
 import warnings
 from dataclasses import dataclass
 
-from distjit.errors import DistJitError, TracingError
+import re
+
+from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
 
 log = logging.getLogger("distjit")
-
-METADATA_KEY = "distjit.fallback"
 
 
 class DataDependentError(TracingError):
     """The trace needed a value it does not know: an array's data (`if a[i] > 0:`, `int(a.sum())`), a dynamic
     dim (`len(x)` of a dynamic first axis) or a dynamic int. `distjit.trace` scripts the function instead
     unless called with `fallback=False`."""
+
+
+class SymbolicScalarError(DataDependentError):
+    """The value needed is a dynamic dim or a dynamic int (not an array's data): static shapes and ints give it."""
+
+
+class StaticInfoNeeded(ScriptError):
+    """The script compiler needs what only static shapes or ints tell: a list's length that is a run-time
+    trip count, where a recursion ends, a conversion of a symbolic size. `distjit.script` compiles the
+    signature again specialized on them (NOTE: [Fallbacks])."""
+
+
+def needs_static(e: BaseException) -> bool:
+    """A script error that static shapes and int values may cure (the second fallback's trigger)."""
+    return isinstance(e, (ShapeError, StaticInfoNeeded))
 
 
 class FallbackWarning(UserWarning):
@@ -53,7 +68,10 @@ class Fallback:
     error: BaseException | None = None
 
     def __str__(self) -> str:
-        where = f"{self.loc}: " if self.loc is not None else ""
+        return (f"{self.loc}: " if self.loc is not None else "") + self.explain()
+
+    def explain(self) -> str:
+        """What was done and why, without the location."""
         if self.kind == "script":
             what = f"distjit.trace({self.function}) fell back to distjit.script"
             opt_out = "distjit.trace(..., fallback=False)"
@@ -61,28 +79,27 @@ class Fallback:
             what = (f"distjit.script({self.function}) specialized this signature to the call's shapes and int "
                     f"values (one graph per signature)")
             opt_out = "distjit.script(..., fallback=False)"
-        return f"{where}{what}, because: {self.message} [{opt_out} raises this error instead]"
+        return f"{what}, because: {self.message} [{opt_out} raises this error instead]"
 
 
 def fallback_for(kind: str, function: str, error: DistJitError) -> Fallback:
     message = str(error)
     loc = getattr(error, "loc", None)
     if loc is not None and message.startswith(f"{loc}:"):
-        message = message[len(str(loc)) + 1:].lstrip(": ").lstrip()
+        message = _COLUMN.sub("", message[len(str(loc)) + 1:], count=1).lstrip()
     return Fallback(kind, function, loc, message.splitlines()[0] if message else "", error)
+
+
+_COLUMN = re.compile(r"^\d+:")       # a ScriptError's `file:line:col:`
 
 
 def announce(fallback: Fallback) -> None:
     """A FallbackWarning at the user's line (or distjit's caller's), and the same on the "distjit" logger."""
-    text = str(fallback)
-    log.info("%s", text)
+    log.info("%s", fallback)
     loc = fallback.loc
     if loc is not None:
-        warnings.warn_explicit(text, FallbackWarning, loc.file, loc.line)
+        warnings.warn_explicit(fallback.explain(), FallbackWarning, loc.file, loc.line)
     else:
-        warnings.warn(text, FallbackWarning, stacklevel=4)
+        warnings.warn(fallback.explain(), FallbackWarning, stacklevel=4)
 
 
-def describe(fallbacks) -> str:
-    """The saved form of a Function's fallbacks (its set's metadata under METADATA_KEY)."""
-    return "\n".join(str(f) for f in fallbacks)

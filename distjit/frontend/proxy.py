@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 from distjit.errors import TracingAttributeError, TracingError
-from distjit.frontend.fallbacks import DataDependentError
+from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
 from distjit.frontend.source import user_loc
 from distjit.types import ScalarType, TensorType
 
@@ -32,7 +32,7 @@ def _value_needed(what: str, convert=None):
         if convert is not None and self._known is not None:
             return convert(self._ctx.specialize(self))
         if isinstance(self.type, ScalarType):
-            raise DataDependentError(
+            raise SymbolicScalarError(
                 f"{what} needs the value of a traced Python {self.type}, which is not known while tracing: it comes "
                 f"from an argument named in dynamic_argnames, a dynamic dim or an array. Leave the argument out of "
                 f"dynamic_argnames (or name it in static_argnames) to specialize the graph on its value, or use "
@@ -145,7 +145,7 @@ class TracedArray:
             raise TracingError(f"len() of a 0-d array ({self.type}): it has no first axis", user_loc())
         dim = self.shape[0]
         if isinstance(dim, TracedArray):
-            raise DataDependentError(f"len() of an array whose first dimension is dynamic ({self.type}) would bake "
+            raise SymbolicScalarError(f"len() of an array whose first dimension is dynamic ({self.type}) would bake "
                                f"its traced size into the graph; use x.shape[0]", user_loc())
         return dim
 

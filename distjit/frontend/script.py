@@ -49,7 +49,7 @@ import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
 from distjit.frontend import script_runtime
-from distjit.frontend.fallbacks import announce, fallback_for
+from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError, announce, fallback_for, needs_static
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
@@ -170,7 +170,7 @@ class ScriptFunction(FunctionSet):
                 return build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name,
                              self._defaults, self._static)
             except DistJitError as e:
-                if not self._fallback:
+                if not (self._fallback and needs_static(e)):
                     raise
                 first = e
         try:
@@ -358,7 +358,7 @@ def _as_script_error(e: Exception, tb) -> ScriptError:
                                   "Use ").replace(" or use distjit.script to keep the loop", "")
     else:
         message = f"{type(e).__name__}: {e}"
-    return site_error(site, message)
+    return site_error(site, message, cls=StaticInfoNeeded if isinstance(e, SymbolicScalarError) else ScriptError)
 
 
 def _user_site(tb) -> Site | None:
@@ -390,21 +390,21 @@ def inline_function(ctx, fn, args, kwargs, site: Site | None):
         raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse (the sizes "
                                f"that would end the recursion are known only at run time)",
                          "write the recursion as a loop, or use distjit.trace, which unrolls it for the example's "
-                         "shapes")
+                         "shapes", cls=StaticInfoNeeded)
     try:
         # A closure is compiled with the values its cells hold now (a nested def reads them when called).
         converted = converted_function(fn) if not fn.__closure__ else convert(fn, script_runtime)[0]
     except ScriptError as e:
         if site is None:
             raise
-        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
+        raise type(e)(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     ctx.inlining.append(fn)
     try:
         return _run_user(converted, tuple(args), kwargs, fn)
     except ScriptError as e:
         if site is None or f"{site.file}:{site.line}:" in str(e) or f"{site.file}:{site.line})" in str(e):
             raise
-        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
+        raise type(e)(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     finally:
         ctx.inlining.pop()
 

@@ -18,7 +18,8 @@ import sysconfig
 
 import numpy as np
 
-from distjit.errors import DistJitError, TracingError
+from distjit.errors import DistJitError, ScriptError, TracingError
+from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
@@ -294,7 +295,8 @@ def _run(fn, site: Site, args, kwargs):
     except (DistJitError, AssertionError):
         raise
     except TracingError as e:
-        raise site_error(site, str(e).split(": ", 1)[-1] if e.loc else str(e)) from None
+        raise site_error(site, str(e).split(": ", 1)[-1] if e.loc else str(e),
+                         cls=StaticInfoNeeded if isinstance(e, SymbolicScalarError) else ScriptError) from None
 
 
 def _hashable(fn) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from distjit.frontend.fallbacks import StaticInfoNeeded
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import active
 from distjit.frontend.script_convert import Site, site_error
@@ -200,7 +201,7 @@ class StackedRows(list):
                 raise site_error(self.site, f"{self.name!r} is a list whose length is known only at run time (the "
                                             f"trip count of the loop that appends to it); it can be used whole, as "
                                             f"np.array({self.name}) or np.stack({self.name}), not item by item",
-                                 f"convert it with np.array({self.name}) first")
+                                 f"convert it with np.array({self.name}) first", cls=StaticInfoNeeded)
             rows = [tuple(p[k] for p in self.parts) if self.tuples else self.parts[0][k]
                     for k in range(self.length)]
             list.extend(self, rows)

@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
-from distjit.frontend.fallbacks import DataDependentError
+from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
 from distjit.frontend.params import find_params, params_as_proxies
 from distjit.frontend.patching import patched, user_namespaces
@@ -246,7 +246,7 @@ class TraceContext(Functionalizer):
             raise TracingError(f"iteration over a 0-d array ({proxy.type})", user_loc())
         n = proxy.shape[0]
         if isinstance(n, TracedArray):
-            raise DataDependentError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
+            raise SymbolicScalarError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
                                f"unroll the loop for the example's size only; keep the loop with distjit.script and "
                                f"`for i in range(x.shape[0]): row = x[i]`", user_loc())
         return (proxy[i] for i in range(n))
