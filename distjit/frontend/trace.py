@@ -79,7 +79,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
         return script_instead(fn, example_inputs, e, name, static_argnames, dynamic_argnames)
     if not f.graph.guards:
         return f
-    return TracedFunction(fn, f, dynamic_axes, name, static_argnames, dynamic_argnames)
+    return TracedFunction(fn, f, dynamic_axes, name, static_argnames, dynamic_argnames, fallback=fallback)
 
 
 def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, static_argnames=(),

@@ -14,7 +14,7 @@ signature, with `.fallback` saying which line forced it.
 from __future__ import annotations
 
 from distjit.errors import DistJitError
-from distjit.frontend.fallbacks import announce, fallback_for
+from distjit.frontend.fallbacks import DataDependentError, announce, fallback_for
 from distjit.frontend.proxy import TracedArray
 from distjit.function import Function
 from distjit.function_set import FunctionSet, check_optimize_options
@@ -30,10 +30,12 @@ class TracedFunction(FunctionSet):
     """
 
     def __init__(self, fn, first: Function, dynamic_axes=None, name=None, static_argnames=(), dynamic_argnames=(),
-                 optimizations: tuple = ()):
+                 optimizations: tuple = (), fallback: bool = True):
         super().__init__([first], name=first.name)
         self.fn = fn
         self._options = (dynamic_axes, name, static_argnames, dynamic_argnames)
+        self._may_fall_back = fallback   # a trace again that needs a value it does not know scripts instead
+        self._script = None              # the ScriptFunction that does, made when first needed
         # (level, options) of each distjit.optimize applied, in order: a graph traced later gets them all.
         self._optimizations = tuple(optimizations)
         self.traces = 1      # how many times `fn` was traced (a new guarded value traces once)
@@ -41,7 +43,8 @@ class TracedFunction(FunctionSet):
 
     def _copy(self, functions: list, optimizations: tuple) -> "TracedFunction":
         """A set like this one over `functions`, whose later graphs get `optimizations`."""
-        return TracedFunction(self.fn, functions[0], *self._options, optimizations=optimizations)
+        return TracedFunction(self.fn, functions[0], *self._options, optimizations=optimizations,
+                              fallback=self._may_fall_back)
 
     def __call__(self, *args, **kwargs):
         values = self._bind(args, kwargs)
@@ -56,7 +59,14 @@ class TracedFunction(FunctionSet):
             return super()._missing(values, leaves, spec, keys)
         from distjit.frontend.trace import trace_function
 
-        f = trace_function(self.fn, tuple(values), *self._options)
+        try:
+            f = trace_function(self.fn, tuple(values), *self._options)
+        except DataDependentError as e:      # this value takes a path the trace cannot record: script it
+            if not self._may_fall_back:
+                raise
+            if self._script is None:
+                self._script = scripted(self.fn, e, self._options[1:])
+            f = compile_scripted(self._script, self.fn, values, e)
         self.traces += 1
         for level, options in self._optimizations:
             f = f.optimize(level, **options)
@@ -125,18 +135,37 @@ class ScriptedTrace(TracedFunction):
 def script_instead(fn, example_inputs, error: DistJitError, name, static_argnames, dynamic_argnames) -> ScriptedTrace:
     """`distjit.trace`'s fallback: `fn` scripted and compiled for the example inputs; if that fails, the
     trace's error, which names the line that needed the value, with the script's failure mentioned."""
-    from distjit.frontend.script import ScriptFunction
-
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
-    reason = fallback_for("script", getattr(fn, "__name__", None) or type(fn).__name__, error)
+    script = scripted(fn, error, (name, static_argnames, dynamic_argnames))
+    first = compile_scripted(script, fn, example_inputs, error)
+    return ScriptedTrace(fn, script, first, first.fallbacks[0], (None, name, static_argnames, dynamic_argnames))
+
+
+def scripted(fn, error: DistJitError, options: tuple):
+    """The ScriptFunction of `fn` with the trace's (name, static_argnames, dynamic_argnames)."""
+    from distjit.frontend.script import ScriptFunction
+
+    name, static_argnames, dynamic_argnames = options
     try:
-        script = ScriptFunction(fn, name=name, static_argnames=static_argnames, dynamic_argnames=dynamic_argnames)
-        first = script.compile(*example_inputs)
+        return ScriptFunction(fn, name=name, static_argnames=static_argnames, dynamic_argnames=dynamic_argnames)
     except Exception as e:     # whatever stops the script, the user's problem is the line the trace refused
-        text = str(e).splitlines()[0] if str(e) else ""
-        raise type(error)(f"{error}\n(distjit.trace fell back to distjit.script, which failed too: "
-                          f"{type(e).__name__}: {text})", error.loc) from e
-    first.fallbacks = (reason, *first.fallbacks)
+        raise _script_failed_too(error, e) from e
+
+
+def compile_scripted(script, fn, values: tuple, error: DistJitError) -> Function:
+    """The scripted Function for these arguments, its reason recorded and announced; else the trace's error."""
+    try:
+        f = script.compile(*values)
+    except Exception as e:
+        raise _script_failed_too(error, e) from e
+    reason = fallback_for("script", getattr(fn, "__name__", None) or type(fn).__name__, error)
+    f.fallbacks = (reason, *f.fallbacks)
     announce(reason)
-    return ScriptedTrace(fn, script, first, reason, (None, name, static_argnames, dynamic_argnames))
+    return f
+
+
+def _script_failed_too(error: DistJitError, e: Exception) -> DistJitError:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return type(error)(f"{error}\n(distjit.trace fell back to distjit.script, which failed too: "
+                       f"{type(e).__name__}: {text})", error.loc)
