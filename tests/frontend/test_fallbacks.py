@@ -292,10 +292,11 @@ def test_the_static_fallback_opt_out_raises_the_shape_error():
     assert f"{HERE}:{line_of(insert_mean, 'marker:insert')}" in str(e.value)
 
 
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
 def test_a_list_as_long_as_an_int_argument_specializes_on_the_int():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 3)), (rng.random(20) > 0.5).astype(float)
-    s = _quietly(lambda: distjit.script(loss_history))
+    s = distjit.script(loss_history)
     for steps, data in ((5, X), (8, X * 0.5), (5, X + 1.0)):
         assert_same(s(np.zeros(3), data, y, 0.1, steps), loss_history(np.zeros(3), data, y, 0.1, steps), rtol=1e-12)
     assert len(s) == 2 and all(g.guards for g in s.graphs)
@@ -304,8 +305,9 @@ def test_a_list_as_long_as_an_int_argument_specializes_on_the_int():
         distjit.script(loss_history, fallback=False)(np.zeros(3), X, y, 0.1, 5)
 
 
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
 def test_recursion_that_sizes_end_is_unrolled_per_size():
-    s = _quietly(lambda: distjit.script(fft_rec))
+    s = distjit.script(fft_rec)
     for n in (8, 16):
         x = np.random.default_rng(n).normal(size=n).astype(complex)
         assert_same(s(x), fft_rec(x), rtol=1e-10)
