@@ -218,8 +218,21 @@ class ScriptFunction(FunctionSet):
         key = (spec, tuple(types))
         f = self._embedded.get(key)
         if f is None:
-            f = self._embedded[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types,
-                                            self.name, static=self._static)
+            try:
+                f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name,
+                          static=self._static)
+            except DistJitError as e:
+                if not (self._fallback and needs_static(e)):
+                    raise
+                # The caller's trace knows its ints' values: specialize on them (its graph is guarded on them),
+                # uncached, as the graph holds those values.
+                try:
+                    f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name,
+                              static=self._static, specialize=True)
+                except (DistJitError, RecursionError):
+                    raise e from None
+            else:
+                self._embedded[key] = f
         inputs = [ctx.value_of(x) for x in leaves]
         from distjit.frontend.source import user_loc
 
@@ -290,7 +303,7 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     given = list(proxies)
     if static or specialize:
         for i, arg_name in enumerate(_leaf_args(arg_names, in_spec)):
-            if arg_name in static or (specialize and type(leaves[i]) in (bool, int)):
+            if arg_name in static or (specialize and _int_like(leaves[i])):
                 given[i] = graph.guards[proxies[i]._value] = _static_value(leaves[i], paths[i], fn)
     ctx.arguments = {id(p) for p in proxies}
     args = unflatten(in_spec, given)
@@ -319,6 +332,13 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     graph.verify()
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}))
     return Function(graph, signature, ctx.param_arrays, name)
+
+
+def _int_like(leaf) -> bool:
+    """A Python int or bool, or a traced one whose value the caller's trace knows."""
+    if isinstance(leaf, TracedArray):
+        return type(leaf._known) in (bool, int)
+    return type(leaf) in (bool, int)
 
 
 def _static_value(leaf, path: str, fn):

@@ -252,12 +252,13 @@ _BUILTINS = {
 def call(fn, site: Site, *args, **kwargs):
     """A call in scripted code: scripted and traced functions are embedded, user functions are compiled too."""
     from distjit.frontend.script import ScriptFunction, inline_function, inline_traced
+    from distjit.frontend.traced_function import TracedFunction
     from distjit.function import Function
 
     ctx = active()
     if isinstance(fn, Undefined):
         fn._fail()
-    if isinstance(fn, ScriptFunction):
+    if isinstance(fn, (ScriptFunction, TracedFunction)):    # a traced one's Python function is at hand too
         return inline_function(ctx, fn.fn, args, kwargs, site)
     if isinstance(fn, Function):
         return inline_traced(ctx, fn, args, kwargs, site)

@@ -323,3 +323,40 @@ def test_what_static_shapes_do_not_cure_is_not_retried():
         warnings.simplefilter("error", distjit.FallbackWarning)
         with pytest.raises(distjit.ScriptError):
             distjit.script(bad)(np.ones(3))
+
+
+# -- calling a fallen-back function from compiled code --------------------------------------------------------------
+
+def test_a_fallen_back_trace_called_inside_a_trace_and_a_script_embeds_its_control_flow():
+    inner = _quietly(lambda: distjit.trace(relax_until, (np.ones(6), 1e-3, 10, 0.9)))
+
+    def outer(u, tol):
+        return relax_until_twice(inner, u, tol)
+
+    def scripted_outer(u: np.ndarray, tol: float):
+        return inner(u, tol, 10, 0.9) * 2.0
+
+    t = _quietly(lambda: distjit.trace(outer, (np.ones(6), 1e-3)))
+    s = _quietly(lambda: distjit.script(scripted_outer))
+    for u in (np.linspace(0.0, 1.0, 6), np.cos(np.arange(6.0))):
+        want = relax_until(relax_until(u, 1e-3, 10, 0.9), 1e-3, 10, 0.9)
+        assert_same(t(u, 1e-3), want, rtol=1e-12)
+        assert_same(s(u, 1e-3), relax_until(u, 1e-3, 10, 0.9) * 2.0, rtol=1e-12)
+
+
+def relax_until_twice(f, u, tol):
+    return f(f(u, tol, 10, 0.9), tol, 10, 0.9)
+
+
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
+def test_a_script_that_needs_static_ints_embedded_in_a_trace_specializes_on_the_traces_values():
+    s = distjit.script(loss_history)
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(10, 3)), (rng.random(10) > 0.5).astype(float)
+
+    def train(w, X, y, steps):
+        return s(w, X, y, 0.1, steps)[0]
+
+    f = distjit.trace(train, (np.zeros(3), X, y, 4))
+    for steps, data in ((4, X), (6, X * 2.0)):
+        assert_same(f(np.zeros(3), data, y, steps), loss_history(np.zeros(3), data, y, 0.1, steps)[0], rtol=1e-12)
