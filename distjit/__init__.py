@@ -20,6 +20,6 @@ from distjit.version import __version__  # noqa: F401
 __all__ = [
     "optimize", "custom_op",
     "trace", "script", "ScriptFunction", "TracedFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
-    "DistJitError", "TracingError", "TracingAttributeError", "DataDependentError", "FallbackWarning", "ScriptError", "ShapeError", "FormatError", "VerifyError",
-    "ExecutionError", "ClusterError",
+    "DistJitError", "TracingError", "TracingAttributeError", "DataDependentError", "ScriptError", "ShapeError",
+    "FormatError", "VerifyError", "ExecutionError", "ClusterError", "FallbackWarning",
 ]

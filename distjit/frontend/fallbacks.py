@@ -10,7 +10,7 @@ later; distjit has the same two retreats, each to a frontend that takes more of 
 - `distjit.script` fails with symbolic shapes and dynamic ints (an op that needs static shapes,
   a list as long as a run-time trip count, recursion that sizes end) and compiles the call's
   signature again with its concrete shapes and int values, guarded, one graph per signature
-  (script.py's `ScriptFunction._compile`).
+  (script.py's `ScriptFunction.compile_new`).
 Either retreat is taken only when the first way failed, is announced by a `FallbackWarning` at
 the user's line that forced it (and on the "distjit" logger), is recorded on what it made
 (`Function.fallbacks`, a set's `fallbacks` and its saved metadata), and is refused by
@@ -20,10 +20,9 @@ gets the first error, which names the line that started it all.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
-
-import re
 
 from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
 
@@ -83,6 +82,12 @@ class Fallback:
 
 
 def fallback_for(kind: str, function: str, error: DistJitError) -> Fallback:
+    """The record of a retreat that worked; `error` is kept without its traceback (whose frames hold the
+    abandoned trace)."""
+    chained = error
+    while chained is not None:
+        chained.__traceback__ = None
+        chained = chained.__cause__ or chained.__context__
     message = str(error)
     loc = getattr(error, "loc", None)
     if loc is not None and message.startswith(f"{loc}:"):
@@ -101,5 +106,3 @@ def announce(fallback: Fallback) -> None:
         warnings.warn_explicit(fallback.explain(), FallbackWarning, loc.file, loc.line)
     else:
         warnings.warn(fallback.explain(), FallbackWarning, stacklevel=4)
-
-

@@ -145,8 +145,8 @@ class TracedArray:
             raise TracingError(f"len() of a 0-d array ({self.type}): it has no first axis", user_loc())
         dim = self.shape[0]
         if isinstance(dim, TracedArray):
-            raise SymbolicScalarError(f"len() of an array whose first dimension is dynamic ({self.type}) would bake "
-                               f"its traced size into the graph; use x.shape[0]", user_loc())
+            raise SymbolicScalarError(f"len() of an array whose first dimension is dynamic ({self.type}) would "
+                                      f"bake its traced size into the graph; use x.shape[0]", user_loc())
         return dim
 
     def __getattr__(self, name):

@@ -246,9 +246,9 @@ class TraceContext(Functionalizer):
             raise TracingError(f"iteration over a 0-d array ({proxy.type})", user_loc())
         n = proxy.shape[0]
         if isinstance(n, TracedArray):
-            raise SymbolicScalarError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
-                               f"unroll the loop for the example's size only; keep the loop with distjit.script and "
-                               f"`for i in range(x.shape[0]): row = x[i]`", user_loc())
+            raise SymbolicScalarError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) "
+                                      f"would unroll the loop for the example's size only; keep the loop with "
+                                      f"distjit.script and `for i in range(x.shape[0]): row = x[i]`", user_loc())
         return (proxy[i] for i in range(n))
 
     def wrap(self, value: Value, view=None) -> TracedArray:

@@ -88,7 +88,6 @@ class TracedFunction(FunctionSet):
         return f"<distjit.TracedFunction {self.name}: {len(self)} specialization(s), traced {self.traces} time(s)>"
 
 
-
 class ScriptedTrace(TracedFunction):
     """What `distjit.trace` returns when the trace fell back to `distjit.script` (NOTE: [Fallbacks]).
 
@@ -100,6 +99,8 @@ class ScriptedTrace(TracedFunction):
     >>> f.fallback.loc, f.fallback.message
     >>> f.script                                    # the distjit.ScriptFunction that compiles its graphs
     """
+
+    _compiles_per_shape = True
 
     def __init__(self, fn, script, first: Function, fallback, options: tuple, optimizations: tuple = ()):
         super().__init__(fn, first, *options, optimizations=optimizations)
@@ -113,8 +114,6 @@ class ScriptedTrace(TracedFunction):
         if any(isinstance(x, TracedArray) for x in leaves):
             return self.script(*values)     # called while tracing or scripting: its control flow is embedded
         return self._function_for_values(values, (leaves, spec))(*values)
-
-    _compiles_per_shape = True
 
     def _missing(self, values, leaves, spec, keys) -> Function:
         f = self.script.compile_new(leaves, spec, keys)
