@@ -213,7 +213,7 @@ def _any_all(python, reduce):
 
 def _refuse_sum(site):
     raise site_error(site, "sum() over a range, zip or enumerate whose length is known only at run time",
-                     "sum an array with np.sum, or loop with `for`")
+                     "sum an array with np.sum, or loop with `for`", cls=StaticInfoNeeded)
 
 
 def _lt(a, b):

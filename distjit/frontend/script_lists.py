@@ -88,7 +88,7 @@ class RowList(list):
             if self.appended or self.buffers is not None:
                 raise site_error(self.site, f"{self.name!r} is read inside the graph loop that appends to it; its "
                                             f"items are known only once the loop has run",
-                                 "keep the value you need in a variable of its own")
+                                 "keep the value you need in a variable of its own", cls=StaticInfoNeeded)
             return getattr(list, method)(self, *args)
         return read
 
