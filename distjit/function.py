@@ -152,6 +152,15 @@ class Function:
         out.fallbacks = self.fallbacks
         return out
 
+    def explain(self) -> str:
+        """How this Function was made: the fallbacks that made it (the user's line and the first way's error),
+        then, if it is optimized, what each pass did."""
+        lines = [str(r) for r in self.fallbacks] or ["compiled as asked (no fallback)"]
+        report = getattr(self, "optimization", None)
+        if report is not None:
+            lines.append(report.explain())
+        return "\n".join(lines)
+
     def optimize(self, level: int = 2, **options) -> "Function":
         """An optimized copy: `distjit.optimize(self, level, ...)`; the result's `.optimization` says what changed."""
         from distjit.passes import optimize

@@ -290,6 +290,10 @@ class FunctionSet:
                               f"copy, whose .optimization says what changed")
         return report
 
+    def explain(self) -> str:
+        """`Function.explain` of the most recent specialization: its fallbacks, then what each pass did."""
+        return self._latest().explain()
+
     def plan(self, workers: int = 2, shard: dict | None = None):
         """The partitioned Plan of the most recent specialization (`function_for(*args).plan()` for another)."""
         return self._latest().plan(workers, shard)

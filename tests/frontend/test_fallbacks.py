@@ -202,6 +202,9 @@ def test_a_fallen_back_trace_optimizes_saves_loads_and_runs(tmp_path):
     g = distjit.optimize(f)
     assert isinstance(g, distjit.TracedFunction) and g.fallback == f.fallback
     assert g.optimization is not None and g.fallbacks[0].kind == "script"
+    explained = g.explain()
+    assert f"{HERE}:{line_of(relax_until, 'marker:converged')}: distjit.trace(relax_until) fell back" in explained
+    assert "optimize at level 2" in explained
     path = tmp_path / "relax.djit"
     distjit.save(g, path)
     h = distjit.load(path)
