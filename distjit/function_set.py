@@ -169,11 +169,15 @@ class FunctionSet:
             keys = tuple(leaf_key(x) for x in leaves)
         except ShapeError as e:
             raise ShapeError(f"{self.name}(): {e}") from None
-        entries = self._by_types.get((spec, keys), ())
-        f = next((c for g, s, c in entries if guards_hold(g, leaves) and shapes_fit(s, leaves)), None)
+        f = held = None
+        for guards, shapes, candidate in self._by_types.get((spec, keys), ()):
+            if guards_hold(guards, leaves):
+                if not shapes or shapes_fit(shapes, leaves):
+                    f = candidate
+                    break
+                held = held or candidate
         if f is None and not self._compiles_per_shape:
-            # A set that cannot compile runs the Function whose guards hold, which names the dim that differs.
-            f = next((c for g, s, c in entries if guards_hold(g, leaves)), None)
+            f = held    # a set that cannot compile runs one whose guards hold: it names the dim that differs
         if f is None:
             f = self._missing(values, leaves, spec, keys)
         self._last = f
