@@ -139,12 +139,13 @@ class ScriptContext(TraceContext):
         made = self.lists.get(id(lst))
         if made is not None and made[0] is lst and made[1] is block:
             return
+        from distjit.frontend.fallbacks import StaticInfoNeeded
         from distjit.frontend.script_convert import site_error
 
         raise site_error(site, "this list is changed inside a data-dependent `if` or a graph loop (prim.Loop) but "
                                "was made outside it; the change would happen whether or not that path runs",
                          "append in a `for` loop over a range or an array (one value per iteration), or write "
-                         "into a preallocated array")
+                         "into a preallocated array", cls=StaticInfoNeeded)
 
 
 def active() -> ScriptContext:

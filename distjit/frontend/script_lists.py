@@ -65,7 +65,8 @@ class RowList(list):
         if ctx.builder.block is not self.block:
             raise site_error(self.call_site or self.site, f"{self.name!r} is appended to under a data-dependent `if` or in a nested "
                                         f"graph loop; a list carried by a graph loop takes exactly one append per "
-                                        f"iteration", "preallocate an array with np.zeros and write rows into it")
+                                        f"iteration", "preallocate an array with np.zeros and write rows into it",
+                             cls=StaticInfoNeeded)
         self.appended.append(value)
         if self.buffers is not None:
             values = value if self.parts is not None else (value,)
@@ -112,10 +113,11 @@ def check_appends(standin: RowList):
     if n > 1:
         raise site_error(standin.site, f"{standin.name!r} is appended to {n} times in one iteration of a graph "
                                        f"loop; a list carried by a graph loop takes exactly one append per iteration",
-                         "append a tuple's worth as one np.stack([...]) value, or preallocate an array")
+                         "append a tuple's worth as one np.stack([...]) value, or preallocate an array",
+                         cls=StaticInfoNeeded)
     if standin.read:
         raise site_error(standin.site, f"{standin.name!r} is read inside the graph loop that appends to it",
-                         "keep the value you need in a variable of its own")
+                         "keep the value you need in a variable of its own", cls=StaticInfoNeeded)
     value = standin.appended[0]
     if isinstance(value, tuple):
         return tuple(value_type(v, standin.name, standin.site) for v in value)

@@ -20,6 +20,7 @@ from hypothesis import given, settings, strategies as st
 import distjit
 from tests.compare import assert_same
 from tests.frontend.test_trace_errors import line_of
+from tests.frontend.test_user_errors import SCRIPT_SPECIALIZES, WRAPPERS, _load, _program
 
 HERE = __file__.rstrip("c")
 
@@ -363,3 +364,15 @@ def test_a_script_that_needs_static_ints_embedded_in_a_trace_specializes_on_the_
     f = distjit.trace(train, (np.zeros(3), X, y, 4))
     for steps, data in ((4, X), (6, X * 2.0)):
         assert_same(f(np.zeros(3), data, y, steps), loss_history(np.zeros(3), data, y, 0.1, steps)[0], rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
+@pytest.mark.parametrize("construct", SCRIPT_SPECIALIZES)
+@pytest.mark.parametrize("wrapper", WRAPPERS)
+def test_what_the_script_compiles_by_specializing_matches_numpy(construct, wrapper):
+    source, _ = _program([], construct, wrapper)
+    kernel, _ = _load(source)
+    s = distjit.script(kernel)
+    for x, n in ((np.arange(12.0).reshape(4, 3), 3), (np.cos(np.arange(15.0)).reshape(5, 3), 2)):
+        assert_same(s(x, n), kernel(x, n))
+    assert s.fallbacks and all(f.kind == "static" for f in s.fallbacks)

@@ -108,12 +108,9 @@ SCRIPT_ONLY = [
     # lists whose length or contents would depend on data (the error is at the line marked #!)
     "acc = []\nfor i in range(n):\n    if x[i, 0] > 0:\n        acc.append(x[i])  #!",
     "acc = []\ni = 0\nwhile x[i, 0] > 0:  #!\n    acc.append(x[i])\n    i += 1",
-    "acc = [x]\nfor i in range(n):  #!\n    y = acc[0]\n    acc.append(x)",
-    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\n    acc.append(x[i])",
     "acc = []\nif x.sum() > 0:\n    acc.append(x)  #!",
     "acc = []\nfor i in range(n):\n    acc.append(x[i])\n    acc.pop()  #!",
     "lst = [0.0]\nif x.sum() > 0:\n    lst[0] = x.sum()  #!",
-    "d = {}\nfor i in range(n):\n    d[i] = x[i]  #!",
 ]
 
 # What the script compiler refuses with symbolic shapes and dynamic ints, and compiles when it specializes the
@@ -121,6 +118,9 @@ SCRIPT_ONLY = [
 SCRIPT_SPECIALIZES = [
     "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\nreturn acc",
     "y = fn_that_recurses(x)",
+    "acc = [x]\nfor i in range(n):  #!\n    y = acc[0]\n    acc.append(x)",
+    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\n    acc.append(x[i])",
+    "d = {}\nfor i in range(n):\n    d[i] = x[i]  #!",
 ]
 
 # Python on array data that the tracer cannot record (the script compiler keeps it as control flow): refused by
