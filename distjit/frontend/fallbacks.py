@@ -7,10 +7,13 @@ later; distjit has the same two retreats, each to a frontend that takes more of 
   array, `int(a[i])`, `range(indptr[i], ...)`, `len()` of a dynamic dim: a `DataDependentError`)
   and scripts the function instead, which keeps that control flow in the graph
   (traced_function.py's `ScriptedTrace`);
-- `distjit.script` fails with symbolic shapes and dynamic ints (an op that needs static shapes,
-  a list as long as a run-time trip count, recursion that sizes end) and compiles the call's
-  signature again with its concrete shapes and int values, guarded, one graph per signature
-  (script.py's `ScriptFunction.compile_new`).
+- `distjit.script` fails with symbolic shapes and dynamic ints for a reason static facts may cure
+  (a `ShapeError` such as an op that needs static shapes, or a `StaticInfoNeeded`: a list as long
+  as a run-time trip count or changed in a graph loop, recursion that sizes end, a conversion of
+  a symbolic size) and compiles the call's signature again with its concrete shapes and int
+  values, guarded, one graph per shape and value (script.py's `ScriptFunction.compile_new`).
+  Other refusals (syntax, unknown functions, data-dependent Python) are not retried: static
+  shapes would not change them, and a retry would only cost time.
 Either retreat is taken only when the first way failed, is announced by a `FallbackWarning` at
 the user's line that forced it (and on the "distjit" logger), is recorded on what it made
 (`Function.fallbacks`, a set's `fallbacks` and its saved metadata), and is refused by
