@@ -10,6 +10,7 @@ from distjit.function_set import FunctionSet, optimize  # noqa: F401  (optimize:
 from distjit.frontend.trace import trace  # noqa: F401
 from distjit.frontend.script import ScriptFunction, script  # noqa: F401
 from distjit.frontend.traced_function import TracedFunction  # noqa: F401
+from distjit.frontend.fallbacks import DataDependentError, FallbackWarning  # noqa: F401
 from distjit.serialize import load, save  # noqa: F401
 from distjit.partition import partition  # noqa: F401
 from distjit.ops import custom_op  # noqa: F401
@@ -19,6 +20,6 @@ from distjit.version import __version__  # noqa: F401
 __all__ = [
     "optimize", "custom_op",
     "trace", "script", "ScriptFunction", "TracedFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
-    "DistJitError", "TracingError", "TracingAttributeError", "ScriptError", "ShapeError", "FormatError", "VerifyError",
-    "ExecutionError", "ClusterError",
+    "DistJitError", "TracingError", "TracingAttributeError", "DataDependentError", "ScriptError", "ShapeError",
+    "FormatError", "VerifyError", "ExecutionError", "ClusterError", "FallbackWarning",
 ]

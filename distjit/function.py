@@ -72,6 +72,8 @@ class Function:
         self.plans: dict[tuple, Any] = {}
         self._shape_plans: dict[tuple, Any] = {}   # PlanPerShapes of a graph with symbolic dims, by plan_key
         self.loaded_plan_keys: set = set()         # the keys of the Plans `distjit.load` restored
+        # Why this Function was compiled another way than asked for (frontend/fallbacks.py): Fallbacks, in order.
+        self.fallbacks: tuple = ()
 
     # -- calling ---------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -146,7 +148,18 @@ class Function:
     def with_graph(self, graph: Graph) -> "Function":
         """A Function with the same signature and parameters over another graph (what passes return)."""
         params = {p.name: self.params[p.name] for p in graph.params}
-        return Function(graph, self.signature, params, self.name)
+        out = Function(graph, self.signature, params, self.name)
+        out.fallbacks = self.fallbacks
+        return out
+
+    def explain(self) -> str:
+        """How this Function was made: the fallbacks that made it (the user's line and the first way's error),
+        then, if it is optimized, what each pass did."""
+        lines = [str(r) for r in self.fallbacks] or ["compiled as asked (no fallback)"]
+        report = getattr(self, "optimization", None)
+        if report is not None:
+            lines.append(report.explain())
+        return "\n".join(lines)
 
     def optimize(self, level: int = 2, **options) -> "Function":
         """An optimized copy: `distjit.optimize(self, level, ...)`; the result's `.optimization` says what changed."""

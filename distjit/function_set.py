@@ -26,6 +26,9 @@ from distjit.ir.graph import Graph
 from distjit.pytree import TreeSpec, flatten, leaf_paths
 from distjit.types import ScalarType, TensorType, Type
 
+# The metadata entry (saved with the set) that says why some Functions were compiled another way than asked.
+FALLBACK_METADATA = "distjit.fallback"
+
 # The dispatch key of one flattened argument: ("array", dtype, ndim) or ("py", kind). A NumPy scalar is a
 # 0-d array, as the tracer types it; a Python number is keyed by its kind, which NEP 50 makes part of the meaning.
 LeafKey = tuple
@@ -52,8 +55,9 @@ def type_key(t: Type) -> LeafKey:
 
 
 def signature_key(f: Function) -> tuple:
-    """The key under which a FunctionSet files `f`: its argument structure, each input's key, and its guards."""
-    return (*types_key(f), guard_key(f))
+    """The key under which a FunctionSet files `f`: its argument structure, each input's key, its guards and
+    its inputs' static dims (a graph specialized on shapes is one per shape, NOTE: [Fallbacks])."""
+    return (*types_key(f), guard_key(f), shape_key(f))
 
 
 def types_key(f: Function) -> tuple:
@@ -69,8 +73,18 @@ def guard_key(f: Function) -> tuple:
     return tuple((i, guards[v]) for i, v in enumerate(f.graph.inputs) if v in guards)
 
 
+def shape_key(f: Function) -> tuple:
+    """((input index, axis, size), ...): the static dims of `f`'s array inputs."""
+    return tuple((i, axis, d) for i, v in enumerate(f.graph.inputs) if isinstance(v.type, TensorType)
+                 for axis, d in enumerate(v.type.shape) if isinstance(d, int))
+
+
 def guards_hold(guards: tuple, leaves) -> bool:
     return all(leaves[i] == value for i, value in guards)
+
+
+def shapes_fit(shapes: tuple, leaves) -> bool:
+    return all(np.shape(leaves[i])[axis] == d for i, axis, d in shapes)
 
 
 def describe_key(key: LeafKey) -> str:
@@ -90,10 +104,11 @@ class FunctionSet:
 
     def __init__(self, functions: Iterable[Function] = (), name: str | None = None):
         self._functions: dict[tuple, Function] = {}
-        # types_key -> [(guard_key, Function)]: the Functions a call of those types may run, tried in order
-        self._by_types: dict[tuple, list[tuple[tuple, Function]]] = {}
+        # types_key -> [(guard_key, shape_key, Function)]: the Functions a call of those types may run, in order
+        self._by_types: dict[tuple, list[tuple[tuple, tuple, Function]]] = {}
         self._last: Function | None = None
         self.metadata: dict[str, str] = {}
+        self._fallbacks: list = []      # the Fallbacks of the Functions made here (NOTE: [Fallbacks])
         functions = list(functions)
         self.name = name or (functions[0].name if functions else "functions")
         for f in functions:
@@ -110,12 +125,24 @@ class FunctionSet:
 
     def _store(self, f: Function) -> None:
         key = signature_key(f)
-        types, guards = key[:2], key[2]
+        types, guards, shapes = key[:2], key[2], key[3]
         entries = self._by_types.setdefault(types, [])
         if key in self._functions:
-            entries[:] = [(g, h) for g, h in entries if g != guards]
-        entries.append((guards, f))
+            entries[:] = [(g, s, h) for g, s, h in entries if (g, s) != (guards, shapes)]
+        entries.append((guards, shapes, f))
         self._functions[key] = f
+        self._note_fallbacks(f)
+
+    def _note_fallbacks(self, f: Function) -> None:
+        """Keep `f`'s fallbacks, and their text in the metadata a saved file carries."""
+        new = [r for r in getattr(f, "fallbacks", ()) if r not in self._fallbacks]
+        if new:
+            self._fallbacks.extend(new)
+            self.metadata[FALLBACK_METADATA] = "\n".join(str(r) for r in self._fallbacks)
+
+    # A call whose shapes no Function was specialized on compiles one (ScriptFunction), or else runs the one
+    # whose guards hold, which raises the ShapeError.
+    _compiles_per_shape = False
 
     def _same_types(self, spec: TreeSpec, keys: tuple) -> bool:
         """Some Function takes arguments of these types (a call that missed broke its guards)."""
@@ -142,11 +169,15 @@ class FunctionSet:
             keys = tuple(leaf_key(x) for x in leaves)
         except ShapeError as e:
             raise ShapeError(f"{self.name}(): {e}") from None
-        f = None
-        for guards, candidate in self._by_types.get((spec, keys), ()):
-            if not guards or guards_hold(guards, leaves):
-                f = candidate
-                break
+        f = held = None
+        for guards, shapes, candidate in self._by_types.get((spec, keys), ()):
+            if guards_hold(guards, leaves):
+                if not shapes or shapes_fit(shapes, leaves):
+                    f = candidate
+                    break
+                held = held or candidate
+        if f is None and not self._compiles_per_shape:
+            f = held    # a set that cannot compile runs one whose guards hold: it names the dim that differs
         if f is None:
             f = self._missing(values, leaves, spec, keys)
         self._last = f
@@ -167,9 +198,9 @@ class FunctionSet:
             paths.extend(leaf_paths(child, name))
         keys = tuple(leaf_key(x) for x in leaves)
         entries = self._by_types[(spec, keys)]
-        broken = {i for guards, _ in entries for i, value in guards if leaves[i] != value}
+        broken = {i for guards, _, _ in entries for i, value in guards if leaves[i] != value}
         i = min(broken)
-        assumed = sorted({repr(value) for guards, _ in entries for j, value in guards if j == i})
+        assumed = sorted({repr(value) for guards, _, _ in entries for j, value in guards if j == i})
         return (f"{self.name}(): argument {paths[i]} is {leaves[i]!r}, but {self.name} was specialized on "
                 f"{paths[i]} == {' or '.join(assumed)} (its value was used as a size, trip count or "
                 f"condition while tracing)")
@@ -263,9 +294,54 @@ class FunctionSet:
                               f"copy, whose .optimization says what changed")
         return report
 
+    def explain(self) -> str:
+        """`Function.explain` of the most recent specialization: its fallbacks, then what each pass did."""
+        return self._latest().explain()
+
     def plan(self, workers: int = 2, shard: dict | None = None):
         """The partitioned Plan of the most recent specialization (`function_for(*args).plan()` for another)."""
         return self._latest().plan(workers, shard)
+
+    def plan_per_shape(self, workers: int = 2, shard: dict | None = None):
+        """`Function.plan_per_shape` of the most recent specialization."""
+        return self._latest().plan_per_shape(workers, shard)
+
+    @property
+    def plans(self) -> dict:
+        """The Plans the most recent specialization carries (`Function.plans`)."""
+        return self._latest().plans
+
+    @property
+    def loaded_plan_keys(self) -> set:
+        return self._latest().loaded_plan_keys
+
+    @property
+    def symbolic(self) -> bool:
+        return self._latest().symbolic
+
+    def with_graph(self, graph: Graph) -> Function:
+        """A Function over `graph` with the most recent specialization's signature and parameters."""
+        return self._latest().with_graph(graph)
+
+    def static_for(self, types) -> Function:
+        return self._latest().static_for(types)
+
+    # The calling convention's steps, of the most recent specialization (what `function_for` chose).
+    def flatten_inputs(self, args: Sequence, kwargs: dict) -> Sequence:
+        return self.function_for(*args, **kwargs).flatten_inputs(args, kwargs)
+
+    def run_graph(self, leaves: list) -> list:
+        return self._latest().run_graph(leaves)
+
+    def finish(self, leaves: Sequence, outputs: Sequence):
+        return self._latest().finish(leaves, outputs)
+
+    @property
+    def fallbacks(self) -> tuple:
+        """Why Functions of this set were compiled another way than asked for (NOTE: [Fallbacks] in
+        frontend/fallbacks.py): `Fallback`s, each with the user's line (`.loc`) and the first error
+        (`.message`). A loaded set has them as text, in `metadata["distjit.fallback"]`."""
+        return tuple(self._fallbacks)
 
     # -- every specialization ---------------------------------------------------------------------------
     @property

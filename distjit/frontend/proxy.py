@@ -21,6 +21,7 @@ import operator
 import numpy as np
 
 from distjit.errors import TracingAttributeError, TracingError
+from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
 from distjit.frontend.source import user_loc
 from distjit.types import ScalarType, TensorType
 
@@ -31,12 +32,12 @@ def _value_needed(what: str, convert=None):
         if convert is not None and self._known is not None:
             return convert(self._ctx.specialize(self))
         if isinstance(self.type, ScalarType):
-            raise TracingError(
+            raise SymbolicScalarError(
                 f"{what} needs the value of a traced Python {self.type}, which is not known while tracing: it comes "
                 f"from an argument named in dynamic_argnames, a dynamic dim or an array. Leave the argument out of "
                 f"dynamic_argnames (or name it in static_argnames) to specialize the graph on its value, or use "
                 f"distjit.script to keep the control flow", user_loc())
-        raise TracingError(
+        raise DataDependentError(
             f"{what} needs the value of a traced array ({self.type}), which is not known while tracing: "
             f"a Python branch or conversion on it would be baked into the graph. Use distjit.script to keep "
             f"data-dependent control flow, or np.where/np.clip to compute it as arrays.", user_loc())
@@ -145,8 +146,8 @@ class TracedArray:
             raise TracingError(f"len() of a 0-d array ({self.type}): it has no first axis", user_loc())
         dim = self.shape[0]
         if isinstance(dim, TracedArray):
-            raise TracingError(f"len() of an array whose first dimension is dynamic ({self.type}) would bake "
-                               f"its traced size into the graph; use x.shape[0]", user_loc())
+            raise SymbolicScalarError(f"len() of an array whose first dimension is dynamic ({self.type}) would "
+                                      f"bake its traced size into the graph; use x.shape[0]", user_loc())
         return dim
 
     def __getattr__(self, name):

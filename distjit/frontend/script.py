@@ -49,6 +49,7 @@ import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
 from distjit.frontend import script_runtime
+from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError, announce, fallback_for, needs_static
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
@@ -65,7 +66,7 @@ _converted: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDic
 
 
 def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, name: str | None = None,
-           static_argnames=(), dynamic_argnames=()):
+           static_argnames=(), dynamic_argnames=(), fallback: bool = True):
     """Compile `fn` from source into a `ScriptFunction`; usable as `@distjit.script` or `distjit.script(fn)`.
 
     `example_inputs` (a tuple of arguments) compiles one specialization right away.
@@ -75,14 +76,19 @@ def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, n
     symbolic dim) unless named in `static_argnames`: the function then sees its plain value
     (Python control flow on it runs at compile time) and one graph is kept per value, each
     guarded on it as a trace's. `dynamic_argnames` states the default explicitly.
+
+    A signature that does not compile with symbolic shapes and dynamic ints (an op that needs static
+    shapes, a list as long as a run-time trip count, recursion that sizes end) is compiled again for
+    the call's shapes and int values, guarded, one graph per such signature; a FallbackWarning names
+    the line (NOTE: [Fallbacks]). `fallback=False` raises the first error instead.
     """
     if fn is None:
         return lambda f: script(f, example_inputs=example_inputs, name=name, static_argnames=static_argnames,
-                                dynamic_argnames=dynamic_argnames)
+                                dynamic_argnames=dynamic_argnames, fallback=fallback)
     if isinstance(fn, ScriptFunction):
         return fn
     return ScriptFunction(fn, example_inputs=example_inputs, name=name, static_argnames=static_argnames,
-                          dynamic_argnames=dynamic_argnames)
+                          dynamic_argnames=dynamic_argnames, fallback=fallback)
 
 
 def converted_function(fn: Callable) -> Callable:
@@ -107,8 +113,10 @@ class ScriptFunction(FunctionSet):
     >>> distjit.save(g, "fn.djit")       # every signature compiled so far (or example_inputs=)
     """
 
+    _compiles_per_shape = True     # a signature specialized on shapes compiles again for other shapes
+
     def __init__(self, fn: Callable, example_inputs: tuple | None = None, name: str | None = None,
-                 optimizations: tuple = (), static_argnames=(), dynamic_argnames=()):
+                 optimizations: tuple = (), static_argnames=(), dynamic_argnames=(), fallback: bool = True):
         super().__init__(name=name or getattr(fn, "__name__", "script"))
         self.fn = fn
         functools.update_wrapper(self, fn, updated=())
@@ -122,6 +130,10 @@ class ScriptFunction(FunctionSet):
         # (level, options) of each distjit.optimize applied, in order: a new specialization gets them all.
         self._optimizations = tuple(optimizations)
         self._embedded: dict[Any, Function] = {}   # graphs embedded into traces, by input types; never saved
+        self._fallback = fallback
+        # (spec, keys) -> the Fallback that made its signatures static: later calls of those types skip
+        # the symbolic attempt that is known to fail.
+        self._static_only: dict[tuple, Any] = {}
         if example_inputs is not None:
             if not isinstance(example_inputs, tuple):
                 example_inputs = (example_inputs,)
@@ -140,12 +152,40 @@ class ScriptFunction(FunctionSet):
         return self.function_for(*args, **kwargs)
 
     def _missing(self, values, leaves, spec, keys) -> Function:
-        types = [_leaf_type(x, path) for x, path in zip(leaves, self._paths(spec))]
-        f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name, self._defaults,
-                  self._static)
+        f = self.compile_new(leaves, spec, keys)
         for level, options in self._optimizations:
             f = f.optimize(level, **options)
         self._store(f)
+        return f
+
+    def compile_new(self, leaves, spec, keys) -> Function:
+        """A new Function for these arguments, unoptimized: with symbolic shapes and dynamic ints, or, when
+        that fails, for the call's shapes and int values (NOTE: [Fallbacks]); then the first error is
+        raised if this fails too."""
+        reason = self._static_only.get((spec, keys))
+        first = None
+        if reason is None:
+            types = [_leaf_type(x, path) for x, path in zip(leaves, self._paths(spec))]
+            try:
+                return build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name,
+                             self._defaults, self._static)
+            except DistJitError as e:
+                if not (self._fallback and needs_static(e)):
+                    raise
+                first = e
+        try:
+            f = build(self.fn, self.converted, self._arg_names(), spec, leaves, [type_of(x) for x in leaves],
+                      self.name, self._defaults, self._static, specialize=True)
+        except (DistJitError, RecursionError) as e:
+            if first is None:
+                raise
+            first.add_note(f"distjit.script compiled it again for the call's shapes and int values, which failed "
+                           f"too: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            raise first from None
+        if reason is None:
+            reason = self._static_only[(spec, keys)] = fallback_for("static", self.name, first)
+            announce(reason)
+        f.fallbacks = f.fallbacks + (reason,)
         return f
 
     def _not_compiled(self) -> str:
@@ -178,8 +218,21 @@ class ScriptFunction(FunctionSet):
         key = (spec, tuple(types))
         f = self._embedded.get(key)
         if f is None:
-            f = self._embedded[key] = build(self.fn, self.converted, self._arg_names(), spec, leaves, types,
-                                            self.name, static=self._static)
+            try:
+                f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name,
+                          static=self._static)
+            except DistJitError as e:
+                if not (self._fallback and needs_static(e)):
+                    raise
+                # The caller's trace knows its ints' values: specialize on them (its graph is guarded on them),
+                # uncached, as the graph holds those values.
+                try:
+                    f = build(self.fn, self.converted, self._arg_names(), spec, leaves, types, self.name,
+                              static=self._static, specialize=True)
+                except (DistJitError, RecursionError):
+                    raise e from None
+            else:
+                self._embedded[key] = f
         inputs = [ctx.value_of(x) for x in leaves]
         from distjit.frontend.source import user_loc
 
@@ -195,8 +248,9 @@ class ScriptFunction(FunctionSet):
         with these options (`.optimization` is the latest one's Report)."""
         check_optimize_options(level, options)
         out = ScriptFunction(self.fn, name=self.name, optimizations=self._optimizations + ((level, dict(options)),),
-                             static_argnames=self._static)
+                             static_argnames=self._static, fallback=self._fallback)
         out.metadata = dict(self.metadata)
+        out._static_only = dict(self._static_only)
         for f in self._functions.values():
             optimized = f.optimize(level, **options)
             out._store(optimized)
@@ -234,20 +288,22 @@ def _leaf_type(x, path: str):
 
 
 def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None,
-          static: frozenset = frozenset()) -> Function:
+          static: frozenset = frozenset(), specialize: bool = False) -> Function:
     """Trace the rewritten function on inputs of `types` into a Function; the leaves of arguments in `static`
-    are given to it as their plain values, and the graph is guarded on them (NOTE: [Scalar specialization])."""
+    are given to it as their plain values, and the graph is guarded on them (NOTE: [Scalar specialization]).
+    `specialize`: so are every int and bool leaf, and recursion is unrolled (NOTE: [Fallbacks])."""
     graph = Graph(name)
     ctx = ScriptContext(graph)
+    ctx.specialized = specialize
     paths = []
     for arg_name, child in zip(arg_names, in_spec.children):
         paths.extend(leaf_paths(child, arg_name))
     proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
     originals = [p._value for p in proxies]
     given = list(proxies)
-    if static:
+    if static or specialize:
         for i, arg_name in enumerate(_leaf_args(arg_names, in_spec)):
-            if arg_name in static:
+            if arg_name in static or (specialize and _int_like(leaves[i])):
                 given[i] = graph.guards[proxies[i]._value] = _static_value(leaves[i], paths[i], fn)
     ctx.arguments = {id(p) for p in proxies}
     args = unflatten(in_spec, given)
@@ -276,6 +332,13 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     graph.verify()
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}))
     return Function(graph, signature, ctx.param_arrays, name)
+
+
+def _int_like(leaf) -> bool:
+    """A Python int or bool, or a traced one whose value the caller's trace knows."""
+    if isinstance(leaf, TracedArray):
+        return type(leaf._known) in (bool, int)
+    return type(leaf) in (bool, int)
 
 
 def _static_value(leaf, path: str, fn):
@@ -315,7 +378,7 @@ def _as_script_error(e: Exception, tb) -> ScriptError:
                                   "Use ").replace(" or use distjit.script to keep the loop", "")
     else:
         message = f"{type(e).__name__}: {e}"
-    return site_error(site, message)
+    return site_error(site, message, cls=StaticInfoNeeded if isinstance(e, SymbolicScalarError) else ScriptError)
 
 
 def _user_site(tb) -> Site | None:
@@ -336,27 +399,32 @@ def _first_col(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+# How deep a recursion a specialized build unrolls (its sizes are static, so Python ends it); a deeper one is
+# refused as any recursion is, since it most likely never ends.
+MAX_UNROLLED_RECURSION = 32
+
+
 def inline_function(ctx, fn, args, kwargs, site: Site | None):
     """A call of a user function (or a ScriptFunction's) inside scripted code: its rewritten body is traced in place."""
-    if fn in ctx.inlining:
+    if fn in ctx.inlining and not (ctx.specialized and ctx.inlining.count(fn) < MAX_UNROLLED_RECURSION):
         raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse (the sizes "
                                f"that would end the recursion are known only at run time)",
                          "write the recursion as a loop, or use distjit.trace, which unrolls it for the example's "
-                         "shapes")
+                         "shapes", cls=StaticInfoNeeded)
     try:
         # A closure is compiled with the values its cells hold now (a nested def reads them when called).
         converted = converted_function(fn) if not fn.__closure__ else convert(fn, script_runtime)[0]
     except ScriptError as e:
         if site is None:
             raise
-        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
+        raise type(e)(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     ctx.inlining.append(fn)
     try:
         return _run_user(converted, tuple(args), kwargs, fn)
     except ScriptError as e:
         if site is None or f"{site.file}:{site.line}:" in str(e) or f"{site.file}:{site.line})" in str(e):
             raise
-        raise ScriptError(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
+        raise type(e)(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     finally:
         ctx.inlining.pop()
 

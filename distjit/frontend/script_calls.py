@@ -18,7 +18,8 @@ import sysconfig
 
 import numpy as np
 
-from distjit.errors import DistJitError, TracingError
+from distjit.errors import DistJitError, ScriptError, TracingError
+from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
@@ -212,7 +213,7 @@ def _any_all(python, reduce):
 
 def _refuse_sum(site):
     raise site_error(site, "sum() over a range, zip or enumerate whose length is known only at run time",
-                     "sum an array with np.sum, or loop with `for`")
+                     "sum an array with np.sum, or loop with `for`", cls=StaticInfoNeeded)
 
 
 def _lt(a, b):
@@ -251,12 +252,13 @@ _BUILTINS = {
 def call(fn, site: Site, *args, **kwargs):
     """A call in scripted code: scripted and traced functions are embedded, user functions are compiled too."""
     from distjit.frontend.script import ScriptFunction, inline_function, inline_traced
+    from distjit.frontend.traced_function import TracedFunction
     from distjit.function import Function
 
     ctx = active()
     if isinstance(fn, Undefined):
         fn._fail()
-    if isinstance(fn, ScriptFunction):
+    if isinstance(fn, (ScriptFunction, TracedFunction)):    # a traced one's Python function is at hand too
         return inline_function(ctx, fn.fn, args, kwargs, site)
     if isinstance(fn, Function):
         return inline_traced(ctx, fn, args, kwargs, site)
@@ -296,7 +298,8 @@ def _run(fn, site: Site, args, kwargs):
     except (DistJitError, AssertionError):
         raise
     except TracingError as e:
-        raise site_error(site, str(e).split(": ", 1)[-1] if e.loc else str(e)) from None
+        raise site_error(site, str(e).split(": ", 1)[-1] if e.loc else str(e),
+                         cls=StaticInfoNeeded if isinstance(e, SymbolicScalarError) else ScriptError) from None
 
 
 def _hashable(fn) -> bool:

@@ -32,6 +32,7 @@ class ScriptContext(TraceContext):
         self.logs: list[list] = []
         self.symbols = symbols or {}     # dim symbol -> (input proxy, axis)
         self.inlining: list = []         # functions being inlined (refuses recursion)
+        self.specialized = False         # static shapes and ints (NOTE: [Fallbacks]): recursion is unrolled
         self.guards: dict[int, tuple] = {}  # id(proxy) -> (proxy, conditions, message): see guard_bound
         self.lists: dict[int, tuple] = {}   # id(list) -> (list, the block its display was evaluated in)
         self.list_saves: list[list] = []    # per open log: (list, its items before the first change)
@@ -138,12 +139,13 @@ class ScriptContext(TraceContext):
         made = self.lists.get(id(lst))
         if made is not None and made[0] is lst and made[1] is block:
             return
+        from distjit.frontend.fallbacks import StaticInfoNeeded
         from distjit.frontend.script_convert import site_error
 
         raise site_error(site, "this list is changed inside a data-dependent `if` or a graph loop (prim.Loop) but "
                                "was made outside it; the change would happen whether or not that path runs",
                          "append in a `for` loop over a range or an array (one value per iteration), or write "
-                         "into a preallocated array")
+                         "into a preallocated array", cls=StaticInfoNeeded)
 
 
 def active() -> ScriptContext:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from distjit.frontend.fallbacks import StaticInfoNeeded
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import active
 from distjit.frontend.script_convert import Site, site_error
@@ -64,7 +65,8 @@ class RowList(list):
         if ctx.builder.block is not self.block:
             raise site_error(self.call_site or self.site, f"{self.name!r} is appended to under a data-dependent `if` or in a nested "
                                         f"graph loop; a list carried by a graph loop takes exactly one append per "
-                                        f"iteration", "preallocate an array with np.zeros and write rows into it")
+                                        f"iteration", "preallocate an array with np.zeros and write rows into it",
+                             cls=StaticInfoNeeded)
         self.appended.append(value)
         if self.buffers is not None:
             values = value if self.parts is not None else (value,)
@@ -87,7 +89,7 @@ class RowList(list):
             if self.appended or self.buffers is not None:
                 raise site_error(self.site, f"{self.name!r} is read inside the graph loop that appends to it; its "
                                             f"items are known only once the loop has run",
-                                 "keep the value you need in a variable of its own")
+                                 "keep the value you need in a variable of its own", cls=StaticInfoNeeded)
             return getattr(list, method)(self, *args)
         return read
 
@@ -111,10 +113,11 @@ def check_appends(standin: RowList):
     if n > 1:
         raise site_error(standin.site, f"{standin.name!r} is appended to {n} times in one iteration of a graph "
                                        f"loop; a list carried by a graph loop takes exactly one append per iteration",
-                         "append a tuple's worth as one np.stack([...]) value, or preallocate an array")
+                         "append a tuple's worth as one np.stack([...]) value, or preallocate an array",
+                         cls=StaticInfoNeeded)
     if standin.read:
         raise site_error(standin.site, f"{standin.name!r} is read inside the graph loop that appends to it",
-                         "keep the value you need in a variable of its own")
+                         "keep the value you need in a variable of its own", cls=StaticInfoNeeded)
     value = standin.appended[0]
     if isinstance(value, tuple):
         return tuple(value_type(v, standin.name, standin.site) for v in value)
@@ -200,7 +203,7 @@ class StackedRows(list):
                 raise site_error(self.site, f"{self.name!r} is a list whose length is known only at run time (the "
                                             f"trip count of the loop that appends to it); it can be used whole, as "
                                             f"np.array({self.name}) or np.stack({self.name}), not item by item",
-                                 f"convert it with np.array({self.name}) first")
+                                 f"convert it with np.array({self.name}) first", cls=StaticInfoNeeded)
             rows = [tuple(p[k] for p in self.parts) if self.tuples else self.parts[0][k]
                     for k in range(self.length)]
             list.extend(self, rows)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.errors import DistJitError
+from distjit.frontend.fallbacks import StaticInfoNeeded
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, active
 from distjit.frontend.script_convert import Site, site_error
@@ -105,7 +106,7 @@ def reversed_items(site: Site, obj) -> Items:
 def items_list(site: Site, items: Items) -> list:
     if not isinstance(items.length, int):
         raise site_error(site, "making a Python list of the rows of an array whose length is known only at run "
-                               "time", "loop over it with `for`, or keep it an array")
+                               "time", "loop over it with `for`, or keep it an array", cls=StaticInfoNeeded)
     return [items.item(k) for k in range(items.length)]
 
 

@@ -32,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
+from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
 from distjit.frontend.params import find_params, params_as_proxies
 from distjit.frontend.patching import patched, user_namespaces
@@ -49,7 +50,7 @@ from distjit.frontend.user_code import run_user
 
 
 def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: str | None = None, *,
-          static_argnames=(), dynamic_argnames=()):
+          static_argnames=(), dynamic_argnames=(), fallback: bool = True):
     """Trace `fn` on `example_inputs` (a tuple of arguments, or one array) into a `Function`.
 
     `dynamic_axes` makes dims symbolic, by argument name or position:
@@ -62,13 +63,24 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     result is then a `TracedFunction`, which traces again for another value.
     `static_argnames` names scalar arguments to specialize whatever their use,
     `dynamic_argnames` those that must stay graph inputs.
-    """
-    from distjit.frontend.traced_function import TracedFunction
 
-    f = trace_function(fn, example_inputs, dynamic_axes, name, static_argnames, dynamic_argnames)
+    Python control flow or a conversion that needs a value the trace does not know (`if a[i] > x:`,
+    `int(a[k])`, `range(indptr[i], indptr[i + 1])`, `len()` of a dynamic dim) makes distjit script `fn`
+    instead, with the same static_argnames and dynamic_argnames, and return a `TracedFunction` over the
+    scripted graphs; a FallbackWarning names the line, `.fallback` keeps the reason (NOTE: [Fallbacks]).
+    `fallback=False` raises the TracingError instead, as torch.compile's fullgraph=True does.
+    """
+    from distjit.frontend.traced_function import TracedFunction, script_instead
+
+    try:
+        f = trace_function(fn, example_inputs, dynamic_axes, name, static_argnames, dynamic_argnames)
+    except DataDependentError as e:
+        if not fallback:
+            raise
+        return script_instead(fn, example_inputs, e, name, static_argnames, dynamic_argnames)
     if not f.graph.guards:
         return f
-    return TracedFunction(fn, f, dynamic_axes, name, static_argnames, dynamic_argnames)
+    return TracedFunction(fn, f, dynamic_axes, name, static_argnames, dynamic_argnames, fallback=fallback)
 
 
 def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, static_argnames=(),
@@ -249,9 +261,9 @@ class TraceContext(Functionalizer):
             raise TracingError(f"iteration over a 0-d array ({proxy.type})", user_loc())
         n = proxy.shape[0]
         if isinstance(n, TracedArray):
-            raise TracingError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) would "
-                               f"unroll the loop for the example's size only; keep the loop with distjit.script and "
-                               f"`for i in range(x.shape[0]): row = x[i]`", user_loc())
+            raise SymbolicScalarError(f"iterating over an array whose first dimension is dynamic ({proxy.type}) "
+                                      f"would unroll the loop for the example's size only; keep the loop with "
+                                      f"distjit.script and `for i in range(x.shape[0]): row = x[i]`", user_loc())
         return (proxy[i] for i in range(n))
 
     def wrap(self, value: Value, view=None) -> TracedArray:

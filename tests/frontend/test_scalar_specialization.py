@@ -136,7 +136,12 @@ def test_static_and_dynamic_argnames():
     assert isinstance(f, distjit.TracedFunction)
     assert_same(f(X, 5), scale(X, 5))
     with pytest.raises(distjit.TracingError, match="dynamic_argnames"):
-        distjit.trace(heat, (X, 3, 0.1), dynamic_argnames=["steps"])
+        distjit.trace(heat, (X, 3, 0.1), dynamic_argnames=["steps"], fallback=False)
+    with pytest.warns(distjit.FallbackWarning, match="range"):     # a dynamic trip count: the loop is scripted
+        g = distjit.trace(heat, (X, 3, 0.1), dynamic_argnames=["steps"])
+    for steps in (3, 5):
+        assert_same(g(X, steps, 0.1), heat(X, steps, 0.1), rtol=1e-12)
+    assert g.fallback.kind == "script" and len(g) == 1
     with pytest.raises(distjit.TracingError, match="not an argument"):
         distjit.trace(heat, (X, 3, 0.1), static_argnames=["nope"])
     with pytest.raises(distjit.TracingError, match="only Python bool, int and float"):

@@ -21,7 +21,7 @@ def data_dependent_if(x):
 
 def test_data_dependent_if_names_file_and_line_and_suggests_script():
     with pytest.raises(distjit.TracingError) as e:
-        distjit.trace(data_dependent_if, (np.ones(3),))
+        distjit.trace(data_dependent_if, (np.ones(3),), fallback=False)
     message = str(e.value)
     assert f"{HERE}:{line_of(data_dependent_if, 'marker:if')}" in message
     assert "distjit.script" in message
@@ -39,7 +39,7 @@ def test_data_dependent_if_names_file_and_line_and_suggests_script():
 ])
 def test_value_dependent_python_is_refused(body):
     with pytest.raises(distjit.TracingError) as e:
-        distjit.trace(body, (np.ones(3, dtype=np.int64),))
+        distjit.trace(body, (np.ones(3, dtype=np.int64),), fallback=False)
     assert HERE in str(e.value)
 
 
@@ -111,7 +111,7 @@ def test_python_loop_over_a_dynamic_dim_is_refused_not_baked():
             x = x + i
         return x
     with pytest.raises(distjit.TracingError) as e:
-        distjit.trace(f, (np.ones((4, 2)),), dynamic_axes={0: {0: "B"}})
+        distjit.trace(f, (np.ones((4, 2)),), dynamic_axes={0: {0: "B"}}, fallback=False)
     assert f"{HERE}:{line_of(f, 'marker:range')}" in str(e.value)
 
 

@@ -76,7 +76,7 @@ def test_iterating_over_a_dynamic_first_dim_names_the_line_and_points_to_script(
     def loop(x):
         return sum(row for row in x)  # marker
     with pytest.raises(distjit.TracingError) as e:
-        distjit.trace(loop, (np.ones((3, 2)),), dynamic_axes={0: {0: "N"}})
+        distjit.trace(loop, (np.ones((3, 2)),), dynamic_axes={0: {0: "N"}}, fallback=False)
     assert f"{HERE}:" in str(e.value) and "distjit.script" in str(e.value)
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import textwrap
+import warnings
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -106,18 +107,24 @@ SCRIPT_ONLY = [
     "if x > 0:\n    y = x",
     # lists whose length or contents would depend on data (the error is at the line marked #!)
     "acc = []\nfor i in range(n):\n    if x[i, 0] > 0:\n        acc.append(x[i])  #!",
-    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\nreturn acc",
     "acc = []\ni = 0\nwhile x[i, 0] > 0:  #!\n    acc.append(x[i])\n    i += 1",
-    "acc = [x]\nfor i in range(n):  #!\n    y = acc[0]\n    acc.append(x)",
-    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\n    acc.append(x[i])",
     "acc = []\nif x.sum() > 0:\n    acc.append(x)  #!",
     "acc = []\nfor i in range(n):\n    acc.append(x[i])\n    acc.pop()  #!",
-    "y = fn_that_recurses(x)",
     "lst = [0.0]\nif x.sum() > 0:\n    lst[0] = x.sum()  #!",
+]
+
+# What the script compiler refuses with symbolic shapes and dynamic ints, and compiles when it specializes the
+# signature to the call's shapes and ints (distjit.script(..., fallback=False) keeps refusing it).
+SCRIPT_SPECIALIZES = [
+    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\nreturn acc",
+    "y = fn_that_recurses(x)",
+    "acc = [x]\nfor i in range(n):  #!\n    y = acc[0]\n    acc.append(x)",
+    "acc = []\nfor i in range(n):  #!\n    acc.append(x[i])\n    acc.append(x[i])",
     "d = {}\nfor i in range(n):\n    d[i] = x[i]  #!",
 ]
 
-# Python on array data that the tracer cannot record (the script compiler keeps it as control flow).
+# Python on array data that the tracer cannot record (the script compiler keeps it as control flow): refused by
+# distjit.trace(..., fallback=False); by default, the trace scripts the function instead.
 TRACE_ONLY = [
     "if x.sum() > 0:\n    y = x",
     "while x.max() > 10:\n    x = x / 2",
@@ -126,6 +133,12 @@ TRACE_ONLY = [
     "y = x.sum().item()",
     "y = x if x.max() > 0 else -x",
     "y = [0] * int(x[0, 0])",
+    "y = range(x[0, 0])",
+]
+
+# Of those, what the script compiler refuses too: distjit.trace's fallback fails, and the trace's error is raised.
+TRACE_FALLBACK_FAILS = [
+    "y = x.sum().item()",
     "y = range(x[0, 0])",
 ]
 
@@ -173,19 +186,23 @@ def _load(source: str):
 
 def _run(frontend: str, kernel):
     x, n = np.arange(12.0).reshape(4, 3), 3
-    if frontend == "trace":
-        f = distjit.trace(kernel, (x, n))
-    else:
-        f = distjit.script(kernel)
-    f(x, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", distjit.FallbackWarning)
+        if frontend.startswith("trace"):
+            f = distjit.trace(kernel, (x, n), fallback=frontend != "trace-strict")
+        else:
+            f = distjit.script(kernel, fallback=frontend != "script-strict")
+        f(x, n)
 
 
 prelude_lines = st.lists(st.tuples(st.sampled_from(PRELUDE), st.sampled_from(["a", "b", "tmp", "w2"])),
                          max_size=3).map(lambda items: [t.format(a=name) for t, name in items])
 cases = st.one_of(
-    st.tuples(st.sampled_from(["trace", "script"]), st.sampled_from(BOTH)),
-    st.tuples(st.just("script"), st.sampled_from(SCRIPT_ONLY)),
-    st.tuples(st.just("trace"), st.sampled_from(TRACE_ONLY)),
+    st.tuples(st.sampled_from(["trace", "trace-strict", "script"]), st.sampled_from(BOTH)),
+    st.tuples(st.sampled_from(["script", "script-strict"]), st.sampled_from(SCRIPT_ONLY)),
+    st.tuples(st.just("script-strict"), st.sampled_from(SCRIPT_SPECIALIZES)),
+    st.tuples(st.just("trace-strict"), st.sampled_from(TRACE_ONLY)),
+    st.tuples(st.just("trace"), st.sampled_from(TRACE_FALLBACK_FAILS)),
 )
 
 
