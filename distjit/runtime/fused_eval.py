@@ -103,6 +103,7 @@ class FusedKernel:
         self.dtypes = [t.dtype for t in self.out_types]
         self.body, self.slots, self.source = _compile_numpy(graph)
         self.native = None       # fused_native.Expression, built on first use; False when it does not qualify
+        self.native_error = None  # why numba refused it (kept for tests and debugging)
         self._scratch = threading.local()
 
     def __call__(self, inputs, out=None, exact=True):
@@ -178,8 +179,8 @@ class FusedKernel:
         flat_outs = [o.reshape(merged, copy=False) for o in outs]
         try:
             kernels = expr.stage_kernels(len(merged), tuple(kinds))
-        except Exception:      # numba refused the expression: the NumPy backend runs it from now on
-            self.native = False
+        except Exception as e:      # numba refused the expression: the NumPy backend runs it from now on
+            self.native, self.native_error = False, e
             return None
         rows, row = merged[0], math.prod(merged[1:])
         per_block = max(1, NATIVE_BLOCK_ELEMENTS // max(row, 1))

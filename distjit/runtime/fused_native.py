@@ -79,7 +79,8 @@ class Expression:
         key = (nd, arrays)
         fns = self.kernels.get(key)
         if fns is None:
-            fns = self.kernels[key] = [compile_source(self.source(s, nd, arrays)) for s in range(len(self.stages))]
+            fns = self.kernels[key] = [compile_source(self.source(s, nd, arrays)) if stage.stores else None
+                                       for s, stage in enumerate(self.stages)]
         return fns
 
     def source(self, s: int, nd: int, arrays: tuple[bool, ...]) -> str:
@@ -169,7 +170,7 @@ def expression(graph: Graph) -> Expression | None:
     e.n_out, e.slots, e.home, e.kinds = len(graph.outputs), slots, home, kinds
     e.in_kinds = [kinds[v] for v in graph.inputs]
     e.stages, e.steps = [], []
-    for s in range(max(level[n.outputs[0]] for n in native) + 1):
+    for s in range(max(level[n.outputs[0]] for n in nodes) + 1):
         if s:
             e.steps += [("numpy", n) for n in nodes if n not in native and n.outputs[0] in level
                         and level[n.outputs[0]] == s and "constant" not in get_op(n.op).flags]
