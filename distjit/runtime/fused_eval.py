@@ -14,16 +14,23 @@ output's shape S (inputs may broadcast to it). Two backends, chosen per call:
   faults dominate eager NumPy on big temporaries); blocks are shared among
   `THREADS` threads (NumPy releases the GIL inside its loops). Each element sees
   the same kernels in the same order as unfused: results are bit for bit the same.
-- ``numba`` (optional, the ``fast`` extra; only for nodes with ``exact=False``,
-  which level 3 makes): one parallel loop over the elements,
-  every intermediate in registers. Used for float64 expressions of ops that
-  declare a numba template (`OpDef.templates["numba"]`), when every array input has shape S and the output has at least
-  `NUMBA_MIN_ELEMENTS` elements; transcendental functions may differ from NumPy's
-  in the last bit (level 2 allows that inside fused nodes). Compiled on first use,
-  cached per expression text.
+- ``native`` (numba, the ``fast`` extra; NOTE: [Fused native loops] in fused_native.py):
+  for outputs of at least `NUMBA_MIN_ELEMENTS` elements, the expression as loop stages
+  compiled by numba, run block by block (`NATIVE_BLOCK_ELEMENTS`) by `THREADS` threads
+  (the kernels release the GIL). The ops a loop computes are those whose template is
+  NumPy's result bit for bit; every other op (exp, log, ...) is NumPy's own kernel called
+  on the block between two stages. So results are bit for bit the NumPy backend's at
+  every level, whatever `exact` says; an expression or operand that does not qualify
+  (a dtype outside f8/f4/i8/i4/bool, an output overlapping an input, numba refusing it)
+  runs on the NumPy backend.
 
-`DISTJIT_FUSED_BACKEND` = ``numpy`` | ``numba`` | ``auto`` (default: numba when
-importable) and `DISTJIT_THREADS` choose at run time; the IR does not change.
+Threads: the evaluator's own pool rather than numba's ``parallel=True``, because
+numba's default threading layer must not be entered by two threads at once, and the
+executors run tasks side by side (`limit_threads` then keeps each node on its task's
+thread).
+
+`DISTJIT_FUSED_BACKEND` = ``numpy`` | ``numba`` | ``auto`` (default: native when numba
+imports) and `DISTJIT_THREADS` choose at run time; the IR does not change.
 """
 from __future__ import annotations
 
@@ -171,9 +178,15 @@ class FusedKernel:
             operands.append(np.broadcast_to(x, shape) if is_array else x[()] if isinstance(x, np.ndarray) else x)
         outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
         arrays = [v for v, a in zip(operands, kinds) if a]
-        for o in outs:
-            if not o.flags.writeable or any(np.may_share_memory(o, v) and not _same_elements(o, v) for v in arrays):
-                return None     # an output overlapping an operand elsewhere than element for element
+        for j, o in enumerate(outs):
+            if not o.flags.writeable:
+                return None
+            for k, v in enumerate(operands):
+                # An output written over an operand: only element for element, and only when every step
+                # reading the operand runs before (or is) the one writing the output.
+                if kinds[k] and np.may_share_memory(o, v) and not (
+                        _same_elements(o, v) and expr.last_read.get(k, -1) <= expr.write_step.get(j, -1)):
+                    return None
         merged = _merged_shape(shape, arrays + outs)
         flat = [v.reshape(merged, copy=False) if a else v for v, a in zip(operands, kinds)]
         flat_outs = [o.reshape(merged, copy=False) for o in outs]
@@ -225,11 +238,11 @@ def _numpy_step(expr, node):
     _, operand_indices, attrs = bind(node)
     n_in, n_out = len(expr.in_kinds), expr.n_out
     offset = {"x": 0, "o": n_in, "b": n_in + n_out}
-    sources = []
+    sources = []              # per operand: (argument index, indexed by rows (True) or slot (False)) or a constant
     for j in operand_indices:
         v = node.inputs[j]
         if v.node is not None and "constant" in get_op(v.node.op).flags:
-            sources.append((None, v.node.attrs["value"]))
+            sources.append(_Constant(v.node.attrs["value"]))
         else:
             where, k = expr.home[v]
             sources.append((offset[where] + k, where != "b"))
@@ -241,10 +254,11 @@ def _numpy_step(expr, node):
 
     def step(lo, m, *args):
         ops = []
-        for index, rows in sources:
-            if index is None:
-                ops.append(rows)
+        for source in sources:
+            if isinstance(source, _Constant):
+                ops.append(source.value)
                 continue
+            index, rows = source
             a = args[index]
             ops.append(a if not isinstance(a, np.ndarray) or a.ndim == 0 else a[lo:lo + m] if rows else a[:m])
         out = args[dst][lo:lo + m] if dst_rows else args[dst][:m]
@@ -254,6 +268,13 @@ def _numpy_step(expr, node):
             out[...] = kernel(*ops, **attrs)
 
     return step
+
+
+class _Constant:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
 
 
 def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:

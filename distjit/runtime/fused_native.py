@@ -1,31 +1,37 @@
-"""The numba backend of ``fused.elementwise``: the whole expression as one loop nest, no temporaries.
+"""The native (numba) backend of ``fused.elementwise``: the expression as loop stages, no temporaries.
 
 NOTE: [Fused native loops]
-An expression qualifies when every node's op declares a numba template
-(`OpDef.templates["numba"]`: the expression of one element), takes no explicit
-dtype, and every value is float64, float32, int64, int32 or bool. Each node is
-typed as NumPy types it: the ufunc's own loop dtypes (`ufunc.resolve_dtypes`, NEP 50
-weak Python scalars included) cast every operand and the result, so integer
-wrap-around, int/int true division and float32 rounding are NumPy's. Arithmetic,
-comparisons, where, maximum/minimum and sqrt are then bit for bit NumPy's
-(correctly rounded in both; numba's default, no fast-math, never contracts a*b+c
-into an fma); exp, log, tanh & co. are libm's and may differ from NumPy's SIMD
-versions in the last bits (the bound is measured by tests/runtime/test_fused_contract.py
-and stated in the README).
+Each node of the expression is typed as NumPy types it: the ufunc's own loop dtypes
+(`ufunc.resolve_dtypes`, NEP 50's weak Python scalars included) convert its operands
+and its result, so integer wrap-around, int/int true division and float32 rounding
+are NumPy's. A node whose numba template then gives NumPy's result bit for bit
+(`EXACT`: + - * /, sqrt, square, comparisons, where, maximum/minimum with NumPy's NaN
+and signed-zero rule; correctly rounded or exact in both, and numba without fast-math
+never contracts a*b+c into an fma) is computed inside a loop. Every other node (exp,
+log, tanh, power, astype ...) is a NumPy step: its NumPy kernel called on the block.
+Loop nodes are grouped into stages by how many NumPy steps they depend on; a stage is
+one numba loop over the block that keeps its values in registers and stores only what
+a later NumPy step reads (a block slot) and the outputs; a loop value a later stage
+reads is recomputed there (cheaper than a store and a load). Black-Scholes becomes
+three loops around NumPy's log and exps, with 8 block slots of 8K elements, and its
+results are NumPy's bit for bit (tests/runtime/test_fused_contract.py): no level
+trades ulps for speed, because NumPy's SIMD exp/log are faster than libm's scalar
+ones inside a loop.
 
 A call builds one view per operand with exactly the output's shape S:
 `np.broadcast_to` (NumPy checks that the operand broadcasts and makes zero strides
-for the broadcast axes), a 0-d array or NumPy scalar becomes a scalar argument.
-Adjacent axes whose strides chain in every view are merged (`np.reshape(copy=False)`:
-NumPy refuses if that would need a copy), so a contiguous operand of any rank
-is one flat loop. The loop nest is ``for i0 in range(lo, hi)`` over the first
-merged axis and ``range(o0.shape[d])`` inside: every bound is a dimension of the
-views NumPy made for S (NOTE: [Native loop bounds]). The kernel is ``nogil``;
-the caller splits [0, rows) among the fused evaluator's threads.
+for the broadcast axes); a 0-d array or NumPy scalar becomes a scalar argument.
+Adjacent axes whose strides chain in every view are merged (`reshape(copy=False)`:
+NumPy refuses what would need a copy), so contiguous operands of any rank are one
+flat loop. A stage kernel ``stage(lo, m, *inputs, *outputs, *slots)`` runs rows
+[lo, lo + m) of the inputs and outputs and rows [0, m) of the slots, and its inner
+loops run over ``o0.shape[d]``: every bound is a dimension of views NumPy made for
+S (NOTE: [Native loop bounds]); the caller keeps lo + m <= rows and m <= the slots'
+rows. Kernels are ``nogil``: the fused evaluator's threads split the blocks.
 
-Compiled kernels are cached on disk (see `kernel_module`): numba caches only
-functions defined in a file, so the generated source is written, content-addressed,
-into a private directory and imported from there.
+Compiled kernels are cached on disk (`kernel_module`): numba's ``cache=True`` caches
+only functions defined in a file, so the generated source is written,
+content-addressed, into a private directory and imported from there.
 """
 from __future__ import annotations
 
@@ -67,9 +73,9 @@ EXACT = {
 class Expression:
     """The staged loop program of one fused graph (NOTE: [Fused native loops]).
 
-    `steps` alternate: ("loop", s) runs stage s's numba kernel over a block; ("numpy", node, k) calls the
-    node's NumPy kernel on the block with its result in slot k. `slots` are the dtypes of the block
-    buffers (values carried from one step to a later one); outputs are written in place."""
+    `steps`, in order, per block: ("loop", s) runs stage s's numba kernel; ("numpy", node) calls the node's
+    NumPy kernel. `home[v]` is where a value lives between steps: ("x", k) input k, ("o", j) output j,
+    ("b", k) block slot k (of dtype `slots[k]`)."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -183,6 +189,17 @@ def expression(graph: Graph) -> Expression | None:
         e.stages.append(stage)
         if stage.stores:
             e.steps.append(("loop", s))
+    # An output may be written over an input (element for element) when no later step reads that input.
+    e.last_read, e.write_step = {}, {}
+    for i, (kind, what) in enumerate(e.steps):
+        if kind == "loop":
+            read = [k for where, k in e.stages[what].loads.values() if where == "x"]
+            written = [k for _, (where, k) in e.stages[what].stores if where == "o"]
+        else:
+            read = [home[v][1] for v in what.inputs if v in home and home[v][0] == "x"]
+            written = [home[what.outputs[0]][1]] if home[what.outputs[0]][0] == "o" else []
+        e.last_read.update((k, i) for k in read)
+        e.write_step.update((j, i) for j in written)
     return e
 
 
