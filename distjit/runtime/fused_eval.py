@@ -54,7 +54,7 @@ BLOCK_ELEMENTS = 1 << 16
 SMALL_ELEMENTS = 1 << 16          # below this, one whole-array evaluation
 NUMBA_MIN_ELEMENTS = 1 << 16
 NATIVE_THREAD_ELEMENTS = 1 << 16   # a native loop gets another thread per this many elements
-NATIVE_BLOCK_ELEMENTS = 1 << 13    # block of the native loops: its slots stay in L1/L2
+NATIVE_BLOCK_ELEMENTS = 1 << 14    # rows of a native block: its slots and operand blocks stay in L2
 THREADS = int(os.environ.get("DISTJIT_THREADS", "0")) or (os.cpu_count() or 1)
 BACKEND = os.environ.get("DISTJIT_FUSED_BACKEND", "auto")
 
@@ -190,13 +190,16 @@ class FusedKernel:
         merged = _merged_shape(shape, arrays + outs)
         flat = [v.reshape(merged, copy=False) if a else v for v, a in zip(operands, kinds)]
         flat_outs = [o.reshape(merged, copy=False) for o in outs]
+        rows, row = merged[0], math.prod(merged[1:])
+        per_block = max(1, NATIVE_BLOCK_ELEMENTS // max(row, 1))
         try:
             kernels = expr.stage_kernels(len(merged), tuple(kinds))
+            for fn in kernels:      # compiled for these argument types here, by an empty call (m = 0)
+                if fn is not None:
+                    fn(0, 0, *flat, *flat_outs, *self._slots_for(expr, (per_block, *merged[1:])))
         except Exception as e:      # numba refused the expression: the NumPy backend runs it from now on
             self.native, self.native_error = False, e
             return None
-        rows, row = merged[0], math.prod(merged[1:])
-        per_block = max(1, NATIVE_BLOCK_ELEMENTS // max(row, 1))
         starts = list(range(0, rows, per_block))
         workers = min(getattr(_here, "threads", None) or THREADS, len(starts),
                       max(1, math.prod(shape) // NATIVE_THREAD_ELEMENTS))

@@ -170,8 +170,14 @@ def expression(graph: Graph) -> Expression | None:
         if out in out_index:
             home[out] = ("o", out_index[out])
         elif node not in native or any(r not in native for r in readers.get(out, [])):
-            home[out] = ("b", len(slots))
-            slots.append(kinds[out])
+            # A ufunc step writes over an operand's slot that it alone reads (fewer slots stay in cache).
+            reuse = [home[v] for v in node.inputs if node not in native and _is_ufunc(node) and v in home
+                     and home[v][0] == "b" and readers[v] == [node] and slots[home[v][1]] == kinds[out]]
+            if reuse:
+                home[out] = reuse[0]
+            else:
+                home[out] = ("b", len(slots))
+                slots.append(kinds[out])
     e = Expression(graph)
     e.n_out, e.slots, e.home, e.kinds = len(graph.outputs), slots, home, kinds
     e.in_kinds = [kinds[v] for v in graph.inputs]
@@ -238,6 +244,10 @@ def _native_loop(node: Node, kinds: list, out_kind) -> list | None:
 def _constant_kind(value):
     c = _constant(value)
     return c[1] if c is not None else None
+
+
+def _is_ufunc(node: Node) -> bool:
+    return node.op.startswith("np.") and isinstance(getattr(np, node.op[3:], None), np.ufunc)
 
 
 def _value_kind(t):
