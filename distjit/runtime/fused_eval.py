@@ -111,6 +111,7 @@ class FusedKernel:
         self.body, self.slots, self.source = _compile_numpy(graph)
         self.native = None       # fused_native.Expression, built on first use; False when it does not qualify
         self.native_error = None  # why numba refused it (kept for tests and debugging)
+        self._steps: dict[tuple, list] = {}   # the native steps per (rank, which operands are arrays)
         self._scratch = threading.local()
 
     def __call__(self, inputs, out=None, exact=True):
@@ -203,7 +204,11 @@ class FusedKernel:
         starts = list(range(0, rows, per_block))
         workers = min(getattr(_here, "threads", None) or THREADS, len(starts),
                       max(1, math.prod(shape) // NATIVE_THREAD_ELEMENTS))
-        steps = [kernels[step[1]] if step[0] == "loop" else _numpy_step(expr, step[1]) for step in expr.steps]
+        key = (len(merged), tuple(kinds))
+        steps = self._steps.get(key)
+        if steps is None:
+            steps = self._steps[key] = [kernels[step[1]] if step[0] == "loop" else _numpy_step(expr, step[1])
+                                        for step in expr.steps]
 
         def work(k):
             slots = self._slots_for(expr, (per_block, *merged[1:]))

@@ -56,6 +56,8 @@ _PY_SCALARS = {"float": float, "int": int, "bool": bool}
 _INT64 = np.iinfo(np.int64)
 _SAME = {(float, np.dtype(np.float64)), (int, np.dtype(np.int64)), (bool, np.dtype(np.bool_))}   # as numba types them
 
+MAX_NODES = 2000    # a longer expression (a file can make one) would take numba minutes to compile
+
 _lock = threading.Lock()
 _compiled: dict[str, object] = {}
 
@@ -122,6 +124,8 @@ def expression(graph: Graph) -> Expression | None:
     """The staged program of `graph`, or None when some value's type does not qualify or no node runs
     natively (the NumPy backend is as good then)."""
     nodes = graph.block.nodes
+    if len(nodes) > MAX_NODES:
+        return None
     kinds: dict[Value, object] = {}
     level: dict[Value, int] = {}
     native: dict[Node, list] = {}          # node -> the dtypes its operands are converted to
