@@ -240,6 +240,25 @@ def print_table(names, results, workloads, quick: bool = False) -> None:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     print("\ntarget: time ratio (distjit/eager median) <= the target column in both environments; "
           "peak memory of distjit <= eager's (diff <= 0)")
+    variant_lines = []
+    for name in names:
+        for env, r in results[name].items():
+            v = r.get("variants")
+            if not v or "time" not in v.get("eager", {}):
+                continue
+            eager = v["eager"]["time"]["median"]
+            parts = [f"eager {fmt_time(eager)}"]
+            for key, m in v.items():
+                if key == "eager" or "time" not in m:
+                    continue
+                t = m["time"]["median"]
+                parts.append(f"{key} {fmt_time(t)} ({t / eager:.3f}x; first call {fmt_time(m['first_s'])}; "
+                             f"{m['match']['text']})")
+            variant_lines.append(f"  {name} [{env}]: " + " | ".join(parts))
+    if variant_lines:
+        print("\nvariants, same process, alternating (ratio to eager; the first call includes compiling):")
+        for line in variant_lines:
+            print(line)
     if errors:
         print("\nerrors:")
         for e in errors:

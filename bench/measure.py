@@ -261,10 +261,47 @@ def measure_workload(name: str, quick: bool = False, repeat: int | None = None) 
         out[f"time_{key}"] = summarize(values)
         out[f"samples_{key}"] = values
         out[f"faults_{key}"] = median(faults[key])
+    if wl.variants and compiled is not None:
+        out["variants"] = measure_variants(wl.fn, compiled, args, n_repeat, inner, out["errors"])
     if resource:
         out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["loadavg"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return out
+
+
+def measure_variants(fn: Callable, traced, args: Sequence, repeat: int, inner: int, errors: list) -> dict:
+    """Eager against distjit's default optimization level, level 3, and torch.compile of the same NumPy
+    function (when torch imports), alternating in this process: {name: {time, first_s, match}}.
+    `first_s` is the first call's seconds (compilation included: distjit's optimize + kernels, torch's
+    Dynamo + Inductor)."""
+    import distjit
+
+    makers = {"distjit optimized": lambda: distjit.optimize(traced),
+              "distjit level 3": lambda: distjit.optimize(traced, level=3)}
+    try:
+        import torch
+
+        makers["torch.compile"] = lambda: torch.compile(fn)
+    except ImportError:
+        pass
+    reference = fn(*args)
+    fns, found = {"eager": fn}, {}
+    for name, make in makers.items():
+        try:
+            t0 = time.perf_counter()
+            variant = make()
+            result = variant(*args)
+            found[name] = {"first_s": time.perf_counter() - t0, "match": compare(reference, result)}
+            del result
+            fns[name] = variant
+        except Exception as e:
+            errors.append(_error(name, e))
+    del reference
+    samples, _ = time_alternating(fns, args, repeat, inner=inner, warmup=1)
+    found["eager"] = {}
+    for name, values in samples.items():
+        found[name]["time"] = summarize(values)
+    return found
 
 
 if __name__ == "__main__":   # pragma: no cover - use `python -m bench`

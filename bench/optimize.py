@@ -90,7 +90,7 @@ def bench_workload(w, quick: bool, repeat: int) -> list[dict]:
     reference = w.fn(*args)
     samples = {k: [] for k in variants}
     for fn in variants.values():
-        _time(fn, args, inner)          # warm-up (numba compiles here at level 3)
+        _time(fn, args, inner)          # warm-up (native kernels compile or load from the disk cache here)
     for round_ in range(repeat):
         names = list(variants) if round_ % 2 == 0 else list(variants)[::-1]
         for name in names:
@@ -150,7 +150,7 @@ def main(argv=None):
     parser.add_argument("--no-scaling", action="store_true")
     opts = parser.parse_args(argv)
     print(f"level 2 pipeline: {' -> '.join(PIPELINES[2])}")
-    print(f"level 3 pipeline: {' -> '.join(PIPELINES[3])} (fused nodes exact=False: numba when installed)")
+    print(f"level 3 pipeline: {' -> '.join(PIPELINES[3])} (fused nodes exact=False)")
     print(f"{'workload':<16} {'variant':<8} {'median s':>9} {'min-max s':>15} {'ratio':>6} {'target':>6} "
           f"{'peak mem':>8} {'max rel err':>11} {'nodes':>6} {'opt s':>6}")
     for name, w in WORKLOADS.items():

@@ -166,6 +166,7 @@ class Workload:
     inner: int = 1         # calls per timed sample (small workloads: many calls, time per call reported)
     quick_repeat: int = 3
     quick_inner: int = 1
+    variants: bool = False  # also time distjit's optimization levels and torch.compile of fn (measure.py)
 
     @property
     def time_target(self) -> float:
@@ -176,7 +177,7 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload("mlp", mlp, make_mlp, "B=65536 512-1024-1024-16 f32", "B=4096 512-1024-1024-16 f32",
              large=True, repeat=3),
     Workload("black_scholes", black_scholes, make_black_scholes, "2^24 options f64", "2^20 options f64",
-             large=True, repeat=3),
+             large=True, repeat=3, variants=True),
     Workload("chain2000", chain, make_chain, "2000 ops on 8x8 f64", "2000 ops on 8x8 f64",
              large=False, repeat=21, inner=50, quick_repeat=5, quick_inner=10),
     Workload("standardize_cov", standardize_cov, make_standardize_cov, "(2^22,16) f64", "(2^18,16) f64",

@@ -1,10 +1,10 @@
 """Elementwise fusion: trees and chains of elementwise ops become one ``fused.elementwise`` node.
 
-At level 2 fused nodes are `exact`: the NumPy backend of
-distjit/runtime/fused_eval.py gives the unfused graph's results bit for bit. At
-level 3 they are marked ``exact=False`` and may run on an expression compiler
-(numba) whose exp/log round differently from NumPy's in the last bit; that is the
-only place results may change, so the pass is registered as not exact.
+The fused evaluator (distjit/runtime/fused_eval.py) gives the unfused graph's
+results bit for bit, on its NumPy backend and on its native loops alike. At
+level 3 nodes are marked ``exact=False``: a backend may then round differently
+(none does today); that is the only place results could change, so the pass is
+registered as not exact.
 
 Grouping, one forward sweep per block (linear time):
 - a node is fusible when its op is declared fusible (`OpDef.fusible`: an elementwise

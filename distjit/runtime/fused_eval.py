@@ -14,16 +14,23 @@ output's shape S (inputs may broadcast to it). Two backends, chosen per call:
   faults dominate eager NumPy on big temporaries); blocks are shared among
   `THREADS` threads (NumPy releases the GIL inside its loops). Each element sees
   the same kernels in the same order as unfused: results are bit for bit the same.
-- ``numba`` (optional, the ``fast`` extra; only for nodes with ``exact=False``,
-  which level 3 makes): one parallel loop over the elements,
-  every intermediate in registers. Used for float64 expressions of ops that
-  declare a numba template (`OpDef.templates["numba"]`), when every array input has shape S and the output has at least
-  `NUMBA_MIN_ELEMENTS` elements; transcendental functions may differ from NumPy's
-  in the last bit (level 2 allows that inside fused nodes). Compiled on first use,
-  cached per expression text.
+- ``native`` (numba, the ``fast`` extra; NOTE: [Fused native loops] in fused_native.py):
+  for outputs of at least `NUMBA_MIN_ELEMENTS` elements, the expression as loop stages
+  compiled by numba, run block by block (`NATIVE_BLOCK_ELEMENTS`) by `THREADS` threads
+  (the kernels release the GIL). The ops a loop computes are those whose template is
+  NumPy's result bit for bit; every other op (exp, log, ...) is NumPy's own kernel called
+  on the block between two stages. So results are bit for bit the NumPy backend's at
+  every level, whatever `exact` says; an expression or operand that does not qualify
+  (a dtype outside f8/f4/i8/i4/bool, an output overlapping an input, numba refusing it)
+  runs on the NumPy backend.
 
-`DISTJIT_FUSED_BACKEND` = ``numpy`` | ``numba`` | ``auto`` (default: numba when
-importable) and `DISTJIT_THREADS` choose at run time; the IR does not change.
+Threads: the evaluator's own pool rather than numba's ``parallel=True``, because
+numba's default threading layer must not be entered by two threads at once, and the
+executors run tasks side by side (`limit_threads` then keeps each node on its task's
+thread).
+
+`DISTJIT_FUSED_BACKEND` = ``numpy`` | ``numba`` | ``auto`` (default: native when numba
+imports) and `DISTJIT_THREADS` choose at run time; the IR does not change.
 """
 from __future__ import annotations
 
@@ -36,16 +43,18 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from distjit.ir.graph import Graph, Node, Value
-from distjit.types import TensorType
+from distjit.ir.graph import Graph, Value
 from distjit.core.apply import bind
 from distjit.core.buffers import share
 from distjit.core.liveness import last_uses
 from distjit.ops import get_op
+from distjit.runtime import fused_native
 
 BLOCK_ELEMENTS = 1 << 16
 SMALL_ELEMENTS = 1 << 16          # below this, one whole-array evaluation
 NUMBA_MIN_ELEMENTS = 1 << 16
+NATIVE_THREAD_ELEMENTS = 1 << 16   # a native loop gets another thread per this many elements
+NATIVE_BLOCK_ELEMENTS = 1 << 14    # rows of a native block: its slots and operand blocks stay in L2
 THREADS = int(os.environ.get("DISTJIT_THREADS", "0")) or (os.cpu_count() or 1)
 BACKEND = os.environ.get("DISTJIT_FUSED_BACKEND", "auto")
 
@@ -100,7 +109,9 @@ class FusedKernel:
         self.out_types = [v.type for v in graph.outputs]
         self.dtypes = [t.dtype for t in self.out_types]
         self.body, self.slots, self.source = _compile_numpy(graph)
-        self.numba = None        # compiled lazily; False when not applicable
+        self.native = None       # fused_native.Expression, built on first use; False when it does not qualify
+        self.native_error = None  # why numba refused it (kept for tests and debugging)
+        self._steps: dict[tuple, list] = {}   # the native steps per (rank, which operands are arrays)
         self._scratch = threading.local()
 
     def __call__(self, inputs, out=None, exact=True):
@@ -115,15 +126,10 @@ class FusedKernel:
                 raise ValueError(f"fused.elementwise {self.graph.name}: an out= buffer of "
                                  f"{getattr(o, 'dtype', type(o).__name__)}{list(np.shape(o))} for an output "
                                  f"of {d}{list(shape)}")
-        if not exact and size >= NUMBA_MIN_ELEMENTS and _want_numba():
-            fn = self._numba(inputs, shape)
-            if fn is not None and all(o is None or o.flags.c_contiguous and o.flags.writeable for o in outs):
-                outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
-                # NOTE: [Native loop bounds] the loop runs over `size`, the inputs' checked broadcast
-                # shape; every array it indexes has exactly that many elements (numba checks no bounds).
-                fn(size, *[x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim else x for x in inputs],
-                   *[o.reshape(-1) for o in outs])
-                return outs
+        if size >= NUMBA_MIN_ELEMENTS and _want_numba():
+            done = self._native(inputs, shape, outs)
+            if done is not None:
+                return done
         if size < SMALL_ELEMENTS or len(shape) == 0:
             return self.body(inputs, outs, [None] * len(self.slots))
         row = math.prod(shape[1:])
@@ -157,18 +163,146 @@ class FusedKernel:
             self._scratch.bufs = cache
         return cache[1]
 
-    def _numba(self, inputs, shape):
-        if self.numba is False:
+    def _native(self, inputs, shape, outs):
+        """The outputs computed by native loops block by block (NOTE: [Fused native loops]), or None when
+        this expression or these operands do not qualify (the NumPy backend runs it then)."""
+        if self.native is None:
+            self.native = fused_native.expression(self.graph) or False
+        expr = self.native
+        if not expr or not fused_native.runtime_ok(expr, inputs):
             return None
+        kinds, operands = [], []
         for x in inputs:
-            if isinstance(x, np.ndarray) and x.ndim and (x.shape != shape or not x.flags.c_contiguous
-                                                          or x.dtype != np.float64):
+            is_array = isinstance(x, np.ndarray) and x.ndim > 0
+            kinds.append(is_array)
+            # NumPy checks that x broadcasts to `shape` and gives the view exactly that shape.
+            operands.append(np.broadcast_to(x, shape) if is_array else x[()] if isinstance(x, np.ndarray) else x)
+        outs = [o if o is not None else np.empty(shape, d) for o, d in zip(outs, self.dtypes)]
+        arrays = [v for v, a in zip(operands, kinds) if a]
+        for j, o in enumerate(outs):
+            if not o.flags.writeable:
                 return None
-            if isinstance(x, np.ndarray) and x.ndim == 0 or isinstance(x, np.generic):
-                return None
-        if self.numba is None:
-            self.numba = _compile_numba(self.graph) or False
-        return self.numba or None
+            for k, v in enumerate(operands):
+                # An output written over an operand: only element for element, and only when every step
+                # reading the operand runs before (or is) the one writing the output.
+                if kinds[k] and np.may_share_memory(o, v) and not (
+                        _same_elements(o, v) and expr.last_read.get(k, -1) <= expr.write_step.get(j, -1)):
+                    return None
+        merged = _merged_shape(shape, arrays + outs)
+        flat = [v.reshape(merged, copy=False) if a else v for v, a in zip(operands, kinds)]
+        flat_outs = [o.reshape(merged, copy=False) for o in outs]
+        rows, row = merged[0], math.prod(merged[1:])
+        per_block = max(1, NATIVE_BLOCK_ELEMENTS // max(row, 1))
+        try:
+            kernels = expr.stage_kernels(len(merged), tuple(kinds))
+            for fn in kernels:      # compiled for these argument types here, by an empty call (m = 0)
+                if fn is not None:
+                    fn(0, 0, *flat, *flat_outs, *self._slots_for(expr, (per_block, *merged[1:])))
+        except Exception as e:      # numba refused the expression: the NumPy backend runs it from now on
+            self.native, self.native_error = False, e
+            return None
+        starts = list(range(0, rows, per_block))
+        workers = min(getattr(_here, "threads", None) or THREADS, len(starts),
+                      max(1, math.prod(shape) // NATIVE_THREAD_ELEMENTS))
+        key = (len(merged), tuple(kinds))
+        steps = self._steps.get(key)
+        if steps is None:
+            steps = self._steps[key] = [kernels[step[1]] if step[0] == "loop" else _numpy_step(expr, step[1])
+                                        for step in expr.steps]
+
+        def work(k):
+            slots = self._slots_for(expr, (per_block, *merged[1:]))
+            args = (*flat, *flat_outs, *slots)
+            # NOTE: [Native loop bounds] a kernel runs rows [lo, lo + m) of the inputs and outputs and
+            # [0, m) of the slots: lo + m <= rows, m <= per_block, and the inner loops run over the
+            # dimensions of o0, which every view shares (NumPy made them all of the merged shape).
+            for lo in starts[k::workers]:
+                m = min(per_block, rows - lo)
+                for step in steps:
+                    step(lo, m, *args)
+
+        if workers <= 1:
+            work(0)
+        else:
+            for f in [_threads().submit(work, k) for k in range(workers)]:
+                f.result()
+        for j, v in enumerate(self.graph.outputs):       # an output listed twice is written once
+            first = self.graph.outputs.index(v)
+            if first != j:
+                outs[j][...] = outs[first]
+        return outs
+
+    def _slots_for(self, expr, shape):
+        cache = getattr(self._scratch, "native", None)
+        if cache is None or cache[0] != shape:
+            cache = (shape, [np.empty(shape, d) for d in expr.slots])
+            self._scratch.native = cache
+        return cache[1]
+
+def _numpy_step(expr, node):
+    """``step(lo, m, *inputs, *outputs, *slots)``: `node` evaluated by its NumPy kernel on the block (exp,
+    log, ...: NumPy's own SIMD loops, so the result is NumPy's bit for bit), into its output or slot."""
+    opdef = get_op(node.op)
+    _, operand_indices, attrs = bind(node)
+    n_in, n_out = len(expr.in_kinds), expr.n_out
+    offset = {"x": 0, "o": n_in, "b": n_in + n_out}
+    sources = []              # per operand: (argument index, indexed by rows (True) or slot (False)) or a constant
+    for j in operand_indices:
+        v = node.inputs[j]
+        if v.node is not None and "constant" in get_op(v.node.op).flags:
+            sources.append(_Constant(v.node.attrs["value"]))
+        else:
+            where, k = expr.home[v]
+            sources.append((offset[where] + k, where != "b"))
+    where, k = expr.home[node.outputs[0]]
+    dst, dst_rows = offset[where] + k, where != "b"
+    template = opdef.templates.get("numpy")
+    kernel = template or opdef.kernel
+    takes_out = template is not None or opdef.takes_out
+
+    def step(lo, m, *args):
+        ops = []
+        for source in sources:
+            if isinstance(source, _Constant):
+                ops.append(source.value)
+                continue
+            index, rows = source
+            a = args[index]
+            ops.append(a if not isinstance(a, np.ndarray) or a.ndim == 0 else a[lo:lo + m] if rows else a[:m])
+        out = args[dst][lo:lo + m] if dst_rows else args[dst][:m]
+        if takes_out:
+            kernel(*ops, out=out, **attrs)
+        else:
+            out[...] = kernel(*ops, **attrs)
+
+    return step
+
+
+class _Constant:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:
+    """`a` and `b` are the same elements in the same order (an output written over its own input)."""
+    return (a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _merged_shape(shape, arrays) -> tuple[int, ...]:
+    """`shape` with axes of length 1 dropped and adjacent axes merged wherever every array's strides chain
+    (so a contiguous operand of any rank is one flat loop); each array reshapes to it without a copy."""
+    axes = [d for d in range(len(shape)) if shape[d] != 1] or [len(shape) - 1]
+    merged, last = [], None
+    for d in axes:
+        if merged and all(a.strides[last] == shape[d] * a.strides[d] for a in arrays):
+            merged[-1] *= shape[d]
+        else:
+            merged.append(shape[d])
+        last = d
+    return tuple(merged)
 
 
 def _want_numba() -> bool:
@@ -253,91 +387,5 @@ def _slots(graph: Graph, out_index: dict, dying_at: dict) -> tuple[dict[Value, i
     return slot_of, slots
 
 
-# ---- the numba backend ------------------------------------------------------------------------------
-
-_numba_cache: dict[str, object] = {}
-
-
 def _is_constant(opdef) -> bool:
     return "constant" in opdef.flags
-
-
-def _numba_template(node: Node) -> str | None:
-    """The op's expression of one element for the numba backend (`OpDef.templates["numba"]`), or None."""
-    return get_op(node.op).templates.get("numba")
-
-
-def _numba_ok(graph: Graph) -> bool:
-    def ok_type(t):
-        return isinstance(t, TensorType) and t.dtype in (np.dtype(np.float64), np.dtype(np.bool_))
-
-    for v in graph.inputs:
-        if not (ok_type(v.type) or str(v.type) in ("float", "int")):
-            return False
-    for node in graph.block.nodes:
-        if _is_constant(get_op(node.op)):
-            if type(node.attrs["value"]) not in (float, int):
-                return False
-            continue
-        if _numba_template(node) is None or explicit_dtype(node) or not ok_type(node.outputs[0].type):
-            return False
-    return all(v.type.dtype == np.float64 for v in graph.outputs)
-
-
-def explicit_dtype(node: Node) -> bool:
-    return node.attrs.get("dtype") is not None
-
-
-def _compile_numba(graph: Graph):
-    """A numba-compiled ``fn(n, *flat_inputs, *flat_outputs)`` looping over n elements (NOTE: [Native loop
-    bounds]: the caller passes n from the inputs' shape and arrays of exactly n elements), or None when the
-    expression does not qualify."""
-    if not _numba_ok(graph):
-        return None
-    names: dict[Value, str] = {}
-    arrays = []
-    for i, v in enumerate(graph.inputs):
-        names[v] = f"x{i}[i]" if isinstance(v.type, TensorType) and v.type.ndim else f"x{i}"
-        arrays.append(f"x{i}")
-    body = []
-    for k, node in enumerate(graph.block.nodes):
-        out = node.outputs[0]
-        if _is_constant(get_op(node.op)):
-            names[out] = repr(node.attrs["value"]) if math.isfinite(node.attrs["value"]) else f"float('{node.attrs['value']}')"
-            continue
-        expr = _numba_template(node).format(*[names[v] for v in node.inputs])
-        body.append(f"        t{k} = {expr}")
-        names[out] = f"t{k}"
-    outs = [f"o{j}" for j in range(len(graph.outputs))]
-    for j, v in enumerate(graph.outputs):
-        body.append(f"        o{j}[i] = {names[v]}")
-    params = ", ".join(["n"] + arrays + outs)
-    source = (f"def fused({params}):\n    for i in numba.prange(n):\n" + "\n".join(body) + "\n")
-    fn = _numba_cache.get(source)
-    if fn is None:
-        import numba
-
-        glb = {"math": math, "numba": numba, "_nmax": _numba_helpers()[0], "_nmin": _numba_helpers()[1]}
-        exec(compile(source, "<distjit-fused-numba>", "exec"), glb)
-        fn = _numba_cache[source] = numba.njit(parallel=True, error_model="numpy", cache=False)(glb["fused"])
-    return fn
-
-
-_helpers = None
-
-
-def _numba_helpers():
-    global _helpers
-    if _helpers is None:
-        import numba
-
-        @numba.njit(inline="always")
-        def nmax(a, b):
-            return a if (a >= b or a != a) else b
-
-        @numba.njit(inline="always")
-        def nmin(a, b):
-            return a if (a <= b or a != a) else b
-
-        _helpers = (nmax, nmin)
-    return _helpers

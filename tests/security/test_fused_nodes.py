@@ -78,3 +78,18 @@ def test_out_buffers_must_have_the_inputs_shape(monkeypatch, backend):
     out = np.empty(a.size)
     fused_eval.evaluate(a, b, graph=g, exact=False, out=(out,))
     assert_same(out, np.tanh(a + b))
+
+
+def test_native_loops_take_their_bounds_from_numpy_broadcast_views(monkeypatch):
+    """Operands that broadcast run natively from views NumPy made; ones that do not are refused before any
+    loop runs (the loops index only views of the checked broadcast shape)."""
+    monkeypatch.setattr(fused_eval, "BACKEND", "auto")
+    g = expression()
+    a = np.linspace(0, 1, fused_eval.NUMBA_MIN_ELEMENTS)
+    assert_same(fused_eval.evaluate(a, np.array([0.5]), graph=g), np.tanh(a + 0.5))
+    assert_same(fused_eval.evaluate(a, np.float64(0.5), graph=g), np.tanh(a + 0.5))
+    assert fused_eval._kernels[g].native
+    with pytest.raises(ValueError):
+        fused_eval.evaluate(a, np.ones(3), graph=g)
+    with pytest.raises(ValueError):
+        fused_eval.evaluate(a[:, None], np.ones((1, 2)), graph=g, out=(np.empty((a.size, 3)),))
