@@ -148,6 +148,21 @@ class Function:
         params = {p.name: self.params[p.name] for p in graph.params}
         return Function(graph, self.signature, params, self.name)
 
+    @property
+    def optimization(self):
+        """The optimizer's Report (None for a Function `optimize` did not make); its `explain()` also says which
+        loops run natively and which fell back to NumPy code, and why (distjit/runtime/native)."""
+        report = self.__dict__.get("_optimization")
+        if report is None:
+            return None
+        from distjit.runtime.native import Explained
+
+        return Explained(report, self.graph)
+
+    @optimization.setter
+    def optimization(self, report) -> None:
+        self._optimization = report
+
     def optimize(self, level: int = 2, **options) -> "Function":
         """An optimized copy: `distjit.optimize(self, level, ...)`; the result's `.optimization` says what changed."""
         from distjit.passes import optimize

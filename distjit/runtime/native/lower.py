@@ -1,0 +1,340 @@
+"""A region of a graph (a `prim.Loop` nest) written as the source of one numba function.
+
+NOTE: [What a region is]
+A region is a `prim.Loop`, its whole nest included, whose every node has a numba
+lowering: `prim.Loop`/`prim.If`, scalar constants, `prim.DimSize`, scalar reads and
+writes of arrays (`array.getitem`/`array.setitem` whose index is one integer per axis),
+and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
+`templates["numba"]`. Its values are scalars, or arrays that come in from outside or
+are loop-carried and updated by setitem (in place: inplace.py). Anything else (an op
+without a template, a slice, an array-valued ufunc, a complex number) makes the node
+unsupported, and the generated code runs that loop with NumPy, while the loops
+nested in it may still be regions.
+
+Types follow the IR, not numba's inference: every result is cast to its declared type
+and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
+with Python scalars weak as NEP 50 says), so `i32 + int` stays int32 as in NumPy. A
+Python `int` is an int64 here: arithmetic that overflows int64 wraps where Python would
+grow (a difference from the NumPy path, which keeps Python ints).
+
+The source depends on the region only (names are numbered in the region's own order),
+so equal regions of different graphs, or of another process, give equal source, which
+is what the disk cache is keyed by (cache.py).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from distjit.core.liveness import free_values
+from distjit.core.aliasing import written_into
+from distjit.ir.graph import Block, Node, Value
+from distjit.ops import get_op
+from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native.inplace import SETITEM, InPlace
+
+GETITEM = "array.getitem"
+_DTYPE_KINDS = "biuf"
+# numba options of every region: bounds-checked indexing (NOTE: [Bounds] in region.py), NumPy's float error
+# model (1/0 is inf, not an exception), no fast-math (results round as NumPy's), the GIL released.
+OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
+
+PRELUDE = '''\
+import math
+import numpy as np
+from numba import njit
+
+
+@njit({options})
+def _nmax(a, b):
+    return a if (a >= b or a != a) else b
+
+
+@njit({options})
+def _nmin(a, b):
+    return a if (a <= b or a != a) else b
+
+
+@njit({options})
+def _pymax(a, b):
+    return b if b > a else a
+
+
+@njit({options})
+def _pymin(a, b):
+    return b if b < a else a
+
+
+@njit({options})
+def _pydiv(a, b):
+    if b == 0:
+        raise ZeroDivisionError("division by zero")
+    return a / b
+
+
+@njit({options})
+def _pyfloordiv(a, b):
+    if b == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return a // b
+
+
+@njit({options})
+def _pymod(a, b):
+    if b == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return a % b
+'''
+
+
+class Unsupported(Exception):
+    """A node of the region has no numba lowering; the message says which and why."""
+
+    def __init__(self, node: Node | None, why: str):
+        where = f" ({node.loc})" if node is not None and node.loc is not None else ""
+        super().__init__(f"{node.op if node is not None else 'region'}{where}: {why}")
+        self.node = node
+
+
+class Lowered:
+    """A region's source: `inputs` are the graph values passed in order, `outputs` the Loop's results."""
+
+    def __init__(self, source: str, inputs: list[Value], outputs: list[Value], copies: int):
+        self.source = source
+        self.inputs = inputs
+        self.outputs = outputs
+        self.copies = copies        # loop slots that copy their initial array once at entry
+
+
+def lower(loop: Node, graph_inputs) -> Lowered:
+    """The numba source of the region rooted at `loop`; raises Unsupported."""
+    return _Lowering(loop, graph_inputs).run()
+
+
+def scalar_cast(t) -> str | None:
+    """The numba expression that converts to type t (a scalar), or None for an array."""
+    if isinstance(t, ScalarType):
+        return {"int": "np.int64", "float": "np.float64", "bool": "bool"}.get(t.kind)
+    if isinstance(t, TensorType) and t.ndim == 0:
+        return "bool" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
+    return None
+
+
+class _Lowering:
+    def __init__(self, root: Node, graph_inputs):
+        self.root = root
+        self.inplace = InPlace(root, graph_inputs)
+        self.names: dict[Value, str] = {}
+        self.count = 0
+        self.lines: list[str] = []
+
+    def run(self) -> Lowered:
+        if written_into(self.root):
+            raise Unsupported(self.root, "its results are written into planned buffers")
+        inputs = list(dict.fromkeys([*self.root.inputs, *_nested_free(self.root)]))
+        for v in inputs:
+            self.check_type(v, self.root)
+        args = [self.name(v) for v in inputs]
+        self.node(self.root, 1)
+        outs = [self.name(v) for v in self.root.outputs]
+        self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
+        body = "\n".join(self.lines)
+        source = (PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        copies = sum(self.inplace.copies.values())
+        return Lowered(source, inputs, list(self.root.outputs), copies)
+
+    # -- names and types -------------------------------------------------------------------------------------
+    def name(self, v: Value) -> str:
+        n = self.names.get(v)
+        if n is None:
+            n = self.names[v] = f"v{self.count}"
+            self.count += 1
+        return n
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count - 1}"
+
+    def emit(self, line: str, depth: int) -> None:
+        self.lines.append("    " * depth + line)
+
+    def check_type(self, v: Value, node: Node) -> None:
+        t = v.type
+        if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool"):
+            return
+        if isinstance(t, TensorType) and t.dtype.kind in _DTYPE_KINDS and all(isinstance(d, (int, str)) for d in t.shape):
+            return
+        raise Unsupported(node, f"%{v.name} has type {t}, which the native backend does not compile")
+
+    def cast(self, expr: str, t, node: Node) -> str:
+        c = scalar_cast(t)
+        if c is None:
+            raise Unsupported(node, f"an array-valued result ({t}) inside a loop region")
+        return f"{c}({expr})"
+
+    # -- blocks and nodes -----------------------------------------------------------------------------------
+    def block(self, block: Block, depth: int) -> None:
+        for node in block.nodes:
+            for v in node.outputs:
+                self.check_type(v, node)
+            self.node(node, depth)
+
+    def node(self, node: Node, depth: int) -> None:
+        op = node.op
+        if op == "prim.Loop":
+            return self.loop(node, depth)
+        if op == "prim.If":
+            return self.if_(node, depth)
+        if op == "prim.Constant":
+            return self.assign(node, self.constant(node), depth)
+        if op == "prim.DimSize":
+            x = node.inputs[0]
+            axis = node.attrs["axis"]
+            if not isinstance(x.type, TensorType) or not isinstance(axis, int) or not -x.type.ndim <= axis < x.type.ndim:
+                raise Unsupported(node, "not an axis of an array")
+            return self.assign(node, f"np.int64({self.name(x)}.shape[{axis % x.type.ndim}])", depth)
+        if op == GETITEM:
+            return self.getitem(node, depth)
+        if op == SETITEM:
+            return self.setitem(node, depth)
+        if node.blocks:
+            raise Unsupported(node, "an op with nested blocks")
+        opdef = get_op(node.op)
+        template = opdef.templates.get("numba")
+        if template is None:
+            raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
+        if len(node.outputs) != 1:
+            raise Unsupported(node, "several results")
+        operand_indices = node.operand_indices()
+        explicit = {k: v for k, v in node.attrs.items() if v is not None}
+        if explicit or len(operand_indices) != len(node.inputs):
+            raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
+        operands = [self.name(node.inputs[i]) for i in operand_indices]
+        loop_dtypes = _ufunc_loop(opdef.kernel, [node.inputs[i].type for i in operand_indices])
+        if loop_dtypes is not None:
+            operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
+        self.assign(node, self.cast(template.format(*operands), node.output.type, node), depth)
+
+    def assign(self, node: Node, expr: str, depth: int) -> None:
+        self.emit(f"{self.name(node.output)} = {expr}", depth)
+
+    def constant(self, node: Node) -> str:
+        value, t = node.attrs["value"], node.output.type
+        if isinstance(value, np.ndarray) and value.ndim == 0 or isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bool):
+            return self.cast(repr(value), t, node)
+        if isinstance(value, int):
+            if not -2**63 <= value < 2**63:
+                raise Unsupported(node, "an integer beyond int64")
+            return self.cast(repr(value), t, node)
+        if isinstance(value, float):
+            text = repr(value) if math.isfinite(value) else ("np.nan" if value != value else
+                                                            "np.inf" if value > 0 else "-np.inf")
+            return self.cast(text, t, node)
+        raise Unsupported(node, f"a constant of type {type(value).__name__}")
+
+    def index(self, node: Node, base: Value, index: Any) -> str:
+        items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+        if not isinstance(base.type, TensorType) or len(items) != base.type.ndim or not items:
+            raise Unsupported(node, "not one integer per axis (a slice or a partial index makes a view)")
+        parts = []
+        for item in items:
+            if isinstance(item, Ref):
+                v = node.inputs[item.index]
+                t = v.type
+                if not (isinstance(t, ScalarType) and t.kind == "int"
+                        or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
+                    raise Unsupported(node, f"an index of type {t}")
+                parts.append(f"np.int64({self.name(v)})")
+            elif isinstance(item, int) and not isinstance(item, bool):
+                parts.append(repr(item))
+            else:
+                raise Unsupported(node, f"an index item {item!r}")
+        return ", ".join(parts)
+
+    def getitem(self, node: Node, depth: int) -> None:
+        base = node.inputs[0]
+        idx = self.index(node, base, node.attrs["index"])
+        self.assign(node, self.cast(f"{self.name(base)}[{idx}]", node.output.type, node), depth)
+
+    def setitem(self, node: Node, depth: int) -> None:
+        base, value = node.inputs[0], node.inputs[1]
+        if scalar_cast(value.type) is None:
+            raise Unsupported(node, "an array written into an array")
+        idx = self.index(node, base, node.attrs["index"])
+        out = self.name(node.output)
+        if self.inplace.in_place(node):
+            self.emit(f"{out} = {self.name(base)}", depth)
+        else:
+            self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
+
+    def loop(self, node: Node, depth: int) -> None:
+        trip, cond, *init = node.inputs
+        body = node.blocks[0]
+        for v in body.params:
+            self.check_type(v, node)
+        carried = [self.fresh("c") for _ in init]
+        for k, (c, v) in enumerate(zip(carried, init)):
+            if scalar_cast(v.type) is not None:
+                self.emit(f"{c} = {self.cast(self.name(v), body.params[1 + k].type, node)}", depth)
+            elif self.inplace.copy_at_entry(node, k) if self.inplace._own(node, k) else False:
+                self.emit(f"{c} = {self.name(v)}.copy()", depth)
+            else:
+                self.emit(f"{c} = {self.name(v)}", depth)
+        flag = self.fresh("k")
+        self.emit(f"{flag} = bool({self.name(cond)})", depth)
+        counter = self.name(body.params[0])
+        self.emit(f"for {counter} in range(np.int64({self.name(trip)})):", depth)
+        self.emit(f"if not {flag}:", depth + 1)
+        self.emit("break", depth + 2)
+        for p, c in zip(body.params[1:], carried):
+            self.emit(f"{self.name(p)} = {c}", depth + 1)
+        self.block(body, depth + 1)
+        self.emit(f"{flag} = bool({self.name(body.returns[0])})", depth + 1)
+        for k, (c, r) in enumerate(zip(carried, body.returns[1:])):
+            t = body.params[1 + k].type
+            self.emit(f"{c} = {self.cast(self.name(r), t, node) if scalar_cast(t) else self.name(r)}", depth + 1)
+        for o, c in zip(node.outputs, carried):
+            self.emit(f"{self.name(o)} = {c}", depth)
+
+    def if_(self, node: Node, depth: int) -> None:
+        self.emit(f"if {self.name(node.inputs[0])}:", depth)
+        for i, block in enumerate(node.blocks):
+            if i == 1:
+                self.emit("else:", depth)
+            self.block(block, depth + 1)
+            for o, r in zip(node.outputs, block.returns):
+                expr = self.cast(self.name(r), o.type, node) if scalar_cast(o.type) else self.name(r)
+                self.emit(f"{self.name(o)} = {expr}", depth + 1)
+            self.emit("pass", depth + 1)
+
+
+def _nested_free(node: Node) -> list[Value]:
+    out: list[Value] = []
+    for block in node.blocks:
+        out += free_values(block)
+    return out
+
+
+_WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
+
+
+def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:
+    """The dtypes NumPy's ufunc loop casts the operands to (Python scalars weak), or None for a non-ufunc."""
+    if not isinstance(kernel, np.ufunc):
+        return None
+    spec = []
+    for t in in_types:
+        if isinstance(t, ScalarType):
+            spec.append(_WEAK[t.kind])
+        else:
+            spec.append(t.dtype)
+    try:
+        dtypes = kernel.resolve_dtypes((*spec, *[None] * kernel.nout))
+    except (TypeError, ValueError):
+        return None
+    return list(dtypes[:kernel.nin])
