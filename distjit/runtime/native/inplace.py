@@ -120,7 +120,13 @@ class InPlace:
             if not _inside_block(v, body):
                 return False                            # a value from outside the loop
             d = v.node
-            if d.op == SETITEM:
+            if d is None:                               # a parameter of a loop nested in the body
+                owner = v.block.owner
+                if owner is None or owner.op != "prim.Loop" or v is v.block.params[0]:
+                    return False
+                j = v.block.params.index(v) - 1
+                stack += [owner.inputs[2 + j], v.block.returns[1 + j]]
+            elif d.op == SETITEM:
                 stack.append(d.inputs[0])
             elif d.op == "prim.Loop":
                 k = d.outputs.index(v)
