@@ -146,25 +146,26 @@ class InPlace:
                 continue
             seen.add(a)
             for user, idx in a.uses:
-                if isinstance(user, Block):
-                    if user is b:
-                        return True
-                    owner = user.owner
-                    if owner is not None and owner.op == "prim.If":
-                        stack.append(owner.outputs[idx])
-                    elif owner is not None and owner.op == "prim.Loop" and idx >= 1:
-                        stack.append(owner.outputs[idx - 1])
-                    anc = ancestor_in(owner, b) if owner is not None else None
-                else:
-                    if user.op == "prim.Loop" and idx >= 2:
-                        stack.append(user.outputs[idx - 2])
-                    elif user.op == SETITEM and idx == 0:
-                        stack.append(user.outputs[0])
-                    anc = ancestor_in(user, b)
+                anc = ancestor_in(user.owner if isinstance(user, Block) else user, b) \
+                    if not isinstance(user, Block) or user.owner is not None else None
+                if isinstance(user, Block) and user is b:
+                    return True                         # returned by b: read after it
                 if anc is None or anc is n:
                     continue
                 if pos[anc] > pos[n]:
                     return True
+                # An alias made before n still holds the buffer after it (an alias made after n reads v there,
+                # which the test above sees): an If or Loop result it flows into, a setitem that may write over it.
+                if isinstance(user, Block):
+                    owner = user.owner
+                    if owner.op == "prim.If":
+                        stack.append(owner.outputs[idx])
+                    elif owner.op == "prim.Loop" and idx >= 1:
+                        stack.append(owner.outputs[idx - 1])
+                elif user.op == "prim.Loop" and idx >= 2:
+                    stack.append(user.outputs[idx - 2])
+                elif user.op == SETITEM and idx == 0:
+                    stack.append(user.outputs[0])
         return False
 
     def _position(self, b: Block) -> dict[Node, int]:

@@ -265,10 +265,10 @@ class _Lowering:
         if scalar_cast(value.type) is None:
             raise Unsupported(node, "an array written into an array")
         idx = self.index(node, base, node.attrs["index"])
-        out = self.name(node.output)
         if self.inplace.in_place(node):
-            self.emit(f"{out} = {self.name(base)}", depth)
+            out = self.names[node.output] = self.name(base)    # one variable: no reference counting per write
         else:
+            out = self.name(node.output)
             self.emit(f"{out} = {self.name(base)}.copy()", depth)
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
@@ -292,25 +292,46 @@ class _Lowering:
         self.emit(f"if not {flag}:", depth + 1)
         self.emit("break", depth + 2)
         for p, c in zip(body.params[1:], carried):
-            self.emit(f"{self.name(p)} = {c}", depth + 1)
+            if scalar_cast(p.type) is None:
+                self.names[p] = c           # an array slot is one variable through the body (see setitem)
+            else:
+                self.emit(f"{self.name(p)} = {c}", depth + 1)
         self.block(body, depth + 1)
         self.emit(f"{flag} = bool({self.name(body.returns[0])})", depth + 1)
         for k, (c, r) in enumerate(zip(carried, body.returns[1:])):
             t = body.params[1 + k].type
-            self.emit(f"{c} = {self.cast(self.name(r), t, node) if scalar_cast(t) else self.name(r)}", depth + 1)
+            if scalar_cast(t) is not None:
+                self.emit(f"{c} = {self.cast(self.name(r), t, node)}", depth + 1)
+            elif self.name(r) != c:
+                self.emit(f"{c} = {self.name(r)}", depth + 1)
         for o, c in zip(node.outputs, carried):
-            self.emit(f"{self.name(o)} = {c}", depth)
+            if scalar_cast(o.type) is None:
+                self.names[o] = c
+            else:
+                self.emit(f"{self.name(o)} = {c}", depth)
 
     def if_(self, node: Node, depth: int) -> None:
         self.emit(f"if {self.name(node.inputs[0])}:", depth)
+        ends = []
         for i, block in enumerate(node.blocks):
             if i == 1:
                 self.emit("else:", depth)
             self.block(block, depth + 1)
-            for o, r in zip(node.outputs, block.returns):
-                expr = self.cast(self.name(r), o.type, node) if scalar_cast(o.type) else self.name(r)
-                self.emit(f"{self.name(o)} = {expr}", depth + 1)
             self.emit("pass", depth + 1)
+            ends.append(len(self.lines))
+        returns = [[self.name(r) for r in block.returns] for block in node.blocks]
+        assigns: list[list[str]] = [[] for _ in node.blocks]
+        for k, o in enumerate(node.outputs):
+            same = {names[k] for names in returns}
+            if scalar_cast(o.type) is None and len(same) == 1:
+                self.names[o] = same.pop()     # both branches hold the same array variable
+                continue
+            for i, block in enumerate(node.blocks):
+                r = block.returns[k]
+                expr = self.cast(self.name(r), o.type, node) if scalar_cast(o.type) else self.name(r)
+                assigns[i].append("    " * (depth + 1) + f"{self.name(o)} = {expr}")
+        for i in reversed(range(len(node.blocks))):
+            self.lines[ends[i]:ends[i]] = assigns[i]
 
 
 def _nested_free(node: Node) -> list[Value]:
