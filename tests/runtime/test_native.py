@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import distjit
 from distjit.errors import ExecutionError
-from tests.programs.realcode import algorithms, linalg, stencils  # noqa: F401 - registers the kernels
+from tests.programs.realcode import algorithms, linalg, solvers, stencils  # noqa: F401 - registers the kernels
 from tests.programs.realcode.kernel import CORPORA
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -61,6 +61,28 @@ def test_corpus_loop_nests_run_natively_bit_for_bit(name, monkeypatch):
     assert all(_equal(a, b) for a, b in zip(numpy_inputs, eager_inputs))
 
 
+# Loop nests whose np.dot of two slices runs natively, summed in index order where NumPy's BLAS sums in blocks.
+DOT_KERNELS = ["solvers.gauss_seidel", "linalg.forward_substitution"]
+
+
+@pytest.mark.parametrize("name", DOT_KERNELS)
+def test_loop_nests_with_vector_dots_run_natively_to_rounding(name):
+    k = CORPORA["realcode"][name]
+    f, got = _native(k.fn, *k.inputs(4))
+    expected = k.fn(*k.inputs(4))
+    assert "native (" in f.optimization.explain() and "NumPy code" not in f.optimization.explain()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def views_then_write(x, n):
+    y = x * 1.0
+    for i in range(1, n):
+        head = y[:i]                 # a view made before the write below, read after it
+        y[i] = y[i - 1] + 1.0
+        y[0] = np.dot(head, head)
+    return y
+
+
 def write_then_read_old(x, n):
     y = np.zeros(n)
     for i in range(n):
@@ -84,15 +106,18 @@ def test_aliasing_and_types_match_numpy(n, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n)
     ints = rng.integers(-2**30, 2**30, n).astype(np.int32)
-    cases = [(write_then_read_old, (x, n)), (int_dtypes, (ints, n))]
+    cases = [(write_then_read_old, (x, n)), (views_then_write, (x, n)), (int_dtypes, (ints, n))]
     for fn, args in cases:
         mine = tuple(np.copy(v) if isinstance(v, np.ndarray) else v for v in args)
         theirs = tuple(np.copy(v) if isinstance(v, np.ndarray) else v for v in args)
         with np.errstate(over="ignore"):
             expected = fn(*theirs)
             f, got = _native(fn, *mine)
-        assert _equal(got, expected), fn.__name__
-        assert all(_equal(p, q) for p, q in zip(mine, theirs)), fn.__name__
+        if fn is views_then_write:      # np.dot: BLAS sums in blocks, the region in index order
+            np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
+        else:
+            assert _equal(got, expected), fn.__name__
+            assert all(_equal(p, q) for p, q in zip(mine, theirs)), fn.__name__
 
 
 def gather_sum(x, idx):

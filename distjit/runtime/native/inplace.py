@@ -19,6 +19,7 @@ from distjit.core.aliasing import ancestor_in, returns_fresh
 from distjit.ir.graph import Block, Node, Value
 
 SETITEM = "array.setitem"
+GETITEM = "array.getitem"
 
 
 def defining_block(v: Value) -> Block | None:
@@ -164,8 +165,8 @@ class InPlace:
                         stack.append(owner.outputs[idx - 1])
                 elif user.op == "prim.Loop" and idx >= 2:
                     stack.append(user.outputs[idx - 2])
-                elif user.op == SETITEM and idx == 0:
-                    stack.append(user.outputs[0])
+                elif user.op in (SETITEM, GETITEM) and idx == 0:
+                    stack.append(user.outputs[0])      # (a getitem's result may be a view)
         return False
 
     def _position(self, b: Block) -> dict[Node, int]:

@@ -5,10 +5,10 @@ A region is a `prim.Loop`, its whole nest included, whose every node has a numba
 lowering: `prim.Loop`/`prim.If`, scalar constants, `prim.DimSize`, scalar reads and
 writes of arrays (`array.getitem`/`array.setitem` whose index is one integer per axis),
 and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
-`templates["numba"]`. Its values are scalars, or arrays that come in from outside or
-are loop-carried and updated by setitem (in place: inplace.py). Anything else (an op
-without a template, a slice, an array-valued ufunc, a complex number) makes the node
-unsupported, and the generated code runs that loop with NumPy, while the loops
+`templates["numba"]`; also slices (views, as NumPy's) read by `np.dot` of two vectors.
+Its values are scalars, views, or arrays that come in from outside or are loop-carried
+and updated by setitem (in place: inplace.py). Anything else (an op without a template,
+an array-valued ufunc, a complex number) makes the node unsupported, and the generated code runs that loop with NumPy, while the loops
 nested in it may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
@@ -65,6 +65,17 @@ def _pymax(a, b):
 @njit({options})
 def _pymin(a, b):
     return b if b < a else a
+
+
+@njit({options})
+def _dot1(a, b):
+    # np.dot of two vectors, summed in index order (NumPy's BLAS sums in blocks: equal to rounding)
+    if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
+        raise ValueError("shapes not aligned")
+    s = (a[:0] * b[:0]).sum()
+    for i in range(a.shape[0]):
+        s += a[i] * b[i]
+    return s
 
 
 @njit({options})
@@ -236,29 +247,41 @@ class _Lowering:
             return self.cast(text, t, node)
         raise Unsupported(node, f"a constant of type {type(value).__name__}")
 
-    def index(self, node: Node, base: Value, index: Any) -> str:
+    def index(self, node: Node, base: Value, index: Any, views: bool = False) -> str:
+        """The subscript: one integer per axis, or with `views` integers and slices (a view, as NumPy's)."""
         items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
-        if not isinstance(base.type, TensorType) or len(items) != base.type.ndim or not items:
-            raise Unsupported(node, "not one integer per axis (a slice or a partial index makes a view)")
+        sliced = views and any(isinstance(item, slice) for item in items)
+        if not isinstance(base.type, TensorType) or not items or \
+                (len(items) > base.type.ndim if sliced else len(items) != base.type.ndim):
+            raise Unsupported(node, "not one integer per axis (a partial index makes a view)")
         parts = []
         for item in items:
-            if isinstance(item, Ref):
-                v = node.inputs[item.index]
-                t = v.type
-                if not (isinstance(t, ScalarType) and t.kind == "int"
-                        or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
-                    raise Unsupported(node, f"an index of type {t}")
-                parts.append(f"np.int64({self.name(v)})")
-            elif isinstance(item, int) and not isinstance(item, bool):
-                parts.append(repr(item))
+            if isinstance(item, slice) and sliced:
+                parts.append(":".join("" if p is None else self.integer(node, p) for p in
+                                      (item.start, item.stop, item.step)))
             else:
-                raise Unsupported(node, f"an index item {item!r}")
+                parts.append(self.integer(node, item))
         return ", ".join(parts)
+
+    def integer(self, node: Node, item: Any) -> str:
+        if isinstance(item, Ref):
+            v = node.inputs[item.index]
+            t = v.type
+            if not (isinstance(t, ScalarType) and t.kind == "int"
+                    or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
+                raise Unsupported(node, f"an index of type {t}")
+            return f"np.int64({self.name(v)})"
+        if isinstance(item, int) and not isinstance(item, bool):
+            return repr(item)
+        raise Unsupported(node, f"an index item {item!r}")
 
     def getitem(self, node: Node, depth: int) -> None:
         base = node.inputs[0]
-        idx = self.index(node, base, node.attrs["index"])
-        self.assign(node, self.cast(f"{self.name(base)}[{idx}]", node.output.type, node), depth)
+        idx = self.index(node, base, node.attrs["index"], views=True)
+        read = f"{self.name(base)}[{idx}]"
+        if scalar_cast(node.output.type) is None:       # a view: read by the ops after it (np.dot)
+            return self.assign(node, read, depth)
+        self.assign(node, self.cast(read, node.output.type, node), depth)
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
