@@ -155,9 +155,12 @@ class Function:
         report = self.__dict__.get("_optimization")
         if report is None:
             return None
-        from distjit.runtime.native import Explained
+        explained = self.__dict__.get("_explained")
+        if explained is None or explained.report is not report:
+            from distjit.runtime.native import Explained
 
-        return Explained(report, self.graph)
+            explained = self._explained = Explained(report, self.graph)
+        return explained
 
     @optimization.setter
     def optimization(self, report) -> None:

@@ -87,13 +87,13 @@ class Explained:
     """An optimizer's Report whose `explain()` ends with the native backend's account of the graph's loops."""
 
     def __init__(self, report, graph: Graph):
-        self._report = report
+        self.report = report
         self._graph = graph
 
     def __getattr__(self, name):
-        return getattr(self._report, name)
+        return getattr(self.report, name)
 
     def explain(self) -> str:
-        return self._report.explain() + "\n" + explain(self._graph)
+        return self.report.explain() + "\n" + explain(self._graph)
 
     __str__ = explain
