@@ -304,7 +304,7 @@ class _Lowering:
         for k, (c, v) in enumerate(zip(carried, init)):
             if scalar_cast(v.type) is not None:
                 self.emit(f"{c} = {self.cast(self.name(v), body.params[1 + k].type, node)}", depth)
-            elif self.inplace.copy_at_entry(node, k) if self.inplace._own(node, k) else False:
+            elif self.inplace.copy_at_entry(node, k):
                 self.emit(f"{c} = {self.name(v)}.copy()", depth)
             else:
                 self.emit(f"{c} = {self.name(v)}", depth)

@@ -26,7 +26,7 @@ from distjit.types import ScalarType, TensorType
 from distjit.runtime.native import cache
 from distjit.runtime.native.lower import Lowered
 
-_dispatchers: dict[str, object] = {}      # digest -> numba dispatcher, shared by every graph of this process
+_dispatchers: dict[str, tuple] = {}    # digest -> (numba dispatcher, cached on disk), for every graph here
 
 
 class Region:
@@ -60,19 +60,16 @@ class Region:
         return tuple(conv(r) for conv, r in zip(self._out, results))
 
     def _build(self) -> bool:
-        fn = _dispatchers.get(self.digest)
-        if fn is None:
+        found = _dispatchers.get(self.digest)
+        if found is None:
             try:
                 module = cache.load(self.lowered.source, self.digest)
-                self.cached = module is not None
                 fn = module.region if module is not None else cache.uncached(self.lowered.source, self.digest)["region"]
             except Exception as e:                  # noqa: BLE001 - numba refuses the source: run with NumPy
                 self.failed = _reason(e)
                 return False
-            _dispatchers[self.digest] = fn
-        else:
-            self.cached = bool(getattr(fn, "_cache", None) and fn._cache._cache_path)
-        self.fn = fn
+            found = _dispatchers[self.digest] = (fn, module is not None)
+        self.fn, self.cached = found
         return True
 
     def _ready(self, args) -> bool:
