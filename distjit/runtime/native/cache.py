@@ -70,7 +70,7 @@ def load(source: str, digest: str) -> ModuleType | None:
     path_dir = folder()
     if path_dir is None:
         return None
-    text = source.format(options=_options(True))
+    text = _render(source, True)
     path = os.path.join(path_dir, f"r{digest}.py")
     if not os.path.lexists(path) and not _write_once(path, text):
         return None
@@ -94,14 +94,15 @@ def load(source: str, digest: str) -> ModuleType | None:
 def uncached(source: str, digest: str) -> dict:
     """The region's namespace, compiled in memory (numba caching off)."""
     namespace: dict = {}
-    exec(compile(source.format(options=_options(False)), f"<distjit-native-r{digest}>", "exec"), namespace)
+    exec(compile(_render(source, False), f"<distjit-native-r{digest}>", "exec"), namespace)
     return namespace
 
 
-def _options(cache: bool) -> str:
+def _render(source: str, cache: bool) -> str:
     from distjit.runtime.native.lower import OPTIONS
 
-    return OPTIONS.format(cache=cache)
+    options = OPTIONS.format(cache=cache)
+    return source.format(options=options, unchecked=options.replace("boundscheck=True", "boundscheck=False"))
 
 
 def _ours(path: str, directory: bool) -> bool:

@@ -67,15 +67,27 @@ def _pymin(a, b):
     return b if b < a else a
 
 
-@njit({options})
+@njit({unchecked})
 def _dot1(a, b):
-    # np.dot of two vectors, summed in index order (NumPy's BLAS sums in blocks: equal to rounding)
+    # np.dot of two vectors in four interleaved partial sums, as BLAS sums in blocks (so equal to NumPy's to
+    # rounding, not bit for bit), which hides the latency of a serial sum. Unchecked: its indices are
+    # below len(a), in range of both vectors once their lengths are equal.
     if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
         raise ValueError("shapes not aligned")
-    s = (a[:0] * b[:0]).sum()
-    for i in range(a.shape[0]):
-        s += a[i] * b[i]
-    return s
+    s0 = (a[:0] * b[:0]).sum()
+    s1 = s0
+    s2 = s0
+    s3 = s0
+    n = a.shape[0]
+    m = n - n % 4
+    for i in range(0, m, 4):
+        s0 += a[i] * b[i]
+        s1 += a[i + 1] * b[i + 1]
+        s2 += a[i + 2] * b[i + 2]
+        s3 += a[i + 3] * b[i + 3]
+    for i in range(m, n):
+        s0 += a[i] * b[i]
+    return (s0 + s1) + (s2 + s3)
 
 
 @njit({options})
