@@ -61,7 +61,7 @@ def test_corpus_loop_nests_run_natively_bit_for_bit(name, monkeypatch):
     assert all(_equal(a, b) for a, b in zip(numpy_inputs, eager_inputs))
 
 
-# Loop nests whose np.dot of two slices runs natively, summed in index order where NumPy's BLAS sums in blocks.
+# Loop nests whose np.dot of two slices runs natively, in four partial sums where NumPy's BLAS sums in its blocks.
 DOT_KERNELS = ["solvers.gauss_seidel", "linalg.forward_substitution"]
 
 
@@ -113,7 +113,7 @@ def test_aliasing_and_types_match_numpy(n, seed):
         with np.errstate(over="ignore"):
             expected = fn(*theirs)
             f, got = _native(fn, *mine)
-        if fn is views_then_write:      # np.dot: BLAS sums in blocks, the region in index order
+        if fn is views_then_write:      # np.dot: BLAS and the region sum in different blocks
             np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
         else:
             assert _equal(got, expected), fn.__name__
