@@ -161,6 +161,24 @@ class Function:
             lines.append(report.explain())
         return "\n".join(lines)
 
+    @property
+    def optimization(self):
+        """The optimizer's Report (None for a Function `optimize` did not make); its `explain()` also says which
+        loops run natively and which fell back to NumPy code, and why (distjit/runtime/native)."""
+        report = self.__dict__.get("_optimization")
+        if report is None:
+            return None
+        explained = self.__dict__.get("_explained")
+        if explained is None or explained.report is not report:
+            from distjit.runtime.native import Explained
+
+            explained = self._explained = Explained(report, self.graph)
+        return explained
+
+    @optimization.setter
+    def optimization(self, report) -> None:
+        self._optimization = report
+
     def optimize(self, level: int = 2, **options) -> "Function":
         """An optimized copy: `distjit.optimize(self, level, ...)`; the result's `.optimization` says what changed."""
         from distjit.passes import optimize

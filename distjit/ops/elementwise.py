@@ -41,6 +41,8 @@ NUMBA = {
     "less_equal": "({0} <= {1})", "equal": "({0} == {1})", "not_equal": "({0} != {1})",
     "maximum": "_nmax({0}, {1})", "minimum": "_nmin({0}, {1})",
     "logical_and": "({0} and {1})", "logical_or": "({0} or {1})", "logical_not": "(not {0})",
+    "remainder": "({0} % {1})", "floor_divide": "({0} // {1})", "arctan2": "math.atan2({0}, {1})",
+    "bitwise_and": "({0} & {1})", "bitwise_or": "({0} | {1})", "bitwise_xor": "({0} ^ {1})",
 }
 
 

@@ -57,11 +57,25 @@ def _scalar_cost(in_types, out_types, attrs):
     return Cost(flops=1.0, bytes=0.0)
 
 
+# The native backend's expression of each op (distjit/runtime/native/lower.py, which casts the result to the
+# node's type and defines the _py* helpers: Python's ZeroDivisionError and its max/min). No py.pow: an int power
+# that grows beyond int64 is exact in Python only.
+NUMBA = {
+    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "truediv": "_pydiv({0}, {1})",
+    "floordiv": "_pyfloordiv({0}, {1})", "mod": "_pymod({0}, {1})", "neg": "(-{0})", "abs": "abs({0})",
+    "lt": "({0} < {1})", "le": "({0} <= {1})", "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})",
+    "ne": "({0} != {1})", "not": "(not {0})", "bool": "bool({0})", "int": "int({0})", "float": "float({0})",
+    "max": "_pymax({0}, {1})", "min": "_pymin({0}, {1})",
+}
+
+
 def _declare(name, kernel, nin, infer, flags=(), source=None):
     """`source` is the Python function (operator.add, abs, float ...) whose meaning on traced numbers this is."""
     params = tuple(operand(n) for n in ("a", "b")[:nin])
+    templates = {"numba": NUMBA[name]} if name in NUMBA else {}
     return register(OpDef(f"py.{name}", kernel=kernel, infer=infer, params=params, flags=frozenset({"scalar", *flags}),
-                          sources=(source or kernel,), cost=_scalar_cost, doc=f"Python's {name} on scalars."))
+                          sources=(source or kernel,), cost=_scalar_cost, templates=templates,
+                          doc=f"Python's {name} on scalars."))
 
 
 _BINARY = {

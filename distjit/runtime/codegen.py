@@ -31,7 +31,7 @@ from distjit.core.buffers import destination
 from distjit.core.inplace import checked_outputs, copied_on_entry, entry_copy, fits, updates_in_place
 from distjit.core.liveness import last_uses
 from distjit.ops import get_op
-from distjit.runtime import scratch
+from distjit.runtime import native, scratch
 
 if TYPE_CHECKING:
     from distjit.runtime.row_blocks import RowBlocks
@@ -103,6 +103,7 @@ class _Generator:
         self.counter = itertools.count()
         self.scratch = scratch.assign(graph) if use_scratch else scratch.Assignment({}, [])
         self.placed: dict[Value, str] = {}      # outputs written with out= into these (row blocks' buffers)
+        self.native = native.enabled()          # loops may run as native regions (distjit/runtime/native)
 
     # -- names -------------------------------------------------------------
     def name_of(self, value: Value) -> str:
@@ -153,6 +154,9 @@ class _Generator:
         if node.op == "prim.If":
             return self.if_node(node, depth)
         if node.op == "prim.Loop":
+            region = native.region_for(self.graph, node) if self.native else None
+            if region is not None:
+                return self.native_loop(node, region, depth)
             return self.loop_node(node, depth)
         if node.op == "prim.Call":
             from distjit.runtime.executor import compile_graph
@@ -255,6 +259,21 @@ class _Generator:
             self.emit("pass", None, depth + 1)
         for o, c in zip(outs, carried):
             self.emit(f"{o} = {c}", node, depth)
+
+    def native_loop(self, node: Node, region, depth: int) -> None:
+        """The loop as one call of its compiled region, and as NumPy code for when the region returns None
+        (numba refused it); loops nested in that code stay NumPy code, which keeps the source linear in size."""
+        result = f"v{next(self.counter)}"
+        args = ", ".join(self.name_of(v) for v in region.lowered.inputs)
+        self.emit(f"{result} = {self.bind(region, 'native')}({args})", node, depth)
+        self.emit(f"if {result} is None:", node, depth)
+        self.native = False
+        self.loop_node(node, depth + 1)
+        self.native = True
+        outs = [self.name_of(v) for v in node.outputs]
+        self.emit("else:", node, depth)
+        self.emit(f"{', '.join(outs)}, = {result}" if outs else "pass", node, depth + 1)
+        self.emit(f"del {result}", None, depth)
 
     # -- row blocks (distjit/runtime/row_blocks.py) --------------------------
     def row_blocked_body(self, blocks: RowBlocks, depth: int) -> list[str]:

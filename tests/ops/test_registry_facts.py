@@ -94,7 +94,9 @@ def test_every_op_declares_what_the_pipeline_asks(opdef):
     # Backend templates.
     numba = opdef.templates.get("numba")
     if numba is not None:
-        assert opdef.fusible is not False, f"{name}: a numba template for an op that never fuses"
+        # read by fused evaluation (fusible ops) and by the native backend's loops (those, the py.* scalars, np.dot)
+        assert opdef.fusible is not False or opdef.flags & {"scalar", "contraction"}, \
+            f"{name}: a numba template for an op that neither fuses nor is a scalar op or a contraction"
         count = _operand_count(opdef)
         assert {int(f) for f in _placeholders(numba)} <= set(range(count)), f"{name}: numba template operands"
     python = opdef.templates.get("python")

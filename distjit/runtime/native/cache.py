@@ -1,0 +1,166 @@
+"""The disk cache of compiled regions: numba's own cache, over source files this module writes.
+
+NOTE: [Caching native code]
+numba caches a function's machine code only for a function defined in a file (its
+index is keyed by the file's path and stamp, the argument types, numba's version and
+the CPU's name and features). A region is generated source, so each one is written
+once to `<cache>/native/r<digest>.py`, the digest being the SHA-256 of the source and
+of what it compiles to (numba, NumPy, Python versions, LLVM's host CPU and features),
+imported from there, and compiled with ``cache=True``: numba then stores and finds the
+object code in the `__pycache__` folder beside it, and a second process, or a Ray
+worker on the same machine, loads it instead of compiling. A file is never rewritten
+(another process may be using its stamp); a name already taken must hold exactly the
+source.
+
+numba's cache files are pickles, so who can write the folder decides what runs: the
+folder is `$XDG_CACHE_HOME/distjit` (the calibration cache's, with its rules:
+partition/calibration.py, NOTE: [A hostile cache]) then `native/` and its
+`__pycache__`, each a real folder (lstat, no symlink) owned by this user and writable
+by nobody else; every file of the region is a regular file owned by this user and
+writable by nobody else. On any doubt the region is compiled in memory, uncached.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import stat
+import sys
+import tempfile
+from types import ModuleType
+
+import numpy as np
+
+from distjit.partition.calibration import cache_dir
+
+
+def key(source: str) -> str:
+    """The digest a region's compiled code is cached under."""
+    import llvmlite.binding as llvm
+    import numba
+
+    what = {"source": source, "numba": numba.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "cpu": llvm.get_host_cpu_name(),
+            "features": llvm.get_host_cpu_features().flatten()}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def folder() -> str | None:
+    """`<cache>/native`, made 0700 if missing; None when it, or its `__pycache__`, is not safely ours."""
+    base = cache_dir()
+    if base is None:
+        return None
+    path = os.path.join(base, "native")
+    for p in (path, os.path.join(path, "__pycache__")):
+        try:
+            os.mkdir(p, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+        if not _ours(p, directory=True):
+            return None
+    return path
+
+
+def load(source: str, digest: str) -> ModuleType | None:
+    """The region's module imported from its cached file (numba caching on), or None: then compile uncached."""
+    path_dir = folder()
+    if path_dir is None:
+        return None
+    text = _render(source, True)
+    path = os.path.join(path_dir, f"r{digest}.py")
+    if not os.path.lexists(path) and not _write_once(path, text):
+        return None
+    if not _holds(path, text) or not _pycache_ours(path_dir, f"r{digest}"):
+        return None
+    name = f"distjit_native_r{digest}"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module        # numba's cached environments find their globals by module name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def uncached(source: str, digest: str) -> dict:
+    """The region's namespace, compiled in memory (numba caching off)."""
+    namespace: dict = {}
+    exec(compile(_render(source, False), f"<distjit-native-r{digest}>", "exec"), namespace)
+    return namespace
+
+
+def _render(source: str, cache: bool) -> str:
+    from distjit.runtime.native.lower import OPTIONS
+
+    options = OPTIONS.format(cache=cache)
+    return source.format(options=options, unchecked=options.replace("boundscheck=True", "boundscheck=False"))
+
+
+def _ours(path: str, directory: bool) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    kind_ok = stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)
+    return kind_ok and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _write_once(path: str, text: str) -> bool:
+    """Create `path` holding `text`, never replacing a file: a hard link of a complete temporary file."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".r", suffix=".tmp", dir=os.path.dirname(path))
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:          # another process wrote it first: checked like any existing file
+            pass
+        return True
+    except OSError:
+        return False
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _holds(path: str, text: str) -> bool:
+    """`path` is a regular file of ours, writable by nobody else, holding exactly `text`."""
+    data = text.encode()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022 \
+                or st.st_size != len(data):
+            return False
+        return os.read(fd, len(data) + 1) == data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _pycache_ours(path_dir: str, stem: str) -> bool:
+    """Every file numba or Python keeps for this region in `__pycache__` is ours and writable by nobody else."""
+    pycache = os.path.join(path_dir, "__pycache__")
+    try:
+        names = [n for n in os.listdir(pycache) if n.startswith(stem + ".")]
+    except OSError:
+        return False
+    return all(_ours(os.path.join(pycache, n), directory=False) for n in names)

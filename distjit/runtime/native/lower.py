@@ -1,0 +1,396 @@
+"""A region of a graph (a `prim.Loop` nest) written as the source of one numba function.
+
+NOTE: [What a region is]
+A region is a `prim.Loop`, its whole nest included, whose every node has a numba
+lowering: `prim.Loop`/`prim.If`, scalar constants, `prim.DimSize`, scalar reads and
+writes of arrays (`array.getitem`/`array.setitem` whose index is one integer per axis),
+and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
+`templates["numba"]`; also slices (views, as NumPy's) read by `np.dot` of two vectors.
+Its values are scalars, views, or arrays that come in from outside or are loop-carried
+and updated by setitem (in place: inplace.py). Anything else (an op without a template,
+an array-valued ufunc, a complex number) makes the node unsupported, and the generated code runs that loop with NumPy, while the loops
+nested in it may still be regions.
+
+Types follow the IR, not numba's inference: every result is cast to its declared type
+and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
+with Python scalars weak as NEP 50 says), so `i32 + int` stays int32 as in NumPy. A
+Python `int` is an int64 here: arithmetic that overflows int64 wraps where Python would
+grow (a difference from the NumPy path, which keeps Python ints).
+
+The source depends on the region only (names are numbered in the region's own order),
+so equal regions of different graphs, or of another process, give equal source, which
+is what the disk cache is keyed by (cache.py).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from distjit.core.liveness import free_values
+from distjit.core.aliasing import written_into
+from distjit.ir.graph import Block, Node, Value
+from distjit.ops import get_op
+from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native.inplace import SETITEM, InPlace
+
+GETITEM = "array.getitem"
+_DTYPE_KINDS = "biuf"
+# numba options of every region: bounds-checked indexing (NOTE: [Bounds] in region.py), NumPy's float error
+# model (1/0 is inf, not an exception), no fast-math (results round as NumPy's), the GIL released.
+OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
+
+PRELUDE = '''\
+import math
+import numpy as np
+from numba import njit
+
+
+@njit({options})
+def _nmax(a, b):
+    return a if (a >= b or a != a) else b
+
+
+@njit({options})
+def _nmin(a, b):
+    return a if (a <= b or a != a) else b
+
+
+@njit({options})
+def _pymax(a, b):
+    return b if b > a else a
+
+
+@njit({options})
+def _pymin(a, b):
+    return b if b < a else a
+
+
+@njit({unchecked})
+def _dot1(a, b):
+    # np.dot of two vectors in four interleaved partial sums, as BLAS sums in blocks (so equal to NumPy's to
+    # rounding, not bit for bit), which hides the latency of a serial sum. Unchecked: its indices are
+    # below len(a), in range of both vectors once their lengths are equal.
+    if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
+        raise ValueError("shapes not aligned")
+    s0 = (a[:0] * b[:0]).sum()
+    s1 = s0
+    s2 = s0
+    s3 = s0
+    n = a.shape[0]
+    m = n - n % 4
+    for i in range(0, m, 4):
+        s0 += a[i] * b[i]
+        s1 += a[i + 1] * b[i + 1]
+        s2 += a[i + 2] * b[i + 2]
+        s3 += a[i + 3] * b[i + 3]
+    for i in range(m, n):
+        s0 += a[i] * b[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit({options})
+def _pydiv(a, b):
+    if b == 0:
+        raise ZeroDivisionError("division by zero")
+    return a / b
+
+
+@njit({options})
+def _pyfloordiv(a, b):
+    if b == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return a // b
+
+
+@njit({options})
+def _pymod(a, b):
+    if b == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return a % b
+'''
+
+
+class Unsupported(Exception):
+    """A node of the region has no numba lowering; the message says which and why."""
+
+    def __init__(self, node: Node | None, why: str):
+        where = f" ({node.loc})" if node is not None and node.loc is not None else ""
+        super().__init__(f"{node.op if node is not None else 'region'}{where}: {why}")
+        self.node = node
+
+
+class Lowered:
+    """A region's source: `inputs` are the graph values passed in order, `outputs` the Loop's results."""
+
+    def __init__(self, source: str, inputs: list[Value], outputs: list[Value], copies: int):
+        self.source = source
+        self.inputs = inputs
+        self.outputs = outputs
+        self.copies = copies        # loop slots that copy their initial array once at entry
+
+
+def lower(loop: Node, graph_inputs) -> Lowered:
+    """The numba source of the region rooted at `loop`; raises Unsupported."""
+    return _Lowering(loop, graph_inputs).run()
+
+
+def scalar_cast(t) -> str | None:
+    """The numba expression that converts to type t (a scalar), or None for an array."""
+    if isinstance(t, ScalarType):
+        return {"int": "np.int64", "float": "np.float64", "bool": "bool"}.get(t.kind)
+    if isinstance(t, TensorType) and t.ndim == 0:
+        return "bool" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
+    return None
+
+
+class _Lowering:
+    def __init__(self, root: Node, graph_inputs):
+        self.root = root
+        self.inplace = InPlace(root, graph_inputs)
+        self.names: dict[Value, str] = {}
+        self.count = 0
+        self.lines: list[str] = []
+
+    def run(self) -> Lowered:
+        if written_into(self.root):
+            raise Unsupported(self.root, "its results are written into planned buffers")
+        inputs = list(dict.fromkeys([*self.root.inputs, *_nested_free(self.root)]))
+        for v in inputs:
+            self.check_type(v, self.root)
+        args = [self.name(v) for v in inputs]
+        self.node(self.root, 1)
+        outs = [self.name(v) for v in self.root.outputs]
+        self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
+        body = "\n".join(self.lines)
+        source = (PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        copies = sum(self.inplace.copies.values())
+        return Lowered(source, inputs, list(self.root.outputs), copies)
+
+    # -- names and types -------------------------------------------------------------------------------------
+    def name(self, v: Value) -> str:
+        n = self.names.get(v)
+        if n is None:
+            n = self.names[v] = f"v{self.count}"
+            self.count += 1
+        return n
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count - 1}"
+
+    def emit(self, line: str, depth: int) -> None:
+        self.lines.append("    " * depth + line)
+
+    def check_type(self, v: Value, node: Node) -> None:
+        t = v.type
+        if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool"):
+            return
+        if isinstance(t, TensorType) and t.dtype.kind in _DTYPE_KINDS and all(isinstance(d, (int, str)) for d in t.shape):
+            return
+        raise Unsupported(node, f"%{v.name} has type {t}, which the native backend does not compile")
+
+    def cast(self, expr: str, t, node: Node) -> str:
+        c = scalar_cast(t)
+        if c is None:
+            raise Unsupported(node, f"an array-valued result ({t}) inside a loop region")
+        return f"{c}({expr})"
+
+    # -- blocks and nodes -----------------------------------------------------------------------------------
+    def block(self, block: Block, depth: int) -> None:
+        for node in block.nodes:
+            for v in node.outputs:
+                self.check_type(v, node)
+            self.node(node, depth)
+
+    def node(self, node: Node, depth: int) -> None:
+        op = node.op
+        if op == "prim.Loop":
+            return self.loop(node, depth)
+        if op == "prim.If":
+            return self.if_(node, depth)
+        if op == "prim.Constant":
+            return self.assign(node, self.constant(node), depth)
+        if op == "prim.DimSize":
+            x = node.inputs[0]
+            axis = node.attrs["axis"]
+            if not isinstance(x.type, TensorType) or not isinstance(axis, int) or not -x.type.ndim <= axis < x.type.ndim:
+                raise Unsupported(node, "not an axis of an array")
+            return self.assign(node, f"np.int64({self.name(x)}.shape[{axis % x.type.ndim}])", depth)
+        if op == GETITEM:
+            return self.getitem(node, depth)
+        if op == SETITEM:
+            return self.setitem(node, depth)
+        if node.blocks:
+            raise Unsupported(node, "an op with nested blocks")
+        opdef = get_op(node.op)
+        template = opdef.templates.get("numba")
+        if template is None:
+            raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
+        if len(node.outputs) != 1:
+            raise Unsupported(node, "several results")
+        operand_indices = node.operand_indices()
+        explicit = {k: v for k, v in node.attrs.items() if v is not None}
+        if explicit or len(operand_indices) != len(node.inputs):
+            raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
+        operands = [self.name(node.inputs[i]) for i in operand_indices]
+        loop_dtypes = _ufunc_loop(opdef.kernel, [node.inputs[i].type for i in operand_indices])
+        if loop_dtypes is not None:
+            operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
+        self.assign(node, self.cast(template.format(*operands), node.output.type, node), depth)
+
+    def assign(self, node: Node, expr: str, depth: int) -> None:
+        self.emit(f"{self.name(node.output)} = {expr}", depth)
+
+    def constant(self, node: Node) -> str:
+        value, t = node.attrs["value"], node.output.type
+        if isinstance(value, np.ndarray) and value.ndim == 0 or isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bool):
+            return self.cast(repr(value), t, node)
+        if isinstance(value, int):
+            if not -2**63 <= value < 2**63:
+                raise Unsupported(node, "an integer beyond int64")
+            return self.cast(repr(value), t, node)
+        if isinstance(value, float):
+            text = repr(value) if math.isfinite(value) else ("np.nan" if value != value else
+                                                            "np.inf" if value > 0 else "-np.inf")
+            return self.cast(text, t, node)
+        raise Unsupported(node, f"a constant of type {type(value).__name__}")
+
+    def index(self, node: Node, base: Value, index: Any, views: bool = False) -> str:
+        """The subscript: one integer per axis, or with `views` integers and slices (a view, as NumPy's)."""
+        items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+        sliced = views and any(isinstance(item, slice) for item in items)
+        if not isinstance(base.type, TensorType) or not items or \
+                (len(items) > base.type.ndim if sliced else len(items) != base.type.ndim):
+            raise Unsupported(node, "not one integer per axis (a partial index makes a view)")
+        parts = []
+        for item in items:
+            if isinstance(item, slice) and sliced:
+                parts.append(":".join("" if p is None else self.integer(node, p) for p in
+                                      (item.start, item.stop, item.step)))
+            else:
+                parts.append(self.integer(node, item))
+        return ", ".join(parts)
+
+    def integer(self, node: Node, item: Any) -> str:
+        if isinstance(item, Ref):
+            v = node.inputs[item.index]
+            t = v.type
+            if not (isinstance(t, ScalarType) and t.kind == "int"
+                    or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
+                raise Unsupported(node, f"an index of type {t}")
+            return f"np.int64({self.name(v)})"
+        if isinstance(item, int) and not isinstance(item, bool):
+            return repr(item)
+        raise Unsupported(node, f"an index item {item!r}")
+
+    def getitem(self, node: Node, depth: int) -> None:
+        base = node.inputs[0]
+        idx = self.index(node, base, node.attrs["index"], views=True)
+        read = f"{self.name(base)}[{idx}]"
+        if scalar_cast(node.output.type) is None:       # a view: read by the ops after it (np.dot)
+            return self.assign(node, read, depth)
+        self.assign(node, self.cast(read, node.output.type, node), depth)
+
+    def setitem(self, node: Node, depth: int) -> None:
+        base, value = node.inputs[0], node.inputs[1]
+        if scalar_cast(value.type) is None:
+            raise Unsupported(node, "an array written into an array")
+        idx = self.index(node, base, node.attrs["index"])
+        if self.inplace.in_place(node):
+            out = self.names[node.output] = self.name(base)    # one variable: no reference counting per write
+        else:
+            out = self.name(node.output)
+            self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
+
+    def loop(self, node: Node, depth: int) -> None:
+        trip, cond, *init = node.inputs
+        body = node.blocks[0]
+        for v in body.params:
+            self.check_type(v, node)
+        carried = [self.fresh("c") for _ in init]
+        for k, (c, v) in enumerate(zip(carried, init)):
+            if scalar_cast(v.type) is not None:
+                self.emit(f"{c} = {self.cast(self.name(v), body.params[1 + k].type, node)}", depth)
+            elif self.inplace.copy_at_entry(node, k):
+                self.emit(f"{c} = {self.name(v)}.copy()", depth)
+            else:
+                self.emit(f"{c} = {self.name(v)}", depth)
+        flag = self.fresh("k")
+        self.emit(f"{flag} = bool({self.name(cond)})", depth)
+        counter = self.name(body.params[0])
+        self.emit(f"for {counter} in range(np.int64({self.name(trip)})):", depth)
+        self.emit(f"if not {flag}:", depth + 1)
+        self.emit("break", depth + 2)
+        for p, c in zip(body.params[1:], carried):
+            if scalar_cast(p.type) is None:
+                self.names[p] = c           # an array slot is one variable through the body (see setitem)
+            else:
+                self.emit(f"{self.name(p)} = {c}", depth + 1)
+        self.block(body, depth + 1)
+        self.emit(f"{flag} = bool({self.name(body.returns[0])})", depth + 1)
+        for k, (c, r) in enumerate(zip(carried, body.returns[1:])):
+            t = body.params[1 + k].type
+            if scalar_cast(t) is not None:
+                self.emit(f"{c} = {self.cast(self.name(r), t, node)}", depth + 1)
+            elif self.name(r) != c:
+                self.emit(f"{c} = {self.name(r)}", depth + 1)
+        for o, c in zip(node.outputs, carried):
+            if scalar_cast(o.type) is None:
+                self.names[o] = c
+            else:
+                self.emit(f"{self.name(o)} = {c}", depth)
+
+    def if_(self, node: Node, depth: int) -> None:
+        self.emit(f"if {self.name(node.inputs[0])}:", depth)
+        ends = []
+        for i, block in enumerate(node.blocks):
+            if i == 1:
+                self.emit("else:", depth)
+            self.block(block, depth + 1)
+            self.emit("pass", depth + 1)
+            ends.append(len(self.lines))
+        returns = [[self.name(r) for r in block.returns] for block in node.blocks]
+        assigns: list[list[str]] = [[] for _ in node.blocks]
+        for k, o in enumerate(node.outputs):
+            same = {names[k] for names in returns}
+            if scalar_cast(o.type) is None and len(same) == 1:
+                self.names[o] = same.pop()     # both branches hold the same array variable
+                continue
+            for i, block in enumerate(node.blocks):
+                r = block.returns[k]
+                expr = self.cast(self.name(r), o.type, node) if scalar_cast(o.type) else self.name(r)
+                assigns[i].append("    " * (depth + 1) + f"{self.name(o)} = {expr}")
+        for i in reversed(range(len(node.blocks))):
+            self.lines[ends[i]:ends[i]] = assigns[i]
+
+
+def _nested_free(node: Node) -> list[Value]:
+    out: list[Value] = []
+    for block in node.blocks:
+        out += free_values(block)
+    return out
+
+
+_WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
+
+
+def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:
+    """The dtypes NumPy's ufunc loop casts the operands to (Python scalars weak), or None for a non-ufunc."""
+    if not isinstance(kernel, np.ufunc):
+        return None
+    spec = []
+    for t in in_types:
+        if isinstance(t, ScalarType):
+            spec.append(_WEAK[t.kind])
+        else:
+            spec.append(t.dtype)
+    try:
+        dtypes = kernel.resolve_dtypes((*spec, *[None] * kernel.nout))
+    except (TypeError, ValueError):
+        return None
+    return list(dtypes[:kernel.nin])

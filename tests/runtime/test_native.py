@@ -1,0 +1,223 @@
+"""The native backend (distjit/runtime/native): loop nests compiled by numba, differential against eager NumPy.
+
+Every test compares with the NumPy function the graph came from, on the same inputs, and with the same
+graph run as NumPy code (DISTJIT_NATIVE=0). The disk cache is tested across real processes.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import distjit
+from distjit.errors import ExecutionError
+from tests.programs.realcode import algorithms, linalg, solvers, stencils  # noqa: F401 - registers the kernels
+from tests.programs.realcode.kernel import CORPORA
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Scalar loop nests of the corpus whose every loop compiles, bit for bit with NumPy (+ - * / and compares only).
+NATIVE_KERNELS = ["algorithms.lcs_length", "algorithms.edit_distance", "algorithms.knapsack", "algorithms.nussinov",
+                  "linalg.back_substitution", "linalg.lu_inplace", "stencils.seidel_2d"]
+
+
+def _native(fn, *args, level=2):
+    f = distjit.optimize(distjit.script(fn), level)
+    return f, f(*args)
+
+
+def _numpy_path(fn, args, monkeypatch):
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    try:
+        return distjit.optimize(distjit.script(fn))(*args)
+    finally:
+        monkeypatch.delenv("DISTJIT_NATIVE")
+
+
+def _equal(a, b):
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is b
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", NATIVE_KERNELS)
+def test_corpus_loop_nests_run_natively_bit_for_bit(name, monkeypatch):
+    k = CORPORA["realcode"][name]
+    given_inputs, eager_inputs, numpy_inputs = k.inputs(3), k.inputs(3), k.inputs(3)
+    f, got = _native(k.fn, *given_inputs)
+    expected = k.fn(*eager_inputs)
+    report = f.optimization.explain()
+    assert "native (" in report and "NumPy code" not in report, report
+    assert _equal(got, expected)
+    assert all(_equal(a, b) for a, b in zip(given_inputs, eager_inputs))      # arguments mutated as NumPy does
+    assert _equal(_numpy_path(k.fn, numpy_inputs, monkeypatch), got)
+    assert all(_equal(a, b) for a, b in zip(numpy_inputs, eager_inputs))
+
+
+# Loop nests whose np.dot of two slices runs natively, in four partial sums where NumPy's BLAS sums in its blocks.
+DOT_KERNELS = ["solvers.gauss_seidel", "linalg.forward_substitution"]
+
+
+@pytest.mark.parametrize("name", DOT_KERNELS)
+def test_loop_nests_with_vector_dots_run_natively_to_rounding(name):
+    k = CORPORA["realcode"][name]
+    f, got = _native(k.fn, *k.inputs(4))
+    expected = k.fn(*k.inputs(4))
+    assert "native (" in f.optimization.explain() and "NumPy code" not in f.optimization.explain()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def views_then_write(x, n):
+    y = x * 1.0
+    for i in range(1, n):
+        head = y[:i]                 # a view made before the write below, read after it
+        y[i] = y[i - 1] + 1.0
+        y[0] = np.dot(head, head)
+    return y
+
+
+def write_then_read_old(x, n):
+    y = np.zeros(n)
+    for i in range(n):
+        y[i] = x[i] * 2.0
+        if x[i] > 0.0:
+            y[n - 1 - i] = y[i] + x[n - 1 - i]
+    return y
+
+
+def int_dtypes(x, n):
+    acc = np.int32(0)
+    for i in range(n):
+        acc = acc + x[i] * 3          # int32 stays int32 (NEP 50): wraps like NumPy's
+        x[i] = acc
+    return acc, x
+
+
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_aliasing_and_types_match_numpy(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    ints = rng.integers(-2**30, 2**30, n).astype(np.int32)
+    cases = [(write_then_read_old, (x, n)), (views_then_write, (x, n)), (int_dtypes, (ints, n))]
+    for fn, args in cases:
+        mine = tuple(np.copy(v) if isinstance(v, np.ndarray) else v for v in args)
+        theirs = tuple(np.copy(v) if isinstance(v, np.ndarray) else v for v in args)
+        with np.errstate(over="ignore"):
+            expected = fn(*theirs)
+            f, got = _native(fn, *mine)
+        if fn is views_then_write:      # np.dot: BLAS and the region sum in different blocks
+            np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
+        else:
+            assert _equal(got, expected), fn.__name__
+            assert all(_equal(p, q) for p, q in zip(mine, theirs)), fn.__name__
+
+
+def gather_sum(x, idx):
+    s = 0.0
+    for i in range(len(idx)):
+        s += x[idx[i]]
+    return s
+
+
+@given(st.lists(st.integers(-12, 12), min_size=1, max_size=10))
+@settings(max_examples=40, deadline=None)
+def test_indices_from_data_are_bounds_checked(indices):
+    x = np.arange(1.0, 8.0)
+    idx = np.array(indices, dtype=np.int64)
+    f = distjit.optimize(distjit.script(gather_sum))
+    try:
+        expected = gather_sum(x, idx)
+    except IndexError:
+        with pytest.raises(ExecutionError) as info:
+            f(x, idx)
+        assert isinstance(info.value.__cause__, IndexError)
+    else:
+        assert f(x, idx) == expected          # negative indices wrap as in NumPy
+    assert "native (" in f.optimization.explain()
+
+
+def test_loaded_file_with_bad_indices_raises_index_error(tmp_path):
+    x, idx = np.arange(5.0), np.array([0, 1, 2])
+    f = distjit.optimize(distjit.script(gather_sum))
+    f(x, idx)
+    distjit.save(f, tmp_path / "g.djit")
+    g = distjit.load(tmp_path / "g.djit")
+    assert g(x, idx) == gather_sum(x, idx)
+    with pytest.raises(ExecutionError) as info:
+        g(x, np.array([0, 5, 1]))
+    assert isinstance(info.value.__cause__, IndexError)
+
+
+def has_unlowered_op(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[i] = np.arcsinh(x[i])          # no numba template: this loop falls back
+    z = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        z[i] = y[i] * 2.0 + 1.0
+    return z
+
+
+def test_fallback_is_per_region_and_explained():
+    x = np.linspace(-3, 3, 17)
+    f, got = _native(has_unlowered_op, x)
+    assert _equal(got, has_unlowered_op(x))
+    report = f.optimization.explain()
+    lines = [line for line in report.splitlines() if line.strip().startswith("loop ")]
+    assert len(lines) == 2
+    assert "NumPy code" in lines[0] and "np.arcsinh" in lines[0] and "numba template" in lines[0]
+    assert "native (" in lines[1]
+
+
+_CHILD = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, {root!r})
+    import numpy as np, distjit
+    from tests.programs.realcode import algorithms
+    f = distjit.optimize(distjit.script(algorithms.edit_distance))
+    s, t = np.array([1, 2, 3, 1, 0, 2]), np.array([2, 3, 1, 1, 0, 2, 3])
+    got = f(s, t)
+    print(json.dumps({{"ok": got == algorithms.edit_distance(s, t), "report": f.optimization.explain()}}))
+""")
+
+
+def _child(cache_home) -> dict:
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home))
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(root=ROOT)], env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_process_loads_compiled_code_from_disk(tmp_path):
+    first = _child(tmp_path)
+    assert first["ok"] and "native (compiled in" in first["report"], first["report"]
+    folder = tmp_path / "distjit" / "native"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert any(p.suffix == ".nbi" for p in (folder / "__pycache__").iterdir())
+    second = _child(tmp_path)
+    assert second["ok"] and "native (loaded from the disk cache" in second["report"], second["report"]
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path):
+    folder = tmp_path / "distjit" / "native"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    first = _child(tmp_path)
+    assert first["ok"] and "not cached" in first["report"], first["report"]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_cached_source_that_differs_is_not_used(tmp_path):
+    _child(tmp_path)
+    for p in (tmp_path / "distjit" / "native").glob("r*.py"):
+        p.write_text(p.read_text() + "\nimport os  # changed\n")
+    again = _child(tmp_path)
+    assert again["ok"] and "not cached" in again["report"], again["report"]
