@@ -81,8 +81,13 @@ def remove_nodes(block: Block, dead: set[Node]) -> None:
     block.nodes = [n for n in block.nodes if n not in dead]
 
 
+_PLAIN = (bool, int, str, type(None))
+
+
 def attr_key(value: Any) -> Any:
     """A hashable, exact key for an attribute value (arrays by dtype, shape and bytes; floats by bits)."""
+    if type(value) in _PLAIN:       # the common case first: CSE asks this of every node's attributes
+        return (type(value).__name__, value)
     if isinstance(value, np.ndarray):
         return ("nd", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, np.generic):
