@@ -130,6 +130,11 @@ def clone_into(nodes, block: Block, index: int, mapping: dict, graph: Graph) -> 
     return index
 
 
+def clone_nodes(nodes, block: Block, mapping: dict, graph: Graph) -> list[Node]:
+    """Copies of `nodes` made for `block` as `clone_into` makes them, left for the caller to place."""
+    return [_clone_node(node, block, mapping, graph) for node in nodes]
+
+
 def _fresh(graph: Graph, name: str) -> str:
     return graph.fresh_name(name.split(".")[0] if not name.split(".")[0].isdigit() else None)
 
