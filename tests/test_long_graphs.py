@@ -1,7 +1,7 @@
 """No stage of the compiler recurses along a chain of values (issue 13: a 1M-node graph compiles).
 
 Unrolled loops make graphs whose dependency chains are as long as the user's trip counts.
-Each stage runs here on a ~20k-node graph under a recursion limit only a little above the
+Each stage runs here on a ~7k-node graph under a recursion limit only a little above the
 current stack depth, so a walk that recursed once per value, node or view would raise
 RecursionError long before the chain's end; recursion over the nesting of blocks (bounded
 by the user's source) still fits. Results are compared with eager NumPy. bench/compile_scale
@@ -17,9 +17,9 @@ import distjit
 from distjit.ir.graph import Graph
 from distjit.runtime.interpreter import Interpreter
 
-STEPS = 4000        # a chain of 2 nodes per step
+STEPS = 2000        # a chain of 2 nodes per step
 VIEWS = 400         # a chain of views, each the base of the next
-ROWS, COLS = 30, 41  # an in-place loop nest of 5 nodes per step
+ROWS, COLS = 12, 41  # an in-place loop nest of 5 nodes per step
 HEADROOM = 200      # frames allowed above the test's own depth
 
 
