@@ -182,18 +182,25 @@ class Ref:
         return f"${self.index}"
 
 
+_NO_REFS = (type(None), bool, int, float, str)    # the attribute values most nodes hold: nothing to look into
+
+
 def iter_refs(attr) -> Iterator[int]:
-    if isinstance(attr, Ref):
-        yield attr.index
-    elif isinstance(attr, dict):
-        for v in attr.values():
-            yield from iter_refs(v)
-    elif isinstance(attr, (list, tuple)):
-        for v in attr:
-            yield from iter_refs(v)
-    elif isinstance(attr, slice):
-        for v in (attr.start, attr.stop, attr.step):
-            yield from iter_refs(v)
+    """The indices of the `Ref`s in an attribute value, in order (a loop, not nested generators: every pass
+    and the verifier ask this of every node)."""
+    stack = [attr]
+    while stack:
+        a = stack.pop()
+        if type(a) in _NO_REFS:
+            continue
+        if isinstance(a, Ref):
+            yield a.index
+        elif isinstance(a, dict):
+            stack.extend(reversed(a.values()))
+        elif isinstance(a, (list, tuple)):
+            stack.extend(reversed(a))
+        elif isinstance(a, slice):
+            stack.extend((a.step, a.stop, a.start))
 
 
 def substitute_refs(attr, inputs: list):

@@ -29,27 +29,62 @@ class Functionalizer:
 
     A mixin of `TraceContext`: it records through the context's `builder`,
     `value_of`, `function` and `wrap`. Subclasses that need to see every update
-    (the script frontend's undo log) override `assign` and `current`.
+    (the script frontend's undo log) override `writing` and `reading`.
     """
 
     def current(self, proxy: TracedArray) -> Value:
-        """The value holding the proxy's contents now; a view re-reads its base if the base changed."""
-        view = self._view_of(proxy)
-        if view is not None:
-            base, how, base_version = view
-            base_value = self.current(base)
+        """The value holding the proxy's contents now; a view re-reads its base if the base changed.
+
+        A view's base may itself be a view (`y = y[1:]` in a loop): the chain is walked with a loop, not
+        recursion, since its length is the user's trip count.
+        """
+        chain = []                           # (view, (base, how, base_version)), proxy first
+        p = proxy
+        self.reading(p)
+        view = self._view_of(p)
+        while view is not None:
+            chain.append((p, view))
+            p = view[0]
+            self.reading(p)
+            view = self._view_of(p)
+        for q, (base, how, base_version) in reversed(chain):
             if base._version != base_version:
-                proxy._value = self._derive(how, base_value)
-                proxy._known, proxy._sources = None, ()
-                proxy._view = (base, how, base._version)
+                q._value = self._derive(how, base._value)
+                q._known, q._sources = None, ()
+                q._view = (base, how, base._version)
         return proxy._value
 
+    def reading(self, proxy: TracedArray) -> None:
+        """Called on the proxy `current` reads and on each base it reads through (the script frontend's hook)."""
+
+    def writing(self, proxy: TracedArray) -> None:
+        """Called on the proxy `assign` updates and on each base it writes through (the script frontend's hook)."""
+
     def assign(self, proxy: TracedArray, new: TracedArray, loc=None) -> None:
-        """Rebind `proxy` to `new`'s contents (cast to its dtype, as NumPy stores), writing through views."""
+        """Rebind `proxy` to `new`'s contents (cast to its dtype, as NumPy stores), writing through views.
+
+        The write goes down the chain of bases with a loop (its length is the user's, as in `current`).
+        """
         loc = loc or user_loc()
+        written = []                         # (view, base, how): views whose base's version moves on
+        while True:
+            value = self._store(proxy, new, loc)
+            view = self._view_of(proxy)
+            if view is None:
+                break
+            base, how, _ = view
+            new = self.wrap(self._write_back(how, base, value, loc))
+            written.append((proxy, base, how))
+            proxy = base
+        for p, base, how in reversed(written):
+            p._view = (base, how, base._version)
+
+    def _store(self, proxy: TracedArray, new: TracedArray, loc) -> Value:
+        """Rebind one proxy to `new`'s contents; returns the value stored."""
         if not isinstance(proxy, TracedArray):
             raise TracingError("an array created outside the traced function (a constant) is updated in place; "
                                "copy it first (`a = a.copy()`)", loc)
+        self.writing(proxy)
         if id(proxy) in self.frozen:
             raise TracingError(f"the traced code updates its parameter {self.frozen[id(proxy)]!r} in place; a "
                                f"compiled function cannot change the object's state: compute the new value and "
@@ -65,11 +100,7 @@ class Functionalizer:
         proxy._value = value
         proxy._version += 1
         proxy._known, proxy._sources = None, ()      # an example value derived before the update is stale
-        view = self._view_of(proxy)
-        if view is not None:
-            base, how, _ = view
-            self.assign(base, self.wrap(self._write_back(how, base, value, loc)), loc)
-            proxy._view = (base, how, base._version)
+        return value
 
     def set_shape(self, proxy: TracedArray, shape) -> None:
         """`x.shape = s`: x becomes a reshape of its own data. The data keeps its identity in a hidden proxy

@@ -44,10 +44,8 @@ class ScriptContext(TraceContext):
         if self.logs:
             self.logs[-1].append((proxy, proxy._value, proxy._view, proxy._version))
 
-    def assign(self, proxy, new, loc=None):
-        if isinstance(proxy, TracedArray):
-            self.note(proxy)
-        super().assign(proxy, new, loc)
+    def writing(self, proxy):
+        self.note(proxy)
 
     def guard_bound(self, proxy, conditions: list, message: str) -> None:
         """`proxy` holds a name first assigned in a graph loop: its first use asserts that the loop ran.
@@ -66,7 +64,7 @@ class ScriptContext(TraceContext):
         finally:
             self.passing -= 1
 
-    def current(self, proxy):
+    def reading(self, proxy):
         guard = self.guards.get(id(proxy)) if self.guards and not self.passing else None
         if guard is not None and guard[0] is proxy:
             if guard[3] is self.builder.block:
@@ -79,7 +77,6 @@ class ScriptContext(TraceContext):
         view = proxy._view
         if view is not None and view[0]._version != view[2]:
             self.note(proxy)
-        return super().current(proxy)
 
     def getitem(self, proxy, key):
         result = super().getitem(proxy, key)

@@ -5,7 +5,8 @@ A call graph is a DAG, and running or inlining it goes down every path through i
 levels of graphs that each call the next twice are an 11 KB file but 2^40 nodes to run or
 inline. `check_expansion` computes, in time linear in the call graph, the nodes a full
 expansion makes and the deepest chain of calls, and raises CallExpansionError when they pass
-MAX_EXPANDED_NODES or MAX_CALL_DEPTH (named in the message and listed in the README). Loading
+MAX_EXPANDED_NODES or MAX_CALL_DEPTH (named in the message and listed in the README); a graph
+without calls expands to itself and is not limited here (an unrolled loop of a million nodes). Loading
 checks every graph a file can run (so a hostile file fails at load), and inlining checks the
 graph it is given (so does a graph built in memory).
 """
@@ -61,7 +62,7 @@ def check_expansion(graph: Graph, sizes: dict | None = None) -> tuple[int, int]:
                                      f"MAX_CALL_DEPTH={MAX_CALL_DEPTH}")
         sizes[id(g)] = (min(nodes, MAX_EXPANDED_NODES + 1), depth)
     nodes, depth = sizes[id(graph)]
-    if nodes > MAX_EXPANDED_NODES:
+    if nodes > MAX_EXPANDED_NODES and depth > 0:      # without calls, a graph is the size it is: nothing expands
         raise CallExpansionError(f"the calls of graph {graph.name} expand to more than "
                                  f"MAX_EXPANDED_NODES={MAX_EXPANDED_NODES:,} nodes (its call graph reaches the "
                                  f"same graphs along many paths)")

@@ -107,8 +107,8 @@ class Node:
     def walk(self) -> Iterator[Node]:
         """This node and every node nested in its blocks, in order."""
         yield self
-        for block in self.blocks:
-            yield from block.walk()
+        if self.blocks:
+            yield from _walk([iter(b.nodes) for b in reversed(self.blocks)])
 
     def __repr__(self):
         return f"<Node {self.op} -> {', '.join('%' + v.name for v in self.outputs)}>"
@@ -124,6 +124,18 @@ def iter_graphs(attr) -> Iterator["Graph"]:
     elif isinstance(attr, dict):
         for item in attr.values():
             yield from iter_graphs(item)
+
+
+def _walk(stack: list) -> Iterator[Node]:
+    """Pre-order over a stack of node iterators (the top one is read first), without nested generators."""
+    while stack:
+        for node in stack[-1]:
+            yield node
+            if node.blocks:
+                stack.extend(iter(b.nodes) for b in reversed(node.blocks))
+                break
+        else:
+            stack.pop()
 
 
 class Block:
@@ -191,8 +203,8 @@ class Block:
         self.nodes = []
 
     def walk(self) -> Iterator[Node]:
-        for node in self.nodes:
-            yield from node.walk()
+        """Every node of the block, nested ones included, in program order (pre-order)."""
+        return _walk([iter(self.nodes)])
 
     def _graph(self) -> Graph:
         if self.graph is None:
@@ -273,7 +285,14 @@ class Graph:
                 stack.extend(reversed(n.blocks))
 
     def node_count(self) -> int:
-        return sum(1 for _ in self.walk())
+        count, stack = 0, [self.block]
+        while stack:
+            block = stack.pop()
+            count += len(block.nodes)
+            for node in block.nodes:
+                if node.blocks:
+                    stack.extend(node.blocks)
+        return count
 
     def copy(self) -> Graph:
         from distjit.ir.clone import clone_graph

@@ -184,10 +184,17 @@ class OpDef:
             kind = inspect.Parameter.KEYWORD_ONLY if keyword_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
             parameters.append(inspect.Parameter(p.name, kind, default=p.default))
         self.signature = inspect.Signature(parameters)
+        # What `bind` and `canonical_attrs` need per recorded node, computed once: tracing an unrolled loop
+        # binds the same few ops hundreds of thousands of times.
+        self._defaults = {p.name: p.default for p in self.params if p.kind is Kind.ATTR}
+        simple = not any(p.variadic or (p.keyword_only and p.default is REQUIRED) for p in self.params)
+        positional = tuple(p.name for p in self.params if not p.keyword_only) if simple else None
+        self._positional = positional
+        self._required = sum(1 for p in self.params if not p.keyword_only and p.default is REQUIRED)
 
     @property
     def attr_defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params if p.kind is Kind.ATTR}
+        return dict(self._defaults)
 
     @property
     def is_pure(self) -> bool:
@@ -207,19 +214,23 @@ class OpDef:
 
     def bind(self, args: Sequence, kwargs: dict) -> tuple[list, dict]:
         """Split a NumPy-style call into (operands, attributes); a keyword the op does not take is a TracingError."""
-        try:
-            bound = self.signature.bind(*args, **kwargs)
-        except TypeError as e:
-            accepted = ", ".join(p.name for p in self.params)
-            raise TracingError(f"{self.name}: {e} (it accepts: {accepted})") from None
+        positional = self._positional
+        if not kwargs and positional is not None and self._required <= len(args) <= len(positional):
+            arguments = dict(zip(positional, args))     # what signature.bind gives, without its cost
+        else:
+            try:
+                arguments = self.signature.bind(*args, **kwargs).arguments
+            except TypeError as e:
+                accepted = ", ".join(p.name for p in self.params)
+                raise TracingError(f"{self.name}: {e} (it accepts: {accepted})") from None
         ops: list = []
         attrs: dict = {}
         for p in self.params:
-            if p.name not in bound.arguments:
+            if p.name not in arguments:
                 if p.kind is Kind.ATTR:
                     attrs[p.name] = p.default
                 continue
-            value = bound.arguments[p.name]
+            value = arguments[p.name]
             if p.kind is Kind.OPERAND:
                 ops.append(value)
             elif p.kind is Kind.OPERANDS:
@@ -327,13 +338,13 @@ def get_op(name: str) -> OpDef:
 
 def explicit_attrs(opdef: OpDef, attrs: dict) -> dict:
     """The attributes that differ from the op's declared defaults: what is printed and passed to kernels."""
-    defaults = opdef.attr_defaults
+    defaults = opdef._defaults
     return {k: v for k, v in attrs.items() if k not in defaults or not same_attr(v, defaults[k])}
 
 
 def canonical_attrs(opdef: OpDef, attrs: dict) -> dict:
     """Every declared attribute, defaults filled in, in declaration order (then any undeclared ones, for the verifier)."""
-    out = {name: attrs.get(name, default) for name, default in opdef.attr_defaults.items()}
+    out = {name: attrs.get(name, default) for name, default in opdef._defaults.items()}
     out.update((k, v) for k, v in attrs.items() if k not in out)
     if out.get("dtype") is not None:
         try:

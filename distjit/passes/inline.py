@@ -13,7 +13,7 @@ from __future__ import annotations
 from distjit.ir.calls import check_expansion
 from distjit.ir.graph import Block, Graph
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import clone_into
+from distjit.passes.util import clone_nodes
 
 
 @register_pass("inline")
@@ -24,21 +24,24 @@ def inline_calls(graph: Graph, ctx: PassContext) -> None:
 
 
 def _block(graph: Graph, block: Block, ctx: PassContext) -> None:
-    i = 0
-    while i < len(block.nodes):
-        node = block.nodes[i]
+    """The block's node list is rebuilt in one pass: inserting each copy in place would move the rest of
+    the list, quadratic in a big graph of many calls."""
+    todo = block.nodes[::-1]     # a stack: the next node last; a call's copies are pushed to be seen next
+    block.nodes = []
+    while todo:
+        node = todo.pop()
         callee = node.attrs.get("graph") if node.op == "prim.Call" else None
         if isinstance(callee, Graph) and not callee.params and not ctx.exhausted and ctx.rewrite(
                 lambda: f"inlined {callee.name} ({callee.node_count()} nodes) at "
                         f"%{', %'.join(v.name for v in node.outputs) or '()'}"):
             mapping = dict(zip(callee.inputs, node.inputs))
-            clone_into(callee.block.nodes, block, i, mapping, graph)
+            copies = clone_nodes(callee.block.nodes, block, mapping, graph)
             for out, ret in zip(node.outputs, callee.outputs):
                 out.replace_all_uses_with(mapping.get(ret, ret))
             node.drop_inputs()
-            block.nodes.remove(node)
             node.block = None
-            continue   # the copies start at i: calls among them are inlined next
+            todo.extend(reversed(copies))   # calls among the copies are inlined next
+            continue
         for b in node.blocks:
             _block(graph, b, ctx)
-        i += 1
+        block.nodes.append(node)

@@ -81,8 +81,13 @@ def remove_nodes(block: Block, dead: set[Node]) -> None:
     block.nodes = [n for n in block.nodes if n not in dead]
 
 
+_PLAIN = (bool, int, str, type(None))
+
+
 def attr_key(value: Any) -> Any:
     """A hashable, exact key for an attribute value (arrays by dtype, shape and bytes; floats by bits)."""
+    if type(value) in _PLAIN:       # the common case first: CSE asks this of every node's attributes
+        return (type(value).__name__, value)
     if isinstance(value, np.ndarray):
         return ("nd", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, np.generic):
@@ -123,6 +128,11 @@ def clone_into(nodes, block: Block, index: int, mapping: dict, graph: Graph) -> 
         block.insert(index, _clone_node(node, block, mapping, graph))
         index += 1
     return index
+
+
+def clone_nodes(nodes, block: Block, mapping: dict, graph: Graph) -> list[Node]:
+    """Copies of `nodes` made for `block` as `clone_into` makes them, left for the caller to place."""
+    return [_clone_node(node, block, mapping, graph) for node in nodes]
 
 
 def _fresh(graph: Graph, name: str) -> str:
