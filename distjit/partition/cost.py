@@ -168,7 +168,8 @@ class CostModel:
                 if n.op == "prim.Constant":
                     continue
                 f, _ = _registry(n)
-                flops += f / _size(n)
+                size = _size(n)
+                flops += f / size if size else 0.0    # an empty region (x[:0] ** 2): no elements, no work
                 ops += 1
             self._memo[key] = (graph, (flops, max(ops, 1)))     # the graph kept alive: its id stays its own
         return self._memo[key][1]
