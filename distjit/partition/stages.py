@@ -73,8 +73,12 @@ class _Cutter:
         self.nodes = list(self.g.block.nodes)
         self.outputs = set(self.g.outputs)
         self.graph_level = set(self.g.inputs) | set(self.g.params)
-        self.work = {n: cost.estimate(n) for n in self.nodes}
-        self.secs = {n: cost.node_seconds(n) / (sg.parts if self._split_out(n) else 1) for n in self.nodes}
+        self.work: dict[Node, tuple[float, float]] = {}
+        self.secs: dict[Node, float] = {}
+        for n in self.nodes:
+            flops, nbytes, seconds = cost.node_cost(n)
+            self.work[n] = (flops, nbytes)
+            self.secs[n] = seconds / (sg.parts if self._split_out(n) else 1)
         self.users: dict[Node, set[Node]] = {n: set() for n in self.nodes}
         for n in self.nodes:
             for v in self._reads(n):
