@@ -337,15 +337,16 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
                 sub.add_output(tb.local[(o, j if sg.of(o).is_split else None)])
                 where[(o, j if sg.of(o).is_split else None)] = Source("task", len(tasks), out_index)
             sub.name = f"{graph.name}_stage{stage}"
-            text = str(sub)
-            if text not in by_text:
-                by_text[text] = len(subgraphs)
+            if j is None:       # the one task of its group: no other subgraph prints the same (names are unique)
+                index = len(subgraphs)
+            else:               # equal shards share one subgraph
+                index = by_text.setdefault(str(sub), len(subgraphs))
+            if index == len(subgraphs):
                 subgraphs.append(sub)
                 compute.append(cost.graph_seconds(sub))
             flops = sum(cutter.work[n][0] for n in members) / (parts if j is not None else 1)
             nbytes = sum(cutter.work[n][1] for n in members) / (parts if j is not None else 1)
-            tasks.append(Task(name, by_text[text], stage, j, tb.sources, flops, nbytes,
-                              compute[by_text[text]], tb.bytes_in))
+            tasks.append(Task(name, index, stage, j, tb.sources, flops, nbytes, compute[index], tb.bytes_in))
 
     outputs = []
     for v in g.outputs:
