@@ -146,9 +146,10 @@ class _Cutter:
             tiny = [c for c in comps if sum(self.secs[n] for n in c) < self.cost.task_overhead_s]
             big = [c for c in comps if sum(self.secs[n] for n in c) >= self.cost.task_overhead_s]
             if tiny:
-                merged = [n for n in members if any(n in c for c in tiny)]
-                big.append(merged)
-            big.sort(key=lambda c: members.index(c[0]))
+                small = {n for c in tiny for n in c}
+                big.append([n for n in members if n in small])
+            position = {n: i for i, n in enumerate(members)}
+            big.sort(key=lambda c: position[c[0]])
             out.extend((p, k, c) for c in big)
         return out
 
@@ -314,16 +315,17 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
     by_text: dict[str, int] = {}
     tasks: list[Task] = []
     groups = cutter.groups()
-    stage_of = {}
+    stage_of: dict[tuple[int, str], int] = {}
+    groups_of: dict[tuple[int, str], int] = {}        # how many tasks-to-be a stage has
     for (p, k, members) in groups:
         stage_of.setdefault((p, k), len(stage_of))
+        groups_of[(p, k)] = groups_of.get((p, k), 0) + 1
     for gi, (p, k, members) in enumerate(groups):
         stage = stage_of[(p, k)]
         member_set = set(members)
         shards = list(range(parts)) if k == "S" else [None]
         for j in shards:
-            suffix = f"/{j}" if j is not None else ("" if sum(1 for x in groups if x[:2] == (p, k)) == 1
-                                                   else f".{gi}")
+            suffix = f"/{j}" if j is not None else ("" if groups_of[(p, k)] == 1 else f".{gi}")
             name = f"{graph.name}:stage{stage}{suffix}"
             tb = _TaskBuilder(cutter, where, name, members, j)
             sub = tb.build()
