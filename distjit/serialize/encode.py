@@ -255,9 +255,14 @@ class GraphEncoder:
         out.returns.extend(self.ref(r, "a block return") for r in block.returns)
 
     def node(self, node: Node, out: pb.Node) -> None:
-        where = f"graph {self.graph.name}, node {node.op} -> {', '.join('%' + o.name for o in node.outputs)}"
         out.op = node.op
-        out.inputs.extend(self.ref(v, where) for v in node.inputs)
+        numbers = self.numbers
+        try:
+            out.inputs.extend([numbers[v] for v in node.inputs])
+        except KeyError:                    # say which input (the message is built only for a failure)
+            for v in node.inputs:
+                self.ref(v, _where(self.graph, node))
+        where = _where(self.graph, node) if node.attrs else ""
         for key, value in node.attrs.items():
             attr = out.attrs.add()
             attr.name = key
@@ -270,6 +275,10 @@ class GraphEncoder:
         if node.loc is not None:
             out.loc.file = node.loc.file
             out.loc.line = node.loc.line
+
+
+def _where(graph: Graph, node: Node) -> str:
+    return f"graph {graph.name}, node {node.op} -> {', '.join('%' + o.name for o in node.outputs)}"
 
 
 # ---- the Function ----------------------------------------------------------------------------------
