@@ -11,6 +11,7 @@ compare by value.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator, Union
 
@@ -66,14 +67,14 @@ class TensorType(Type):
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(d, int) for d in self.shape)
+        return str not in map(type, self.shape)      # dims are ints or strs (__post_init__)
 
     @property
     def size(self) -> int | None:
         """Number of elements, or None when a dim is symbolic."""
-        if not self.is_static:
+        if str in map(type, self.shape):
             return None
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)      # the planner asks this of every value many times: no NumPy call
 
     @property
     def nbytes(self) -> int | None:

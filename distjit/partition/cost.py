@@ -123,15 +123,26 @@ class CostModel:
         threads = max(1, min(threads or self.executor.threads, self.calibration.cores))
         return sum(self._one(n, threads, beside) for n in node.walk())
 
+    def node_cost(self, node: Node) -> tuple[float, float, float]:
+        """`estimate(node)` and `node_seconds(node)` together, reading the registry once per node."""
+        threads = max(1, min(self.executor.threads, self.calibration.cores))
+        flops = nbytes = seconds = 0.0
+        for n in node.walk():
+            f, b = reg = _registry(n)
+            flops += f
+            nbytes += b
+            seconds += self._one(n, threads, 1, reg)
+        return flops, nbytes, seconds
+
     def graph_seconds(self, graph, threads: int | None = None, beside: int = 1) -> float:
         return sum(self.node_seconds(n, threads, beside) for n in graph.block.nodes)
 
-    def _one(self, n: Node, threads: int, beside: int) -> float:
+    def _one(self, n: Node, threads: int, beside: int, reg: tuple[float, float] | None = None) -> float:
         c = self.calibration
         cls = op_class(n, bool(c.native))
         if cls == "view":
             return c.call_s
-        flops, nbytes = _registry(n)
+        flops, nbytes = reg or _registry(n)
         # tasks side by side share the memory bus: each streams at most its share of the machine's bandwidth
         nbytes *= max(1.0, min(beside, c.cores) * c.memory_bytes_s / c.shared_bytes_s)
         size = _size(n)
@@ -168,7 +179,8 @@ class CostModel:
                 if n.op == "prim.Constant":
                     continue
                 f, _ = _registry(n)
-                flops += f / _size(n)
+                size = _size(n)
+                flops += f / size if size else 0.0    # an empty region (x[:0] ** 2): no elements, no work
                 ops += 1
             self._memo[key] = (graph, (flops, max(ops, 1)))     # the graph kept alive: its id stays its own
         return self._memo[key][1]

@@ -46,16 +46,17 @@ def partition(f, workers: int = 2, shard: dict | None = None, *, cost: CostModel
                     "one task: 1 worker" if workers == 1 else "one task: no input is big enough to split")
         return _predicted(plan, cost)
     whole = _build(graph, axes, 1, names, workers, cost, warn=False)
-    alone = predict(whole, cost).seconds
+    predictions = {id(whole): predict(whole, cost)}
     compute = sum(t.seconds for t in whole.tasks)
     if compute < cost.task_overhead_s:
         whole.why = (f"one task: the graph's compute ({_ms(compute)}) is below one {cost.executor.name} task's "
                      f"overhead ({_ms(cost.task_overhead_s)}), so splitting cannot pay")
-        return _predicted(whole, cost)
-    tried = [(alone, 1, whole)]
+        return _predicted(whole, cost, predictions[id(whole)])
+    tried = [(predictions[id(whole)].seconds, 1, whole)]
     for parts in sorted({most} | {1 << k for k in range(1, most.bit_length()) if 1 << k < most}):
         plan = _build(graph, axes, parts, names, workers, cost, warn=False)
-        tried.append((predict(plan, cost).seconds, parts, plan))
+        predictions[id(plan)] = predict(plan, cost)
+        tried.append((predictions[id(plan)].seconds, parts, plan))
     # more shards only when clearly faster: predictions within 10% are a tie, and fewer tasks are simpler
     best = tried[0]
     for entry in tried[1:]:
@@ -68,7 +69,7 @@ def partition(f, workers: int = 2, shard: dict | None = None, *, cost: CostModel
                     f"the per-task overhead ({_ms(cost.task_overhead_s)}) and transfers exceed the gain")
     else:
         plan.why = f"{parts} shards: predicted fastest on {cost.executor.name} ({compared})"
-    return _predicted(plan, cost)
+    return _predicted(plan, cost, predictions[id(plan)])
 
 
 def _build(graph, axes, parts, names, workers, cost, warn):
@@ -76,9 +77,10 @@ def _build(graph, axes, parts, names, workers, cost, warn):
     return partition_graph(graph, axes, parts, input_names=names, workers=workers, cost=cost, warn=warn)
 
 
-def _predicted(plan: Plan, cost: CostModel) -> Plan:
-    """Record the prediction on the target on the Plan and its tasks (what explain() and timelines show)."""
-    p = predict(plan, cost)
+def _predicted(plan: Plan, cost: CostModel, p=None) -> Plan:
+    """Record the prediction `p` on the target (made now if None) on the Plan and its tasks (what explain()
+    and timelines show)."""
+    p = p or predict(plan, cost)
     plan.predicted = p
     for t, s in zip(plan.tasks, p.tasks):
         t.predicted_seconds = s

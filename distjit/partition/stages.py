@@ -26,6 +26,8 @@ per-task overhead; a task's `seconds` is its subgraph's predicted compute.
 """
 from __future__ import annotations
 
+import functools
+import gc
 import warnings
 
 import numpy as np
@@ -73,8 +75,12 @@ class _Cutter:
         self.nodes = list(self.g.block.nodes)
         self.outputs = set(self.g.outputs)
         self.graph_level = set(self.g.inputs) | set(self.g.params)
-        self.work = {n: cost.estimate(n) for n in self.nodes}
-        self.secs = {n: cost.node_seconds(n) / (sg.parts if self._split_out(n) else 1) for n in self.nodes}
+        self.work: dict[Node, tuple[float, float]] = {}
+        self.secs: dict[Node, float] = {}
+        for n in self.nodes:
+            flops, nbytes, seconds = cost.node_cost(n)
+            self.work[n] = (flops, nbytes)
+            self.secs[n] = seconds / (sg.parts if self._split_out(n) else 1)
         self.users: dict[Node, set[Node]] = {n: set() for n in self.nodes}
         for n in self.nodes:
             for v in self._reads(n):
@@ -142,9 +148,10 @@ class _Cutter:
             tiny = [c for c in comps if sum(self.secs[n] for n in c) < self.cost.task_overhead_s]
             big = [c for c in comps if sum(self.secs[n] for n in c) >= self.cost.task_overhead_s]
             if tiny:
-                merged = [n for n in members if any(n in c for c in tiny)]
-                big.append(merged)
-            big.sort(key=lambda c: members.index(c[0]))
+                small = {n for c in tiny for n in c}
+                big.append([n for n in members if n in small])
+            position = {n: i for i, n in enumerate(members)}
+            big.sort(key=lambda c: position[c[0]])
             out.extend((p, k, c) for c in big)
         return out
 
@@ -283,6 +290,26 @@ class _TaskBuilder:
         return self.g
 
 
+def _collector_paused(fn):
+    """Run `fn` with Python's cyclic garbage collector off (and back on after, if it was on).
+
+    Cutting a graph allocates nodes and values by the hundred thousand, all of them reachable
+    until the Plan is returned: the collector's passes over them free nothing and grow with the
+    graph. The collector is per process, so threads running meanwhile go without it for as long.
+    """
+    @functools.wraps(fn)
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+    return paused
+
+
+@_collector_paused
 def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, input_names: list[str],
                     params: list[str] | None = None, workers: int | None = None,
                     cost: CostModel | None = None, warn: bool = True) -> Plan:
@@ -310,16 +337,17 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
     by_text: dict[str, int] = {}
     tasks: list[Task] = []
     groups = cutter.groups()
-    stage_of = {}
+    stage_of: dict[tuple[int, str], int] = {}
+    groups_of: dict[tuple[int, str], int] = {}        # how many tasks-to-be a stage has
     for (p, k, members) in groups:
         stage_of.setdefault((p, k), len(stage_of))
+        groups_of[(p, k)] = groups_of.get((p, k), 0) + 1
     for gi, (p, k, members) in enumerate(groups):
         stage = stage_of[(p, k)]
         member_set = set(members)
         shards = list(range(parts)) if k == "S" else [None]
         for j in shards:
-            suffix = f"/{j}" if j is not None else ("" if sum(1 for x in groups if x[:2] == (p, k)) == 1
-                                                   else f".{gi}")
+            suffix = f"/{j}" if j is not None else ("" if groups_of[(p, k)] == 1 else f".{gi}")
             name = f"{graph.name}:stage{stage}{suffix}"
             tb = _TaskBuilder(cutter, where, name, members, j)
             sub = tb.build()
@@ -333,15 +361,16 @@ def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, i
                 sub.add_output(tb.local[(o, j if sg.of(o).is_split else None)])
                 where[(o, j if sg.of(o).is_split else None)] = Source("task", len(tasks), out_index)
             sub.name = f"{graph.name}_stage{stage}"
-            text = str(sub)
-            if text not in by_text:
-                by_text[text] = len(subgraphs)
+            if j is None:       # the one task of its group: no other subgraph prints the same (names are unique)
+                index = len(subgraphs)
+            else:               # equal shards share one subgraph
+                index = by_text.setdefault(str(sub), len(subgraphs))
+            if index == len(subgraphs):
                 subgraphs.append(sub)
                 compute.append(cost.graph_seconds(sub))
             flops = sum(cutter.work[n][0] for n in members) / (parts if j is not None else 1)
             nbytes = sum(cutter.work[n][1] for n in members) / (parts if j is not None else 1)
-            tasks.append(Task(name, by_text[text], stage, j, tb.sources, flops, nbytes,
-                              compute[by_text[text]], tb.bytes_in))
+            tasks.append(Task(name, index, stage, j, tb.sources, flops, nbytes, compute[index], tb.bytes_in))
 
     outputs = []
     for v in g.outputs:

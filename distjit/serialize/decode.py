@@ -106,6 +106,33 @@ class ModelDecoder:
         self.allow_pickle = allow_pickle
         self.graphs: list[Graph] = []
         self.types: dict[bytes, Type] = {}
+        self.ops: dict[str, tuple] = {}          # op name -> (OpDef, {attribute: its declared rank}, holders)
+        self.locs: dict[tuple[str, int], SourceLoc] = {}
+
+    def op_info(self, op: str, unknown) -> tuple:
+        """What decoding a node of `op` needs from the registry, looked up once per op (`unknown()`: its error)."""
+        from distjit.ops import REGISTRY
+        from distjit.ops.registry import Kind
+
+        if op not in REGISTRY:
+            raise unknown()
+        opdef = REGISTRY.get(op)
+        declared = {p.name for p in opdef.params if p.kind is Kind.ATTR}
+        ranks = {name: i for i, name in enumerate(opdef.attr_defaults)}
+        order = {name: ranks.get(name, len(ranks)) for name in declared}
+
+        def holders() -> str:
+            return ", ".join(f"{d.name}.{g}" for d in REGISTRY for g in d.graph_attrs)
+        self.ops[op] = info = (opdef, order, holders)
+        return info
+
+    def loc(self, msg: pb.SourceLoc) -> SourceLoc:
+        """Nodes of one source line share one SourceLoc."""
+        key = (msg.file, msg.line)
+        loc = self.locs.get(key)
+        if loc is None:
+            loc = self.locs[key] = SourceLoc(*key)
+        return loc
 
     def fail(self, what: str) -> FormatError:
         return FormatError(f"{self.where}: {what}")
@@ -504,9 +531,10 @@ class GraphDecoder:
             g.guards[value] = self.model.attribute(guard.value, where, 0, "")
 
     def name(self, v: pb.Value) -> str:
-        if not v.name or not v.name.isprintable():     # control codes would reach terminals and the text form
-            raise self.fail(f"value {len(self.values)} has an empty or unprintable name {v.name[:40]!r}")
-        return v.name
+        name = v.name
+        if not name or not name.isprintable():     # control codes would reach terminals and the text form
+            raise self.fail(f"value {len(self.values)} has an empty or unprintable name {name[:40]!r}")
+        return name
 
     def value(self, number: int, where: str) -> Value:
         if number >= len(self.values):
@@ -525,52 +553,62 @@ class GraphDecoder:
             block.add_return(self.value(r, f"return {i} of a block"))
 
     def node(self, msg: pb.Node, block: Block) -> Node:
-        where = f"node {len(self.values)} ({msg.op[:60]!r})"
-        from distjit.ops import REGISTRY
-        from distjit.ops.registry import Kind
-
-        if msg.op not in REGISTRY:
-            raise self.fail(f"{where}: unknown op {msg.op[:60]!r} (not in this distjit's op registry; if it is "
-                            f"a custom op, import the module that declares it with distjit.custom_op first)")
-        opdef = REGISTRY.get(msg.op)
-        declared = {p.name for p in opdef.params if p.kind is Kind.ATTR}
-        loc = SourceLoc(msg.loc.file, msg.loc.line) if msg.HasField("loc") else None
-        node = Node(msg.op, None, loc)
+        op = msg.op
+        opinfo = self.model.ops.get(op)
+        if opinfo is None:
+            opinfo = self.model.op_info(op, lambda: self.fail(
+                f"node {len(self.values)} ({op[:60]!r}): unknown op {op[:60]!r} (not in this distjit's op "
+                f"registry; if it is a custom op, import the module that declares it with distjit.custom_op "
+                f"first)"))
+        opdef, order, holders = opinfo
+        loc = self.model.loc(msg.loc) if msg.HasField("loc") else None
+        node = Node(op, None, loc)
         node.block = block
+        values = self.values
+        defined = len(values)
         for i, number in enumerate(msg.inputs):
-            node.add_input(self.value(number, f"{where}, input {i}"))
+            if number >= defined:
+                raise self.fail(f"node {defined} ({op[:60]!r}), input {i} refers to value {number}, which is not "
+                                f"defined before it ({defined} values so far)")
+            node.add_input(values[number])
+        attrs = node.attrs
         for a in msg.attrs:
-            if a.name not in declared:
-                raise self.fail(f"{where}: {a.name[:60]!r} is not an attribute of {msg.op} "
-                                f"(it takes: {', '.join(sorted(declared)) or 'none'})")
-            if a.name in node.attrs:
-                raise self.fail(f"{where}: attribute {a.name!r} is given twice")
-            value = self.model.attribute(a.value, f"{where}, attribute {a.name!r}", self.index,
+            name = a.name
+            where = f"node {defined} ({op[:60]!r})"
+            if name not in order:
+                raise self.fail(f"{where}: {name[:60]!r} is not an attribute of {op} "
+                                f"(it takes: {', '.join(sorted(order)) or 'none'})")
+            if name in attrs:
+                raise self.fail(f"{where}: attribute {name!r} is given twice")
+            value = self.model.attribute(a.value, f"{where}, attribute {name!r}", self.index,
                                          f"graph {self.graph.name}, {where}")
-            if isinstance(value, Graph) and a.name not in opdef.graph_attrs:    # a call's callee, a fused expression
-                holders = ", ".join(f"{d.name}.{g}" for d in REGISTRY for g in d.graph_attrs)
-                raise self.fail(f"{where}: attribute {a.name!r} holds a {type(value).__name__}; "
-                                f"only these attributes hold a graph: {holders}")
-            if a.name == "dtype" and not (value is None or isinstance(value, np.dtype)):
+            if isinstance(value, Graph) and name not in opdef.graph_attrs:    # a call's callee, a fused expression
+                raise self.fail(f"{where}: attribute {name!r} holds a {type(value).__name__}; "
+                                f"only these attributes hold a graph: {holders()}")
+            if name == "dtype" and not (value is None or isinstance(value, np.dtype)):
                 raise self.fail(f"{where}: attribute 'dtype' holds a {type(value).__name__}, not a dtype")
-            node.attrs[a.name] = value
+            attrs[name] = value
         # in declared order, as the text parser puts them, so the graph a worker parses from the text form
         # prints as this one; a file written by distjit already has this order
-        order = list(opdef.attr_defaults)
-        node.attrs = dict(sorted(node.attrs.items(), key=lambda kv: order.index(kv[0])))
+        if len(attrs) > 1:
+            ranks = [order[k] for k in attrs]
+            if ranks != sorted(ranks):
+                node.attrs = dict(sorted(attrs.items(), key=lambda kv: order[kv[0]]))
         for b in msg.blocks:
             nb = Block(self.graph, owner=node)
             node.blocks.append(nb)
             self.block(b, nb)
+        outputs = node.outputs
         for o in msg.outputs:
-            v = Value(self.name(o), self.type(o.type, o.name), node=node)
-            node.outputs.append(v)
-            self.values.append(v)
+            name = self.name(o)
+            v = Value(name, self.type(o.type, name), node=node)
+            outputs.append(v)
+            values.append(v)
         return node
 
     def type(self, msg: pb.Type, name: str) -> Type:
         """Types are immutable, and a file repeats a few of them many times: each distinct one is decoded once."""
-        key = msg.SerializeToString(deterministic=True)
+        key = msg.SerializeToString()      # deterministic without asking: a Type has no map fields
         t = self.model.types.get(key)
         if t is None:
             t = self.model.types[key] = self.decode_type(msg, name)

@@ -7,7 +7,7 @@ gives the same bytes. Value numbering is described in distjit.proto (Graph).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -59,23 +59,33 @@ class Encoder:
 
     # ---- graphs ----
     def graph(self, g: Graph) -> int:
-        """Add `g` and the graphs its attributes use (first) to the table; returns its index."""
-        key = id(g)
-        if key in self.graph_index:
-            return self.graph_index[key]
-        if key in self._open:
-            raise FormatError(f"cannot save graph {g.name}: it calls itself (recursive graphs are not supported)")
-        self._open.add(key)
-        for node in g.walk():
-            for value in node.attrs.values():
-                for callee in iter_graphs(value):
-                    self.graph(callee)
-        msg = GraphEncoder(self, g).encode()
-        self._open.discard(key)
-        self.model.graphs.append(msg)
-        self._keep.append(g)
-        self.graph_index[key] = len(self.model.graphs) - 1
-        return self.graph_index[key]
+        """Add `g` and the graphs its attributes use (first, depth first) to the table; returns its index.
+
+        Without recursion: a chain of graphs calling graphs is as deep as the program makes it."""
+        if id(g) in self.graph_index:
+            return self.graph_index[id(g)]
+        stack = [(g, _callees(g))]          # graphs being added, each with the callees it has left to add
+        self._open.add(id(g))
+        while stack:
+            top, callees = stack[-1]
+            for callee in callees:
+                key = id(callee)
+                if key in self.graph_index:
+                    continue
+                if key in self._open:
+                    raise FormatError(f"cannot save graph {callee.name}: it calls itself (recursive graphs are "
+                                      f"not supported)")
+                self._open.add(key)
+                stack.append((callee, _callees(callee)))
+                break
+            else:
+                stack.pop()
+                msg = GraphEncoder(self, top).encode()
+                self._open.discard(id(top))
+                self.model.graphs.append(msg)
+                self._keep.append(top)
+                self.graph_index[id(top)] = len(self.model.graphs) - 1
+        return self.graph_index[id(g)]
 
     # ---- attributes ----
     def attribute(self, value: Any, out: pb.Attribute, where: str) -> None:
@@ -87,6 +97,13 @@ class Encoder:
             _pickle(self, value, out, where)
             return
         raise FormatError(f"{where}: cannot save a value of type {type(value).__name__} ({value!r:.80})")
+
+
+def _callees(g: Graph) -> Iterator[Graph]:
+    """The graphs `g`'s attributes hold (callees, fused expressions), in node and attribute order."""
+    for node in g.walk():
+        for value in node.attrs.values():
+            yield from iter_graphs(value)
 
 
 def _int(enc, v, out, where):
@@ -238,9 +255,14 @@ class GraphEncoder:
         out.returns.extend(self.ref(r, "a block return") for r in block.returns)
 
     def node(self, node: Node, out: pb.Node) -> None:
-        where = f"graph {self.graph.name}, node {node.op} -> {', '.join('%' + o.name for o in node.outputs)}"
         out.op = node.op
-        out.inputs.extend(self.ref(v, where) for v in node.inputs)
+        numbers = self.numbers
+        try:
+            out.inputs.extend([numbers[v] for v in node.inputs])
+        except KeyError:                    # say which input (the message is built only for a failure)
+            for v in node.inputs:
+                self.ref(v, _where(self.graph, node))
+        where = _where(self.graph, node) if node.attrs else ""
         for key, value in node.attrs.items():
             attr = out.attrs.add()
             attr.name = key
@@ -253,6 +275,10 @@ class GraphEncoder:
         if node.loc is not None:
             out.loc.file = node.loc.file
             out.loc.line = node.loc.line
+
+
+def _where(graph: Graph, node: Node) -> str:
+    return f"graph {graph.name}, node {node.op} -> {', '.join('%' + o.name for o in node.outputs)}"
 
 
 # ---- the Function ----------------------------------------------------------------------------------

@@ -146,6 +146,19 @@ def test_fused_regions_are_costed_apart_from_numpy_calls():
     assert slow_fused.graph_seconds(f.graph) == fast.graph_seconds(f.graph)    # unfused: NumPy's rates only
 
 
+def test_an_empty_fused_region_costs_no_work_and_runs(local):
+    """x[:0] ** 2 * y[:0] fuses into a region with no elements: it is costed (no division by its size) and run."""
+    def f(x, y, k: int):
+        return x + np.sum(x[:k] ** 2 * y[:k])
+
+    x, y = np.arange(6.0), np.ones(6)
+    g = distjit.optimize(distjit.trace(lambda x, y: f(x, y, 0), (x, y)))
+    fused = [n for n in g.graph.walk() if n.op == "fused.elementwise"]
+    assert fused and any(v.type.size == 0 for n in fused for v in n.outputs)
+    assert CostModel(REFERENCE).graph_seconds(g.graph) > 0
+    np.testing.assert_allclose(g.run(x, y, cluster=local), f(x, y, 0))
+
+
 # ---- the partitioner decides by predicted time ---------------------------------------------------------------
 
 def _faster(cal, k):
