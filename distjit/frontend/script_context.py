@@ -38,6 +38,53 @@ class ScriptContext(TraceContext):
         self.probing = 0                    # > 0 while a loop's first iteration is traced into a scratch block
         self.passing = 0                    # > 0 while values are passed along (into a loop, out of a branch)
         self.arguments: set[int] = set()    # ids of the proxies of the function's arguments
+        self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
+        self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
+        self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message)
+        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, message, block)]
+
+    def wrap(self, value, view=None):
+        proxy = super().wrap(value, view)
+        if self.made is not None:
+            self.made.append(proxy)
+        return proxy
+
+    def ambiguous_identity(self, proxy, candidates, message: str) -> None:
+        """After a loop, `proxy` is one of `candidates` or an array the loop made, depending on how often it ran.
+
+        Its contents are right, its identity is not known: updating it in place, or reading it after a
+        candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
+        """
+        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message)
+
+    def zero_trip_guard(self, proxy, conditions: list, message: str) -> None:
+        """An in-place update of `proxy` asserts `conditions` (that a loop ran): after zero iterations a name
+        would be another array than the one the compiled code binds it to (script_loops.py)."""
+        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, message, self.builder.block))
+
+    def _assert_ran(self, proxy) -> None:
+        guards = self.zero_trip.get(id(proxy))
+        if not guards:
+            return
+        from distjit.frontend.source import user_loc
+
+        loc = user_loc()
+        for guard in list(guards):
+            if guard[0] is not proxy:
+                continue
+            for c in guard[1]:
+                self.record("prim.Assert", [c], {"message": guard[2]}, loc)
+            if guard[3] is self.builder.block:
+                guards.remove(guard)
+
+    def _check_ambiguous(self, proxy, writing: bool) -> None:
+        entry = self.ambiguous.get(id(proxy))
+        if entry is None or entry[0] is not proxy:
+            return
+        if writing or any(c._version != v for c, v in entry[1]):
+            from distjit.frontend.source import user_loc
+
+            raise ScriptError(entry[2], user_loc())
 
     def note(self, proxy: TracedArray) -> None:
         if self.logs:
@@ -45,6 +92,10 @@ class ScriptContext(TraceContext):
 
     def assign(self, proxy, new, loc=None):
         if isinstance(proxy, TracedArray):
+            if self.ambiguous:
+                self._check_ambiguous(proxy, True)
+            if self.zero_trip:
+                self._assert_ran(proxy)
             self.note(proxy)
         super().assign(proxy, new, loc)
 
@@ -75,6 +126,10 @@ class ScriptContext(TraceContext):
             loc = user_loc()
             for c in guard[1]:
                 self.record("prim.Assert", [c], {"message": guard[2]}, loc)
+        if self.reads is not None and not self.passing:
+            self.reads.add(id(proxy))
+        if self.ambiguous and not self.passing:
+            self._check_ambiguous(proxy, False)
         view = proxy._view
         if view is not None and view[0]._version != view[2]:
             self.note(proxy)
