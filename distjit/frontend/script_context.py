@@ -41,7 +41,8 @@ class ScriptContext(TraceContext):
         self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
         self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message)
-        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, message, block)]
+        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, message or partner, block)]
+        self.linking = 0                       # > 0 while an update follows a zero-trip link
 
     def wrap(self, value, view=None):
         proxy = super().wrap(value, view)
@@ -62,6 +63,13 @@ class ScriptContext(TraceContext):
         would be another array than the one the compiled code binds it to (script_loops.py)."""
         self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, message, self.builder.block))
 
+    def zero_trip_link(self, proxy, before, conditions: list) -> None:
+        """After a loop that may run zero times, `proxy` (the name's array when it ran) and `before` (its array
+        from before the loop) are one array unless `conditions` hold: an update of either reaches the other
+        under that condition."""
+        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, None))
+        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, None))
+
     def _assert_ran(self, proxy) -> None:
         guards = self.zero_trip.get(id(proxy))
         if not guards:
@@ -70,12 +78,28 @@ class ScriptContext(TraceContext):
 
         loc = user_loc()
         for guard in list(guards):
-            if guard[0] is not proxy:
+            if guard[0] is not proxy or guard[3] is None:
                 continue
             for c in guard[1]:
                 self.record("prim.Assert", [c], {"message": guard[2]}, loc)
             if guard[3] is self.builder.block:
                 guards.remove(guard)
+
+    def _follow_links(self, proxy, loc) -> None:
+        import numpy as np
+
+        for guard in self.zero_trip.get(id(proxy), ()):
+            if guard[0] is not proxy or guard[3] is not None:
+                continue
+            ran = guard[1][0]
+            for c in guard[1][1:]:
+                ran = self.function(np.logical_and, (ran, c), {})
+            partner = guard[2]
+            self.linking += 1
+            try:
+                self.assign(partner, self.function(np.where, (ran, partner, proxy), {}), loc)
+            finally:
+                self.linking -= 1
 
     def _check_ambiguous(self, proxy, writing: bool) -> None:
         entry = self.ambiguous.get(id(proxy))

@@ -771,13 +771,18 @@ def _rebind_identities(ctx, state, leaves, ends, trip, cond0, names, site):
             shared.setdefault(k, obj)
             _set_path(state, p, obj)
             if ran is not True and start[p][0] == "obj" and _label_key(start[p]) != k:
-                # after zero iterations the name is its array from before the loop: an in-place update of
-                # either array asserts that the loop ran (as a name first assigned in a loop does when read)
-                message = (f"{name!r} is updated in place after the loop at line {site.line}, which ran zero "
-                           f"times, so it is still the array it named before the loop; the compiled function "
-                           f"assumes the loop ran")
-                for watched in (obj, start[p][1]):
-                    ctx.zero_trip_guard(watched, ran, message)
+                before = start[p][1]
+                alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
+                if lab[0] == "new" and alone and ctx.current(before).type == ctx.current(obj).type:
+                    # after zero iterations the name is still its array from before the loop: an update of
+                    # either reaches the other when the loop did not run (dead code when nothing reads it)
+                    ctx.zero_trip_link(obj, before, ran)
+                else:
+                    message = (f"{name!r} is updated in place after the loop at line {site.line}, which ran zero "
+                               f"times, so it is still the array it named before the loop; the compiled "
+                               f"function assumes the loop ran")
+                    for watched in (obj, before):
+                        ctx.zero_trip_guard(watched, ran, message)
             continue
         candidates = [lab[1] for lab in labels.values() if lab[0] in ("obj", "view", "lost")]
         if ran is not True and start[p][0] == "obj":
