@@ -41,7 +41,7 @@ class ScriptContext(TraceContext):
         self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
         self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message)
-        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, message or partner, block)]
+        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner)]: zero_trip_link
         self.linking = 0                       # > 0 while an update follows a zero-trip link
 
     def wrap(self, value, view=None):
@@ -50,46 +50,26 @@ class ScriptContext(TraceContext):
             self.made.append(proxy)
         return proxy
 
-    def ambiguous_identity(self, proxy, candidates, message: str) -> None:
+    def ambiguous_identity(self, proxy, candidates, message: str, loc) -> None:
         """After a loop, `proxy` is one of `candidates` or an array the loop made, depending on how often it ran.
 
         Its contents are right, its identity is not known: updating it in place, or reading it after a
         candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
         """
-        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message)
-
-    def zero_trip_guard(self, proxy, conditions: list, message: str) -> None:
-        """An in-place update of `proxy` asserts `conditions` (that a loop ran): after zero iterations a name
-        would be another array than the one the compiled code binds it to (script_loops.py)."""
-        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, message, self.builder.block))
+        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc)
 
     def zero_trip_link(self, proxy, before, conditions: list) -> None:
         """After a loop that may run zero times, `proxy` (the name's array when it ran) and `before` (its array
         from before the loop) are one array unless `conditions` hold: an update of either reaches the other
         under that condition."""
-        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, None))
-        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, None))
-
-    def _assert_ran(self, proxy) -> None:
-        guards = self.zero_trip.get(id(proxy))
-        if not guards:
-            return
-        from distjit.frontend.source import user_loc
-
-        loc = user_loc()
-        for guard in list(guards):
-            if guard[0] is not proxy or guard[3] is None:
-                continue
-            for c in guard[1]:
-                self.record("prim.Assert", [c], {"message": guard[2]}, loc)
-            if guard[3] is self.builder.block:
-                guards.remove(guard)
+        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before))
+        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy))
 
     def _follow_links(self, proxy, loc) -> None:
         import numpy as np
 
         for guard in self.zero_trip.get(id(proxy), ()):
-            if guard[0] is not proxy or guard[3] is not None:
+            if guard[0] is not proxy:
                 continue
             ran = guard[1][0]
             for c in guard[1][1:]:
@@ -108,7 +88,8 @@ class ScriptContext(TraceContext):
         if writing or any(c._version != v for c, v in entry[1]):
             from distjit.frontend.source import user_loc
 
-            raise ScriptError(entry[2], user_loc())
+            loc = user_loc()       # the user's line; the loop's when it is read as the function returns
+            raise ScriptError(entry[2], loc if loc is not None and loc.file == entry[3].file else entry[3])
 
     def note(self, proxy: TracedArray) -> None:
         if self.logs:
@@ -118,8 +99,6 @@ class ScriptContext(TraceContext):
         if isinstance(proxy, TracedArray):
             if self.ambiguous:
                 self._check_ambiguous(proxy, True)
-            if self.zero_trip:
-                self._assert_ran(proxy)
             self.note(proxy)
         super().assign(proxy, new, loc)
 

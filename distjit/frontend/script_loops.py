@@ -384,7 +384,8 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
 
     new_proxies = {k: p for k, (p, _) in outer.items() if k not in extra_ids}
     ends = _leaf_ends(results, plans, leaves, stand_ins, {id(p) for p in made})
-    changed = _check_identity(ctx, leaves, ends, direct, touched, reads, names, site)
+    with ctx.passing_along():
+        changed = _check_identity(ctx, leaves, ends, direct, touched, reads, names, site)
 
     for index, p in enumerate(proxies):   # an array updated in place may widen too (a number made a 0-d array)
         if id(p) in outer:
@@ -671,7 +672,7 @@ def _check_identity(ctx, leaves, ends, direct, touched, reads, names, site) -> b
     changed = False
     for path, (entry, got) in leaves.items():
         end = ends.get(path)
-        if end is None or entry is None:
+        if end is None or entry is None or isinstance(ctx.current(entry).type, ScalarType):
             continue
         if got is entry:
             if not (end[0] == "obj" and end[1] is entry):
@@ -715,6 +716,11 @@ def _rebind_identities(ctx, state, leaves, ends, trip, cond0, names, site):
     paths = [p for p in leaves if p in ends]
     if not paths:
         return state
+    with ctx.passing_along():
+        return _rebind(ctx, state, paths, leaves, ends, trip, cond0, names, site)
+
+
+def _rebind(ctx, state, paths, leaves, ends, trip, cond0, names, site):
     start = {p: ("obj", leaves[p][0]) if leaves[p][0] is not None else ("value",) for p in paths}
 
     def step(prev):
@@ -754,36 +760,33 @@ def _rebind_identities(ctx, state, leaves, ends, trip, cond0, names, site):
     for p in paths:
         labels = {_label_key(s[p]): s[p] for s in states}
         current = _get_path(state, p)
-        if not isinstance(current, TracedArray) or any(k[0] == "value" for k in labels):
-            continue
+        if not isinstance(current, TracedArray) or isinstance(current.type, ScalarType) \
+                or any(k[0] == "value" for k in labels):
+            continue                       # a number has no identity to keep
         name = _leaf_name(names, p)
         if len(labels) == 1 and next(iter(labels))[0] != "lost":
             k, lab = next(iter(labels.items()))
-            if lab[0] == "obj":
-                obj = lab[1]
-            elif k in shared:
-                obj = shared[k]
-            elif lab[0] == "view":
-                base, how = lab[1], lab[2]
-                obj = ctx.wrap(ctx._derive(how, ctx.current(base)), (base, how, base._version))
-            else:
-                obj = current
-            shared.setdefault(k, obj)
-            _set_path(state, p, obj)
-            if ran is not True and start[p][0] == "obj" and _label_key(start[p]) != k:
-                before = start[p][1]
-                alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
-                if lab[0] == "new" and alone and ctx.current(before).type == ctx.current(obj).type:
-                    # after zero iterations the name is still its array from before the loop: an update of
-                    # either reaches the other when the loop did not run (dead code when nothing reads it)
-                    ctx.zero_trip_link(obj, before, ran)
+            zero = ran is not True and start[p][0] == "obj" and _label_key(start[p]) != k
+            if not zero:
+                if lab[0] == "obj":
+                    obj = lab[1]
+                elif k in shared:
+                    obj = shared[k]
+                elif lab[0] == "view":
+                    base, how = lab[1], lab[2]
+                    obj = ctx.wrap(ctx._derive(how, ctx.current(base)), (base, how, base._version))
                 else:
-                    message = (f"{name!r} is updated in place after the loop at line {site.line}, which ran zero "
-                               f"times, so it is still the array it named before the loop; the compiled "
-                               f"function assumes the loop ran")
-                    for watched in (obj, before):
-                        ctx.zero_trip_guard(watched, ran, message)
-            continue
+                    obj = current
+                shared.setdefault(k, obj)
+                _set_path(state, p, obj)
+                continue
+            before = start[p][1]
+            alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
+            if lab[0] == "new" and alone and ctx.current(before).type == current.type:
+                # after zero iterations the name is still its array from before the loop: an update of
+                # either reaches the other when the loop did not run (dead code when nothing reads it)
+                ctx.zero_trip_link(current, before, ran)
+                continue
         candidates = [lab[1] for lab in labels.values() if lab[0] in ("obj", "view", "lost")]
         if ran is not True and start[p][0] == "obj":
             candidates.append(start[p][1])
@@ -791,7 +794,7 @@ def _rebind_identities(ctx, state, leaves, ends, trip, cond0, names, site):
                                f"{name!r} is, after the loop at line {site.line}, one array or another depending "
                                f"on how many times the loop ran (or a view made in it); updating it in place, or "
                                f"reading it after one of those arrays was updated, cannot be compiled: copy it "
-                               f"after the loop (`{name} = {name}.copy()`)")
+                               f"after the loop (`{name} = {name}.copy()`)", site.loc)
     return tuple(state)
 
 
