@@ -101,6 +101,8 @@ class ScriptContext(TraceContext):
                 self._check_ambiguous(proxy, True)
             self.note(proxy)
         super().assign(proxy, new, loc)
+        if self.zero_trip and not self.linking and isinstance(proxy, TracedArray):
+            self._follow_links(proxy, loc)
 
     def guard_bound(self, proxy, conditions: list, message: str) -> None:
         """`proxy` holds a name first assigned in a graph loop: its first use asserts that the loop ran.
