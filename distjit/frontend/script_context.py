@@ -41,7 +41,7 @@ class ScriptContext(TraceContext):
         self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
         self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message)
-        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner)]: zero_trip_link
+        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
         self.linking = 0                       # > 0 while an update follows a zero-trip link
 
     def wrap(self, value, view=None):
@@ -56,20 +56,32 @@ class ScriptContext(TraceContext):
         Its contents are right, its identity is not known: updating it in place, or reading it after a
         candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
         """
-        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc)
+        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc,
+                                     self.builder.block)
 
     def zero_trip_link(self, proxy, before, conditions: list) -> None:
         """After a loop that may run zero times, `proxy` (the name's array when it ran) and `before` (its array
         from before the loop) are one array unless `conditions` hold: an update of either reaches the other
         under that condition."""
-        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before))
-        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy))
+        block = self.builder.block
+        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, block))
+        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, block))
+
+    def in_scope(self, block) -> bool:
+        """Whether the block being recorded is `block` or nested in it (a guard made in a loop body or a
+        branch holds values of that block only)."""
+        b = self.builder.block
+        while b is not None:
+            if b is block:
+                return True
+            b = b.owner.block if b.owner is not None else None
+        return False
 
     def _follow_links(self, proxy, loc) -> None:
         import numpy as np
 
         for guard in self.zero_trip.get(id(proxy), ()):
-            if guard[0] is not proxy:
+            if guard[0] is not proxy or not self.in_scope(guard[3]):
                 continue
             ran = guard[1][0]
             for c in guard[1][1:]:
@@ -83,7 +95,7 @@ class ScriptContext(TraceContext):
 
     def _check_ambiguous(self, proxy, writing: bool) -> None:
         entry = self.ambiguous.get(id(proxy))
-        if entry is None or entry[0] is not proxy:
+        if entry is None or entry[0] is not proxy or not self.in_scope(entry[4]):
             return
         if writing or any(c._version != v for c, v in entry[1]):
             from distjit.frontend.source import user_loc
