@@ -377,8 +377,9 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         made, reads = ctx.made, ctx.reads
     finally:
         ctx.made, ctx.reads = saved
-    if saved[0] is not None:          # an enclosing loop's body made and read these too
+    if saved[0] is not None:          # an enclosing loop's body (or if's branch) made and read these too
         saved[0].extend(made)
+    if saved[1] is not None:
         saved[1].update(reads)
     nxt, results = frozen
 
