@@ -42,6 +42,7 @@ class ScriptContext(TraceContext):
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
         self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message)
         self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
+        self.stand_ins: dict[int, object] = {}  # id -> the proxy a loop body gets for a name's start array
         self.linking = 0                       # > 0 while an update follows a zero-trip link
 
     def wrap(self, value, view=None):

@@ -134,8 +134,8 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
         if plan[0] != "out" or plan[4] is not None or not isinstance(obj, TracedArray):
             return
         for side, res in enumerate(plan[2]):
-            if not isinstance(res, Frozen) or id(res.proxy) in made[side]:
-                continue
+            if not isinstance(res, Frozen) or id(res.proxy) in made[side] or id(res.proxy) in ctx.stand_ins:
+                continue         # a loop's start array: the loop body checks its identity (script_loops.py)
             before = res.proxy
             other = cond if side == 1 else ctx.function(np.logical_not, (cond,), {})
             if ctx.current(before).type == ctx.current(obj).type:

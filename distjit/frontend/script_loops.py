@@ -348,6 +348,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
             fresh = ctx.wrap(param)
             leaves[path] = (proxy, fresh)
             stand_ins[id(fresh)] = (path, proxy)
+            ctx.stand_ins[id(fresh)] = fresh
             return fresh
         if kind == "tuple":
             return tuple(bind(p, name, path + (i,)) for i, p in enumerate(plan[1]))
@@ -377,6 +378,8 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         made, reads = ctx.made, ctx.reads
     finally:
         ctx.made, ctx.reads = saved
+        for key in stand_ins:
+            ctx.stand_ins.pop(key, None)
     if saved[0] is not None:          # an enclosing loop's body (or if's branch) made and read these too
         saved[0].extend(made)
     if saved[1] is not None:
@@ -441,7 +444,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         ctx.note(p)
         p._value = next(outputs)
         p._version += 1
-    return _rebind_identities(ctx, new_state, leaves, ends, trip if cond_fn is None else None, cond0, names, site)
+    return _rebind_identities(ctx, new_state, leaves, ends, trip, cond_fn is None, cond0, names, site)
 
 
 def _has_unbound(plans) -> bool:
@@ -712,16 +715,17 @@ def _label_key(label):
     return label
 
 
-def _rebind_identities(ctx, state, leaves, ends, trip, cond0, names, site):
+def _rebind_identities(ctx, state, leaves, ends, trip, counted, cond0, names, site):
     """The loop's named state with each name bound to its array (NOTE: [Identity of loop-carried arrays])."""
     paths = [p for p in leaves if p in ends]
     if not paths:
         return state
     with ctx.passing_along():
-        return _rebind(ctx, state, paths, leaves, ends, trip, cond0, names, site)
+        return _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site)
 
 
-def _rebind(ctx, state, paths, leaves, ends, trip, cond0, names, site):
+def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
+    """`counted`: the loop runs exactly `trip` times (no break, not a while) when it starts."""
     start = {p: ("obj", leaves[p][0]) if leaves[p][0] is not None else ("value",) for p in paths}
 
     def step(prev):
@@ -739,7 +743,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, cond0, names, site):
 
     def key(st):
         return tuple(_label_key(st[p]) for p in paths)
-    exact = isinstance(trip, int) and cond0 is True
+    exact = counted and isinstance(trip, int) and cond0 is True
     states, seen, st = [], {}, start      # the labels after 1, 2, ... iterations, up to where they repeat
     for _ in range(trip if exact else len(paths) + 2):
         st = step(st)
@@ -753,7 +757,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, cond0, names, site):
     else:
         if exact:
             states = states[-1:]
-    ran = True if exact and trip >= 1 else _ran_once(ctx, trip if trip is not None else 1, cond0)
+    ran = True if exact and trip >= 1 else _ran_once(ctx, trip, cond0)
     if ran is False:
         return state
     state = list(state)
