@@ -40,7 +40,7 @@ class ScriptContext(TraceContext):
         self.arguments: set[int] = set()    # ids of the proxies of the function's arguments
         self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
-        self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message)
+        self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message, loc, block)
         self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
         self.stand_ins: dict[int, object] = {}  # id -> the proxy a loop body gets for a name's start array
         self.linking = 0                       # > 0 while an update follows a zero-trip link
@@ -52,7 +52,7 @@ class ScriptContext(TraceContext):
         return proxy
 
     def ambiguous_identity(self, proxy, candidates, message: str, loc) -> None:
-        """After a loop, `proxy` is one of `candidates` or an array the loop made, depending on how often it ran.
+        """After a loop or an if, `proxy` is one of `candidates` or another array, depending on the data.
 
         Its contents are right, its identity is not known: updating it in place, or reading it after a
         candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
@@ -61,9 +61,9 @@ class ScriptContext(TraceContext):
                                      self.builder.block)
 
     def zero_trip_link(self, proxy, before, conditions: list) -> None:
-        """After a loop that may run zero times, `proxy` (the name's array when it ran) and `before` (its array
-        from before the loop) are one array unless `conditions` hold: an update of either reaches the other
-        under that condition."""
+        """`proxy` (a name's array after a loop or an if) is `before` (an array from before it) unless
+        `conditions` hold (the loop ran, the other side of the if ran): an update of either reaches the other
+        through np.where, dead code when nothing reads it."""
         block = self.builder.block
         self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, block))
         self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, block))
