@@ -638,6 +638,16 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
 def _leaf_ends(results, plans, leaves, stand_ins, made_ids) -> dict:
     """path -> the label of the array a carried name holds at the end of the body."""
     ends: dict = {}
+    end_of: dict = {}        # id(an array the body made that a name holds at its end) -> that name's path
+
+    def collect(plan, res, path):
+        if plan[0] == "carry" and path in leaves and isinstance(res, Frozen):
+            end_of.setdefault(id(res.proxy), path)
+        elif plan[0] == "tuple" and isinstance(res, tuple):
+            for i, (p, r) in enumerate(zip(plan[1], res)):
+                collect(p, r, path + (i,))
+    for i, (plan, res) in enumerate(zip(plans, results)):
+        collect(plan, res, (i,))
 
     def label(res):
         if not isinstance(res, Frozen):
@@ -652,6 +662,9 @@ def _leaf_ends(results, plans, leaves, stand_ins, made_ids) -> dict:
             base = view[0]
             if id(base) not in made_ids and id(base) not in stand_ins and not view[1][2]:
                 return ("view", base, view[1])
+            if id(base) in end_of and id(base) not in stand_ins and end_of[id(base)] != end_of.get(id(q)) \
+                    and not view[1][2]:
+                return ("leafview", end_of[id(base)], view[1])     # a view of what another name holds
             return ("lost", base)
         return ("new", id(q))
 
@@ -709,9 +722,9 @@ def _check_identity(ctx, leaves, ends, direct, touched, reads, names, site) -> b
 def _label_key(label):
     if label[0] in ("obj", "lost"):
         return (label[0], id(label[1]))
-    if label[0] == "view":
+    if label[0] in ("view", "leafview"):
         op, attrs, _ = label[2]
-        return ("view", id(label[1]), op, repr(sorted(attrs.items())))
+        return (label[0], id(label[1]) if label[0] == "view" else label[1], op, repr(sorted(attrs.items())))
     return label
 
 
@@ -762,7 +775,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
         return state
     state = list(state)
     shared: dict = {}
-    for p in paths:
+    for p in sorted(paths, key=lambda p: any(s[p][0] == "leafview" for s in states)):
         labels = {_label_key(s[p]): s[p] for s in states}
         current = _get_path(state, p)
         if not isinstance(current, TracedArray) or isinstance(current.type, ScalarType) \
@@ -777,8 +790,8 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                     obj = lab[1]
                 elif k in shared:
                     obj = shared[k]
-                elif lab[0] == "view":
-                    base, how = lab[1], lab[2]
+                elif lab[0] in ("view", "leafview"):
+                    base, how = lab[1] if lab[0] == "view" else _get_path(state, lab[1]), lab[2]
                     obj = ctx.wrap(ctx._derive(how, ctx.current(base)), (base, how, base._version))
                 else:
                     obj = current
@@ -792,7 +805,8 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                 # either reaches the other when the loop did not run (dead code when nothing reads it)
                 ctx.zero_trip_link(current, before, ran)
                 continue
-        candidates = [lab[1] for lab in labels.values() if lab[0] in ("obj", "view", "lost")]
+        candidates = [lab[1] if lab[0] != "leafview" else _get_path(state, lab[1]) for lab in labels.values()
+                      if lab[0] in ("obj", "view", "lost", "leafview")]
         if ran is not True and start[p][0] == "obj":
             candidates.append(start[p][1])
         ctx.ambiguous_identity(current, candidates,
