@@ -665,7 +665,7 @@ def _leaf_ends(results, plans, leaves, stand_ins, made_ids) -> dict:
             if id(base) in end_of and id(base) not in stand_ins and end_of[id(base)] != end_of.get(id(q)) \
                     and not view[1][2]:
                 return ("leafview", end_of[id(base)], view[1])     # a view of what another name holds
-            return ("lost", base)
+            return ("lost", base, stand_ins[id(base)][0] if id(base) in stand_ins else None)
         return ("new", id(q))
 
     def walk(plan, res, path):
@@ -707,7 +707,8 @@ def _check_identity(ctx, leaves, ends, direct, touched, reads, names, site) -> b
                                    f"later ones another; a graph loop runs one body for every iteration",
                              f"copy it before the loop (`{name} = {name}.copy()`), or update it after binding "
                              f"it in the body")
-        if id(got) in reads:
+        flows = any(e == ("leaf", path) for e in ends.values())    # its start array is another name's end
+        if id(got) in reads or flows:
             watched = [entry, entry._view[0] if entry._view is not None else None]
             if end[0] in ("obj", "view", "lost"):
                 watched.append(end[1])
@@ -807,8 +808,16 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                 continue
         candidates = [lab[1] if lab[0] != "leafview" else _get_path(state, lab[1]) for lab in labels.values()
                       if lab[0] in ("obj", "view", "lost", "leafview")]
+        for lab in labels.values():
+            if lab[0] == "lost" and lab[2] is not None:     # a view of a name's start array in the body
+                candidates += [_get_path(state, lab[2]), leaves[lab[2]][0]]
         if ran is not True and start[p][0] == "obj":
             candidates.append(start[p][1])
+        for c in list(candidates):                          # an update of a base reaches its views
+            while isinstance(c, TracedArray) and c._view is not None:
+                c = c._view[0]
+                candidates.append(c)
+        candidates = [c for c in candidates if isinstance(c, TracedArray)]
         ctx.ambiguous_identity(current, candidates,
                                f"{name!r} is, after the loop at line {site.line}, one array or another depending "
                                f"on how many times the loop ran (or a view made in it); updating it in place, or "

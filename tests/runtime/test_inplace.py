@@ -423,3 +423,26 @@ def test_every_level_updates_in_place(tmp_path, level):
     big = np.zeros(BIG)
     g(big.copy(), 3)
     assert _peak_bytes(g, big.copy(), 100) < 1.5 * big.nbytes
+
+
+@pytest.mark.xfail(strict=True, reason="distjit.optimize of this scripted loop makes code that reads a value "
+                                       "before it is bound (UnboundLocalError v12); on integ2 before the identity "
+                                       "work too: found by test_random_update_programs_match_numpy")
+def test_optimized_loop_rebinding_to_an_updated_argument(tmp_path):
+    fn = load(textwrap.dedent("""
+        def f(x, y, n):
+            a = x
+            b = y.copy()
+            v = a[2:]
+            s = a[0, 0]
+            a += 1.5
+            for t in range(n):
+                b = a.copy()
+                b = a
+            a = a * 1.5
+            return a, b, v, s
+    """), tmp_path)
+    x, y = _inputs()
+    scripted = distjit.script(fn)
+    scripted(x.copy(), y.copy(), 0)
+    check(fn, lambda: (x.copy(), y.copy(), 2), [("script optimized", distjit.optimize(scripted.functions[0]))])
