@@ -39,6 +39,71 @@ class ScriptContext(TraceContext):
         self.probing = 0                    # > 0 while a loop's first iteration is traced into a scratch block
         self.passing = 0                    # > 0 while values are passed along (into a loop, out of a branch)
         self.arguments: set[int] = set()    # ids of the proxies of the function's arguments
+        self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
+        self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
+        self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message, loc, block)
+        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
+        self.stand_ins: dict[int, object] = {}  # id -> the proxy a loop body gets for a name's start array
+        self.linking = 0                       # > 0 while an update follows a zero-trip link
+
+    def wrap(self, value, view=None):
+        proxy = super().wrap(value, view)
+        if self.made is not None:
+            self.made.append(proxy)
+        return proxy
+
+    def ambiguous_identity(self, proxy, candidates, message: str, loc) -> None:
+        """After a loop or an if, `proxy` is one of `candidates` or another array, depending on the data.
+
+        Its contents are right, its identity is not known: updating it in place, or reading it after a
+        candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
+        """
+        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc,
+                                     self.builder.block)
+
+    def zero_trip_link(self, proxy, before, conditions: list) -> None:
+        """`proxy` (a name's array after a loop or an if) is `before` (an array from before it) unless
+        `conditions` hold (the loop ran, the other side of the if ran): an update of either reaches the other
+        through np.where, dead code when nothing reads it."""
+        block = self.builder.block
+        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, block))
+        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, block))
+
+    def in_scope(self, block) -> bool:
+        """Whether the block being recorded is `block` or nested in it (a guard made in a loop body or a
+        branch holds values of that block only)."""
+        b = self.builder.block
+        while b is not None:
+            if b is block:
+                return True
+            b = b.owner.block if b.owner is not None else None
+        return False
+
+    def _follow_links(self, proxy, loc) -> None:
+        import numpy as np
+
+        for guard in self.zero_trip.get(id(proxy), ()):
+            if guard[0] is not proxy or not self.in_scope(guard[3]):
+                continue
+            ran = guard[1][0]
+            for c in guard[1][1:]:
+                ran = self.function(np.logical_and, (ran, c), {})
+            partner = guard[2]
+            self.linking += 1
+            try:
+                self.assign(partner, self.function(np.where, (ran, partner, proxy), {}), loc)
+            finally:
+                self.linking -= 1
+
+    def _check_ambiguous(self, proxy, writing: bool) -> None:
+        entry = self.ambiguous.get(id(proxy))
+        if entry is None or entry[0] is not proxy or not self.in_scope(entry[4]):
+            return
+        if writing or any(c._version != v for c, v in entry[1]):
+            from distjit.frontend.source import user_loc
+
+            loc = user_loc()       # the user's line; the loop's when it is read as the function returns
+            raise ScriptError(entry[2], loc if loc is not None and loc.file == entry[3].file else entry[3])
 
     def note(self, proxy: TracedArray) -> None:
         if self.logs:
@@ -46,6 +111,13 @@ class ScriptContext(TraceContext):
 
     def writing(self, proxy):
         self.note(proxy)
+
+    def assign(self, proxy, new, loc=None):
+        if isinstance(proxy, TracedArray) and self.ambiguous:
+            self._check_ambiguous(proxy, True)
+        super().assign(proxy, new, loc)
+        if self.zero_trip and not self.linking and isinstance(proxy, TracedArray):
+            self._follow_links(proxy, loc)
 
     def guard_bound(self, proxy, conditions: list, message: str) -> None:
         """`proxy` holds a name first assigned in a graph loop: its first use asserts that the loop ran.
@@ -74,6 +146,10 @@ class ScriptContext(TraceContext):
             loc = user_loc()
             for c in guard[1]:
                 self.record("prim.Assert", [c], {"message": guard[2]}, loc)
+        if self.reads is not None and not self.passing:
+            self.reads.add(id(proxy))
+        if self.ambiguous and not self.passing:
+            self._check_ambiguous(proxy, False)
         view = proxy._view
         if view is not None and view[0]._version != view[2]:
             self.note(proxy)

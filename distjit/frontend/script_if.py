@@ -61,9 +61,17 @@ def _graph_if(cond: TracedArray, then_fn, else_fn, state, names, site: Site):
     node.add_input(cond_value)
     blocks = [Block(ctx.graph, owner=node), Block(ctx.graph, owner=node)]
     node.blocks = blocks
-    results, updated = [], []
+    results, updated, made = [], [], []
     for block, fn in zip(blocks, (then_fn, else_fn)):
-        frozen, outer = trace_branch(ctx, block, fn)
+        saved = ctx.made
+        ctx.made = []
+        try:
+            frozen, outer = trace_branch(ctx, block, fn)
+            made.append({id(p) for p in ctx.made})
+            if saved is not None:
+                saved.extend(ctx.made)
+        finally:
+            ctx.made = saved
         results.append(frozen)
         updated.append(outer)
     # In-place updates of outer arrays: the side that did not update one passes its old value.
@@ -107,4 +115,36 @@ def _graph_if(cond: TracedArray, then_fn, else_fn, state, names, site: Site):
         ctx.note(proxy)
         proxy._value = next(outputs)
         proxy._version += 1
+    _link_sides(ctx, cond, plans, new_state, made, names, site)
     return new_state
+
+
+def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site) -> None:
+    """A name bound to an array from before the `if` on one side (`a = x`) is that array when the side runs:
+    the merged array and it are linked, an in-place update of either reaching the other on that side."""
+    import numpy as np
+
+    from distjit.frontend.script_merge import Frozen
+
+    def walk(plan, obj, name):
+        if plan[0] == "tuple":
+            for i, (p, o) in enumerate(zip(plan[1], obj)):
+                walk(p, o, f"{name}[{i}]")
+            return
+        if plan[0] != "out" or plan[4] is not None or not isinstance(obj, TracedArray):
+            return
+        for side, res in enumerate(plan[2]):
+            if not isinstance(res, Frozen) or id(res.proxy) in made[side] or id(res.proxy) in ctx.stand_ins:
+                continue         # a loop's start array: the loop body checks its identity (script_loops.py)
+            before = res.proxy
+            other = cond if side == 1 else ctx.function(np.logical_not, (cond,), {})
+            if ctx.current(before).type == ctx.current(obj).type:
+                ctx.zero_trip_link(obj, before, [other])
+            else:
+                ctx.ambiguous_identity(obj, [before], f"{name!r} is, after the if at line {site.line}, an array "
+                                       f"from before it on one side only; updating it in place, or reading it "
+                                       f"after that array was updated, cannot be compiled: copy it in that branch",
+                                       site.loc)
+    with ctx.passing_along():
+        for i, (plan, obj) in enumerate(zip(plans, state)):
+            walk(plan, obj, names[i] if i < len(names) else "value")

@@ -255,16 +255,17 @@ def _graph_loop(ctx: ScriptContext, trip, cond0, item_fn, body_fn, cond_fn, stat
     with ctx.passing_along():
         plans = [_entry_plan(obj) for obj in entry]
     extra_proxies: dict[int, TracedArray] = {}
+    direct: set = set()      # paths of the leaves that are their entry array at the end of the body
     for _attempt in range(_MAX_FIXPOINT):
         result = _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
-                           merger, emit=False)
+                           merger, direct, emit=False)
         changed, plans, new_proxies = result
         if new_proxies:
             extra_proxies.update(new_proxies)
             changed = True
         if not changed:
             return _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
-                             merger, emit=True)
+                             merger, direct, emit=True)
     raise site_error(site, "the types of the values this loop carries do not settle",
                      "give each variable one type before the loop (e.g. 0.0 for a float, np.zeros(...) for arrays)")
 
@@ -289,7 +290,8 @@ def _entry_plan(obj):
 # ("carry", type, None, Undefined): its value after the loop is guarded by the loop having run.
 
 
-def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site, merger, emit):
+def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site, merger, direct,
+              emit):
     node = Node("prim.Loop", {}, site.loc)
     body = Block(ctx.graph, owner=node)
     node.blocks = [body]
@@ -327,10 +329,10 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         return undo
 
     param_iter = iter(params)
-    stand_ins: list = []     # (fresh proxy given to the body, the array it stands for)
-    names_iter = iter(names)
+    stand_ins: dict = {}     # id(fresh proxy given to the body) -> (its leaf's path, the array it stands for)
+    leaves: dict = {}        # path of a carried leaf -> (entry array or None, what the body got)
 
-    def bind(plan, name="value"):
+    def bind(plan, name="value", path=()):
         kind = plan[0]
         if kind == "list":
             return RowList(plan[1], name, site, body)
@@ -341,20 +343,22 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         if kind == "carry":
             param = next(param_iter)
             proxy = plan[2]
-            if proxy is not None and id(proxy) in extra_ids:
+            if proxy is not None and path in direct:
+                leaves[path] = (proxy, proxy)
                 return proxy
             fresh = ctx.wrap(param)
-            if proxy is not None:
-                stand_ins.append((fresh, proxy))
+            leaves[path] = (proxy, fresh)
+            stand_ins[id(fresh)] = (path, proxy)
+            ctx.stand_ins[id(fresh)] = fresh
             return fresh
         if kind == "tuple":
-            return tuple(bind(p) for p in plan[1])
+            return tuple(bind(p, name, path + (i,)) for i, p in enumerate(plan[1]))
         return plan[1]
 
     def setup_all():
         setup()
         nonlocal bound
-        bound = tuple(bind(p, n) for p, n in zip(plans, names))
+        bound = tuple(bind(p, n, (i,)) for i, (p, n) in enumerate(zip(plans, names)))
         return undo
     bound: tuple = ()
 
@@ -368,15 +372,26 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         nxt = True if cond_fn is None else truth(cond_fn(result), site)
         return (nxt, result)
     touched: set = set()
-    frozen, outer = trace_branch(ctx, body, run, setup=setup_all, finish=finish, watch=proxies, touched=touched)
+    saved = ctx.made, ctx.reads
+    ctx.made, ctx.reads = [], set()
+    try:
+        frozen, outer = trace_branch(ctx, body, run, setup=setup_all, finish=finish, watch=proxies, touched=touched)
+        made, reads = ctx.made, ctx.reads
+    finally:
+        ctx.made, ctx.reads = saved
+        for key in stand_ins:
+            ctx.stand_ins.pop(key, None)
+    if saved[0] is not None:          # an enclosing loop's body (or if's branch) made and read these too
+        saved[0].extend(made)
+    if saved[1] is not None:
+        saved[1].update(reads)
     nxt, results = frozen
 
     new_proxies = {k: p for k, (p, _) in outer.items() if k not in extra_ids}
-    # A name's array updated in place (`acc += row`) is the same object as before the loop: every alias sees it.
-    for fresh, proxy in stand_ins:
-        if id(fresh) in touched and id(proxy) not in extra_ids:
-            new_proxies[id(proxy)] = proxy
-    changed = False
+    ends = _leaf_ends(results, plans, leaves, stand_ins, {id(p) for p in made})
+    with ctx.passing_along():
+        changed = _check_identity(ctx, leaves, ends, direct, touched, reads, names, site)
+
     for index, p in enumerate(proxies):   # an array updated in place may widen too (a number made a 0-d array)
         if id(p) in outer:
             t = carried_types[len(carried_types) - len(proxies) + index]
@@ -430,7 +445,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         ctx.note(p)
         p._value = next(outputs)
         p._version += 1
-    return new_state
+    return _rebind_identities(ctx, new_state, leaves, ends, trip, cond_fn is None, cond0, names, site)
 
 
 def _has_unbound(plans) -> bool:
@@ -604,3 +619,225 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
         return Undefined(name, f"it is first assigned inside the loop at line {site.line}, to a value that "
                                f"cannot be carried by a graph loop")
     return plan[1]
+
+
+# NOTE: [Identity of loop-carried arrays]
+# Python names bind objects: after `b = a` both names are one array, `v = a[1:]` is a view of it, and
+# `a, b = b, a` swaps two arrays without copying. A prim.Loop carries values, one per name, so the body
+# is traced once for every iteration; that is right only if what the body does to the arrays its names
+# hold at its start is the same on every iteration. Each carried name's array at the end of the body is
+# labelled (`_leaf_ends`): the array the name held at the start ("own", bound directly from then on, so
+# its aliases and views before the loop see its updates), another name's start array ("leaf"), an array
+# from before the loop ("obj"), a static view of one ("view"), or an array the body made ("new").
+# `_check_identity` refuses, at the loop, a body whose start arrays are updated in place or read after a
+# same-array update while names move between arrays; `_rebind_identities` follows the labels through
+# the iterations to give each name after the loop its array (aliases share one proxy, views are views
+# again), and an array that depends on how often the loop ran becomes a guarded proxy
+# (ScriptContext.ambiguous_identity).
+
+
+def _leaf_ends(results, plans, leaves, stand_ins, made_ids) -> dict:
+    """path -> the label of the array a carried name holds at the end of the body."""
+    ends: dict = {}
+    end_of: dict = {}        # id(an array the body made that a name holds at its end) -> that name's path
+
+    def collect(plan, res, path):
+        if plan[0] == "carry" and path in leaves and isinstance(res, Frozen):
+            end_of.setdefault(id(res.proxy), path)
+        elif plan[0] == "tuple" and isinstance(res, tuple):
+            for i, (p, r) in enumerate(zip(plan[1], res)):
+                collect(p, r, path + (i,))
+    for i, (plan, res) in enumerate(zip(plans, results)):
+        collect(plan, res, (i,))
+
+    def label(res):
+        if not isinstance(res, Frozen):
+            return ("value",)
+        q = res.proxy
+        if id(q) in stand_ins:
+            return ("leaf", stand_ins[id(q)][0])
+        if id(q) not in made_ids:
+            return ("obj", q)
+        view = q._view
+        if view is not None:
+            base = view[0]
+            if id(base) not in made_ids and id(base) not in stand_ins and not view[1][2]:
+                return ("view", base, view[1])
+            if id(base) in end_of and id(base) not in stand_ins and end_of[id(base)] != end_of.get(id(q)) \
+                    and not view[1][2]:
+                return ("leafview", end_of[id(base)], view[1])     # a view of what another name holds
+            return ("lost", base, stand_ins[id(base)][0] if id(base) in stand_ins else None)
+        return ("new", id(q))
+
+    def walk(plan, res, path):
+        if plan[0] == "carry" and path in leaves:
+            ends[path] = label(res)
+        elif plan[0] == "tuple" and isinstance(res, tuple):
+            for i, (p, r) in enumerate(zip(plan[1], res)):
+                walk(p, r, path + (i,))
+    for i, (plan, res) in enumerate(zip(plans, results)):
+        walk(plan, res, (i,))
+    return ends
+
+
+def _leaf_name(names, path) -> str:
+    return names[path[0]] + "".join(f"[{i}]" for i in path[1:])
+
+
+def _check_identity(ctx, leaves, ends, direct, touched, reads, names, site) -> bool:
+    """Bind directly the names that keep their array; refuse a body that is not the same on every iteration
+    (NOTE: [Identity of loop-carried arrays]). Returns whether the loop must be traced again."""
+    changed = False
+    for path, (entry, got) in leaves.items():
+        end = ends.get(path)
+        if end is None or entry is None or isinstance(ctx.current(entry).type, ScalarType):
+            continue
+        if got is entry:
+            if not (end[0] == "obj" and end[1] is entry):
+                direct.discard(path)
+                changed = True
+            continue
+        if end == ("leaf", path):
+            direct.add(path)
+            changed = True
+            continue
+        name = _leaf_name(names, path)
+        if id(got) in touched:
+            raise site_error(site, f"{name!r} is updated in place in this loop and then bound to another array, "
+                                   f"so the first iteration would update the array it named before the loop and "
+                                   f"later ones another; a graph loop runs one body for every iteration",
+                             f"copy it before the loop (`{name} = {name}.copy()`), or update it after binding "
+                             f"it in the body")
+        flows = any(e == ("leaf", path) for e in ends.values())    # its start array is another name's end
+        if id(got) in reads or flows:
+            watched = [entry, entry._view[0] if entry._view is not None else None]
+            if end[0] in ("obj", "view", "lost"):
+                watched.append(end[1])
+            if any(w is not None and id(w) in touched for w in watched):
+                raise site_error(site, f"{name!r} is read in this loop while the array it may be (or view) is "
+                                       f"updated in place, and it is bound to another array by the end of the "
+                                       f"body; a graph loop runs one body for every iteration",
+                                 f"copy it where it is bound (`{name} = ....copy()`)")
+    return changed
+
+
+def _label_key(label):
+    if label[0] in ("obj", "lost"):
+        return (label[0], id(label[1]))
+    if label[0] in ("view", "leafview"):
+        op, attrs, _ = label[2]
+        return (label[0], id(label[1]) if label[0] == "view" else label[1], op, repr(sorted(attrs.items())))
+    return label
+
+
+def _rebind_identities(ctx, state, leaves, ends, trip, counted, cond0, names, site):
+    """The loop's named state with each name bound to its array (NOTE: [Identity of loop-carried arrays])."""
+    paths = [p for p in leaves if p in ends]
+    if not paths:
+        return state
+    with ctx.passing_along():
+        return _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site)
+
+
+def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
+    """`counted`: the loop runs exactly `trip` times (no break, not a while) when it starts."""
+    start = {p: ("obj", leaves[p][0]) if leaves[p][0] is not None else ("value",) for p in paths}
+
+    def step(prev):
+        nxt = {}
+        for p in paths:
+            end = ends[p]
+            if end[0] == "leaf":
+                lab = prev.get(end[1], ("value",))
+                nxt[p] = ("new", lab[1], lab[2] + 1) if lab[0] == "new" else lab
+            elif end[0] == "new":
+                nxt[p] = ("new", end[1], 0)
+            else:
+                nxt[p] = end
+        return nxt
+
+    def key(st):
+        return tuple(_label_key(st[p]) for p in paths)
+    exact = counted and isinstance(trip, int) and cond0 is True
+    states, seen, st = [], {}, start      # the labels after 1, 2, ... iterations, up to where they repeat
+    for _ in range(trip if exact else len(paths) + 2):
+        st = step(st)
+        if key(st) in seen:
+            j = seen[key(st)]
+            if exact:
+                states = [states[j + (trip - 1 - j) % (len(states) - j)]]
+            break
+        seen[key(st)] = len(states)
+        states.append(st)
+    else:
+        if exact:
+            states = states[-1:]
+    ran = True if exact and trip >= 1 else _ran_once(ctx, trip, cond0)
+    if ran is False:
+        return state
+    state = list(state)
+    shared: dict = {}
+    for p in sorted(paths, key=lambda p: any(s[p][0] == "leafview" for s in states)):
+        labels = {_label_key(s[p]): s[p] for s in states}
+        current = _get_path(state, p)
+        if not isinstance(current, TracedArray) or isinstance(current.type, ScalarType) \
+                or any(k[0] == "value" for k in labels):
+            continue                       # a number has no identity to keep
+        name = _leaf_name(names, p)
+        if len(labels) == 1 and next(iter(labels))[0] != "lost":
+            k, lab = next(iter(labels.items()))
+            zero = ran is not True and start[p][0] == "obj" and _label_key(start[p]) != k
+            if not zero:
+                if lab[0] == "obj":
+                    obj = lab[1]
+                elif k in shared:
+                    obj = shared[k]
+                elif lab[0] in ("view", "leafview"):
+                    base, how = lab[1] if lab[0] == "view" else _get_path(state, lab[1]), lab[2]
+                    obj = ctx.wrap(ctx._derive(how, ctx.current(base)), (base, how, base._version))
+                else:
+                    obj = current
+                shared.setdefault(k, obj)
+                _set_path(state, p, obj)
+                continue
+            before = start[p][1]
+            alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
+            if lab[0] == "new" and alone and ctx.current(before).type == current.type:
+                # after zero iterations the name is still its array from before the loop: an update of
+                # either reaches the other when the loop did not run (dead code when nothing reads it)
+                ctx.zero_trip_link(current, before, ran)
+                continue
+        candidates = [lab[1] if lab[0] != "leafview" else _get_path(state, lab[1]) for lab in labels.values()
+                      if lab[0] in ("obj", "view", "lost", "leafview")]
+        for lab in labels.values():
+            if lab[0] == "lost" and lab[2] is not None:     # a view of a name's start array in the body
+                candidates += [_get_path(state, lab[2]), leaves[lab[2]][0]]
+        if ran is not True and start[p][0] == "obj":
+            candidates.append(start[p][1])
+        for c in list(candidates):                          # an update of a base reaches its views
+            while isinstance(c, TracedArray) and c._view is not None:
+                c = c._view[0]
+                candidates.append(c)
+        candidates = [c for c in candidates if isinstance(c, TracedArray)]
+        ctx.ambiguous_identity(current, candidates,
+                               f"{name!r} is, after the loop at line {site.line}, one array or another depending "
+                               f"on how many times the loop ran (or a view made in it); updating it in place, or "
+                               f"reading it after one of those arrays was updated, cannot be compiled: copy it "
+                               f"after the loop (`{name} = {name}.copy()`)", site.loc)
+    return tuple(state)
+
+
+def _get_path(state, path):
+    obj = state[path[0]]
+    for i in path[1:]:
+        obj = obj[i] if isinstance(obj, tuple) else None
+    return obj
+
+
+def _set_path(state: list, path, obj) -> None:
+    if len(path) == 1:
+        state[path[0]] = obj
+        return
+    inner = list(state[path[0]])
+    _set_path(inner, path[1:], obj)
+    state[path[0]] = tuple(inner)

@@ -16,9 +16,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 import distjit
+from distjit.errors import DistJitError, ExecutionError, ScriptError
 from distjit.core.inplace import checked_outputs, copied_on_entry, plan_in_place, updates_in_place
 from distjit.ir.graph import Graph
 from distjit.runtime.executor import compile_graph
@@ -44,25 +45,23 @@ STATEMENTS = [
     "a[1:] = a[:-1]",
     "a = a * {c}",
     "x[{i}, {j}] = {c}",
+    "a, b = b, a",
 ]
-
-
-# The script frontend loses an alias that a loop body makes or breaks (`v = a[1:]` or `b = a` in a loop, then a
-# write of `a` after the loop that NumPy shows through it; `a = a * c` in a loop, after `a` was the argument):
-# a limit of the frontend's loop merging, with or without in-place updates, so these are drawn outside loops.
-REBINDS_VIEW = {"v = a[{i}:]", "b = a", "a = a * {c}"}
 
 
 @st.composite
 def programs(draw):
-    def stmt(in_loop=False):
-        menu = [s for s in STATEMENTS if not (in_loop and s in REBINDS_VIEW)]
-        return draw(st.sampled_from(menu)).format(
+    # Every statement may be in the loop: aliases made and broken there (`b = a`, `a, b = b, a`), views
+    # re-made (`v = a[{i}:]`) and `a = a * c` after `a` was the argument (NOTE: [Identity of loop-carried
+    # arrays] in script_loops.py). What a graph loop cannot do is a ScriptError or a failed assertion at
+    # the user's line (see `check_or_refused`), never another result.
+    def stmt():
+        return draw(st.sampled_from(STATEMENTS)).format(
             i=draw(st.integers(0, 3)), j=draw(st.integers(0, 4)), k=draw(st.integers(0, 3)),
             c=draw(st.sampled_from(["1.5", "-2.0", "0.25"])))
 
     before = [stmt() for _ in range(draw(st.integers(0, 3)))]
-    loop = [stmt(True) for _ in range(draw(st.integers(0, 4)))]
+    loop = [stmt() for _ in range(draw(st.integers(0, 4)))]
     after = [stmt() for _ in range(draw(st.integers(0, 3)))]
     own = draw(st.booleans())              # a = x.copy(), or a = x: writes reach the caller's array
     lines = ["def f(x, y, n):",
@@ -76,7 +75,7 @@ def programs(draw):
         lines += ["        " + s for s in loop]
     lines += ["    " + s for s in after]
     lines.append("    return a, b, v, s")
-    return "\n".join(lines) + "\n", draw(st.integers(0, 3))
+    return "\n".join(lines) + "\n", draw(st.integers(0, 3)), draw(st.integers(0, 3))
 
 
 def load(source: str, tmp_path, name: str = "f"):
@@ -106,20 +105,34 @@ def _inputs():
     return rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
 
 
+def refused(error: Exception, fn) -> bool:
+    """A clear refusal: a ScriptError, or a failed assertion of the graph, at a line of the user's file."""
+    where = fn.__code__.co_filename
+    return isinstance(error, ScriptError) and where in str(error) or \
+        isinstance(error, ExecutionError) and "assertion failed" in str(error) and where in str(error)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs())
 def test_random_update_programs_match_numpy(tmp_path, program):
-    source, n = program
+    source, n, n2 = program
     fn = load(source, tmp_path)
     x, y = _inputs()
-    scripted = distjit.script(fn)
     traced = distjit.trace(fn, (x.copy(), y.copy(), n))
-    optimized = distjit.optimize(traced)
-    scripted(x.copy(), y.copy(), n)                         # compiles (and plans) the signature
-    signature = scripted.functions[0]
-    runners = [("script", scripted), ("trace", traced), ("trace optimized", optimized),
-               ("script optimized", distjit.optimize(signature)), ("script interpreted", signature.interpret)]
-    check(fn, lambda: (x.copy(), y.copy(), n), runners)
+    check(fn, lambda: (x.copy(), y.copy(), n), [("trace", traced), ("trace optimized", distjit.optimize(traced))])
+    scripted = distjit.script(fn)
+    for trips in (n, n2):                                   # one signature: the trip count is a graph input
+        try:
+            scripted(x.copy(), y.copy(), trips)             # compiles (and plans) the signature
+        except DistJitError as e:
+            assert refused(e, fn), e
+            event("script refused")
+            continue
+        signature = scripted.functions[0]
+        runners = [("script", scripted), ("script optimized", distjit.optimize(signature)),
+                   ("script interpreted", signature.interpret)]
+        check(fn, lambda: (x.copy(), y.copy(), trips), runners)
+        event("script ran")
 
 
 def test_an_update_through_a_view_reaches_the_base(tmp_path):
@@ -410,3 +423,26 @@ def test_every_level_updates_in_place(tmp_path, level):
     big = np.zeros(BIG)
     g(big.copy(), 3)
     assert _peak_bytes(g, big.copy(), 100) < 1.5 * big.nbytes
+
+
+@pytest.mark.xfail(strict=True, reason="distjit.optimize of this scripted loop makes code that reads a value "
+                                       "before it is bound (UnboundLocalError v12); on integ2 before the identity "
+                                       "work too: found by test_random_update_programs_match_numpy")
+def test_optimized_loop_rebinding_to_an_updated_argument(tmp_path):
+    fn = load(textwrap.dedent("""
+        def f(x, y, n):
+            a = x
+            b = y.copy()
+            v = a[2:]
+            s = a[0, 0]
+            a += 1.5
+            for t in range(n):
+                b = a.copy()
+                b = a
+            a = a * 1.5
+            return a, b, v, s
+    """), tmp_path)
+    x, y = _inputs()
+    scripted = distjit.script(fn)
+    scripted(x.copy(), y.copy(), 0)
+    check(fn, lambda: (x.copy(), y.copy(), 2), [("script optimized", distjit.optimize(scripted.functions[0]))])

@@ -1,0 +1,148 @@
+"""Python object identity through scripted loops and ifs (NOTE: [Identity of loop-carried arrays] in script_loops.py).
+
+Two names bound to one array are one array, a view made in a loop is a view after it, a swap moves
+arrays, not copies: every program runs scripted and eagerly on two input sets, and the results and
+the caller's arrays after the call must be NumPy's. A program whose aliasing a graph cannot follow is
+refused with a ScriptError at a line of its own file, never compiled to another result.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import distjit
+from distjit.errors import ScriptError
+from tests.compare import assert_same, fresh
+
+
+def alias_then_write(x):
+    a = x.copy()
+    b = x * 2.0
+    for t in range(20):                 # longer than UNROLL_LIMIT: a prim.Loop with a known trip count
+        a = a + 1.0
+        b = a
+    a[0, 0] = 100.0                     # b is a: it sees the write
+    return a, b
+
+
+def view_remade(x):
+    a = x.copy()
+    v = a[2:]
+    for t in range(20):
+        v = a[1:]
+        v[0, 0] = v[0, 0] + 1.0         # reaches a
+        a[2, 1] = 5.0                   # seen through v
+    a[1, 2] = -3.0
+    v[1, 3] = 9.0
+    return a, v
+
+
+def swap(x, y):
+    a, b = x, y
+    for t in range(19):
+        a, b = b, a
+    a[0, 0] = 7.0                       # after an odd number of swaps a is y, the caller's array
+    return a, b
+
+
+def swap_double_buffer(x):
+    a = x.copy()
+    b = np.zeros_like(x)
+    for t in range(20):
+        b = a * 0.5
+        a, b = b, a
+    b[0, 0] = 3.0
+    return a, b
+
+
+def rebound_zero_trip(x, n):
+    a = x
+    for t in range(n):                  # may run zero times: then a is still x
+        a = a * 1.5
+        a[0, 0] = 1.5
+    a[0, 0] = -2.0
+    return a
+
+
+def if_binds_an_outer_array(x, y):
+    b = x * 2.0
+    if x.sum() > 0:
+        a = b
+    else:
+        a = y * 3.0
+    b[0, 0] = -2.0                      # a is b on the then side
+    return a, b
+
+
+def _inputs():
+    rng = np.random.default_rng(7)
+    return [(rng.standard_normal((4, 5)), rng.standard_normal((4, 5))),
+            (-np.abs(rng.standard_normal((4, 5))), rng.standard_normal((4, 5)))]
+
+
+def _check(fn, args_list):
+    compiled = distjit.script(fn)
+    for args in args_list:
+        got_args, want_args = fresh(args), fresh(args)
+        want = fn(*want_args)
+        got = compiled(*got_args)
+        assert_same(got, want, 0.0, f"{fn.__name__}: result")
+        assert_same(got_args, want_args, 0.0, f"{fn.__name__}: the caller's arrays after the call")
+
+
+@pytest.mark.parametrize("fn", [alias_then_write, view_remade, swap_double_buffer])
+def test_identity_through_a_loop(fn):
+    _check(fn, [(x,) for x, _ in _inputs()])
+
+
+def test_a_swap_moves_the_callers_arrays():
+    _check(swap, _inputs())
+
+
+def test_if_keeps_the_identity_of_an_array_from_before_it():
+    _check(if_binds_an_outer_array, _inputs())
+
+
+def test_a_name_rebound_by_a_loop_that_may_not_run_is_still_its_array():
+    _check(rebound_zero_trip, [(x, n) for (x, _), n in zip(_inputs() * 2, (0, 1, 3, 0))])
+
+
+def updated_then_rebound(x, n):
+    a = x
+    for t in range(n):
+        a *= 2.0                        # the caller's x on the first iteration only
+        a = a * 3.0
+    return a
+
+
+def swap_updating(x, y):
+    a, b = x.copy(), y.copy()
+    for t in range(20):
+        a[0, 0] += 1.0                  # a different array on every other iteration
+        a, b = b, a
+    return a, b
+
+
+def alias_after_a_loop_that_may_not_run(x, n):
+    a = x.copy()
+    b = x * 2.0
+    for t in range(n):
+        a = a + 1.0
+        b = a
+    a[0, 0] = 100.0                     # b is a unless the loop ran zero times
+    return a, b
+
+
+@pytest.mark.parametrize("fn, args, line", [
+    (updated_then_rebound, (np.ones((2, 3)), 3), "for t in range(n):"),
+    (swap_updating, (np.ones((2, 3)), np.zeros((2, 3))), "for t in range(20):"),
+    (alias_after_a_loop_that_may_not_run, (np.ones((2, 3)), 3), "a[0, 0] = 100.0"),
+])
+def test_aliasing_a_graph_cannot_follow_is_refused_at_the_users_line(fn, args, line):
+    with pytest.raises(ScriptError) as info:
+        distjit.script(fn)(*fresh(args))
+    loc = info.value.loc
+    assert loc is not None and loc.file == __file__
+    import linecache
+
+    assert line in linecache.getline(__file__, loc.line)
