@@ -19,8 +19,8 @@ from __future__ import annotations
 import sys
 
 # distjit's runtime dependencies and their lowest versions: pyproject.toml's, which a test compares with these.
-REQUIREMENTS = {"numpy": "2.0", "protobuf": "7.35.1", "cloudpickle": "3.0", "isal": "1.6"}
-MODULES = {"numpy": "numpy", "protobuf": "google.protobuf", "cloudpickle": "cloudpickle", "isal": "isal"}
+REQUIREMENTS = {"numpy": "2.0", "protobuf": "7.35.1", "cloudpickle": "3.0", "isal": "1.6", "numba": "0.60"}
+MODULES = {"numpy": "numpy", "protobuf": "google.protobuf", "cloudpickle": "cloudpickle", "isal": "isal", "numba": "numba"}
 EXIT_CLUSTER = 3
 
 
