@@ -25,6 +25,7 @@ from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.core.aliasing import ancestor_in
+from distjit.core.liveness import nested_reads
 from distjit.passes.util import constant_value, detach, new_node, opdef
 
 MIN_GROUP = 2
@@ -75,12 +76,10 @@ def _block(graph: Graph, block: Block, ctx: PassContext, counter: list[int]) -> 
                 closed.add(g)
         else:
             closed.update(producers)
-        # Reads from nested blocks count as reads by this node.
-        for b in node.blocks:
-            for inner in b.walk():
-                for v in inner.inputs:
-                    if v.node in parent and v.node.block is block:
-                        closed.add(find(v.node))
+        # Reads from nested blocks (their nodes' inputs and what they return) count as reads by this node.
+        for v in nested_reads(node):
+            if v.node in parent and v.node.block is block:
+                closed.add(find(v.node))
     groups: dict[Node, list[Node]] = {}
     for node in block.nodes:
         if node in parent:

@@ -425,9 +425,6 @@ def test_every_level_updates_in_place(tmp_path, level):
     assert _peak_bytes(g, big.copy(), 100) < 1.5 * big.nbytes
 
 
-@pytest.mark.xfail(strict=True, reason="distjit.optimize of this scripted loop makes code that reads a value "
-                                       "before it is bound (UnboundLocalError v12); on integ2 before the identity "
-                                       "work too: found by test_random_update_programs_match_numpy")
 def test_optimized_loop_rebinding_to_an_updated_argument(tmp_path):
     fn = load(textwrap.dedent("""
         def f(x, y, n):
