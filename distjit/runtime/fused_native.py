@@ -29,25 +29,22 @@ loops run over ``o0.shape[d]``: every bound is a dimension of views NumPy made f
 S (NOTE: [Native loop bounds]); the caller keeps lo + m <= rows and m <= the slots'
 rows. Kernels are ``nogil``: the fused evaluator's threads split the blocks.
 
-Compiled kernels are cached on disk (`kernel_module`): numba's ``cache=True`` caches
-only functions defined in a file, so the generated source is written,
-content-addressed, into a private directory and imported from there.
+Compiled kernels are cached on disk (`kernel_module`) as native regions are: numba's
+``cache=True`` caches only functions defined in a file, so the generated source is
+written, content-addressed, into `<cache>/kernels` and imported from there
+(runtime/native/cache.py, NOTE: [Caching native code]).
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
-import os
-import stat
-import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
 from distjit.ops import get_op
+from distjit.runtime.native import cache
 from distjit.types import ScalarType, TensorType
 
 SUPPORTED = {np.dtype(t): name for t, name in
@@ -359,59 +356,16 @@ def compile_source(loop: str):
         return fn
 
 
-def cache_dir() -> Path | None:
-    """The private directory of compiled kernels, created 0700; None when it is not private to this user.
-
-    Its files are Python source that this process imports and numba's cached machine code: whoever can
-    write there runs code as us. So the directory must be ours, a real directory (not a symlink), with no
-    access for group or others, inside a parent that only we can write; else nothing is cached."""
-    base = os.environ.get("DISTJIT_KERNEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "distjit", "kernels")
-    path = Path(base)
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-        if not hasattr(os, "getuid"):
-            return path
-        parent, own = os.stat(path.parent), os.lstat(path)
-    except OSError:
-        return None
-    uid = os.getuid()
-    if (not stat.S_ISDIR(own.st_mode) or own.st_uid != uid or own.st_mode & 0o077
-            or parent.st_uid != uid or parent.st_mode & 0o022):
-        return None
-    return path
-
-
 def kernel_module(source: str):
-    """The module of `source`: imported from its content-addressed file in `cache_dir()` (written once,
-    read back and compared before import), so numba's ``cache=True`` finds the machine code a previous
-    process compiled; exec'd in memory (compiled every process) when there is no private directory."""
-    name = "distjit_fused_" + hashlib.sha256(source.encode()).hexdigest()[:32]
-    directory = cache_dir()
-    path = directory / f"{name}.py" if directory is not None else None
-    if path is not None:
-        try:
-            if not path.exists():
-                tmp = directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(source)
-                os.replace(tmp, path)
-            ok = path.read_text() == source
-        except OSError:
-            ok = False
-        if ok:
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module        # numba's cache locates functions through their module
-            spec.loader.exec_module(module)
-            return module
+    """The module of `source`, from the disk cache of native code (runtime/native/cache.py, NOTE: [Caching
+    native code]) so that numba's ``cache=True`` finds what a previous process compiled; exec'd in memory
+    (compiled every process) when the cache folder or file is not safely ours."""
+    stem = "f" + hashlib.sha256(source.encode()).hexdigest()[:32]
+    module = cache.load_module(source, stem, "kernels")
+    if module is not None:
+        return module
     import types
 
-    module = types.ModuleType(name)
-    exec(compile(source.replace("cache=True", "cache=False"), f"<{name}>", "exec"), module.__dict__)
+    module = types.ModuleType(f"distjit_fused_{stem}")
+    exec(compile(source.replace("cache=True", "cache=False"), f"<distjit-fused-{stem}>", "exec"), module.__dict__)
     return module

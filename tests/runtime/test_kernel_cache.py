@@ -1,4 +1,5 @@
-"""Compiled fused kernels are cached on disk, in a directory only this user can write (fused_native.py)."""
+"""Compiled fused kernels are cached on disk, in a folder only this user can write (fused_native.py, through
+runtime/native/cache.py)."""
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import textwrap
 import pytest
 
 from distjit.runtime import fused_native
+from distjit.runtime.native import cache
 
 pytest.importorskip("numba")
 
@@ -38,21 +40,22 @@ def test_a_second_process_loads_the_kernels_a_first_one_compiled(tmp_path):
     assert run(env) == (2, 0)          # ... and loaded from the cache
     directory = tmp_path / "distjit" / "kernels"
     assert oct(directory.stat().st_mode & 0o777) == "0o700"
-    assert list(directory.glob("distjit_fused_*.py"))
+    assert list(directory.glob("f*.py"))
 
 
 def test_a_directory_others_can_write_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert fused_native.cache_dir() == tmp_path / "distjit" / "kernels"
-    os.chmod(tmp_path / "distjit" / "kernels", 0o770)
-    assert fused_native.cache_dir() is None
-    os.chmod(tmp_path / "distjit" / "kernels", 0o700)
-    os.chmod(tmp_path / "distjit", 0o777)
-    assert fused_native.cache_dir() is None
-    os.chmod(tmp_path / "distjit", 0o700)
-    (tmp_path / "distjit" / "kernels").rmdir()
-    (tmp_path / "distjit" / "kernels").symlink_to(tmp_path)
-    assert fused_native.cache_dir() is None
+    kernels = tmp_path / "distjit" / "kernels"
+    assert cache.folder("kernels") == str(kernels)
+    os.chmod(kernels, 0o770)
+    assert cache.folder("kernels") is None
+    os.chmod(kernels, 0o700)
+    (kernels / "__pycache__").rmdir()
+    kernels.rmdir()
+    kernels.symlink_to(tmp_path)
+    assert cache.folder("kernels") is None
+    source = fused_native._PRELUDE + "def stage(lo, m, x0, o0):\n    for i0 in range(m):\n        o0[lo + i0] = x0[lo + i0]\n"
+    assert getattr(fused_native.kernel_module(source), "__file__", None) is None     # compiled in memory
 
 
 def test_a_cached_source_that_changed_is_not_imported(tmp_path, monkeypatch):

@@ -47,12 +47,12 @@ def key(source: str) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def folder() -> str | None:
-    """`<cache>/native`, made 0700 if missing; None when it, or its `__pycache__`, is not safely ours."""
+def folder(name: str = "native") -> str | None:
+    """`<cache>/<name>`, made 0700 if missing; None when it, or its `__pycache__`, is not safely ours."""
     base = cache_dir()
     if base is None:
         return None
-    path = os.path.join(base, "native")
+    path = os.path.join(base, name)
     for p in (path, os.path.join(path, "__pycache__")):
         try:
             os.mkdir(p, 0o700)
@@ -67,26 +67,33 @@ def folder() -> str | None:
 
 def load(source: str, digest: str) -> ModuleType | None:
     """The region's module imported from its cached file (numba caching on), or None: then compile uncached."""
-    path_dir = folder()
+    return load_module(_render(source, True), f"r{digest}")
+
+
+def load_module(text: str, stem: str, name: str = "native") -> ModuleType | None:
+    """The module of generated source `text`, imported from `<cache>/<name>/<stem>.py` (written once, checked
+    as NOTE: [Caching native code] says), so that numba's ``cache=True`` in it finds the machine code an
+    earlier process compiled; None when the folder or a file is not safely ours (compile in memory then).
+    Native regions and fused kernels (runtime/fused_native.py) are both cached this way."""
+    path_dir = folder(name)
     if path_dir is None:
         return None
-    text = _render(source, True)
-    path = os.path.join(path_dir, f"r{digest}.py")
+    path = os.path.join(path_dir, f"{stem}.py")
     if not os.path.lexists(path) and not _write_once(path, text):
         return None
-    if not _holds(path, text) or not _pycache_ours(path_dir, f"r{digest}"):
+    if not _holds(path, text) or not _pycache_ours(path_dir, stem):
         return None
-    name = f"distjit_native_r{digest}"
-    module = sys.modules.get(name)
+    module_name = f"distjit_{name}_{stem}"
+    module = sys.modules.get(module_name)
     if module is not None:
         return module
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module        # numba's cached environments find their globals by module name
+    sys.modules[module_name] = module     # numba's cached environments find their globals by module name
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[name]
+        del sys.modules[module_name]
         raise
     return module
 
