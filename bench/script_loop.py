@@ -29,15 +29,7 @@ def step_loop(x: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndar
     return x, v
 
 
-def seidel_2d(TSTEPS: int, A: np.ndarray) -> None:
-    N = A.shape[0]
-    for t in range(TSTEPS):
-        for i in range(1, N - 1):
-            for j in range(1, N - 1):
-                A[i, j] = (A[i - 1, j - 1] + A[i - 1, j] + A[i - 1, j + 1]
-                           + A[i, j - 1] + A[i, j] + A[i, j + 1]
-                           + A[i + 1, j - 1] + A[i + 1, j] + A[i + 1, j + 1]) / 9.0
-
+from tests.programs.realcode.stencils import seidel_2d  # noqa: E402  (the corpus kernel, run from the repo root)
 
 SEIDEL_STEPS = 3
 SEIDEL_SIZES = (40, 400)
