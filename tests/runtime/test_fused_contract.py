@@ -16,8 +16,6 @@ import distjit
 from distjit.runtime import fused_eval, fused_native
 from tests.compare import assert_same
 
-pytest.importorskip("numba")
-
 DTYPES = [np.float64, np.float32, np.int64, np.int32]
 BINARY = ["add", "subtract", "multiply", "divide", "maximum", "minimum"]
 UNARY = ["negative", "absolute", "sqrt", "square", "exp", "log", "tanh", "sin", "log1p", "reciprocal"]

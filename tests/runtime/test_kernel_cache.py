@@ -5,12 +5,9 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 from distjit.runtime import fused_native
 from distjit.runtime.native import cache
-
-pytest.importorskip("numba")
 
 RUN = textwrap.dedent("""
     import numpy as np, distjit
