@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-
 from distjit.runtime import fused_native
 from distjit.runtime.native import cache
 
