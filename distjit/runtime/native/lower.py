@@ -5,11 +5,14 @@ A region is a `prim.Loop`, its whole nest included, whose every node has a numba
 lowering: `prim.Loop`/`prim.If`, scalar constants, `prim.DimSize`, scalar reads and
 writes of arrays (`array.getitem`/`array.setitem` whose index is one integer per axis),
 and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
-`templates["numba"]`; also slices (views, as NumPy's) read by `np.dot` of two vectors.
-Its values are scalars, views, or arrays that come in from outside or are loop-carried
-and updated by setitem (in place: inplace.py). Anything else (an op without a template,
-an array-valued ufunc, a complex number) makes the node unsupported, and the generated code runs that loop with NumPy, while the loops
-nested in it may still be regions.
+`templates["numba"]`; `prim.Assert` (a raise); and views (slices and partial indices, as
+NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
+`_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by vector elementwise ops
+(NOTE: [Vector elementwise]). Its values are scalars, views, fresh vectors those ops make,
+or arrays that come in from outside or are loop-carried and updated by setitem (in place:
+inplace.py). Anything else (an op without a lowering, an elementwise op over matrices, a
+complex number) makes the node unsupported, and the generated code runs that loop with
+NumPy, while the loops nested in it may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
@@ -152,6 +155,7 @@ class _Lowering:
         self.names: dict[Value, str] = {}
         self.count = 0
         self.lines: list[str] = []
+        self.fresh_vectors: set[Value] = set()     # vectors the region's elementwise loops allocated
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -218,12 +222,27 @@ class _Lowering:
             if not isinstance(x.type, TensorType) or not isinstance(axis, int) or not -x.type.ndim <= axis < x.type.ndim:
                 raise Unsupported(node, "not an axis of an array")
             return self.assign(node, f"np.int64({self.name(x)}.shape[{axis % x.type.ndim}])", depth)
+        if op == "prim.Assert":
+            message = node.attrs.get("message") or "assertion failed"
+            if not isinstance(message, str):
+                raise Unsupported(node, "a message that is not a string")
+            self.emit(f"if not bool({self.name(node.inputs[0])}):", depth)
+            return self.emit(f"raise AssertionError({message[:200]!r})", depth + 1)
         if op == GETITEM:
             return self.getitem(node, depth)
         if op == SETITEM:
             return self.setitem(node, depth)
         if node.blocks:
             raise Unsupported(node, "an op with nested blocks")
+        if op in _VECTOR_OPS:
+            return self.vector_op(node, depth)
+        if op == "fused.elementwise" or any(_is_vector(o.type) for o in node.outputs):
+            return self.elementwise(node, depth)
+        names = {v: self.name(v) for v in node.inputs}
+        self.assign(node, self.scalar_op(node, names, {v: v.type for v in node.inputs}, node.output.type), depth)
+
+    def scalar_op(self, node: Node, names: dict, types: dict, out_type) -> str:
+        """The expression of one scalar op from its template, its operands named and typed by `names`/`types`."""
         opdef = get_op(node.op)
         template = opdef.templates.get("numba")
         if template is None:
@@ -234,11 +253,110 @@ class _Lowering:
         explicit = {k: v for k, v in node.attrs.items() if v is not None}
         if explicit or len(operand_indices) != len(node.inputs):
             raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
-        operands = [self.name(node.inputs[i]) for i in operand_indices]
-        loop_dtypes = _ufunc_loop(opdef.kernel, [node.inputs[i].type for i in operand_indices])
+        operands = [names[node.inputs[i]] for i in operand_indices]
+        loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
             operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
-        self.assign(node, self.cast(template.format(*operands), node.output.type, node), depth)
+        return self.cast(template.format(*operands), out_type, node)
+
+    def vector_op(self, node: Node, depth: int) -> None:
+        """np.copy of a vector (a fresh vector); np.matmul of two vectors and np.linalg.norm of one, which
+        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1)."""
+        x = node.inputs[0]
+        if node.op == "np.broadcast_to":
+            return self.broadcast_to(node, depth)
+        explicit = {k: v for k, v in node.attrs.items() if v not in (None, False, "K")}
+        if not _is_vector(x.type) or explicit or len(node.outputs) != 1:
+            raise Unsupported(node, "only the plain form of the op on vectors is lowered")
+        if node.op == "np.copy":
+            self.fresh_vectors.add(node.output)
+            return self.assign(node, f"{self.name(x)}.copy()", depth)
+        if node.op == "np.linalg.norm":
+            if x.type.dtype.kind != "f":
+                raise Unsupported(node, "the norm of a vector that is not real floating point")
+            return self.assign(node, self.cast(f"np.sqrt(_dot1({self.name(x)}, {self.name(x)}))",
+                                               node.output.type, node), depth)
+        y = node.inputs[1]
+        if not _is_vector(y.type) or len(node.inputs) != 2:
+            raise Unsupported(node, "np.matmul of other than two vectors")
+        self.assign(node, self.cast(f"_dot1({self.name(x)}, {self.name(y)})", node.output.type, node), depth)
+
+    def broadcast_to(self, node: Node, depth: int) -> None:
+        """A fresh vector broadcast to a length (`v -= w` becomes this): itself, or filled from its one element.
+        NumPy's result is a read-only view; the region's is the vector or a new one, equal in value, and
+        no write of the region goes into it (it is not the base of a setitem that inplace.py allows)."""
+        x, shape = node.inputs[0], node.attrs["shape"]
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if x not in self.fresh_vectors or len(shape) != 1 or node.attrs.get("subok") or \
+                not _is_vector(node.output.type):
+            raise Unsupported(node, "only a vector this region made, broadcast to a length")
+        n, y = self.integer(node, shape[0]), self.name(node.output)
+        self.emit(f"if {self.name(x)}.shape[0] == {n}:", depth)
+        self.emit(f"{y} = {self.name(x)}", depth + 1)
+        self.emit(f"elif {self.name(x)}.shape[0] == 1 and {n} >= 0:", depth)
+        self.emit(f"{y} = np.full({n}, {self.name(x)}[0])", depth + 1)
+        self.emit("else:", depth)
+        self.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
+        self.fresh_vectors.add(node.output)
+
+    def elementwise(self, node: Node, depth: int) -> None:
+        """A vector result of elementwise ops (a fused.elementwise, or one ufunc over vectors) as an inner loop.
+
+        NOTE: [Vector elementwise]
+        The result is a fresh array filled element by element with the same scalar expressions
+        (and casts) as the region's scalar ops, so it rounds as NumPy's ufunc loops do. Operands
+        are vectors and scalars, broadcast as NumPy does at run time (the IR's lengths are
+        claims of a file that may be hostile): the loop bound is the one length other than 1,
+        a length-1 vector is read at 0 (step 0), and two other lengths raise NumPy's
+        ValueError, so every read is in range.
+        """
+        if node.op == "fused.elementwise":
+            sub = node.attrs["graph"]
+            params, body, returns = list(sub.inputs), list(sub.block.nodes), list(sub.outputs)
+            if len(params) != len(node.inputs):
+                raise Unsupported(node, "an expression whose inputs differ from the node's")
+        else:
+            params, body, returns = list(node.inputs), [node], list(node.outputs)
+        vectors = [v for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim > 0]
+        if not vectors or any(v.type.ndim != 1 for v in vectors) or any(not _is_vector(o.type) for o in node.outputs):
+            raise Unsupported(node, "an elementwise op over other than vectors and scalars")
+        n, t = self.fresh("n"), self.fresh("t")
+        self.emit(f"{n} = 1", depth)
+        for v in dict.fromkeys(vectors):
+            x = self.name(v)
+            self.emit(f"if {x}.shape[0] != 1:", depth)
+            self.emit(f"if {n} != 1 and {x}.shape[0] != {n}:", depth + 1)
+            self.emit('raise ValueError("operands could not be broadcast together")', depth + 2)
+            self.emit(f"{n} = {x}.shape[0]", depth + 1)
+        steps = {v: self.fresh("s") for v in dict.fromkeys(vectors)}
+        for v, step in steps.items():
+            self.emit(f"{step} = 1 if {self.name(v)}.shape[0] != 1 else 0", depth)
+        for o in node.outputs:
+            self.emit(f"{self.name(o)} = np.empty({n}, np.{o.type.dtype.name})", depth)
+            self.fresh_vectors.add(o)
+        self.emit(f"for {t} in range({n}):", depth)
+        names: dict[Value, str] = {}
+        types: dict[Value, Any] = {}
+        for p, v in zip(params, node.inputs):
+            vector = isinstance(v.type, TensorType) and v.type.ndim > 0
+            names[p] = f"{self.name(v)}[{t} * {steps[v]}]" if vector else self.name(v)
+            types[p] = TensorType(v.type.dtype, ()) if vector else v.type
+        for inner in body:
+            if inner.blocks or len(inner.outputs) != 1:
+                raise Unsupported(inner, "not a scalar op inside an elementwise expression")
+            out = inner.output
+            scalar_t = TensorType(out.type.dtype, ()) if isinstance(out.type, TensorType) else out.type
+            if inner.op == "prim.Constant":
+                expr = self.constant(inner)
+            else:
+                expr = self.scalar_op(inner, names, types, scalar_t)
+            e = self.fresh("e")
+            self.emit(f"{e} = {expr}", depth + 1)
+            names[out], types[out] = e, scalar_t
+        for o, r in zip(node.outputs, returns):
+            if r not in names:
+                raise Unsupported(node, "an expression that returns a value it does not compute")
+            self.emit(f"{self.name(o)}[{t}] = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}", depth + 1)
 
     def assign(self, node: Node, expr: str, depth: int) -> None:
         self.emit(f"{self.name(node.output)} = {expr}", depth)
@@ -262,7 +380,8 @@ class _Lowering:
     def index(self, node: Node, base: Value, index: Any, views: bool = False) -> str:
         """The subscript: one integer per axis, or with `views` integers and slices (a view, as NumPy's)."""
         items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
-        sliced = views and any(isinstance(item, slice) for item in items)
+        sliced = views and (any(isinstance(item, slice) for item in items)
+                            or isinstance(base.type, TensorType) and len(items) < base.type.ndim)
         if not isinstance(base.type, TensorType) or not items or \
                 (len(items) > base.type.ndim if sliced else len(items) != base.type.ndim):
             raise Unsupported(node, "not one integer per axis (a partial index makes a view)")
@@ -297,14 +416,30 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
-        if scalar_cast(value.type) is None:
-            raise Unsupported(node, "an array written into an array")
-        idx = self.index(node, base, node.attrs["index"])
+        vector = scalar_cast(value.type) is None
+        if vector:
+            # A vector made in this region by an elementwise loop is fresh (it overlaps no array), and it is
+            # written only into a one-axis view of the same dtype, whose length is checked at run time.
+            index = node.attrs["index"]
+            items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+            axes = sum(isinstance(item, slice) for item in items) + base.type.ndim - len(items)
+            if value not in self.fresh_vectors or axes != 1 or value.type.dtype != base.type.dtype:
+                raise Unsupported(node, "an array written into an array (only a fresh vector into a 1-D view)")
+            idx = self.index(node, base, index, views=True)
+        else:
+            idx = self.index(node, base, node.attrs["index"])
         if self.inplace.in_place(node):
             out = self.names[node.output] = self.name(base)    # one variable: no reference counting per write
         else:
             out = self.name(node.output)
             self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        if vector:
+            dst = self.fresh("w")
+            self.emit(f"{dst} = {out}[{idx}]", depth)
+            self.emit(f"if {dst}.shape[0] != {self.name(value)}.shape[0]:", depth)
+            self.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
+            self.emit(f"{dst}[:] = {self.name(value)}", depth)
+            return
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
     def loop(self, node: Node, depth: int) -> None:
@@ -369,6 +504,10 @@ class _Lowering:
             self.lines[ends[i]:ends[i]] = assigns[i]
 
 
+def _is_vector(t) -> bool:
+    return isinstance(t, TensorType) and t.ndim == 1
+
+
 def _nested_free(node: Node) -> list[Value]:
     out: list[Value] = []
     for block in node.blocks:
@@ -376,6 +515,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
+_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
 
 
