@@ -24,7 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NATIVE_KERNELS = ["algorithms.lcs_length", "algorithms.edit_distance", "algorithms.knapsack", "algorithms.nussinov",
                   "linalg.back_substitution", "linalg.lu_inplace", "stencils.seidel_2d",
                   "algorithms.floyd_warshall",        # a fused elementwise over rows, written into a row
-                  "models.ising_metropolis"]          # a row unpacked (prim.Assert); np.exp decides a branch
+                  "models.ising_metropolis",          # a row unpacked (prim.Assert); np.exp decides a branch
+                  "models.conv2d_loops"]              # np.sum of a 3-D product of views, in NumPy's pairwise order
 
 
 def _native(fn, *args, level=2):
@@ -156,6 +157,26 @@ def test_vector_elementwise_ops_broadcast_as_numpy_does(rows, cols, y_len, seed)
         with np.errstate(all="ignore"):
             got = f(mine, y)
         assert _equal(got, expected) and _equal(mine, theirs)
+
+
+def row_sums(x, y):
+    s = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        s[i] = np.sum(x[i] * y) + np.sum(x[i, :] - 0.5)
+    return s
+
+
+@given(st.integers(1, 3), st.one_of(st.integers(0, 300), st.sampled_from([1000, 8191, 8192, 8200, 20000])),
+       st.booleans(), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_sums_of_arrays_a_region_made_are_numpys_bit_for_bit(rows, n, zeros, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, n)) * 10.0 ** rng.integers(-8, 8, (rows, n))
+    y = -np.zeros(n) if zeros else rng.standard_normal(n)      # signed zeros: the sum starts from +0.0
+    f = distjit.optimize(distjit.script(row_sums))
+    got = f(x, y)
+    assert "native (" in f.optimization.explain() and "NumPy code" not in f.optimization.explain()
+    assert _equal(got, row_sums(x, y))
 
 
 def unpack_rows(pairs):

@@ -7,10 +7,11 @@ writes of arrays (`array.getitem`/`array.setitem` whose index is one integer per
 and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 `templates["numba"]`; `prim.Assert` (a raise); and views (slices and partial indices, as
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
-`_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by vector elementwise ops
-(NOTE: [Vector elementwise]). Its values are scalars, views, fresh vectors those ops make,
+`_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
+arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
+does (`_pairwise`). Its values are scalars, views, fresh arrays those ops make,
 or arrays that come in from outside or are loop-carried and updated by setitem (in place:
-inplace.py). Anything else (an op without a lowering, an elementwise op over matrices, a
+inplace.py). Anything else (an op without a lowering, an array written into a matrix, a
 complex number) makes the node unsupported, and the generated code runs that loop with
 NumPy, while the loops nested in it may still be regions.
 
@@ -93,6 +94,71 @@ def _dot1(a, b):
     return (s0 + s1) + (s2 + s3)
 
 
+@njit({unchecked})
+def _pairwise_leaf(a, lo, n):
+    # NumPy's pairwise_sum (loops_utils.h.src) of a[lo:lo + n], n <= 128: a serial sum below 8 elements, else
+    # 8 interleaved sums. Unchecked: the caller passes lo + n <= len(a), and every index is below lo + n.
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    m = n - n % 8
+    for i in range(lo + 8, lo + m, 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(lo + m, lo + n):
+        res += a[i]
+    return res
+
+
+@njit({options})
+def _pairwise(a):
+    # NumPy's sum of a float64 vector: its pairwise_sum, which above 128 elements adds the sums of two halves
+    # split at a multiple of 8, in its order. The recursion runs on an explicit stack (numba's cache does not
+    # keep recursive functions): a frame is (start, length, state: 0 new, 1 left half pending, 2 right).
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    states = np.zeros(64, np.int64)
+    lefts = np.empty(64, np.float64)
+    top = 0
+    los[0] = 0
+    ns[0] = a.shape[0]
+    while True:
+        if ns[top] > 128:
+            half = ns[top] // 2
+            half -= half % 8
+            states[top] = 1
+            los[top + 1] = los[top]
+            ns[top + 1] = half
+            top += 1
+            continue
+        r = _pairwise_leaf(a, los[top], ns[top])
+        while True:
+            top -= 1
+            if top < 0:
+                return r
+            if states[top] == 1:
+                lefts[top] = r
+                states[top] = 2
+                half = ns[top] // 2
+                half -= half % 8
+                los[top + 1] = los[top] + half
+                ns[top + 1] = ns[top] - half
+                top += 1
+                break
+            r = lefts[top] + r
+
+
 @njit({options})
 def _pydiv(a, b):
     if b == 0:
@@ -155,7 +221,7 @@ class _Lowering:
         self.names: dict[Value, str] = {}
         self.count = 0
         self.lines: list[str] = []
-        self.fresh_vectors: set[Value] = set()     # vectors the region's elementwise loops allocated
+        self.fresh_arrays: set[Value] = set()     # C-contiguous arrays the region allocated, overlapping none
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -236,7 +302,7 @@ class _Lowering:
             raise Unsupported(node, "an op with nested blocks")
         if op in _VECTOR_OPS:
             return self.vector_op(node, depth)
-        if op == "fused.elementwise" or any(_is_vector(o.type) for o in node.outputs):
+        if op == "fused.elementwise" or any(isinstance(o.type, TensorType) and o.type.ndim > 0 for o in node.outputs):
             return self.elementwise(node, depth)
         names = {v: self.name(v) for v in node.inputs}
         self.assign(node, self.scalar_op(node, names, {v: v.type for v in node.inputs}, node.output.type), depth)
@@ -266,10 +332,17 @@ class _Lowering:
         if node.op == "np.broadcast_to":
             return self.broadcast_to(node, depth)
         explicit = {k: v for k, v in node.attrs.items() if v not in (None, False, "K")}
+        if node.op == "np.sum":
+            # NumPy sums a C-contiguous float64 array in one pairwise pass from its identity (_pairwise, bit for
+            # bit); another layout or dtype it sums in another order, which is not lowered.
+            if x not in self.fresh_arrays or x.type.dtype != np.float64 or explicit or len(node.outputs) != 1:
+                raise Unsupported(node, "np.sum of other than a float64 array this region made")
+            return self.assign(node, self.cast(f"0.0 + _pairwise({self.name(x)}.reshape({self.name(x)}.size))",
+                                               node.output.type, node), depth)
         if not _is_vector(x.type) or explicit or len(node.outputs) != 1:
             raise Unsupported(node, "only the plain form of the op on vectors is lowered")
         if node.op == "np.copy":
-            self.fresh_vectors.add(node.output)
+            self.fresh_arrays.add(node.output)
             return self.assign(node, f"{self.name(x)}.copy()", depth)
         if node.op == "np.linalg.norm":
             if x.type.dtype.kind != "f":
@@ -287,7 +360,7 @@ class _Lowering:
         no write of the region goes into it (it is not the base of a setitem that inplace.py allows)."""
         x, shape = node.inputs[0], node.attrs["shape"]
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-        if x not in self.fresh_vectors or len(shape) != 1 or node.attrs.get("subok") or \
+        if x not in self.fresh_arrays or not _is_vector(x.type) or len(shape) != 1 or node.attrs.get("subok") or \
                 not _is_vector(node.output.type):
             raise Unsupported(node, "only a vector this region made, broadcast to a length")
         n, y = self.integer(node, shape[0]), self.name(node.output)
@@ -297,18 +370,20 @@ class _Lowering:
         self.emit(f"{y} = np.full({n}, {self.name(x)}[0])", depth + 1)
         self.emit("else:", depth)
         self.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
-        self.fresh_vectors.add(node.output)
+        self.fresh_arrays.add(node.output)
 
     def elementwise(self, node: Node, depth: int) -> None:
-        """A vector result of elementwise ops (a fused.elementwise, or one ufunc over vectors) as an inner loop.
+        """An array result of elementwise ops (a fused.elementwise, or one ufunc over arrays) as inner loops.
 
         NOTE: [Vector elementwise]
-        The result is a fresh array filled element by element with the same scalar expressions
-        (and casts) as the region's scalar ops, so it rounds as NumPy's ufunc loops do. Operands
-        are vectors and scalars, broadcast as NumPy does at run time (the IR's lengths are
-        claims of a file that may be hostile): the loop bound is the one length other than 1,
-        a length-1 vector is read at 0 (step 0), and two other lengths raise NumPy's
-        ValueError, so every read is in range.
+        The result is a fresh C-contiguous array filled element by element with the same scalar
+        expressions (and casts) as the region's scalar ops, so it rounds as NumPy's ufunc loops
+        do. Operands are arrays (views included) and scalars, broadcast as NumPy does at run time
+        (trailing axes aligned; the IR's lengths are claims of a file that may be hostile): an
+        axis's loop bound is the one length other than 1 among the operands, an operand of
+        length 1 there is read at 0 (step 0), and two other lengths raise NumPy's ValueError, so
+        every read is in range. Such a fresh array overlaps nothing, so a vector of them may be
+        written into a one-axis view (setitem) and np.sum reads it in NumPy's pairwise order.
         """
         if node.op == "fused.elementwise":
             sub = node.attrs["graph"]
@@ -317,30 +392,49 @@ class _Lowering:
                 raise Unsupported(node, "an expression whose inputs differ from the node's")
         else:
             params, body, returns = list(node.inputs), [node], list(node.outputs)
-        vectors = [v for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim > 0]
-        if not vectors or any(v.type.ndim != 1 for v in vectors) or any(not _is_vector(o.type) for o in node.outputs):
-            raise Unsupported(node, "an elementwise op over other than vectors and scalars")
-        n, t = self.fresh("n"), self.fresh("t")
-        self.emit(f"{n} = 1", depth)
-        for v in dict.fromkeys(vectors):
-            x = self.name(v)
-            self.emit(f"if {x}.shape[0] != 1:", depth)
-            self.emit(f"if {n} != 1 and {x}.shape[0] != {n}:", depth + 1)
-            self.emit('raise ValueError("operands could not be broadcast together")', depth + 2)
-            self.emit(f"{n} = {x}.shape[0]", depth + 1)
-        steps = {v: self.fresh("s") for v in dict.fromkeys(vectors)}
-        for v, step in steps.items():
-            self.emit(f"{step} = 1 if {self.name(v)}.shape[0] != 1 else 0", depth)
+        arrays = list(dict.fromkeys(v for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim > 0))
+        rank = max((o.type.ndim for o in node.outputs if isinstance(o.type, TensorType)), default=0)
+        if not arrays or rank == 0 or any(not isinstance(o.type, TensorType) or o.type.ndim != rank for o in node.outputs) \
+                or any(v.type.ndim > rank for v in arrays) or rank > 4:
+            raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
+        if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
+            raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
+        dims = [self.fresh("n") for _ in range(rank)]
+        ts = [self.fresh("t") for _ in range(rank)]
+        steps: dict[Value, list[str]] = {}
+        for d, n in enumerate(dims):
+            self.emit(f"{n} = 1", depth)
+            for v in arrays:
+                axis = d - (rank - v.type.ndim)        # NumPy aligns the trailing axes
+                if axis < 0:
+                    continue
+                x = f"{self.name(v)}.shape[{axis}]"
+                self.emit(f"if {x} != 1:", depth)
+                self.emit(f"if {n} != 1 and {x} != {n}:", depth + 1)
+                self.emit('raise ValueError("operands could not be broadcast together")', depth + 2)
+                self.emit(f"{n} = {x}", depth + 1)
+        for v in arrays:
+            steps[v] = []
+            for axis in range(v.type.ndim):
+                step = self.fresh("s")
+                self.emit(f"{step} = 1 if {self.name(v)}.shape[{axis}] != 1 else 0", depth)
+                steps[v].append(step)
+        shape = f"({', '.join(dims)},)"
         for o in node.outputs:
-            self.emit(f"{self.name(o)} = np.empty({n}, np.{o.type.dtype.name})", depth)
-            self.fresh_vectors.add(o)
-        self.emit(f"for {t} in range({n}):", depth)
+            self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
+            self.fresh_arrays.add(o)
+        for d, (t, n) in enumerate(zip(ts, dims)):
+            self.emit(f"for {t} in range({n}):", depth + d)
+        depth += rank - 1
         names: dict[Value, str] = {}
         types: dict[Value, Any] = {}
         for p, v in zip(params, node.inputs):
-            vector = isinstance(v.type, TensorType) and v.type.ndim > 0
-            names[p] = f"{self.name(v)}[{t} * {steps[v]}]" if vector else self.name(v)
-            types[p] = TensorType(v.type.dtype, ()) if vector else v.type
+            if v in steps:
+                at = ts[rank - v.type.ndim:]
+                names[p] = f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
+                types[p] = TensorType(v.type.dtype, ())
+            else:
+                names[p], types[p] = self.name(v), v.type
         for inner in body:
             if inner.blocks or len(inner.outputs) != 1:
                 raise Unsupported(inner, "not a scalar op inside an elementwise expression")
@@ -356,7 +450,8 @@ class _Lowering:
         for o, r in zip(node.outputs, returns):
             if r not in names:
                 raise Unsupported(node, "an expression that returns a value it does not compute")
-            self.emit(f"{self.name(o)}[{t}] = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}", depth + 1)
+            self.emit(f"{self.name(o)}[{', '.join(ts)}] = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}",
+                      depth + 1)
 
     def assign(self, node: Node, expr: str, depth: int) -> None:
         self.emit(f"{self.name(node.output)} = {expr}", depth)
@@ -423,7 +518,8 @@ class _Lowering:
             index = node.attrs["index"]
             items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
             axes = sum(isinstance(item, slice) for item in items) + base.type.ndim - len(items)
-            if value not in self.fresh_vectors or axes != 1 or value.type.dtype != base.type.dtype:
+            if value not in self.fresh_arrays or not _is_vector(value.type) or axes != 1 or \
+                    value.type.dtype != base.type.dtype:
                 raise Unsupported(node, "an array written into an array (only a fresh vector into a 1-D view)")
             idx = self.index(node, base, index, views=True)
         else:
@@ -515,7 +611,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
-_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to")
+_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
 
 
