@@ -9,9 +9,7 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`); `np.eye(n)`, transposes of matrices (views) and `np.matmul` of two
-float64 matrices (`_matmul2`, equal to BLAS's to rounding). Its values are scalars, views,
-fresh arrays those ops make,
+does (`_pairwise`). Its values are scalars, views, fresh arrays those ops make,
 or arrays that come in from outside or are loop-carried and updated by setitem (in place:
 inplace.py). Anything else (an op without a lowering, an array written into a matrix, a
 complex number) makes the node unsupported, and the generated code runs that loop with
@@ -126,11 +124,11 @@ def _pairwise_leaf(a, lo, n):
 @njit({options})
 def _pairwise(a):
     # NumPy's sum of a float64 vector: its pairwise_sum, which above 128 elements adds the sums of two halves
-    # split at a multiple of 8, in its order. The recursion runs on an explicit stack (a recursive function in
-    # numba's disk cache crashed): a frame is (start, length, state: 1 left half pending, 2 right half pending).
+    # split at a multiple of 8, in its order. The recursion runs on an explicit stack (numba's cache does not
+    # keep recursive functions): a frame is (start, length, state: 0 new, 1 left half pending, 2 right).
     los = np.empty(64, np.int64)
     ns = np.empty(64, np.int64)
-    states = np.zeros(64, np.int64)      # 64 frames: each halves the length
+    states = np.zeros(64, np.int64)
     lefts = np.empty(64, np.float64)
     top = 0
     los[0] = 0
@@ -159,21 +157,6 @@ def _pairwise(a):
                 top += 1
                 break
             r = lefts[top] + r
-
-
-@njit({unchecked})
-def _matmul2(a, b):
-    # A matrix product, each element summed over k in order (BLAS sums in blocks: equal to rounding). Unchecked:
-    # i, k, j are below the shapes compared first.
-    if a.shape[1] != b.shape[0]:
-        raise ValueError("matmul: mismatch in its core dimension")
-    out = np.zeros((a.shape[0], b.shape[1]))
-    for i in range(a.shape[0]):
-        for k in range(a.shape[1]):
-            aik = a[i, k]
-            for j in range(b.shape[1]):
-                out[i, j] += aik * b[k, j]
-    return out
 
 
 @njit({options})
@@ -344,13 +327,10 @@ class _Lowering:
 
     def vector_op(self, node: Node, depth: int) -> None:
         """np.copy of a vector (a fresh vector); np.matmul of two vectors and np.linalg.norm of one, which
-        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
-        np.sum of a fresh array; the matrix ops (matrix_op) and np.broadcast_to."""
+        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1)."""
         x = node.inputs[0]
         if node.op == "np.broadcast_to":
             return self.broadcast_to(node, depth)
-        if node.op in ("np.eye", "np.transpose") or node.op == "np.matmul" and not _is_vector(x.type):
-            return self.matrix_op(node, depth)
         explicit = {k: v for k, v in node.attrs.items() if v not in (None, False, "K")}
         if node.op == "np.sum":
             # NumPy sums a C-contiguous float64 array in one pairwise pass from its identity (_pairwise, bit for
@@ -373,30 +353,6 @@ class _Lowering:
         if not _is_vector(y.type) or len(node.inputs) != 2:
             raise Unsupported(node, "np.matmul of other than two vectors")
         self.assign(node, self.cast(f"_dot1({self.name(x)}, {self.name(y)})", node.output.type, node), depth)
-
-    def matrix_op(self, node: Node, depth: int) -> None:
-        """np.eye(n) (float64), the transpose of a matrix (a view) and np.matmul of two matrices (`_matmul2`:
-        each element a serial sum over k, where BLAS sums in its blocks, with FMA: equal to rounding)."""
-        x, out = node.inputs[0], node.output
-        if len(node.outputs) != 1 or not isinstance(out.type, TensorType) or out.type.ndim != 2:
-            raise Unsupported(node, "only matrices are lowered")
-        if node.op == "np.eye":
-            a = node.attrs
-            if a.get("M") is not None or a.get("k", 0) != 0 or a.get("dtype") not in (None, np.float64, np.dtype("f8")) \
-                    or a.get("order", "C") != "C" or out.type.dtype != np.float64:
-                raise Unsupported(node, "np.eye with M, k, dtype or order")
-            self.fresh_arrays.add(out)
-            return self.assign(node, f"np.eye(np.int64({self.integer(node, a['N'])}))", depth)
-        if node.op == "np.transpose":
-            if node.attrs.get("axes") is not None or not isinstance(x.type, TensorType) or x.type.ndim != 2:
-                raise Unsupported(node, "np.transpose with axes, or of other than a matrix")
-            return self.assign(node, f"{self.name(x)}.T", depth)
-        y = node.inputs[1] if len(node.inputs) == 2 else None
-        if y is None or node.attrs.get("dtype") is not None or any(
-                not isinstance(v.type, TensorType) or v.type.ndim != 2 or v.type.dtype != np.float64 for v in (x, y)):
-            raise Unsupported(node, "np.matmul of other than two float64 matrices")
-        self.fresh_arrays.add(out)
-        self.assign(node, f"_matmul2({self.name(x)}, {self.name(y)})", depth)
 
     def broadcast_to(self, node: Node, depth: int) -> None:
         """A fresh vector broadcast to a length (`v -= w` becomes this): itself, or filled from its one element.
@@ -557,8 +513,8 @@ class _Lowering:
         base, value = node.inputs[0], node.inputs[1]
         vector = scalar_cast(value.type) is None
         if vector:
-            # Only a vector this region made (an elementwise loop's, a copy's) is written, into a one-axis view
-            # of the same dtype, whose length is checked at run time (numba copies first where they overlap).
+            # A vector made in this region by an elementwise loop is fresh (it overlaps no array), and it is
+            # written only into a one-axis view of the same dtype, whose length is checked at run time.
             index = node.attrs["index"]
             items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
             axes = sum(isinstance(item, slice) for item in items) + base.type.ndim - len(items)
@@ -655,7 +611,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
-_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum", "np.eye", "np.transpose")
+_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
 
 
