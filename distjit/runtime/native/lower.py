@@ -124,11 +124,11 @@ def _pairwise_leaf(a, lo, n):
 @njit({options})
 def _pairwise(a):
     # NumPy's sum of a float64 vector: its pairwise_sum, which above 128 elements adds the sums of two halves
-    # split at a multiple of 8, in its order. The recursion runs on an explicit stack (numba's cache does not
-    # keep recursive functions): a frame is (start, length, state: 0 new, 1 left half pending, 2 right).
+    # split at a multiple of 8, in its order. The recursion runs on an explicit stack (a recursive version
+    # segfaulted inside a region): a frame is (start, length, state: 1 left half pending, 2 right half pending).
     los = np.empty(64, np.int64)
     ns = np.empty(64, np.int64)
-    states = np.zeros(64, np.int64)
+    states = np.zeros(64, np.int64)      # 64 frames: each halves the length
     lefts = np.empty(64, np.float64)
     top = 0
     los[0] = 0
@@ -327,7 +327,8 @@ class _Lowering:
 
     def vector_op(self, node: Node, depth: int) -> None:
         """np.copy of a vector (a fresh vector); np.matmul of two vectors and np.linalg.norm of one, which
-        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1)."""
+        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
+        np.sum of a fresh array; np.broadcast_to."""
         x = node.inputs[0]
         if node.op == "np.broadcast_to":
             return self.broadcast_to(node, depth)
@@ -513,8 +514,8 @@ class _Lowering:
         base, value = node.inputs[0], node.inputs[1]
         vector = scalar_cast(value.type) is None
         if vector:
-            # A vector made in this region by an elementwise loop is fresh (it overlaps no array), and it is
-            # written only into a one-axis view of the same dtype, whose length is checked at run time.
+            # Only a vector this region made (an elementwise loop's, a copy's) is written, into a one-axis view
+            # of the same dtype, whose length is checked at run time (numba copies first where they overlap).
             index = node.attrs["index"]
             items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
             axes = sum(isinstance(item, slice) for item in items) + base.type.ndim - len(items)
