@@ -5,11 +5,15 @@ A region is a `prim.Loop`, its whole nest included, whose every node has a numba
 lowering: `prim.Loop`/`prim.If`, scalar constants, `prim.DimSize`, scalar reads and
 writes of arrays (`array.getitem`/`array.setitem` whose index is one integer per axis),
 and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
-`templates["numba"]`; also slices (views, as NumPy's) read by `np.dot` of two vectors.
-Its values are scalars, views, or arrays that come in from outside or are loop-carried
-and updated by setitem (in place: inplace.py). Anything else (an op without a template,
-an array-valued ufunc, a complex number) makes the node unsupported, and the generated code runs that loop with NumPy, while the loops
-nested in it may still be regions.
+`templates["numba"]`; `prim.Assert` (a raise); and views (slices and partial indices, as
+NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
+`_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
+arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
+does (`_pairwise`). Its values are scalars, views, fresh arrays those ops make,
+or arrays that come in from outside or are loop-carried and updated by setitem (in place:
+inplace.py). Anything else (an op without a lowering, an array written into a matrix, a
+complex number) makes the node unsupported, and the generated code runs that loop with
+NumPy, while the loops nested in it may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
@@ -90,6 +94,71 @@ def _dot1(a, b):
     return (s0 + s1) + (s2 + s3)
 
 
+@njit({unchecked})
+def _pairwise_leaf(a, lo, n):
+    # NumPy's pairwise_sum (loops_utils.h.src) of a[lo:lo + n], n <= 128: a serial sum below 8 elements, else
+    # 8 interleaved sums. Unchecked: the caller passes lo + n <= len(a), and every index is below lo + n.
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    m = n - n % 8
+    for i in range(lo + 8, lo + m, 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(lo + m, lo + n):
+        res += a[i]
+    return res
+
+
+@njit({options})
+def _pairwise(a):
+    # NumPy's sum of a float64 vector: its pairwise_sum, which above 128 elements adds the sums of two halves
+    # split at a multiple of 8, in its order. The recursion runs on an explicit stack (a recursive version
+    # segfaulted inside a region): a frame is (start, length, state: 1 left half pending, 2 right half pending).
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    states = np.zeros(64, np.int64)      # 64 frames: each halves the length
+    lefts = np.empty(64, np.float64)
+    top = 0
+    los[0] = 0
+    ns[0] = a.shape[0]
+    while True:
+        if ns[top] > 128:
+            half = ns[top] // 2
+            half -= half % 8
+            states[top] = 1
+            los[top + 1] = los[top]
+            ns[top + 1] = half
+            top += 1
+            continue
+        r = _pairwise_leaf(a, los[top], ns[top])
+        while True:
+            top -= 1
+            if top < 0:
+                return r
+            if states[top] == 1:
+                lefts[top] = r
+                states[top] = 2
+                half = ns[top] // 2
+                half -= half % 8
+                los[top + 1] = los[top] + half
+                ns[top + 1] = ns[top] - half
+                top += 1
+                break
+            r = lefts[top] + r
+
+
 @njit({options})
 def _pydiv(a, b):
     if b == 0:
@@ -152,6 +221,7 @@ class _Lowering:
         self.names: dict[Value, str] = {}
         self.count = 0
         self.lines: list[str] = []
+        self.fresh_arrays: set[Value] = set()     # C-contiguous arrays the region allocated, overlapping none
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -218,12 +288,27 @@ class _Lowering:
             if not isinstance(x.type, TensorType) or not isinstance(axis, int) or not -x.type.ndim <= axis < x.type.ndim:
                 raise Unsupported(node, "not an axis of an array")
             return self.assign(node, f"np.int64({self.name(x)}.shape[{axis % x.type.ndim}])", depth)
+        if op == "prim.Assert":
+            message = node.attrs.get("message") or "assertion failed"
+            if not isinstance(message, str):
+                raise Unsupported(node, "a message that is not a string")
+            self.emit(f"if not bool({self.name(node.inputs[0])}):", depth)
+            return self.emit(f"raise AssertionError({message[:200]!r})", depth + 1)
         if op == GETITEM:
             return self.getitem(node, depth)
         if op == SETITEM:
             return self.setitem(node, depth)
         if node.blocks:
             raise Unsupported(node, "an op with nested blocks")
+        if op in _VECTOR_OPS:
+            return self.vector_op(node, depth)
+        if op == "fused.elementwise" or any(isinstance(o.type, TensorType) and o.type.ndim > 0 for o in node.outputs):
+            return self.elementwise(node, depth)
+        names = {v: self.name(v) for v in node.inputs}
+        self.assign(node, self.scalar_op(node, names, {v: v.type for v in node.inputs}, node.output.type), depth)
+
+    def scalar_op(self, node: Node, names: dict, types: dict, out_type) -> str:
+        """The expression of one scalar op from its template, its operands named and typed by `names`/`types`."""
         opdef = get_op(node.op)
         template = opdef.templates.get("numba")
         if template is None:
@@ -234,11 +319,140 @@ class _Lowering:
         explicit = {k: v for k, v in node.attrs.items() if v is not None}
         if explicit or len(operand_indices) != len(node.inputs):
             raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
-        operands = [self.name(node.inputs[i]) for i in operand_indices]
-        loop_dtypes = _ufunc_loop(opdef.kernel, [node.inputs[i].type for i in operand_indices])
+        operands = [names[node.inputs[i]] for i in operand_indices]
+        loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
             operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
-        self.assign(node, self.cast(template.format(*operands), node.output.type, node), depth)
+        return self.cast(template.format(*operands), out_type, node)
+
+    def vector_op(self, node: Node, depth: int) -> None:
+        """np.copy of a vector (a fresh vector); np.matmul of two vectors and np.linalg.norm of one, which
+        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
+        np.sum of a fresh array; np.broadcast_to."""
+        x = node.inputs[0]
+        if node.op == "np.broadcast_to":
+            return self.broadcast_to(node, depth)
+        explicit = {k: v for k, v in node.attrs.items() if v not in (None, False, "K")}
+        if node.op == "np.sum":
+            # NumPy sums a C-contiguous float64 array in one pairwise pass from its identity (_pairwise, bit for
+            # bit); another layout or dtype it sums in another order, which is not lowered.
+            if x not in self.fresh_arrays or x.type.dtype != np.float64 or explicit or len(node.outputs) != 1:
+                raise Unsupported(node, "np.sum of other than a float64 array this region made")
+            return self.assign(node, self.cast(f"0.0 + _pairwise({self.name(x)}.reshape({self.name(x)}.size))",
+                                               node.output.type, node), depth)
+        if not _is_vector(x.type) or explicit or len(node.outputs) != 1:
+            raise Unsupported(node, "only the plain form of the op on vectors is lowered")
+        if node.op == "np.copy":
+            self.fresh_arrays.add(node.output)
+            return self.assign(node, f"{self.name(x)}.copy()", depth)
+        if node.op == "np.linalg.norm":
+            if x.type.dtype.kind != "f":
+                raise Unsupported(node, "the norm of a vector that is not real floating point")
+            return self.assign(node, self.cast(f"np.sqrt(_dot1({self.name(x)}, {self.name(x)}))",
+                                               node.output.type, node), depth)
+        y = node.inputs[1]
+        if not _is_vector(y.type) or len(node.inputs) != 2:
+            raise Unsupported(node, "np.matmul of other than two vectors")
+        self.assign(node, self.cast(f"_dot1({self.name(x)}, {self.name(y)})", node.output.type, node), depth)
+
+    def broadcast_to(self, node: Node, depth: int) -> None:
+        """A fresh vector broadcast to a length (`v -= w` becomes this): itself, or filled from its one element.
+        NumPy's result is a read-only view; the region's is the vector or a new one, equal in value, and
+        no write of the region goes into it (it is not the base of a setitem that inplace.py allows)."""
+        x, shape = node.inputs[0], node.attrs["shape"]
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if x not in self.fresh_arrays or not _is_vector(x.type) or len(shape) != 1 or node.attrs.get("subok") or \
+                not _is_vector(node.output.type):
+            raise Unsupported(node, "only a vector this region made, broadcast to a length")
+        n, y = self.integer(node, shape[0]), self.name(node.output)
+        self.emit(f"if {self.name(x)}.shape[0] == {n}:", depth)
+        self.emit(f"{y} = {self.name(x)}", depth + 1)
+        self.emit(f"elif {self.name(x)}.shape[0] == 1 and {n} >= 0:", depth)
+        self.emit(f"{y} = np.full({n}, {self.name(x)}[0])", depth + 1)
+        self.emit("else:", depth)
+        self.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
+        self.fresh_arrays.add(node.output)
+
+    def elementwise(self, node: Node, depth: int) -> None:
+        """An array result of elementwise ops (a fused.elementwise, or one ufunc over arrays) as inner loops.
+
+        NOTE: [Vector elementwise]
+        The result is a fresh C-contiguous array filled element by element with the same scalar
+        expressions (and casts) as the region's scalar ops, so it rounds as NumPy's ufunc loops
+        do. Operands are arrays (views included) and scalars, broadcast as NumPy does at run time
+        (trailing axes aligned; the IR's lengths are claims of a file that may be hostile): an
+        axis's loop bound is the one length other than 1 among the operands, an operand of
+        length 1 there is read at 0 (step 0), and two other lengths raise NumPy's ValueError, so
+        every read is in range. Such a fresh array overlaps nothing, so a vector of them may be
+        written into a one-axis view (setitem) and np.sum reads it in NumPy's pairwise order.
+        """
+        if node.op == "fused.elementwise":
+            sub = node.attrs["graph"]
+            params, body, returns = list(sub.inputs), list(sub.block.nodes), list(sub.outputs)
+            if len(params) != len(node.inputs):
+                raise Unsupported(node, "an expression whose inputs differ from the node's")
+        else:
+            params, body, returns = list(node.inputs), [node], list(node.outputs)
+        arrays = list(dict.fromkeys(v for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim > 0))
+        rank = max((o.type.ndim for o in node.outputs if isinstance(o.type, TensorType)), default=0)
+        if not arrays or rank == 0 or any(not isinstance(o.type, TensorType) or o.type.ndim != rank for o in node.outputs) \
+                or any(v.type.ndim > rank for v in arrays) or rank > 4:
+            raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
+        if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
+            raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
+        dims = [self.fresh("n") for _ in range(rank)]
+        ts = [self.fresh("t") for _ in range(rank)]
+        steps: dict[Value, list[str]] = {}
+        for d, n in enumerate(dims):
+            self.emit(f"{n} = 1", depth)
+            for v in arrays:
+                axis = d - (rank - v.type.ndim)        # NumPy aligns the trailing axes
+                if axis < 0:
+                    continue
+                x = f"{self.name(v)}.shape[{axis}]"
+                self.emit(f"if {x} != 1:", depth)
+                self.emit(f"if {n} != 1 and {x} != {n}:", depth + 1)
+                self.emit('raise ValueError("operands could not be broadcast together")', depth + 2)
+                self.emit(f"{n} = {x}", depth + 1)
+        for v in arrays:
+            steps[v] = []
+            for axis in range(v.type.ndim):
+                step = self.fresh("s")
+                self.emit(f"{step} = 1 if {self.name(v)}.shape[{axis}] != 1 else 0", depth)
+                steps[v].append(step)
+        shape = f"({', '.join(dims)},)"
+        for o in node.outputs:
+            self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
+            self.fresh_arrays.add(o)
+        for d, (t, n) in enumerate(zip(ts, dims)):
+            self.emit(f"for {t} in range({n}):", depth + d)
+        depth += rank - 1
+        names: dict[Value, str] = {}
+        types: dict[Value, Any] = {}
+        for p, v in zip(params, node.inputs):
+            if v in steps:
+                at = ts[rank - v.type.ndim:]
+                names[p] = f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
+                types[p] = TensorType(v.type.dtype, ())
+            else:
+                names[p], types[p] = self.name(v), v.type
+        for inner in body:
+            if inner.blocks or len(inner.outputs) != 1:
+                raise Unsupported(inner, "not a scalar op inside an elementwise expression")
+            out = inner.output
+            scalar_t = TensorType(out.type.dtype, ()) if isinstance(out.type, TensorType) else out.type
+            if inner.op == "prim.Constant":
+                expr = self.constant(inner)
+            else:
+                expr = self.scalar_op(inner, names, types, scalar_t)
+            e = self.fresh("e")
+            self.emit(f"{e} = {expr}", depth + 1)
+            names[out], types[out] = e, scalar_t
+        for o, r in zip(node.outputs, returns):
+            if r not in names:
+                raise Unsupported(node, "an expression that returns a value it does not compute")
+            self.emit(f"{self.name(o)}[{', '.join(ts)}] = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}",
+                      depth + 1)
 
     def assign(self, node: Node, expr: str, depth: int) -> None:
         self.emit(f"{self.name(node.output)} = {expr}", depth)
@@ -262,7 +476,8 @@ class _Lowering:
     def index(self, node: Node, base: Value, index: Any, views: bool = False) -> str:
         """The subscript: one integer per axis, or with `views` integers and slices (a view, as NumPy's)."""
         items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
-        sliced = views and any(isinstance(item, slice) for item in items)
+        sliced = views and (any(isinstance(item, slice) for item in items)
+                            or isinstance(base.type, TensorType) and len(items) < base.type.ndim)
         if not isinstance(base.type, TensorType) or not items or \
                 (len(items) > base.type.ndim if sliced else len(items) != base.type.ndim):
             raise Unsupported(node, "not one integer per axis (a partial index makes a view)")
@@ -297,14 +512,31 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
-        if scalar_cast(value.type) is None:
-            raise Unsupported(node, "an array written into an array")
-        idx = self.index(node, base, node.attrs["index"])
+        vector = scalar_cast(value.type) is None
+        if vector:
+            # Only a vector this region made (an elementwise loop's, a copy's) is written, into a one-axis view
+            # of the same dtype, whose length is checked at run time (numba copies first where they overlap).
+            index = node.attrs["index"]
+            items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+            axes = sum(isinstance(item, slice) for item in items) + base.type.ndim - len(items)
+            if value not in self.fresh_arrays or not _is_vector(value.type) or axes != 1 or \
+                    value.type.dtype != base.type.dtype:
+                raise Unsupported(node, "an array written into an array (only a fresh vector into a 1-D view)")
+            idx = self.index(node, base, index, views=True)
+        else:
+            idx = self.index(node, base, node.attrs["index"])
         if self.inplace.in_place(node):
             out = self.names[node.output] = self.name(base)    # one variable: no reference counting per write
         else:
             out = self.name(node.output)
             self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        if vector:
+            dst = self.fresh("w")
+            self.emit(f"{dst} = {out}[{idx}]", depth)
+            self.emit(f"if {dst}.shape[0] != {self.name(value)}.shape[0]:", depth)
+            self.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
+            self.emit(f"{dst}[:] = {self.name(value)}", depth)
+            return
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
     def loop(self, node: Node, depth: int) -> None:
@@ -369,6 +601,10 @@ class _Lowering:
             self.lines[ends[i]:ends[i]] = assigns[i]
 
 
+def _is_vector(t) -> bool:
+    return isinstance(t, TensorType) and t.ndim == 1
+
+
 def _nested_free(node: Node) -> list[Value]:
     out: list[Value] = []
     for block in node.blocks:
@@ -376,6 +612,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
+_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
 
 
