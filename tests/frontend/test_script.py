@@ -320,7 +320,8 @@ def test_scripted_function_calls_a_traced_function():
         expected = np.linspace(-1, 1, 5)
         for _ in range(n):
             expected = np.tanh(expected) * np.linspace(-1, 1, 5)
-        assert_same(got, expected)
+        # The loop runs as native code, whose tanh is the C library's (README: the numerical contract).
+        assert_same(got, expected, rtol=1e-14)
     g.graph.verify()
 
 

@@ -330,3 +330,24 @@ def test_transcendental_functions_in_native_loops_are_within_the_stated_ulp(seed
     assert "native (" in f.optimization.explain()
     want = _transcendentals(x, np.zeros((x.size, 6)))
     assert _ulp_distance(got, want).max() <= LIBM_ULP
+
+
+def _swaps(x, y, n):
+    a = x
+    b = y.copy()
+    acc = 0.0
+    for t in range(n):
+        a, b = b, a
+        acc = acc * 0.5 + a[0, 0]
+    return a, b, acc
+
+
+def test_loop_slots_that_swap_arrays_keep_both():
+    """A slot's next value is another slot's current one: the carried variables update as one tuple."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    f = distjit.script(_swaps)
+    for n in (0, 1, 2, 3):
+        got, want = f(x.copy(), y.copy(), n), _swaps(x.copy(), y.copy(), n)
+        assert all(_equal(g, w) for g, w in zip(got, want)), n
+    assert "native (" in distjit.optimize(f).optimization.explain()

@@ -565,12 +565,18 @@ class _Lowering:
                 self.emit(f"{self.name(p)} = {c}", depth + 1)
         self.block(body, depth + 1)
         self.emit(f"{flag} = bool({self.name(body.returns[0])})", depth + 1)
+        # One tuple assignment: a slot's next value may be another slot's current one (`a, b = b, a`).
+        targets, sources = [], []
         for k, (c, r) in enumerate(zip(carried, body.returns[1:])):
             t = body.params[1 + k].type
             if scalar_cast(t) is not None:
-                self.emit(f"{c} = {self.cast(self.name(r), t, node)}", depth + 1)
+                targets.append(c)
+                sources.append(self.cast(self.name(r), t, node))
             elif self.name(r) != c:
-                self.emit(f"{c} = {self.name(r)}", depth + 1)
+                targets.append(c)
+                sources.append(self.name(r))
+        if targets:
+            self.emit(f"{', '.join(targets)}, = {', '.join(sources)},", depth + 1)
         for o, c in zip(node.outputs, carried):
             if scalar_cast(o.type) is None:
                 self.names[o] = c
