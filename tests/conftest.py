@@ -2,12 +2,21 @@
 
 Plans are made with the cost model's reference calibration, so what the partitioner decides does not
 depend on the machine or its load (tests/partition/test_calibration.py tests the measuring itself).
+
+Hypothesis draws the same examples on every run (profile "repeatable", the default), so a red run is
+reproducible and a landing does not depend on luck; `HYPOTHESIS_PROFILE=explore` draws new ones each run,
+with more examples, to hunt for bugs.
 """
 import os
 import pathlib
 import sys
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 _ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
