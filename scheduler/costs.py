@@ -143,7 +143,7 @@ def ray_model(ray) -> CostModel:
 
 def _slowest(cals: list) -> calibration.Calibration:
     """Per field, the slowest node's number (a Plan waits for its slowest task)."""
-    seconds = {"call_s", "elem_s", "flop_s", "native_flop_s"}
+    seconds = {"call_s", "elem_s", "flop_s", "native_flop_s", "native_op_s", "native_call_s"}
     values = {}
     for name in cals[0].as_values():
         column = [getattr(c, name) for c in cals]

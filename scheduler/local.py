@@ -5,12 +5,14 @@ import os
 import socket
 import threading
 import weakref
+from contextlib import nullcontext
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 
 from distjit.ir.graph import Graph
 from distjit.partition.plan import Plan, Source
+from distjit.runtime import native
 from distjit.runtime.executor import compile_graph, run
 from distjit.runtime.fused_eval import limit_threads
 from scheduler import timeline
@@ -95,11 +97,14 @@ class LocalExecutor:
 
         def task(i, prog, inputs):
             start = timeline.now() if timed else 0.0
-            with limit_threads(max(1, (os.cpu_count() or 1) // self.max_workers)):
+            with limit_threads(max(1, (os.cpu_count() or 1) // self.max_workers)), \
+                    native.recording() if tracker is not None else nullcontext() as ran:
                 outs = run(prog, inputs)
             if timed:
                 tracker.record(timeline.Span(i, f"{socket.gethostname()} (this process)",
                                              threading.current_thread().name, start, timeline.now()))
+            if ran:
+                tracker.ran(i, threading.current_thread().name, ran)
             for k, v in enumerate(outs):
                 for dest, index in targets.get((i, k), ()):
                     if not deliver(v, dest[index]):

@@ -58,14 +58,17 @@ def _run_task(digest: str, graph_box: list, places: dict | None, *inputs):
 
 
 def _run_task_timed(n_out: int, digest: str, graph_box: list, places: dict | None, *inputs):
-    """`_run_task`, returning one more value: where and when it ran (scheduler/timeline.py)."""
+    """`_run_task`, returning one more value: where and when it ran (scheduler/timeline.py), and how its
+    loops ran (the native backend's account, distjit/runtime/native `recording`)."""
     import ray
+    from distjit.runtime import native
 
     start = time.time()
-    out = _run_task(digest, graph_box, places, *inputs)
+    with native.recording() as ran:
+        out = _run_task(digest, graph_box, places, *inputs)
     ctx = ray.get_runtime_context()
     span = (f"node {ray.util.get_node_ip_address()} {ctx.get_node_id()[:8]}", f"worker pid {os.getpid()}",
-            start, time.time())
+            start, time.time(), ran)
     if n_out == 0:
         return span
     return (out, span) if n_out == 1 else (*out, span)
@@ -234,7 +237,7 @@ class RayExecutor:
                 return self._param_ref(params[plan.params[s.index]], tracker)
             return refs[s.index][s.output]
 
-        timed = tracker is not None and tracker.spans is not None
+        timed = tracker is not None         # stats, progress or a timeline: tasks report where, when and how
         span_refs: dict[int, object] = {}
         window = self.window or max(2, 2 * plan.workers)
         in_flight: list = []
@@ -283,8 +286,9 @@ class RayExecutor:
         if timed:
             from scheduler.timeline import Span
 
-            for i, span in zip(span_refs, ray.get(list(span_refs.values()))):
+            for i, (*span, ran) in zip(span_refs, ray.get(list(span_refs.values()))):
                 tracker.record(Span(i, *span))
+                tracker.ran(i, span[1], ran)
 
         def fetch(s: Source):
             if s.kind == "param":

@@ -28,6 +28,9 @@ class RunStats:
     predicted_seconds: float = 0.0     # the cost model's prediction of `seconds` for this Plan on this executor
     predicted_stages: list[float] = field(default_factory=list)
     predicted_tasks: list[float] = field(default_factory=list)   # each task's own predicted time
+    # how each task's native regions ran, as the process that ran it saw them (distjit/runtime/native):
+    # "t0 lu:stage0/0 (worker pid 123): loop %A.9 at lu.py:4: native (loaded from the disk cache in 2 ms)"
+    native: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -40,6 +43,8 @@ class RunStats:
         predicted = self.predicted_stages + [0.0] * (len(self.stages) - len(self.predicted_stages))
         lines += [f"  stage {i}: {s * 1e3:.1f} ms (predicted {p * 1e3:.1f} ms)"
                   for i, (s, p) in enumerate(zip(self.stages, predicted))]
+        if self.native:
+            lines += ["native regions, as each task ran them:", *("  " + line for line in self.native)]
         return "\n".join(lines)
 
 
@@ -64,6 +69,7 @@ class Tracker:
             self._left[t.stage] = self._left.get(t.stage, 0) + 1
         self._stage_end: dict[int, float] = {}
         self._done = 0
+        self._ran: list[tuple[int, str]] = []    # appended by the executors' threads (atomic)
         self._start = time.perf_counter()
         if progress:
             progress(0, len(plan.tasks))
@@ -76,6 +82,11 @@ class Tracker:
         """A scheduler.timeline.Span of a finished task (appends are atomic: executors' threads call this)."""
         if self.spans is not None:
             self.spans.append(span)
+
+    def ran(self, index: int, worker: str, lines: list[str]) -> None:
+        """The native regions task `index` ran on `worker` (thread or process), one line each."""
+        name = self.plan.tasks[index].name
+        self._ran.extend((index, f"t{index} {name} ({worker}): {line}") for line in lines)
 
     def task_done(self, index: int) -> None:
         stage = self.plan.tasks[index].stage
@@ -94,6 +105,7 @@ class Tracker:
             at = self._stage_end.get(stage, end)
             self.stats.stages.append(max(0.0, at - previous))
             previous = max(previous, at)
+        self.stats.native = [line for _, line in sorted(self._ran, key=lambda e: e[0])]
         return self.stats
 
 

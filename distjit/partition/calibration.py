@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2          # 2: the native loop fields (an older cache is measured again)
 _MAX_FILE = 1 << 16
 _SANE = (1e-12, 1e16)     # every field is a positive rate or duration within this range
 
@@ -57,6 +57,8 @@ class Calibration:
     fused_block_elements: int = 1 << 16  # ... the size of its blocks (one kernel call per op per block)
     native_bytes_s: float = 10e9        # a region the native backend (numba) compiles to one loop
     native_flop_s: float = 0.1e-9       # ... per registry flop, everything in registers
+    native_op_s: float = 1.5e-9         # one scalar op of a compiled loop nest, per iteration (loads, stores too)
+    native_call_s: float = 3e-6         # one call of a compiled loop nest from the generated code
     native: int = 0                     # 1: the native backend is there (else its regions run as fused ones)
     cores: int = 8
     source: str = "reference"           # "reference", "measured", "cached", or the file it came from

@@ -12,6 +12,20 @@ rates plus the evaluator's streaming rate) or through the native backend (numba,
 one loop). Every node also pays one NumPy call. Contractions and fused regions
 use the threads a task gets; plain NumPy calls use one.
 
+NOTE: [How a loop is costed]
+A `prim.Loop`'s body runs once per iteration, so its nodes count times the loop's trip
+count (`trips`: the count evaluated from constants, static dims and scalar ops of
+them, each enclosing loop's iteration variable taken at its mean, so a triangular
+nest `for j in range(i)` counts half of the square; a count known only at run time,
+a graph input or a `while`, counts once). A prim.If's branches count half each. A
+loop the native backend will run (the runtime's own answer, `bind_native`: the same
+lowering that decides it at run time, never restated here) costs one region call
+(`native_call_s`) and per iteration its body's scalar ops at `native_op_s` each
+(measured on a compiled loop nest) and its vector ops at the native rates; a loop
+that falls back costs what its NumPy code costs, per iteration. So a plan knows a
+compiled loop nest is ~1000x cheaper than the same nest as NumPy calls, and cuts
+and merges tasks accordingly.
+
 NOTE: [How a Plan's run is predicted]
 `predict` replays the executor's schedule: the driver puts the call's arguments
 (on Ray), each task starts when its inputs exist and a worker is free, costs its
@@ -24,12 +38,26 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field, replace
 
+from distjit.core.inplace import updates_in_place
 from distjit.ir.graph import Node
 from distjit.ops import get_op
 from distjit.partition.calibration import REFERENCE, Calibration, machine_calibration
 from distjit.types import TensorType
 
 INLINE_BYTES = 1 << 16      # smaller arguments travel inside a Ray task's spec, not through the object store
+_UNKNOWN_TRIPS = None
+_MAX_TRIPS = 1e12           # a larger count is a `while` loop's bound, not a count
+_EVAL_BUDGET = 256          # nodes read to evaluate one trip count (a count is a short expression)
+
+_loop_lowers = None         # (graph, loop) -> bool: the loop will run natively; bound by the runtime
+_fused_native = None        # (fused node) -> bool: the fused region will run as native loops; bound by the runtime
+
+
+def bind_native(loop_lowers, fused_native) -> None:
+    """The runtime's answers to "will this run natively?" (distjit/runtime/__init__.py binds them: the
+    partitioner is below the runtime and cannot ask the native backend itself)."""
+    global _loop_lowers, _fused_native
+    _loop_lowers, _fused_native = loop_lowers, fused_native
 
 
 @dataclass(frozen=True)
@@ -59,7 +87,7 @@ def op_class(node: Node, native: bool = False) -> str:
     opdef = get_op(node.op)
     flags = opdef.flags
     if "fused" in flags:
-        return "native" if native and node.attrs.get("exact", True) is False else "fused"
+        return "native" if native and _fused_native is not None and _fused_native(node) else "fused"
     if "contraction" in flags:
         return "matmul"
     if node.op == "dist.Partial" or "reduction" in flags or "cumulative" in flags:
@@ -109,30 +137,80 @@ class CostModel:
 
     # -- one node ------------------------------------------------------------------------------------------
     def estimate(self, node: Node) -> tuple[float, float]:
-        """(flops, bytes) of a node from the op registry; nested blocks count once."""
+        """(flops, bytes) of a node from the op registry; a loop's body counts once per iteration."""
         flops = nbytes = 0.0
-        for n in node.walk():
+        for n, times, _ in self._runs(node):
             f, b = _registry(n)
-            flops += f
-            nbytes += b
+            flops += f * times
+            nbytes += b * times
         return flops, nbytes
 
     def node_seconds(self, node: Node, threads: int | None = None, beside: int = 1) -> float:
-        """Predicted seconds of a node (nested blocks once), with `threads` for BLAS and fused regions,
-        while `beside` tasks (this one included) stream memory at the same time."""
+        """Predicted seconds of a node (a loop's body per iteration: NOTE: [How a loop is costed]), with
+        `threads` for BLAS and fused regions, while `beside` tasks (this one included) stream memory at the
+        same time."""
         threads = max(1, min(threads or self.executor.threads, self.calibration.cores))
-        return sum(self._one(n, threads, beside) for n in node.walk())
+        return sum(times * (self._native(n, native) if native else self._one(n, threads, beside))
+                   for n, times, native in self._runs(node))
 
     def node_cost(self, node: Node) -> tuple[float, float, float]:
         """`estimate(node)` and `node_seconds(node)` together, reading the registry once per node."""
         threads = max(1, min(self.executor.threads, self.calibration.cores))
         flops = nbytes = seconds = 0.0
-        for n in node.walk():
+        for n, times, native in self._runs(node):
             f, b = reg = _registry(n)
-            flops += f
-            nbytes += b
-            seconds += self._one(n, threads, 1, reg)
+            flops += f * times
+            nbytes += b * times
+            seconds += times * (self._native(n, native, reg) if native else self._one(n, threads, 1, reg))
         return flops, nbytes, seconds
+
+    # -- loops (NOTE: [How a loop is costed]) -------------------------------------------------------------------
+    def _runs(self, node: Node):
+        """(node, how many times it runs, whether inside a native region) for `node` and every node nested in
+        it, without recursion (a stack of the blocks still to walk)."""
+        native_on = bool(self.calibration.native) and _loop_lowers is not None
+        stack = [(iter([node]), 1.0, False)]
+        while stack:
+            nodes, times, native = stack[-1]
+            n = next(nodes, None)
+            if n is None:
+                stack.pop()
+                continue
+            if n.op == "prim.Loop":
+                root = not native and native_on and n.block is not None and n.block.graph is not None \
+                    and _loop_lowers(n.block.graph, n)
+                yield n, times, "root" if root else native
+                stack.append((iter(n.blocks[0].nodes if n.blocks else ()), times * self.trips(n), native or root))
+                continue
+            yield n, times, native
+            for b in reversed(n.blocks):     # prim.If: either branch, half the time each
+                stack.append((iter(b.nodes), times / len(n.blocks), native))
+
+    def trips(self, loop: Node) -> float:
+        """The loop's estimated trip count (1 when it is known only at run time)."""
+        key = ("trips", id(loop))
+        if key not in self._memo:
+            count = _value(loop.inputs[0], self) if loop.inputs else None
+            ok = count is not None and 0 <= count <= _MAX_TRIPS
+            self._memo[key] = (loop, float(count) if ok else 1.0)   # the loop kept alive: its id stays its own
+        return self._memo[key][1]
+
+    def _native(self, n: Node, where, reg: tuple[float, float] | None = None) -> float:
+        """A node inside a native region: the region's call for the loop at its root (`where` "root"), one
+        compiled scalar op, or a vector op (a dot, a row's elementwise expression) at the native loop's rates."""
+        c = self.calibration
+        if n.op == "prim.Loop":
+            return c.native_call_s if where == "root" else c.native_op_s
+        cls = op_class(n)
+        if cls == "view" or not _has_vectors(n):
+            return 0.0 if "constant" in get_op(n.op).flags else c.native_op_s
+        flops, nbytes = reg or _registry(n)
+        if "in_place_update" in get_op(n.op).flags:     # a region writes the value, not a copy of the base
+            nbytes = 2.0 * sum(_nbytes(v.type) for v in n.inputs[1:2])
+        inner = n.attrs.get("graph")
+        if inner is not None:
+            flops = _size(n) * self._inner(inner)[0]
+        return c.native_op_s + max(flops * c.native_flop_s, nbytes / c.native_bytes_s)
 
     def graph_seconds(self, graph, threads: int | None = None, beside: int = 1) -> float:
         return sum(self.node_seconds(n, threads, beside) for n in graph.block.nodes)
@@ -143,6 +221,10 @@ class CostModel:
         if cls == "view":
             return c.call_s
         flops, nbytes = reg or _registry(n)
+        if "in_place_update" in get_op(n.op).flags and (updates_in_place(n) or _in_loop(n)):
+            # written into its base's buffer (core/inplace.py; a loop's carried arrays always are, once the
+            # runtime plans the loop): the cost of the part written, not of a copy of the base
+            flops, nbytes = 0.0, 2.0 * sum(_nbytes(v.type) for v in n.inputs[1:2])
         # tasks side by side share the memory bus: each streams at most its share of the machine's bandwidth
         nbytes *= max(1.0, min(beside, c.cores) * c.memory_bytes_s / c.shared_bytes_s)
         size = _size(n)
@@ -190,6 +272,77 @@ class CostModel:
         """Seconds of anonymous work: the slower of its flops at the elementwise rate and its bytes streamed."""
         c = self.calibration
         return max(flops * c.flop_s, nbytes / c.memory_bytes_s)
+
+
+def _in_loop(n: Node) -> bool:
+    """`n` is in the body of a loop (however deep)."""
+    b = n.block
+    while b is not None and b.owner is not None:
+        if b.owner.op == "prim.Loop":
+            return True
+        b = b.owner.block
+    return False
+
+
+def _has_vectors(n: Node) -> bool:
+    """Some value the node reads or makes is an array of at least one axis (not a scalar in a register);
+    of an update, only the value it writes counts (the region writes into its base's buffer)."""
+    values = n.inputs[1:2] if "in_place_update" in get_op(n.op).flags else [*n.inputs, *n.outputs]
+    return any(isinstance(v.type, TensorType) and v.type.ndim >= 1 for v in values)
+
+
+def _value(v, model: CostModel) -> float | None:
+    """The value of a scalar `v` as the plan can know it: constants, static dims, pure scalar ops of known
+    values (applied by the execution core's calling convention), an enclosing loop's iteration at its mean;
+    None when it depends on run-time data. Iterative and bounded (a count is a short expression)."""
+    from distjit.core.apply import apply
+
+    known: dict = {}
+    stack, budget = [v], _EVAL_BUDGET
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return None
+        x = stack[-1]
+        if x in known:
+            stack.pop()
+            continue
+        node = x.node
+        if node is None:                        # a block's parameter: an iteration counter, or unknown
+            owner = x.block.owner if x.block is not None else None
+            if owner is None or owner.op != "prim.Loop" or not x.block.params or x.block.params[0] is not x:
+                return None
+            known[x] = (model.trips(owner) - 1.0) / 2.0
+            stack.pop()
+            continue
+        if node.op == "prim.Constant":
+            value = node.attrs.get("value")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return None
+            known[x] = value
+        elif node.op == "prim.DimSize":
+            t = node.inputs[0].type
+            dim = t.shape[node.attrs["axis"]] if isinstance(t, TensorType) else None
+            if not isinstance(dim, int):
+                return None
+            known[x] = dim
+        else:
+            opdef = get_op(node.op)
+            if not opdef.is_pure or node.blocks or len(node.outputs) != 1 or "scalar" not in opdef.flags:
+                return None
+            missing = [i for i in node.inputs if i not in known]
+            if missing:
+                stack.extend(missing)
+                continue
+            try:
+                (out,) = apply(node, [known[i] for i in node.inputs])
+            except Exception:                   # noqa: BLE001 - a mean the op refuses (a float index): unknown
+                return None
+            if isinstance(out, bool) or not isinstance(out, (int, float)):
+                return None
+            known[x] = out
+        stack.pop()
+    return known[v]
 
 
 def _registry(n: Node) -> tuple[float, float]:

@@ -93,6 +93,7 @@ def _measure() -> Calibration:
     v["fused_bytes_s"], native = _fused_rates(A, B, v)
     v["fused_block_elements"] = fused_eval.BLOCK_ELEMENTS
     v.update(native)
+    v.update(_native_loop_rates())
     v["cores"] = os.cpu_count() or 1
     return from_values(v, "measured")
 
@@ -129,8 +130,9 @@ def _shared_bandwidth(nbytes: float) -> float:
 
 
 def _fused_rates(A, B, v: dict):
-    """The fused evaluator's streaming rate on `a * b + a` (its inner work at in-cache rates taken out), and
-    the native backend's when numba is importable (else it is costed as the fused evaluator is)."""
+    """The fused evaluator's streaming rate on `a * b + a` through its NumPy backend (its inner work at
+    in-cache rates taken out), and through the native backend, which every fused region that qualifies takes
+    (at every level: fused_eval.runs_natively, what the cost model asks), when numba is importable."""
     from distjit.ir.builder import Builder
     from distjit.ir.graph import Graph, Value
     from distjit.types import type_of
@@ -144,16 +146,90 @@ def _fused_rates(A, B, v: dict):
     g.add_output(s)
     flops, nbytes, _ = _cost("fused.elementwise", [A, B], {"graph": g})
     inner = A.size * 2 * v["elem_s"]
-    t = _seconds(lambda: fused_eval.evaluate(A, B, graph=g))
+    kernel = fused_eval.FusedKernel(g)
+    t = _seconds(lambda: kernel.numpy((A, B)))
     fused = nbytes / max(t - inner, 0.25 * t)
     native = {"native_bytes_s": fused, "native_flop_s": v["flop_s"], "native": 0}
     if fused_eval._want_numba():
         try:
-            t = _seconds(lambda: fused_eval.evaluate(A, B, graph=g, exact=False))
-            native.update(native_bytes_s=nbytes / t, native=1)
+            t = _seconds(lambda: kernel((A, B)))
+            if kernel.native:                   # it ran on the native backend (else numba refused it here)
+                native.update(native_bytes_s=nbytes / t, native=1)
         except Exception:       # numba present but unable to compile here: costed as the NumPy evaluator
             pass
     return fused, native
+
+
+# A scalar loop nest as users write one (a Gauss-Seidel-like sweep with A[i, j] updates), in the text IR:
+# the native backend's per-op rate is measured on it. `{dims}` are the array's dims.
+_SWEEP = """graph calibrate_sweep(%A: f64[{dims}]) {{
+  %0: int = prim.DimSize(%A) {{axis=0}}
+  %2: int = prim.Constant() {{value=1}}
+  %3: int = py.sub(%0, %2)
+  %182: int = prim.Constant() {{value=0}}
+  %184: bool = prim.Constant() {{value=True}}
+  %i.187: int, %j.188: int, %189: f64[{dims}] = prim.Loop(%3, %184, %182, %182, %A)
+    block(%i.120: int, %i.121: int, %j.122: int, %123: f64[{dims}]) {{
+      %124: int = py.add(%2, %i.120)
+      %126: int = prim.DimSize(%123) {{axis=1}}
+      %127: int = py.sub(%126, %2)
+      %j.177: int, %178: f64[{dims}] = prim.Loop(%127, %184, %j.122, %123)
+        block(%i.159: int, %j.160: int, %161: f64[{dims}]) {{
+          %162: int = py.add(%2, %i.159)
+          %163: int = py.sub(%124, %2)
+          %164: f64[] = array.getitem(%161, %163, %162) {{index=(ref(1), ref(2))}}
+          %165: int = py.sub(%162, %2)
+          %166: f64[] = array.getitem(%161, %124, %165) {{index=(ref(1), ref(2))}}
+          %167: f64[] = np.add(%164, %166)
+          %168: float = prim.Constant() {{value=0.5}}
+          %169: f64[] = np.multiply(%168, %167)
+          %170: f64[] = array.getitem(%161, %124, %162) {{index=(ref(1), ref(2))}}
+          %171: float = prim.Constant() {{value=0.25}}
+          %172: f64[] = np.multiply(%171, %170)
+          %173: f64[] = np.subtract(%169, %172)
+          %174: f64[{dims}] = array.setitem(%161, %173, %124, %162) {{index=(ref(2), ref(3))}}
+          -> (%184, %162, %174)
+        }}
+      -> (%184, %124, %j.177, %178)
+    }}
+  return (%189)
+}}
+"""
+_SWEEP_N = 200
+
+
+def _native_loop_rates() -> dict:
+    """`native_op_s` and `native_call_s`: a compiled loop nest's time per scalar op per iteration, counted as
+    the cost model counts them (NOTE: [How a loop is costed]), and the time of one call of it; {} when the
+    backend is off or does not compile it here (the reference numbers stay)."""
+    from dataclasses import replace
+
+    from distjit.ir.graph import Graph
+    from distjit.partition.calibration import REFERENCE
+    from distjit.partition.cost import CostModel
+    from distjit.runtime import native
+    from distjit.runtime.executor import compile_graph
+
+    if not native.enabled():
+        return {}
+    try:
+        counted = Graph.parse(_SWEEP.format(dims=f"{_SWEEP_N},{_SWEEP_N}"))     # static: trip counts known
+        run = Graph.parse(_SWEEP.format(dims="?A_0,?A_1"))                       # runs on any size
+        loop = next(n for n in run.block.nodes if n.op == "prim.Loop")
+        program = compile_graph(run)
+        big, tiny = np.random.default_rng(1).random((_SWEEP_N, _SWEEP_N)), np.ones((2, 2))
+        program.fn(tiny)
+        region = native.region_for(run, loop)
+        if region is None or region.fn is None or region.failed is not None:
+            return {}
+        t_call = _seconds(lambda: program.fn(tiny))
+        t_big = _seconds(lambda: program.fn(big))
+    except Exception:           # noqa: BLE001 - numba unable to compile here: the reference numbers stay
+        return {}
+    units = CostModel(replace(REFERENCE, native=1, native_op_s=1.0, native_call_s=0.0, native_flop_s=0.0,
+                              native_bytes_s=1e16))
+    ops = units.node_seconds(next(n for n in counted.block.nodes if n.op == "prim.Loop"))
+    return {"native_call_s": t_call, "native_op_s": max(t_big - t_call, 1e-12) / max(ops, 1.0)}
 
 
 calibration.set_measure(measure)

@@ -130,6 +130,15 @@ class FusedKernel:
             done = self._native(inputs, shape, outs)
             if done is not None:
                 return done
+        return self._numpy(inputs, shape, outs)
+
+    def numpy(self, inputs):
+        """The outputs by the NumPy backend, whatever the native one would do (the calibration times both)."""
+        return self._numpy(inputs, np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None)),
+                           [None] * len(self.dtypes))
+
+    def _numpy(self, inputs, shape, outs):
+        size = math.prod(shape)
         if size < SMALL_ELEMENTS or len(shape) == 0:
             return self.body(inputs, outs, [None] * len(self.slots))
         row = math.prod(shape[1:])
@@ -303,6 +312,22 @@ def _merged_shape(shape, arrays) -> tuple[int, ...]:
             merged.append(shape[d])
         last = d
     return tuple(merged)
+
+
+_qualifies: "weakref.WeakKeyDictionary[Graph, bool]" = weakref.WeakKeyDictionary()
+
+
+def runs_natively(node) -> bool:
+    """Whether this `fused.elementwise` node will run on the native backend: the choice `__call__` makes from
+    the backend setting, the size and the expression (before it sees the operands' run-time dtypes, which
+    the IR's types already fix). The cost model asks it (bound in distjit/runtime/__init__.py)."""
+    graph = node.attrs.get("graph")
+    sizes = [v.type.size for v in node.outputs if getattr(v.type, "size", None) is not None]
+    if graph is None or not sizes or max(sizes) < NUMBA_MIN_ELEMENTS or not _want_numba():
+        return False
+    if graph not in _qualifies:
+        _qualifies[graph] = fused_native.expression(graph) is not None
+    return _qualifies[graph]
 
 
 def _want_numba() -> bool:

@@ -10,16 +10,26 @@ region: inplace.py; the disk cache: cache.py; bounds and type checks: region.py.
 
 `DISTJIT_NATIVE=0` in the environment turns the backend off (every loop runs as NumPy
 code), for comparison and debugging.
+
+Two other readers: the cost model asks `lowers` which loops will run natively (the same
+lowering, so it costs what will run), and the executors hear, through `recording`, which
+regions a task ran and how (natively, loaded from the disk cache or compiled; or fell
+back), which `RunStats.native` shows: a worker's own account, not the driver's guess.
 """
 from __future__ import annotations
 
 import os
+import threading
 import weakref
+from contextlib import contextmanager
 
 from distjit.ir.graph import Block, Graph, Node
 from distjit.runtime.native.lower import Unsupported, lower
 
 _regions: "weakref.WeakKeyDictionary[Graph, dict[Node, object]]" = weakref.WeakKeyDictionary()
+_lowerings: "weakref.WeakKeyDictionary[Graph, dict[Node, bool]]" = weakref.WeakKeyDictionary()
+_lowerings_lock = threading.Lock()
+_here = threading.local()
 
 
 def enabled() -> bool:
@@ -41,6 +51,49 @@ def region_for(graph: Graph, loop: Node):
         found = str(e)
     decisions[loop] = found
     return found if isinstance(found, Region) else None
+
+
+def lowers(graph: Graph, loop: Node) -> bool:
+    """Whether `loop` will run as a native region: the backend is on and the loop's nest lowers (the decision
+    `region_for` makes, without compiling; a region numba refuses once called is False). The cost model asks
+    it about graphs it plans; the answer is kept per graph, apart from `region_for`'s, because a graph is
+    planned before the runtime plans its buffers (a loop written into a planned buffer is not a region)."""
+    if not enabled():
+        return False
+    from distjit.runtime.native.region import Region
+
+    found = _regions.get(graph, {}).get(loop)
+    if found is not None:
+        return isinstance(found, Region) and found.failed is None
+    with _lowerings_lock:
+        known = _lowerings.setdefault(graph, {})
+        if loop not in known:
+            try:
+                lower(loop, graph.inputs)
+                known[loop] = True
+            except Unsupported:
+                known[loop] = False
+        return known[loop]
+
+
+@contextmanager
+def recording():
+    """Collect, for the code this thread runs inside the block, one line per native region called: where its
+    loop is and how it ran (`Region.status`, or the fall back to NumPy); the executors wrap a task in it."""
+    saved = getattr(_here, "log", None)
+    log: list[str] = []
+    _here.log = log
+    try:
+        yield log
+    finally:
+        _here.log = saved
+
+
+def record(line: str) -> None:
+    """Called by a region after it ran (or fell back); a no-op unless `recording` is on in this thread."""
+    log = getattr(_here, "log", None)
+    if log is not None and line not in log:
+        log.append(line)
 
 
 def explain(graph: Graph) -> str:

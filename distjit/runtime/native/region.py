@@ -23,6 +23,7 @@ import numpy as np
 
 from distjit.ir.graph import Node
 from distjit.types import ScalarType, TensorType
+from distjit.runtime import native
 from distjit.runtime.native import cache
 from distjit.runtime.native.lower import Lowered
 
@@ -40,12 +41,21 @@ class Region:
         self.failed: str | None = None
         self.compile_seconds = 0.0
         self.from_disk = False         # its code was loaded from the disk cache
+        self.reused = False            # ... or compiled earlier in this process, for another graph's region
         self.cached = False            # it is cached on disk (else compiled in memory)
         self._signatures: set = set()
+        self._layouts: set = set()     # _layout of the arguments of every signature compiled
         self._in = [_converter(v.type) for v in lowered.inputs]
         self._out = [_out_converter(v.type) for v in lowered.outputs]
 
     def __call__(self, *args):
+        results = self._run(args)
+        if getattr(native._here, "log", None) is not None:       # an executor asked what its task ran
+            native.record(f"{self.where()}: " + (self.status() if results is not None or self.failed is not None
+                                                 else "fell back to NumPy: an input not of the lowered type"))
+        return results
+
+    def _run(self, args):
         if self.failed is not None:
             return None
         try:
@@ -58,6 +68,11 @@ class Region:
             return None
         results = self.fn(*args)
         return tuple(conv(r) for conv, r in zip(self._out, results))
+
+    def where(self) -> str:
+        """The loop this region runs, as explain() names it."""
+        outs = ", ".join("%" + v.name for v in self.node.outputs) or "(no results)"
+        return f"loop {outs}" + (f" at {self.node.loc}" if self.node.loc is not None else "")
 
     def _build(self) -> bool:
         found = _dispatchers.get(self.digest)
@@ -75,8 +90,19 @@ class Region:
     def _ready(self, args) -> bool:
         import numba
 
+        # what numba's type of each argument depends on, read in a fraction of numba.typeof's time: a region is
+        # called once per loop run, and typing every argument again would cost more than a small loop's work
+        layout = tuple(_layout(a) for a in args)
+        if layout in self._layouts:
+            return True
         signature = tuple(numba.typeof(a) for a in args)
         if signature in self._signatures:
+            self._layouts.add(layout)
+            return True
+        if signature in self.fn.overloads:          # another region of the same source compiled it here
+            self.reused = not self._signatures
+            self._signatures.add(signature)
+            self._layouts.add(layout)
             return True
         start = time.perf_counter()
         hits = sum(self.fn.stats.cache_hits.values())
@@ -87,7 +113,9 @@ class Region:
             return False
         self.compile_seconds += time.perf_counter() - start
         self.from_disk = sum(self.fn.stats.cache_hits.values()) > hits
+        self.reused = False
         self._signatures.add(signature)
+        self._layouts.add(layout)
         return True
 
     def status(self) -> str:
@@ -95,8 +123,19 @@ class Region:
             return f"fell back to NumPy: numba could not compile it: {self.failed}"
         if self.fn is None or not self._signatures:
             return "native (compiles on its first call)"
+        if self.reused:
+            return "native (compiled earlier in this process)"
         how = "loaded from the disk cache" if self.from_disk else "compiled" + ("" if self.cached else ", not cached")
         return f"native ({how} in {self.compile_seconds * 1e3:.0f} ms)"
+
+
+def _layout(a):
+    """The facts of a converted argument numba's type of it depends on (an array's dtype, rank, contiguity,
+    writability, alignment; else the Python type)."""
+    if type(a) is np.ndarray:
+        f = a.flags
+        return (a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    return type(a)
 
 
 class _NotNative(Exception):
