@@ -126,7 +126,8 @@ class Region:
         if self.reused:
             return "native (compiled earlier in this process)"
         how = "loaded from the disk cache" if self.from_disk else "compiled" + ("" if self.cached else ", not cached")
-        return f"native ({how} in {self.compile_seconds * 1e3:.0f} ms)"
+        kept = f", file r{self.digest[:12]}" if self.cached else ""     # which file of <cache>/native holds it
+        return f"native ({how} in {self.compile_seconds * 1e3:.0f} ms{kept})"
 
 
 def _layout(a):
