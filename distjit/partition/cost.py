@@ -45,7 +45,6 @@ from distjit.partition.calibration import REFERENCE, Calibration, machine_calibr
 from distjit.types import TensorType
 
 INLINE_BYTES = 1 << 16      # smaller arguments travel inside a Ray task's spec, not through the object store
-_UNKNOWN_TRIPS = None
 _MAX_TRIPS = 1e12           # a larger count is a `while` loop's bound, not a count
 _EVAL_BUDGET = 256          # nodes read to evaluate one trip count (a count is a short expression)
 

@@ -71,7 +71,8 @@ def _measure() -> Calibration:
     v["elem_s"] = max(t_add, 1e-12 * n) / n
     flops, _, _ = _cost("np.exp", [a])
     t_exp = _seconds(lambda: np.exp(a, out=o)) - v["call_s"]
-    v["flop_s"] = max(t_exp - n * v["elem_s"], 1e-12 * n) / max(flops - n, 1.0)
+    # at least the sane floor: on a busy machine exp's time less its per-element part can be about nothing
+    v["flop_s"] = max(max(t_exp - n * v["elem_s"], 1e-12 * n) / max(flops - n, 1.0), 1e-12)
 
     big = 1 << 21                                     # 16 MiB per operand: beyond the caches
     A, B, O = rng.random(big), rng.random(big), np.empty(big)
