@@ -7,7 +7,9 @@ and transfer, not only compute. Beside each measured time is the cost model's pr
 this Plan on this executor (distjit/partition/cost.py `predict`), timed the same way.
 
 An executor is handed a `Tracker` (only when stats or progress were asked for, so the default
-path does no extra work) and calls `task_done(i)` as each task finishes.
+path does no extra work) and calls `task_done(i)` as each task finishes, and `ran(i, ...)` with the
+native regions the task ran and how (distjit/runtime/native `recording`: compiled, loaded from the
+disk cache, or fell back to NumPy), as the thread or worker process that ran it saw them.
 """
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ is off. Times are each worker's wall clock (time.time), relative to the run's st
 in microseconds as the format wants.
 
 A span is (task index, node, worker, start, end), reported by the executor: the LocalExecutor's
-threads time their tasks, and Ray tasks return their span as one more return value (only when a
-timeline is asked for, so an ordinary run pays nothing).
+threads time their tasks, and Ray tasks return their span as one more return value, with the native
+regions the task ran (only when stats, progress or a timeline are asked for, so an ordinary run pays
+nothing).
 """
 from __future__ import annotations
 

@@ -241,3 +241,39 @@ def test_the_calibration_measures_a_compiled_loop_nest():
     assert set(rates) == {"native_op_s", "native_call_s"}
     assert 0 < rates["native_op_s"] < REFERENCE.call_s           # a compiled op is far cheaper than a NumPy call
     assert 0 < rates["native_call_s"] < 1e-2
+
+
+def test_a_fused_region_is_costed_by_the_backend_it_will_take(monkeypatch):
+    """The fused evaluator takes its native backend at every level (exact or not) for big enough regions: the
+    cost model asks it (fused_eval.runs_natively) rather than reading the node's `exact`."""
+    from distjit.partition.cost import op_class
+    from distjit.runtime import fused_eval
+
+    def region(n):
+        x = np.ones(n)
+        g = distjit.optimize(distjit.trace(lambda x: x * 2.0 + x, (x,)))
+        return next(node for node in g.graph.block.nodes if node.op == "fused.elementwise")
+
+    big, small = region(2 * fused_eval.NUMBA_MIN_ELEMENTS), region(16)
+    assert big.attrs.get("exact", True) is True
+    assert op_class(big, native=True) == "native" and op_class(big) == "fused"
+    assert op_class(small, native=True) == "fused"
+    monkeypatch.setattr(fused_eval, "BACKEND", "numpy")
+    assert op_class(big, native=True) == "fused"
+
+
+def test_the_calibration_times_each_fused_backend_once():
+    """`FusedKernel.numpy` (what the calibration times as the fused evaluator) never takes the native backend,
+    and gives the native backend's result bit for bit (+ and *: correctly rounded in both)."""
+    from distjit.runtime import calibrate, fused_eval
+
+    A, B = (np.random.default_rng(s).random(2 * fused_eval.NUMBA_MIN_ELEMENTS) for s in (0, 1))
+    g = distjit.optimize(distjit.trace(lambda x, y: x * y + x, (A, B)))
+    node = next(n for n in g.graph.block.nodes if n.op == "fused.elementwise")
+    kernel = fused_eval.FusedKernel(node.attrs["graph"])
+    slow = kernel.numpy((A, B))[0]
+    assert kernel.native is None                   # the native backend was not asked
+    fast = kernel((A, B))[0]
+    assert kernel.native and np.array_equal(slow, fast) and np.array_equal(fast, A * B + A)
+    fused, native = calibrate._fused_rates(A, B, {"elem_s": 1e-9, "flop_s": 1e-10})
+    assert fused > 0 and native["native"] == 1 and native["native_bytes_s"] > 0
