@@ -48,7 +48,7 @@ from distjit.core.apply import bind
 from distjit.core.buffers import share
 from distjit.core.liveness import last_uses
 from distjit.ops import get_op
-from distjit.runtime import fused_native
+from distjit.runtime import fused_native, native
 
 BLOCK_ELEMENTS = 1 << 16
 SMALL_ELEMENTS = 1 << 16          # below this, one whole-array evaluation
@@ -128,6 +128,11 @@ class FusedKernel:
                                  f"of {d}{list(shape)}")
         if size >= NUMBA_MIN_ELEMENTS and _want_numba():
             done = self._native(inputs, shape, outs)
+            if getattr(native._here, "log", None) is not None:      # an executor asked what its task ran
+                native.record(f"fused {self.graph.name}: " + (
+                    "native (numba loops over the expression)" if done is not None else
+                    f"fell back to NumPy: numba refused it: {self.native_error}" if self.native_error is not None
+                    else "NumPy backend: no op of it compiles, or an operand does not qualify"))
             if done is not None:
                 return done
         return self._numpy(inputs, shape, outs)

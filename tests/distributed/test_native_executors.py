@@ -92,7 +92,27 @@ def test_a_saved_loop_kernel_runs_natively_on_the_local_executor_and_on_ray(loca
             assert "native regions, as each task ran them:" in str(stats)
 
 
-def test_a_native_region_that_falls_back_says_so(local):
+def black_scholes_like(s, k):
+    d = (np.log(s / k) + 0.5) / 0.3
+    return s * np.exp(-d * d) - k * d
+
+
+def test_a_fused_chain_runs_as_native_loops_in_tasks(local, ray_local):
+    from distjit.runtime import fused_eval
+
+    s = np.random.default_rng(3).random(2 * fused_eval.NUMBA_MIN_ELEMENTS) + 1.0
+    k = s[::-1].copy()
+    f = distjit.optimize(distjit.trace(black_scholes_like, (s, k)))
+    assert any(n.op == "fused.elementwise" for n in f.graph.block.nodes)
+    expected = black_scholes_like(s, k)
+    for executor, where in ((local, "distjit-task"), (ray_local, "worker pid")):
+        got, stats = f.run(s, k, cluster=executor, workers=2, stats=True)
+        assert np.array_equal(got, expected)        # the fused native path is NumPy's bit for bit at every level
+        lines = _native_lines(stats)
+        assert all(where in line and ": fused " in line for line in lines)
+
+
+def test_another_dtype_runs_natively_and_a_loop_that_does_not_lower_calls_no_region(local):
     f = distjit.optimize(distjit.script(lu))
     # another dtype: a specialization of its own, natively too (more than fold.MAX_UNROLL rows: a Plan's
     # graph is made static per call shape, and a loop of at most 8 constant iterations is unrolled there)
