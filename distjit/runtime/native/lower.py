@@ -193,11 +193,14 @@ class Unsupported(Exception):
 class Lowered:
     """A region's source: `inputs` are the graph values passed in order, `outputs` the Loop's results."""
 
-    def __init__(self, source: str, inputs: list[Value], outputs: list[Value], copies: int):
+    def __init__(self, source: str, inputs: list[Value], outputs: list[Value], copies: int,
+                 written: frozenset = frozenset()):
         self.source = source
         self.inputs = inputs
         self.outputs = outputs
         self.copies = copies        # loop slots that copy their initial array once at entry
+        self.written = written      # positions of the input arrays the region may write into (the others it
+                                    # only reads: region.py passes them read-only, one numba type for all callers)
 
 
 def lower(loop: Node, graph_inputs) -> Lowered:
@@ -222,11 +225,14 @@ class _Lowering:
         self.count = 0
         self.lines: list[str] = []
         self.fresh_arrays: set[Value] = set()     # C-contiguous arrays the region allocated, overlapping none
+        self.inputs: set[Value] = set()           # the region's inputs
+        self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
 
     def run(self) -> Lowered:
         if written_into(self.root):
             raise Unsupported(self.root, "its results are written into planned buffers")
         inputs = list(dict.fromkeys([*self.root.inputs, *_nested_free(self.root)]))
+        self.inputs = set(inputs)
         for v in inputs:
             self.check_type(v, self.root)
         args = [self.name(v) for v in inputs]
@@ -236,7 +242,8 @@ class _Lowering:
         body = "\n".join(self.lines)
         source = (PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
-        return Lowered(source, inputs, list(self.root.outputs), copies)
+        written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
+        return Lowered(source, inputs, list(self.root.outputs), copies, written)
 
     # -- names and types -------------------------------------------------------------------------------------
     def name(self, v: Value) -> str:
@@ -526,6 +533,8 @@ class _Lowering:
         else:
             idx = self.index(node, base, node.attrs["index"])
         if self.inplace.in_place(node):
+            if base in self.inputs:
+                self.written.add(base)
             out = self.names[node.output] = self.name(base)    # one variable: no reference counting per write
         else:
             out = self.name(node.output)
@@ -551,6 +560,8 @@ class _Lowering:
             elif self.inplace.copy_at_entry(node, k):
                 self.emit(f"{c} = {self.name(v)}.copy()", depth)
             else:
+                if v in self.inputs:
+                    self.written.add(v)
                 self.emit(f"{c} = {self.name(v)}", depth)
         flag = self.fresh("k")
         self.emit(f"{flag} = bool({self.name(cond)})", depth)

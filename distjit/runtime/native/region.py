@@ -45,7 +45,9 @@ class Region:
         self.cached = False            # it is cached on disk (else compiled in memory)
         self._signatures: set = set()
         self._layouts: set = set()     # _layout of the arguments of every signature compiled
-        self._in = [_converter(v.type) for v in lowered.inputs]
+        # an array the region only reads is passed read-only: then a caller's writable array and a Ray worker's
+        # read-only one (from the object store) are one numba type, and one compiled (and cached) function
+        self._in = [_converter(v.type, k not in lowered.written) for k, v in enumerate(lowered.inputs)]
         self._out = [_out_converter(v.type) for v in lowered.outputs]
 
     def __call__(self, *args):
@@ -148,8 +150,9 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
 
 
-def _converter(t):
-    """The check and conversion of one input: the lowering's assumption about its type, or _NotNative."""
+def _converter(t, read_only: bool = False):
+    """The check and conversion of one input: the lowering's assumption about its type, or _NotNative; an array
+    the region only reads (`read_only`) becomes a read-only view of itself."""
     if isinstance(t, ScalarType):
         if t.kind == "int":
             def conv(a):
@@ -168,6 +171,9 @@ def _converter(t):
     def array(a):
         if type(a) is not np.ndarray or a.dtype != dtype or a.ndim != ndim:
             raise _NotNative
+        if read_only and a.flags.writeable:
+            a = a.view()
+            a.flags.writeable = False
         return a
     return array
 
