@@ -37,6 +37,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native import views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -504,6 +505,11 @@ class _Lowering:
 
     def getitem(self, node: Node, depth: int) -> None:
         base = node.inputs[0]
+        if views.is_gather(base, node.attrs["index"], node):
+            return views.gather(self, node, depth)
+        if views.is_view(base, node.attrs["index"]):
+            return self.assign(node, f"{self.name(base)}[{views.view_subscript(self, node, base, node.attrs['index'])}]",
+                               depth)
         idx = self.index(node, base, node.attrs["index"], views=True)
         read = f"{self.name(base)}[{idx}]"
         if scalar_cast(node.output.type) is None:       # a view: read by the ops after it (np.dot)
@@ -512,6 +518,8 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
+        if views.is_view(base, node.attrs["index"]):
+            return self.setitem_view(node, depth)
         vector = scalar_cast(value.type) is None
         if vector:
             # Only a vector this region made (an elementwise loop's, a copy's) is written, into a one-axis view
@@ -538,6 +546,16 @@ class _Lowering:
             self.emit(f"{dst}[:] = {self.name(value)}", depth)
             return
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
+
+    def setitem_view(self, node: Node, depth: int) -> None:
+        """A write into a view (NOTE: [Writes into views] in views.py), in place where inplace.py allows."""
+        base = node.inputs[0]
+        if self.inplace.in_place(node):
+            out = self.names[node.output] = self.name(base)
+        else:
+            out = self.name(node.output)
+            self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        views.write_into_view(self, node, out, depth)
 
     def loop(self, node: Node, depth: int) -> None:
         trip, cond, *init = node.inputs
