@@ -37,16 +37,17 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import views
+from distjit.runtime.native import complexes, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
-_DTYPE_KINDS = "biuf"
+_DTYPE_KINDS = "biufc"
 # numba options of every region: bounds-checked indexing (NOTE: [Bounds] in region.py), NumPy's float error
 # model (1/0 is inf, not an exception), no fast-math (results round as NumPy's), the GIL released.
 OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 
 PRELUDE = '''\
+import cmath
 import math
 import numpy as np
 from numba import njit
@@ -209,7 +210,7 @@ def lower(loop: Node, graph_inputs) -> Lowered:
 def scalar_cast(t) -> str | None:
     """The numba expression that converts to type t (a scalar), or None for an array."""
     if isinstance(t, ScalarType):
-        return {"int": "np.int64", "float": "np.float64", "bool": "bool"}.get(t.kind)
+        return {"int": "np.int64", "float": "np.float64", "bool": "bool", "complex": "np.complex128"}.get(t.kind)
     if isinstance(t, TensorType) and t.ndim == 0:
         return "bool" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
     return None
@@ -235,7 +236,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        source = (PRELUDE + complexes.PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         return Lowered(source, inputs, list(self.root.outputs), copies)
 
@@ -256,7 +257,7 @@ class _Lowering:
 
     def check_type(self, v: Value, node: Node) -> None:
         t = v.type
-        if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool"):
+        if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool", "complex"):
             return
         if isinstance(t, TensorType) and t.dtype.kind in _DTYPE_KINDS and all(isinstance(d, (int, str)) for d in t.shape):
             return
@@ -312,7 +313,10 @@ class _Lowering:
         """The expression of one scalar op from its template, its operands named and typed by `names`/`types`."""
         opdef = get_op(node.op)
         template = opdef.templates.get("numba")
-        if template is None:
+        if len(node.inputs) == 1 and complexes.scalar_template(node.op, types[node.inputs[0]]) is not None:
+            template = complexes.scalar_template(node.op, types[node.inputs[0]])
+            return self.cast(template.format(names[node.inputs[0]]), out_type, node)
+        if template is None and node.op != "np.conjugate":
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
@@ -324,6 +328,9 @@ class _Lowering:
         loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
             operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
+            template = complexes.template(node.op, loop_dtypes) or template
+        if template is None:
+            raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         return self.cast(template.format(*operands), out_type, node)
 
     def vector_op(self, node: Node, depth: int) -> None:
@@ -468,11 +475,19 @@ class _Lowering:
             if not -2**63 <= value < 2**63:
                 raise Unsupported(node, "an integer beyond int64")
             return self.cast(repr(value), t, node)
+        if isinstance(value, complex):
+            return self.cast(f"complex({self.float_text(value.real)}, {self.float_text(value.imag)})", t, node)
         if isinstance(value, float):
             text = repr(value) if math.isfinite(value) else ("np.nan" if value != value else
                                                             "np.inf" if value > 0 else "-np.inf")
             return self.cast(text, t, node)
         raise Unsupported(node, f"a constant of type {type(value).__name__}")
+
+    @staticmethod
+    def float_text(value: float) -> str:
+        if math.isfinite(value):
+            return repr(value)
+        return "np.nan" if value != value else "np.inf" if value > 0 else "-np.inf"
 
     def index(self, node: Node, base: Value, index: Any, views: bool = False) -> str:
         """The subscript: one integer per axis, or with `views` integers and slices (a view, as NumPy's)."""
@@ -637,7 +652,7 @@ def _nested_free(node: Node) -> list[Value]:
 
 
 _VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
-_WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
+_WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 
 
 def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:
