@@ -4,7 +4,7 @@ NOTE: [Writes into views]
 `a[idx] = value` with `idx` made of integers, slices (any start/stop/step, negative steps
 and bounds computed at run time included) and np.newaxis is NumPy's basic indexing: the
 target is a view of the base (numba's slicing follows Python's, and a zero step raises
-ValueError as NumPy's does). A scalar value is stored by numba's slice assignment. An
+ValueError as NumPy's does). A scalar value is stored element by element. An
 array value is broadcast to the view's shape as NumPy does (trailing axes aligned, an
 axis of length 1 repeats, extra leading axes of length 1 drop; any other length raises
 NumPy's ValueError before anything is written) and copied in nested loops, cast to the
@@ -87,7 +87,14 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
     if isinstance(value.type, ScalarType) or isinstance(value.type, TensorType) and value.type.ndim == 0:
         if not _castable(value.type, base.type.dtype):
             raise _unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
-        return lw.emit(f"{out}[{idx}] = {lw.cast(lw.name(value), element, node)}", depth)
+        # Written element by element: numba's slice assignment of a scalar walks a strided view slower.
+        dst, x = lw.fresh("w"), lw.fresh("x")
+        lw.emit(f"{dst} = {out}[{idx}]", depth)
+        lw.emit(f"{x} = {lw.cast(lw.name(value), element, node)}", depth)
+        ts = [lw.fresh("t") for _ in range(rank)]
+        for d, t in enumerate(ts):
+            lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
+        return lw.emit(f"{dst}[{', '.join(ts)}] = {x}", depth + rank)
     if not isinstance(value.type, TensorType) or not _castable(value.type, base.type.dtype):
         raise _unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
     dst, src = lw.fresh("w"), lw.fresh("r")
