@@ -9,10 +9,11 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`). Its values are scalars, views, fresh arrays those ops make,
-or arrays that come in from outside or are loop-carried and updated by setitem (in place:
-inplace.py). Anything else (an op without a lowering, an array written into a matrix, a
-complex number) makes the node unsupported, and the generated code runs that loop with
+does (`_pairwise`); writes of scalars and arrays into views of any rank and gathers by an
+integer vector (views.py); complex numbers (complexes.py). Its values are scalars, views,
+fresh arrays those ops make, or arrays that come in from outside or are loop-carried and
+updated by setitem (in place: inplace.py). Anything else (an op without a lowering, a
+boolean mask) makes the node unsupported, and the generated code runs that loop with
 NumPy, while the loops nested in it may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
@@ -523,8 +524,8 @@ class _Lowering:
         if views.is_gather(base, node.attrs["index"], node):
             return views.gather(self, node, depth)
         if views.is_view(base, node.attrs["index"]):
-            return self.assign(node, f"{self.name(base)}[{views.view_subscript(self, node, base, node.attrs['index'])}]",
-                               depth)
+            subscript = views.view_subscript(self, node, base, node.attrs["index"])
+            return self.assign(node, f"{self.name(base)}[{subscript}]", depth)
         idx = self.index(node, base, node.attrs["index"], views=True)
         read = f"{self.name(base)}[{idx}]"
         if scalar_cast(node.output.type) is None:       # a view: read by the ops after it (np.dot)

@@ -130,7 +130,9 @@ def is_gather(base: Value, index: Any, node: Node) -> bool:
     if len(items) != 1 or not isinstance(items[0], Ref) or not isinstance(base.type, TensorType) or base.type.ndim != 1:
         return False
     t = node.inputs[items[0].index].type
-    return isinstance(t, TensorType) and t.ndim == 1 and t.dtype.kind in "iu"
+    # uint64 positions beyond int64 would wrap to negative ones: not lowered.
+    return isinstance(t, TensorType) and t.ndim == 1 and (
+        t.dtype.kind == "i" or t.dtype.kind == "u" and t.dtype.itemsize < 8)
 
 
 def gather(lw, node: Node, depth: int) -> None:
