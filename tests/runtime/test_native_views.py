@@ -267,3 +267,29 @@ def test_complex_division_is_numpys_algorithm_bit_for_bit(parts, dtype):
         got, expected = _eager_and_native(f, complex_divide, z, w)
     _native_only(f)
     assert _same(got, expected)
+
+
+# -- chains of elementwise nodes computed in one loop (NOTE: [Elementwise chains]) ------------------------------
+def chain(a, b, c, n):
+    s = 0.0
+    for k in range(n):
+        r = (a + b) * c - a * k         # three arrays of their own shapes: the fuse pass leaves a chain
+        s += r[0, 0] + r[-1, -1] * 0.5
+    return s
+
+
+_chain = _compiled(chain)
+lengths = st.sampled_from([1, 3, 4])
+
+
+@given(st.tuples(lengths, lengths), st.tuples(lengths, lengths), st.tuples(lengths, lengths),
+       st.sampled_from([np.float64, np.float32]), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_chains_of_elementwise_nodes_broadcast_and_round_as_numpy(sa, sb, sc, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a, b, c = (rng.random(s).astype(dtype) for s in (sa, sb, sc))
+    out = _eager_and_native(_chain, chain, a, b, c, 3)
+    if out is not None:
+        assert out[0] == out[1]
+    report = _chain.optimization.explain()
+    assert "native (" in report, report

@@ -10,11 +10,12 @@ NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summe
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
 does (`_pairwise`); writes of scalars and arrays into views of any rank and gathers by an
-integer vector (views.py); complex numbers (complexes.py). Its values are scalars, views,
-fresh arrays those ops make, or arrays that come in from outside or are loop-carried and
-updated by setitem (in place: inplace.py). Anything else (an op without a lowering, a
-boolean mask) makes the node unsupported, and the generated code runs that loop with
-NumPy, while the loops nested in it may still be regions.
+integer vector (views.py); complex numbers (complexes.py); elementwise chains in one loop
+(chains.py). Its values are scalars, views, fresh arrays those ops make, or arrays that
+come in from outside or are loop-carried and updated by setitem (in place: inplace.py).
+Anything else (an op without a lowering, a boolean mask) makes the node unsupported, and
+the generated code runs that loop with NumPy, while the loops nested in it may still be
+regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
@@ -38,7 +39,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import complexes, views
+from distjit.runtime.native import chains, complexes, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -225,6 +226,7 @@ class _Lowering:
         self.count = 0
         self.lines: list[str] = []
         self.fresh_arrays: set[Value] = set()     # C-contiguous arrays the region allocated, overlapping none
+        self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -395,20 +397,17 @@ class _Lowering:
         every read is in range. Such a fresh array overlaps nothing, so a vector of them may be
         written into a one-axis view (setitem) and np.sum reads it in NumPy's pairwise order.
         """
-        if node.op == "fused.elementwise":
-            sub = node.attrs["graph"]
-            params, body, returns = list(sub.inputs), list(sub.block.nodes), list(sub.outputs)
-            if len(params) != len(node.inputs):
-                raise Unsupported(node, "an expression whose inputs differ from the node's")
-        else:
-            params, body, returns = list(node.inputs), [node], list(node.outputs)
-        arrays = list(dict.fromkeys(v for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim > 0))
+        params, body, returns = self.expression_parts(node)
+        arrays = list(dict.fromkeys(v for v in chains.leaves(self, node)
+                                    if isinstance(v.type, TensorType) and v.type.ndim > 0))
         rank = max((o.type.ndim for o in node.outputs if isinstance(o.type, TensorType)), default=0)
         if not arrays or rank == 0 or any(not isinstance(o.type, TensorType) or o.type.ndim != rank for o in node.outputs) \
                 or any(v.type.ndim > rank for v in arrays) or rank > 4:
             raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
         if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
             raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
+        if chains.defer(self, node, rank):
+            return                              # computed inside its one reader's loop (chains.py)
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]
         steps: dict[Value, list[str]] = {}
@@ -436,13 +435,36 @@ class _Lowering:
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
+
+        def read(v: Value) -> str:
+            at = ts[rank - v.type.ndim:]
+            return f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
+        results = self.expression(node, read, depth + 1)
+        for o in node.outputs:
+            self.emit(f"{self.name(o)}[{', '.join(ts)}] = {results[o]}", depth + 1)
+
+    def expression_parts(self, node: Node) -> tuple[list, list, list]:
+        """The parameters, scalar nodes and returns of an elementwise node's expression."""
+        if node.op == "fused.elementwise":
+            sub = node.attrs["graph"]
+            params, body, returns = list(sub.inputs), list(sub.block.nodes), list(sub.outputs)
+            if len(params) != len(node.inputs):
+                raise Unsupported(node, "an expression whose inputs differ from the node's")
+            return params, body, returns
+        return list(node.inputs), [node], list(node.outputs)
+
+    def expression(self, node: Node, read, depth: int) -> dict[Value, str]:
+        """Emits one element of an elementwise node: its outputs' scalar expressions (cast to their dtypes), its
+        array operands read by `read`, the operands made by deferred producers (chains.py) computed first."""
+        params, body, returns = self.expression_parts(node)
         names: dict[Value, str] = {}
         types: dict[Value, Any] = {}
         for p, v in zip(params, node.inputs):
-            if v in steps:
-                at = ts[rank - v.type.ndim:]
-                names[p] = f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
-                types[p] = TensorType(v.type.dtype, ())
+            producer = self.deferred.get(v)
+            if producer is not None:
+                names[p], types[p] = self.expression(producer, read, depth)[v], TensorType(v.type.dtype, ())
+            elif isinstance(v.type, TensorType) and v.type.ndim > 0:
+                names[p], types[p] = read(v), TensorType(v.type.dtype, ())
             else:
                 names[p], types[p] = self.name(v), v.type
         for inner in body:
@@ -455,13 +477,16 @@ class _Lowering:
             else:
                 expr = self.scalar_op(inner, names, types, scalar_t)
             e = self.fresh("e")
-            self.emit(f"{e} = {expr}", depth + 1)
+            self.emit(f"{e} = {expr}", depth)
             names[out], types[out] = e, scalar_t
+        results = {}
         for o, r in zip(node.outputs, returns):
             if r not in names:
                 raise Unsupported(node, "an expression that returns a value it does not compute")
-            self.emit(f"{self.name(o)}[{', '.join(ts)}] = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}",
-                      depth + 1)
+            e = self.fresh("e")
+            self.emit(f"{e} = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}", depth)
+            results[o] = e
+        return results
 
     def assign(self, node: Node, expr: str, depth: int) -> None:
         self.emit(f"{self.name(node.output)} = {expr}", depth)
