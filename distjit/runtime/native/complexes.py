@@ -50,6 +50,16 @@ def template(op: str, loop_dtypes) -> str | None:
     }.get(op)
 
 
+def real_only(template: str | None, loop_dtypes) -> str | None:
+    """The real template, or None where it cannot take complex operands (math's functions, the NaN-aware
+    min/max helpers, ordering): the op is then not lowered, rather than refused by numba at the first call."""
+    if template is None or not loop_dtypes or loop_dtypes[0].kind != "c":
+        return template
+    if "math." in template or "_n" in template or any(c in template for c in "<>"):
+        return None
+    return template
+
+
 def scalar_template(op: str, in_type) -> str | None:
     """np.real/np.imag of one complex scalar (not ufuncs, so no loop dtypes)."""
     if op in ("np.real", "np.imag") and _is_complex(in_type):

@@ -331,7 +331,7 @@ class _Lowering:
         loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
             operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
-            template = complexes.template(node.op, loop_dtypes) or template
+            template = complexes.template(node.op, loop_dtypes) or complexes.real_only(template, loop_dtypes)
         if template is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         return self.cast(template.format(*operands), out_type, node)
