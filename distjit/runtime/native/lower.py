@@ -9,11 +9,13 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`). Its values are scalars, views, fresh arrays those ops make,
-or arrays that come in from outside or are loop-carried and updated by setitem (in place:
-inplace.py). Anything else (an op without a lowering, an array written into a matrix, a
-complex number) makes the node unsupported, and the generated code runs that loop with
-NumPy, while the loops nested in it may still be regions.
+does (`_pairwise`); writes of scalars and arrays into views of any rank and gathers by an
+integer vector (views.py); complex numbers (complexes.py); elementwise chains in one loop
+(chains.py). Its values are scalars, views, fresh arrays those ops make, or arrays that
+come in from outside or are loop-carried and updated by setitem (in place: inplace.py).
+Anything else (an op without a lowering, a boolean mask) makes the node unsupported, and
+the generated code runs that loop with NumPy, while the loops nested in it may still be
+regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
@@ -37,15 +39,17 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native import chains, complexes, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
-_DTYPE_KINDS = "biuf"
+_DTYPE_KINDS = "biufc"
 # numba options of every region: bounds-checked indexing (NOTE: [Bounds] in region.py), NumPy's float error
 # model (1/0 is inf, not an exception), no fast-math (results round as NumPy's), the GIL released.
 OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 
 PRELUDE = '''\
+import cmath
 import math
 import numpy as np
 from numba import njit
@@ -211,7 +215,7 @@ def lower(loop: Node, graph_inputs) -> Lowered:
 def scalar_cast(t) -> str | None:
     """The numba expression that converts to type t (a scalar), or None for an array."""
     if isinstance(t, ScalarType):
-        return {"int": "np.int64", "float": "np.float64", "bool": "bool"}.get(t.kind)
+        return {"int": "np.int64", "float": "np.float64", "bool": "bool", "complex": "np.complex128"}.get(t.kind)
     if isinstance(t, TensorType) and t.ndim == 0:
         return "bool" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
     return None
@@ -227,6 +231,7 @@ class _Lowering:
         self.fresh_arrays: set[Value] = set()     # C-contiguous arrays the region allocated, overlapping none
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
+        self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -240,7 +245,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        source = (PRELUDE + complexes.PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -262,7 +267,7 @@ class _Lowering:
 
     def check_type(self, v: Value, node: Node) -> None:
         t = v.type
-        if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool"):
+        if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool", "complex"):
             return
         if isinstance(t, TensorType) and t.dtype.kind in _DTYPE_KINDS and all(isinstance(d, (int, str)) for d in t.shape):
             return
@@ -318,7 +323,10 @@ class _Lowering:
         """The expression of one scalar op from its template, its operands named and typed by `names`/`types`."""
         opdef = get_op(node.op)
         template = opdef.templates.get("numba")
-        if template is None:
+        if len(node.inputs) == 1 and complexes.scalar_template(node.op, types[node.inputs[0]]) is not None:
+            template = complexes.scalar_template(node.op, types[node.inputs[0]])
+            return self.cast(template.format(names[node.inputs[0]]), out_type, node)
+        if template is None and node.op != "np.conjugate":
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
@@ -330,6 +338,9 @@ class _Lowering:
         loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
             operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
+            template = complexes.template(node.op, loop_dtypes) or complexes.real_only(template, loop_dtypes)
+        if template is None:
+            raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         return self.cast(template.format(*operands), out_type, node)
 
     def vector_op(self, node: Node, depth: int) -> None:
@@ -393,20 +404,17 @@ class _Lowering:
         every read is in range. Such a fresh array overlaps nothing, so a vector of them may be
         written into a one-axis view (setitem) and np.sum reads it in NumPy's pairwise order.
         """
-        if node.op == "fused.elementwise":
-            sub = node.attrs["graph"]
-            params, body, returns = list(sub.inputs), list(sub.block.nodes), list(sub.outputs)
-            if len(params) != len(node.inputs):
-                raise Unsupported(node, "an expression whose inputs differ from the node's")
-        else:
-            params, body, returns = list(node.inputs), [node], list(node.outputs)
-        arrays = list(dict.fromkeys(v for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim > 0))
+        params, body, returns = self.expression_parts(node)
+        arrays = list(dict.fromkeys(v for v in chains.leaves(self, node)
+                                    if isinstance(v.type, TensorType) and v.type.ndim > 0))
         rank = max((o.type.ndim for o in node.outputs if isinstance(o.type, TensorType)), default=0)
         if not arrays or rank == 0 or any(not isinstance(o.type, TensorType) or o.type.ndim != rank for o in node.outputs) \
                 or any(v.type.ndim > rank for v in arrays) or rank > 4:
             raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
         if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
             raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
+        if chains.defer(self, node, rank):
+            return                              # computed inside its one reader's loop (chains.py)
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]
         steps: dict[Value, list[str]] = {}
@@ -434,13 +442,36 @@ class _Lowering:
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
+
+        def read(v: Value) -> str:
+            at = ts[rank - v.type.ndim:]
+            return f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
+        results = self.expression(node, read, depth + 1)
+        for o in node.outputs:
+            self.emit(f"{self.name(o)}[{', '.join(ts)}] = {results[o]}", depth + 1)
+
+    def expression_parts(self, node: Node) -> tuple[list, list, list]:
+        """The parameters, scalar nodes and returns of an elementwise node's expression."""
+        if node.op == "fused.elementwise":
+            sub = node.attrs["graph"]
+            params, body, returns = list(sub.inputs), list(sub.block.nodes), list(sub.outputs)
+            if len(params) != len(node.inputs):
+                raise Unsupported(node, "an expression whose inputs differ from the node's")
+            return params, body, returns
+        return list(node.inputs), [node], list(node.outputs)
+
+    def expression(self, node: Node, read, depth: int) -> dict[Value, str]:
+        """Emits one element of an elementwise node: its outputs' scalar expressions (cast to their dtypes), its
+        array operands read by `read`, the operands made by deferred producers (chains.py) computed first."""
+        params, body, returns = self.expression_parts(node)
         names: dict[Value, str] = {}
         types: dict[Value, Any] = {}
         for p, v in zip(params, node.inputs):
-            if v in steps:
-                at = ts[rank - v.type.ndim:]
-                names[p] = f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
-                types[p] = TensorType(v.type.dtype, ())
+            producer = self.deferred.get(v)
+            if producer is not None:
+                names[p], types[p] = self.expression(producer, read, depth)[v], TensorType(v.type.dtype, ())
+            elif isinstance(v.type, TensorType) and v.type.ndim > 0:
+                names[p], types[p] = read(v), TensorType(v.type.dtype, ())
             else:
                 names[p], types[p] = self.name(v), v.type
         for inner in body:
@@ -453,13 +484,16 @@ class _Lowering:
             else:
                 expr = self.scalar_op(inner, names, types, scalar_t)
             e = self.fresh("e")
-            self.emit(f"{e} = {expr}", depth + 1)
+            self.emit(f"{e} = {expr}", depth)
             names[out], types[out] = e, scalar_t
+        results = {}
         for o, r in zip(node.outputs, returns):
             if r not in names:
                 raise Unsupported(node, "an expression that returns a value it does not compute")
-            self.emit(f"{self.name(o)}[{', '.join(ts)}] = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}",
-                      depth + 1)
+            e = self.fresh("e")
+            self.emit(f"{e} = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}", depth)
+            results[o] = e
+        return results
 
     def assign(self, node: Node, expr: str, depth: int) -> None:
         self.emit(f"{self.name(node.output)} = {expr}", depth)
@@ -474,11 +508,19 @@ class _Lowering:
             if not -2**63 <= value < 2**63:
                 raise Unsupported(node, "an integer beyond int64")
             return self.cast(repr(value), t, node)
+        if isinstance(value, complex):
+            return self.cast(f"complex({self.float_text(value.real)}, {self.float_text(value.imag)})", t, node)
         if isinstance(value, float):
             text = repr(value) if math.isfinite(value) else ("np.nan" if value != value else
                                                             "np.inf" if value > 0 else "-np.inf")
             return self.cast(text, t, node)
         raise Unsupported(node, f"a constant of type {type(value).__name__}")
+
+    @staticmethod
+    def float_text(value: float) -> str:
+        if math.isfinite(value):
+            return repr(value)
+        return "np.nan" if value != value else "np.inf" if value > 0 else "-np.inf"
 
     def index(self, node: Node, base: Value, index: Any, views: bool = False) -> str:
         """The subscript: one integer per axis, or with `views` integers and slices (a view, as NumPy's)."""
@@ -511,6 +553,11 @@ class _Lowering:
 
     def getitem(self, node: Node, depth: int) -> None:
         base = node.inputs[0]
+        if views.is_gather(base, node.attrs["index"], node):
+            return views.gather(self, node, depth)
+        if views.is_view(base, node.attrs["index"]):
+            subscript = views.view_subscript(self, node, base, node.attrs["index"])
+            return self.assign(node, f"{self.name(base)}[{subscript}]", depth)
         idx = self.index(node, base, node.attrs["index"], views=True)
         read = f"{self.name(base)}[{idx}]"
         if scalar_cast(node.output.type) is None:       # a view: read by the ops after it (np.dot)
@@ -519,6 +566,8 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
+        if views.is_view(base, node.attrs["index"]):
+            return self.setitem_view(node, depth)
         vector = scalar_cast(value.type) is None
         if vector:
             # Only a vector this region made (an elementwise loop's, a copy's) is written, into a one-axis view
@@ -547,6 +596,16 @@ class _Lowering:
             self.emit(f"{dst}[:] = {self.name(value)}", depth)
             return
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
+
+    def setitem_view(self, node: Node, depth: int) -> None:
+        """A write into a view (NOTE: [Writes into views] in views.py), in place where inplace.py allows."""
+        base = node.inputs[0]
+        if self.inplace.in_place(node):
+            out = self.names[node.output] = self.name(base)
+        else:
+            out = self.name(node.output)
+            self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        views.write_into_view(self, node, out, depth)
 
     def loop(self, node: Node, depth: int) -> None:
         trip, cond, *init = node.inputs
@@ -630,7 +689,7 @@ def _nested_free(node: Node) -> list[Value]:
 
 
 _VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
-_WEAK = {"int": int, "float": float, "bool": np.dtype(bool)}
+_WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 
 
 def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:

@@ -162,6 +162,9 @@ def _converter(t, read_only: bool = False):
             return conv
         if t.kind == "float":
             return lambda a: float(a) if isinstance(a, (float, int, np.floating, np.integer)) else _refuse()
+        if t.kind == "complex":
+            return lambda a: complex(a) if isinstance(a, (complex, float, int, np.number)) and \
+                not isinstance(a, (bool, np.bool_)) else _refuse()
         return lambda a: bool(a) if isinstance(a, (bool, np.bool_)) else _refuse()
     scalar = t.dtype.type
     if t.ndim == 0:
@@ -184,7 +187,7 @@ def _refuse():
 
 def _out_converter(t):
     if isinstance(t, ScalarType):
-        return {"int": int, "float": float, "bool": bool}[t.kind]
+        return {"int": int, "float": float, "bool": bool, "complex": complex}[t.kind]
     if t.ndim == 0:
         return t.dtype.type
     return lambda a: a
