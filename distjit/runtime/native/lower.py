@@ -37,6 +37,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native import scalar_templates, vectors
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -234,7 +235,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        source = (PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         return Lowered(source, inputs, list(self.root.outputs), copies)
 
@@ -300,6 +301,8 @@ class _Lowering:
             return self.setitem(node, depth)
         if node.blocks:
             raise Unsupported(node, "an op with nested blocks")
+        if vectors.lowers(self, node, depth):        # reductions of vectors, np.flip, array creation
+            return None
         if op in _VECTOR_OPS:
             return self.vector_op(node, depth)
         if op == "fused.elementwise" or any(isinstance(o.type, TensorType) and o.type.ndim > 0 for o in node.outputs):
@@ -310,17 +313,20 @@ class _Lowering:
     def scalar_op(self, node: Node, names: dict, types: dict, out_type) -> str:
         """The expression of one scalar op from its template, its operands named and typed by `names`/`types`."""
         opdef = get_op(node.op)
-        template = opdef.templates.get("numba")
+        operand_indices = node.operand_indices()
+        in_types = [types[node.inputs[i]] for i in operand_indices]
+        loop_dtypes = _ufunc_loop(opdef.kernel, in_types)
+        # A dtype-dependent expression (shifts, powers, invert: scalar_templates.py) before the registry's.
+        template = scalar_templates.template(node.op, loop_dtypes, in_types, out_type) \
+            or opdef.templates.get("numba")
         if template is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
-        operand_indices = node.operand_indices()
         explicit = {k: v for k, v in node.attrs.items() if v is not None}
         if explicit or len(operand_indices) != len(node.inputs):
             raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
         operands = [names[node.inputs[i]] for i in operand_indices]
-        loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
             operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
         return self.cast(template.format(*operands), out_type, node)

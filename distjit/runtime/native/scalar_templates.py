@@ -1,0 +1,126 @@
+"""numba expressions of the scalar ops whose meaning depends on the dtype of NumPy's loop (or Python's types).
+
+The registry's `templates["numba"]` is one format string per op, the same for every dtype. A
+shift, a power or `~` is not: NumPy's shift by a count at or beyond the width of the dtype
+(or a negative one) is 0 or -1 where C (and LLVM, so numba) leaves it undefined; its integer
+power raises on a negative exponent where numba's returns a float; `~True` is False in NumPy
+and -2 in Python. `template(op, loop_dtypes, in_types, out_type)` gives the expression for
+the loop NumPy picks (or None: no lowering, the loop runs as NumPy code), over helpers that
+`PRELUDE` defines; lower.py prefers it to the registry's.
+
+Numerics (README's contract table): shifts, invert, integer power, copysign and hypot are
+bit for bit (numba's hypot is the C library's, as NumPy's); a float power is the C
+library's `pow`, which is Python's own (py.pow), and within 4 ulp of NumPy's np.power (NumPy
+has its own; they differ by 1 ulp in a few percent of random operands).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distjit.types import ScalarType, TensorType
+
+PRELUDE = '''
+
+@njit({options})
+def _rshift_s(a, b, w):
+    # NumPy's npy_rshift of a signed type: a count outside [0, width) shifts the sign in everywhere.
+    if b >= 0 and b < w:
+        return a >> b
+    return (a ^ a) - 1 if a < 0 else a ^ a
+
+
+@njit({options})
+def _rshift_u(a, b, w):
+    if b < w:
+        return a >> b
+    return a ^ a
+
+
+@njit({options})
+def _lshift_s(a, b, w):
+    # NumPy's npy_lshift: a count outside [0, width) shifts every bit out.
+    if b >= 0 and b < w:
+        return a << b
+    return a ^ a
+
+
+@njit({options})
+def _lshift_u(a, b, w):
+    if b < w:
+        return a << b
+    return a ^ a
+
+
+@njit({options})
+def _ipow(a, b, one):
+    # NumPy's integer power: square and multiply, wrapping as its C loop does; a negative exponent raises.
+    # `one` is 1 of the loop's dtype: a literal 1 would make numba's arithmetic on uint64 float64.
+    if b < (b ^ b):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    out = a if b & one else one
+    b >>= one
+    while b > (b ^ b):
+        a *= a
+        if b & one:
+            out *= a
+        b >>= one
+    return out
+
+
+@njit({options})
+def _pypow(a, b):
+    # Python's float ** float: C's pow, with Python's errors where C returns inf, nan or a complex value.
+    if a == 0.0 and b < 0.0:
+        raise ZeroDivisionError("zero to a negative power")
+    if a < 0.0 and math.isfinite(a) and math.isfinite(b) and math.floor(b) != b:
+        raise ValueError("a negative number to a fractional power is complex")
+    r = a ** b
+    if math.isinf(r) and math.isfinite(a) and math.isfinite(b):
+        raise OverflowError("(34, 'Numerical result out of range')")
+    return r
+'''
+
+_SHIFTS = {"np.right_shift": "_rshift", "np.left_shift": "_lshift"}
+
+
+def _np(d: np.dtype) -> str:
+    return "bool" if d.kind == "b" else f"np.{d.name}"
+
+
+def template(op: str, loop_dtypes, in_types, out_type) -> str | None:
+    """The numba expression of `op` over its operands ({0}, {1}, already cast to `loop_dtypes`), or None."""
+    if op == "py.pow":
+        return _py_pow(in_types, out_type)
+    if not loop_dtypes:
+        return None
+    d = loop_dtypes[0]
+    if any(x != d for x in loop_dtypes):
+        return None
+    if op in _SHIFTS:
+        if d.kind not in "iu":
+            return None
+        width = f"{_np(d)}({d.itemsize * 8})"
+        return f"{_SHIFTS[op]}_{'s' if d.kind == 'i' else 'u'}({{0}}, {{1}}, {width})"
+    if op == "np.invert":
+        return "(not {0})" if d.kind == "b" else "(~{0})" if d.kind in "iu" else None
+    if op == "np.power":
+        if d.kind in "iu":
+            return f"_ipow({{0}}, {{1}}, {_np(d)}(1))"
+        return "({0} ** {1})" if d == np.float64 else None
+    if op == "np.copysign":
+        return "math.copysign({0}, {1})" if d.kind == "f" else None
+    if op == "np.hypot":
+        # float32's hypotf rounds differently from hypot of the widened operands: float64 only.
+        return "math.hypot({0}, {1})" if d == np.float64 else None
+    return None
+
+
+def _py_pow(in_types, out_type) -> str | None:
+    """Python's ** where the result is a float (an int power may grow beyond int64, which only Python holds)."""
+    floats = [t for t in in_types if isinstance(t, ScalarType) and t.kind == "float"
+              or isinstance(t, TensorType) and t.ndim == 0 and t.dtype == np.float64]
+    out_float = isinstance(out_type, ScalarType) and out_type.kind == "float" or \
+        isinstance(out_type, TensorType) and out_type.ndim == 0 and out_type.dtype == np.float64
+    if not floats or not out_float or len(in_types) != 2:
+        return None
+    return "_pypow(np.float64({0}), np.float64({1}))"
