@@ -12,8 +12,8 @@ The reductions take a 1-D array of any stride (a view, an input, a fresh array):
 - np.argmin/np.argmax: the first index of the extreme, or of the first NaN, as NumPy's.
 - np.mean/np.var/np.std of float64: NumPy's `_mean`/`_var` step by step, each sum the
   pairwise sum `_pairwise` reproduces bit for bit (a 1-D operand reaches NumPy's add loop
-  unbuffered, strided or not; a negative stride NumPy's iterator turns positive, so it sums
-  from the lowest address, as `_vsum` does), divided as NumPy divides.
+  unbuffered and in index order, whatever its stride, also a negative one), divided as
+  NumPy divides.
 An empty vector raises NumPy's ValueError for min/max/argmin/argmax and gives nan for
 mean/var/std (NumPy's warning is not raised).
 """
@@ -26,71 +26,78 @@ from distjit.types import Ref, ScalarType, TensorType
 
 PRELUDE = '''
 
-@njit({options})
+@njit({unchecked})
+def _first_nan(a):
+    for i in range(a.shape[0]):
+        if a[i] != a[i]:
+            return i
+    return -1
+
+
+@njit({unchecked})
 def _vmin(a):
+    # One pass without a branch on NaN (a tight loop), and a second one only when a NaN was seen: NumPy's
+    # result is then a NaN. Unchecked: every index is below a.shape[0].
     if a.shape[0] == 0:
         raise ValueError("zero-size array to reduction operation minimum which has no identity")
     acc = a[0]
+    nan = acc != acc
     for i in range(1, a.shape[0]):
-        if acc != acc:
-            return acc
         x = a[i]
-        if x < acc or x != x:
-            acc = x
-    return acc
+        nan |= x != x
+        acc = x if x < acc else acc
+    return a[_first_nan(a)] if nan else acc
 
 
-@njit({options})
+@njit({unchecked})
 def _vmax(a):
     if a.shape[0] == 0:
         raise ValueError("zero-size array to reduction operation maximum which has no identity")
     acc = a[0]
+    nan = acc != acc
     for i in range(1, a.shape[0]):
-        if acc != acc:
-            return acc
         x = a[i]
-        if x > acc or x != x:
-            acc = x
-    return acc
+        nan |= x != x
+        acc = x if x > acc else acc
+    return a[_first_nan(a)] if nan else acc
 
 
-@njit({options})
+@njit({unchecked})
 def _vargmin(a):
     if a.shape[0] == 0:
         raise ValueError("attempt to get argmin of an empty sequence")
     k = 0
     acc = a[0]
+    nan = acc != acc
     for i in range(1, a.shape[0]):
-        if acc != acc:
-            return np.int64(k)
         x = a[i]
-        if x < acc or x != x:
+        nan |= x != x
+        if x < acc:
             acc = x
             k = i
-    return np.int64(k)
+    return np.int64(_first_nan(a) if nan else k)
 
 
-@njit({options})
+@njit({unchecked})
 def _vargmax(a):
     if a.shape[0] == 0:
         raise ValueError("attempt to get argmax of an empty sequence")
     k = 0
     acc = a[0]
+    nan = acc != acc
     for i in range(1, a.shape[0]):
-        if acc != acc:
-            return np.int64(k)
         x = a[i]
-        if x > acc or x != x:
+        nan |= x != x
+        if x > acc:
             acc = x
             k = i
-    return np.int64(k)
+    return np.int64(_first_nan(a) if nan else k)
 
 
 @njit({options})
 def _vsum(a):
-    # np.add.reduce of a float64 vector from its identity, in NumPy's pairwise order (lowest address first).
-    if a.strides[0] < 0:
-        a = a[::-1]
+    # np.add.reduce of a float64 vector from its identity, in NumPy's pairwise order (of the indices, whatever
+    # the stride's sign).
     return 0.0 + _pairwise(a)
 
 
@@ -99,13 +106,13 @@ def _vmean(a):
     return _vsum(a) / np.float64(a.shape[0])
 
 
-@njit({options})
+@njit({unchecked})
 def _vvar(a, ddof):
     # NumPy's _var: the mean, the squares of the deviations (a fresh contiguous array), their sum / (n - ddof).
     n = a.shape[0]
     mean = _vsum(a) / np.float64(n)
     d = np.empty(n, np.float64)
-    for i in range(n):
+    for i in range(n):          # unchecked: i < n, the length of both
         x = a[i] - mean
         d[i] = x * x
     return _vsum(d) / np.float64(max(n - ddof, 0))
