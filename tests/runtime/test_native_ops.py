@@ -335,3 +335,37 @@ def fresh_arrays(A, steps):
 def test_array_creation_of_any_rank_is_numpys():
     A = np.random.default_rng(2).standard_normal((4, 6))
     assert _compiled(fresh_arrays, A, 5) == fresh_arrays(A, 5)
+
+
+def blur(img, k):
+    H, W = img.shape
+    padded = np.pad(img, k, mode="edge")
+    out = np.zeros_like(img)
+    for di in range(-k, k + 1):
+        for dj in range(-k, k + 1):
+            out += padded[k + di:k + di + H, k + dj:k + dj + W]
+    return out
+
+
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 2), st.integers(0, 2**32 - 1))
+@settings(max_examples=20, deadline=None)
+def test_views_broadcast_to_a_matrix_add_as_numpys(h, w, k, seed):
+    img = np.random.default_rng(seed).random((h, w))
+    assert _same(_compiled(blur, img, k), blur(img, k))
+
+
+def broadcast_rows(v, m):
+    s = 0.0
+    for t in range(3):
+        B = np.broadcast_to(v, (m, v.shape[0])) + t
+        s += np.sum(B)
+    return s
+
+
+def test_broadcast_to_raises_as_numpy_on_shapes_that_do_not_broadcast():
+    v = np.arange(3.0)
+    f = distjit.optimize(distjit.script(broadcast_rows))
+    assert f(v, 4) == broadcast_rows(v, 4)
+    with pytest.raises(ExecutionError) as info:
+        f(v, -1)
+    assert isinstance(info.value.__cause__, ValueError)

@@ -220,30 +220,23 @@ def copy(L, node: Node, depth: int) -> None:
 
 
 def broadcast_to(L, node: Node, depth: int) -> None:
-    """np.broadcast_to of a scalar, or of a vector to one or two axes, as a fresh array equal in value
-    (NumPy's is a read-only view, and no write of the region goes into it: inplace.py)."""
+    """np.broadcast_to: of a scalar, a fresh array filled with it (np.sum may then read it in NumPy's order);
+    of an array, numba's np.broadcast_to, a read-only view as NumPy's (zero strides on the broadcast axes),
+    which raises NumPy's ValueError on shapes that do not broadcast."""
     x, shape = node.inputs[0], node.attrs["shape"]
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-    if node.attrs.get("subok") or not shape or len(shape) > 2 or _rank(node.output) != len(shape):
-        raise _unsupported(node, "np.broadcast_to of a scalar, or of a vector to one or two axes")
+    if node.attrs.get("subok") or not shape or _rank(node.output) != len(shape) or _rank(x) > len(shape):
+        raise _unsupported(node, "np.broadcast_to to other than a shape of at least the operand's rank")
     dims = [L.integer(node, d) for d in shape]
     for d in dims:
         L.emit(f"if {d} < 0:", depth)
         L.emit('raise ValueError("all elements of broadcast shape must be non-negative")', depth + 1)
     y, dtype = L.name(node.output), _fresh_dtype(node)
     if _rank(x) == 0:
-        L.emit(f"{y} = np.full(({', '.join(dims)},), {L.cast(L.name(x), TensorType(node.output.type.dtype, ()), node)}, "
-               f"{dtype})", depth)
-    elif _rank(x) == 1:
-        n = dims[-1]
-        L.emit(f"if {L.name(x)}.shape[0] != {n} and {L.name(x)}.shape[0] != 1:", depth)
-        L.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
-        L.emit(f"{y} = np.empty(({', '.join(dims)},), {dtype})", depth)
-        at = "i_, j_" if len(dims) == 2 else "j_"
-        if len(dims) == 2:
-            L.emit(f"for i_ in range({dims[0]}):", depth)
-        L.emit(f"for j_ in range({n}):", depth + len(dims) - 1)
-        L.emit(f"{y}[{at}] = {L.name(x)}[j_ if {L.name(x)}.shape[0] != 1 else 0]", depth + len(dims))
-    else:
-        raise _unsupported(node, "np.broadcast_to of an array of more than one axis")
-    L.fresh_arrays.add(node.output)
+        value = L.cast(L.name(x), TensorType(node.output.type.dtype, ()), node)
+        L.emit(f"{y} = np.full(({', '.join(dims)},), {value}, {dtype})", depth)
+        L.fresh_arrays.add(node.output)
+        return
+    if x.type.dtype != node.output.type.dtype:
+        raise _unsupported(node, "np.broadcast_to that changes the dtype")
+    L.emit(f"{y} = np.broadcast_to({L.name(x)}, ({', '.join(dims)},))", depth)
