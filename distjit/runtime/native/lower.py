@@ -9,7 +9,8 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`). Its values are scalars, views, fresh arrays those ops make,
+does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and the vector
+reductions, flips and array creation of vectors.py. Its values are scalars, views, fresh arrays those ops make,
 or arrays that come in from outside or are loop-carried and updated by setitem (in place:
 inplace.py). Anything else (an op without a lowering, an array written into a matrix, a
 complex number) makes the node unsupported, and the generated code runs that loop with
