@@ -23,36 +23,6 @@ from distjit.types import ScalarType, TensorType
 PRELUDE = '''
 
 @njit({options})
-def _rshift_s(a, b, w):
-    # NumPy's npy_rshift of a signed type: a count outside [0, width) shifts the sign in everywhere.
-    if b >= 0 and b < w:
-        return a >> b
-    return (a ^ a) - 1 if a < 0 else a ^ a
-
-
-@njit({options})
-def _rshift_u(a, b, w):
-    if b < w:
-        return a >> b
-    return a ^ a
-
-
-@njit({options})
-def _lshift_s(a, b, w):
-    # NumPy's npy_lshift: a count outside [0, width) shifts every bit out.
-    if b >= 0 and b < w:
-        return a << b
-    return a ^ a
-
-
-@njit({options})
-def _lshift_u(a, b, w):
-    if b < w:
-        return a << b
-    return a ^ a
-
-
-@njit({options})
 def _ipow(a, b, one):
     # NumPy's integer power: square and multiply, wrapping as its C loop does; a negative exponent raises.
     # `one` is 1 of the loop's dtype: a literal 1 would make numba's arithmetic on uint64 float64.
@@ -89,7 +59,7 @@ def _pypow(a, b):
     return r
 '''
 
-_SHIFTS = {"np.right_shift": "_rshift", "np.left_shift": "_lshift"}
+_SHIFTS = ("np.right_shift", "np.left_shift")
 
 
 def _np(d: np.dtype) -> str:
@@ -108,8 +78,12 @@ def template(op: str, loop_dtypes, in_types, out_type) -> str | None:
     if op in _SHIFTS:
         if d.kind not in "iu":
             return None
-        width = f"{_np(d)}({d.itemsize * 8})"
-        return f"{_SHIFTS[op]}_{'s' if d.kind == 'i' else 'u'}({{0}}, {{1}}, {width})"
+        # Inline, not a call of the _shift helpers: each helper numba compiles costs the first call time.
+        w = f"{_np(d)}({d.itemsize * 8})"
+        inside = "({1} >= 0 and {1} < %s)" % w if d.kind == "i" else "({1} < %s)" % w
+        shifted = "({0} >> {1})" if op == "np.right_shift" else "({0} << {1})"
+        out = "(({0} ^ {0}) - ({0} < 0))" if op == "np.right_shift" and d.kind == "i" else "({0} ^ {0})"
+        return f"({shifted} if {inside} else {out})"
     if op == "np.invert":
         return "(not {0})" if d.kind == "b" else "(~{0})" if d.kind in "iu" else None
     if op == "np.power":
