@@ -369,3 +369,23 @@ def test_broadcast_to_raises_as_numpy_on_shapes_that_do_not_broadcast():
     with pytest.raises(ExecutionError) as info:
         f(v, -1)
     assert isinstance(info.value.__cause__, ValueError)
+
+
+def add_int(x, s):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        out[i] = (x[i] + s) >> 1
+    return out
+
+
+@pytest.mark.parametrize("dtype,s", [("uint8", 300), ("uint64", -1), ("int8", -129), ("int16", 40000)])
+def test_a_python_int_out_of_the_dtypes_range_raises_as_nep50_says(dtype, s):
+    x = np.arange(4).astype(dtype)
+    with pytest.raises(OverflowError):
+        add_int(x, s)
+    f = distjit.optimize(distjit.script(add_int))
+    assert _same(f(x, 3), add_int(x, 3))
+    assert "NumPy code" not in f.optimization.explain()
+    with pytest.raises(ExecutionError) as info:
+        f(x, s)
+    assert isinstance(info.value.__cause__, OverflowError)

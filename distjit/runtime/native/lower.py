@@ -329,7 +329,9 @@ class _Lowering:
             raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
         operands = [names[node.inputs[i]] for i in operand_indices]
         if loop_dtypes is not None:
-            operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
+            operands = [scalar_templates.weak_int(node.op, x, d) if isinstance(t, ScalarType) and t.kind == "int" else
+                        f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})"
+                        for x, d, t in zip(operands, loop_dtypes, in_types)]
         return self.cast(template.format(*operands), out_type, node)
 
     def vector_op(self, node: Node, depth: int) -> None:

@@ -23,6 +23,13 @@ from distjit.types import ScalarType, TensorType
 PRELUDE = '''
 
 @njit({options})
+def _weak_int(x, lo, hi):
+    # NEP 50: a Python int out of range of the array's dtype raises, where a cast would wrap.
+    if x < lo or x > hi:
+        raise OverflowError("Python integer out of bounds for the array's dtype")
+    return x
+
+@njit({options})
 def _ipow(a, b, one):
     # NumPy's integer power: square and multiply, wrapping as its C loop does; a negative exponent raises.
     # `one` is 1 of the loop's dtype: a literal 1 would make numba's arithmetic on uint64 float64.
@@ -58,6 +65,20 @@ def _pypow(a, b):
         raise OverflowError("(34, 'Numerical result out of range')")
     return r
 '''
+
+def weak_int(op: str, x: str, d: np.dtype) -> str:
+    """A Python int operand cast to the loop's dtype `d`: NEP 50 raises NumPy's OverflowError for a value out of
+    `d`'s range, except in a comparison (which NumPy 2 answers for any value; here it wraps, as before)."""
+    name = "bool" if d.kind == "b" else f"np.{d.name}"
+    if d.kind not in "iu" or d == np.int64 or op in _COMPARISONS:
+        return f"{name}({x})"
+    info = np.iinfo(d)
+    hi = min(int(info.max), 2**63 - 1)                   # a Python int is an int64 in a region
+    return f"{name}(_weak_int({x}, {int(info.min)}, {hi}))"
+
+
+_COMPARISONS = {"np.less", "np.less_equal", "np.greater", "np.greater_equal", "np.equal", "np.not_equal"}
+
 
 _SHIFTS = ("np.right_shift", "np.left_shift")
 
