@@ -389,3 +389,19 @@ def test_a_python_int_out_of_the_dtypes_range_raises_as_nep50_says(dtype, s):
     with pytest.raises(ExecutionError) as info:
         f(x, s)
     assert isinstance(info.value.__cause__, OverflowError)
+
+
+def broadcast_fresh_rows(A, steps):
+    s = 0.0
+    for t in range(steps):
+        B = np.broadcast_to(A[0:1] * 2.0 + t, A.shape)       # a fresh (1, n) array to (m, n): filled
+        C = np.broadcast_to(A * 0.5, A.shape)                # equal shapes: itself
+        s += np.sum(B - C)
+    return s
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
+@settings(max_examples=15, deadline=None)
+def test_fresh_arrays_broadcast_to_their_rank_are_numpys(m, n, seed):
+    A = np.random.default_rng(seed).standard_normal((m, n))
+    assert _compiled(broadcast_fresh_rows, A, 3) == broadcast_fresh_rows(A, 3)

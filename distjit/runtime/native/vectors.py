@@ -239,4 +239,23 @@ def broadcast_to(L, node: Node, depth: int) -> None:
         return
     if x.type.dtype != node.output.type.dtype:
         raise _unsupported(node, "np.broadcast_to that changes the dtype")
+    if x in L.fresh_arrays and _rank(x) == len(dims) <= 4:
+        _broadcast_fresh(L, node, x, y, dims, dtype, depth)
+        return
     L.emit(f"{y} = np.broadcast_to({L.name(x)}, ({', '.join(dims)},))", depth)
+
+
+def _broadcast_fresh(L, node: Node, x, y: str, dims: list[str], dtype: str, depth: int) -> None:
+    """A fresh array broadcast to its own rank (`a += b` of arrays becomes this): itself where the shapes are
+    equal, so the loop slot it goes to owns it; else a fresh copy of the broadcast, filled element by element."""
+    xs = L.name(x)
+    L.emit(f"{y} = {xs}", depth)
+    L.emit(f"if {' or '.join(f'{xs}.shape[{k}] != {d}' for k, d in enumerate(dims))}:", depth + 0)
+    b = L.fresh("b")
+    L.emit(f"{b} = np.broadcast_to({xs}, ({', '.join(dims)},))", depth + 1)
+    L.emit(f"{y} = np.empty(({', '.join(dims)},), {dtype})", depth + 1)
+    idx = [L.fresh("i") for _ in dims]
+    for k, (i, d) in enumerate(zip(idx, dims)):
+        L.emit(f"for {i} in range({d}):", depth + 1 + k)
+    L.emit(f"{y}[{', '.join(idx)}] = {b}[{', '.join(idx)}]", depth + 1 + len(dims))
+    L.fresh_arrays.add(node.output)
