@@ -405,3 +405,17 @@ def broadcast_fresh_rows(A, steps):
 def test_fresh_arrays_broadcast_to_their_rank_are_numpys(m, n, seed):
     A = np.random.default_rng(seed).standard_normal((m, n))
     assert _compiled(broadcast_fresh_rows, A, 3) == broadcast_fresh_rows(A, 3)
+
+
+def masks_in_loop(x, steps):
+    total = 0
+    for t in range(steps):
+        m = np.zeros_like(x > 0)
+        ones = np.ones_like(x, dtype=np.int32)
+        total += np.max(m) + np.max(ones) + np.argmin(x > t)
+    return total
+
+
+def test_bool_and_int_arrays_made_in_a_loop_are_numpys():
+    x = np.array([3.0, -1.0, 5.0, 0.5])
+    assert _compiled(masks_in_loop, x, 4) == masks_in_loop(x, 4)
