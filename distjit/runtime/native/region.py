@@ -42,6 +42,7 @@ class Region:
         self.from_disk = False         # its code was loaded from the disk cache
         self.cached = False            # it is cached on disk (else compiled in memory)
         self._signatures: set = set()
+        self._keys: set = set()            # the arrays' flags of signatures compiled (see _ready)
         self._in = [_converter(v.type) for v in lowered.inputs]
         self._out = [_out_converter(v.type) for v in lowered.outputs]
 
@@ -73,10 +74,17 @@ class Region:
         return True
 
     def _ready(self, args) -> bool:
+        # The converters fix every input's type but an array's layout, so its flags name the numba signature:
+        # a cheap key, where numba.typeof of every argument on every call costs more than a small region runs.
+        key = tuple((a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable, a.flags.aligned)
+                    if type(a) is np.ndarray else None for a in args)
+        if key in self._keys:
+            return True
         import numba
 
         signature = tuple(numba.typeof(a) for a in args)
         if signature in self._signatures:
+            self._keys.add(key)
             return True
         start = time.perf_counter()
         hits = sum(self.fn.stats.cache_hits.values())
@@ -88,6 +96,7 @@ class Region:
         self.compile_seconds += time.perf_counter() - start
         self.from_disk = sum(self.fn.stats.cache_hits.values()) > hits
         self._signatures.add(signature)
+        self._keys.add(key)
         return True
 
     def status(self) -> str:
