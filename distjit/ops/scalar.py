@@ -58,8 +58,8 @@ def _scalar_cost(in_types, out_types, attrs):
 
 
 # The native backend's expression of each op (distjit/runtime/native/lower.py, which casts the result to the
-# node's type and defines the _py* helpers: Python's ZeroDivisionError and its max/min). No py.pow: an int power
-# that grows beyond int64 is exact in Python only.
+# node's type and defines the _py* helpers: Python's ZeroDivisionError and its max/min). py.pow of floats is
+# runtime/native/scalar_templates.py's; not of ints: an int power that grows beyond int64 is exact in Python only.
 NUMBA = {
     "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "truediv": "_pydiv({0}, {1})",
     "floordiv": "_pyfloordiv({0}, {1})", "mod": "_pymod({0}, {1})", "neg": "(-{0})", "abs": "abs({0})",

@@ -9,13 +9,14 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`); writes of scalars and arrays into views of any rank and gathers by an
-integer vector (views.py); complex numbers (complexes.py); elementwise chains in one loop
-(chains.py). Its values are scalars, views, fresh arrays those ops make, or arrays that
-come in from outside or are loop-carried and updated by setitem (in place: inplace.py).
-Anything else (an op without a lowering, a boolean mask) makes the node unsupported, and
-the generated code runs that loop with NumPy, while the loops nested in it may still be
-regions.
+does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and the vector
+reductions, flips and array creation of vectors.py; writes of scalars and arrays into views
+of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
+elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
+ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
+place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
+unsupported, and the generated code runs that loop with NumPy, while the loops nested in it
+may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
@@ -39,7 +40,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, views
+from distjit.runtime.native import chains, complexes, scalar_templates, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -245,7 +246,8 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE
+                  + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -312,6 +314,8 @@ class _Lowering:
             return self.setitem(node, depth)
         if node.blocks:
             raise Unsupported(node, "an op with nested blocks")
+        if vectors.lowers(self, node, depth):        # reductions of vectors, np.flip, array creation
+            return None
         if op in _VECTOR_OPS:
             return self.vector_op(node, depth)
         if op == "fused.elementwise" or any(isinstance(o.type, TensorType) and o.type.ndim > 0 for o in node.outputs):
@@ -322,22 +326,27 @@ class _Lowering:
     def scalar_op(self, node: Node, names: dict, types: dict, out_type) -> str:
         """The expression of one scalar op from its template, its operands named and typed by `names`/`types`."""
         opdef = get_op(node.op)
-        template = opdef.templates.get("numba")
         if len(node.inputs) == 1 and complexes.scalar_template(node.op, types[node.inputs[0]]) is not None:
             template = complexes.scalar_template(node.op, types[node.inputs[0]])
             return self.cast(template.format(names[node.inputs[0]]), out_type, node)
+        operand_indices = node.operand_indices()
+        in_types = [types[node.inputs[i]] for i in operand_indices]
+        loop_dtypes = _ufunc_loop(opdef.kernel, in_types)
+        # A dtype-dependent expression (shifts, powers, invert: scalar_templates.py) before the registry's.
+        template = scalar_templates.template(node.op, loop_dtypes, in_types, out_type) \
+            or opdef.templates.get("numba")
         if template is None and node.op != "np.conjugate":
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
-        operand_indices = node.operand_indices()
         explicit = {k: v for k, v in node.attrs.items() if v is not None}
         if explicit or len(operand_indices) != len(node.inputs):
             raise Unsupported(node, f"attributes {sorted(node.attrs)} have no numba lowering")
         operands = [names[node.inputs[i]] for i in operand_indices]
-        loop_dtypes = _ufunc_loop(opdef.kernel, [types[node.inputs[i]] for i in operand_indices])
         if loop_dtypes is not None:
-            operands = [f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})" for x, d in zip(operands, loop_dtypes)]
+            operands = [scalar_templates.weak_int(node.op, x, d) if isinstance(t, ScalarType) and t.kind == "int" else
+                        f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})"
+                        for x, d, t in zip(operands, loop_dtypes, in_types)]
             template = complexes.template(node.op, loop_dtypes) or complexes.real_only(template, loop_dtypes)
         if template is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")

@@ -1,0 +1,261 @@
+"""Native lowerings of whole-array ops inside a loop region: reductions of a vector, np.flip, array creation.
+
+lower.py's `_Lowering.node` hands a node here first (`lowers`); each function either
+emits the node's code and returns True, or returns False when the node is not one of
+these ops, and raises Unsupported when it is but in a form not lowered.
+
+NOTE: [Vector reductions]
+The reductions take a 1-D array of any stride (a view, an input, a fresh array):
+- np.min/np.max fold from the first element; a NaN is the result (NumPy's). NumPy's SIMD
+  loops pick between +0.0 and -0.0 by their lane order, so when zeros of both signs tie
+  the sign of the zero may differ (equal in value: README's contract table).
+- np.argmin/np.argmax: the first index of the extreme, or of the first NaN, as NumPy's.
+- np.mean/np.var/np.std of float64: NumPy's `_mean`/`_var` step by step, each sum the
+  pairwise sum `_pairwise` reproduces bit for bit (a 1-D operand reaches NumPy's add loop
+  unbuffered and in index order, whatever its stride, also a negative one), divided as
+  NumPy divides.
+An empty vector raises NumPy's ValueError for min/max/argmin/argmax and gives nan for
+mean/var/std (NumPy's warning is not raised).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distjit.ir.graph import Node
+from distjit.types import Ref, ScalarType, TensorType
+
+PRELUDE = '''
+
+@njit({unchecked})
+def _first_nan(a):
+    for i in range(a.shape[0]):
+        if a[i] != a[i]:
+            return i
+    return -1
+
+
+@njit({unchecked})
+def _vmin(a):
+    # One pass without a branch on NaN (a tight loop), and a second one only when a NaN was seen: NumPy's
+    # result is then a NaN. Unchecked: every index is below a.shape[0].
+    if a.shape[0] == 0:
+        raise ValueError("zero-size array to reduction operation minimum which has no identity")
+    acc = a[0]
+    nan = acc != acc
+    for i in range(1, a.shape[0]):
+        x = a[i]
+        nan |= x != x
+        acc = x if x < acc else acc
+    return a[_first_nan(a)] if nan else acc
+
+
+@njit({unchecked})
+def _vmax(a):
+    if a.shape[0] == 0:
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
+    acc = a[0]
+    nan = acc != acc
+    for i in range(1, a.shape[0]):
+        x = a[i]
+        nan |= x != x
+        acc = x if x > acc else acc
+    return a[_first_nan(a)] if nan else acc
+
+
+@njit({unchecked})
+def _vargmin(a):
+    if a.shape[0] == 0:
+        raise ValueError("attempt to get argmin of an empty sequence")
+    k = 0
+    acc = a[0]
+    nan = acc != acc
+    for i in range(1, a.shape[0]):
+        x = a[i]
+        nan |= x != x
+        if x < acc:
+            acc = x
+            k = i
+    return np.int64(_first_nan(a) if nan else k)
+
+
+@njit({unchecked})
+def _vargmax(a):
+    if a.shape[0] == 0:
+        raise ValueError("attempt to get argmax of an empty sequence")
+    k = 0
+    acc = a[0]
+    nan = acc != acc
+    for i in range(1, a.shape[0]):
+        x = a[i]
+        nan |= x != x
+        if x > acc:
+            acc = x
+            k = i
+    return np.int64(_first_nan(a) if nan else k)
+
+
+@njit({options})
+def _vsum(a):
+    # np.add.reduce of a float64 vector from its identity, in NumPy's pairwise order (of the indices, whatever
+    # the stride's sign).
+    return 0.0 + _pairwise(a)
+
+
+@njit({options})
+def _vmean(a):
+    return _vsum(a) / np.float64(a.shape[0])
+
+
+@njit({unchecked})
+def _vvar(a, ddof):
+    # NumPy's _var: the mean, the squares of the deviations (a fresh contiguous array), their sum / (n - ddof).
+    n = a.shape[0]
+    mean = _vsum(a) / np.float64(n)
+    d = np.empty(n, np.float64)
+    for i in range(n):          # unchecked: i < n, the length of both
+        x = a[i] - mean
+        d[i] = x * x
+    return _vsum(d) / np.float64(max(n - ddof, 0))
+'''
+
+_REDUCTIONS = {"np.min": "_vmin", "np.max": "_vmax", "np.argmin": "_vargmin", "np.argmax": "_vargmax",
+               "np.mean": "_vmean", "np.var": "_vvar", "np.std": "_vvar"}
+_CREATION = ("np.zeros_like", "np.empty_like", "np.ones_like")
+
+
+def lowers(L, node: Node, depth: int) -> bool:
+    """Emit `node` if it is one of this module's ops in a lowered form (see the module's doc)."""
+    op = node.op
+    if op in _REDUCTIONS:
+        reduction(L, node, depth)
+        return True
+    if op == "np.flip":
+        flip(L, node, depth)
+        return True
+    if op in _CREATION:
+        like(L, node, depth)
+        return True
+    if op == "np.copy" and isinstance(node.inputs[0].type, TensorType) and node.inputs[0].type.ndim > 1:
+        copy(L, node, depth)
+        return True
+    if op == "np.broadcast_to" and not (node.inputs[0] in L.fresh_arrays and _rank(node.inputs[0]) == 1
+                                        and _rank(node.output) == 1):
+        broadcast_to(L, node, depth)        # lower.py's broadcast_to keeps a fresh vector broadcast to a length
+        return True
+    return False
+
+
+def _rank(v) -> int:
+    return v.type.ndim if isinstance(v.type, TensorType) else 0
+
+
+def _unsupported(node, why):
+    from distjit.runtime.native.lower import Unsupported
+    return Unsupported(node, why)
+
+
+def reduction(L, node: Node, depth: int) -> None:
+    x = node.inputs[0]
+    attrs = node.attrs
+    if len(node.inputs) != 1 or len(node.outputs) != 1 or _rank(x) != 1 or \
+            attrs.get("axis") not in (None, 0, -1) or attrs.get("keepdims") or attrs.get("initial") is not None \
+            or attrs.get("dtype") is not None or attrs.get("correction") is not None:
+        raise _unsupported(node, "only the plain reduction of a vector is lowered")
+    kind = x.type.dtype.kind
+    helper = _REDUCTIONS[node.op]
+    if node.op in ("np.mean", "np.var", "np.std"):
+        if x.type.dtype != np.float64:
+            raise _unsupported(node, "a mean or variance of other than float64 (NumPy sums it in buffered blocks)")
+        if node.op == "np.mean":
+            expr = f"{helper}({L.name(x)})"
+        else:
+            ddof = attrs.get("ddof", 0)
+            if isinstance(ddof, bool) or not isinstance(ddof, int):
+                raise _unsupported(node, f"ddof {ddof!r}")
+            expr = f"{helper}({L.name(x)}, np.int64({ddof}))"
+            if node.op == "np.std":
+                expr = f"np.sqrt({expr})"
+    else:
+        if kind not in "biuf":
+            raise _unsupported(node, f"a reduction of dtype {x.type.dtype}")
+        expr = f"{helper}({L.name(x)})"
+    L.assign(node, L.cast(expr, node.output.type, node), depth)
+
+
+def flip(L, node: Node, depth: int) -> None:
+    """np.flip of a vector: the view with the negative stride NumPy's is."""
+    x = node.inputs[0]
+    if len(node.inputs) != 1 or _rank(x) != 1 or node.attrs.get("axis") not in (None, 0, -1):
+        raise _unsupported(node, "np.flip of other than a vector")
+    L.assign(node, f"{L.name(x)}[::-1]", depth)
+
+
+def _fresh_dtype(node: Node) -> str:
+    t = node.output.type
+    if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biuf":
+        raise _unsupported(node, f"an array of type {t}")
+    return "np.bool_" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
+
+
+def like(L, node: Node, depth: int) -> None:
+    """np.zeros_like/np.empty_like/np.ones_like of an array: a fresh C-contiguous array of its shape."""
+    x = node.inputs[0]
+    attrs = node.attrs
+    if len(node.inputs) != 1 or _rank(x) == 0 or _rank(x) != _rank(node.output) or \
+            attrs.get("order", "K") not in ("K", "C", "A") or attrs.get("shape") is not None:
+        raise _unsupported(node, "only the plain form of the op on an array is lowered")
+    make = {"np.zeros_like": "np.zeros", "np.empty_like": "np.empty", "np.ones_like": "np.ones"}[node.op]
+    L.assign(node, f"{make}({L.name(x)}.shape, {_fresh_dtype(node)})", depth)
+    L.fresh_arrays.add(node.output)
+
+
+def copy(L, node: Node, depth: int) -> None:
+    """np.copy of an array of any rank: a fresh C-contiguous one (NumPy's order='K' keeps a view's strides,
+    a difference in layout only)."""
+    x = node.inputs[0]
+    if len(node.inputs) != 1 or node.attrs.get("order", "K") not in ("K", "C", "A"):
+        raise _unsupported(node, "only the plain form of np.copy is lowered")
+    L.assign(node, f"{L.name(x)}.copy()", depth)       # numba's copy is C-contiguous
+    L.fresh_arrays.add(node.output)
+
+
+def broadcast_to(L, node: Node, depth: int) -> None:
+    """np.broadcast_to: of a scalar, a fresh array filled with it (np.sum may then read it in NumPy's order);
+    of an array, numba's np.broadcast_to, a read-only view as NumPy's (zero strides on the broadcast axes),
+    which raises NumPy's ValueError on shapes that do not broadcast."""
+    x, shape = node.inputs[0], node.attrs["shape"]
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if node.attrs.get("subok") or not shape or _rank(node.output) != len(shape) or _rank(x) > len(shape):
+        raise _unsupported(node, "np.broadcast_to to other than a shape of at least the operand's rank")
+    dims = [L.integer(node, d) for d in shape]
+    for d in dims:
+        L.emit(f"if {d} < 0:", depth)
+        L.emit('raise ValueError("all elements of broadcast shape must be non-negative")', depth + 1)
+    y, dtype = L.name(node.output), _fresh_dtype(node)
+    if _rank(x) == 0:
+        value = L.cast(L.name(x), TensorType(node.output.type.dtype, ()), node)
+        L.emit(f"{y} = np.full(({', '.join(dims)},), {value}, {dtype})", depth)
+        L.fresh_arrays.add(node.output)
+        return
+    if x.type.dtype != node.output.type.dtype:
+        raise _unsupported(node, "np.broadcast_to that changes the dtype")
+    if x in L.fresh_arrays and _rank(x) == len(dims) <= 4:
+        _broadcast_fresh(L, node, x, y, dims, dtype, depth)
+        return
+    L.emit(f"{y} = np.broadcast_to({L.name(x)}, ({', '.join(dims)},))", depth)
+
+
+def _broadcast_fresh(L, node: Node, x, y: str, dims: list[str], dtype: str, depth: int) -> None:
+    """A fresh array broadcast to its own rank (`a += b` of arrays becomes this): itself where the shapes are
+    equal, so the loop slot it goes to owns it; else a fresh copy of the broadcast, filled element by element."""
+    xs = L.name(x)
+    L.emit(f"{y} = {xs}", depth)
+    L.emit(f"if {' or '.join(f'{xs}.shape[{k}] != {d}' for k, d in enumerate(dims))}:", depth + 0)
+    b = L.fresh("b")
+    L.emit(f"{b} = np.broadcast_to({xs}, ({', '.join(dims)},))", depth + 1)
+    L.emit(f"{y} = np.empty(({', '.join(dims)},), {dtype})", depth + 1)
+    idx = [L.fresh("i") for _ in dims]
+    for k, (i, d) in enumerate(zip(idx, dims)):
+        L.emit(f"for {i} in range({d}):", depth + 1 + k)
+    L.emit(f"{y}[{', '.join(idx)}] = {b}[{', '.join(idx)}]", depth + 1 + len(dims))
+    L.fresh_arrays.add(node.output)
