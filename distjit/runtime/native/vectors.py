@@ -123,6 +123,11 @@ _REDUCTIONS = {"np.min": "_vmin", "np.max": "_vmax", "np.argmin": "_vargmin", "n
 _CREATION = ("np.zeros_like", "np.empty_like", "np.ones_like")
 
 
+def may_lower(op: str) -> bool:
+    """Whether `lowers` may take a node of this op (then it is no elementwise reader: chains.py)."""
+    return op in _REDUCTIONS or op in _CREATION or op in ("np.flip", "np.copy", "np.broadcast_to")
+
+
 def lowers(L, node: Node, depth: int) -> bool:
     """Emit `node` if it is one of this module's ops in a lowered form (see the module's doc)."""
     op = node.op
