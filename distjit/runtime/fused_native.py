@@ -92,21 +92,26 @@ class Expression:
         """Stage s as ``stage(lo, m, *inputs, *outputs, *slots)`` over rows [lo, lo + m) of the inputs and
         outputs, rows [0, m) of the block slots."""
         local = ", ".join(["i0"] + [f"i{d}" for d in range(1, nd)])
-        glob = ", ".join(["lo + i0"] + [f"i{d}" for d in range(1, nd)])
         params = ([f"x{k}" for k in range(len(arrays))] + [f"o{j}" for j in range(self.n_out)]
                   + [f"b{k}" for k in range(len(self.slots))])
-        lines = [f"def stage(lo, m, {', '.join(params)}):", "    for i0 in range(m):"]
+        # The rows [lo, lo + m) are sliced once, so that every index below is a range variable: numba then
+        # knows it is not negative, drops the wrap-around check and LLVM vectorizes the loop (an index
+        # `lo + i0` keeps the check, and the loop scalar).
+        lines = [f"def stage(lo, m, {', '.join(params)}):"]
+        lines += [f"    x{k} = x{k}[lo:lo + m]" for k in range(len(arrays)) if arrays[k]]
+        lines += [f"    o{j} = o{j}[lo:lo + m]" for j in range(self.n_out)]
+        lines.append("    for i0 in range(m):")
         for d in range(1, nd):
             lines.append(f"{'    ' * (d + 1)}for i{d} in range(o0.shape[{d}]):")
         pad = "    " * (nd + 1)
         for name, (where, k) in self.stages[s].loads.items():
             if where == "x":
-                lines.append(f"{pad}{name} = x{k}[{glob}]" if arrays[k] else f"{pad}{name} = x{k}")
+                lines.append(f"{pad}{name} = x{k}[{local}]" if arrays[k] else f"{pad}{name} = x{k}")
             else:
-                lines.append(f"{pad}{name} = {where}{k}[{glob if where == 'o' else local}]")
+                lines.append(f"{pad}{name} = {where}{k}[{local}]")
         lines += [pad + line for line in self.stages[s].lines]
         for ref, (where, k) in self.stages[s].stores:
-            lines.append(f"{pad}{where}{k}[{glob if where == 'o' else local}] = {ref}")
+            lines.append(f"{pad}{where}{k}[{local}] = {ref}")
         return "\n".join(lines) + "\n"
 
 
