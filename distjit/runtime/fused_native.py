@@ -66,6 +66,7 @@ EXACT = {
     "np.greater": "fib", "np.greater_equal": "fib", "np.less": "fib", "np.less_equal": "fib",
     "np.equal": "fib", "np.not_equal": "fib", "np.maximum": "fib", "np.minimum": "fib",
     "np.logical_and": "b", "np.logical_or": "b", "np.logical_not": "b", "np.where": "fib",
+    "np.bitwise_and": "ib", "np.bitwise_or": "ib", "np.bitwise_xor": "ib",
 }
 
 
@@ -231,20 +232,36 @@ def _value(v: Value, s: int, stage: _Stage, refs: dict, e: Expression, level, na
     operands = [_cast(_value(x, s, stage, refs, e, level, native), e.kinds[x], d)
                 for x, d in zip(node.inputs, native[node])]
     name = refs[v] = f"t{len(stage.lines)}"
-    template = get_op(node.op).templates["numba"]
+    template = _template(node)
     stage.lines.append(f"{name} = {_cast(template.format(*operands), None, e.kinds[v])}")
     return name
 
 
 def _native_loop(node: Node, kinds: list, out_kind) -> list | None:
     """The operand dtypes of `node` when its numba template is NumPy's result bit for bit, else None."""
-    allowed = EXACT.get(node.op)
-    if allowed is None or get_op(node.op).templates.get("numba") is None or node.attrs.get("dtype") is not None:
+    allowed = "fi" if _is_square(node) else EXACT.get(node.op)
+    if allowed is None or _template(node) is None or node.attrs.get("dtype") is not None:
         return None
     loop = _loop_dtypes(node, kinds, out_kind)
     if loop is None or any(d.kind not in allowed for d in loop) or out_kind.kind not in allowed + "b":
         return None
     return loop
+
+
+def _is_square(node: Node) -> bool:
+    """``np.power(x, 2)`` with a constant 2: NumPy (>= 2.0) computes it as ``np.square`` for floats, and an
+    integer power by 2 is one wrapping product, so ``x * x`` is its result bit for bit."""
+    if node.op != "np.power" or len(node.inputs) != 2:
+        return False
+    p = node.inputs[1].node
+    if p is None or "constant" not in get_op(p.op).flags:
+        return False
+    value = p.attrs.get("value")
+    return type(value) in (int, float) and value == 2
+
+
+def _template(node: Node) -> str | None:
+    return "({0} * {0})" if _is_square(node) else get_op(node.op).templates.get("numba")
 
 
 def _constant_kind(value):
