@@ -148,3 +148,38 @@ def test_simplify_keeps_signed_zero_and_dtypes():
           return (%a, %i, %h)
         }""", "simplify", "dce")
     assert "np.add(%x, %zero)" in out and "np.multiply(%b, %one)" in out and "np.exp(%f)" in out
+
+
+def _scale_columns(X):
+    for j in range(X.shape[1]):
+        col = X[:, j]                  # re-bound every iteration: carried, never read across iterations
+        X[:, j] = (col - col.min()) / (col.max() - col.min())
+    return X
+
+
+def _carried_and_read(x, n):
+    acc = x * 0.0
+    last = x
+    for i in range(n):
+        last = acc + i                 # read after the loop: stays carried
+        acc = last * 0.5
+    return acc, last
+
+
+@pytest.mark.parametrize("fn, args", [
+    (_scale_columns, (np.arange(60.0).reshape(12, 5) % 7,)),
+    (_carried_and_read, (np.linspace(0, 1, 9), 4)),
+    (_carried_and_read, (np.linspace(0, 1, 9), 0)),
+])
+def test_dce_drops_loop_carried_values_nobody_reads(fn, args):
+    from tests.compare import assert_same
+
+    f = distjit.optimize(distjit.script(fn))
+    expected = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    assert_same(f(*[a.copy() if isinstance(a, np.ndarray) else a for a in args]), expected)
+    (loop,) = [n for g in f.graphs for n in g.walk() if n.op == "prim.Loop"]
+    if fn is _scale_columns:
+        assert len(loop.outputs) == 1          # only X is carried: j and col are gone
+        assert any(n.op == "array.setitem" and n.meta.get("out") for n in loop.blocks[0].nodes)
+    else:
+        assert len(loop.outputs) >= 2
