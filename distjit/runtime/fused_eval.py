@@ -55,6 +55,7 @@ SMALL_ELEMENTS = 1 << 16          # below this, one whole-array evaluation
 NUMBA_MIN_ELEMENTS = 1 << 16
 NATIVE_THREAD_ELEMENTS = 1 << 16   # a native loop gets another thread per this many elements
 NATIVE_BLOCK_ELEMENTS = 1 << 14    # rows of a native block: its slots and operand blocks stay in L2
+NATIVE_MAX_SCALE = 8               # a cheap expression's blocks grow up to this many times (`Expression.scale`)
 THREADS = int(os.environ.get("DISTJIT_THREADS", "0")) or (os.cpu_count() or 1)
 BACKEND = os.environ.get("DISTJIT_FUSED_BACKEND", "auto")
 
@@ -192,7 +193,7 @@ class FusedKernel:
         flat = [v.reshape(merged, copy=False) if a else v for v, a in zip(operands, kinds)]
         flat_outs = [o.reshape(merged, copy=False) for o in outs]
         rows, row = merged[0], math.prod(merged[1:])
-        per_block = max(1, NATIVE_BLOCK_ELEMENTS // max(row, 1))
+        per_block = max(1, NATIVE_BLOCK_ELEMENTS * min(expr.scale, NATIVE_MAX_SCALE) // max(row, 1))
         try:
             kernels = expr.stage_kernels(len(merged), tuple(kinds))
             for fn in kernels:      # compiled for these argument types here, by an empty call (m = 0)

@@ -44,6 +44,7 @@ import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
 from distjit.ops import get_op
+from distjit.ops.elementwise import EXPENSIVE
 from distjit.runtime.native import cache
 from distjit.types import ScalarType, TensorType
 
@@ -202,6 +203,11 @@ def expression(graph: Graph) -> Expression | None:
         e.stages.append(stage)
         if stage.stores:
             e.steps.append(("loop", s))
+    # Each step of a block costs a call from Python (a few microseconds); a cheap expression (few flops per
+    # element, as shifts and adds) with several steps takes bigger blocks so that the calls do not dominate
+    # its time, an expensive one (exp, log, divisions) keeps its blocks in L2.
+    work = sum(EXPENSIVE.get(n.op[3:], 1) for n in nodes if "constant" not in get_op(n.op).flags)
+    e.scale = max(1, len(e.steps) * 8 // max(work, 1))
     # An output may be written over an input (element for element) when no later step reads that input.
     e.last_read, e.write_step = {}, {}
     for i, (kind, what) in enumerate(e.steps):
