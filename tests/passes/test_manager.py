@@ -183,3 +183,28 @@ def test_dce_drops_loop_carried_values_nobody_reads(fn, args):
         assert any(n.op == "array.setitem" and n.meta.get("out") for n in loop.blocks[0].nodes)
     else:
         assert len(loop.outputs) >= 2
+
+
+def _convolve_twice(x, h):
+    return np.convolve(x, h), np.convolve(x, h)[:len(x)], np.convolve(x, h, mode="same")
+
+
+def test_cse_merges_equal_nodes_whose_results_got_their_own_symbolic_lengths():
+    from tests.compare import assert_same
+
+    f = distjit.optimize(distjit.script(_convolve_twice))
+    x, h = np.linspace(-1, 1, 50), np.array([0.25, 0.5, 0.25])
+    assert_same(f(x, h), _convolve_twice(x, h))
+    graph = f.graphs[0]
+    assert sum(n.op == "np.convolve" for n in graph.walk()) == 2      # "same" is another convolution
+
+
+def test_cse_keeps_a_duplicate_whose_fresh_length_another_type_names():
+    out, _ = run_text("""
+        graph g(%x: f64[?n], %h: f64[?m]) {
+          %a: f64[?p] = np.convolve(%x, %h)
+          %b: f64[?q] = np.convolve(%x, %h)
+          %c: f64[?q] = np.negative(%b)
+          return (%a, %c)
+        }""", "cse")
+    assert out.count("np.convolve") == 2
