@@ -221,3 +221,17 @@ def test_power_by_two_and_bitwise_and_are_loop_nodes(native_everywhere):
     expr = fused_eval._kernels[node.attrs["graph"]].native
     numpy_steps = [step[1].op for step in expr.steps if step[0] == "numpy"]
     assert "np.bitwise_and" not in numpy_steps and "np.power" not in numpy_steps
+
+
+def test_threads_are_used_only_while_measured_faster():
+    choice = fused_eval._ThreadChoice()
+    assert choice.workers(1, 1000) == 1
+    assert choice.workers(2, 1000) == 2                 # first: the threads are timed
+    choice.record(2, 1000, 2e-3)
+    assert choice.workers(2, 1000) == 1                 # then one thread
+    choice.record(1, 1000, 1e-3)
+    picks = [choice.workers(2, 1000) for _ in range(2 * choice.PROBE)]
+    assert picks.count(2) == 2 and picks.count(1) == 2 * choice.PROBE - 2    # threads re-timed now and then
+    choice.record(2, 1000, 0.5e-3)                      # the cores got free: threads win again
+    assert [choice.workers(2, 1000) for _ in range(3)].count(2) >= 2
+    assert choice.workers(2, 10 ** 6) == 2              # another size class is timed on its own
