@@ -5,10 +5,11 @@ Each node of the expression is typed as NumPy types it: the ufunc's own loop dty
 (`ufunc.resolve_dtypes`, NEP 50's weak Python scalars included) convert its operands
 and its result, so integer wrap-around, int/int true division and float32 rounding
 are NumPy's. A node whose numba template then gives NumPy's result bit for bit
-(`EXACT`: + - * /, sqrt, square, comparisons, where, maximum/minimum with NumPy's NaN
+(`EXACT`: + - * /, sqrt, square, a power by a constant 2 (NumPy computes it as square),
+comparisons, where, bitwise and/or/xor of integers, maximum/minimum with NumPy's NaN
 and signed-zero rule; correctly rounded or exact in both, and numba without fast-math
 never contracts a*b+c into an fma) is computed inside a loop. Every other node (exp,
-log, tanh, power, astype ...) is a NumPy step: its NumPy kernel called on the block.
+log, tanh, other powers, astype ...) is a NumPy step: its NumPy kernel called on the block.
 Loop nodes are grouped into stages by how many NumPy steps they depend on; a stage is
 one numba loop over the block that keeps its values in registers and stores only what
 a later NumPy step reads (a block slot) and the outputs; a loop value a later stage
