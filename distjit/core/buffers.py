@@ -26,7 +26,8 @@ from distjit.core.aliasing import OUT, alias_reads, last_read, returns_fresh, ta
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType
 
-__all__ = ["written_into", "write_into", "reused_input", "destination", "is_planned", "plan_reuse", "lives", "share"]
+__all__ = ["written_into", "write_into", "reused_input", "destination", "is_planned", "plan_reuse", "fused_order_ok", "lives",
+           "share"]
 
 
 def write_into(node: Node, k: int, value: Value) -> None:
@@ -100,7 +101,7 @@ def _plan_block(block: Block, allow, stop) -> None:
                 p = a.node
                 if p is None or p.block is not block or not returns_fresh(p):
                     continue
-                if not _dead_after(a, block, position, i, node) or not _fused_order_ok(node, j, k):
+                if not _dead_after(a, block, position, i, node) or not fused_order_ok(node, j, k):
                     continue
                 if allow is not None and not allow(
                         lambda: f"%{out.name} = {node.op}(...) writes into the buffer of %{a.name}"):
@@ -129,7 +130,9 @@ def _dead_after(a: Value, block: Block, position: dict, i: int, node: Node) -> b
     return True
 
 
-def _fused_order_ok(node: Node, j: int, k: int) -> bool:
+def fused_order_ok(node: Node, j: int, k: int) -> bool:
+    """Output k of `node` may be written over its input j as far as an expression graph is concerned (a node
+    without one: always): the expression reads input j for the last time no later than it computes output k."""
     from distjit.ops import get_op
 
     graph_attrs = get_op(node.op).graph_attrs

@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 
 from distjit.core.aliasing import OUT, ancestor_in, returns_fresh, writes_over_input, written_into
-from distjit.core.buffers import write_into
+from distjit.core.buffers import fused_order_ok, write_into
 from distjit.core.liveness import nested_reads
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import REGISTRY
@@ -284,14 +284,16 @@ class _Planner:
         """For an elementwise node (that reads each element before it writes it), the outputs it may write over
         an input that owns its buffer and dies there, which memory planning (buffers.plan_reuse) leaves alone:
         a carried value, a value an If's branch may update, an update's result."""
-        if not writes_over_input(node) or REGISTRY.get(node.op).graph_attrs:
+        if not writes_over_input(node):
             return {}
         into, chosen = written_into(node), {}
         for k, o in enumerate(node.outputs):
             if k in into or not _array(o):
                 continue
-            for a in node.inputs:
-                if a in owned and a.type == o.type and a not in chosen.values() and all(
+            for j, a in enumerate(node.inputs):
+                # (a fused node's expression must read the input for the last time no later than it
+                # computes the output, as memory planning asks of it)
+                if a in owned and a.type == o.type and a not in chosen.values() and fused_order_ok(node, j, k) and all(
                         at < i or at == i and value is a
                         for at, _, value, _ in self.reads(a, block, position, after=i)):
                     chosen[k] = a

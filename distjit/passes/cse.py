@@ -3,15 +3,18 @@
 Two nodes are equal when they have the same op, the same inputs (operands of a
 commutative op in a canonical order: by definition order, never by name), the
 same attributes (compared exactly: floats by their bits, arrays by dtype, shape
-and bytes) and the same output types. A node in a nested block reuses an equal
+and bytes) and the same output types (up to the names of symbolic dims the node introduces,
+when no other value mentions them). A node in a nested block reuses an equal
 node of an enclosing block defined before it (scoped value numbering); nodes in
 sibling blocks never merge. Impure, random and uninitialized ops (np.empty) are
 never merged, and neither are nodes with blocks.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from distjit.ir.graph import Block, Graph
-from distjit.types import iter_refs
+from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import attr_key, detach, flags, is_mergeable
 
@@ -21,10 +24,17 @@ def common_subexpression_elimination(graph: Graph, ctx: PassContext) -> None:
     order: dict = {}
     for v in graph.params:
         order[v] = len(order)
-    _block(graph.block, [{}], order, ctx)
+    mentions: Counter = Counter()        # symbolic dim -> how many values' types mention it
+    values = [*graph.inputs, *graph.params]
+    for b in graph.blocks():
+        values += b.params
+        values += [v for n in b.nodes for v in n.outputs]
+    for v in dict.fromkeys(values):
+        mentions.update(_symbols(v.type))
+    _block(graph.block, [{}], order, ctx, mentions)
 
 
-def _block(block: Block, scopes: list[dict], order: dict, ctx: PassContext) -> None:
+def _block(block: Block, scopes: list[dict], order: dict, ctx: PassContext, mentions: Counter) -> None:
     table: dict = {}
     scopes.append(table)
     for p in block.params:
@@ -32,7 +42,7 @@ def _block(block: Block, scopes: list[dict], order: dict, ctx: PassContext) -> N
     dead = []
     for node in block.nodes:
         for b in node.blocks:
-            _block(b, scopes, order, ctx)
+            _block(b, scopes, order, ctx, mentions)
         if is_mergeable(node) and not ctx.exhausted:
             key = _key(node, order)
             found = None
@@ -40,6 +50,8 @@ def _block(block: Block, scopes: list[dict], order: dict, ctx: PassContext) -> N
                 found = scope.get(key)
                 if found is not None:
                     break
+            if found is not None and not _renamable(node, found, mentions):
+                found = None
             if found is not None and ctx.rewrite(
                     lambda: f"%{', %'.join(v.name for v in node.outputs)} = {node.op}(...) is a duplicate of "
                             f"%{', %'.join(v.name for v in found.outputs)}"):
@@ -61,4 +73,36 @@ def _key(node, order: dict):
     ins = [order.get(v, -1 - id(v)) for v in node.inputs]
     if "commutative" in flags(node) and len(ins) == 2 and not any(True for _ in iter_refs(node.attrs)):
         ins.sort()
-    return (node.op, tuple(ins), attr_key(node.attrs), tuple(v.type for v in node.outputs))
+    return (node.op, tuple(ins), attr_key(node.attrs), _output_types(node))
+
+
+def _symbols(t) -> set[str]:
+    if not isinstance(t, TensorType):
+        return set()
+    return {d for d in t.shape if isinstance(d, str) and d.startswith("?")}
+
+
+def _fresh(node) -> set[str]:
+    """The symbolic dims the node's outputs introduce (a length known only once it runs, as np.convolve's)."""
+    inputs = set().union(*(_symbols(v.type) for v in node.inputs))
+    return set().union(*(_symbols(v.type) for v in node.outputs)) - inputs
+
+
+def _output_types(node) -> tuple:
+    """The output types with the symbols the node introduces numbered in order of appearance: two equal
+    nodes give each result its own fresh symbol (np.convolve(x, h) twice: f64[?0] and f64[?3])."""
+    fresh = _fresh(node)
+    if not fresh:
+        return tuple(v.type for v in node.outputs)
+    number: dict = {}
+    return tuple((v.type.dtype, tuple(("fresh", number.setdefault(d, len(number))) if d in fresh else d
+                                      for d in v.type.shape)) if isinstance(v.type, TensorType) else v.type
+                 for v in node.outputs)
+
+
+def _renamable(node, found, mentions: Counter) -> bool:
+    """`node`'s results may be replaced by `found`'s: their types are equal, or differ only in symbols
+    `node` introduces that no other value's type mentions (so no type is left naming a vanished symbol)."""
+    if all(a.type == b.type for a, b in zip(node.outputs, found.outputs)):
+        return True
+    return all(mentions[d] == sum(d in _symbols(v.type) for v in node.outputs) for d in _fresh(node))

@@ -10,7 +10,8 @@ Grouping, one forward sweep per block (linear time):
 - a node is fusible when its op is declared fusible (`OpDef.fusible`: an elementwise
   op the fused evaluator can run block by block) and its single output is an array of at least one dimension;
 - it joins the open groups of its fusible producers that have the same output
-  shape (groups merge: union-find); otherwise it starts a group;
+  shape (groups merge: union-find), or a shape that differs only in symbolic dims
+  when nothing outside reads the group (`_broadcasts_inside`); otherwise it starts a group;
 - a group closes as soon as a node outside it reads one of its values (a
   reduction, a matmul, a nested block): joining it later could make a cycle.
 Scalar constants that members read are copied into the expression; every other
@@ -55,6 +56,7 @@ def _block(graph: Graph, block: Block, ctx: PassContext, counter: list[int]) -> 
             _block(graph, b, ctx, counter)
     parent: dict[Node, Node] = {}     # union-find over group leaders
     closed: set[Node] = set()
+    members: dict[Node, list[Node]] = {}   # group leader -> its nodes
 
     def find(n):
         root = n
@@ -68,10 +70,13 @@ def _block(graph: Graph, block: Block, ctx: PassContext, counter: list[int]) -> 
         producers = {find(v.node) for v in node.inputs if v.node in parent and v.node.block is block}
         if _fusible(node):
             shape = node.outputs[0].type.shape
-            joinable = [g for g in producers if g not in closed and g.outputs[0].type.shape == shape]
+            joinable = [g for g in producers if g not in closed and (
+                g.outputs[0].type.shape == shape or _broadcasts_inside(g, members[g], node))]
             parent[node] = node
+            members[node] = [node]
             for g in joinable:
                 parent[g] = node
+                members[node] += members.pop(g)
             for g in producers - set(joinable):
                 closed.add(g)
         else:
@@ -106,6 +111,24 @@ def _block(graph: Graph, block: Block, ctx: PassContext, counter: list[int]) -> 
             new.append(node)
     detach(dead)
     block.nodes = new
+
+
+def _broadcasts_inside(leader: Node, group: list[Node], node: Node) -> bool:
+    """A group whose shape differs from `node`'s only in symbolic dims may join it when nothing but its own
+    nodes and `node` reads its values: the expression computes every value at the node's (run-time,
+    broadcast) shape, so a value of the group's own shape may not leave it. (Same rank: such dims are
+    equal at run time or 1, and recomputing a broadcast value costs no more than `node` itself.)"""
+    shape, target = leader.outputs[0].type.shape, node.outputs[0].type.shape
+    if len(shape) != len(target) or any(a != b and not (_symbolic(a) and _symbolic(b))
+                                         for a, b in zip(shape, target)):
+        return False
+    inside = set(group)
+    inside.add(node)
+    return all(isinstance(u, Node) and u in inside for m in group for u, _ in m.outputs[0].uses)
+
+
+def _symbolic(d) -> bool:
+    return isinstance(d, str) and d.startswith("?")
 
 
 def _ops(members) -> str:

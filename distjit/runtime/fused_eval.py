@@ -24,7 +24,10 @@ output's shape S (inputs may broadcast to it). Two backends, chosen per call:
   (a dtype outside f8/f4/i8/i4/bool, an output overlapping an input, numba refusing it)
   runs on the NumPy backend.
 
-Threads: the evaluator's own pool rather than numba's ``parallel=True``, because
+Threads: a native evaluation splits its blocks among threads only while that is measured
+faster, per size class, than one thread (`_ThreadChoice`: the handoff costs tens of
+microseconds, and another process on the cores makes threads a loss); the calling thread
+runs one share itself. The evaluator's own pool rather than numba's ``parallel=True``, because
 numba's default threading layer must not be entered by two threads at once, and the
 executors run tasks side by side (`limit_threads` then keeps each node on its task's
 thread).
@@ -37,6 +40,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -55,6 +59,7 @@ SMALL_ELEMENTS = 1 << 16          # below this, one whole-array evaluation
 NUMBA_MIN_ELEMENTS = 1 << 16
 NATIVE_THREAD_ELEMENTS = 1 << 16   # a native loop gets another thread per this many elements
 NATIVE_BLOCK_ELEMENTS = 1 << 14    # rows of a native block: its slots and operand blocks stay in L2
+NATIVE_MAX_SCALE = 8               # a cheap expression's blocks grow up to this many times (`Expression.scale`)
 THREADS = int(os.environ.get("DISTJIT_THREADS", "0")) or (os.cpu_count() or 1)
 BACKEND = os.environ.get("DISTJIT_FUSED_BACKEND", "auto")
 
@@ -113,6 +118,7 @@ class FusedKernel:
         self.native_error = None  # why numba refused it (kept for tests and debugging)
         self._steps: dict[tuple, list] = {}   # the native steps per (rank, which operands are arrays)
         self._scratch = threading.local()
+        self._choice = _ThreadChoice()
 
     def __call__(self, inputs, out=None, exact=True):
         shape = np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
@@ -163,11 +169,7 @@ class FusedKernel:
                 ins = [x[s:e] if isinstance(x, np.ndarray) and x.ndim else x for x in wide]
                 self.body(ins, [o[s:e] for o in outs], bufs if m == rows_per_block else [b[:m] for b in bufs])
 
-        if workers <= 1:
-            work(0)
-        else:
-            for f in [_threads().submit(work, k) for k in range(workers)]:
-                f.result()
+        _run_split(work, workers)
         return outs
 
     def _buffers(self, shape):
@@ -206,7 +208,7 @@ class FusedKernel:
         flat = [v.reshape(merged, copy=False) if a else v for v, a in zip(operands, kinds)]
         flat_outs = [o.reshape(merged, copy=False) for o in outs]
         rows, row = merged[0], math.prod(merged[1:])
-        per_block = max(1, NATIVE_BLOCK_ELEMENTS // max(row, 1))
+        per_block = max(1, NATIVE_BLOCK_ELEMENTS * min(expr.scale, NATIVE_MAX_SCALE) // max(row, 1))
         try:
             kernels = expr.stage_kernels(len(merged), tuple(kinds))
             for fn in kernels:      # compiled for these argument types here, by an empty call (m = 0)
@@ -235,11 +237,10 @@ class FusedKernel:
                 for step in steps:
                     step(lo, m, *args)
 
-        if workers <= 1:
-            work(0)
-        else:
-            for f in [_threads().submit(work, k) for k in range(workers)]:
-                f.result()
+        workers = self._choice.workers(workers, rows)
+        start = time.perf_counter()
+        _run_split(work, workers)
+        self._choice.record(workers, rows, time.perf_counter() - start)
         for j, v in enumerate(self.graph.outputs):       # an output listed twice is written once
             first = self.graph.outputs.index(v)
             if first != j:
@@ -252,6 +253,55 @@ class FusedKernel:
             cache = (shape, [np.empty(shape, d) for d in expr.slots])
             self._scratch.native = cache
         return cache[1]
+
+def _run_split(work, workers: int) -> None:
+    """work(0), ..., work(workers - 1), the first on this thread (one handoff fewer) and the others on the
+    pool."""
+    if workers <= 1:
+        work(0)
+        return
+    futures = [_threads().submit(work, k) for k in range(1, workers)]
+    try:
+        work(0)
+    finally:
+        for f in futures:
+            f.result()
+
+
+class _ThreadChoice:
+    """Whether a native evaluation splits its blocks among threads, decided by measured throughput.
+
+    Threads pay for themselves only when the cores are free and the work per call outweighs the handoff;
+    another process on the cores, or a call of a few hundred microseconds, makes them a loss. So the
+    wall-clock time per row of each choice is measured, per size class (a power of two of the rows), the
+    faster is taken, and the other is timed again every `PROBE` calls, so that a change of load is seen."""
+
+    PROBE = 16
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._classes: dict[int, list] = {}       # size class -> [seconds per row with 1 thread, with n, calls]
+
+    def workers(self, n: int, rows: int) -> int:
+        if n <= 1:
+            return n
+        with self._lock:
+            c = self._classes.setdefault(rows.bit_length(), [None, None, 0])
+            c[2] += 1
+            one, many, calls = c
+        if many is None:
+            return n
+        if one is None:
+            return 1
+        best, other = (1, n) if one <= many else (n, 1)
+        return other if calls % self.PROBE == 0 else best
+
+    def record(self, workers: int, rows: int, seconds: float) -> None:
+        c = self._classes.get(rows.bit_length())
+        if c is not None and rows:
+            with self._lock:
+                c[0 if workers <= 1 else 1] = seconds / rows
+
 
 def _numpy_step(expr, node):
     """``step(lo, m, *inputs, *outputs, *slots)``: `node` evaluated by its NumPy kernel on the block (exp,

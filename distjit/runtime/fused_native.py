@@ -5,10 +5,11 @@ Each node of the expression is typed as NumPy types it: the ufunc's own loop dty
 (`ufunc.resolve_dtypes`, NEP 50's weak Python scalars included) convert its operands
 and its result, so integer wrap-around, int/int true division and float32 rounding
 are NumPy's. A node whose numba template then gives NumPy's result bit for bit
-(`EXACT`: + - * /, sqrt, square, comparisons, where, maximum/minimum with NumPy's NaN
+(`EXACT`: + - * /, sqrt, square, a power by a constant 2 (NumPy computes it as square),
+comparisons, where, bitwise and/or/xor of integers, maximum/minimum with NumPy's NaN
 and signed-zero rule; correctly rounded or exact in both, and numba without fast-math
 never contracts a*b+c into an fma) is computed inside a loop. Every other node (exp,
-log, tanh, power, astype ...) is a NumPy step: its NumPy kernel called on the block.
+log, tanh, other powers, astype ...) is a NumPy step: its NumPy kernel called on the block.
 Loop nodes are grouped into stages by how many NumPy steps they depend on; a stage is
 one numba loop over the block that keeps its values in registers and stores only what
 a later NumPy step reads (a block slot) and the outputs; a loop value a later stage
@@ -44,6 +45,7 @@ import numpy as np
 
 from distjit.ir.graph import Graph, Node, Value
 from distjit.ops import get_op
+from distjit.ops.elementwise import EXPENSIVE
 from distjit.runtime.native import cache
 from distjit.types import ScalarType, TensorType
 
@@ -66,6 +68,7 @@ EXACT = {
     "np.greater": "fib", "np.greater_equal": "fib", "np.less": "fib", "np.less_equal": "fib",
     "np.equal": "fib", "np.not_equal": "fib", "np.maximum": "fib", "np.minimum": "fib",
     "np.logical_and": "b", "np.logical_or": "b", "np.logical_not": "b", "np.where": "fib",
+    "np.bitwise_and": "ib", "np.bitwise_or": "ib", "np.bitwise_xor": "ib",
 }
 
 
@@ -92,21 +95,26 @@ class Expression:
         """Stage s as ``stage(lo, m, *inputs, *outputs, *slots)`` over rows [lo, lo + m) of the inputs and
         outputs, rows [0, m) of the block slots."""
         local = ", ".join(["i0"] + [f"i{d}" for d in range(1, nd)])
-        glob = ", ".join(["lo + i0"] + [f"i{d}" for d in range(1, nd)])
         params = ([f"x{k}" for k in range(len(arrays))] + [f"o{j}" for j in range(self.n_out)]
                   + [f"b{k}" for k in range(len(self.slots))])
-        lines = [f"def stage(lo, m, {', '.join(params)}):", "    for i0 in range(m):"]
+        # The rows [lo, lo + m) are sliced once, so that every index below is a range variable: numba then
+        # knows it is not negative, drops the wrap-around check and LLVM vectorizes the loop (an index
+        # `lo + i0` keeps the check, and the loop scalar).
+        lines = [f"def stage(lo, m, {', '.join(params)}):"]
+        lines += [f"    x{k} = x{k}[lo:lo + m]" for k in range(len(arrays)) if arrays[k]]
+        lines += [f"    o{j} = o{j}[lo:lo + m]" for j in range(self.n_out)]
+        lines.append("    for i0 in range(m):")
         for d in range(1, nd):
             lines.append(f"{'    ' * (d + 1)}for i{d} in range(o0.shape[{d}]):")
         pad = "    " * (nd + 1)
         for name, (where, k) in self.stages[s].loads.items():
             if where == "x":
-                lines.append(f"{pad}{name} = x{k}[{glob}]" if arrays[k] else f"{pad}{name} = x{k}")
+                lines.append(f"{pad}{name} = x{k}[{local}]" if arrays[k] else f"{pad}{name} = x{k}")
             else:
-                lines.append(f"{pad}{name} = {where}{k}[{glob if where == 'o' else local}]")
+                lines.append(f"{pad}{name} = {where}{k}[{local}]")
         lines += [pad + line for line in self.stages[s].lines]
         for ref, (where, k) in self.stages[s].stores:
-            lines.append(f"{pad}{where}{k}[{glob if where == 'o' else local}] = {ref}")
+            lines.append(f"{pad}{where}{k}[{local}] = {ref}")
         return "\n".join(lines) + "\n"
 
 
@@ -196,6 +204,11 @@ def expression(graph: Graph) -> Expression | None:
         e.stages.append(stage)
         if stage.stores:
             e.steps.append(("loop", s))
+    # Each step of a block costs a call from Python (a few microseconds); a cheap expression (few flops per
+    # element, as shifts and adds) with several steps takes bigger blocks so that the calls do not dominate
+    # its time, an expensive one (exp, log, divisions) keeps its blocks in L2.
+    work = sum(EXPENSIVE.get(n.op[3:], 1) for n in nodes if "constant" not in get_op(n.op).flags)
+    e.scale = max(1, len(e.steps) * 8 // max(work, 1))
     # An output may be written over an input (element for element) when no later step reads that input.
     e.last_read, e.write_step = {}, {}
     for i, (kind, what) in enumerate(e.steps):
@@ -226,20 +239,36 @@ def _value(v: Value, s: int, stage: _Stage, refs: dict, e: Expression, level, na
     operands = [_cast(_value(x, s, stage, refs, e, level, native), e.kinds[x], d)
                 for x, d in zip(node.inputs, native[node])]
     name = refs[v] = f"t{len(stage.lines)}"
-    template = get_op(node.op).templates["numba"]
+    template = _template(node)
     stage.lines.append(f"{name} = {_cast(template.format(*operands), None, e.kinds[v])}")
     return name
 
 
 def _native_loop(node: Node, kinds: list, out_kind) -> list | None:
     """The operand dtypes of `node` when its numba template is NumPy's result bit for bit, else None."""
-    allowed = EXACT.get(node.op)
-    if allowed is None or get_op(node.op).templates.get("numba") is None or node.attrs.get("dtype") is not None:
+    allowed = "fi" if _is_square(node) else EXACT.get(node.op)
+    if allowed is None or _template(node) is None or node.attrs.get("dtype") is not None:
         return None
     loop = _loop_dtypes(node, kinds, out_kind)
     if loop is None or any(d.kind not in allowed for d in loop) or out_kind.kind not in allowed + "b":
         return None
     return loop
+
+
+def _is_square(node: Node) -> bool:
+    """``np.power(x, 2)`` with a constant 2: NumPy (>= 2.0) computes it as ``np.square`` for floats, and an
+    integer power by 2 is one wrapping product, so ``x * x`` is its result bit for bit."""
+    if node.op != "np.power" or len(node.inputs) != 2:
+        return False
+    p = node.inputs[1].node
+    if p is None or "constant" not in get_op(p.op).flags:
+        return False
+    value = p.attrs.get("value")
+    return type(value) in (int, float) and value == 2
+
+
+def _template(node: Node) -> str | None:
+    return "({0} * {0})" if _is_square(node) else get_op(node.op).templates.get("numba")
 
 
 def _constant_kind(value):

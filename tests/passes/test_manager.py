@@ -148,3 +148,63 @@ def test_simplify_keeps_signed_zero_and_dtypes():
           return (%a, %i, %h)
         }""", "simplify", "dce")
     assert "np.add(%x, %zero)" in out and "np.multiply(%b, %one)" in out and "np.exp(%f)" in out
+
+
+def _scale_columns(X):
+    for j in range(X.shape[1]):
+        col = X[:, j]                  # re-bound every iteration: carried, never read across iterations
+        X[:, j] = (col - col.min()) / (col.max() - col.min())
+    return X
+
+
+def _carried_and_read(x, n):
+    acc = x * 0.0
+    last = x
+    for i in range(n):
+        last = acc + i                 # read after the loop: stays carried
+        acc = last * 0.5
+    return acc, last
+
+
+@pytest.mark.parametrize("fn, args", [
+    (_scale_columns, (np.arange(60.0).reshape(12, 5) % 7,)),
+    (_carried_and_read, (np.linspace(0, 1, 9), 4)),
+    (_carried_and_read, (np.linspace(0, 1, 9), 0)),
+])
+def test_dce_drops_loop_carried_values_nobody_reads(fn, args):
+    from tests.compare import assert_same
+
+    f = distjit.optimize(distjit.script(fn))
+    expected = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    assert_same(f(*[a.copy() if isinstance(a, np.ndarray) else a for a in args]), expected)
+    (loop,) = [n for g in f.graphs for n in g.walk() if n.op == "prim.Loop"]
+    if fn is _scale_columns:
+        assert len(loop.outputs) == 1          # only X is carried: j and col are gone
+        assert any(n.op == "array.setitem" and n.meta.get("out") for n in loop.blocks[0].nodes)
+    else:
+        assert len(loop.outputs) >= 2
+
+
+def _convolve_twice(x, h):
+    return np.convolve(x, h), np.convolve(x, h)[:len(x)], np.convolve(x, h, mode="same")
+
+
+def test_cse_merges_equal_nodes_whose_results_got_their_own_symbolic_lengths():
+    from tests.compare import assert_same
+
+    f = distjit.optimize(distjit.script(_convolve_twice))
+    x, h = np.linspace(-1, 1, 50), np.array([0.25, 0.5, 0.25])
+    assert_same(f(x, h), _convolve_twice(x, h))
+    graph = f.graphs[0]
+    assert sum(n.op == "np.convolve" for n in graph.walk()) == 2      # "same" is another convolution
+
+
+def test_cse_keeps_a_duplicate_whose_fresh_length_another_type_names():
+    out, _ = run_text("""
+        graph g(%x: f64[?n], %h: f64[?m]) {
+          %a: f64[?p] = np.convolve(%x, %h)
+          %b: f64[?q] = np.convolve(%x, %h)
+          %c: f64[?q] = np.negative(%b)
+          return (%a, %c)
+        }""", "cse")
+    assert out.count("np.convolve") == 2

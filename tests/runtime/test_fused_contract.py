@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import distjit
@@ -73,8 +73,8 @@ def chains(draw):
         elif kind == "unary":
             expr = f"np.{draw(st.sampled_from(UNARY))}({a})"
         elif kind == "const":
-            c = draw(st.sampled_from(["0.5", "3", "-2.25", "1e-3"]))
-            expr = f"({a} {draw(st.sampled_from(['+', '*', '-']))} {c})"
+            c = draw(st.sampled_from(["0.5", "3", "-2.25", "1e-3", "2", "2.0"]))
+            expr = f"({a} {draw(st.sampled_from(['+', '*', '-', '**']))} {c})"
         else:
             if not bools:
                 lines.append(f"    c{k} = np.{draw(st.sampled_from(COMPARE))}({a}, {b})")
@@ -178,3 +178,60 @@ def test_an_output_written_before_its_input_is_read_again_is_left_to_numpy(nativ
     kernel = fused_eval.FusedKernel(node.attrs["graph"])
     assert kernel._native([x, y], x.shape, [None, None]) is not None
     assert kernel._native([x, y], x.shape, [x, None]) is None      # a is written over x, read again after exp
+
+
+INT_OPS = ["np.bitwise_and({a}, {b})", "np.bitwise_or({a}, {b})", "np.bitwise_xor({a}, {b})", "({a} & 1)",
+           "({a} ** 2)", "np.power({a}, 2)", "({a} + {b})", "({a} >> 3)", "(({a} > {b}) & ({b} > 0))"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from([np.int64, np.int32, np.bool_]), st.integers(1, 50),
+       st.lists(st.tuples(st.sampled_from(INT_OPS), st.integers(0, 9), st.integers(0, 9)), min_size=2, max_size=6),
+       st.integers(0, 2 ** 32))
+def test_bitwise_and_squares_run_natively_bit_for_bit(native_everywhere, dtype, n, ops, seed):
+    """Bitwise ops of integers and bools, and powers by a constant 2 (x * x: NumPy's square), wrap-around
+    included, are loop nodes; each chain must be eager NumPy's bit for bit."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2 ** 40, 2 ** 40, n).astype(dtype)
+    y = rng.integers(-2 ** 40, 2 ** 40, n).astype(dtype)
+    names, lines = ["x", "y"], []
+    for k, (op, i, j) in enumerate(ops):
+        lines.append(f"    v{k} = " + op.format(a=names[i % len(names)], b=names[j % len(names)]))
+        names.append(f"v{k}")
+    fn = compile_source("def f(x, y):\n" + "\n".join(lines) + f"\n    return ({names[-1]},)\n")
+    try:
+        with np.errstate(all="ignore"):
+            expected = fn(x, y)
+    except TypeError:          # NumPy refuses the chain (a shift or power of bools): nothing to compare
+        assume(False)
+    with np.errstate(all="ignore"):
+        got = distjit.optimize(distjit.trace(fn, (x, y)))(x, y)
+    assert_same(got, expected)
+    assert not [k.native_error for k in fused_eval._kernels.values() if k.native_error is not None]
+
+
+def test_power_by_two_and_bitwise_and_are_loop_nodes(native_everywhere):
+    def fn(v, s):
+        return (((v >> s) & 1) + v ** 2,)
+
+    v = np.arange(-500, 500, dtype=np.int64)
+    f = distjit.optimize(distjit.trace(fn, (v, 3)))
+    assert_same(f(v, 3), fn(v, 3))
+    (node,) = [n for n in f.graph.walk() if n.op == "fused.elementwise"]
+    expr = fused_eval._kernels[node.attrs["graph"]].native
+    numpy_steps = [step[1].op for step in expr.steps if step[0] == "numpy"]
+    assert "np.bitwise_and" not in numpy_steps and "np.power" not in numpy_steps
+
+
+def test_threads_are_used_only_while_measured_faster():
+    choice = fused_eval._ThreadChoice()
+    assert choice.workers(1, 1000) == 1
+    assert choice.workers(2, 1000) == 2                 # first: the threads are timed
+    choice.record(2, 1000, 2e-3)
+    assert choice.workers(2, 1000) == 1                 # then one thread
+    choice.record(1, 1000, 1e-3)
+    picks = [choice.workers(2, 1000) for _ in range(2 * choice.PROBE)]
+    assert picks.count(2) == 2 and picks.count(1) == 2 * choice.PROBE - 2    # threads re-timed now and then
+    choice.record(2, 1000, 0.5e-3)                      # the cores got free: threads win again
+    assert [choice.workers(2, 1000) for _ in range(3)].count(2) >= 2
+    assert choice.workers(2, 10 ** 6) == 2              # another size class is timed on its own

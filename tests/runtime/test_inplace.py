@@ -443,3 +443,35 @@ def test_optimized_loop_rebinding_to_an_updated_argument(tmp_path):
     scripted = distjit.script(fn)
     scripted(x.copy(), y.copy(), 0)
     check(fn, lambda: (x.copy(), y.copy(), 2), [("script optimized", distjit.optimize(scripted.functions[0]))])
+
+
+@pytest.mark.parametrize("native", [False, True])
+@pytest.mark.parametrize("x_len, v_len", [(300, 300), (300, 1)])
+def test_a_fused_expression_writes_over_its_carried_array(tmp_path, monkeypatch, native, x_len, v_len):
+    """counts += (v >> i) & 1 is one fused node over the carried counts: it writes into them (when no operand
+    broadcasts them at run time); a carried value the expression reads after computing the output that
+    would overwrite it keeps its own buffer."""
+    from distjit.runtime import fused_eval
+
+    if native:
+        monkeypatch.setattr(fused_eval, "NUMBA_MIN_ELEMENTS", 1)
+        monkeypatch.setattr(fused_eval, "NATIVE_BLOCK_ELEMENTS", 24)
+        monkeypatch.setattr(fused_eval, "NATIVE_MAX_SCALE", 1)
+        monkeypatch.setattr(fused_eval, "NATIVE_THREAD_ELEMENTS", 16)
+        monkeypatch.setattr(fused_eval, "THREADS", 2)
+    fn = load(textwrap.dedent("""
+        def f(counts, v, w, n):
+            counts = counts * 1
+            w = w * 1.0
+            for i in range(n):
+                counts += (v >> i) & 1
+                a = w * 0.01 - 1.0
+                w = np.exp(a) + w           # w is read again after exp: a is written first
+            return counts, w
+    """), tmp_path)
+    rng = np.random.default_rng(x_len + v_len)
+    make = lambda: (np.zeros(x_len, np.int64), rng.integers(0, 2 ** 20, v_len), np.linspace(0, 1, x_len), 5)
+    scripted = distjit.optimize(distjit.script(fn))
+    check(fn, make, [("script", scripted)])
+    loop = next(n for g in scripted.graphs for n in g.walk() if n.op == "prim.Loop")
+    assert any(n.op == "fused.elementwise" and checked_outputs(n) for n in loop.blocks[0].nodes)
