@@ -69,10 +69,21 @@ NUMBA = {
 }
 
 
+# The generated code's source of the ops whose kernel is Python's operator itself (the same meaning, without
+# a call per loop iteration).
+PYTHON = {
+    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "truediv": "({0} / {1})",
+    "floordiv": "({0} // {1})", "mod": "({0} % {1})", "neg": "(-{0})", "lt": "({0} < {1})", "le": "({0} <= {1})",
+    "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})", "not": "(not {0})",
+}
+
+
 def _declare(name, kernel, nin, infer, flags=(), source=None):
     """`source` is the Python function (operator.add, abs, float ...) whose meaning on traced numbers this is."""
     params = tuple(operand(n) for n in ("a", "b")[:nin])
     templates = {"numba": NUMBA[name]} if name in NUMBA else {}
+    if name in PYTHON and kernel is getattr(operator, name if name != "not" else "not_", None):
+        templates["python"] = PYTHON[name]
     return register(OpDef(f"py.{name}", kernel=kernel, infer=infer, params=params, flags=frozenset({"scalar", *flags}),
                           sources=(source or kernel,), cost=_scalar_cost, templates=templates,
                           doc=f"Python's {name} on scalars."))

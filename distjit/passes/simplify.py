@@ -8,7 +8,8 @@ for the right zero: x + (-0.0) is x, x + 0.0 is not (-0.0 + 0.0 is +0.0); x - 0.
 and x * 1 and x / 1 are. Rules that are exact only up to rounding fire at level 3.
 
 A rule that would return an existing value in place of a fresh array does not fire
-when a block returns the result (the caller would get an alias of another array).
+when a block returns the result (the caller would get an alias of another array),
+unless that value is itself fresh memory read only by the node it replaces.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import constant_value, drop_node, new_node, opdef
+from distjit.passes.util import attr_key, constant_value, drop_node, new_node, opdef
 
 
 def _const(v: Value):
@@ -177,6 +178,16 @@ def where_same(node, level, emit):
         return node.inputs[1]
 
 
+def repeated_setitem(node, level, emit):
+    """x[i] = v twice in a row, as ``y[:k] += v`` records it (the update through the view y[:k], then
+    Python's store of that view back into y[:k]): the second store writes what is there already."""
+    inner = node.inputs[0].node
+    if (inner is None or inner.op != node.op or inner.inputs[1:] != node.inputs[1:]
+            or attr_key(inner.attrs) != attr_key(node.attrs)):
+        return None
+    return inner.output
+
+
 # The rules: (op, rule). One line each; the comment says what it rewrites.
 RULES = [
     ("np.multiply", mul_one),            # x * 1 -> x (ints, floats; 1 may be either operand)
@@ -194,6 +205,7 @@ RULES = [
     ("np.squeeze", same_type),           # squeeze of an array without unit dims -> x
     ("np.astype", same_type),            # astype(x, x.dtype) -> x
     ("np.where", where_same),            # where(c, x, x) -> x
+    ("array.setitem", repeated_setitem),  # setitem(setitem(x, v, i), v, i) -> setitem(x, v, i)
 ]
 _BY_OP: dict[str, list] = {}
 for _op, _rule in RULES:
@@ -218,10 +230,16 @@ def _block(block: Block, ctx: PassContext) -> None:
     block.nodes = new
 
 
+def _fresh_for(value: Value, node: Node) -> bool:
+    """`value` is fresh memory that only `node` reads: returning it in the node's place aliases nothing."""
+    made = value.node
+    return (made is not None and opdef(made).returns_fresh and made.block is node.block
+            and all(user is node for user, _ in value.uses))
+
+
 def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
     out = node.output
-    if opdef(node).view_of is None and any(isinstance(u, Block) for u, _ in out.uses):
-        return      # the caller gets a fresh array from this op, not an alias of another one
+    returned = opdef(node).view_of is None and any(isinstance(u, Block) for u, _ in out.uses)
     for rule in rules:
         made: list[Node] = []
 
@@ -234,6 +252,8 @@ def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
             repl = rule(node, ctx.level, emit)
         except Exception:   # a rule that does not apply to odd attributes (a ShapeError from infer) is no rule
             repl = None
+        if returned and repl is not None and not _fresh_for(repl, node):
+            repl = None     # the caller gets a fresh array from this op, not an alias of another one
         if repl is not None and repl.type == out.type and ctx.rewrite(
                 lambda: f"%{out.name} = {node.op}(...) -> %{repl.name} ({rule.__name__})"):
             new.extend(made)

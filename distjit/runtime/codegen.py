@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import Ref, iter_refs
+from distjit.types import Ref, ScalarType, TensorType, iter_refs
 from distjit.core.aliasing import takes_out, written_into
 from distjit.core.apply import bind
 from distjit.core.buffers import destination
 from distjit.core.inplace import checked_outputs, copied_on_entry, entry_copy, fits, updates_in_place
 from distjit.core.liveness import last_uses
 from distjit.ops import get_op
-from distjit.runtime import native, scratch
+from distjit.runtime import fused_eval, native, scratch
 
 if TYPE_CHECKING:
     from distjit.runtime.row_blocks import RowBlocks
@@ -175,7 +175,13 @@ class _Generator:
                 self.emit(template.format(*operands, **literal), node, depth)
                 return self.assign(node, operands[0], depth)
             return self.assign(node, template.format(*operands, **literal), depth)
-        kernel = self.kernel_name(node.op, opdef.kernel)
+        operator = _scalar_operator(node, attrs)
+        if operator is not None and self.out_buffers(node) is None:
+            return self.assign(node, operator.format(*(self.name_of(node.inputs[i]) for i in operand_indices)), depth)
+        if node.op == "fused.elementwise":     # the expression's evaluator itself, looked up once here
+            kernel = self.bind(fused_eval.kernel_for(attrs.pop("graph")).call, "f")
+        else:       # the source below substitutes every Ref, so a `with_refs` kernel's own search is not needed
+            kernel = self.kernel_name(node.op, getattr(opdef.kernel, "without_refs", opdef.kernel))
         args = [self.name_of(node.inputs[i]) for i in operand_indices]
         args += [f"{key}={self.attr_source(value, node)}" for key, value in attrs.items()]
         outs = self.out_buffers(node)
@@ -387,6 +393,45 @@ class _Generator:
         if isinstance(value, list):
             return f"[{', '.join(self.attr_source(v, node) for v in value)}]"
         return self.bind(value, "a")
+
+
+# NOTE: [Scalar operators]
+# A ufunc called on one NumPy scalar costs a microsecond; the same operator on it, a tenth of that, which is
+# what the user's own `a * b` costs in eager NumPy. NumPy's scalar operators compute the ufunc's result: so a
+# node of these ops on 0-d operands, one of them a NumPy value (a 0-d array's operator is the ufunc, and a
+# NumPy scalar's follows the ufunc's promotion, NEP 50's weak Python scalars included), is written as the
+# operator. Integer +, -, * and negation stay calls: NumPy's scalar operators warn on an overflow, which the
+# ufunc wraps silently. Python operands alone would follow Python's rules, so one operand must be NumPy's.
+_ARITHMETIC = {"np.add": "({0} + {1})", "np.subtract": "({0} - {1})", "np.multiply": "({0} * {1})",
+               "np.divide": "({0} / {1})", "np.negative": "(-{0})"}
+_COMPARISON = {"np.less": "({0} < {1})", "np.less_equal": "({0} <= {1})", "np.greater": "({0} > {1})",
+               "np.greater_equal": "({0} >= {1})", "np.equal": "({0} == {1})", "np.not_equal": "({0} != {1})"}
+_BITWISE = {"np.bitwise_and": "({0} & {1})", "np.bitwise_or": "({0} | {1})", "np.bitwise_xor": "({0} ^ {1})",
+            "np.left_shift": "({0} << {1})", "np.right_shift": "({0} >> {1})"}
+
+
+def _scalar_operator(node: Node, attrs: dict) -> str | None:
+    """The operator source of a ufunc node over scalars (NOTE: [Scalar operators]), or None."""
+    op = node.op
+    template = _ARITHMETIC.get(op) or _COMPARISON.get(op) or _BITWISE.get(op)
+    if template is None or attrs or len(node.outputs) != 1:
+        return None
+    out = node.outputs[0].type
+    if not (isinstance(out, TensorType) and out.ndim == 0):
+        return None
+    kinds = "iuf" if op in _COMPARISON else "iub" if op in _BITWISE else "f"
+    numpy_operand = False
+    for v in node.inputs:
+        t = v.type
+        if isinstance(t, TensorType):
+            if t.ndim != 0 or t.dtype.kind not in kinds or t.dtype.itemsize < 4 and t.dtype.kind == "f":
+                return None
+            numpy_operand = True
+        elif not (isinstance(t, ScalarType) and t.kind in ("int", "float", "bool")):
+            return None
+    if op in _ARITHMETIC and out.dtype.kind != "f":
+        return None
+    return template if numpy_operand else None
 
 
 def _is_literal(index) -> bool:

@@ -78,11 +78,16 @@ def limit_threads(n: int):
 
 def evaluate(*inputs, graph: Graph, exact: bool = True, out=None):
     """The kernel of ``fused.elementwise``: the expression's outputs (a tuple when it has several)."""
+    return kernel_for(graph).call(*inputs, out=out, exact=exact)
+
+
+def kernel_for(graph: Graph) -> "FusedKernel":
+    """The compiled evaluator of an expression graph, made once per graph (the generated code binds it, so a
+    call in a loop body skips the lookup)."""
     kernel = _kernels.get(graph)
     if kernel is None:
         kernel = _kernels[graph] = FusedKernel(graph)
-    results = kernel(inputs, out, exact)
-    return results[0] if len(results) == 1 else tuple(results)
+    return kernel
 
 
 def _threads() -> ThreadPoolExecutor:
@@ -114,8 +119,13 @@ class FusedKernel:
         self._steps: dict[tuple, list] = {}   # the native steps per (rank, which operands are arrays)
         self._scratch = threading.local()
 
+    def call(self, *inputs, out=None, exact=True):
+        """fused.elementwise's kernel: the output, or a tuple of them when the expression has several."""
+        results = self(inputs, out, exact)
+        return results[0] if len(results) == 1 else tuple(results)
+
     def __call__(self, inputs, out=None, exact=True):
-        shape = np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+        shape = _broadcast_shape(inputs)
         size = math.prod(shape)
         outs = list(out) if out is not None else [None] * len(self.dtypes)
         if len(outs) != len(self.dtypes):
@@ -238,6 +248,22 @@ class FusedKernel:
             cache = (shape, [np.empty(shape, d) for d in expr.slots])
             self._scratch.native = cache
         return cache[1]
+
+def _broadcast_shape(inputs) -> tuple:
+    """The shape the inputs broadcast to. In a loop body most calls are on operands of one shape (or
+    scalars), which need no broadcasting rule, and NumPy's `broadcast_shapes` costs as much as a small
+    expression: so that case is answered directly."""
+    shape = None
+    for x in inputs:
+        if isinstance(x, np.ndarray) and x.ndim:
+            if shape is None:
+                shape = x.shape
+            elif x.shape != shape:
+                return np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+        elif not (x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool))):
+            return np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+    return () if shape is None else shape
+
 
 def _numpy_step(expr, node):
     """``step(lo, m, *inputs, *outputs, *slots)``: `node` evaluated by its NumPy kernel on the block (exp,
