@@ -334,7 +334,7 @@ def _getitem_cost(in_types, out_types, attrs):
     return Cost(flops=0.0, bytes=float(out.nbytes if out.nbytes is not None else 1 << 20))
 
 
-def _shift_refs(index, by: int):
+def shift_refs(index, by: int):
     """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
     def shift(x):
         if isinstance(x, Ref):
@@ -347,7 +347,7 @@ def _shift_refs(index, by: int):
 
 def _write_back(attrs, base_t):
     """A write through x[index] is array.setitem(x, value, *dynamic) with the same index."""
-    return InverseView(SETITEM_NAME, {"index": _shift_refs(attrs["index"], 1)}, onto_base=True)
+    return InverseView(SETITEM_NAME, {"index": shift_refs(attrs["index"], 1)}, onto_base=True)
 
 
 GETITEM = register(OpDef(

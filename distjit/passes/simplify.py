@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import TensorType, iter_refs
+from distjit.ops.index import GETITEM_NAME, SETITEM_NAME, index_shape, shift_refs
+from distjit.types import Ref, TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
 from distjit.passes.util import attr_key, constant_value, drop_node, new_node, opdef
 
@@ -188,6 +189,53 @@ def repeated_setitem(node, level, emit):
     return inner.output
 
 
+def broadcast_value(node, level, emit):
+    """x[i] = broadcast_to(v, shape of x[i]) -> x[i] = v, as NumPy's store broadcasts v itself. The frontend
+    records the broadcast when it cannot prove v's shape is the target's (``y[:k] += a * y[:k]``: two reads
+    of y[:k] have two symbolic lengths); it fires only when the shape is provably the target's, dim by dim
+    (a constant equal to the target's, or the run-time length of the same x[i] along that axis)."""
+    value = node.inputs[1].node
+    if value is None or value.op != "np.broadcast_to" or len(value.inputs) < 1 or value.attrs.get("subok"):
+        return None
+    v = value.inputs[0]
+    if not isinstance(v.type, TensorType):
+        return None
+    x, index = node.inputs[0], node.attrs["index"]
+    try:
+        target = index_shape(SETITEM_NAME, x.type.shape, index, [i.type for i in node.inputs])
+    except Exception:
+        return None
+    shape = value.attrs["shape"]
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if len(shape) != len(target) or v.type.ndim > len(target):
+        return None
+    for axis, (e, t) in enumerate(zip(shape, target)):
+        if isinstance(e, int) and not isinstance(e, bool) and isinstance(t, int):
+            if e != t:
+                return None
+        elif not (isinstance(e, Ref) and _length_of_target(value.inputs[e.index], axis, node)):
+            return None
+    return emit(node.op, [x, v, *node.inputs[2:]], dict(node.attrs))
+
+
+def _length_of_target(n: Value, axis: int, setitem: Node) -> bool:
+    """`n` is prim.DimSize(w, axis) of w = x[index] read with the setitem's own x (or a value x is an update
+    of: an update keeps the shape), dynamic values and index."""
+    size = n.node
+    if size is None or size.op != "prim.DimSize" or size.attrs.get("axis") != axis:
+        return False
+    read = size.inputs[0].node
+    if read is None or read.op != GETITEM_NAME:
+        return False
+    base = setitem.inputs[0]
+    for _ in range(64):         # a few updates of x in a row (bounded: the chain is the user's code)
+        if base is read.inputs[0] or base.node is None or base.node.op != SETITEM_NAME:
+            break
+        base = base.node.inputs[0]
+    return (read.inputs[0] is base and read.inputs[1:] == setitem.inputs[2:]
+            and attr_key(shift_refs(read.attrs["index"], 1)) == attr_key(tuple(setitem.attrs["index"])))
+
+
 # The rules: (op, rule). One line each; the comment says what it rewrites.
 RULES = [
     ("np.multiply", mul_one),            # x * 1 -> x (ints, floats; 1 may be either operand)
@@ -206,6 +254,7 @@ RULES = [
     ("np.astype", same_type),            # astype(x, x.dtype) -> x
     ("np.where", where_same),            # where(c, x, x) -> x
     ("array.setitem", repeated_setitem),  # setitem(setitem(x, v, i), v, i) -> setitem(x, v, i)
+    ("array.setitem", broadcast_value),  # setitem(x, broadcast_to(v, x[i].shape), i) -> setitem(x, v, i)
 ]
 _BY_OP: dict[str, list] = {}
 for _op, _rule in RULES:

@@ -177,7 +177,11 @@ class _Generator:
             return self.assign(node, template.format(*operands, **literal), depth)
         operator = _scalar_operator(node, attrs)
         if operator is not None and self.out_buffers(node) is None:
-            return self.assign(node, operator.format(*(self.name_of(node.inputs[i]) for i in operand_indices)), depth)
+            template, wrap = operator
+            operands = [self.name_of(node.inputs[i]) for i in operand_indices]
+            if wrap is not None:
+                operands[0] = f"{self.kernel_name(wrap.__name__, wrap)}({operands[0]})"
+            return self.assign(node, template.format(*operands), depth)
         if node.op == "fused.elementwise":     # the expression's evaluator itself, looked up once here
             kernel = self.bind(fused_eval.kernel_for(attrs.pop("graph")).call, "f")
         else:       # the source below substitutes every Ref, so a `with_refs` kernel's own search is not needed
@@ -401,7 +405,9 @@ class _Generator:
 # node of these ops on 0-d operands, one of them a NumPy value (a 0-d array's operator is the ufunc, and a
 # NumPy scalar's follows the ufunc's promotion, NEP 50's weak Python scalars included), is written as the
 # operator. Integer +, -, * and negation stay calls: NumPy's scalar operators warn on an overflow, which the
-# ufunc wraps silently. Python operands alone would follow Python's rules, so one operand must be NumPy's.
+# ufunc wraps silently. Python operands alone would follow Python's rules, so one operand must be NumPy's:
+# where none is, the first is made the NumPy scalar the ufunc would make of it (Python ints under a bitwise
+# op, Python floats under arithmetic: the ufunc's result is then int64 or float64, as the node's type says).
 _ARITHMETIC = {"np.add": "({0} + {1})", "np.subtract": "({0} - {1})", "np.multiply": "({0} * {1})",
                "np.divide": "({0} / {1})", "np.negative": "(-{0})"}
 _COMPARISON = {"np.less": "({0} < {1})", "np.less_equal": "({0} <= {1})", "np.greater": "({0} > {1})",
@@ -410,8 +416,9 @@ _BITWISE = {"np.bitwise_and": "({0} & {1})", "np.bitwise_or": "({0} | {1})", "np
             "np.left_shift": "({0} << {1})", "np.right_shift": "({0} >> {1})"}
 
 
-def _scalar_operator(node: Node, attrs: dict) -> str | None:
-    """The operator source of a ufunc node over scalars (NOTE: [Scalar operators]), or None."""
+def _scalar_operator(node: Node, attrs: dict):
+    """(the operator source, the NumPy type its first operand is converted to or None) of a ufunc node over
+    scalars (NOTE: [Scalar operators]), or None."""
     op = node.op
     template = _ARITHMETIC.get(op) or _COMPARISON.get(op) or _BITWISE.get(op)
     if template is None or attrs or len(node.outputs) != 1:
@@ -431,7 +438,14 @@ def _scalar_operator(node: Node, attrs: dict) -> str | None:
             return None
     if op in _ARITHMETIC and out.dtype.kind != "f":
         return None
-    return template if numpy_operand else None
+    if numpy_operand:
+        return template, None
+    kinds = {v.type.kind for v in node.inputs}
+    if op in _BITWISE and kinds == {"int"} and out.dtype == np.int64:
+        return template, np.int64
+    if op in _ARITHMETIC and kinds == {"float"} and out.dtype == np.float64:
+        return template, np.float64
+    return None
 
 
 def _is_literal(index) -> bool:

@@ -118,9 +118,29 @@ class FusedKernel:
         self.native_error = None  # why numba refused it (kept for tests and debugging)
         self._steps: dict[tuple, list] = {}   # the native steps per (rank, which operands are arrays)
         self._scratch = threading.local()
+        self.no_outs, self.no_bufs = [None] * len(self.dtypes), [None] * len(self.slots)
+        self.single = len(self.dtypes) == 1
 
     def call(self, *inputs, out=None, exact=True):
-        """fused.elementwise's kernel: the output, or a tuple of them when the expression has several."""
+        """fused.elementwise's kernel: the output, or a tuple of them when the expression has several.
+
+        Without out= buffers, array operands of one shape (and scalars) of fewer than `SMALL_ELEMENTS`
+        elements: one whole-array evaluation, which `__call__` would choose too, without its broadcasting
+        and checks (a loop body calls it per iteration on small arrays, where those cost more than the
+        expression)."""
+        if out is None:
+            shape = ()
+            for x in inputs:
+                if isinstance(x, np.ndarray) and x.ndim:
+                    if not shape:
+                        shape = x.shape
+                    elif x.shape != shape:
+                        shape = None
+                        break
+            size = math.prod(shape) if shape is not None else SMALL_ELEMENTS
+            if size < SMALL_ELEMENTS and size < NUMBA_MIN_ELEMENTS:
+                results = self.body(inputs, self.no_outs, self.no_bufs)
+                return results[0] if self.single else tuple(results)
         results = self(inputs, out, exact)
         return results[0] if len(results) == 1 else tuple(results)
 
