@@ -37,6 +37,15 @@ if TYPE_CHECKING:
     from distjit.runtime.row_blocks import RowBlocks
 
 _LITERAL_TYPES = (bool, int, str, type(None))
+MAX_INLINE_NODES = 24       # a fused expression longer than this stays one call of its evaluator
+
+# NOTE: [Small fused nodes inline]
+# A fused expression's evaluator (runtime/fused_eval.py) decides per call how to run it: whole arrays when they
+# are small, else by blocks or natively. In a loop body over small arrays, that decision and its checks cost
+# more than the arithmetic, and eager NumPy pays neither. So there the generated code makes the decision
+# itself, for the common case: operands of one shape (no broadcasting), fewer elements than the evaluator's
+# small-array bound: then the expression's calls are written in line, which is what the evaluator's
+# whole-array evaluation (and the unfused graph) runs; otherwise it calls the evaluator.
 _compile_ids = itertools.count()
 
 
@@ -104,6 +113,7 @@ class _Generator:
         self.scratch = scratch.assign(graph) if use_scratch else scratch.Assignment({}, [])
         self.placed: dict[Value, str] = {}      # outputs written with out= into these (row blocks' buffers)
         self.native = native.enabled()          # loops may run as native regions (distjit/runtime/native)
+        self.loops = 0                          # how many loop bodies the code being generated is inside
 
     # -- names -------------------------------------------------------------
     def name_of(self, value: Value) -> str:
@@ -182,6 +192,8 @@ class _Generator:
             if wrap is not None:
                 operands[0] = f"{self.kernel_name(wrap.__name__, wrap)}({operands[0]})"
             return self.assign(node, template.format(*operands), depth)
+        if node.op == "fused.elementwise" and self.loops and self.inline_fused(node, attrs, depth):
+            return
         if node.op == "fused.elementwise":     # the expression's evaluator itself, looked up once here
             kernel = self.bind(fused_eval.kernel_for(attrs.pop("graph")).call, "f")
         else:       # the source below substitutes every Ref, so a `with_refs` kernel's own search is not needed
@@ -192,6 +204,54 @@ class _Generator:
         if outs is not None:
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
+
+    def inline_fused(self, node: Node, attrs: dict, depth: int) -> bool:
+        """A fused expression in a loop body, as its nodes' calls written here for operands that need no
+        broadcasting and are small, and as its evaluator's call otherwise (NOTE: [Small fused nodes inline]);
+        False when the node does not qualify (given buffers, broadcasting by type, a big expression)."""
+        graph = attrs.get("graph")
+        out_types = [v.type for v in node.outputs]
+        if (graph is None or set(attrs) - {"graph", "exact"} or self.out_buffers(node) is not None
+                or len(graph.block.nodes) > MAX_INLINE_NODES or any(n.blocks for n in graph.block.nodes)
+                or not all(isinstance(t, TensorType) for t in out_types)):
+            return False
+        ndim = out_types[0].ndim
+        arrays = [self.name_of(v) for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim]
+        if any(t.ndim != ndim for t in out_types) or any(
+                isinstance(v.type, TensorType) and v.type.ndim not in (0, ndim) for v in node.inputs):
+            return False
+        if arrays:
+            evaluator = self.bind(fused_eval, "m")
+            first = arrays[0]
+            checks = [f"{a}.shape == {first}.shape" for a in arrays[1:]]
+            checks += [f"{first}.size < {evaluator}.SMALL_ELEMENTS", f"{first}.size < {evaluator}.NUMBA_MIN_ELEMENTS"]
+            self.emit(f"if {' and '.join(checks)}:", node, depth)
+        else:
+            self.emit("if True:", node, depth)
+        start = len(self.lines)
+        for inner, outer in zip(graph.inputs, node.inputs):
+            self.names[inner] = self.name_of(outer)
+        params = set(graph.inputs)
+        dying = last_uses(graph.block)
+        for inner in graph.block.nodes:
+            self.node(inner, depth + 1)
+            dead = [self.names[v] for v in dying[inner] if v not in params and v in self.names
+                    and not _is_global(self.names[v])]
+            if dead:
+                self.emit(f"del {', '.join(dead)}", None, depth + 1)
+        sources = [self.name_of(v) for v in graph.outputs]
+        self.emit(f"{', '.join(self.name_of(v) for v in node.outputs)} = {', '.join(sources)}", None, depth + 1)
+        temporaries = [n for v, n in zip(graph.outputs, sources) if v not in params and not _is_global(n)]
+        if temporaries:
+            self.emit(f"del {', '.join(dict.fromkeys(temporaries))}", None, depth + 1)
+        for line in range(start + 1, len(self.lines) + 1):      # a failure is the fused node's, at its line
+            self.line_to_node[line] = node
+        self.emit("else:", node, depth)
+        kernel = self.bind(fused_eval.kernel_for(graph).call, "f")
+        args = [self.name_of(v) for v in node.inputs]
+        args += [f"{key}={self.attr_source(value, node)}" for key, value in attrs.items() if key != "graph"]
+        self.call(node, kernel, args, depth + 1)
+        return True
 
     def out_buffers(self, node: Node) -> list[str] | None:
         """The ``out=`` buffers of a node, one per output (None: fresh memory), or None when all are fresh. An
@@ -261,7 +321,9 @@ class _Generator:
             self.emit(f"if not {cond_var}: break", node, depth + 1)
         for p, c in zip(body.params[1:], carried):
             self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
+        self.loops += 1
         self.block_body(body, depth + 1)
+        self.loops -= 1
         rets = [self.name_of(v) for v in body.returns]
         targets = ([cond_var] if cond_var else []) + carried
         self.bind_returns(targets, rets if cond_var else rets[1:], depth + 1, raw=True)
