@@ -29,7 +29,7 @@ from distjit.core.aliasing import takes_out, written_into
 from distjit.core.apply import bind
 from distjit.core.buffers import destination
 from distjit.core.inplace import checked_outputs, copied_on_entry, entry_copy, fits, updates_in_place
-from distjit.core.liveness import last_uses
+from distjit.core.liveness import last_uses, nested_reads
 from distjit.ops import get_op
 from distjit.runtime import fused_eval, native, scratch
 
@@ -113,6 +113,8 @@ class _Generator:
         self.scratch = scratch.assign(graph) if use_scratch else scratch.Assignment({}, [])
         self.placed: dict[Value, str] = {}      # outputs written with out= into these (row blocks' buffers)
         self.native = native.enabled()          # loops may run as native regions (distjit/runtime/native)
+        self.dying: list[Value] = []            # the values the node being generated reads for the last time
+        self.released: set[Value] = set()       # of those, the ones its code already let go of
         self.loops = 0                          # how many loop bodies the code being generated is inside
 
     # -- names -------------------------------------------------------------
@@ -148,8 +150,11 @@ class _Generator:
     def block_body(self, block: Block, depth: int) -> None:
         dying = last_uses(block)
         for node in block.nodes:
+            released: set[Value] = set()
+            self.dying, self.released = dying[node], released
             self.node(node, depth)
-            dead = [self.names[v] for v in dying[node] if v in self.names and not _is_global(self.names[v])]
+            dead = [self.names[v] for v in dying[node] if v in self.names and not _is_global(self.names[v])
+                    and v not in released]
             dead += [self.names[v] for v in node.outputs
                      if not v.uses and v in self.names and not _is_global(self.names[v])]
             if dead:
@@ -315,12 +320,26 @@ class _Generator:
         if not always:
             cond_var = f"c{next(self.counter)}"
             self.emit(f"{cond_var} = {cond}", node, depth)
+        # The initial values that die here are the carried names' only holders from now on (see below).
+        inside = nested_reads(node)
+        released = [v for v in dict.fromkeys(node.inputs[2:]) if v in self.dying and v in self.names
+                    and v not in inside and not _is_global(self.names[v])]
+        if released:
+            self.emit(f"del {', '.join(self.names[v] for v in released)}", node, depth)
+            self.released.update(released)
         iter_name = self.name_of(body.params[0]) if body.params[0].uses else "_"
         self.emit(f"for {iter_name} in range({trip}):", node, depth)
         if cond_var:
             self.emit(f"if not {cond_var}: break", node, depth + 1)
+        # The carried names let go of their values once the body has them, as Python's rebinding of a loop
+        # variable does: each value is then freed at its last use in the body (a `del` below), not when the
+        # iteration ends, so an iteration holds no more memory than the user's loop (glibc returns memory to
+        # the system, and takes page faults to get it back, when more of it is free at once).
         for p, c in zip(body.params[1:], carried):
-            self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
+            if p.uses:
+                self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
+        if carried:
+            self.emit(f"del {', '.join(carried)}", node, depth + 1)
         self.loops += 1
         self.block_body(body, depth + 1)
         self.loops -= 1
