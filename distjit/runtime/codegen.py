@@ -115,6 +115,7 @@ class _Generator:
         self.native = native.enabled()          # loops may run as native regions (distjit/runtime/native)
         self.dying: list[Value] = []            # the values the node being generated reads for the last time
         self.released: set[Value] = set()       # of those, the ones its code already let go of
+        self.release_after: dict[Node, list[str]] = {}  # names a loop body lets go of after these nodes
         self.loops = 0                          # how many loop bodies the code being generated is inside
 
     # -- names -------------------------------------------------------------
@@ -159,6 +160,8 @@ class _Generator:
                      if not v.uses and v in self.names and not _is_global(self.names[v])]
             if dead:
                 self.emit(f"del {', '.join(dead)}", None, depth)
+            if node in self.release_after:
+                self.emit(f"del {', '.join(self.release_after.pop(node))}", None, depth)
         if not block.nodes and not block.returns and depth > 0:
             self.emit("pass", None, depth)
 
@@ -331,15 +334,20 @@ class _Generator:
         self.emit(f"for {iter_name} in range({trip}):", node, depth)
         if cond_var:
             self.emit(f"if not {cond_var}: break", node, depth + 1)
-        # The carried names let go of their values once the body has them, as Python's rebinding of a loop
-        # variable does: each value is then freed at its last use in the body (a `del` below), not when the
-        # iteration ends, so an iteration holds no more memory than the user's loop (glibc returns memory to
-        # the system, and takes page faults to get it back, when more of it is free at once).
-        for p, c in zip(body.params[1:], carried):
+        # The carried names let go of their values as the user's loop does: a value the body reads, once the
+        # body has it (it is freed at its last use there, a `del` below, not when the iteration ends); one it
+        # does not read, when the body has made its next value, as rebinding the user's variable does (not
+        # before: glibc hands freed memory back to the system, and takes page faults to get it again, when
+        # more of it is free at once than the user's loop frees).
+        later: list[str] = []
+        for p, c, r in zip(body.params[1:], carried, body.returns[1:]):
             if p.uses:
                 self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
-        if carried:
-            self.emit(f"del {', '.join(carried)}", node, depth + 1)
+            elif r.node is not None and r.node.block is body:
+                self.release_after.setdefault(r.node, []).append(c)
+                later.append(c)
+        if len(later) < len(carried):
+            self.emit(f"del {', '.join(c for c in carried if c not in later)}", node, depth + 1)
         self.loops += 1
         self.block_body(body, depth + 1)
         self.loops -= 1
