@@ -193,6 +193,15 @@ class _Generator:
                 self.emit(template.format(*operands, **literal), node, depth)
                 return self.assign(node, operands[0], depth)
             return self.assign(node, template.format(*operands, **literal), depth)
+        method = _METHODS.get(node.op)
+        if (method is not None and set(attrs) <= method[1] and operand_indices == [0]
+                and isinstance(node.inputs[0].type, TensorType) and node.inputs[0].type.ndim >= 1
+                and self.out_buffers(node) is None):
+            name, _, positional, always = method
+            args = [self.attr_source(attrs[k], node) for k in positional if k in attrs]
+            args += [f"{k}={self.attr_source(v, node)}" for k, v in attrs.items() if k not in positional]
+            args += [f"{k}={v!r}" for k, v in always.items()]
+            return self.assign(node, f"{self.name_of(node.inputs[0])}.{name}({', '.join(args)})", depth)
         operator = _scalar_operator(node, attrs)
         if operator is not None and self.out_buffers(node) is None:
             template, wrap = operator
@@ -503,6 +512,22 @@ _COMPARISON = {"np.less": "({0} < {1})", "np.less_equal": "({0} <= {1})", "np.gr
                "np.greater_equal": "({0} >= {1})", "np.equal": "({0} == {1})", "np.not_equal": "({0} != {1})"}
 _BITWISE = {"np.bitwise_and": "({0} & {1})", "np.bitwise_or": "({0} | {1})", "np.bitwise_xor": "({0} ^ {1})",
             "np.left_shift": "({0} << {1})", "np.right_shift": "({0} >> {1})"}
+
+
+# Ops written as the array's method (`x.max(axis=2)`), as eager code calls them: NumPy's function form goes
+# through a Python wrapper per call (np.max's _wrapreduction, np.reshape's _wrapfunc) to reach the same
+# method or ufunc reduction, which in a loop body costs more than a small reduction itself. Only for an array
+# operand and the attributes listed (np.sum's `initial`, say, changes its order of summation).
+# op: (method, the attributes it may take, those passed positionally, keywords always passed)
+_METHODS = {
+    "np.max": ("max", {"axis", "keepdims"}, (), {}), "np.min": ("min", {"axis", "keepdims"}, (), {}),
+    "np.sum": ("sum", {"axis", "dtype", "keepdims"}, (), {}),
+    "np.prod": ("prod", {"axis", "dtype", "keepdims"}, (), {}),
+    "np.argmax": ("argmax", {"axis", "keepdims"}, (), {}), "np.argmin": ("argmin", {"axis", "keepdims"}, (), {}),
+    "np.any": ("any", {"axis", "keepdims"}, (), {}), "np.all": ("all", {"axis", "keepdims"}, (), {}),
+    "np.reshape": ("reshape", {"shape"}, ("shape",), {}),
+    "np.copy": ("copy", set(), (), {"order": "K"}),
+}
 
 
 def _scalar_operator(node: Node, attrs: dict):
