@@ -25,7 +25,7 @@ from distjit.types import Ref, ScalarType, TensorType, TupleType
 from distjit.ops.infer import (attr_type, broadcast_shapes, default_dtype, example_dtypes, fmt_shape,
                                fresh_dim, normalize_axis, operand_types, shape_of)
 from distjit.ops import sharding
-from distjit.ops.registry import Cost, OpDef, attr, operand, register
+from distjit.ops.registry import FRESH, Cost, OpDef, attr, operand, register
 
 
 def _dim(op: str, d, in_types):
@@ -232,8 +232,11 @@ _LIKE = (attr("dtype", None), attr("order", "K"), attr("shape", None))   # subok
 
 def _decl(name, kernel, infer, params, source, flags=(), doc="", cost=_creation_cost) -> OpDef:
     like = name.endswith("_like")      # the result has the operand's sharding (unless a new shape is given)
+    # A new array: its buffer is its own, so an update of it in a loop body can write in place
+    # (distjit/core/inplace.py), as `u = np.zeros_like(v); u[1:-1] = ...` does in eager NumPy.
     return register(OpDef(name, kernel=kernel, infer=infer, params=params, flags=frozenset({"creation", *flags}),
-                          sources=(source,), cost=cost, doc=doc, shard=sharding.like if like else None))
+                          sources=(source,), cost=cost, doc=doc, shard=sharding.like if like else None,
+                          alias=FRESH))
 
 
 CREATION_OPS = {op.name: op for op in [
