@@ -184,3 +184,30 @@ def _reductions(x, n):
 def test_reductions_and_reshape_as_methods_are_eager_numpy():
     f = _run(_reductions, np.random.default_rng(2).standard_normal((5, 12)), 5)
     assert ".reshape(" in f.code and ".max(" in f.code, f.code
+
+
+def _pool_like(x, n):
+    out = np.zeros((n, n))
+    w = x[0, :0]
+    for i in range(n):
+        for j in range(n):
+            w = x[i, j:j + 2]           # a carried view of another array: out's buffer is still the loop's own
+            out[i, j] = w.max()
+    return out, w
+
+
+def _view_of_carried(x, n):
+    out = np.zeros((n, n))
+    w = out[0]
+    for i in range(n):
+        for j in range(n):
+            w = out[i]                  # a carried view of the updated array itself
+            out[i, j] = x[i, j] + w.sum()
+    return out, w
+
+
+@pytest.mark.parametrize("fn", [_pool_like, _view_of_carried])
+def test_nested_loops_updating_a_carried_array_beside_a_carried_view(fn):
+    f = _run(fn, np.random.default_rng(3).standard_normal((6, 8)), 5)
+    if fn is _pool_like:
+        assert "entry_copy" not in f.code, f.code     # the outer loop's array is the inner loop's, not a copy
