@@ -348,15 +348,19 @@ class _Generator:
         # does not read, when the body has made its next value, as rebinding the user's variable does (not
         # before: glibc hands freed memory back to the system, and takes page faults to get it again, when
         # more of it is free at once than the user's loop frees).
-        later: list[str] = []
+        # (Scalars hold no memory worth a statement per iteration: they stay bound.)
+        now: list[str] = []
         for p, c, r in zip(body.params[1:], carried, body.returns[1:]):
             if p.uses:
                 self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
-            elif r.node is not None and r.node.block is body:
+            if not (isinstance(p.type, TensorType) and p.type.ndim >= 1):
+                continue
+            if p.uses or r.node is None or r.node.block is not body:
+                now.append(c)
+            else:
                 self.release_after.setdefault(r.node, []).append(c)
-                later.append(c)
-        if len(later) < len(carried):
-            self.emit(f"del {', '.join(c for c in carried if c not in later)}", node, depth + 1)
+        if now:
+            self.emit(f"del {', '.join(now)}", node, depth + 1)
         self.loops += 1
         self.block_body(body, depth + 1)
         self.loops -= 1
