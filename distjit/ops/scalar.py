@@ -122,6 +122,30 @@ _declare("int", int, 1, _const(INT))
 _declare("float", float, 1, _const(FLOAT))
 
 
+def _bitwise(name: str, shift: bool):
+    """Python's & | ^ on bools and ints (bool & bool is a bool), and >> (an int): the kinds NumPy's own
+    bitwise ufuncs take, with Python's unbounded ints and weak types instead of int64."""
+    def infer(in_types, attrs):
+        kinds = [_kind(name, t) for t in in_types]
+        if any(k > 1 for k in kinds):
+            raise ShapeError(f"{name}: unsupported operand types (only bools and ints), got "
+                             f"{', '.join(str(t) for t in in_types)}")
+        return [INT if shift else _BY_RANK[max(kinds)]]
+    return infer
+
+
+# (`<<` stays NumPy's: a Python int shifted left outgrows int64, which no backend but Python's can hold.)
+for _name, (_fn, _source, _flags) in {
+        "bitand": (operator.and_, "({0} & {1})", {"commutative"}),
+        "bitor": (operator.or_, "({0} | {1})", {"commutative"}),
+        "bitxor": (operator.xor, "({0} ^ {1})", {"commutative"}),
+        "rshift": (operator.rshift, "({0} >> {1})", ())}.items():
+    _op = _declare(_name, _fn, 2, _bitwise(f"py.{_name}", _name == "rshift"), _flags)
+    _op.templates["python"] = _source
+    if _name != "rshift":       # (a negative count is Python's ValueError, which a native loop cannot raise)
+        _op.templates["numba"] = _source
+
+
 def _extremum(pick):
     """Python's max/min of two numbers: the first unless the second is strictly beyond it (NaN stays where
     Python leaves it), as the promoted kind, since a graph's type cannot depend on which one won."""
