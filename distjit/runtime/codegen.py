@@ -113,7 +113,8 @@ class _Generator:
         self.scratch = scratch.assign(graph) if use_scratch else scratch.Assignment({}, [])
         self.placed: dict[Value, str] = {}      # outputs written with out= into these (row blocks' buffers)
         self.native = native.enabled()          # loops may run as native regions (distjit/runtime/native)
-        self.dying: list[Value] = []            # the values the node being generated reads for the last time
+        self.dying: list[Value] = []            # the values node `dying_at` (being generated) reads for the last time
+        self.dying_at: Node | None = None
         self.released: set[Value] = set()       # of those, the ones its code already let go of
         self.release_after: dict[Node, list[str]] = {}  # names a loop body lets go of after these nodes
         self.loops = 0                          # how many loop bodies the code being generated is inside
@@ -152,7 +153,7 @@ class _Generator:
         dying = last_uses(block)
         for node in block.nodes:
             released: set[Value] = set()
-            self.dying, self.released = dying[node], released
+            self.dying, self.released, self.dying_at = dying[node], released, node
             self.node(node, depth)
             dead = [self.names[v] for v in dying[node] if v in self.names and not _is_global(self.names[v])
                     and v not in released]
@@ -318,7 +319,7 @@ class _Generator:
             if not block.nodes and not outs:
                 self.emit("pass", None, depth + 1)
 
-    def loop_node(self, node: Node, depth: int) -> None:
+    def loop_node(self, node: Node, depth: int, release: bool = True) -> None:
         trip, cond, *init = [self.name_of(v) for v in node.inputs]
         body = node.blocks[0]
         outs = [self.name_of(v) for v in node.outputs]
@@ -336,7 +337,7 @@ class _Generator:
         inside = nested_reads(node)
         released = [v for v in dict.fromkeys(node.inputs[2:]) if v in self.dying and v in self.names
                     and v not in inside and not _is_global(self.names[v])]
-        if released:
+        if released and release and self.dying_at is node:
             self.emit(f"del {', '.join(self.names[v] for v in released)}", node, depth)
             self.released.update(released)
         iter_name = self.name_of(body.params[0]) if body.params[0].uses else "_"
@@ -380,7 +381,7 @@ class _Generator:
         self.emit(f"{result} = {self.bind(region, 'native')}({args})", node, depth)
         self.emit(f"if {result} is None:", node, depth)
         self.native = False
-        self.loop_node(node, depth + 1)
+        self.loop_node(node, depth + 1, release=False)     # (the initial values go after both branches)
         self.native = True
         outs = [self.name_of(v) for v in node.outputs]
         self.emit("else:", node, depth)
