@@ -211,3 +211,17 @@ def test_nested_loops_updating_a_carried_array_beside_a_carried_view(fn):
     f = _run(fn, np.random.default_rng(3).standard_normal((6, 8)), 5)
     if fn is _pool_like:
         assert "entry_copy" not in f.code, f.code     # the outer loop's array is the inner loop's, not a copy
+
+
+def _stores(y, one, row):
+    for k in range(1, y.shape[0]):
+        y[:k] += one                    # a value of shape (1,) broadcast into y[:k]
+        y[k - 1:k] = one * 2.0
+        y[:k] -= row[:k] * y[:k]        # the target read on both sides
+        y[1:k + 1] += y[:k]             # overlapping source and target
+    return y
+
+
+def test_stores_into_slices_broadcast_and_overlap_as_eager_numpy():
+    rng = np.random.default_rng(4)
+    _run(_stores, rng.standard_normal(12), np.array([0.25]), rng.standard_normal(12))
