@@ -19,8 +19,14 @@ from distjit.types import iter_refs
 
 
 def returns_fresh(node: Node) -> bool:
-    """The node's outputs never share memory with its inputs (its op declares it: `OpDef.alias`)."""
-    return node.op in REGISTRY and REGISTRY.get(node.op).returns_fresh
+    """The node's outputs never share memory with its inputs (its op declares it: `OpDef.alias`, or
+    `OpDef.fresh_when` for this node's attributes and input types)."""
+    if node.op not in REGISTRY:
+        return False
+    opdef = REGISTRY.get(node.op)
+    if opdef.returns_fresh:
+        return True
+    return opdef.fresh_when is not None and opdef.fresh_when(node.attrs, [v.type for v in node.inputs])
 
 
 def takes_out(node: Node) -> bool:

@@ -227,8 +227,10 @@ class _Planner:
         if node.op == "prim.Loop" and node in self.loops:
             info = self.loops[node]
             k = index - 2 if index is not None and index >= 2 else None
+            reach = self.carried_reach(node, k) if k is not None else None
             return [o for q, o in enumerate(node.outputs) if isinstance(o.type, TensorType) and (
-                q not in info.managed or k is not None and any(
+                (q in reach if q not in info.managed and reach is not None else q not in info.managed)
+                or q in info.managed and k is not None and any(
                     s == k and info.handling[s] != "copy" for s in info.sources[q]))]
         if node.op == "prim.If" and node in self.ifs:
             owned = self.ifs[node]
@@ -240,6 +242,34 @@ class _Planner:
             return [node.outputs[0]]
         into = {**written_into(node), **self.elementwise.get(node, {})}
         return [node.outputs[k] for k, t in into.items() if t is a and k < len(node.outputs)]
+
+    def carried_reach(self, node: Node, k: int) -> set[int]:
+        """The carried slots of loop `node` whose final value may hold the buffer of its initial value `k`:
+        slot k itself (a loop that runs no iteration), and every slot whose returned value may alias the
+        body's parameter of a slot already reached (over the iterations). The initial value enters the body
+        only as that parameter; a read of it from inside the body is another use, followed on its own."""
+        body = node.blocks[0]
+        params, n = body.params[1:], len(node.outputs)
+        position = {m: i for i, m in enumerate(body.nodes)}
+        slot_of: dict[Value, list[int]] = {}
+        for j, r in enumerate(body.returns[1:]):
+            slot_of.setdefault(r, []).append(j)
+        reach, stack = {k}, [k]
+        while stack:
+            s = stack.pop()
+            if s >= len(params):
+                continue
+            self.work -= len(body.nodes) + 1
+            if self.work < 0:
+                raise _OutOfWork
+            for at, _, value, _ in self.reads(params[s], body, position):
+                if at != _END:
+                    continue
+                for q in slot_of.get(value, ()):
+                    if q < n and q not in reach:
+                        reach.add(q)
+                        stack.append(q)
+        return reach
 
     # -- ownership ---------------------------------------------------------------------------------
     def block(self, block: Block, consumable: frozenset, depth: int):

@@ -59,5 +59,6 @@ def _dim_infer(in_types, attrs):
 
 
 DIM_SIZE = register(OpDef("prim.DimSize", kernel=lambda x, axis: x.shape[axis], infer=_dim_infer,
+                          templates={"python": "{0}.shape[{axis}]"},
                           params=(operand("x"), attr("axis")),
                           doc="The run-time size of one axis (a dynamic dim used as a value, e.g. in a reshape)."))

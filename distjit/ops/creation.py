@@ -232,8 +232,8 @@ _LIKE = (attr("dtype", None), attr("order", "K"), attr("shape", None))   # subok
 
 def _decl(name, kernel, infer, params, source, flags=(), doc="", cost=_creation_cost) -> OpDef:
     like = name.endswith("_like")      # the result has the operand's sharding (unless a new shape is given)
-    # Every creation kernel allocates its result (np.full copies its fill value): fresh memory, so a native loop
-    # that carries it owns it without copying it at entry (runtime/native/inplace.py).
+    # A new array: its buffer is its own, so an update of it in a loop body can write in place
+    # (distjit/core/inplace.py), as `u = np.zeros_like(v); u[1:-1] = ...` does in eager NumPy.
     return register(OpDef(name, kernel=kernel, infer=infer, params=params, flags=frozenset({"creation", *flags}),
                           sources=(source,), cost=cost, doc=doc, shard=sharding.like if like else None,
                           alias=FRESH))

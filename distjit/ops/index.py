@@ -64,6 +64,7 @@ def with_refs(fn):
         operands_ = [v for i, v in enumerate(inputs) if i not in referenced]
         return fn(*operands_, **substitute_refs(attrs, inputs))
 
+    kernel.without_refs = fn        # for callers that substitute the Refs themselves (the generated code)
     return kernel
 
 
@@ -308,12 +309,32 @@ def _setitem(x, value, *dynamic, index, out=None):
     return target
 
 
+def _selects_scalar(attrs, in_types) -> bool:
+    """``x[i, j]`` with an int (or a run-time int) for every dim of x: NumPy returns a scalar, a copy, never
+    a view (``x[0, ...]`` is a 0-d view, so Ellipsis, None and slices do not qualify)."""
+    x = in_types[0] if in_types else None
+    if not isinstance(x, TensorType):
+        return False
+    items = _items(attrs["index"])
+    if len(items) != x.ndim:
+        return False
+    for item in items:
+        if isinstance(item, Ref):
+            t = in_types[item.index] if 0 <= item.index < len(in_types) else None
+            if not (isinstance(t, ScalarType) and t.kind == "int"
+                    or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
+                return False
+        elif isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+            return False
+    return True
+
+
 def _getitem_cost(in_types, out_types, attrs):
     out = out_types[0]
     return Cost(flops=0.0, bytes=float(out.nbytes if out.nbytes is not None else 1 << 20))
 
 
-def _shift_refs(index, by: int):
+def shift_refs(index, by: int):
     """getitem's Refs count from input 1, setitem's from input 2 (its value is input 1)."""
     def shift(x):
         if isinstance(x, Ref):
@@ -326,14 +347,15 @@ def _shift_refs(index, by: int):
 
 def _write_back(attrs, base_t):
     """A write through x[index] is array.setitem(x, value, *dynamic) with the same index."""
-    return InverseView(SETITEM_NAME, {"index": _shift_refs(attrs["index"], 1)}, onto_base=True)
+    return InverseView(SETITEM_NAME, {"index": shift_refs(attrs["index"], 1)}, onto_base=True)
 
 
 GETITEM = register(OpDef(
     GETITEM_NAME, kernel=_getitem, infer=_getitem_infer,
     params=(operand("x"), operands("dynamic"), attr("index")),
     flags={"view", "index"}, sources=(), cost=_getitem_cost,
-    shard=sharding.getitem, alias=ViewOf(0), inverse_view=_write_back, templates={"python": "{0}[{index}]"},
+    shard=sharding.getitem, alias=ViewOf(0), fresh_when=_selects_scalar, inverse_view=_write_back,
+    templates={"python": "{0}[{index}]"},
     doc="x[index]; see NOTE: [The index attribute] in distjit/ops/index.py.",
 ))
 

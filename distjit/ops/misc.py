@@ -237,7 +237,8 @@ MISC_OPS = {op.name: op for op in [
     _decl("np.astype", _astype, _astype_infer,
           (operand("x"), attr("dtype"), attr("copy", True, keyword_only=True)), (np.astype,), {"elementwise"},
           doc="x cast to dtype (unsafe casting, as ndarray.astype).",
-          shard=sharding.elementwise, fusible=True, templates={"numpy": _astype_out}),
+          shard=sharding.elementwise, fusible=True, templates={"numpy": _astype_out},
+          fresh_when=lambda attrs, in_types: attrs.get("copy", True) is True),     # copy=True: always a copy
     _decl("np.copy", np.copy, _copy_infer, (operand("a"), attr("order", "K")), (np.copy,),
           doc="A copy of a (order only changes the memory layout).", alias=FRESH, shard=sharding.identity),
     _decl("np.sort", np.sort, _by_example("np.sort", np.sort, _sorted_shape("np.sort")), _SORT, (np.sort,),

@@ -128,6 +128,8 @@ class OpDef:
                   is distjit/ops/sharding.py); None: the op only runs replicated.
     alias         FRESH, MAY_ALIAS or ViewOf(k) (see above); the memory planner, scratch buffers and
                   row blocks read it.
+    fresh_when    `fresh_when(attrs, input_types) -> bool`: for an op that may alias, the nodes whose
+                  outputs are fresh all the same (``x[i, j]`` of a 2-D x is a scalar, not a view); None: never.
     takes_out     the kernel accepts ``out=`` (a tuple, one buffer per output) and writes its result there.
     fusible       the op may join a fused elementwise expression (distjit/passes/fuse.py), evaluated block
                   by block: True, or a predicate on the node (np.where: only with a bool condition).
@@ -161,6 +163,7 @@ class OpDef:
     shard: Callable | None = None
     doc: str = ""
     alias: Any = MAY_ALIAS
+    fresh_when: Callable[[dict, list[Type]], bool] | None = None
     takes_out: bool = False
     fusible: bool | Callable = False
     reduction: Reduction | None = None

@@ -69,10 +69,21 @@ NUMBA = {
 }
 
 
+# The generated code's source of the ops whose kernel is Python's operator itself (the same meaning, without
+# a call per loop iteration).
+PYTHON = {
+    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "truediv": "({0} / {1})",
+    "floordiv": "({0} // {1})", "mod": "({0} % {1})", "neg": "(-{0})", "lt": "({0} < {1})", "le": "({0} <= {1})",
+    "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})", "not": "(not {0})",
+}
+
+
 def _declare(name, kernel, nin, infer, flags=(), source=None):
     """`source` is the Python function (operator.add, abs, float ...) whose meaning on traced numbers this is."""
     params = tuple(operand(n) for n in ("a", "b")[:nin])
     templates = {"numba": NUMBA[name]} if name in NUMBA else {}
+    if name in PYTHON and kernel is getattr(operator, name if name != "not" else "not_", None):
+        templates["python"] = PYTHON[name]
     return register(OpDef(f"py.{name}", kernel=kernel, infer=infer, params=params, flags=frozenset({"scalar", *flags}),
                           sources=(source or kernel,), cost=_scalar_cost, templates=templates,
                           doc=f"Python's {name} on scalars."))
@@ -109,6 +120,30 @@ _declare("not", operator.not_, 1, _const(BOOL))
 _declare("bool", bool, 1, _const(BOOL))
 _declare("int", int, 1, _const(INT))
 _declare("float", float, 1, _const(FLOAT))
+
+
+def _bitwise(name: str, shift: bool):
+    """Python's & | ^ on bools and ints (bool & bool is a bool), and >> (an int): the kinds NumPy's own
+    bitwise ufuncs take, with Python's unbounded ints and weak types instead of int64."""
+    def infer(in_types, attrs):
+        kinds = [_kind(name, t) for t in in_types]
+        if any(k > 1 for k in kinds):
+            raise ShapeError(f"{name}: unsupported operand types (only bools and ints), got "
+                             f"{', '.join(str(t) for t in in_types)}")
+        return [INT if shift else _BY_RANK[max(kinds)]]
+    return infer
+
+
+# (`<<` stays NumPy's: a Python int shifted left outgrows int64, which no backend but Python's can hold.)
+for _name, (_fn, _source, _flags) in {
+        "bitand": (operator.and_, "({0} & {1})", {"commutative"}),
+        "bitor": (operator.or_, "({0} | {1})", {"commutative"}),
+        "bitxor": (operator.xor, "({0} ^ {1})", {"commutative"}),
+        "rshift": (operator.rshift, "({0} >> {1})", ())}.items():
+    _op = _declare(_name, _fn, 2, _bitwise(f"py.{_name}", _name == "rshift"), _flags)
+    _op.templates["python"] = _source
+    if _name != "rshift":       # (a negative count is Python's ValueError, which a native loop cannot raise)
+        _op.templates["numba"] = _source
 
 
 def _extremum(pick):

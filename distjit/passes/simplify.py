@@ -8,16 +8,18 @@ for the right zero: x + (-0.0) is x, x + 0.0 is not (-0.0 + 0.0 is +0.0); x - 0.
 and x * 1 and x / 1 are. Rules that are exact only up to rounding fire at level 3.
 
 A rule that would return an existing value in place of a fresh array does not fire
-when a block returns the result (the caller would get an alias of another array).
+when a block returns the result (the caller would get an alias of another array),
+unless that value is itself fresh memory read only by the node it replaces.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import TensorType, iter_refs
+from distjit.ops.index import GETITEM_NAME, SETITEM_NAME, index_shape, shift_refs
+from distjit.types import Ref, TensorType, iter_refs
 from distjit.passes.manager import PassContext, register_pass
-from distjit.passes.util import constant_value, drop_node, new_node, opdef
+from distjit.passes.util import attr_key, constant_value, drop_node, new_node, opdef
 
 
 def _const(v: Value):
@@ -177,6 +179,63 @@ def where_same(node, level, emit):
         return node.inputs[1]
 
 
+def repeated_setitem(node, level, emit):
+    """x[i] = v twice in a row, as ``y[:k] += v`` records it (the update through the view y[:k], then
+    Python's store of that view back into y[:k]): the second store writes what is there already."""
+    inner = node.inputs[0].node
+    if (inner is None or inner.op != node.op or inner.inputs[1:] != node.inputs[1:]
+            or attr_key(inner.attrs) != attr_key(node.attrs)):
+        return None
+    return inner.output
+
+
+def broadcast_value(node, level, emit):
+    """x[i] = broadcast_to(v, shape of x[i]) -> x[i] = v, as NumPy's store broadcasts v itself. The frontend
+    records the broadcast when it cannot prove v's shape is the target's (``y[:k] += a * y[:k]``: two reads
+    of y[:k] have two symbolic lengths); it fires only when the shape is provably the target's, dim by dim
+    (a constant equal to the target's, or the run-time length of the same x[i] along that axis)."""
+    value = node.inputs[1].node
+    if value is None or value.op != "np.broadcast_to" or len(value.inputs) < 1 or value.attrs.get("subok"):
+        return None
+    v = value.inputs[0]
+    if not isinstance(v.type, TensorType):
+        return None
+    x, index = node.inputs[0], node.attrs["index"]
+    try:
+        target = index_shape(SETITEM_NAME, x.type.shape, index, [i.type for i in node.inputs])
+    except Exception:
+        return None
+    shape = value.attrs["shape"]
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if len(shape) != len(target) or v.type.ndim > len(target):
+        return None
+    for axis, (e, t) in enumerate(zip(shape, target)):
+        if isinstance(e, int) and not isinstance(e, bool) and isinstance(t, int):
+            if e != t:
+                return None
+        elif not (isinstance(e, Ref) and _length_of_target(value.inputs[e.index], axis, node)):
+            return None
+    return emit(node.op, [x, v, *node.inputs[2:]], dict(node.attrs))
+
+
+def _length_of_target(n: Value, axis: int, setitem: Node) -> bool:
+    """`n` is prim.DimSize(w, axis) of w = x[index] read with the setitem's own x (or a value x is an update
+    of: an update keeps the shape), dynamic values and index."""
+    size = n.node
+    if size is None or size.op != "prim.DimSize" or size.attrs.get("axis") != axis:
+        return False
+    read = size.inputs[0].node
+    if read is None or read.op != GETITEM_NAME:
+        return False
+    base = setitem.inputs[0]
+    for _ in range(64):         # a few updates of x in a row (bounded: the chain is the user's code)
+        if base is read.inputs[0] or base.node is None or base.node.op != SETITEM_NAME:
+            break
+        base = base.node.inputs[0]
+    return (read.inputs[0] is base and read.inputs[1:] == setitem.inputs[2:]
+            and attr_key(shift_refs(read.attrs["index"], 1)) == attr_key(tuple(setitem.attrs["index"])))
+
+
 # The rules: (op, rule). One line each; the comment says what it rewrites.
 RULES = [
     ("np.multiply", mul_one),            # x * 1 -> x (ints, floats; 1 may be either operand)
@@ -194,6 +253,8 @@ RULES = [
     ("np.squeeze", same_type),           # squeeze of an array without unit dims -> x
     ("np.astype", same_type),            # astype(x, x.dtype) -> x
     ("np.where", where_same),            # where(c, x, x) -> x
+    ("array.setitem", repeated_setitem),  # setitem(setitem(x, v, i), v, i) -> setitem(x, v, i)
+    ("array.setitem", broadcast_value),  # setitem(x, broadcast_to(v, x[i].shape), i) -> setitem(x, v, i)
 ]
 _BY_OP: dict[str, list] = {}
 for _op, _rule in RULES:
@@ -218,10 +279,16 @@ def _block(block: Block, ctx: PassContext) -> None:
     block.nodes = new
 
 
+def _fresh_for(value: Value, node: Node) -> bool:
+    """`value` is fresh memory that only `node` reads: returning it in the node's place aliases nothing."""
+    made = value.node
+    return (made is not None and opdef(made).returns_fresh and made.block is node.block
+            and all(user is node for user, _ in value.uses))
+
+
 def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
     out = node.output
-    if opdef(node).view_of is None and any(isinstance(u, Block) for u, _ in out.uses):
-        return      # the caller gets a fresh array from this op, not an alias of another one
+    returned = opdef(node).view_of is None and any(isinstance(u, Block) for u, _ in out.uses)
     for rule in rules:
         made: list[Node] = []
 
@@ -234,6 +301,8 @@ def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
             repl = rule(node, ctx.level, emit)
         except Exception:   # a rule that does not apply to odd attributes (a ShapeError from infer) is no rule
             repl = None
+        if returned and repl is not None and not _fresh_for(repl, node):
+            repl = None     # the caller gets a fresh array from this op, not an alias of another one
         if repl is not None and repl.type == out.type and ctx.rewrite(
                 lambda: f"%{out.name} = {node.op}(...) -> %{repl.name} ({rule.__name__})"):
             new.extend(made)

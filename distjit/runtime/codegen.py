@@ -24,19 +24,28 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from distjit.ir.graph import Block, Graph, Node, Value
-from distjit.types import Ref, iter_refs
+from distjit.types import Ref, ScalarType, TensorType, iter_refs
 from distjit.core.aliasing import takes_out, written_into
 from distjit.core.apply import bind
 from distjit.core.buffers import destination
 from distjit.core.inplace import checked_outputs, copied_on_entry, entry_copy, fits, updates_in_place
-from distjit.core.liveness import last_uses
+from distjit.core.liveness import last_uses, nested_reads
 from distjit.ops import get_op
-from distjit.runtime import native, scratch
+from distjit.runtime import fused_eval, native, scratch
 
 if TYPE_CHECKING:
     from distjit.runtime.row_blocks import RowBlocks
 
 _LITERAL_TYPES = (bool, int, str, type(None))
+MAX_INLINE_NODES = 24       # a fused expression longer than this stays one call of its evaluator
+
+# NOTE: [Small fused nodes inline]
+# A fused expression's evaluator (runtime/fused_eval.py) decides per call how to run it: whole arrays when they
+# are small, else by blocks or natively. In a loop body over small arrays, that decision and its checks cost
+# more than the arithmetic, and eager NumPy pays neither. So there the generated code makes the decision
+# itself, for the common case: operands of one shape (no broadcasting), fewer elements than the evaluator's
+# small-array bound: then the expression's calls are written in line, which is what the evaluator's
+# whole-array evaluation (and the unfused graph) runs; otherwise it calls the evaluator.
 _compile_ids = itertools.count()
 
 
@@ -104,6 +113,11 @@ class _Generator:
         self.scratch = scratch.assign(graph) if use_scratch else scratch.Assignment({}, [])
         self.placed: dict[Value, str] = {}      # outputs written with out= into these (row blocks' buffers)
         self.native = native.enabled()          # loops may run as native regions (distjit/runtime/native)
+        self.dying: list[Value] = []            # the values node `dying_at` (being generated) reads for the last time
+        self.dying_at: Node | None = None
+        self.released: set[Value] = set()       # of those, the ones its code already let go of
+        self.release_after: dict[Node, list[str]] = {}  # names a loop body lets go of after these nodes
+        self.loops = 0                          # how many loop bodies the code being generated is inside
 
     # -- names -------------------------------------------------------------
     def name_of(self, value: Value) -> str:
@@ -138,12 +152,17 @@ class _Generator:
     def block_body(self, block: Block, depth: int) -> None:
         dying = last_uses(block)
         for node in block.nodes:
+            released: set[Value] = set()
+            self.dying, self.released, self.dying_at = dying[node], released, node
             self.node(node, depth)
-            dead = [self.names[v] for v in dying[node] if v in self.names and not _is_global(self.names[v])]
+            dead = [self.names[v] for v in dying[node] if v in self.names and not _is_global(self.names[v])
+                    and v not in released]
             dead += [self.names[v] for v in node.outputs
                      if not v.uses and v in self.names and not _is_global(self.names[v])]
             if dead:
                 self.emit(f"del {', '.join(dead)}", None, depth)
+            if node in self.release_after:
+                self.emit(f"del {', '.join(self.release_after.pop(node))}", None, depth)
         if not block.nodes and not block.returns and depth > 0:
             self.emit("pass", None, depth)
 
@@ -175,13 +194,82 @@ class _Generator:
                 self.emit(template.format(*operands, **literal), node, depth)
                 return self.assign(node, operands[0], depth)
             return self.assign(node, template.format(*operands, **literal), depth)
-        kernel = self.kernel_name(node.op, opdef.kernel)
+        method = _METHODS.get(node.op)
+        if (method is not None and set(attrs) <= method[1] and operand_indices == [0]
+                and isinstance(node.inputs[0].type, TensorType) and node.inputs[0].type.ndim >= 1
+                and self.out_buffers(node) is None):
+            name, _, positional, always = method
+            args = [self.attr_source(attrs[k], node) for k in positional if k in attrs]
+            args += [f"{k}={self.attr_source(v, node)}" for k, v in attrs.items() if k not in positional]
+            args += [f"{k}={v!r}" for k, v in always.items()]
+            return self.assign(node, f"{self.name_of(node.inputs[0])}.{name}({', '.join(args)})", depth)
+        operator = _scalar_operator(node, attrs)
+        if operator is not None and self.out_buffers(node) is None:
+            template, wrap = operator
+            operands = [self.name_of(node.inputs[i]) for i in operand_indices]
+            if wrap is not None:
+                operands[0] = f"{self.kernel_name(wrap.__name__, wrap)}({operands[0]})"
+            return self.assign(node, template.format(*operands), depth)
+        if node.op == "fused.elementwise" and self.loops and self.inline_fused(node, attrs, depth):
+            return
+        if node.op == "fused.elementwise":     # the expression's evaluator itself, looked up once here
+            kernel = self.bind(fused_eval.kernel_for(attrs.pop("graph")).call, "f")
+        else:       # the source below substitutes every Ref, so a `with_refs` kernel's own search is not needed
+            kernel = self.kernel_name(node.op, getattr(opdef.kernel, "without_refs", opdef.kernel))
         args = [self.name_of(node.inputs[i]) for i in operand_indices]
         args += [f"{key}={self.attr_source(value, node)}" for key, value in attrs.items()]
         outs = self.out_buffers(node)
         if outs is not None:
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
+
+    def inline_fused(self, node: Node, attrs: dict, depth: int) -> bool:
+        """A fused expression in a loop body, as its nodes' calls written here for operands that need no
+        broadcasting and are small, and as its evaluator's call otherwise (NOTE: [Small fused nodes inline]);
+        False when the node does not qualify (given buffers, broadcasting by type, a big expression)."""
+        graph = attrs.get("graph")
+        out_types = [v.type for v in node.outputs]
+        if (graph is None or set(attrs) - {"graph", "exact"} or self.out_buffers(node) is not None
+                or len(graph.block.nodes) > MAX_INLINE_NODES or any(n.blocks for n in graph.block.nodes)
+                or not all(isinstance(t, TensorType) for t in out_types)):
+            return False
+        ndim = out_types[0].ndim
+        arrays = [self.name_of(v) for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim]
+        if any(t.ndim != ndim for t in out_types) or any(
+                isinstance(v.type, TensorType) and v.type.ndim not in (0, ndim) for v in node.inputs):
+            return False
+        if arrays:
+            evaluator = self.bind(fused_eval, "m")
+            first = arrays[0]
+            checks = [f"{a}.shape == {first}.shape" for a in arrays[1:]]
+            checks += [f"{first}.size < {evaluator}.SMALL_ELEMENTS", f"{first}.size < {evaluator}.NUMBA_MIN_ELEMENTS"]
+            self.emit(f"if {' and '.join(checks)}:", node, depth)
+        else:
+            self.emit("if True:", node, depth)
+        start = len(self.lines)
+        for inner, outer in zip(graph.inputs, node.inputs):
+            self.names[inner] = self.name_of(outer)
+        params = set(graph.inputs)
+        dying = last_uses(graph.block)
+        for inner in graph.block.nodes:
+            self.node(inner, depth + 1)
+            dead = [self.names[v] for v in dying[inner] if v not in params and v in self.names
+                    and not _is_global(self.names[v])]
+            if dead:
+                self.emit(f"del {', '.join(dead)}", None, depth + 1)
+        sources = [self.name_of(v) for v in graph.outputs]
+        self.emit(f"{', '.join(self.name_of(v) for v in node.outputs)} = {', '.join(sources)}", None, depth + 1)
+        temporaries = [n for v, n in zip(graph.outputs, sources) if v not in params and not _is_global(n)]
+        if temporaries:
+            self.emit(f"del {', '.join(dict.fromkeys(temporaries))}", None, depth + 1)
+        for line in range(start + 1, len(self.lines) + 1):      # a failure is the fused node's, at its line
+            self.line_to_node[line] = node
+        self.emit("else:", node, depth)
+        kernel = self.bind(fused_eval.kernel_for(graph).call, "f")
+        args = [self.name_of(v) for v in node.inputs]
+        args += [f"{key}={self.attr_source(value, node)}" for key, value in attrs.items() if key != "graph"]
+        self.call(node, kernel, args, depth + 1)
+        return True
 
     def out_buffers(self, node: Node) -> list[str] | None:
         """The ``out=`` buffers of a node, one per output (None: fresh memory), or None when all are fresh. An
@@ -231,7 +319,7 @@ class _Generator:
             if not block.nodes and not outs:
                 self.emit("pass", None, depth + 1)
 
-    def loop_node(self, node: Node, depth: int) -> None:
+    def loop_node(self, node: Node, depth: int, release: bool = True) -> None:
         trip, cond, *init = [self.name_of(v) for v in node.inputs]
         body = node.blocks[0]
         outs = [self.name_of(v) for v in node.outputs]
@@ -245,13 +333,38 @@ class _Generator:
         if not always:
             cond_var = f"c{next(self.counter)}"
             self.emit(f"{cond_var} = {cond}", node, depth)
+        # The initial values that die here are the carried names' only holders from now on (see below).
+        inside = nested_reads(node)
+        released = [v for v in dict.fromkeys(node.inputs[2:]) if v in self.dying and v in self.names
+                    and v not in inside and not _is_global(self.names[v])]
+        if released and release and self.dying_at is node:
+            self.emit(f"del {', '.join(self.names[v] for v in released)}", node, depth)
+            self.released.update(released)
         iter_name = self.name_of(body.params[0]) if body.params[0].uses else "_"
         self.emit(f"for {iter_name} in range({trip}):", node, depth)
         if cond_var:
             self.emit(f"if not {cond_var}: break", node, depth + 1)
-        for p, c in zip(body.params[1:], carried):
-            self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
+        # The carried names let go of their values as the user's loop does: a value the body reads, once the
+        # body has it (it is freed at its last use there, a `del` below, not when the iteration ends); one it
+        # does not read, when the body has made its next value, as rebinding the user's variable does (not
+        # before: glibc hands freed memory back to the system, and takes page faults to get it again, when
+        # more of it is free at once than the user's loop frees).
+        # (Scalars hold no memory worth a statement per iteration: they stay bound.)
+        now: list[str] = []
+        for p, c, r in zip(body.params[1:], carried, body.returns[1:]):
+            if p.uses:
+                self.emit(f"{self.name_of(p)} = {c}", node, depth + 1)
+            if not (isinstance(p.type, TensorType) and p.type.ndim >= 1):
+                continue
+            if p.uses or r.node is None or r.node.block is not body:
+                now.append(c)
+            else:
+                self.release_after.setdefault(r.node, []).append(c)
+        if now:
+            self.emit(f"del {', '.join(now)}", node, depth + 1)
+        self.loops += 1
         self.block_body(body, depth + 1)
+        self.loops -= 1
         rets = [self.name_of(v) for v in body.returns]
         targets = ([cond_var] if cond_var else []) + carried
         self.bind_returns(targets, rets if cond_var else rets[1:], depth + 1, raw=True)
@@ -268,7 +381,7 @@ class _Generator:
         self.emit(f"{result} = {self.bind(region, 'native')}({args})", node, depth)
         self.emit(f"if {result} is None:", node, depth)
         self.native = False
-        self.loop_node(node, depth + 1)
+        self.loop_node(node, depth + 1, release=False)     # (the initial values go after both branches)
         self.native = True
         outs = [self.name_of(v) for v in node.outputs]
         self.emit("else:", node, depth)
@@ -387,6 +500,71 @@ class _Generator:
         if isinstance(value, list):
             return f"[{', '.join(self.attr_source(v, node) for v in value)}]"
         return self.bind(value, "a")
+
+
+# NOTE: [Scalar operators]
+# A ufunc called on one NumPy scalar costs a microsecond; the same operator on it, a tenth of that, which is
+# what the user's own `a * b` costs in eager NumPy. NumPy's scalar operators compute the ufunc's result: so a
+# node of these ops on 0-d operands, one of them a NumPy value (a 0-d array's operator is the ufunc, and a
+# NumPy scalar's follows the ufunc's promotion, NEP 50's weak Python scalars included), is written as the
+# operator. Integer +, -, * and negation stay calls: NumPy's scalar operators warn on an overflow, which the
+# ufunc wraps silently. Python operands alone would follow Python's rules, so one operand must be NumPy's:
+# where none is, the first is made the NumPy scalar the ufunc would make of it (Python ints under a bitwise
+# op, Python floats under arithmetic: the ufunc's result is then int64 or float64, as the node's type says).
+_ARITHMETIC = {"np.add": "({0} + {1})", "np.subtract": "({0} - {1})", "np.multiply": "({0} * {1})",
+               "np.divide": "({0} / {1})", "np.negative": "(-{0})"}
+_COMPARISON = {"np.less": "({0} < {1})", "np.less_equal": "({0} <= {1})", "np.greater": "({0} > {1})",
+               "np.greater_equal": "({0} >= {1})", "np.equal": "({0} == {1})", "np.not_equal": "({0} != {1})"}
+_BITWISE = {"np.bitwise_and": "({0} & {1})", "np.bitwise_or": "({0} | {1})", "np.bitwise_xor": "({0} ^ {1})",
+            "np.left_shift": "({0} << {1})", "np.right_shift": "({0} >> {1})"}
+
+
+# Ops written as the array's method (`x.max(axis=2)`), as eager code calls them: NumPy's function form goes
+# through a Python wrapper per call (np.max's _wrapreduction, np.reshape's _wrapfunc) to reach the same
+# method or ufunc reduction, which in a loop body costs more than a small reduction itself. Only for an array
+# operand and the attributes listed (np.sum's `initial`, say, changes its order of summation).
+# op: (method, the attributes it may take, those passed positionally, keywords always passed)
+_METHODS = {
+    "np.max": ("max", {"axis", "keepdims"}, (), {}), "np.min": ("min", {"axis", "keepdims"}, (), {}),
+    "np.sum": ("sum", {"axis", "dtype", "keepdims"}, (), {}),
+    "np.prod": ("prod", {"axis", "dtype", "keepdims"}, (), {}),
+    "np.argmax": ("argmax", {"axis", "keepdims"}, (), {}), "np.argmin": ("argmin", {"axis", "keepdims"}, (), {}),
+    "np.any": ("any", {"axis", "keepdims"}, (), {}), "np.all": ("all", {"axis", "keepdims"}, (), {}),
+    "np.reshape": ("reshape", {"shape"}, ("shape",), {}),
+    "np.copy": ("copy", set(), (), {"order": "K"}),
+}
+
+
+def _scalar_operator(node: Node, attrs: dict):
+    """(the operator source, the NumPy type its first operand is converted to or None) of a ufunc node over
+    scalars (NOTE: [Scalar operators]), or None."""
+    op = node.op
+    template = _ARITHMETIC.get(op) or _COMPARISON.get(op) or _BITWISE.get(op)
+    if template is None or attrs or len(node.outputs) != 1:
+        return None
+    out = node.outputs[0].type
+    if not (isinstance(out, TensorType) and out.ndim == 0):
+        return None
+    kinds = "iuf" if op in _COMPARISON else "iub" if op in _BITWISE else "f"
+    numpy_operand = False
+    for v in node.inputs:
+        t = v.type
+        if isinstance(t, TensorType):
+            if t.ndim != 0 or t.dtype.kind not in kinds or t.dtype.itemsize < 4 and t.dtype.kind == "f":
+                return None
+            numpy_operand = True
+        elif not (isinstance(t, ScalarType) and t.kind in ("int", "float", "bool")):
+            return None
+    if op in _ARITHMETIC and out.dtype.kind != "f":
+        return None
+    if numpy_operand:
+        return template, None
+    kinds = {v.type.kind for v in node.inputs}
+    if op in _BITWISE and kinds == {"int"} and out.dtype == np.int64:
+        return template, np.int64
+    if op in _ARITHMETIC and kinds == {"float"} and out.dtype == np.float64:
+        return template, np.float64
+    return None
 
 
 def _is_literal(index) -> bool:

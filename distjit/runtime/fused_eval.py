@@ -83,11 +83,16 @@ def limit_threads(n: int):
 
 def evaluate(*inputs, graph: Graph, exact: bool = True, out=None):
     """The kernel of ``fused.elementwise``: the expression's outputs (a tuple when it has several)."""
+    return kernel_for(graph).call(*inputs, out=out, exact=exact)
+
+
+def kernel_for(graph: Graph) -> "FusedKernel":
+    """The compiled evaluator of an expression graph, made once per graph (the generated code binds it, so a
+    call in a loop body skips the lookup)."""
     kernel = _kernels.get(graph)
     if kernel is None:
         kernel = _kernels[graph] = FusedKernel(graph)
-    results = kernel(inputs, out, exact)
-    return results[0] if len(results) == 1 else tuple(results)
+    return kernel
 
 
 def _threads() -> ThreadPoolExecutor:
@@ -119,9 +124,34 @@ class FusedKernel:
         self._steps: dict[tuple, list] = {}   # the native steps per (rank, which operands are arrays)
         self._scratch = threading.local()
         self._choice = _ThreadChoice()
+        self.no_outs, self.no_bufs = [None] * len(self.dtypes), [None] * len(self.slots)
+        self.single = len(self.dtypes) == 1
+
+    def call(self, *inputs, out=None, exact=True):
+        """fused.elementwise's kernel: the output, or a tuple of them when the expression has several.
+
+        Without out= buffers, array operands of one shape (and scalars) of fewer than `SMALL_ELEMENTS`
+        elements: one whole-array evaluation, which `__call__` would choose too, without its broadcasting
+        and checks (a loop body calls it per iteration on small arrays, where those cost more than the
+        expression)."""
+        if out is None:
+            shape = ()
+            for x in inputs:
+                if isinstance(x, np.ndarray) and x.ndim:
+                    if not shape:
+                        shape = x.shape
+                    elif x.shape != shape:
+                        shape = None
+                        break
+            size = math.prod(shape) if shape is not None else SMALL_ELEMENTS
+            if size < SMALL_ELEMENTS and size < NUMBA_MIN_ELEMENTS:
+                results = self.body(inputs, self.no_outs, self.no_bufs)
+                return results[0] if self.single else tuple(results)
+        results = self(inputs, out, exact)
+        return results[0] if len(results) == 1 else tuple(results)
 
     def __call__(self, inputs, out=None, exact=True):
-        shape = np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+        shape = _broadcast_shape(inputs)
         size = math.prod(shape)
         outs = list(out) if out is not None else [None] * len(self.dtypes)
         if len(outs) != len(self.dtypes):
@@ -301,6 +331,22 @@ class _ThreadChoice:
         if c is not None and rows:
             with self._lock:
                 c[0 if workers <= 1 else 1] = seconds / rows
+
+
+def _broadcast_shape(inputs) -> tuple:
+    """The shape the inputs broadcast to. In a loop body most calls are on operands of one shape (or
+    scalars), which need no broadcasting rule, and NumPy's `broadcast_shapes` costs as much as a small
+    expression: so that case is answered directly."""
+    shape = None
+    for x in inputs:
+        if isinstance(x, np.ndarray) and x.ndim:
+            if shape is None:
+                shape = x.shape
+            elif x.shape != shape:
+                return np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+        elif not (x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool))):
+            return np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+    return () if shape is None else shape
 
 
 def _numpy_step(expr, node):
