@@ -1,0 +1,81 @@
+"""The child process of the native fuzz test (tests/security/test_native_fuzz.py): loads and runs mutants.
+
+It reads one JSON request per line on stdin ({"path": a mutated .djit file, "program": the name of its
+program in native_fuzz_programs}) and answers one JSON line per request on stdout:
+  outcome "refused" (load raised a DistJitError), "raised" (the run raised one), "returned", or "bare"
+  (an exception outside the DistJitError hierarchy, with its traceback: a failure);
+  native: the number of the graph's native regions that ran (compiled for the inputs and called), and of
+    its fused elementwise expressions that ran as native loop stages;
+  numba_refused: regions numba could not compile (they fell back to NumPy code).
+A crash (a segfault in native code) ends the process, which the parent reads as a failure of the
+request it sent last; faulthandler prints the native stack to stderr. A run longer than the alarm
+(a mutated loop bound of 2**62 iterations) ends the process by SIGALRM, which the parent counts as a
+timeout, not a failure.
+"""
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import signal
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+import numpy as np  # noqa: E402
+
+import distjit  # noqa: E402
+from distjit.runtime import fused_eval, native  # noqa: E402
+from distjit.runtime.native.region import Region  # noqa: E402
+from tests.security.native_fuzz_programs import inputs  # noqa: E402
+
+ALARM_SECONDS = float(os.environ.get("NATIVE_FUZZ_ALARM", "8"))
+
+
+def fused_native_ran() -> int:
+    """Fused elementwise expressions whose native loop stages compiled (they ran on inputs this large)."""
+    return sum(1 for k in list(fused_eval._kernels.values()) if k.native and k._steps)
+
+
+def regions() -> list[Region]:
+    return [r for decisions in list(native._regions.values()) for r in decisions.values() if isinstance(r, Region)]
+
+
+def run_one(path: str, program: str) -> dict:
+    native._regions.clear()
+    fused_eval._kernels.clear()
+    try:
+        f = distjit.load(path)
+    except distjit.DistJitError as e:
+        return {"outcome": "refused", "why": str(e)[:200]}
+    except Exception:                   # noqa: BLE001 - reported to the parent as a failure
+        return {"outcome": "bare", "where": "load", "why": traceback.format_exc()[-3000:]}
+    try:
+        with np.errstate(all="ignore"):
+            f(*inputs(program))
+        outcome = {"outcome": "returned"}
+    except distjit.DistJitError as e:
+        outcome = {"outcome": "raised", "why": f"{type(e).__name__}: {e}"[:300]}
+    except Exception:                   # noqa: BLE001
+        outcome = {"outcome": "bare", "where": "run", "why": traceback.format_exc()[-3000:]}
+    found = regions()
+    outcome["native"] = sum(1 for r in found if r._signatures and r.failed is None) + fused_native_ran()
+    outcome["numba_refused"] = [r.failed for r in found if r.failed is not None]
+    return outcome
+
+
+def main() -> None:
+    faulthandler.enable()
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)     # an alarm ends the process, even inside native code
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        signal.setitimer(signal.ITIMER_REAL, ALARM_SECONDS)
+        answer = run_one(request["path"], request["program"])
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    main()
