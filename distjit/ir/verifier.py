@@ -191,6 +191,15 @@ class _GraphVerifier:
         for k in iter_refs(node.attrs):
             if not (type(k) is int and 0 <= k < len(node.inputs)):
                 self.fail(node, f"attribute refers to {Ref(k)!r} but the node has {len(node.inputs)} inputs")
+        # The kernel takes the inputs no Ref names as its positional operands (NOTE: [Calling convention]):
+        # their number must fit the op's operand parameters, or the call binds an input to an attribute's name.
+        slots = [p for p in opdef.params if p.kind is not Kind.ATTR]
+        given = len(node.operand_indices())
+        least = sum(1 for p in slots if p.kind is Kind.OPERAND and p.default is REQUIRED)
+        most = None if any(p.kind is Kind.OPERANDS for p in slots) else len(slots)
+        if given < least or most is not None and given > most:
+            self.fail(node, f"{given} operands (inputs no attribute refers to), but {node.op} takes "
+                            f"{least if most == least else f'{least} to {most}' if most is not None else f'{least} or more'}")
 
     def inferred_types(self, node: Node, opdef) -> None:
         try:
