@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
+import signal
 import subprocess
 import sys
 import time
 import zlib
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -308,7 +309,7 @@ class Child:
         code = self.proc.wait()
         stderr = self.proc.stderr.read()
         self.proc = None
-        if code == -14:                 # SIGALRM: the child's alarm, a mutated loop that runs too long
+        if code == -signal.SIGVTALRM:   # the child's alarm: a mutated loop that runs too long
             return {"outcome": "timeout"}
         return {"outcome": "crashed", "code": code, "why": stderr[-4000:]}
 
@@ -366,3 +367,52 @@ def test_the_fuzzer_reached_the_native_path():
     assert TOTALS["loaded"] >= TOTALS["mutants"] // 4, TOTALS
     assert TOTALS["ran native"] >= TOTALS["loaded"] // 3, TOTALS
     assert TOTALS.get("timeout", 0) <= TOTALS["mutants"] // 20, TOTALS
+
+
+# ---- the holes the fuzzer found, one test each -------------------------------------------------------------
+
+def _loaded(text: str, example: tuple):
+    """A Function of the graph `text`, saved and loaded: what a hostile file could hold, if it verifies."""
+    from distjit.ir.graph import Graph
+
+    g = Graph.parse(text)
+    f = distjit.trace(lambda *xs: xs[0] * 1.0, example).with_graph(g)
+    return distjit.serialize.from_bytes(distjit.serialize.to_bytes(f), verify=True)
+
+
+def _nested_loops(depth: int) -> str:
+    lines = ["graph g(%x: f64[?n]) {", "  %t: bool = prim.Constant() {value=True}",
+             "  %c: float = prim.Constant() {value=2.0}", "  %n: int = prim.DimSize(%x) {axis=0}"]
+    for k in range(depth):
+        ind = "  " * (2 * k + 1)
+        lines += [ind + f"%r{k}: f64[?n] = prim.Loop(%n, %t, %{'x' if k == 0 else f'a{k - 1}'})",
+                  ind + f"  block(%i{k}: int, %a{k}: f64[?n]) {{"]
+    inner = "  " * (2 * depth + 1)
+    lines += [inner + f"%v: f64[?n] = array.setitem(%a{depth - 1}, %c, %i{depth - 1}) {{index=(ref(2),)}}",
+              inner + "-> (%t, %v)"]
+    for k in reversed(range(depth)):
+        ind = "  " * (2 * k + 1)
+        lines += [ind + "  }"]
+        if k:
+            lines += ["  " * (2 * k - 1) + f"    -> (%t, %r{k})"]
+    return "\n".join(lines + ["  return (%r0)", "}"])
+
+
+def test_loops_nested_deeper_than_python_compiles_raise_a_distjit_error():
+    """Python compiles at most 20 nested loops; a file may nest more (protobuf stops near 50)."""
+    f = _loaded(_nested_loops(3), (np.ones(2),))
+    assert np.array_equal(f(np.ones(2)), [2.0, 2.0])
+    deep = _loaded(_nested_loops(25), (np.ones(2),))
+    with pytest.raises(distjit.errors.ExecutionError, match="does not compile"):
+        deep(np.ones(1))
+
+
+@pytest.mark.parametrize("text, why", [
+    ("graph g(%x: f64[?n], %k: int) {\n  %n: int = prim.DimSize(%k) {axis=0}\n  return (%n)\n}", "not an array"),
+    ("graph g(%x: f64[?n], %k: int) {\n  %n: int = prim.DimSize(%x) {axis=1}\n  return (%n)\n}", "not an axis"),
+    ("graph g(%x: f64[?n], %k: int) {\n  %z: i64[5] = np.zeros(%k) {shape=5, dtype=dtype(\"i64\")}\n"
+     "  return (%z)\n}", "operands"),
+])
+def test_loop_bounds_and_operands_that_do_not_fit_their_op_are_refused_when_loading(text, why):
+    with pytest.raises(distjit.FormatError, match=why):
+        _loaded(text, (np.ones(2), 3))
