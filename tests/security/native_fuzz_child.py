@@ -71,6 +71,8 @@ def main() -> None:
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
+        if request.get("crash"):        # the parent's test that a crash is seen as one
+            faulthandler._sigsegv()
         signal.setitimer(signal.ITIMER_VIRTUAL, ALARM_SECONDS)
         answer = run_one(request["path"], request["program"])
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)

@@ -288,26 +288,28 @@ mutant = st.tuples(st.sampled_from(sorted(PROGRAMS)), st.lists(mutation, min_siz
 class Child:
     """One child process, reused across batches; restarted after it dies."""
 
-    def __init__(self, cache_home: str):
-        self.env = dict(os.environ, XDG_CACHE_HOME=cache_home, PYTHONFAULTHANDLER="1")
+    def __init__(self, folder):
+        self.env = dict(os.environ, XDG_CACHE_HOME=str(folder / "cache"), PYTHONFAULTHANDLER="1")
+        self.stderr_path = folder / "stderr"     # a file, not a pipe: warnings never fill it and block the child
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "native_fuzz_child.py")], cwd=ROOT,
-                                     env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        with open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "native_fuzz_child.py")], cwd=ROOT,
+                                         env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                         text=True, bufsize=1)
         assert json.loads(self.proc.stdout.readline())["ready"]
 
-    def run(self, path: str, program: str) -> dict:
+    def run(self, path: str, program: str, crash: bool = False) -> dict:
         if self.proc is None:
             self.start()
-        self.proc.stdin.write(json.dumps({"path": path, "program": program}) + "\n")
+        self.proc.stdin.write(json.dumps({"path": path, "program": program, "crash": crash}) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if line:
             return json.loads(line)
         code = self.proc.wait()
-        stderr = self.proc.stderr.read()
+        stderr = self.stderr_path.read_text(errors="replace")
         self.proc = None
         if code == -signal.SIGVTALRM:   # the child's alarm: a mutated loop that runs too long
             return {"outcome": "timeout"}
@@ -322,7 +324,7 @@ class Child:
 
 @pytest.fixture(scope="module")
 def child(tmp_path_factory):
-    c = Child(str(tmp_path_factory.mktemp("native_cache")))
+    c = Child(tmp_path_factory.mktemp("native_child"))
     yield c
     c.stop()
 
@@ -333,6 +335,14 @@ def test_unmutated_bases_run_natively(bases, child, tmp_path):
         path.write_bytes(data)
         got = child.run(str(path), name)
         assert got["outcome"] == "returned" and got["native"] >= 1, (name, got)
+
+
+def test_a_crash_of_the_child_is_seen_and_the_next_child_runs(bases, child, tmp_path):
+    got = child.run("", "", crash=True)
+    assert got["outcome"] == "crashed" and got["code"] == -signal.SIGSEGV and "Fatal Python error" in got["why"]
+    path = tmp_path / "seidel.djit"
+    path.write_bytes(bases["seidel"])
+    assert child.run(str(path), "seidel")["outcome"] == "returned"
 
 
 TOTALS: dict[str, int] = {}
