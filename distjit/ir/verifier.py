@@ -197,6 +197,10 @@ class _GraphVerifier:
         given = len(node.operand_indices())
         least = sum(1 for p in slots if p.kind is Kind.OPERAND and p.default is REQUIRED)
         most = None if any(p.kind is Kind.OPERANDS for p in slots) else len(slots)
+        if node.operand_indices() != list(range(given)):
+            # every reader of a node (the lowerings, in-place planning) finds its operands first, as the
+            # builder writes them: an operand after an input an attribute names would be read as another
+            self.fail(node, "an input that an attribute refers to comes before an operand")
         if given < least or most is not None and given > most:
             self.fail(node, f"{given} operands (inputs no attribute refers to), but {node.op} takes "
                             f"{least if most == least else f'{least} to {most}' if most is not None else f'{least} or more'}")

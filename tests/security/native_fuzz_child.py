@@ -6,7 +6,9 @@ program in native_fuzz_programs}) and answers one JSON line per request on stdou
   (an exception outside the DistJitError hierarchy, with its traceback: a failure);
   native: the number of the graph's native regions that ran (compiled for the inputs and called), and of
     its fused elementwise expressions that ran as native loop stages;
-  numba_refused: regions numba could not compile (they fell back to NumPy code).
+  numba_refused: regions numba could not compile (they fell back to NumPy code);
+  differs: for a mutant that ran natively, how its run differs from the same file's as NumPy code
+    (DISTJIT_NATIVE=0), or "": the native path must compute what the graph means.
 A crash (a segfault in native code) ends the process, which the parent reads as a failure of the
 request it sent last; faulthandler prints the native stack to stderr. A run longer than the alarm
 (a mutated loop bound of 2**62 iterations) ends the process by SIGVTALRM, which the parent counts as a
@@ -51,18 +53,63 @@ def run_one(path: str, program: str) -> dict:
         return {"outcome": "refused", "why": str(e)[:200]}
     except Exception:                   # noqa: BLE001 - reported to the parent as a failure
         return {"outcome": "bare", "where": "load", "why": traceback.format_exc()[-3000:]}
-    try:
-        with np.errstate(all="ignore"):
-            f(*inputs(program))
-        outcome = {"outcome": "returned"}
-    except distjit.DistJitError as e:
-        outcome = {"outcome": "raised", "why": f"{type(e).__name__}: {e}"[:300]}
-    except Exception:                   # noqa: BLE001
-        outcome = {"outcome": "bare", "where": "run", "why": traceback.format_exc()[-3000:]}
+    ran = run(f, program)
+    if ran[0] == "bare":
+        return {"outcome": "bare", "where": "run", "why": ran[1]}
+    outcome = {"outcome": ran[0], "why": ran[1] if ran[0] == "raised" else ""}
     found = regions()
     outcome["native"] = sum(1 for r in found if r._signatures and r.failed is None) + fused_native_ran()
     outcome["numba_refused"] = [r.failed for r in found if r.failed is not None]
+    if outcome["native"]:
+        outcome["differs"] = differs(ran, numpy_path(path, program))
     return outcome
+
+
+def run(f, program: str) -> tuple:
+    """("returned", results, the arguments after the call), ("raised", why, cause) or ("bare", traceback)."""
+    args = inputs(program)
+    try:
+        with np.errstate(all="ignore"):
+            out = f(*args)
+        return ("returned", out, args)
+    except distjit.DistJitError as e:
+        return ("raised", f"{type(e).__name__}: {e}"[:300], type(e.__cause__).__name__)
+    except Exception:                   # noqa: BLE001
+        return ("bare", traceback.format_exc()[-3000:])
+
+
+def numpy_path(path: str, program: str) -> tuple:
+    """The same file run as NumPy code (DISTJIT_NATIVE=0 is read when a graph compiles)."""
+    os.environ["DISTJIT_NATIVE"] = "0"
+    try:
+        return run(distjit.load(path), program)
+    finally:
+        del os.environ["DISTJIT_NATIVE"]
+
+
+def differs(mine: tuple, numpy: tuple) -> str:
+    """How the native run differs from the NumPy code's, or "" (native loops sum np.dot in other blocks,
+    so floats agree to rounding; and a Python int wraps at int64 inside a region where the NumPy code's
+    grows until NumPy refuses it, OverflowError: documented in lower.py)."""
+    if mine[0] != numpy[0]:
+        if mine[0] == "returned" and numpy[0] == "raised" and numpy[2] == "OverflowError":
+            return ""
+        return f"native {mine[0]} {mine[1] if mine[0] == 'raised' else ''}, NumPy code {numpy[0]} " \
+               f"{numpy[1] if numpy[0] != 'returned' else ''}"
+    if mine[0] == "raised":
+        return "" if mine[2] == numpy[2] else f"native raised {mine[1]}, NumPy code raised {numpy[1]}"
+    return "" if same(mine[1:], numpy[1:]) else "native results or arguments differ from the NumPy code's"
+
+
+def same(a, b) -> bool:
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "f":
+        return bool(np.allclose(a, b, rtol=1e-9, atol=1e-300, equal_nan=True))
+    return bool(np.array_equal(a, b))
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ the declared types, ops swapped for others of the same family, operands swapped.
 
 A child process (native_fuzz_child.py) loads each mutant with distjit.load and runs it on the program's
 valid inputs. Each must load and return, or raise a DistJitError; an exception outside that hierarchy,
-or the child dying (a segfault in native code), fails the test. A good fraction of the mutants that load
+or the child dying (a segfault in native code), fails the test. A mutant that ran natively must also
+compute what the same file computes as NumPy code (the native path runs what the graph means). A good fraction of the mutants that load
 must have run native regions, or the test would prove nothing about the native path.
 """
 from __future__ import annotations
@@ -361,6 +362,7 @@ def test_mutated_native_loops_return_or_raise_distjit_errors(batch, bases, child
         where = f"mutant {case} of {program} by {mutations}"
         assert got["outcome"] != "crashed", f"{where}: the child died ({got['code']}):\n{got['why']}"
         assert got["outcome"] != "bare", f"{where}: an exception outside DistJitError at {got['where']}:\n{got['why']}"
+        assert not got.get("differs"), f"{where}: {got['differs']}"
         TOTALS[got["outcome"]] = TOTALS.get(got["outcome"], 0) + 1
         loaded = got["outcome"] in ("raised", "returned")
         TOTALS["loaded"] = TOTALS.get("loaded", 0) + loaded
