@@ -10,7 +10,9 @@ is wrong. The checks:
   it); back-pointers (`Value.node`, `Value.block`, `Node.block`, `Block.owner`) are
   right, and every `Value.uses` lists exactly the value's uses.
 - Ops: the op is registered; attributes are the op's declared ones and the required
-  ones are there; every `Ref(k)` names an input.
+  ones are there; every `Ref(k)` names an input; the operands (the inputs no `Ref`
+  names) come first and their number fits the op's operand parameters, so every
+  reader finds the same operand at the same place (NOTE: [Calling convention]).
 - Types: ops whose `infer` gives types have those output types (a dim starting with
   "?" matches any dim).
 - Blocks: the shapes of `prim.If`, `prim.Loop` and `prim.Call` (see ops/control.py);
