@@ -56,6 +56,11 @@ OP_FAMILIES = [
 
 # ---- the base files ------------------------------------------------------------------------------------
 
+class _Bases(dict):
+    def __repr__(self):             # Hypothesis prints a failing example's arguments: not the files' bytes
+        return f"<the base files of {', '.join(self)}>"
+
+
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory) -> dict[str, bytes]:
     """Each program scripted, optimized and specialized on its inputs, as the bytes of its saved file. The
@@ -63,7 +68,7 @@ def bases(tmp_path_factory) -> dict[str, bytes]:
     old = os.environ.get("DISTJIT_NATIVE")
     os.environ["DISTJIT_NATIVE"] = "0"
     try:
-        out = {}
+        out = _Bases()
         for name, fn in PROGRAMS.items():
             f = distjit.optimize(distjit.script(fn))
             f(*inputs(name))
@@ -319,7 +324,11 @@ class Child:
     def stop(self):
         if self.proc is not None:
             self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:      # still inside a long native loop: ours to end
+                self.proc.kill()
+                self.proc.wait()
             self.proc = None
 
 
