@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # re-exports everything; `scheduler.jobs` (Ray jobs) is a unit apart from the executors in `scheduler`,
 # because the CLI submits jobs while Function.run uses the executors.
 LAYERS = [
-    ["distjit.errors", "distjit.types", "distjit.pytree", "distjit.version"],
+    ["distjit.errors", "distjit.types", "distjit.pytree", "distjit.version", "distjit.private_files"],
     ["distjit.ops"],
     ["distjit.ir"],
     ["distjit.core"],

@@ -10,7 +10,9 @@ is wrong. The checks:
   it); back-pointers (`Value.node`, `Value.block`, `Node.block`, `Block.owner`) are
   right, and every `Value.uses` lists exactly the value's uses.
 - Ops: the op is registered; attributes are the op's declared ones and the required
-  ones are there; every `Ref(k)` names an input.
+  ones are there; every `Ref(k)` names an input; the operands (the inputs no `Ref`
+  names) come first and their number fits the op's operand parameters, so every
+  reader finds the same operand at the same place (NOTE: [Calling convention]).
 - Types: ops whose `infer` gives types have those output types (a dim starting with
   "?" matches any dim).
 - Blocks: the shapes of `prim.If`, `prim.Loop` and `prim.Call` (see ops/control.py);
@@ -191,6 +193,19 @@ class _GraphVerifier:
         for k in iter_refs(node.attrs):
             if not (type(k) is int and 0 <= k < len(node.inputs)):
                 self.fail(node, f"attribute refers to {Ref(k)!r} but the node has {len(node.inputs)} inputs")
+        # The kernel takes the inputs no Ref names as its positional operands (NOTE: [Calling convention]):
+        # their number must fit the op's operand parameters, or the call binds an input to an attribute's name.
+        slots = [p for p in opdef.params if p.kind is not Kind.ATTR]
+        given = len(node.operand_indices())
+        least = sum(1 for p in slots if p.kind is Kind.OPERAND and p.default is REQUIRED)
+        most = None if any(p.kind is Kind.OPERANDS for p in slots) else len(slots)
+        if node.operand_indices() != list(range(given)):
+            # every reader of a node (the lowerings, in-place planning) finds its operands first, as the
+            # builder writes them: an operand after an input an attribute names would be read as another
+            self.fail(node, "an input that an attribute refers to comes before an operand")
+        if given < least or most is not None and given > most:
+            self.fail(node, f"{given} operands (inputs no attribute refers to), but {node.op} takes "
+                            f"{least if most == least else f'{least} to {most}' if most is not None else f'{least} or more'}")
 
     def inferred_types(self, node: Node, opdef) -> None:
         try:

@@ -53,8 +53,18 @@ ASSERT = register(OpDef("prim.Assert", kernel=_assert_kernel, infer=lambda t, a:
 
 
 def _dim_infer(in_types, attrs):
-    from distjit.types import INT
+    """An int; the operand must be an array that has the axis, so a file whose loop bound is the "size" of a
+    scalar, or of an axis its array lacks, is refused when it loads rather than failing where it runs."""
+    from distjit.errors import ShapeError
+    from distjit.types import INT, AnyType, TensorType
 
+    x, axis = in_types[0] if in_types else None, attrs.get("axis")
+    if isinstance(x, AnyType):
+        return [INT]
+    if not isinstance(x, TensorType):
+        raise ShapeError(f"prim.DimSize: the size of an axis of {x}, which is not an array")
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"prim.DimSize: axis {axis!r} is not an axis of {x}")
     return [INT]
 
 

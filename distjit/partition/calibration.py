@@ -14,9 +14,10 @@ with some of the fields below (the rest from the reference).
 
 NOTE: [A hostile cache]
 The cache folder is shared with whatever else runs as this user, so a file there is
-verified before use: a regular file (not a symlink) in a 0700 folder this user owns,
-at most `_MAX_FILE` bytes, JSON whose key equals this machine's and whose every value
-is a finite number in a sane range. Anything else is ignored and measured again; a
+verified before use: a regular file (not a symlink) that this user owns and nobody else
+can write (distjit/private_files.py), in a 0700 folder this user owns, at most
+`_MAX_FILE` bytes, JSON whose key equals this machine's and whose every value is a
+finite number in a sane range. Anything else is ignored and measured again; a
 new file is written to a temporary name and renamed, so a reader never sees half of one.
 """
 from __future__ import annotations
@@ -33,6 +34,8 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
+
+from distjit.private_files import read_private
 
 FORMAT = 2          # 2: the native loop fields (an older cache is measured again)
 _MAX_FILE = 1 << 16
@@ -155,19 +158,13 @@ def read_cache(kind: str, key: dict) -> dict | None:
     path = _file(kind, key)
     if path is None:
         return None
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    raw = read_private(path, _MAX_FILE)
+    if raw is None:
         return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > _MAX_FILE:
-            return None
-        data = json.loads(os.read(fd, _MAX_FILE + 1).decode("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    finally:
-        os.close(fd)
     if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("values"), dict):
         return None
     return data["values"]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from distjit.errors import ExecutionError
 from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.types import Ref, ScalarType, TensorType, iter_refs
 from distjit.core.aliasing import takes_out, written_into
@@ -91,7 +92,13 @@ def generate(graph: Graph, params: dict[str, Any] | None = None, blocks: RowBloc
         gen.emit(f"{pool}.give(S)", None, 2)
     source = "\n".join(gen.lines) + "\n"
     filename = f"<distjit:{graph.name}:{next(_compile_ids)}>"
-    code = compile(source, filename, "exec")
+    try:
+        code = compile(source, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError) as e:
+        # A graph from a file may nest its loops deeper than Python nests blocks (20 statically nested loops,
+        # 100 levels of indentation); the user's own source never could, so this is not a bug of the generator.
+        raise ExecutionError(f"graph {graph.name} cannot run: its generated Python code does not compile "
+                             f"({type(e).__name__}: {e.msg if isinstance(e, SyntaxError) else e})") from e
     # Register the source so tracebacks and debuggers can show generated lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = dict(gen.globals)

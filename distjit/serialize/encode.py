@@ -11,6 +11,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from google.protobuf.message import DecodeError
+
 from distjit.errors import FormatError
 from distjit.ir.graph import Block, Graph, Node, Value, iter_graphs
 from distjit.types import AnyType, NoneType, Ref, ScalarType, StrType, TensorType, TupleType, Type
@@ -82,7 +84,11 @@ class Encoder:
                 stack.pop()
                 msg = GraphEncoder(self, top).encode()
                 self._open.discard(id(top))
-                self.model.graphs.append(msg)
+                try:
+                    self.model.graphs.append(msg)
+                except DecodeError:      # protobuf's nesting limit (about 50 levels of blocks in blocks)
+                    raise FormatError(f"cannot save graph {top.name}: its blocks nest deeper than the format "
+                                      f"allows") from None
                 self._keep.append(top)
                 self.graph_index[id(top)] = len(self.model.graphs) - 1
         return self.graph_index[id(g)]

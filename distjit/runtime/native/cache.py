@@ -34,6 +34,7 @@ from types import ModuleType
 import numpy as np
 
 from distjit.partition.calibration import cache_dir
+from distjit.private_files import read_private
 
 
 def key(source: str) -> str:
@@ -147,20 +148,7 @@ def _write_once(path: str, text: str) -> bool:
 def _holds(path: str, text: str) -> bool:
     """`path` is a regular file of ours, writable by nobody else, holding exactly `text`."""
     data = text.encode()
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return False
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022 \
-                or st.st_size != len(data):
-            return False
-        return os.read(fd, len(data) + 1) == data
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    return read_private(path, len(data)) == data
 
 
 def _pycache_ours(path_dir: str, stem: str) -> bool:

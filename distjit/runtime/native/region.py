@@ -13,7 +13,8 @@ fail its check. What enters a region is checked against the IR's types first (an
 array's dtype and rank, a Python int within int64), so numba never compiles for a type
 the lowering did not assume; a value that fails the check runs the loop with NumPy.
 Regions take no `out=` buffers: a loop whose results are planned into given buffers is
-not a region (lower.py).
+not a region (lower.py). tests/security/test_native_fuzz.py holds this to account: mutated
+files of native loop nests, run in a child process, must return or raise a DistJitError.
 """
 from __future__ import annotations
 
