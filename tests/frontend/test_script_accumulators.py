@@ -99,7 +99,29 @@ def zero_d_argument(z, acc, n):
     return z.sum()
 
 
-@pytest.mark.parametrize("fn", [nested_float, nested_complex, nested_int, zero_d_alias],
+def while_outside(z, n):
+    s = 0.0
+    k = 0
+    while k < n:
+        for v in z:                 # the rows of z: NumPy scalars
+            s += v
+        k += 1
+    return s
+
+
+def if_around_inner(z, n):
+    s = 0.0
+    for k in range(n):
+        if k % 2 == 0:
+            for i in range(z.shape[0]):
+                s += z[i]
+        else:
+            s -= 1.0
+    return s
+
+
+@pytest.mark.parametrize("fn", [nested_float, nested_complex, nested_int, zero_d_alias, while_outside,
+                                if_around_inner],
                          ids=lambda f: f.__name__)
 def test_nested_augmented_assignment(fn):
     _check(fn, [(np.array([1.0, 3.0]), 3), (np.array([1.0, 3.0]), 0), (np.zeros(0), 2),
