@@ -128,6 +128,18 @@ def test_nested_augmented_assignment(fn):
                 (np.array([0.25, -1.0, 2.0]), 5)])
 
 
+def number_argument(z, n, x):
+    s = x                       # a traced Python float: a number, whose loop result is no "other array"
+    for i in range(n):          # may run zero times
+        s = s + z[i % 2]
+    s += 1.0                    # was refused as an update of an array of ambiguous identity
+    return s
+
+
+def test_number_argument_widened_in_a_loop_that_may_not_run():
+    _check(number_argument, [(np.array([1.0, 3.0]), 3, 0.5), (np.array([1.0, 3.0]), 0, 0.5)])
+
+
 def test_three_loops():
     _check(triple, [(np.array([1.0, 3.0]), 3, 2), (np.array([1.0, 3.0]), 2, 0), (np.array([2.0]), 0, 4)])
 
