@@ -741,7 +741,10 @@ def _rebind_identities(ctx, state, leaves, ends, trip, counted, cond0, names, si
 
 def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
     """`counted`: the loop runs exactly `trip` times (no break, not a while) when it starts."""
-    start = {p: ("obj", leaves[p][0]) if leaves[p][0] is not None else ("value",) for p in paths}
+    # A name that entered as a number (a Python float in an enclosing loop's body, widened to f64[] here) has
+    # no array to keep: it is the loop's result, as _check_identity never binds it directly.
+    start = {p: ("obj", leaves[p][0]) if leaves[p][0] is not None
+             and not isinstance(ctx.current(leaves[p][0]).type, ScalarType) else ("value",) for p in paths}
 
     def step(prev):
         nxt = {}
