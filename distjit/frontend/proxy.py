@@ -55,6 +55,14 @@ def is_python_scalar(x) -> bool:
     return type(x) in (bool, int, float, complex)
 
 
+def is_number(x) -> bool:
+    """A value Python or NumPy holds as an immutable number (a Python number, a NumPy scalar such as `z[0]` or
+    `z.sum()`, traced or not): it has no identity an in-place update could reach through an alias."""
+    if isinstance(x, TracedArray):
+        return x._scalar or isinstance(x.type, ScalarType)
+    return isinstance(x, (bool, int, float, complex, np.generic))
+
+
 def _binary(ufunc, pyop=None, reflected=False):
     """An operator: Python's (`pyop`, e.g. operator.add) on two Python numbers (weak results, as eagerly),
     else the ufunc."""
@@ -74,6 +82,8 @@ def _inplace(ufunc, pyop=None):
     def method(self, other):
         if pyop is not None and is_python_scalar(self):   # `n += 1` rebinds a Python number
             return _binary(ufunc, pyop)(self, other)
+        if self._scalar:              # a NumPy scalar is immutable too: `s += 1` rebinds, its aliases keep it
+            return _binary(ufunc)(self, other)
         self._ctx.ufunc(ufunc, "__call__", (self, other), {"out": (self,)})
         return self
     return method
@@ -110,7 +120,7 @@ def _shape_args(args):
 class TracedArray:
     """A traced NumPy value (an array, a NumPy scalar, or a Python scalar input)."""
 
-    __slots__ = ("_ctx", "_value", "_view", "_version", "_known", "_sources", "__weakref__")
+    __slots__ = ("_ctx", "_value", "_view", "_version", "_known", "_sources", "_scalar", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, ctx, value, view=None):
@@ -120,6 +130,9 @@ class TracedArray:
         self._version = 0        # bumped on every in-place update
         self._known = None       # a Python scalar's example value, when it derives only from scalar arguments
         self._sources = ()       # the graph inputs `_known` derives from: what specializing it guards
+        # A NumPy scalar (np.float64 & co.), not a 0-d array: both are f64[] in the IR, but NumPy's scalar is
+        # immutable, so `+=` rebinds it instead of updating it in place (see mark_scalar in trace.py).
+        self._scalar = False
 
     # -- dispatch protocols -------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

@@ -372,6 +372,8 @@ class TraceContext(Functionalizer):
             return None
         else:
             raise TracingError(f"np.{ufunc.__name__}.{method} is not supported by distjit", loc)
+        if out is None:
+            mark_scalar(results)      # NumPy returns a scalar from a ufunc whose result is 0-d, unless out= is given
         if out is not None:
             targets = out if isinstance(out, tuple) else (out,)
             for target, result in zip(targets, results):
@@ -412,6 +414,8 @@ class TraceContext(Functionalizer):
         if out is not None:
             self.assign_out(out, results[0], ufunc=False, loc=loc)
             return out
+        if _SCALAR_FLAGS & opdef.flags and opdef.name not in _ARRAY_RESULTS:
+            mark_scalar(results)      # np.sum(x), np.dot(a, b), np.clip(s, 0, 1): a 0-d result is a NumPy scalar
         if "updates_first" in opdef.flags:     # np.put_along_axis & co. write into their first argument
             self.assign_out(operands[0], results[0], ufunc=False, loc=loc)
             return None
@@ -440,6 +444,8 @@ class TraceContext(Functionalizer):
         if indexing_makes_view(index, dynamic, proxy.ndim):     # how it was made: its node's op and attributes
             node = results[0]._value.node
             results[0]._view = (proxy, (node.op, {"index": index}, dynamic), proxy._version)
+        elif all(isinstance(i, (int, Ref)) for i in index) and _integer_indices(dynamic):
+            mark_scalar(results)      # `z[0]`, `m[i, j]`, `a[()]`: one element, a NumPy scalar
         return results[0]
 
     def setitem(self, proxy: TracedArray, key, value) -> None:
@@ -485,6 +491,29 @@ class TraceContext(Functionalizer):
 
 
 _SPECIALIZABLE = (bool, int, float)
+
+# Ops whose 0-d result NumPy returns as a scalar (np.float64 & co.) rather than a 0-d array, and the exceptions
+# among them that always make an array.
+_SCALAR_FLAGS = frozenset({"ufunc", "elementwise", "reduction", "contraction"})
+_ARRAY_RESULTS = frozenset({"np.where", "np.astype", "np.tensordot"})
+
+
+def mark_scalar(results) -> None:
+    """Flag the 0-d array results as NumPy scalars (`TracedArray._scalar`): immutable, so `s += 1` rebinds s
+    and leaves its aliases as they were, where a 0-d array would be updated in place."""
+    for r in results:
+        if isinstance(r, TracedArray) and isinstance(r._value.type, TensorType) and r._value.type.ndim == 0:
+            r._scalar = True
+
+
+def _integer_indices(dynamic) -> bool:
+    """Every run-time index is an integer (a Python int or a 0-d integer array), none an array of them."""
+    for x in dynamic:
+        t = x.type if isinstance(x, TracedArray) else type_of(np.asarray(x))
+        if not (isinstance(t, ScalarType) and t.kind == "int"
+                or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
+            return False
+    return True
 
 
 def _scalar_names(static_argnames, dynamic_argnames, arg_names) -> tuple[frozenset, frozenset]:
