@@ -131,8 +131,8 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
             for i, (p, o) in enumerate(zip(plan[1], obj)):
                 walk(p, o, f"{name}[{i}]")
             return
-        if plan[0] != "out" or plan[4] is not None or not isinstance(obj, TracedArray):
-            return
+        if plan[0] != "out" or plan[4] is not None or not isinstance(obj, TracedArray) or obj._scalar:
+            return               # a number (obj._scalar) is a value on each side, not an array to link
         for side, res in enumerate(plan[2]):
             if not isinstance(res, Frozen) or id(res.proxy) in made[side] or id(res.proxy) in ctx.stand_ins:
                 continue         # a loop's start array: the loop body checks its identity (script_loops.py)

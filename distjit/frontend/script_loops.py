@@ -19,11 +19,12 @@ import numpy as np
 
 from distjit.errors import DistJitError
 from distjit.frontend.fallbacks import StaticInfoNeeded
-from distjit.frontend.proxy import TracedArray
+from distjit.frontend.proxy import TracedArray, is_number
 from distjit.frontend.script_context import ScriptContext, Undefined, active
 from distjit.frontend.script_convert import Site, site_error
 from distjit.frontend.script_lists import RowList, StackedRows, buffer_types, check_appends, new_buffer
-from distjit.frontend.script_merge import Frozen, Merger, const_equal, dummy_value, trace_branch, unify_types
+from distjit.frontend.script_merge import (Frozen, Merger, const_equal, dummy_value, is_number_side, trace_branch,
+                                          unify_types)
 from distjit.frontend.script_truth import truth
 from distjit.ir.graph import Block, Node, Value
 from distjit.types import INT, ScalarType, TensorType, Type, type_of
@@ -347,6 +348,7 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
                 leaves[path] = (proxy, proxy)
                 return proxy
             fresh = ctx.wrap(param)
+            fresh._scalar = _entry_is_number(_get_path(entry, path), plan)   # a number has no identity to keep
             leaves[path] = (proxy, fresh)
             stand_ins[id(fresh)] = (path, proxy)
             ctx.stand_ins[id(fresh)] = fresh
@@ -446,6 +448,17 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         p._value = next(outputs)
         p._version += 1
     return _rebind_identities(ctx, new_state, leaves, ends, trip, cond_fn is None, cond0, names, site)
+
+
+def _entry_is_number(obj, plan) -> bool:
+    """A carried leaf that enters the loop as a number (Python's, or a NumPy scalar): the body's stand-in for
+    it is a NumPy scalar, so `s += x` in the body rebinds it, on every iteration alike. A name first
+    assigned in the loop is a number when its type is 0-d (it is assigned before it is read)."""
+    if isinstance(obj, Undefined) or len(plan) > 3:
+        return isinstance(plan[1], ScalarType) or isinstance(plan[1], TensorType) and plan[1].ndim == 0
+    if isinstance(obj, TracedArray):
+        return is_number(obj)
+    return isinstance(obj, (bool, int, float, complex, np.generic))
 
 
 def _has_unbound(plans) -> bool:
@@ -595,6 +608,7 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
         return plan[1]
     if kind == "carry" and len(plan) > 3:
         value = ctx.wrap(next(outputs))
+        value._scalar = is_number_side(res)
         if ran is False:
             return plan[3]
         if ran is not True:
@@ -609,7 +623,9 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
             proxy._value = value
             proxy._version += 1
             return proxy
-        return ctx.wrap(value)
+        out = ctx.wrap(value)
+        out._scalar = is_number_side(res)
+        return out
     if kind == "tuple":
         return tuple(_loop_rebuild(ctx, p, r, outputs, site, f"{name}[{i}]", trip, ran)
                      for i, (p, r) in enumerate(zip(plan[1], res)))
@@ -690,7 +706,7 @@ def _check_identity(ctx, leaves, ends, direct, touched, reads, names, site) -> b
     changed = False
     for path, (entry, got) in leaves.items():
         end = ends.get(path)
-        if end is None or entry is None or isinstance(ctx.current(entry).type, ScalarType):
+        if end is None or entry is None or is_number(entry):
             continue
         if got is entry:
             if not (end[0] == "obj" and end[1] is entry):
@@ -744,7 +760,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
     # A name that entered as a number (a Python float in an enclosing loop's body, widened to f64[] here) has
     # no array to keep: it is the loop's result, as _check_identity never binds it directly.
     start = {p: ("obj", leaves[p][0]) if leaves[p][0] is not None
-             and not isinstance(ctx.current(leaves[p][0]).type, ScalarType) else ("value",) for p in paths}
+             and not is_number(leaves[p][0]) else ("value",) for p in paths}
 
     def step(prev):
         nxt = {}
@@ -783,7 +799,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
     for p in sorted(paths, key=lambda p: any(s[p][0] == "leafview" for s in states)):
         labels = {_label_key(s[p]): s[p] for s in states}
         current = _get_path(state, p)
-        if not isinstance(current, TracedArray) or isinstance(current.type, ScalarType) \
+        if not isinstance(current, TracedArray) or is_number(current) \
                 or any(k[0] == "value" for k in labels):
             continue                       # a number has no identity to keep
         name = _leaf_name(names, p)

@@ -214,7 +214,10 @@ class Merger:
             proxy._value = value
             proxy._version += 1
             return proxy
-        return self.ctx.wrap(value)
+        merged = self.ctx.wrap(value)
+        # A number on every path (Python's, or a NumPy scalar) merges into a NumPy scalar: no identity to keep.
+        merged._scalar = all(is_number_side(side) for side in plan[2] if not isinstance(side, DummyOf))
+        return merged
 
     def coerce(self, obj, t: Type) -> Value:
         if isinstance(obj, DummyOf):
@@ -241,6 +244,13 @@ class Merger:
             return out
         raise site_error(self.site, f"a value of type {v.type} cannot take the place of one of type {t} in this "
                                     f"{self.what}", "give the variable one type on every path and iteration")
+
+
+def is_number_side(side) -> bool:
+    """A merged side (a Frozen proxy or a constant) is a number: Python's, or a NumPy scalar."""
+    if isinstance(side, Frozen):
+        return side.proxy._scalar or isinstance(side.value.type, ScalarType)
+    return isinstance(side, (bool, int, float, complex, np.generic))
 
 
 class DummyOf:
