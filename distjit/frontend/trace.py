@@ -509,7 +509,9 @@ def mark_scalar(results) -> None:
 def _integer_indices(dynamic) -> bool:
     """Every run-time index is an integer (a Python int or a 0-d integer array), none an array of them."""
     for x in dynamic:
-        t = x.type if isinstance(x, TracedArray) else type_of(np.asarray(x))
+        if isinstance(x, (np.integer, int)) and not isinstance(x, (bool, np.bool_)):
+            continue
+        t = x.type if isinstance(x, TracedArray) else None
         if not (isinstance(t, ScalarType) and t.kind == "int"
                 or isinstance(t, TensorType) and t.ndim == 0 and t.dtype.kind in "iu"):
             return False
