@@ -33,6 +33,9 @@ class Signature:
     out_spec: TreeSpec
     mutations: tuple[tuple[int, int], ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    # The user outputs NumPy returns as 0-d arrays (np.zeros(()), z[0, ...]); the runtime gives a 0-d result
+    # as a NumPy scalar, which is what NumPy returns from ufuncs, reductions and z[0]. Not saved in files yet.
+    zero_d_arrays: tuple[int, ...] = ()
 
     def input_paths(self) -> list[str]:
         """A readable name for each flattened input (`x`, `batch['y']`), for error messages."""
@@ -124,6 +127,10 @@ class Function:
     def finish(self, leaves: Sequence, outputs: Sequence):
         """Write mutated arguments back into the caller's arrays and rebuild the nested outputs."""
         sig = self.signature
+        if sig.zero_d_arrays:
+            outputs = list(outputs)
+            for index in sig.zero_d_arrays:
+                outputs[index] = np.asarray(outputs[index])
         if not sig.mutations and sig.out_spec.kind == "leaf":
             return outputs[0]
         for leaf_index, out_index in sig.mutations:

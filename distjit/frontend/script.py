@@ -54,7 +54,7 @@ from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
 from distjit.frontend.script_convert import Site, convert, site_error
-from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names
+from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names, flag_scalar_outputs, zero_d_arrays
 from distjit.frontend.script_lists import as_python
 from distjit.function import Function, Signature
 from distjit.function_set import FunctionSet, check_optimize_options
@@ -237,6 +237,7 @@ class ScriptFunction(FunctionSet):
         from distjit.frontend.source import user_loc
 
         outs = [ctx.wrap(v) for v in ctx.builder.op("prim.Call", inputs, {"graph": f.graph}, user_loc())]
+        flag_scalar_outputs(f, outs[:len(outs) - len(f.signature.mutations)])
         for leaf_index, out_index in f.signature.mutations:
             ctx.assign(leaves[leaf_index], outs[out_index])
         n_user = len(outs) - len(f.signature.mutations)
@@ -330,7 +331,8 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
             mutations.append((index, len(graph.outputs)))
             graph.add_output(ctx.current(proxy))
     graph.verify()
-    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}))
+    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}),
+                          zero_d_arrays(out_leaves))
     return Function(graph, signature, ctx.param_arrays, name)
 
 
@@ -458,6 +460,7 @@ def inline_traced(ctx, f: Function, args, kwargs, site: Site):
         outs = builder.op(node.op, [env[v] for v in node.inputs], dict(node.attrs), site.loc)
         env.update(zip(node.outputs, outs))
     outs = [ctx.wrap(env[v]) for v in f.graph.outputs]
+    flag_scalar_outputs(f, outs[:len(outs) - len(f.signature.mutations)])
     for leaf_index, out_index in f.signature.mutations:
         ctx.assign(leaves[leaf_index], outs[out_index], site.loc)
     n_user = len(outs) - len(f.signature.mutations)

@@ -127,7 +127,8 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
             mutations.append((index, len(graph.outputs)))
             graph.add_output(ctx.current(proxy))
     graph.verify()
-    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), defaults)
+    signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), defaults,
+                          zero_d_arrays(out_leaves))
     return Function(graph, signature, ctx.param_arrays, graph.name)
 
 
@@ -504,6 +505,18 @@ def mark_scalar(results) -> None:
     for r in results:
         if isinstance(r, TracedArray) and isinstance(r._value.type, TensorType) and r._value.type.ndim == 0:
             r._scalar = True
+
+
+def zero_d_arrays(out_leaves) -> tuple[int, ...]:
+    """The outputs that are 0-d arrays, not NumPy scalars (Signature.zero_d_arrays)."""
+    return tuple(i for i, leaf in enumerate(out_leaves) if isinstance(leaf, TracedArray) and not leaf._scalar
+                 and isinstance(leaf.type, TensorType) and leaf.type.ndim == 0)
+
+
+def flag_scalar_outputs(f, outs) -> None:
+    """The proxies of a called Function's outputs: its 0-d outputs other than its 0-d arrays are NumPy scalars."""
+    arrays = set(f.signature.zero_d_arrays)
+    mark_scalar([o for i, o in enumerate(outs) if i not in arrays])
 
 
 def _integer_indices(dynamic) -> bool:

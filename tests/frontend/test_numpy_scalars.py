@@ -51,7 +51,18 @@ def _check(fn, mode, inputs_list, levels=(0, 2)) -> None:
             got_inputs = fresh(inputs)
             got = run(*got_inputs)
             assert_same(got, expected, 0.0, f"{mode} level {level}: result")
+            _assert_same_kind(got, expected, f"{mode} level {level}: result")
             assert_same(got_inputs, expected_inputs, 0.0, f"{mode} level {level}: inputs after the call")
+
+
+def _assert_same_kind(got, expected, path) -> None:
+    """A 0-d array comes back as a 0-d array, a NumPy scalar as a NumPy scalar (assert_same takes either)."""
+    if isinstance(expected, tuple):
+        for i, (g, e) in enumerate(zip(got, expected)):
+            _assert_same_kind(g, e, f"{path}[{i}]")
+        return
+    assert isinstance(got, np.ndarray) == isinstance(expected, np.ndarray), \
+        f"{path}: {type(got).__name__} where NumPy gives {type(expected).__name__}"
 
 
 # -- the cases of the report ----------------------------------------------------------------------------
