@@ -805,7 +805,10 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
         name = _leaf_name(names, p)
         if len(labels) == 1 and next(iter(labels))[0] != "lost":
             k, lab = next(iter(labels.items()))
-            zero = ran is not True and start[p][0] == "obj" and _label_key(start[p]) != k
+            # A loop that may not run leaves the name its value from before: an array (start "obj"), or a number
+            # (start "value"), which is never the array the body binds it to.
+            zero = ran is not True and (start[p][0] == "obj" and _label_key(start[p]) != k
+                                        or start[p][0] == "value" and lab[0] != "new")
             if not zero:
                 if lab[0] == "obj":
                     obj = lab[1]
@@ -819,9 +822,9 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                 shared.setdefault(k, obj)
                 _set_path(state, p, obj)
                 continue
-            before = start[p][1]
+            before = start[p][1] if start[p][0] == "obj" else None
             alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
-            if lab[0] == "new" and alone and ctx.current(before).type == current.type:
+            if lab[0] == "new" and alone and before is not None and ctx.current(before).type == current.type:
                 # after zero iterations the name is still its array from before the loop: an update of
                 # either reaches the other when the loop did not run (dead code when nothing reads it)
                 ctx.zero_trip_link(current, before, ran)

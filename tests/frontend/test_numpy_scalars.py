@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import distjit
 from tests.compare import assert_same, fresh
@@ -41,7 +41,7 @@ def _compile(fn, mode, inputs):
     return distjit.script(fn)
 
 
-def _check(fn, mode, inputs_list, levels=(0, 2)) -> None:
+def _check(fn, mode, inputs_list, levels=(0, 2), kinds: bool = True) -> None:
     compiled = _compile(fn, mode, inputs_list[0])
     runners = [compiled if level == 0 else compiled.optimize(level=level) for level in levels]
     for inputs in inputs_list:
@@ -51,7 +51,8 @@ def _check(fn, mode, inputs_list, levels=(0, 2)) -> None:
             got_inputs = fresh(inputs)
             got = run(*got_inputs)
             assert_same(got, expected, 0.0, f"{mode} level {level}: result")
-            _assert_same_kind(got, expected, f"{mode} level {level}: result")
+            if kinds:
+                _assert_same_kind(got, expected, f"{mode} level {level}: result")
             assert_same(got_inputs, expected_inputs, 0.0, f"{mode} level {level}: inputs after the call")
 
 
@@ -191,26 +192,33 @@ def programs(draw, with_if: bool):
     return "\n".join(lines) + "\n"
 
 
+# What the script frontend refuses rather than compile wrongly (NOTE: [Identity of loop-carried arrays]): a
+# name that is one array or another (or a number) depending on the trip count, then updated or read stale.
+_REFUSED = ("one array or another", "bound to another array", "is read in this loop while")
+
+
+def _kind(x):
+    return tuple(isinstance(v, np.ndarray) for v in x)
+
+
 def _run_generated(source, mode, trips):
     fn = _load(source)
     z = np.array([0.5, 1.5, -2.0, 3.0])
     inputs = [(z.copy(), n) for n in trips]
-    try:
-        fn(*fresh(inputs[0]))
-    except Exception:        # eagerly an error (a 0-d array turned into a number updated through a view)
-        assume_ok = False
-    else:
-        assume_ok = True
-    from hypothesis import assume
-
-    assume(assume_ok)
+    # Whether a result is a 0-d array or a number may depend on the trip count (`t = s` in a loop that may not
+    # run): the compiled function has one kind per output, so kinds are compared only when NumPy's agree.
+    kinds = len({_kind(fn(*fresh(inp))) for inp in inputs}) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if mode == "trace":       # a trace is specialized on n: one trace per trip count
-            for inp in inputs:
-                _check(fn, mode, [inp])
-        else:
-            _check(fn, mode, inputs)
+        try:
+            if mode == "trace":       # a trace is specialized on n: one trace per trip count
+                for inp in inputs:
+                    _check(fn, mode, [inp])
+            else:
+                _check(fn, mode, inputs, kinds=kinds)
+        except distjit.ScriptError as e:
+            assume(not any(why in str(e) for why in _REFUSED))
+            raise
 
 
 _SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
