@@ -61,10 +61,19 @@ class ScriptContext(TraceContext):
         self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc,
                                      self.builder.block)
 
+    # NOTE: [Zero-trip links]
+    # After `a = x; for t in range(n): a = a * 2`, the name `a` is x itself when n == 0 and a new array
+    # otherwise: which one is known only at run time. The loop (and an if binding a name to an array from
+    # before it on one side) links the two proxies instead, with the conditions under which they are two
+    # arrays. Every update of either (`_follow_links`) updates the other by np.where(ran, other, updated),
+    # which is dead code when nothing reads it. An update is not only `a[...] = ...`: a write through a view
+    # (`v = x[2:]` made before the loop, written after it) writes x, so the links of every base the write
+    # goes through are followed too, and a linked array's update goes on through its own bases and links
+    # (two loops that may not run make a chain of links).
     def zero_trip_link(self, proxy, before, conditions: list) -> None:
         """`proxy` (a name's array after a loop or an if) is `before` (an array from before it) unless
         `conditions` hold (the loop ran, the other side of the if ran): an update of either reaches the other
-        through np.where, dead code when nothing reads it."""
+        (NOTE: [Zero-trip links])."""
         block = self.builder.block
         self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, block))
         self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, block))
@@ -79,21 +88,45 @@ class ScriptContext(TraceContext):
             b = b.owner.block if b.owner is not None else None
         return False
 
+    def _written_chain(self, proxy) -> list:
+        """`proxy` and the bases an update of it writes through (functionalize.py's `assign` walks the same
+        chain), each of which may be linked."""
+        chain = [proxy]
+        view = self._view_of(proxy)
+        while view is not None:
+            chain.append(view[0])
+            view = self._view_of(view[0])
+        return chain
+
     def _follow_links(self, proxy, loc) -> None:
+        """After an update of `proxy`, update each array it may be (NOTE: [Zero-trip links]).
+
+        The update reached `proxy`'s bases too (a write through a view made before the loop), and a linked
+        array's update reaches its own bases and links in turn: a worklist over the arrays written, each
+        updated once (links are between arrays that are one object when their conditions fail, so every
+        path from the written array to another gives it the same contents)."""
         import numpy as np
 
-        for guard in self.zero_trip.get(id(proxy), ()):
-            if guard[0] is not proxy or not self.in_scope(guard[3]):
-                continue
-            ran = guard[1][0]
-            for c in guard[1][1:]:
-                ran = self.function(np.logical_and, (ran, c), {})
-            partner = guard[2]
-            self.linking += 1
-            try:
-                self.assign(partner, self.function(np.where, (ran, partner, proxy), {}), loc)
-            finally:
-                self.linking -= 1
+        work = self._written_chain(proxy)
+        seen = {id(p) for p in work}
+        self.linking += 1
+        try:
+            while work:
+                written = work.pop(0)
+                for guard in self.zero_trip.get(id(written), ()):
+                    partner = guard[2]
+                    if guard[0] is not written or not self.in_scope(guard[3]) or id(partner) in seen:
+                        continue
+                    ran = guard[1][0]
+                    for c in guard[1][1:]:
+                        ran = self.function(np.logical_and, (ran, c), {})
+                    self.assign(partner, self.function(np.where, (ran, partner, written), {}), loc)
+                    for p in self._written_chain(partner):
+                        if id(p) not in seen:
+                            seen.add(id(p))
+                            work.append(p)
+        finally:
+            self.linking -= 1
 
     def _check_ambiguous(self, proxy, writing: bool) -> None:
         entry = self.ambiguous.get(id(proxy))

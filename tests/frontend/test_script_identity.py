@@ -146,3 +146,103 @@ def test_aliasing_a_graph_cannot_follow_is_refused_at_the_users_line(fn, args, l
     import linecache
 
     assert line in linecache.getline(__file__, loc.line)
+
+
+# A loop that may run zero times leaves its names bound to their arrays from before it; an update that reaches
+# one of those arrays through a view (made before the loop or after it) must reach the name too, and the other
+# way round (NOTE: [Zero-trip links] in script_context.py).
+
+def view_made_before_written_after(x, n):
+    a = x
+    v = a[2:]
+    a[0, 0] = 1.5
+    for t in range(n):
+        a = a * 1.5
+        a[0, 0] = 1.5
+    v[0, 0] = 1.5                       # with n == 0, a is x and sees it
+    return a, v
+
+
+def view_made_after_written(x, n):
+    a = x
+    for t in range(n):
+        a = a * 1.5
+    w = a[1:]
+    w[0, 1] = -4.0                      # with n == 0, reaches the caller's x
+    return a, w, x
+
+
+def view_of_a_view_written(x, n):
+    a = x
+    v = a[1:]
+    w = v[:, 1:]
+    for t in range(n):
+        a = a - 1.0
+    w[0, 0] = 3.0
+    return a, v, w
+
+
+def two_loops_that_may_not_run(x, n):
+    a = x
+    v = x[1:, 2:]
+    for t in range(n):
+        a = a * 2.0
+    for t in range(n + 1 if n > 1 else n):
+        a = a + 1.0
+    v[0, 0] = 9.0                       # a is x only when neither loop ran: a chain of two links
+    return a, v
+
+
+def while_that_may_not_run(x, n):
+    a = x
+    v = a[2:]
+    k = 0
+    while k < n:
+        a = a * 1.5
+        k += 1
+    v[0, 0] = 1.5
+    return a, v
+
+
+def zero_trip_in_an_outer_loop(x, n):
+    acc = x.copy()
+    for s in range(3):
+        a = acc
+        v = a[1:]
+        for t in range(n):
+            a = a + 1.0
+        v[0, 0] = v[0, 0] + 2.0
+        acc = a * 1.0
+    return acc
+
+
+def if_and_views(x, n):
+    b = x * 2.0
+    v = b[1:]
+    if x.sum() > 0:
+        a = b
+    else:
+        a = x * 3.0
+    v[0, 0] = -2.0                      # a is b on the then side
+    w = a[:, 2]
+    w[0] = 5.0                          # b is a on the then side
+    return a, b, v
+
+
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+@pytest.mark.parametrize("fn", [view_made_before_written_after, view_made_after_written, view_of_a_view_written,
+                                two_loops_that_may_not_run, while_that_may_not_run, zero_trip_in_an_outer_loop,
+                                if_and_views])
+def test_a_write_through_a_view_reaches_a_name_a_loop_may_not_have_rebound(fn, level, native, monkeypatch):
+    if not native:
+        monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    compiled = distjit.optimize(distjit.script(fn), level)
+    rng = np.random.default_rng(11)
+    for x in (np.abs(rng.standard_normal((5, 4))), -np.abs(rng.standard_normal((5, 4)))):
+        for n in (0, 1, 3):
+            got_args, want_args = fresh((x, n)), fresh((x, n))
+            want = fn(*want_args)
+            got = compiled(*got_args)
+            assert_same(got, want, 0.0, f"{fn.__name__}(n={n}) at level {level}: result")
+            assert_same(got_args, want_args, 0.0, f"{fn.__name__}(n={n}) at level {level}: the caller's arrays")
