@@ -45,6 +45,7 @@ class ScriptContext(TraceContext):
         self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
         self.stand_ins: dict[int, object] = {}  # id -> the proxy a loop body gets for a name's start array
         self.linking = 0                       # > 0 while an update follows a zero-trip link
+        self.open_blocks: list[Block] = []     # the nested blocks being recorded, innermost last (in_block)
 
     def wrap(self, value, view=None):
         proxy = super().wrap(value, view)
@@ -81,12 +82,9 @@ class ScriptContext(TraceContext):
     def in_scope(self, block) -> bool:
         """Whether the block being recorded is `block` or nested in it (a guard made in a loop body or a
         branch holds values of that block only)."""
-        b = self.builder.block
-        while b is not None:
-            if b is block:
-                return True
-            b = b.owner.block if b.owner is not None else None
-        return False
+        # The nodes that own the blocks being recorded are appended to their blocks only when they are
+        # complete, so the nesting is the stack of blocks `in_block` opened, not the blocks' owners.
+        return block is self.graph.block or any(b is block for b in self.open_blocks)
 
     def _written_chain(self, proxy) -> list:
         """`proxy` and the bases an update of it writes through (functionalize.py's `assign` walks the same
@@ -201,9 +199,11 @@ class ScriptContext(TraceContext):
         saved = self.builder, self.constants, self.dims
         self.builder = Builder(block)
         self.constants, self.dims = dict(self.constants), dict(self.dims)
+        self.open_blocks.append(block)
         try:
             yield
         finally:
+            self.open_blocks.pop()
             self.builder, self.constants, self.dims = saved
 
     def open_log(self) -> list:

@@ -133,7 +133,22 @@ def alias_after_a_loop_that_may_not_run(x, n):
     return a, b
 
 
+def ambiguous_alias_used_in_a_branch(x, n):
+    a = x.copy()
+    b = x * 2.0
+    for t in range(n):
+        a = a + 1.0
+        b = a
+    if x[0, 0] > 0:
+        a[0, 0] = 100.0                 # b is a unless the loop ran zero times, in a branch as well
+        s = b[0, 0] * 1.0
+    else:
+        s = b[0, 0] * 2.0
+    return a, s
+
+
 @pytest.mark.parametrize("fn, args, line", [
+    (ambiguous_alias_used_in_a_branch, (np.ones((2, 3)), 3), "a[0, 0] = 100.0"),
     (updated_then_rebound, (np.ones((2, 3)), 3), "for t in range(n):"),
     (swap_updating, (np.ones((2, 3)), np.zeros((2, 3))), "for t in range(20):"),
     (alias_after_a_loop_that_may_not_run, (np.ones((2, 3)), 3), "a[0, 0] = 100.0"),
@@ -229,11 +244,31 @@ def if_and_views(x, n):
     return a, b, v
 
 
+def written_in_a_branch(x, n):
+    a = x
+    v = x[1:]
+    for t in range(n):
+        a = a * 2.0
+    if x[0, 0] > 0:
+        v[0, 0] = 5.0                   # a branch's update follows the link made outside it
+    return a * 1.0
+
+
+def written_in_a_later_loop(x, n):
+    a = x
+    for t in range(n):
+        a = a * 2.0
+    v = a[1:]
+    for t in range(n + 1):
+        v[0, 0] = v[0, 0] + 1.0         # reaches x in a loop body when the first loop did not run
+    return a * 1.0, x
+
+
 @pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 @pytest.mark.parametrize("fn", [view_made_before_written_after, view_made_after_written, view_of_a_view_written,
                                 two_loops_that_may_not_run, while_that_may_not_run, zero_trip_in_an_outer_loop,
-                                if_and_views])
+                                if_and_views, written_in_a_branch, written_in_a_later_loop])
 def test_a_write_through_a_view_reaches_a_name_a_loop_may_not_have_rebound(fn, level, native, monkeypatch):
     if not native:
         monkeypatch.setenv("DISTJIT_NATIVE", "0")
