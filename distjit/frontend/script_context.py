@@ -8,6 +8,7 @@ context around).
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from contextlib import contextmanager
 
@@ -42,7 +43,8 @@ class ScriptContext(TraceContext):
         self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
         self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message, loc, block)
-        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
+        self.identities: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(number, its values, block)]): see identity
+        self.numbers = itertools.count()
         self.stand_ins: dict[int, object] = {}  # id -> the proxy a loop body gets for a name's start array
         self.linking = 0                       # > 0 while an update follows a zero-trip link
         self.open_blocks: list[Block] = []     # the nested blocks being recorded, innermost last (in_block)
@@ -64,20 +66,47 @@ class ScriptContext(TraceContext):
 
     # NOTE: [Zero-trip links]
     # After `a = x; for t in range(n): a = a * 2`, the name `a` is x itself when n == 0 and a new array
-    # otherwise: which one is known only at run time. The loop (and an if binding a name to an array from
-    # before it on one side) links the two proxies instead, with the conditions under which they are two
-    # arrays. Every update of either (`_follow_links`) updates the other by np.where(ran, other, updated),
-    # which is dead code when nothing reads it. An update is not only `a[...] = ...`: a write through a view
-    # (`v = x[2:]` made before the loop, written after it) writes x, so the links of every base the write
-    # goes through are followed too, and a linked array's update goes on through its own bases and links
-    # (two loops that may not run make a chain of links).
+    # otherwise: which one is known only at run time. So is `a` after `if c: a = x else: a = y`. Such an
+    # array gets an identity number computed by the graph (`identity`): a fresh constant for an array the
+    # frontend knows apart from all others, and np.where(ran, its own number, the number of the array it
+    # may be) for one a loop or an if may have left bound to an earlier array (`zero_trip_link`). Two arrays
+    # are one object exactly when their numbers are equal; the constants each number may take are known
+    # statically, so most pairs are told apart at compile time. Every update of an array with a number
+    # (`_follow_links`) updates each other array that may be it by np.where(same number, updated, other),
+    # dead code when nothing reads it. An update is not only `a[...] = ...`: a write through a view (`v =
+    # x[2:]` made before the loop, written after it) writes x, so the bases the write goes through are
+    # followed too, and so are the bases of each array updated so. Comparing numbers rather than following
+    # links pairwise keeps it exact when an array is reached on several ways (after `if c: a = x else: a = y`
+    # and `if d: b = x else: b = y`, an update of a reaches b through x or through y).
+    def identity(self, proxy):
+        """(number, the constants it may take) of `proxy`'s identity here; a fresh constant if it has none."""
+        entry = self.identities.get(id(proxy))
+        for number, values, block in reversed(entry[1] if entry is not None and entry[0] is proxy else ()):
+            if self.in_scope(block):
+                return number, values
+        number = next(self.numbers)
+        self._set_identity(proxy, number, frozenset((number,)))
+        return number, frozenset((number,))
+
+    def _set_identity(self, proxy, number, values) -> None:
+        entry = self.identities.setdefault(id(proxy), (proxy, []))
+        if entry[0] is not proxy:       # the id of a proxy that no longer exists
+            entry = self.identities[id(proxy)] = (proxy, [])
+        entry[1].append((number, values, self.builder.block))
+
     def zero_trip_link(self, proxy, before, conditions: list) -> None:
         """`proxy` (a name's array after a loop or an if) is `before` (an array from before it) unless
         `conditions` hold (the loop ran, the other side of the if ran): an update of either reaches the other
         (NOTE: [Zero-trip links])."""
-        block = self.builder.block
-        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, block))
-        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, block))
+        import numpy as np
+
+        with self.passing_along():
+            own, own_values = self.identity(proxy)
+            other, other_values = self.identity(before)
+            ran = conditions[0]
+            for c in conditions[1:]:
+                ran = self.function(np.logical_and, (ran, c), {})
+            self._set_identity(proxy, self.function(np.where, (ran, own, other), {}), own_values | other_values)
 
     def in_scope(self, block) -> bool:
         """Whether the block being recorded is `block` or nested in it (a guard made in a loop body or a
@@ -88,7 +117,7 @@ class ScriptContext(TraceContext):
 
     def _written_chain(self, proxy) -> list:
         """`proxy` and the bases an update of it writes through (functionalize.py's `assign` walks the same
-        chain), each of which may be linked."""
+        chain)."""
         chain = [proxy]
         view = self._view_of(proxy)
         while view is not None:
@@ -97,31 +126,36 @@ class ScriptContext(TraceContext):
         return chain
 
     def _follow_links(self, proxy, loc) -> None:
-        """After an update of `proxy`, update each array it may be (NOTE: [Zero-trip links]).
-
-        The update reached `proxy`'s bases too (a write through a view made before the loop), and a linked
-        array's update reaches its own bases and links in turn: a worklist over the arrays written, each
-        updated once (links are between arrays that are one object when their conditions fail, so every
-        path from the written array to another gives it the same contents)."""
+        """After an update of `proxy`, update each array that may be it or one of the bases written through
+        (NOTE: [Zero-trip links])."""
         import numpy as np
 
         work = self._written_chain(proxy)
-        seen = {id(p) for p in work}
+        written = {id(p) for p in work}
         self.linking += 1
         try:
             while work:
-                written = work.pop(0)
-                for guard in self.zero_trip.get(id(written), ()):
-                    partner = guard[2]
-                    if guard[0] is not written or not self.in_scope(guard[3]) or id(partner) in seen:
+                source = work.pop(0)
+                if id(source) not in self.identities or self.identities[id(source)][0] is not source:
+                    continue
+                with self.passing_along():
+                    number, values = self.identity(source)
+                for other, entries in list(self.identities.values()):
+                    if id(other) in written or not any(self.in_scope(e[2]) for e in entries):
                         continue
-                    ran = guard[1][0]
-                    for c in guard[1][1:]:
-                        ran = self.function(np.logical_and, (ran, c), {})
-                    self.assign(partner, self.function(np.where, (ran, partner, written), {}), loc)
-                    for p in self._written_chain(partner):
-                        if id(p) not in seen:
-                            seen.add(id(p))
+                    with self.passing_along():
+                        other_number, other_values = self.identity(other)
+                        if not values & other_values:
+                            continue
+                        if isinstance(number, int) and isinstance(other_number, int):
+                            new = source            # one object (equal constants)
+                        else:
+                            same = self.function(np.equal, (other_number, number), {})
+                            new = self.function(np.where, (same, source, other), {})
+                    self.assign(other, new, loc)
+                    for p in self._written_chain(other):
+                        if id(p) not in written:
+                            written.add(id(p))
                             work.append(p)
         finally:
             self.linking -= 1
@@ -147,7 +181,7 @@ class ScriptContext(TraceContext):
         if isinstance(proxy, TracedArray) and self.ambiguous:
             self._check_ambiguous(proxy, True)
         super().assign(proxy, new, loc)
-        if self.zero_trip and not self.linking and isinstance(proxy, TracedArray):
+        if self.identities and not self.linking and isinstance(proxy, TracedArray):
             self._follow_links(proxy, loc)
 
     def guard_bound(self, proxy, conditions: list, message: str) -> None:

@@ -264,17 +264,34 @@ def written_in_a_later_loop(x, n):
     return a * 1.0, x
 
 
+def two_ifs_bind_two_names(x, n):
+    y = x * 2.0
+    if x[0, 0] > 0:
+        a = x
+    else:
+        a = y
+    if x[0, 1] > 0:
+        b = x
+    else:
+        b = y
+    a[1, 1] = 5.0                       # b is a when both tests chose the same array: through x or through y
+    return b * 1.0, x * 1.0, y
+
+
 @pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 @pytest.mark.parametrize("fn", [view_made_before_written_after, view_made_after_written, view_of_a_view_written,
                                 two_loops_that_may_not_run, while_that_may_not_run, zero_trip_in_an_outer_loop,
-                                if_and_views, written_in_a_branch, written_in_a_later_loop])
+                                if_and_views, written_in_a_branch, written_in_a_later_loop, two_ifs_bind_two_names])
 def test_a_write_through_a_view_reaches_a_name_a_loop_may_not_have_rebound(fn, level, native, monkeypatch):
     if not native:
         monkeypatch.setenv("DISTJIT_NATIVE", "0")
     compiled = distjit.optimize(distjit.script(fn), level)
     rng = np.random.default_rng(11)
-    for x in (np.abs(rng.standard_normal((5, 4))), -np.abs(rng.standard_normal((5, 4)))):
+    signs = [np.abs(rng.standard_normal((5, 4))) * s for s in (1.0, -1.0)]
+    mixed = signs[0].copy()
+    mixed[0, 1] = -1.0
+    for x in (*signs, mixed):
         for n in (0, 1, 3):
             got_args, want_args = fresh((x, n)), fresh((x, n))
             want = fn(*want_args)
