@@ -61,8 +61,17 @@ class ScriptContext(TraceContext):
         Its contents are right, its identity is not known: updating it in place, or reading it after a
         candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
         """
-        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc,
-                                     self.builder.block)
+        candidates = list(candidates)
+        for c in list(candidates):          # an update of a base reaches its views: watch the bases too
+            while c._view is not None:
+                c = c._view[0]
+                candidates.append(c)
+        watched = [(c, c._version) for c in candidates]
+        old = self.ambiguous.get(id(proxy))
+        if old is not None and old[0] is proxy and old[4] is self.builder.block:
+            watched = old[1] + watched      # both sides of an if may say so
+            message, loc = old[2], old[3]
+        self.ambiguous[id(proxy)] = (proxy, watched, message, loc, self.builder.block)
 
     # NOTE: [Zero-trip links]
     # After `a = x; for t in range(n): a = a * 2`, the name `a` is x itself when n == 0 and a new array

@@ -134,6 +134,18 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
         if plan[0] != "out" or plan[4] is not None or not isinstance(obj, TracedArray):
             return
         for side, res in enumerate(plan[2]):
+            if isinstance(res, Frozen) and id(res.proxy) in made[side] and res.proxy._view is not None:
+                # a view made in the branch: after the if it is that view on one side only, which a merged
+                # value does not follow (a later update of its base, or through it, would be lost)
+                bases, view = [], res.proxy._view
+                while view is not None:
+                    bases.append(view[0])
+                    view = view[0]._view
+                ctx.ambiguous_identity(obj, bases, f"{name!r} is, after the if at line {site.line}, a view made "
+                                       f"in one branch; updating it in place, or reading it after the array it "
+                                       f"views was updated, cannot be compiled: copy it in that branch "
+                                       f"(`{name} = ....copy()`)", site.loc)
+                continue
             if not isinstance(res, Frozen) or id(res.proxy) in made[side] or id(res.proxy) in ctx.stand_ins:
                 continue         # a loop's start array: the loop body checks its identity (script_loops.py)
             before = res.proxy

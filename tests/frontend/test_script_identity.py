@@ -147,8 +147,29 @@ def ambiguous_alias_used_in_a_branch(x, n):
     return a, s
 
 
+def view_made_in_a_branch(x, n):
+    a = x * 1.0
+    if x[0, 0] > 0:
+        v = a[1:]
+    else:
+        v = a[2:]
+    a[2, 0] = 1.5                       # v is a view of a on both sides, each its own
+    return v * 1.0
+
+
+def view_made_on_one_side(x, n):
+    a = x
+    v = a[2:]
+    if x[0, 0] > 0:
+        v = a[0:]
+    a[0, 0] = 1.5
+    return v * 1.0
+
+
 @pytest.mark.parametrize("fn, args, line", [
     (ambiguous_alias_used_in_a_branch, (np.ones((2, 3)), 3), "a[0, 0] = 100.0"),
+    (view_made_in_a_branch, (np.ones((4, 3)), 0), "return v * 1.0"),
+    (view_made_on_one_side, (np.ones((4, 3)), 0), "return v * 1.0"),
     (updated_then_rebound, (np.ones((2, 3)), 3), "for t in range(n):"),
     (swap_updating, (np.ones((2, 3)), np.zeros((2, 3))), "for t in range(20):"),
     (alias_after_a_loop_that_may_not_run, (np.ones((2, 3)), 3), "a[0, 0] = 100.0"),
