@@ -141,6 +141,7 @@ class ScriptContext(TraceContext):
 
         work = self._written_chain(proxy)
         written = {id(p) for p in work}
+        members = list(self.identities.values())    # not the temporaries a pick makes while it runs
         self.linking += 1
         try:
             while work:
@@ -149,7 +150,7 @@ class ScriptContext(TraceContext):
                     continue
                 with self.passing_along():
                     number, values = self.identity(source)
-                for other, entries in list(self.identities.values()):
+                for other, entries in members:
                     if id(other) in written or not any(self.in_scope(e[2]) for e in entries):
                         continue
                     with self.passing_along():
@@ -160,7 +161,7 @@ class ScriptContext(TraceContext):
                             new = source            # one object (equal constants)
                         else:
                             same = self.function(np.equal, (other_number, number), {})
-                            new = self.function(np.where, (same, source, other), {})
+                            new = self._pick(same, source, other, loc)
                     self.assign(other, new, loc)
                     for p in self._written_chain(other):
                         if id(p) not in written:
@@ -168,6 +169,31 @@ class ScriptContext(TraceContext):
                             work.append(p)
         finally:
             self.linking -= 1
+
+    def _pick(self, same, source, other, loc):
+        """`source` where `same` holds, else `other`: np.where when their shapes are static and equal, else a
+        prim.If (two arrays that are not one may differ in shape, as a caller's x and y may, even when their
+        types name the same symbolic dims: a loop carrying either gives both one type)."""
+        import linecache
+
+        import numpy as np
+
+        t = self.current(source).type
+        if t == self.current(other).type and getattr(t, "is_static", True):
+            return self.function(np.where, (same, source, other), {})
+        from distjit.frontend.script_convert import Site
+        from distjit.frontend.script_if import ifexp
+
+        site = Site(loc.file, loc.line, 0, linecache.getline(loc.file, loc.line)) if loc is not None else None
+        return ifexp(same, lambda: source, lambda: other, site)
+
+    def may_be_one(self, a, b) -> bool:
+        """Whether arrays of a's and b's types can be one object (an identity number can link them)."""
+        from distjit.types import TensorType
+
+        ta, tb = self.current(a).type, self.current(b).type
+        return ta == tb or isinstance(ta, TensorType) and isinstance(tb, TensorType) and ta.dtype == tb.dtype \
+            and ta.ndim == tb.ndim
 
     def _check_ambiguous(self, proxy, writing: bool) -> None:
         entry = self.ambiguous.get(id(proxy))

@@ -115,7 +115,8 @@ def _graph_if(cond: TracedArray, then_fn, else_fn, state, names, site: Site):
         ctx.note(proxy)
         proxy._value = next(outputs)
         proxy._version += 1
-    _link_sides(ctx, cond, plans, new_state, made, names, site)
+    if not ctx.linking:       # a pick between two arrays that may be one (ScriptContext._pick) is a temporary
+        _link_sides(ctx, cond, plans, new_state, made, names, site)
     return new_state
 
 
@@ -150,7 +151,7 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
                 continue         # a loop's start array: the loop body checks its identity (script_loops.py)
             before = res.proxy
             other = cond if side == 1 else ctx.function(np.logical_not, (cond,), {})
-            if ctx.current(before).type == ctx.current(obj).type:
+            if ctx.may_be_one(before, obj):
                 ctx.zero_trip_link(obj, before, [other])
             else:
                 ctx.ambiguous_identity(obj, [before], f"{name!r} is, after the if at line {site.line}, an array "

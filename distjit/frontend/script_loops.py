@@ -805,7 +805,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                 continue
             before = start[p][1]
             alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
-            if lab[0] == "new" and alone and ctx.current(before).type == current.type:
+            if lab[0] == "new" and alone and ctx.may_be_one(before, current):
                 # after zero iterations the name is still its array from before the loop: an update of
                 # either reaches the other when the loop did not run (dead code when nothing reads it)
                 ctx.zero_trip_link(current, before, ran)
@@ -842,7 +842,7 @@ def _number_by_trips(ctx, current, start, labels, cycle, trip, numbers) -> bool:
 
     if any(lab[0] not in ("obj", "new") for lab in [start, *labels]):
         return False
-    if any(lab[0] == "obj" and ctx.current(lab[1]).type != ctx.current(current).type for lab in [start, *labels]):
+    if any(lab[0] == "obj" and not ctx.may_be_one(lab[1], current) for lab in [start, *labels]):
         return False
 
     def number(lab):

@@ -332,3 +332,41 @@ def test_a_write_through_a_view_reaches_a_name_a_loop_may_not_have_rebound(fn, l
             got = compiled(*got_args)
             assert_same(got, want, 0.0, f"{fn.__name__}(n={n}) at level {level}: result")
             assert_same(got_args, want_args, 0.0, f"{fn.__name__}(n={n}) at level {level}: the caller's arrays")
+
+
+# The caller's arrays, swapped or aliased by a loop whose trip count is known only at run time: which array a
+# name is after the loop is chosen at run time by its identity number (x and y may differ in shape).
+
+def swap_callers_arrays(x, y, n):
+    a, b = x, y
+    for t in range(n):
+        a, b = b, a
+    a[0, 0] = 7.0                       # x after an even number of swaps, y after an odd one
+    return a * 1.0, b * 1.0
+
+
+def alias_callers_arrays(x, y, n):
+    a = x
+    b = y
+    for t in range(n):
+        b = a
+    b[0, 0] = 100.0                     # x if the loop ran, else y
+    return a * 1.0, b * 1.0
+
+
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+@pytest.mark.parametrize("fn", [swap_callers_arrays, alias_callers_arrays])
+def test_a_loop_that_swaps_or_aliases_the_callers_arrays_a_run_time_number_of_times(fn, level, native, monkeypatch):
+    if not native:
+        monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    compiled = distjit.optimize(distjit.script(fn), level)
+    rng = np.random.default_rng(5)
+    for shapes in (((4, 5), (4, 5)), ((4, 5), (3, 5))):
+        x, y = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+        for n in (0, 1, 2, 3):
+            got_args, want_args = fresh((x, y, n)), fresh((x, y, n))
+            want = fn(*want_args)
+            got = compiled(*got_args)
+            assert_same(got, want, 0.0, f"{fn.__name__}(n={n}) at level {level}: result")
+            assert_same(got_args, want_args, 0.0, f"{fn.__name__}(n={n}) at level {level}: the caller's arrays")
