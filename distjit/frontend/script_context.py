@@ -75,18 +75,20 @@ class ScriptContext(TraceContext):
 
     # NOTE: [Zero-trip links]
     # After `a = x; for t in range(n): a = a * 2`, the name `a` is x itself when n == 0 and a new array
-    # otherwise: which one is known only at run time. So is `a` after `if c: a = x else: a = y`. Such an
-    # array gets an identity number computed by the graph (`identity`): a fresh constant for an array the
-    # frontend knows apart from all others, and np.where(ran, its own number, the number of the array it
-    # may be) for one a loop or an if may have left bound to an earlier array (`zero_trip_link`). Two arrays
-    # are one object exactly when their numbers are equal; the constants each number may take are known
-    # statically, so most pairs are told apart at compile time. Every update of an array with a number
-    # (`_follow_links`) updates each other array that may be it by np.where(same number, updated, other),
-    # dead code when nothing reads it. An update is not only `a[...] = ...`: a write through a view (`v =
-    # x[2:]` made before the loop, written after it) writes x, so the bases the write goes through are
-    # followed too, and so are the bases of each array updated so. Comparing numbers rather than following
-    # links pairwise keeps it exact when an array is reached on several ways (after `if c: a = x else: a = y`
-    # and `if d: b = x else: b = y`, an update of a reaches b through x or through y).
+    # otherwise: which one is known only at run time. So is `a` after `if c: a = x else: a = y`. Such an array
+    # gets an identity number computed by the graph (`identity`): a fresh constant for an array the frontend
+    # knows apart from all others, and np.where(ran, its own number, the number of the array it may be) for one
+    # a loop or an if may have left bound to an earlier array (`zero_trip_link`). Two arrays are one object
+    # exactly when their numbers are equal (a loop that swaps or aliases names a run-time number of times picks
+    # each name's number by its trip count, script_loops.py's `_number_by_trips`); the constants each number may
+    # take are known statically, so most pairs are told apart at compile time. Every update of an array with a
+    # number (`_follow_links`) updates each other array that may be it by np.where(same number, updated, other),
+    # dead code when nothing reads it (a prim.If picks instead when the two may differ in shape). An update is
+    # not only `a[...] = ...`: a write through a view (`v = x[2:]` made before the loop, written after it)
+    # writes x, so the bases the write goes through are followed too, and so are the bases of each array updated
+    # so. Comparing numbers rather than following links pairwise keeps it exact when an array is reached on
+    # several ways (after `if c: a = x else: a = y` and `if d: b = x else: b = y`, an update of a reaches b
+    # through x or through y).
     def identity(self, proxy):
         """(number, the constants it may take) of `proxy`'s identity here; a fresh constant if it has none."""
         entry = self.identities.get(id(proxy))

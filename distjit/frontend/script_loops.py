@@ -632,8 +632,10 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
 # `_check_identity` refuses, at the loop, a body whose start arrays are updated in place or read after a
 # same-array update while names move between arrays; `_rebind_identities` follows the labels through
 # the iterations to give each name after the loop its array (aliases share one proxy, views are views
-# again), and an array that depends on how often the loop ran becomes a guarded proxy
-# (ScriptContext.ambiguous_identity).
+# again). An array that depends on how often the loop ran is, when the loop runs its trip count (no break,
+# not a while) and each label is an array rather than a view, numbered by that count: the identity number
+# of the array it is after so many iterations, the labels repeating in a cycle (`_number_by_trips`, NOTE:
+# [Zero-trip links] in script_context.py); else it becomes a guarded proxy (ScriptContext.ambiguous_identity).
 
 
 def _leaf_ends(results, plans, leaves, stand_ins, made_ids) -> dict:
