@@ -112,12 +112,18 @@ class ScriptContext(TraceContext):
         import numpy as np
 
         with self.passing_along():
+            self.number_unless(proxy, conditions, *self.identity(before))
+
+    def number_unless(self, proxy, conditions: list, number, values) -> None:
+        """`proxy` is the array numbered `number` (one of `values`) unless `conditions` hold."""
+        import numpy as np
+
+        with self.passing_along():
             own, own_values = self.identity(proxy)
-            other, other_values = self.identity(before)
             ran = conditions[0]
             for c in conditions[1:]:
                 ran = self.function(np.logical_and, (ran, c), {})
-            self._set_identity(proxy, self.function(np.where, (ran, own, other), {}), own_values | other_values)
+            self._set_identity(proxy, self.function(np.where, (ran, own, number), {}), own_values | values)
 
     def in_scope(self, block) -> bool:
         """Whether the block being recorded is `block` or nested in it (a guard made in a loop body or a

@@ -311,9 +311,20 @@ def alias_used_in_a_branch(x, n):
     return a, b, s
 
 
+def two_names_bound_in_a_branch(x, n):
+    a = x
+    b = x * 2.0
+    if x[0, 0] > 0:
+        a = a * 1.5
+        b = a                           # one array after the if when this side ran
+    for t in range(n):
+        a[0, 0] = 1.5
+    return a, b
+
+
 @pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
-@pytest.mark.parametrize("fn", [view_made_before_written_after, view_made_after_written, view_of_a_view_written,
+@pytest.mark.parametrize("fn", [two_names_bound_in_a_branch, view_made_before_written_after, view_made_after_written, view_of_a_view_written,
                                 two_loops_that_may_not_run, while_that_may_not_run, zero_trip_in_an_outer_loop,
                                 if_and_views, written_in_a_branch, written_in_a_later_loop, two_ifs_bind_two_names,
                                 alias_after_a_loop_that_may_not_run, alias_used_in_a_branch])
