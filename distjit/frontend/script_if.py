@@ -128,6 +128,7 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
     from distjit.frontend.script_merge import Frozen
 
     shared = [{}, {}]        # per side: id(an array the side made) -> how many names it binds
+    merged = [{}, {}]        # per side: id(an array the side ends with) -> the names' arrays after the if
 
     def count(plan, obj):
         if plan[0] == "tuple":
@@ -135,6 +136,8 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
                 count(p, o)
         elif plan[0] == "out" and plan[4] is None and isinstance(obj, TracedArray):
             for side, res in enumerate(plan[2]):
+                if isinstance(res, Frozen):
+                    merged[side].setdefault(id(res.proxy), []).append(obj)
                 if isinstance(res, Frozen) and id(res.proxy) in made[side] and res.proxy._view is None:
                     shared[side][id(res.proxy)] = shared[side].get(id(res.proxy), 0) + 1
     numbers = [{}, {}]
@@ -163,6 +166,7 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
                 bases, view = [], res.proxy._view
                 while view is not None:
                     bases.append(view[0])
+                    bases += merged[side].get(id(view[0]), [])   # a base a name holds: its array after the if
                     view = view[0]._view
                 ctx.ambiguous_identity(obj, bases, f"{name!r} is, after the if at line {site.line}, a view made "
                                        f"in one branch; updating it in place, or reading it after the array it "

@@ -165,7 +165,20 @@ def view_made_on_one_side(x, n):
     return v * 1.0
 
 
+def view_of_an_array_made_in_a_branch(x, n):
+    a = x
+    w = x[1:]
+    if x[0, 0] > 0:
+        a[0, 0] = 1.5
+    else:
+        a = a * 1.5
+        w = a[1:]                       # a view of what a is after the if, on this side
+    a[1, 0] = 2.5
+    return a, w * 1.0
+
+
 @pytest.mark.parametrize("fn, args, line", [
+    (view_of_an_array_made_in_a_branch, (-np.ones((4, 3)), 0), "return a, w * 1.0"),
     (view_chosen_in_an_if_used_in_a_branch, (np.ones((4, 3)), 0), "s = v * 1.0"),
     (view_made_in_a_branch, (np.ones((4, 3)), 0), "return v * 1.0"),
     (view_made_on_one_side, (np.ones((4, 3)), 0), "return v * 1.0"),
