@@ -152,7 +152,7 @@ class ScriptContext(TraceContext):
         members = list(self.identities.values())    # not the temporaries a pick makes while it runs
         self.linking += 1
         try:
-            while work:
+            while work or self._views_written(members, written, work):
                 source = work.pop(0)
                 if id(source) not in self.identities or self.identities[id(source)][0] is not source:
                     continue
@@ -177,6 +177,20 @@ class ScriptContext(TraceContext):
                             work.append(p)
         finally:
             self.linking -= 1
+
+    def _views_written(self, members, written: set, work: list) -> bool:
+        """Queue the numbered views whose base was written (their contents changed with it, so the arrays
+        that may be them must change too); whether there were any."""
+        for member, entries in members:
+            if id(member) in written or not any(self.in_scope(e[2]) for e in entries):
+                continue
+            view = self._view_of(member)
+            while view is not None and id(view[0]) not in written:
+                view = self._view_of(view[0])
+            if view is not None:
+                written.add(id(member))
+                work.append(member)
+        return bool(work)
 
     def _pick(self, same, source, other, loc):
         """`source` where `same` holds, else `other`: np.where when their shapes are static and equal, else a

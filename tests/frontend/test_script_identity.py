@@ -178,10 +178,10 @@ def view_of_an_array_made_in_a_branch(x, n):
 
 
 @pytest.mark.parametrize("fn, args, line", [
-    (view_of_an_array_made_in_a_branch, (-np.ones((4, 3)), 0), "return a, w * 1.0"),
-    (view_chosen_in_an_if_used_in_a_branch, (np.ones((4, 3)), 0), "s = v * 1.0"),
+    (view_of_an_array_made_in_a_branch, (-np.ones((4, 3)), 0), "a[1, 0] = 2.5"),
+    (view_chosen_in_an_if_used_in_a_branch, (np.ones((4, 3)), 0), "a[0, 0] = 1.5"),
     (view_made_in_a_branch, (np.ones((4, 3)), 0), "return v * 1.0"),
-    (view_made_on_one_side, (np.ones((4, 3)), 0), "return v * 1.0"),
+    (view_made_on_one_side, (np.ones((4, 3)), 0), "a[0, 0] = 1.5"),
     (updated_then_rebound, (np.ones((2, 3)), 3), "for t in range(n):"),
     (swap_updating, (np.ones((2, 3)), np.zeros((2, 3))), "for t in range(20):"),
 ])
