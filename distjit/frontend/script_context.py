@@ -8,6 +8,7 @@ context around).
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from contextlib import contextmanager
 
@@ -42,9 +43,11 @@ class ScriptContext(TraceContext):
         self.made: list | None = None       # proxies made while a loop body is traced (script_loops.py)
         self.reads: set[int] | None = None  # ids of the proxies read while a loop body is traced
         self.ambiguous: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(candidate, version)], message, loc, block)
-        self.zero_trip: dict[int, list] = {}   # id(proxy) -> [(proxy, conditions, partner, block)]
+        self.identities: dict[int, tuple] = {}  # id(proxy) -> (proxy, [(number, its values, block)]): see identity
+        self.numbers = itertools.count()
         self.stand_ins: dict[int, object] = {}  # id -> the proxy a loop body gets for a name's start array
         self.linking = 0                       # > 0 while an update follows a zero-trip link
+        self.open_blocks: list[Block] = []     # the nested blocks being recorded, innermost last (in_block)
 
     def wrap(self, value, view=None):
         proxy = super().wrap(value, view)
@@ -58,42 +61,161 @@ class ScriptContext(TraceContext):
         Its contents are right, its identity is not known: updating it in place, or reading it after a
         candidate changed, is a ScriptError at that line rather than a result NumPy would not give.
         """
-        self.ambiguous[id(proxy)] = (proxy, [(c, c._version) for c in candidates], message, loc,
-                                     self.builder.block)
+        candidates = list(candidates)
+        for c in list(candidates):          # an update of a base reaches its views: watch the bases too
+            while c._view is not None:
+                c = c._view[0]
+                candidates.append(c)
+        watched = [(c, c._version) for c in candidates]
+        old = self.ambiguous.get(id(proxy))
+        if old is not None and old[0] is proxy and old[4] is self.builder.block:
+            watched = old[1] + watched      # both sides of an if may say so
+            message, loc = old[2], old[3]
+        self.ambiguous[id(proxy)] = (proxy, watched, message, loc, self.builder.block)
+
+    # NOTE: [Zero-trip links]
+    # After `a = x; for t in range(n): a = a * 2`, the name `a` is x itself when n == 0 and a new array
+    # otherwise: which one is known only at run time. So is `a` after `if c: a = x else: a = y`. Such an array
+    # gets an identity number computed by the graph (`identity`): a fresh constant for an array the frontend
+    # knows apart from all others, and np.where(ran, its own number, the number of the array it may be) for one
+    # a loop or an if may have left bound to an earlier array (`zero_trip_link`). Two arrays are one object
+    # exactly when their numbers are equal (a loop that swaps or aliases names a run-time number of times picks
+    # each name's number by its trip count, script_loops.py's `_number_by_trips`); the constants each number may
+    # take are known statically, so most pairs are told apart at compile time. Every update of an array with a
+    # number (`_follow_links`) updates each other array that may be it by np.where(same number, updated, other),
+    # dead code when nothing reads it (a prim.If picks instead when the two may differ in shape). An update is
+    # not only `a[...] = ...`: a write through a view (`v = x[2:]` made before the loop, written after it)
+    # writes x, so the bases the write goes through are followed too, and so are the bases of each array updated
+    # so. Comparing numbers rather than following links pairwise keeps it exact when an array is reached on
+    # several ways (after `if c: a = x else: a = y` and `if d: b = x else: b = y`, an update of a reaches b
+    # through x or through y).
+    def identity(self, proxy):
+        """(number, the constants it may take) of `proxy`'s identity here; a fresh constant if it has none."""
+        entry = self.identities.get(id(proxy))
+        for number, values, block in reversed(entry[1] if entry is not None and entry[0] is proxy else ()):
+            if self.in_scope(block):
+                return number, values
+        number = next(self.numbers)
+        self._set_identity(proxy, number, frozenset((number,)))
+        return number, frozenset((number,))
+
+    def _set_identity(self, proxy, number, values) -> None:
+        entry = self.identities.setdefault(id(proxy), (proxy, []))
+        if entry[0] is not proxy:       # the id of a proxy that no longer exists
+            entry = self.identities[id(proxy)] = (proxy, [])
+        entry[1].append((number, values, self.builder.block))
 
     def zero_trip_link(self, proxy, before, conditions: list) -> None:
         """`proxy` (a name's array after a loop or an if) is `before` (an array from before it) unless
         `conditions` hold (the loop ran, the other side of the if ran): an update of either reaches the other
-        through np.where, dead code when nothing reads it."""
-        block = self.builder.block
-        self.zero_trip.setdefault(id(proxy), []).append((proxy, conditions, before, block))
-        self.zero_trip.setdefault(id(before), []).append((before, conditions, proxy, block))
+        (NOTE: [Zero-trip links])."""
+        import numpy as np
+
+        with self.passing_along():
+            self.number_unless(proxy, conditions, *self.identity(before))
+
+    def number_unless(self, proxy, conditions: list, number, values) -> None:
+        """`proxy` is the array numbered `number` (one of `values`) unless `conditions` hold."""
+        import numpy as np
+
+        with self.passing_along():
+            own, own_values = self.identity(proxy)
+            ran = conditions[0]
+            for c in conditions[1:]:
+                ran = self.function(np.logical_and, (ran, c), {})
+            self._set_identity(proxy, self.function(np.where, (ran, own, number), {}), own_values | values)
 
     def in_scope(self, block) -> bool:
         """Whether the block being recorded is `block` or nested in it (a guard made in a loop body or a
         branch holds values of that block only)."""
-        b = self.builder.block
-        while b is not None:
-            if b is block:
-                return True
-            b = b.owner.block if b.owner is not None else None
-        return False
+        # The nodes that own the blocks being recorded are appended to their blocks only when they are
+        # complete, so the nesting is the stack of blocks `in_block` opened, not the blocks' owners.
+        return block is self.graph.block or any(b is block for b in self.open_blocks)
+
+    def _written_chain(self, proxy) -> list:
+        """`proxy` and the bases an update of it writes through (functionalize.py's `assign` walks the same
+        chain)."""
+        chain = [proxy]
+        view = self._view_of(proxy)
+        while view is not None:
+            chain.append(view[0])
+            view = self._view_of(view[0])
+        return chain
 
     def _follow_links(self, proxy, loc) -> None:
+        """After an update of `proxy`, update each array that may be it or one of the bases written through
+        (NOTE: [Zero-trip links])."""
         import numpy as np
 
-        for guard in self.zero_trip.get(id(proxy), ()):
-            if guard[0] is not proxy or not self.in_scope(guard[3]):
+        work = self._written_chain(proxy)
+        written = {id(p) for p in work}
+        members = list(self.identities.values())    # not the temporaries a pick makes while it runs
+        self.linking += 1
+        try:
+            while work or self._views_written(members, written, work):
+                source = work.pop(0)
+                if id(source) not in self.identities or self.identities[id(source)][0] is not source:
+                    continue
+                with self.passing_along():
+                    number, values = self.identity(source)
+                for other, entries in members:
+                    if id(other) in written or not any(self.in_scope(e[2]) for e in entries):
+                        continue
+                    with self.passing_along():
+                        other_number, other_values = self.identity(other)
+                        if not values & other_values:
+                            continue
+                        if isinstance(number, int) and isinstance(other_number, int):
+                            new = source            # one object (equal constants)
+                        else:
+                            same = self.function(np.equal, (other_number, number), {})
+                            new = self._pick(same, source, other, loc)
+                    self.assign(other, new, loc)
+                    for p in self._written_chain(other):
+                        if id(p) not in written:
+                            written.add(id(p))
+                            work.append(p)
+        finally:
+            self.linking -= 1
+
+    def _views_written(self, members, written: set, work: list) -> bool:
+        """Queue the numbered views whose base was written (their contents changed with it, so the arrays
+        that may be them must change too); whether there were any."""
+        for member, entries in members:
+            if id(member) in written or not any(self.in_scope(e[2]) for e in entries):
                 continue
-            ran = guard[1][0]
-            for c in guard[1][1:]:
-                ran = self.function(np.logical_and, (ran, c), {})
-            partner = guard[2]
-            self.linking += 1
-            try:
-                self.assign(partner, self.function(np.where, (ran, partner, proxy), {}), loc)
-            finally:
-                self.linking -= 1
+            view = self._view_of(member)
+            while view is not None and id(view[0]) not in written:
+                view = self._view_of(view[0])
+            if view is not None:
+                written.add(id(member))
+                work.append(member)
+        return bool(work)
+
+    def _pick(self, same, source, other, loc):
+        """`source` where `same` holds, else `other`: np.where when their shapes are static and equal, else a
+        prim.If (two arrays that are not one may differ in shape, as a caller's x and y may, even when their
+        types name the same symbolic dims: a loop carrying either gives both one type)."""
+        import linecache
+
+        import numpy as np
+
+        t = self.current(source).type
+        if t == self.current(other).type and getattr(t, "is_static", True):
+            return self.function(np.where, (same, source, other), {})
+        from distjit.frontend.script_convert import Site
+        from distjit.frontend.script_if import ifexp
+
+        site = Site(loc.file, loc.line, 0, linecache.getline(loc.file, loc.line)) if loc is not None else None
+        return ifexp(same, lambda: source, lambda: other, site)
+
+    def may_be_one(self, a, b) -> bool:
+        """Whether arrays of a's and b's types can be one object (an identity number can link them)."""
+        from distjit.types import TensorType
+
+        ta, tb = self.current(a).type, self.current(b).type
+        return ta == tb or isinstance(ta, TensorType) and isinstance(tb, TensorType) and ta.dtype == tb.dtype \
+            and ta.ndim == tb.ndim
 
     def _check_ambiguous(self, proxy, writing: bool) -> None:
         entry = self.ambiguous.get(id(proxy))
@@ -116,7 +238,7 @@ class ScriptContext(TraceContext):
         if isinstance(proxy, TracedArray) and self.ambiguous:
             self._check_ambiguous(proxy, True)
         super().assign(proxy, new, loc)
-        if self.zero_trip and not self.linking and isinstance(proxy, TracedArray):
+        if self.identities and not self.linking and isinstance(proxy, TracedArray):
             self._follow_links(proxy, loc)
 
     def guard_bound(self, proxy, conditions: list, message: str) -> None:
@@ -168,9 +290,11 @@ class ScriptContext(TraceContext):
         saved = self.builder, self.constants, self.dims
         self.builder = Builder(block)
         self.constants, self.dims = dict(self.constants), dict(self.dims)
+        self.open_blocks.append(block)
         try:
             yield
         finally:
+            self.open_blocks.pop()
             self.builder, self.constants, self.dims = saved
 
     def open_log(self) -> list:

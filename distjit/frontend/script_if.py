@@ -115,7 +115,8 @@ def _graph_if(cond: TracedArray, then_fn, else_fn, state, names, site: Site):
         ctx.note(proxy)
         proxy._value = next(outputs)
         proxy._version += 1
-    _link_sides(ctx, cond, plans, new_state, made, names, site)
+    if not ctx.linking:       # a pick between two arrays that may be one (ScriptContext._pick) is a temporary
+        _link_sides(ctx, cond, plans, new_state, made, names, site)
     return new_state
 
 
@@ -126,6 +127,21 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
 
     from distjit.frontend.script_merge import Frozen
 
+    shared = [{}, {}]        # per side: id(an array the side made) -> how many names it binds
+    merged = [{}, {}]        # per side: id(an array the side ends with) -> the names' arrays after the if
+
+    def count(plan, obj):
+        if plan[0] == "tuple":
+            for p, o in zip(plan[1], obj):
+                count(p, o)
+        elif plan[0] == "out" and plan[4] is None and isinstance(obj, TracedArray):
+            for side, res in enumerate(plan[2]):
+                if isinstance(res, Frozen):
+                    merged[side].setdefault(id(res.proxy), []).append(obj)
+                if isinstance(res, Frozen) and id(res.proxy) in made[side] and res.proxy._view is None:
+                    shared[side][id(res.proxy)] = shared[side].get(id(res.proxy), 0) + 1
+    numbers = [{}, {}]
+
     def walk(plan, obj, name):
         if plan[0] == "tuple":
             for i, (p, o) in enumerate(zip(plan[1], obj)):
@@ -134,11 +150,34 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
         if plan[0] != "out" or plan[4] is not None or not isinstance(obj, TracedArray) or obj._scalar:
             return               # a number (obj._scalar) is a value on each side, not an array to link
         for side, res in enumerate(plan[2]):
+            if isinstance(res, Frozen) and shared[side].get(id(res.proxy), 0) > 1:
+                # names bound to one array the branch made (`b = a` after `a = a * 2`) are one array after
+                # the if when that side ran: one identity number (the branch's proxy itself is not numbered,
+                # its value lives in the branch)
+                if id(res.proxy) not in numbers[side]:
+                    n = next(ctx.numbers)
+                    numbers[side][id(res.proxy)] = (n, frozenset((n,)))
+                other = cond if side == 1 else ctx.function(np.logical_not, (cond,), {})
+                ctx.number_unless(obj, [other], *numbers[side][id(res.proxy)])
+                continue
+            if isinstance(res, Frozen) and id(res.proxy) in made[side] and res.proxy._view is not None:
+                # a view made in the branch: after the if it is that view on one side only, which a merged
+                # value does not follow (a later update of its base, or through it, would be lost)
+                bases, view = [], res.proxy._view
+                while view is not None:
+                    bases.append(view[0])
+                    bases += merged[side].get(id(view[0]), [])   # a base a name holds: its array after the if
+                    view = view[0]._view
+                ctx.ambiguous_identity(obj, bases, f"{name!r} is, after the if at line {site.line}, a view made "
+                                       f"in one branch; updating it in place, or reading it after the array it "
+                                       f"views was updated, cannot be compiled: copy it in that branch "
+                                       f"(`{name} = ....copy()`)", site.loc)
+                continue
             if not isinstance(res, Frozen) or id(res.proxy) in made[side] or id(res.proxy) in ctx.stand_ins:
                 continue         # a loop's start array: the loop body checks its identity (script_loops.py)
             before = res.proxy
             other = cond if side == 1 else ctx.function(np.logical_not, (cond,), {})
-            if ctx.current(before).type == ctx.current(obj).type:
+            if ctx.may_be_one(before, obj):
                 ctx.zero_trip_link(obj, before, [other])
             else:
                 ctx.ambiguous_identity(obj, [before], f"{name!r} is, after the if at line {site.line}, an array "
@@ -146,5 +185,7 @@ def _link_sides(ctx: ScriptContext, cond, plans, state, made, names, site: Site)
                                        f"after that array was updated, cannot be compiled: copy it in that branch",
                                        site.loc)
     with ctx.passing_along():
+        for plan, obj in zip(plans, state):
+            count(plan, obj)
         for i, (plan, obj) in enumerate(zip(plans, state)):
             walk(plan, obj, names[i] if i < len(names) else "value")

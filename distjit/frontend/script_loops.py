@@ -648,8 +648,10 @@ def _loop_rebuild(ctx, plan, res, outputs, site, name, trip, ran):
 # `_check_identity` refuses, at the loop, a body whose start arrays are updated in place or read after a
 # same-array update while names move between arrays; `_rebind_identities` follows the labels through
 # the iterations to give each name after the loop its array (aliases share one proxy, views are views
-# again), and an array that depends on how often the loop ran becomes a guarded proxy
-# (ScriptContext.ambiguous_identity).
+# again). An array that depends on how often the loop ran is, when the loop runs its trip count (no break,
+# not a while) and each label is an array rather than a view, numbered by that count: the identity number
+# of the array it is after so many iterations, the labels repeating in a cycle (`_number_by_trips`, NOTE:
+# [Zero-trip links] in script_context.py); else it becomes a guarded proxy (ScriptContext.ambiguous_identity).
 
 
 def _leaf_ends(results, plans, leaves, stand_ins, made_ids) -> dict:
@@ -779,10 +781,12 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
         return tuple(_label_key(st[p]) for p in paths)
     exact = counted and isinstance(trip, int) and cond0 is True
     states, seen, st = [], {}, start      # the labels after 1, 2, ... iterations, up to where they repeat
+    cycle = None                          # (the state the labels repeat from, the period)
     for _ in range(trip if exact else len(paths) + 2):
         st = step(st)
         if key(st) in seen:
             j = seen[key(st)]
+            cycle = (j, len(states) - j)
             if exact:
                 states = [states[j + (trip - 1 - j) % (len(states) - j)]]
             break
@@ -796,6 +800,7 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
         return state
     state = list(state)
     shared: dict = {}
+    numbers: dict = {}                    # label key of an array the body made -> its identity number
     for p in sorted(paths, key=lambda p: any(s[p][0] == "leafview" for s in states)):
         labels = {_label_key(s[p]): s[p] for s in states}
         current = _get_path(state, p)
@@ -824,11 +829,14 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                 continue
             before = start[p][1] if start[p][0] == "obj" else None
             alone = sum(1 for q in paths if _label_key(states[-1][q]) == k) == 1
-            if lab[0] == "new" and alone and before is not None and ctx.current(before).type == current.type:
+            if lab[0] == "new" and alone and before is not None and ctx.may_be_one(before, current):
                 # after zero iterations the name is still its array from before the loop: an update of
                 # either reaches the other when the loop did not run (dead code when nothing reads it)
                 ctx.zero_trip_link(current, before, ran)
                 continue
+        if counted and cond0 is True and cycle is not None and not isinstance(trip, int) \
+                and _number_by_trips(ctx, current, start[p], [s[p] for s in states], cycle, trip, numbers):
+            continue
         candidates = [lab[1] if lab[0] != "leafview" else _get_path(state, lab[1]) for lab in labels.values()
                       if lab[0] in ("obj", "view", "lost", "leafview")]
         for lab in labels.values():
@@ -847,6 +855,41 @@ def _rebind(ctx, state, paths, leaves, ends, trip, counted, cond0, names, site):
                                f"reading it after one of those arrays was updated, cannot be compiled: copy it "
                                f"after the loop (`{name} = {name}.copy()`)", site.loc)
     return tuple(state)
+
+
+def _number_by_trips(ctx, current, start, labels, cycle, trip, numbers) -> bool:
+    """Give `current` (a name's array after a loop that runs `trip` times) the identity number of the array it
+    is after that many iterations (NOTE: [Zero-trip links] in script_context.py): the array it held before the
+    loop, one from before the loop, or one the body made. `labels[m]` is its label after m + 1 iterations,
+    repeating from `cycle[0]` with period `cycle[1]`. False when a label is not an array's identity (a view)."""
+    import operator
+
+    if any(lab[0] not in ("obj", "new") for lab in [start, *labels]):
+        return False
+    if any(lab[0] == "obj" and not ctx.may_be_one(lab[1], current) for lab in [start, *labels]):
+        return False
+
+    def number(lab):
+        if lab[0] == "obj":
+            return ctx.identity(lab[1])
+        key = _label_key(lab)
+        if key not in numbers:
+            n = next(ctx.numbers)
+            numbers[key] = (n, frozenset((n,)))
+        return numbers[key]
+    first, period = cycle
+    num, values = number(start)
+    for m, lab in enumerate(labels):
+        if m < first:
+            after = ctx.scalar(operator.eq, (trip, m + 1))
+        else:
+            phase = ctx.scalar(operator.mod, (ctx.scalar(operator.sub, (trip, 1 + first)), period))
+            after = ctx.function(np.logical_and, (ctx.scalar(operator.ge, (trip, first + 1)),
+                                                  ctx.scalar(operator.eq, (phase, m - first))), {})
+        n, v = number(lab)
+        num, values = ctx.function(np.where, (after, n, num), {}), values | v
+    ctx._set_identity(current, num, values)
+    return True
 
 
 def _get_path(state, path):

@@ -183,7 +183,9 @@ def test_a_second_ray_job_loads_compiled_regions_from_the_disk_cache(ray_local, 
     if cache.folder() == folder:
         # the call above compiled the region into the workers' cache: read-only inputs from the object store
         # have the types a caller's arrays get (regions take arrays they only read as read-only views)
-        assert all("native (loaded from the disk cache" in line for line in first), first
+        # (or a worker Ray kept from an earlier test of the session already holds it: no compile either way)
+        assert all("native (loaded from the disk cache" in line or "native (compiled earlier in this process" in line
+                   for line in first), first
     mode = os.stat(folder).st_mode & 0o777
     assert mode & 0o022 == 0                      # the cache's owner and mode checks keep holding
     stems = _stems(first)

@@ -150,6 +150,20 @@ def test_simplify_keeps_signed_zero_and_dtypes():
     assert "np.add(%x, %zero)" in out and "np.multiply(%b, %one)" in out and "np.exp(%f)" in out
 
 
+def _rolls(x):
+    return np.roll(x, 0, axis=1) + np.roll(x, (0, 0), axis=(0, 1)) + np.roll(x, 1, axis=0) + np.roll(x, -1)
+
+
+def test_simplify_drops_rolls_by_zero():
+    from tests.compare import assert_same
+
+    x = np.arange(12.0).reshape(3, 4)
+    for f in (distjit.optimize(distjit.trace(_rolls, (x,))), distjit.optimize(distjit.script(_rolls))):
+        assert_same(f(x), _rolls(x))
+        graph = f.graph if isinstance(f, distjit.Function) else f.graphs[0]
+        assert sum(n.op == "np.roll" for n in graph.nodes) == 2
+
+
 def _scale_columns(X):
     for j in range(X.shape[1]):
         col = X[:, j]                  # re-bound every iteration: carried, never read across iterations

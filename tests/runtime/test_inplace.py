@@ -453,6 +453,7 @@ def test_a_fused_expression_writes_over_its_carried_array(tmp_path, monkeypatch,
     would overwrite it keeps its own buffer."""
     from distjit.runtime import fused_eval
 
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")      # the loop itself would lower: the fused nodes are the subject
     if native:
         monkeypatch.setattr(fused_eval, "NUMBA_MIN_ELEMENTS", 1)
         monkeypatch.setattr(fused_eval, "NATIVE_BLOCK_ELEMENTS", 24)
@@ -475,3 +476,63 @@ def test_a_fused_expression_writes_over_its_carried_array(tmp_path, monkeypatch,
     check(fn, make, [("script", scripted)])
     loop = next(n for g in scripted.graphs for n in g.walk() if n.op == "prim.Loop")
     assert any(n.op == "fused.elementwise" and checked_outputs(n) for n in loop.blocks[0].nodes)
+
+
+# Control flow that decides aliasing at run time (NOTE: [Zero-trip links] in script_context.py): up to two
+# loops (for, while) that may run zero times and ifs, over the caller's arrays or copies, views made before,
+# in and after them. What the frontend cannot follow is refused at the user's line, never another result.
+CONTROL_STATEMENTS = STATEMENTS + ["w = a[{i}:, {j}:]", "w[0, 0] = {c}", "a = a + {c}", "v = b[{i}:]",
+                                   "x[{i}] = {c}", "b = x"]
+
+
+@st.composite
+def control_programs(draw):
+    def stmt():
+        return draw(st.sampled_from(CONTROL_STATEMENTS)).format(
+            i=draw(st.integers(0, 3)), j=draw(st.integers(0, 4)), k=draw(st.integers(0, 3)),
+            c=draw(st.sampled_from(["1.5", "-2.0", "0.25"])))
+
+    lines = ["def f(x, y, n):",
+             "    a = x.copy()" if draw(st.booleans()) else "    a = x",
+             "    b = y.copy()" if draw(st.booleans()) else "    b = y",
+             "    v = a[2:]", "    w = b[1:]", "    s = a[0, 0]"]
+    lines += ["    " + stmt() for _ in range(draw(st.integers(0, 2)))]
+    for _ in range(draw(st.integers(1, 2))):
+        kind = draw(st.sampled_from(["for", "while", "if"]))
+        body = [stmt() for _ in range(draw(st.integers(1, 3)))]
+        if kind == "for":
+            lines.append("    for t in range(n):")
+        elif kind == "while":
+            lines += ["    k = 0", "    while k < n:"]
+            body.append("k += 1")
+        else:
+            lines.append("    if x[0, 0] > 0:")
+        lines += ["        " + s for s in body]
+        if kind == "if" and draw(st.booleans()):
+            lines.append("    else:")
+            lines += ["        " + stmt() for _ in range(draw(st.integers(1, 2)))]
+        lines += ["    " + stmt() for _ in range(draw(st.integers(0, 2)))]
+    lines.append("    return a, b, v, w, s")
+    return "\n".join(lines) + "\n", draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.booleans())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(control_programs())
+def test_random_control_flow_update_programs_match_numpy(tmp_path, program):
+    source, n, n2, positive = program
+    fn = load(source, tmp_path)
+    x, y = _inputs()
+    x[0, 0] = abs(x[0, 0]) if positive else -abs(x[0, 0])
+    scripted = distjit.script(fn)
+    for trips in (n, n2):                                   # one signature: the trip count is a graph input
+        try:
+            scripted(x.copy(), y.copy(), trips)
+        except DistJitError as e:
+            assert refused(e, fn), e
+            event("script refused")
+            continue
+        signature = scripted.functions[0]
+        runners = [("script", scripted), ("script interpreted", signature.interpret)] + [
+            (f"script at level {k}", distjit.optimize(signature, k)) for k in (1, 2, 3)]
+        check(fn, lambda: (x.copy(), y.copy(), trips), runners)
+        event("script ran")

@@ -10,6 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 import distjit
 from distjit.errors import ExecutionError
+from tests.programs.realcode.algorithms import xorshift64
+from tests.programs.realcode.linalg import durbin
 
 INT_DTYPES = ["int64", "uint64", "int32", "uint16", "int8", "uint8"]
 
@@ -77,22 +79,11 @@ def test_shifts_by_a_python_int_are_numpys_nep50(dtype, s, n, seed):
     assert _same(_compiled(popcount_like, x, bits), popcount_like(x, bits))
 
 
-def xorshift(state, draws):
-    x = state.copy()
-    out = np.empty((x.shape[0], draws), dtype=np.uint64)
-    for t in range(draws):
-        x ^= x << np.uint64(13)
-        x ^= x >> np.uint64(7)
-        x ^= x << np.uint64(17)
-        out[:, t] = x
-    return out
-
-
 def test_uint64_xorshift_streams_are_numpys():
     rng = np.random.default_rng(5)
     state = rng.integers(1, 2**63, 50, dtype=np.uint64)
-    f = distjit.optimize(distjit.script(xorshift))
-    assert _same(f(state, 9), xorshift(state, 9))
+    f = distjit.optimize(distjit.script(xorshift64))
+    assert _same(f(state, 9), xorshift64(state, 9))
 
 
 def inverts(x, b):
@@ -287,25 +278,12 @@ def test_min_of_an_empty_vector_raises_as_in_numpy():
 
 
 # -- np.flip, array creation, broadcast_to ------------------------------------------------------------------------
-def levinson(r):
-    y = np.empty_like(r)
-    alpha = -r[0]
-    beta = 1.0
-    y[0] = -r[0]
-    for k in range(1, r.shape[0]):
-        beta *= 1.0 - alpha * alpha
-        alpha = -(r[k] + np.dot(np.flip(r[:k]), y[:k])) / beta
-        y[:k] += alpha * np.flip(y[:k])
-        y[k] = alpha
-    return y
-
-
 @given(st.integers(1, 40), st.integers(0, 2**32 - 1))
 @settings(max_examples=20, deadline=None)
 def test_flipped_views_read_as_numpys(n, seed):
     rng = np.random.default_rng(seed)
     r = 0.5 ** np.arange(n) * rng.uniform(0.1, 0.9)      # a Toeplitz sequence whose recursion is stable
-    np.testing.assert_allclose(_compiled(levinson, r), levinson(r), rtol=1e-10, atol=1e-12)   # dots to rounding, amplified by cancellation
+    np.testing.assert_allclose(_compiled(durbin, r), durbin(r), rtol=1e-10, atol=1e-12)   # dots to rounding, amplified by cancellation
 
 
 def flip_rows(x):
