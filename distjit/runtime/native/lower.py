@@ -445,7 +445,15 @@ class _Lowering:
                 self.emit(f"{step} = 1 if {self.name(v)}.shape[{axis}] != 1 else 0", depth)
                 steps[v].append(step)
         shape = f"({', '.join(dims)},)"
+        into = self.reusable_operand(node, arrays, rank)
         for o in node.outputs:
+            if into is not None:            # NOTE: [Elementwise in place]
+                same = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
+                self.emit(f"if {same}:", depth)
+                self.emit(f"{self.name(o)} = {self.name(into)}", depth + 1)
+                self.emit("else:", depth)
+                self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
+                continue
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
         for d, (t, n) in enumerate(zip(ts, dims)):
@@ -458,6 +466,45 @@ class _Lowering:
         results = self.expression(node, read, depth + 1)
         for o in node.outputs:
             self.emit(f"{self.name(o)}[{', '.join(ts)}] = {results[o]}", depth + 1)
+
+    def reusable_operand(self, node: Node, arrays: list, rank: int) -> Value | None:
+        """An operand whose buffer the elementwise result may take (``out += v`` in a loop), or None.
+
+        NOTE: [Elementwise in place]
+        Element t of the result is computed from element t of each operand before it is stored, so
+        storing into an operand of the result's shape and dtype gives NumPy's values when no other
+        operand shares that buffer. The operand must die at the node (inplace.py's analysis: a loop
+        slot that owns its buffer, or an update of one); every other array operand must be a view of
+        a value from outside the region's loop, which an owned buffer never is (it is copied at entry,
+        or fresh memory read by the loop only). The shapes are compared at run time (they are the
+        broadcast result's exactly when no operand widens the candidate)."""
+        if len(node.outputs) != 1:
+            return None
+        out = node.outputs[0].type
+        for a in dict.fromkeys(v for v in node.inputs if v in arrays):
+            t = a.type
+            if t.ndim != rank or t.dtype != out.dtype or self.deferred.get(a) is not None:
+                continue
+            if not self.inplace.dead_after(a, node, node.block):
+                continue
+            if all(w is not a and self._outside_root(w) for w in arrays if w is not a):
+                return a
+        return None
+
+    def _outside_root(self, v: Value) -> bool:
+        """v is, or is a view of, a value defined outside the region's root loop."""
+        for _ in range(64):
+            d = v.node
+            if d is None or get_op(d.op).view_of is None:
+                break
+            v = d.inputs[get_op(d.op).view_of]
+        root = self.inplace.root
+        blk = v.node.block if v.node is not None else v.block
+        while blk is not None:
+            if blk.owner is root:
+                return False
+            blk = blk.owner.block if blk.owner is not None else None
+        return True
 
     def expression_parts(self, node: Node) -> tuple[list, list, list]:
         """The parameters, scalar nodes and returns of an elementwise node's expression."""
