@@ -453,6 +453,8 @@ class _Lowering:
                 self.emit(f"{self.name(o)} = {self.name(into)}", depth + 1)
                 self.emit("else:", depth)
                 self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
+                if into in self.fresh_arrays:
+                    self.fresh_arrays.add(o)    # either buffer is fresh, and the operand's dies here
                 continue
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
@@ -473,8 +475,8 @@ class _Lowering:
         NOTE: [Elementwise in place]
         Element t of the result is computed from element t of each operand before it is stored, so
         storing into an operand of the result's shape and dtype gives NumPy's values when no other
-        operand shares that buffer. The operand must die at the node (inplace.py's analysis: a loop
-        slot that owns its buffer, or an update of one); every other array operand must be a view of
+        operand shares that buffer. The operand must die at the node (inplace.py's analysis) and be a
+        fresh array of the region's or a loop slot that owns its buffer; every other array operand must be a view of
         a value from outside the region's loop, which an owned buffer never is (it is copied at entry,
         or fresh memory read by the loop only). The shapes are compared at run time (they are the
         broadcast result's exactly when no operand widens the candidate)."""
@@ -485,6 +487,9 @@ class _Lowering:
             t = a.type
             if t.ndim != rank or t.dtype != out.dtype or self.deferred.get(a) is not None:
                 continue
+            if not (a in self.fresh_arrays or (a.node is None and a.block is not None and a.block.owner is not None
+                                               and a.block.owner.op == "prim.Loop")):
+                continue    # a fresh array (the result stays one) or a loop slot; not an If's merge of either
             if not self.inplace.dead_after(a, node, node.block):
                 continue
             if all(w is not a and self._outside_root(w) for w in arrays if w is not a):
