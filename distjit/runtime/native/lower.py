@@ -654,7 +654,11 @@ class _Lowering:
             self.emit(f"{dst} = {out}[{idx}]", depth)
             self.emit(f"if {dst}.shape[0] != {self.name(value)}.shape[0]:", depth)
             self.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
-            self.emit(f"{dst}[:] = {self.name(value)}", depth)
+            # An explicit loop: numba's slice assignment of an array is generic code (overlap checks and
+            # broadcasting) that takes longer to compile; the value is fresh, so it overlaps nothing.
+            t = self.fresh("t")
+            self.emit(f"for {t} in range({dst}.shape[0]):", depth)
+            self.emit(f"{dst}[{t}] = {self.name(value)}[{t}]", depth + 1)
             return
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
