@@ -77,3 +77,27 @@ def test_a_row_of_length_one_broadcasts_into_the_accumulator():
     out = _eager_and_native(_sum, window_sum, src, 3, 5, 1)   # src[0:3] has one row: broadcast over three
     assert out is not None and _same(*out)
     _native_only(_sum)
+
+
+def equal_views(a, b, n, lo, hi):
+    out = np.zeros(a.shape)
+    for _ in range(n):
+        s = a[lo:hi, 1:] * 0.5 + a[lo:hi, 1:] * b - a[lo:hi, 1:]     # one view read three times
+        out[lo:hi, 1:] = s
+        a[lo:hi, 1:] = out[lo:hi, 1:] + a[lo:hi, :-1]
+    return out, a
+
+
+_equal = _compiled(equal_views)
+
+
+@given(st.integers(1, 6), st.integers(2, 6), st.integers(1, 6), bounds := st.one_of(st.none(), st.integers(-7, 7)),
+       bounds, st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_equal_views_read_once_broadcast_and_raise_as_numpy(rows, cols, bcols, lo, hi, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.random((rows, cols)), rng.random((1, bcols))       # b broadcasts only when bcols is 1 or cols - 1
+    out = _eager_and_native(_equal, equal_views, a, b, 2, lo, hi)
+    if out is not None:
+        assert all(_same(g, e) for g, e in zip(*out))
+    _native_only(_equal)

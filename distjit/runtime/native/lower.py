@@ -165,6 +165,17 @@ def _pairwise(a):
 
 
 @njit({options})
+def _bdim(n, x):
+    # One operand's length along an axis merged into the broadcast length n (NumPy's rule); one call per
+    # operand and axis keeps the region's own code small, which is most of numba's compile time.
+    if x != 1:
+        if n != 1 and x != n:
+            raise ValueError("operands could not be broadcast together")
+        return x
+    return n
+
+
+@njit({options})
 def _pydiv(a, b):
     if b == 0:
         raise ZeroDivisionError("division by zero")
@@ -427,17 +438,17 @@ class _Lowering:
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]
         steps: dict[Value, list[str]] = {}
+        # Equal views (A[1:-1, 1:-1] read three times in a stencil) read the same elements: one operand.
+        same = _equal_views(arrays)
+        every = arrays
+        arrays = list(dict.fromkeys(same.get(v, v) for v in arrays))
         for d, n in enumerate(dims):
-            self.emit(f"{n} = 1", depth)
+            merged = "1"
             for v in arrays:
                 axis = d - (rank - v.type.ndim)        # NumPy aligns the trailing axes
-                if axis < 0:
-                    continue
-                x = f"{self.name(v)}.shape[{axis}]"
-                self.emit(f"if {x} != 1:", depth)
-                self.emit(f"if {n} != 1 and {x} != {n}:", depth + 1)
-                self.emit('raise ValueError("operands could not be broadcast together")', depth + 2)
-                self.emit(f"{n} = {x}", depth + 1)
+                if axis >= 0:
+                    merged = f"_bdim({merged}, {self.name(v)}.shape[{axis}])"
+            self.emit(f"{n} = {merged}", depth)
         for v in arrays:
             steps[v] = []
             for axis in range(v.type.ndim):
@@ -445,11 +456,11 @@ class _Lowering:
                 self.emit(f"{step} = 1 if {self.name(v)}.shape[{axis}] != 1 else 0", depth)
                 steps[v].append(step)
         shape = f"({', '.join(dims)},)"
-        into = self.reusable_operand(node, arrays, rank)
+        into = self.reusable_operand(node, every, rank)
         for o in node.outputs:
             if into is not None:            # NOTE: [Elementwise in place]
-                same = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
-                self.emit(f"if {same}:", depth)
+                fits = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
+                self.emit(f"if {fits}:", depth)
                 self.emit(f"{self.name(o)} = {self.name(into)}", depth + 1)
                 self.emit("else:", depth)
                 self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
@@ -463,6 +474,7 @@ class _Lowering:
         depth += rank - 1
 
         def read(v: Value) -> str:
+            v = same.get(v, v)
             at = ts[rank - v.type.ndim:]
             return f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
         results = self.expression(node, read, depth + 1)
@@ -755,6 +767,23 @@ def _nested_free(node: Node) -> list[Value]:
 
 _VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
+
+
+def _equal_views(arrays: list) -> dict:
+    """Operands that are the same view (one base value, one index, the same dynamic inputs) as an earlier
+    operand, mapped to it: they name the same elements of the same buffer whenever they are read."""
+    first: dict = {}
+    same: dict = {}
+    for v in arrays:
+        d = v.node
+        if d is None or d.op != GETITEM or not views.is_view(d.inputs[0], d.attrs["index"]):
+            continue
+        key = (d.inputs[0], repr(d.attrs["index"]), tuple(d.inputs[1:]))
+        if key in first:
+            same[v] = first[key]
+        else:
+            first[key] = v
+    return same
 
 
 def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:
