@@ -101,3 +101,24 @@ def test_equal_views_read_once_broadcast_and_raise_as_numpy(rows, cols, bcols, l
     if out is not None:
         assert all(_same(g, e) for g, e in zip(*out))
     _native_only(_equal)
+
+
+def add_then_scale(out, s, k):
+    out += s[:k]                # straight-line code: the rewritten graph runs on the NumPy path
+    out *= s[k:]
+    return out
+
+
+_straight = _compiled(add_then_scale)
+
+
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 10), st.integers(0, 10), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_broadcast_result_rule_keeps_numpys_values_and_errors(rows, cols, srows, k, seed):
+    rng = np.random.default_rng(seed)
+    out, s = rng.random((rows, cols)), rng.random((srows, cols))
+    assume(k <= srows)
+    got = _eager_and_native(_straight, add_then_scale, out, s, k)
+    if got is not None:
+        assert _same(*got)
+    assert "broadcast_result" in _straight.optimization.explain()
