@@ -228,6 +228,48 @@ def broadcast_value(node, level, emit):
     return emit(node.op, [x, v, *node.inputs[2:]], dict(node.attrs))
 
 
+# Binary ufuncs whose result is broadcast(a, b) elementwise: broadcasting b to a's shape first changes nothing.
+_BINARY_UFUNCS = frozenset(("np.add", "np.subtract", "np.multiply", "np.divide", "np.true_divide", "np.maximum",
+                            "np.minimum", "np.power", "np.floor_divide", "np.remainder"))
+
+
+def broadcast_result(node, level, emit):
+    """broadcast_to(f(a, b), a.shape) -> f(a, broadcast_to(b, a.shape)) for a binary ufunc f. ``out += v``
+    with symbolic lengths is recorded so (v's lengths are not provably out's); the result is then a fresh
+    array broadcast again, and out is never updated in place. The two are equal, errors included: f(a, b)
+    has shape broadcast(a, b), which broadcasts to a.shape exactly when it is a.shape, that is when b
+    broadcasts to a.shape. The new form lets memplan write f into a's dying buffer."""
+    inner = node.inputs[0].node
+    if (inner is None or inner.op not in _BINARY_UFUNCS or len(inner.inputs) != 2
+            or any(v is not None for v in inner.attrs.values())
+            or node.attrs.get("subok") or len(inner.outputs) != 1 or len(node.inputs[0].uses) != 1):
+        return None     # (f(a, b) read elsewhere too: keep the one evaluation)
+    shape = node.attrs.get("shape")
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    a, b = inner.inputs
+    for first, other in ((a, b), (b, a)):
+        t = first.type
+        if not isinstance(t, TensorType) or t.ndim != len(shape) or not isinstance(other.type, TensorType):
+            continue
+        if all(_dim_of(node, e, first, axis) for axis, e in enumerate(shape)):
+            wide = emit("np.broadcast_to", [other, *node.inputs[1:]], dict(node.attrs))
+            ins = [first, wide] if first is a else [wide, first]
+            made = new_node(node.block, inner.op, ins, dict(inner.attrs), [node.output.type], inner.loc)
+            emit.made.append(made)
+            return made.output
+    return None
+
+
+def _dim_of(node: Node, e, x: Value, axis: int) -> bool:
+    """Shape entry `e` of `node` is x's length along `axis`: a Ref to prim.DimSize(x, axis), or a constant
+    equal to x's static length."""
+    if isinstance(e, Ref):
+        size = node.inputs[e.index].node
+        return (size is not None and size.op == "prim.DimSize" and size.attrs.get("axis") == axis
+                and size.inputs[0] is x)
+    return isinstance(e, int) and not isinstance(e, bool) and x.type.shape[axis] == e
+
+
 def _length_of_target(n: Value, axis: int, setitem: Node) -> bool:
     """`n` is prim.DimSize(w, axis) of w = x[index] read with the setitem's own x (or a value x is an update
     of: an update keeps the shape), dynamic values and index."""
@@ -260,6 +302,7 @@ RULES = [
     ("np.reshape", reshape_reshape),     # reshape(reshape(x, s), t) -> reshape(x, t)
     ("np.reshape", same_type),           # reshape(x, x.shape) -> x
     ("np.broadcast_to", same_type),      # broadcast_to(x, x.shape) -> x
+    ("np.broadcast_to", broadcast_result),  # broadcast_to(f(a, b), a.shape) -> f(a, broadcast_to(b, a.shape))
     ("np.squeeze", same_type),           # squeeze of an array without unit dims -> x
     ("np.astype", same_type),            # astype(x, x.dtype) -> x
     ("np.where", where_same),            # where(c, x, x) -> x
@@ -307,6 +350,7 @@ def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
             n = new_node(node.block, op, inputs, attrs, None, node.loc)
             made.append(n)
             return n.output
+        emit.made = made
 
         try:
             repl = rule(node, ctx.level, emit)

@@ -165,6 +165,17 @@ def _pairwise(a):
 
 
 @njit({options})
+def _bdim(n, x):
+    # One operand's length along an axis merged into the broadcast length n (NumPy's rule); one call per
+    # operand and axis keeps the region's own code small, which is most of numba's compile time.
+    if x != 1:
+        if n != 1 and x != n:
+            raise ValueError("operands could not be broadcast together")
+        return x
+    return n
+
+
+@njit({options})
 def _pydiv(a, b):
     if b == 0:
         raise ZeroDivisionError("division by zero")
@@ -427,17 +438,17 @@ class _Lowering:
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]
         steps: dict[Value, list[str]] = {}
+        # Equal views (A[1:-1, 1:-1] read three times in a stencil) read the same elements: one operand.
+        same = _equal_views(arrays)
+        every = arrays
+        arrays = list(dict.fromkeys(same.get(v, v) for v in arrays))
         for d, n in enumerate(dims):
-            self.emit(f"{n} = 1", depth)
+            merged = "1"
             for v in arrays:
                 axis = d - (rank - v.type.ndim)        # NumPy aligns the trailing axes
-                if axis < 0:
-                    continue
-                x = f"{self.name(v)}.shape[{axis}]"
-                self.emit(f"if {x} != 1:", depth)
-                self.emit(f"if {n} != 1 and {x} != {n}:", depth + 1)
-                self.emit('raise ValueError("operands could not be broadcast together")', depth + 2)
-                self.emit(f"{n} = {x}", depth + 1)
+                if axis >= 0:
+                    merged = f"_bdim({merged}, {self.name(v)}.shape[{axis}])"
+            self.emit(f"{n} = {merged}", depth)
         for v in arrays:
             steps[v] = []
             for axis in range(v.type.ndim):
@@ -445,7 +456,17 @@ class _Lowering:
                 self.emit(f"{step} = 1 if {self.name(v)}.shape[{axis}] != 1 else 0", depth)
                 steps[v].append(step)
         shape = f"({', '.join(dims)},)"
+        into = self.reusable_operand(node, every, rank)
         for o in node.outputs:
+            if into is not None:            # NOTE: [Elementwise in place]
+                fits = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
+                self.emit(f"if {fits}:", depth)
+                self.emit(f"{self.name(o)} = {self.name(into)}", depth + 1)
+                self.emit("else:", depth)
+                self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
+                if into in self.fresh_arrays:
+                    self.fresh_arrays.add(o)    # either buffer is fresh, and the operand's dies here
+                continue
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
         for d, (t, n) in enumerate(zip(ts, dims)):
@@ -453,11 +474,54 @@ class _Lowering:
         depth += rank - 1
 
         def read(v: Value) -> str:
+            v = same.get(v, v)
             at = ts[rank - v.type.ndim:]
             return f"{self.name(v)}[{', '.join(f'{t} * {s}' for t, s in zip(at, steps[v]))}]"
         results = self.expression(node, read, depth + 1)
         for o in node.outputs:
             self.emit(f"{self.name(o)}[{', '.join(ts)}] = {results[o]}", depth + 1)
+
+    def reusable_operand(self, node: Node, arrays: list, rank: int) -> Value | None:
+        """An operand whose buffer the elementwise result may take (``out += v`` in a loop), or None.
+
+        NOTE: [Elementwise in place]
+        Element t of the result is computed from element t of each operand before it is stored, so
+        storing into an operand of the result's shape and dtype gives NumPy's values when no other
+        operand shares that buffer. The operand must die at the node (inplace.py's analysis) and be a
+        fresh array of the region's or a loop slot that owns its buffer; every other array operand must be a view of
+        a value from outside the region's loop, which an owned buffer never is (it is copied at entry,
+        or fresh memory read by the loop only). The shapes are compared at run time (they are the
+        broadcast result's exactly when no operand widens the candidate)."""
+        if len(node.outputs) != 1:
+            return None
+        out = node.outputs[0].type
+        for a in dict.fromkeys(v for v in node.inputs if v in arrays):
+            t = a.type
+            if t.ndim != rank or t.dtype != out.dtype or self.deferred.get(a) is not None:
+                continue
+            if not (a in self.fresh_arrays or (a.node is None and a.block is not None and a.block.owner is not None
+                                               and a.block.owner.op == "prim.Loop")):
+                continue    # a fresh array (the result stays one) or a loop slot; not an If's merge of either
+            if not self.inplace.dead_after(a, node, node.block):
+                continue
+            if all(w is not a and self._outside_root(w) for w in arrays if w is not a):
+                return a
+        return None
+
+    def _outside_root(self, v: Value) -> bool:
+        """v is, or is a view of, a value defined outside the region's root loop."""
+        for _ in range(64):
+            d = v.node
+            if d is None or get_op(d.op).view_of is None:
+                break
+            v = d.inputs[get_op(d.op).view_of]
+        root = self.inplace.root
+        blk = v.node.block if v.node is not None else v.block
+        while blk is not None:
+            if blk.owner is root:
+                return False
+            blk = blk.owner.block if blk.owner is not None else None
+        return True
 
     def expression_parts(self, node: Node) -> tuple[list, list, list]:
         """The parameters, scalar nodes and returns of an elementwise node's expression."""
@@ -602,7 +666,11 @@ class _Lowering:
             self.emit(f"{dst} = {out}[{idx}]", depth)
             self.emit(f"if {dst}.shape[0] != {self.name(value)}.shape[0]:", depth)
             self.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
-            self.emit(f"{dst}[:] = {self.name(value)}", depth)
+            # An explicit loop: numba's slice assignment of an array is generic code (overlap checks and
+            # broadcasting) that takes longer to compile; the value is fresh, so it overlaps nothing.
+            t = self.fresh("t")
+            self.emit(f"for {t} in range({dst}.shape[0]):", depth)
+            self.emit(f"{dst}[{t}] = {self.name(value)}[{t}]", depth + 1)
             return
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
@@ -699,6 +767,23 @@ def _nested_free(node: Node) -> list[Value]:
 
 _VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
+
+
+def _equal_views(arrays: list) -> dict:
+    """Operands that are the same view (one base value, one index, the same dynamic inputs) as an earlier
+    operand, mapped to it: they name the same elements of the same buffer whenever they are read."""
+    first: dict = {}
+    same: dict = {}
+    for v in arrays:
+        d = v.node
+        if d is None or d.op != GETITEM or not views.is_view(d.inputs[0], d.attrs["index"]):
+            continue
+        key = (d.inputs[0], repr(d.attrs["index"]), tuple(d.inputs[1:]))
+        if key in first:
+            same[v] = first[key]
+        else:
+            first[key] = v
+    return same
 
 
 def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:
