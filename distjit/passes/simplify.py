@@ -244,6 +244,8 @@ def broadcast_result(node, level, emit):
             or any(v is not None for v in inner.attrs.values())
             or node.attrs.get("subok") or len(inner.outputs) != 1 or len(node.inputs[0].uses) != 1):
         return None     # (f(a, b) read elsewhere too: keep the one evaluation)
+    if node.output.uses and all(isinstance(u, Node) and u.op == SETITEM_NAME and i == 1 for u, i in node.output.uses):
+        return None     # the value of x[i] = ...: broadcast_value drops the broadcast, as NumPy's store broadcasts
     shape = node.attrs.get("shape")
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
     a, b = inner.inputs
