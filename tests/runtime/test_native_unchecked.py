@@ -113,3 +113,15 @@ def test_hillis_steele_scan_runs_natively_and_matches_numpy():
     got, expected = f(x.copy()), k.fn(x.copy())
     _native_only(f)
     assert np.array_equal(got[0], expected[0]) and np.allclose(got[1], expected[1])
+
+
+@pytest.mark.parametrize("body", [
+    ["v4[t1] = math.exp(v3[t1])"],      # a math function: its vector form need not round as NumPy's
+    ["v4[t1] = _nmax(v3[t1], c6)"],
+])
+def test_a_call_but_a_cast_refuses_the_helper(body):
+    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, body) is None
+
+
+def test_casts_are_allowed_in_a_helper():
+    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, ["v4[t1] = np.float64(np.int64(v3[t1]) + 1)"])

@@ -26,7 +26,7 @@ import re
 _LOCAL = re.compile(r"^[a-z]+\d+$")
 
 
-_CASTS = {"bool", "int", "float", "complex"}
+_CASTS = {"bool", "int", "float", "complex", "range"}     # (range: the loop's own header)
 _NP_CASTS = {"bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
              "complex64", "complex128"}
 
