@@ -27,9 +27,9 @@ MAX_INLINED_NODES = 20_000
 @register_pass("inline")
 def inline_calls(graph: Graph, ctx: PassContext) -> None:
     """replace prim.Call nodes by the nodes of the graph they call"""
-    sizes: dict = {}
+    sizes: dict = {}            # id(graph) -> (expanded nodes, call depth): check_expansion's
     check_expansion(graph, sizes)
-    _block(graph, graph.block, ctx, sizes)
+    _block(graph, graph.block, ctx, sizes, {})
 
 
 def _small(callee: Graph, sizes: dict) -> bool:
@@ -38,12 +38,11 @@ def _small(callee: Graph, sizes: dict) -> bool:
     return sizes[id(callee)][0] <= MAX_INLINED_NODES
 
 
-def _optimized(callee: Graph, ctx: PassContext, sizes: dict) -> Graph:
+def _optimized(callee: Graph, ctx: PassContext, done: dict) -> Graph:
     """A callee left as a call, optimized as the caller is (its own pipeline, on a copy: the graph is shared),
     once per inline run however many calls share it (a recursion's two halves)."""
     from distjit.passes.manager import PIPELINES, run_passes
 
-    done = sizes.setdefault("optimized", {})
     g = done.get(id(callee))
     if g is None:
         g = callee.copy()
@@ -53,7 +52,7 @@ def _optimized(callee: Graph, ctx: PassContext, sizes: dict) -> Graph:
     return g
 
 
-def _block(graph: Graph, block: Block, ctx: PassContext, sizes: dict) -> None:
+def _block(graph: Graph, block: Block, ctx: PassContext, sizes: dict, done: dict) -> None:
     """The block's node list is rebuilt in one pass: inserting each copy in place would move the rest of
     the list, quadratic in a big graph of many calls."""
     todo = block.nodes[::-1]     # a stack: the next node last; a call's copies are pushed to be seen next
@@ -73,7 +72,7 @@ def _block(graph: Graph, block: Block, ctx: PassContext, sizes: dict) -> None:
             todo.extend(reversed(copies))   # calls among the copies are inlined next
             continue
         if isinstance(callee, Graph) and not callee.params and not ctx.exhausted and not _small(callee, sizes):
-            node.attrs["graph"] = _optimized(callee, ctx, sizes)
+            node.attrs["graph"] = _optimized(callee, ctx, done)
         for b in node.blocks:
-            _block(graph, b, ctx, sizes)
+            _block(graph, b, ctx, sizes, done)
         block.nodes.append(node)
