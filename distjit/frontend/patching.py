@@ -48,17 +48,19 @@ def patched(ctx, user_globals=()):
     namespaces = [user_globals] if isinstance(user_globals, dict) else list(user_globals or ())
     replacements: dict[tuple[int, str], tuple[object, str, object]] = {}
     for name in CREATION:
-        original = getattr(np, name)
+        original = _unpatched(getattr(np, name))
         replacements[(id(np), name)] = (np, name, _creation(ctx, original))
     for name in CONVERSION:
-        original = getattr(np, name)
+        original = _unpatched(getattr(np, name))
         replacements[(id(np), name)] = (np, name, _conversion(ctx, original, copy=name == "array"))
     for name in FFT_FREQUENCIES:
-        replacements[(id(np.fft), name)] = (np.fft, name, _creation(ctx, getattr(np.fft, name)))
+        replacements[(id(np.fft), name)] = (np.fft, name, _creation(ctx, _unpatched(getattr(np.fft, name))))
     for name in dir(np.random):
         if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
             replacements[(id(np.random), name)] = (np.random, name, _random_refusal(name))
     by_original = {id(getattr(mod, name)): patch for (mod, name, patch) in replacements.values()}
+    by_original.update({id(patch.__wrapped__): patch for (mod, name, patch) in replacements.values()
+                        if hasattr(patch, "__wrapped__")})
     for namespace in namespaces:
         # `from numpy import zeros` binds the original function in the user's module.
         for gname, obj in list(namespace.items()):
@@ -111,6 +113,14 @@ def _called_by_numpy() -> bool:
     return sys._getframe(2).f_code.co_filename.startswith(_NUMPY_DIR)
 
 
+def _unpatched(f):
+    """NumPy's own function under an enclosing trace's patch: a build nested in another (a recursive call's
+    graph, script.py) routes calls to its own context, not through the outer one's."""
+    while getattr(f, "__dj_patch__", False):
+        f = f.__wrapped__
+    return f
+
+
 def _creation(ctx, original):
     def create(*args, **kwargs):
         if ctx.busy or kwargs.get("like") is not None or _called_by_numpy():
@@ -118,6 +128,7 @@ def _creation(ctx, original):
         return ctx.function(original, args, kwargs)
     create.__name__ = original.__name__
     create.__wrapped__ = original
+    create.__dj_patch__ = True
     return create
 
 
@@ -141,6 +152,7 @@ def _conversion(ctx, original, copy: bool):
         return result
     convert.__name__ = original.__name__
     convert.__wrapped__ = original
+    convert.__dj_patch__ = True
     return convert
 
 

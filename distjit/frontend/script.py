@@ -289,13 +289,14 @@ def _leaf_type(x, path: str):
 
 
 def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None,
-          static: frozenset = frozenset(), specialize: bool = False) -> Function:
+          static: frozenset = frozenset(), specialize: bool = False, recursive_calls: dict | None = None) -> Function:
     """Trace the rewritten function on inputs of `types` into a Function; the leaves of arguments in `static`
     are given to it as their plain values, and the graph is guarded on them (NOTE: [Scalar specialization]).
     `specialize`: so are every int and bool leaf, and recursion is unrolled (NOTE: [Fallbacks])."""
     graph = Graph(name)
     ctx = ScriptContext(graph)
     ctx.specialized = specialize
+    ctx.recursive_calls = {} if recursive_calls is None else recursive_calls
     paths = []
     for arg_name, child in zip(arg_names, in_spec.children):
         paths.extend(leaf_paths(child, arg_name))
@@ -408,6 +409,10 @@ MAX_UNROLLED_RECURSION = 32
 
 def inline_function(ctx, fn, args, kwargs, site: Site | None):
     """A call of a user function (or a ScriptFunction's) inside scripted code: its rewritten body is traced in place."""
+    if fn in ctx.inlining and ctx.specialized and not fn.__closure__:
+        called = _recursive_call(ctx, fn, args, kwargs, site)
+        if called is not _NOT_CALLED:
+            return called
     if fn in ctx.inlining and not (ctx.specialized and ctx.inlining.count(fn) < MAX_UNROLLED_RECURSION):
         raise site_error(site, f"recursive call of {fn.__name__}: scripted functions cannot recurse (the sizes "
                                f"that would end the recursion are known only at run time)",
@@ -429,6 +434,63 @@ def inline_function(ctx, fn, args, kwargs, site: Site | None):
         raise type(e)(f"{e}\n(called from {site.file}:{site.line})", e.loc) from None
     finally:
         ctx.inlining.pop()
+
+
+_NOT_CALLED = object()
+
+
+def _recursive_call(ctx, fn, args, kwargs, site: Site | None):
+    """A recursive call in a specialized build, as a prim.Call of one graph per argument signature (static
+    shapes and int values), built once and shared by every call of that signature: unrolled in place, a
+    recursion of 2N-1 calls would be 2N-1 inlined bodies to build and compile, where its signatures are
+    log N. Returns _NOT_CALLED where the signature holds an int whose value is not known (inlined, as before).
+
+    NOTE: [Recursive calls]
+    A signature reached again while its own graph is being built is a recursion that does not end on
+    its sizes: refused as any recursion is. Chains of new signatures are limited to
+    MAX_UNROLLED_RECURSION deep, as the unrolling was. The passes' inline policy (passes/inline.py)
+    leaves the large calls as calls, so the optimized graph stays one graph per signature too.
+    """
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as e:
+        raise site_error(site, f"calling {fn.__name__}: {e}") from None
+    bound.apply_defaults()
+    arg_names = list(bound.arguments)
+    values = tuple(bound.arguments.values())
+    try:
+        leaves, spec = flatten(values, is_leaf=_is_traced)
+    except TypeError:
+        return _NOT_CALLED
+    if any(isinstance(x, TracedArray) and _int_like(x) and x._known is None for x in leaves):
+        return _NOT_CALLED
+    types = tuple(x.type if isinstance(x, TracedArray) else type_of(x) for x in leaves)
+    if any(isinstance(t, TensorType) and not all(isinstance(d, int) for d in t.shape) for t in types):
+        return _NOT_CALLED
+    known = tuple((x._known if isinstance(x, TracedArray) else x) if _int_like(x) else None for x in leaves)
+    key = (fn, spec, types, known)
+    calls = ctx.recursive_calls
+    f = calls.get(key)
+    if f is None:
+        if key in calls or sum(1 for v in calls.values() if v is None) >= MAX_UNROLLED_RECURSION:
+            raise site_error(site, f"recursive call of {fn.__name__}: the recursion does not end on its sizes",
+                             "write the recursion as a loop", cls=StaticInfoNeeded)
+        calls[key] = None                               # being built
+        try:
+            f = build(fn, converted_function(fn), arg_names, spec, leaves, list(types), fn.__name__,
+                      specialize=True, recursive_calls=calls)
+        except BaseException:
+            del calls[key]
+            raise
+        calls[key] = f
+    from distjit.frontend.source import user_loc
+
+    inputs = [ctx.value_of(x) for x in leaves]
+    outs = [ctx.wrap(v) for v in ctx.builder.op("prim.Call", inputs, {"graph": f.graph}, user_loc())]
+    for leaf_index, out_index in f.signature.mutations:
+        ctx.assign(leaves[leaf_index], outs[out_index])
+    n_user = len(outs) - len(f.signature.mutations)
+    return unflatten(f.signature.out_spec, outs[:n_user])
 
 
 def inline_traced(ctx, f: Function, args, kwargs, site: Site):

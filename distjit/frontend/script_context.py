@@ -34,6 +34,7 @@ class ScriptContext(TraceContext):
         self.symbols = symbols or {}     # dim symbol -> (input proxy, axis)
         self.inlining: list = []         # functions being inlined (refuses recursion)
         self.specialized = False         # static shapes and ints (NOTE: [Fallbacks]): recursion is unrolled
+        self.recursive_calls: dict = {}  # (fn, signature) -> its Function, in a specialized build (script.py)
         self.guards: dict[int, tuple] = {}  # id(proxy) -> (proxy, conditions, message): see guard_bound
         self.lists: dict[int, tuple] = {}   # id(list) -> (list, the block its display was evaluated in)
         self.list_saves: list[list] = []    # per open log: (list, its items before the first change)

@@ -142,7 +142,7 @@ for _name, (_fn, _source, _flags) in {
         "rshift": (operator.rshift, "({0} >> {1})", ())}.items():
     _op = _declare(_name, _fn, 2, _bitwise(f"py.{_name}", _name == "rshift"), _flags)
     _op.templates["python"] = _source
-    if _name != "rshift":       # (a negative count is Python's ValueError, which a native loop cannot raise)
+    if _name != "rshift":       # (>>'s is runtime/native/scalar_templates.py's: a negative count raises)
         _op.templates["numba"] = _source
 
 

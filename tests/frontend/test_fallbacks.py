@@ -320,6 +320,54 @@ def test_recursion_that_sizes_end_is_unrolled_per_size():
         distjit.script(fft_rec, fallback=False)(np.ones(4, dtype=complex))
 
 
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
+def test_a_recursion_is_one_graph_per_signature_called_not_unrolled():
+    """NOTE: [Recursive calls]: 2n-1 calls of log2(n)+1 signatures are that many graphs, each called; the
+    optimized graph keeps the large calls as calls, and its results are NumPy's."""
+    from distjit.ir.calls import callee
+
+    n = 4096
+    x = np.random.default_rng(3).normal(size=n).astype(complex)
+    s = distjit.script(fft_rec)
+    assert_same(s(x), fft_rec(x), rtol=1e-10)
+    graph = s.graphs[0]
+    seen, stack = set(), [graph]
+    while stack:
+        g = stack.pop()
+        if id(g) not in seen:
+            seen.add(id(g))
+            stack.extend(c for c in map(callee, g.walk()) if c is not None)
+    assert len(seen) == 13                                  # sizes 4096, 2048, ..., 1
+    f = distjit.optimize(s)
+    assert_same(f(x), np.fft.fft(x), rtol=1e-9)
+    assert all(len(g.block.nodes) < 50 for g in f.graphs)  # one body, not 2n-1
+    assert any(callee(node) is not None for g in f.graphs for node in g.walk())
+
+
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
+def test_a_recursion_on_the_same_signature_is_refused():
+    def forever(x):
+        if x.shape[0] > 0:
+            return forever(x) + 1.0
+        return x
+    with pytest.raises(distjit.ScriptError, match="recursive call"):
+        distjit.script(forever)(np.ones(3))
+
+
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 12])
+def test_a_recursion_on_ints_matches_python(n):
+    x = np.random.default_rng(n).normal(size=16)
+    s = distjit.optimize(distjit.script(_tri_sum))
+    assert_same(s(x, n), _tri_sum(x, n), rtol=1e-12)
+
+
+def _tri_sum(x, k):
+    if k <= 0:
+        return x * 0.0
+    return _tri_sum(x, k - 1) + x * k
+
+
 def test_what_static_shapes_do_not_cure_is_not_retried():
     def bad(x):
         return x.tolist()

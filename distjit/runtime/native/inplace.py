@@ -11,12 +11,15 @@ array is owned by its slot: the slot copies its initial value once when the loop
 starts, unless that value provably dies there (made fresh by an op that declares it,
 read by nothing else, not a graph input), so the body updates it in place and never
 copies per iteration. The analysis is local to the region and conservative: where it
-cannot prove a write safe the write copies, which is NumPy's own cost.
+cannot prove a write safe the write copies, which is NumPy's own cost. A read of one element
+(an int per axis) is a scalar, not a view: it does not hold the buffer, so a swap
+`X[i], X[j] = X[j], X[i]` writes both elements in place.
 """
 from __future__ import annotations
 
 from distjit.core.aliasing import ancestor_in, returns_fresh
 from distjit.ir.graph import Block, Node, Value
+from distjit.types import Ref, ScalarType, TensorType
 
 SETITEM = "array.setitem"
 GETITEM = "array.getitem"
@@ -165,7 +168,7 @@ class InPlace:
                         stack.append(owner.outputs[idx - 1])
                 elif user.op == "prim.Loop" and idx >= 2:
                     stack.append(user.outputs[idx - 2])
-                elif user.op in (SETITEM, GETITEM) and idx == 0:
+                elif user.op in (SETITEM, GETITEM) and idx == 0 and not _element_read(user):
                     stack.append(user.outputs[0])      # (a getitem's result may be a view)
         return False
 
@@ -174,6 +177,26 @@ class InPlace:
         if pos is None:
             pos = self._positions[b] = {node: i for i, node in enumerate(b.nodes)}
         return pos
+
+
+def _element_read(node: Node) -> bool:
+    """A getitem of one element (an int per axis): NumPy returns a scalar, a copy that shares no buffer, so
+    reading it after a write of the base (a swap `X[i], X[j] = X[j], X[i]`) does not read the base."""
+    if node.op != GETITEM:
+        return False
+    index, base, out = node.attrs.get("index"), node.inputs[0].type, node.output.type
+    if not isinstance(index, tuple) or not isinstance(base, TensorType) or not isinstance(out, TensorType):
+        return False
+    if out.ndim != 0 or len(index) != base.ndim:
+        return False
+    for i in index:
+        if isinstance(i, Ref):
+            t = node.inputs[i.index].type
+            if not (isinstance(t, ScalarType) and t.kind == "int"):
+                return False
+        elif not isinstance(i, int) or isinstance(i, bool):
+            return False
+    return True
 
 
 def _inside(v: Value, node: Node) -> bool:

@@ -40,7 +40,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, scalar_templates, vectors, views
+from distjit.runtime.native import chains, complexes, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -244,6 +244,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
+        self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -258,7 +259,7 @@ class _Lowering:
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
         source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE
-                  + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+                  + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -469,6 +470,13 @@ class _Lowering:
                 continue
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
+        if rank == 1:
+            # NOTE: [Unchecked loops]: every step 1 means every operand has length dims[0]
+            proven = {self.name(v) for v in arrays} | {self.name(o) for o in node.outputs}
+            steps_one = " and ".join(f"{steps[v][0]} == 1" for v in arrays)
+            depth = self.unchecked_loop(node, dims[0], proven, steps_one, depth, lambda t: self.expression(
+                node, lambda v: f"{self.name(same.get(v, v))}[{t}]", 0), lambda t, results: [
+                    f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
@@ -522,6 +530,30 @@ class _Lowering:
                 return False
             blk = blk.owner.block if blk.owner is not None else None
         return True
+
+    def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
+                       stores) -> int:
+        """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
+        (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
+        the helper. `element(t)` emits one element's lines and returns its results, `stores(t, results)`
+        the lines that write them (NOTE: [Unchecked loops])."""
+        t = self.fresh("t")
+        saved, self.lines = self.lines, []
+        try:
+            results = element(t)
+            body = [line for line in self.lines] + stores(t, results)
+        finally:
+            self.lines = saved
+        name = f"_loop{self.fresh('u')}"
+        made = unchecked.helper(name, t, n, proven, body)
+        if made is None:
+            return depth
+        source, args = made
+        self.helpers.append(source)
+        self.emit(f"if {condition}:", depth)
+        self.emit(f"{name}({', '.join(args)})", depth + 1)
+        self.emit("else:", depth)
+        return depth + 1
 
     def expression_parts(self, node: Node) -> tuple[list, list, list]:
         """The parameters, scalar nodes and returns of an elementwise node's expression."""

@@ -7,7 +7,9 @@ region is therefore bounds-checked by numba (``boundscheck=True``): negative ind
 wrap as in NumPy, and an index still out of range raises IndexError, which the
 generated code reports as NumPy's does (an ExecutionError naming the loop's line).
 Proving accesses in range from the loop bounds (affine ranges over verified shapes)
-would remove checks that cost a compare and a predictable branch each; it is not done.
+would remove checks that cost a compare and a predictable branch each; it is done only for
+one-axis unit-stride elementwise loops and vector writes, whose proof unchecked.py checks on the
+helper it compiles without checks (NOTE: [Unchecked loops]).
 Loop bounds are values of the graph, and an out-of-range bound only makes an access
 fail its check. What enters a region is checked against the IR's types first (an
 array's dtype and rank, a Python int within int64), so numba never compiles for a type

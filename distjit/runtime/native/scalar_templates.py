@@ -6,7 +6,8 @@ shift, a power or `~` is not: NumPy's shift by a count at or beyond the width of
 power raises on a negative exponent where numba's returns a float; `~True` is False in NumPy
 and -2 in Python. `template(op, loop_dtypes, in_types, out_type)` gives the expression for
 the loop NumPy picks (or None: no lowering, the loop runs as NumPy code), over helpers that
-`PRELUDE` defines; lower.py prefers it to the registry's.
+`PRELUDE` defines; lower.py prefers it to the registry's. Python's `>>` (py.rshift) is one too: its
+negative count raises ValueError, and a count of 64 or more is the sign of an int64.
 
 Numerics (README's contract table): shifts, invert, integer power, copysign and hypot are
 bit for bit (numba's hypot is the C library's, as NumPy's); a float power is the C
@@ -64,6 +65,17 @@ def _pypow(a, b):
     if math.isinf(r) and math.isfinite(a) and math.isfinite(b):
         raise OverflowError("(34, 'Numerical result out of range')")
     return r
+
+
+@njit({options})
+def _pyrshift(a, b):
+    # Python's int >> int on int64s: a negative count raises; a count of 64 or more leaves the sign (0 or -1),
+    # where C's (and LLVM's) shift is undefined.
+    if b < 0:
+        raise ValueError("negative shift count")
+    if b >= 64:
+        return np.int64(-1) if a < 0 else np.int64(0)
+    return a >> b
 '''
 
 def weak_int(op: str, x: str, d: np.dtype) -> str:
@@ -91,6 +103,9 @@ def template(op: str, loop_dtypes, in_types, out_type) -> str | None:
     """The numba expression of `op` over its operands ({0}, {1}, already cast to `loop_dtypes`), or None."""
     if op == "py.pow":
         return _py_pow(in_types, out_type)
+    if op == "py.rshift":
+        # Python ints and bools, as int64 (a region's Python int is one: region.py checks it at entry).
+        return "_pyrshift(np.int64({0}), np.int64({1}))"
     if not loop_dtypes:
         return None
     d = loop_dtypes[0]

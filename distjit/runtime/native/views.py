@@ -116,6 +116,12 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         lw.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
     for a, d, s in steps:
         lw.emit(f"{s} = 1 if {src}.shape[{a}] != 1 else 0", depth)
+    if rank == 1 and vr == 1:
+        # NOTE: [Unchecked loops]: step 1 means the value's length is the target's
+        n = lw.fresh("n")
+        lw.emit(f"{n} = {dst}.shape[0]", depth)
+        depth = lw.unchecked_loop(node, n, {dst, src}, f"{steps[0][2]} == 1", depth, lambda t: None,
+                                  lambda t, _: [f"{dst}[{t}] = {lw.cast(f'{src}[{t}]', element, node)}"])
     ts = [lw.fresh("t") for _ in range(rank)]
     for d, t in enumerate(ts):
         lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)

@@ -1,0 +1,66 @@
+"""Unit-stride vector loops of a region as helpers compiled without bounds checks, so LLVM vectorizes them.
+
+NOTE: [Unchecked loops]
+A region is compiled with ``boundscheck=True`` (NOTE: [Bounds] in region.py). Inside a
+one-axis elementwise loop (``out[t] = f(a[t * sa], b[t * sb])``) the per-element check and
+the run-time step keep LLVM from vectorizing, though the lowering has already proven every
+read in range: before the loop, each operand's length is 1 (step 0) or the loop's bound
+(step 1), else NumPy's broadcast ValueError is raised. The lowering therefore versions such a
+loop: when every step is 1, it calls a helper compiled with ``boundscheck=False`` whose body
+is the same element expression, read at ``a[t]``; otherwise the checked loop runs.
+
+The proof is checked here, on the helper's own source, not trusted from the caller: every
+subscript in the helper must be ``X[t]`` with t the loop variable (running over
+``range(n)``) and X one of the arrays the caller names as proven to have length n. Any other
+subscript (or none of the expected shape) refuses the helper, and the caller keeps only its
+checked loop. So does any call but a cast (np.float64(x) ...): the helper is for arithmetic, whose
+vectorized rounding is IEEE's as the scalar loop's is, where a vectorized call of a math function
+(exp, sin: LLVM's vector forms) need not round as NumPy's loop does.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+# The names lower.py generates for the values of a region (v12, c5, e18, n13, s15, t14, w20, r21, ...).
+_LOCAL = re.compile(r"^[a-z]+\d+$")
+
+
+_CASTS = {"bool", "int", "float", "complex", "range"}     # (range: the loop's own header)
+_NP_CASTS = {"bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+             "complex64", "complex128"}
+
+
+def _cast(func: ast.expr) -> bool:
+    if isinstance(func, ast.Name):
+        return func.id in _CASTS
+    return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np"
+            and func.attr in _NP_CASTS)
+
+
+def helper(name: str, t: str, n: str, proven: set[str], body: list[str]) -> tuple[str, list[str]] | None:
+    """The source of helper `name` running `body` (lines at depth 0, for one element t) over range(n), and the
+    region's names it takes as arguments; or None if the body indexes anything but a proven array at t."""
+    loop = "\n".join([f"for {t} in range({n}):"] + ["    " + line for line in body])
+    try:
+        tree = ast.parse(loop)
+    except SyntaxError:
+        return None
+    loads, stores = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            if not (isinstance(node.value, ast.Name) and node.value.id in proven
+                    and isinstance(node.slice, ast.Name) and node.slice.id == t):
+                return None
+        elif isinstance(node, ast.Call) and not _cast(node.func):
+            return None
+        elif isinstance(node, ast.Name):
+            (stores if isinstance(node.ctx, ast.Store) else loads).add(node.id)
+    if not proven <= loads:
+        return None
+    args = sorted(x for x in loads - stores | {n} if _LOCAL.match(x) and x != t)
+    if n not in args:
+        return None
+    lines = [f"@njit({{unchecked}})", f"def {name}({', '.join(args)}):"]
+    lines += ["    " + line for line in loop.split("\n")]
+    return "\n".join(lines) + "\n", args

@@ -1,0 +1,127 @@
+"""Unit-stride loops compiled without bounds checks (NOTE: [Unchecked loops] in runtime/native/unchecked.py).
+
+The helper's own source is checked before it is used, so the first tests hold that check to account (any
+subscript but a proven array at the loop variable refuses it); the others are differential against eager
+NumPy for loops whose vectors broadcast (steps 0 and 1 both), overlap their targets, or mismatch.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import distjit
+from distjit.errors import ExecutionError
+from distjit.runtime.native import unchecked
+from tests.programs.realcode import algorithms  # noqa: F401 - registers the kernels
+from tests.programs.realcode.kernel import CORPORA
+
+
+def _compiled(fn):
+    return distjit.optimize(distjit.script(fn))
+
+
+def _native_only(f):
+    report = f.optimization.explain()
+    assert "native (" in report and "NumPy code" not in report, report
+
+
+def test_a_helper_reading_proven_arrays_at_the_loop_variable_is_made():
+    made = unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, ["e5 = v3[t1] * c6", "v4[t1] = e5"])
+    assert made is not None
+    source, args = made
+    assert args == ["c6", "n2", "v3", "v4"] and "{unchecked}" in source
+
+
+@pytest.mark.parametrize("body", [
+    ["v4[t1] = v3[t1 + 1]"],            # an index other than t
+    ["v4[t1] = v9[t1]"],                # an array not proven to have length n
+    ["v4[t1] = v3[t1, 0]"],             # more axes than one
+    ["v4[0] = v3[t1]"],                 # a constant index
+    ["v4[t1] = v3[t1][0]"],             # a subscript of a subscript
+    ["v4[t1] = v3[c7]"],                # another variable
+    ["v4[t1] = v3[:]"],                 # a slice
+])
+def test_any_other_subscript_refuses_the_helper(body):
+    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, body) is None
+
+
+def _scan(x):
+    n = len(x)
+    y = x.copy()
+    offset = 1
+    while offset < n:
+        y[offset:] = y[offset:] + y[:-offset]
+        offset *= 2
+    return y
+
+
+@given(st.integers(0, 300), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_scans_of_overlapping_views_match_numpy_bit_for_bit(n, seed):
+    x = np.random.default_rng(seed).standard_normal(n)
+    f = _compiled(_scan)
+    got = f(x.copy())
+    assert np.array_equal(got, _scan(x.copy()))
+    if n > 1:
+        _native_only(f)
+
+
+def _broadcasting(x, y, w):
+    out = x.copy()
+    for k in range(3):
+        out[1:] = out[1:] * w + y * float(k)
+    return out
+
+
+lengths = st.sampled_from([0, 1, 2, 5, 17])
+
+
+@given(lengths, lengths, lengths, st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_vectors_of_length_one_broadcast_and_others_raise_as_numpy(nx, ny, nw, seed):
+    rng = np.random.default_rng(seed)
+    x, y, w = rng.standard_normal(nx), rng.standard_normal(ny), rng.standard_normal(nw)
+    f = _compiled(_broadcasting)
+    try:
+        expected = _broadcasting(x.copy(), y, w)
+    except ValueError as e:
+        with pytest.raises(ExecutionError) as info:
+            f(x.copy(), y, w)
+        assert isinstance(info.value.__cause__, type(e))
+        return
+    assert np.array_equal(f(x.copy(), y, w), expected)
+
+
+def _casting(x, a):
+    out = np.zeros(len(x), dtype=np.int64)
+    for k in range(2):
+        out[:] = x * a + k
+    return out
+
+
+@given(st.lists(st.integers(-2**20, 2**20), max_size=20), st.integers(-5, 5))
+@settings(max_examples=25, deadline=None)
+def test_int_loops_written_into_int_views_match_numpy(values, a):
+    x = np.array(values, dtype=np.int64)
+    f = _compiled(_casting)
+    assert np.array_equal(f(x, a), _casting(x, a))
+
+
+def test_hillis_steele_scan_runs_natively_and_matches_numpy():
+    k = CORPORA["realcode"]["algorithms.hillis_steele_scan"]
+    f = _compiled(k.fn)
+    (x,) = k.inputs(3, 4096)
+    got, expected = f(x.copy()), k.fn(x.copy())
+    _native_only(f)
+    assert np.array_equal(got[0], expected[0]) and np.allclose(got[1], expected[1])
+
+
+@pytest.mark.parametrize("body", [
+    ["v4[t1] = math.exp(v3[t1])"],      # a math function: its vector form need not round as NumPy's
+    ["v4[t1] = _nmax(v3[t1], c6)"],
+])
+def test_a_call_but_a_cast_refuses_the_helper(body):
+    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, body) is None
+
+
+def test_casts_are_allowed_in_a_helper():
+    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, ["v4[t1] = np.float64(np.int64(v3[t1]) + 1)"])
