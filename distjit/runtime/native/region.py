@@ -128,10 +128,10 @@ class Region:
             return f"fell back to NumPy: numba could not compile it: {self.failed}"
         if self.fn is None or not self._signatures:
             return "native (compiles on its first call)"
-        if self.reused:
-            return "native (compiled earlier in this process)"
-        how = "loaded from the disk cache" if self.from_disk else "compiled" + ("" if self.cached else ", not cached")
         kept = f", file r{self.digest[:12]}" if self.cached else ""     # which file of <cache>/native holds it
+        if self.reused:
+            return f"native (compiled earlier in this process{kept})"
+        how = "loaded from the disk cache" if self.from_disk else "compiled" + ("" if self.cached else ", not cached")
         return f"native ({how} in {self.compile_seconds * 1e3:.0f} ms{kept})"
 
 
