@@ -8,11 +8,7 @@ NumPy at optimization levels 0 and 2.
 """
 from __future__ import annotations
 
-import importlib.util
-import itertools
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,19 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import distjit
 from tests.compare import assert_same, fresh
-
-_DIR = Path(tempfile.mkdtemp(prefix="distjit_npscalar_"))
-_modules = itertools.count()
+from tests.source_modules import load_source
 
 
 def _load(source: str, name: str = "f"):
-    """The function `name` of `source`, from a real file (the script frontend reads source)."""
-    path = _DIR / f"npscalar_prog_{next(_modules)}.py"
-    path.write_text("import numpy as np\n\n" + source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
+    return load_source(source, name, "npscalar_prog")
 
 
 def _compile(fn, mode, inputs):

@@ -9,10 +9,6 @@ among them.
 """
 from __future__ import annotations
 
-import importlib.util
-import itertools
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,19 +16,11 @@ from hypothesis import given, settings, strategies as st
 
 import distjit
 from tests.compare import assert_same, fresh
-
-_DIR = Path(tempfile.mkdtemp(prefix="distjit_acc_"))
-_modules = itertools.count()
+from tests.source_modules import load_source
 
 
 def _load(source: str, name: str = "f"):
-    """The function `name` of `source`, from a real file (the script frontend reads source)."""
-    path = _DIR / f"acc_prog_{next(_modules)}.py"
-    path.write_text("import numpy as np\n\n" + source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
+    return load_source(source, name, "acc_prog")
 
 
 def _check(fn, inputs_list, levels=(0, 2)) -> None:
