@@ -135,14 +135,7 @@ class FusedKernel:
         and checks (a loop body calls it per iteration on small arrays, where those cost more than the
         expression)."""
         if out is None:
-            shape = ()
-            for x in inputs:
-                if isinstance(x, np.ndarray) and x.ndim:
-                    if not shape:
-                        shape = x.shape
-                    elif x.shape != shape:
-                        shape = None
-                        break
+            shape = _one_shape(inputs)
             size = math.prod(shape) if shape is not None else SMALL_ELEMENTS
             if size < SMALL_ELEMENTS and size < NUMBA_MIN_ELEMENTS:
                 results = self.body(inputs, self.no_outs, self.no_bufs)
@@ -337,16 +330,23 @@ def _broadcast_shape(inputs) -> tuple:
     """The shape the inputs broadcast to. In a loop body most calls are on operands of one shape (or
     scalars), which need no broadcasting rule, and NumPy's `broadcast_shapes` costs as much as a small
     expression: so that case is answered directly."""
-    shape = None
+    shape = _one_shape(inputs)
+    return shape if shape is not None else np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+
+
+def _one_shape(inputs) -> tuple | None:
+    """The one shape of the array operands (() when there are only numbers), or None when two differ or an
+    operand is neither an array nor a number."""
+    shape = ()
     for x in inputs:
         if isinstance(x, np.ndarray) and x.ndim:
-            if shape is None:
+            if not shape:
                 shape = x.shape
             elif x.shape != shape:
-                return np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+                return None
         elif not (x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool))):
-            return np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
-    return () if shape is None else shape
+            return None
+    return shape
 
 
 def _numpy_step(expr, node):
