@@ -15,6 +15,7 @@ import numpy as np
 
 from distjit.errors import ShapeError
 from distjit.ir.graph import Graph
+from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
 import distjit.runtime.calibrate  # noqa: F401,E402  (gives the partitioner a way to measure this machine)
@@ -306,11 +307,17 @@ def plan_key(workers: int, shard: dict | None = None) -> tuple:
     return (workers, tuple(sorted((shard or {}).items(), key=lambda item: str(item[0]))))
 
 
-def check_inputs(name: str, inputs, leaves: Sequence, paths: Sequence[str]) -> None:
-    """Raise ShapeError when an argument does not fit the type of its graph input."""
+def check_inputs(name: str, inputs, leaves: Sequence, paths: Sequence[str], at_caller: bool = True) -> None:
+    """Raise ShapeError when an argument does not fit the type of its graph input, naming the user's line of
+    the call (`at_caller=False` for arguments that come from a file, as `distjit run` reads them)."""
     symbols: dict[str, tuple[int, str]] = {}
-    for value, leaf, path in zip(inputs, leaves, paths):
-        _check_one(name, value.type, leaf, path, symbols)
+    try:
+        for value, leaf, path in zip(inputs, leaves, paths):
+            _check_one(name, value.type, leaf, path, symbols)
+    except ShapeError as e:
+        if not at_caller:
+            raise
+        raise ShapeError(str(e), loc=user_loc()) from None
 
 
 def check_guards(name: str, graph: Graph, leaves: Sequence, paths: Sequence[str]) -> None:
@@ -322,6 +329,28 @@ def check_guards(name: str, graph: Graph, leaves: Sequence, paths: Sequence[str]
                              f"condition while tracing: `guard %{value.name} == {graph.guards[value]!r}` in the "
                              f"graph); trace the function again with this value, or keep the traced function "
                              f"(distjit.trace's result traces again for each value)")
+
+
+def _how_to_vary(t: TensorType, leaf: np.ndarray, path: str) -> str:
+    """What to write to accept this shape: NOTE: [Static shapes of a trace]."""
+    axes = {axis: f"{path.upper()}{axis}" if path.isidentifier() else f"D{axis}"
+            for axis, (dim, actual) in enumerate(zip(t.shape, leaf.shape)) if isinstance(dim, int) and dim != actual}
+    if not path.isidentifier():
+        return (f"a trace keeps the example's static shapes, and dynamic_axes names whole array arguments "
+                f"only: pass this array as an argument of its own and trace with dynamic_axes, or trace "
+                f"again with these shapes")
+    spec = ", ".join(f"{axis}: {symbol!r}" for axis, symbol in axes.items())
+    return (f"a trace keeps the example's static shapes (as torch.jit.trace does); to accept other sizes, "
+            f"trace with distjit.trace(..., dynamic_axes={{{path!r}: {{{spec}}}}}), or distjit.script the "
+            f"function (all dims symbolic)")
+
+
+# NOTE: [Static shapes of a trace]
+# A Function from distjit.trace is its graph: it has no Python function to trace again (a loaded file
+# has none either), and a static dim of the example is a fact every pass and the partitioner may use.
+# So a call of another size is a ShapeError, as with torch.jit.trace, and the error writes the
+# dynamic_axes= that accepts it. Retracing per value is for Python scalars the trace needed (guards,
+# TracedFunction) and per signature for distjit.script, where dims are symbolic from the start.
 
 
 def _check_one(name: str, t: Type, leaf: Any, path: str, symbols: dict) -> None:
@@ -337,8 +366,8 @@ def _check_one(name: str, t: Type, leaf: Any, path: str, symbols: dict) -> None:
         for axis, (dim, actual) in enumerate(zip(t.shape, leaf.shape)):
             if isinstance(dim, int):
                 if dim != actual:
-                    raise ShapeError(f"{name}(): argument {path} has shape {leaf.shape}, expected {t} "
-                                     f"(axis {axis} must be {dim}; declare it dynamic with dynamic_axes to vary it)")
+                    raise ShapeError(f"{name}(): argument {path} has shape {leaf.shape}, but the function was "
+                                     f"traced for {t} (axis {axis} must be {dim}); {_how_to_vary(t, leaf, path)}")
             elif dim in symbols and symbols[dim][0] != actual:
                 raise ShapeError(f"{name}(): dimension {dim} is {symbols[dim][0]} in {symbols[dim][1]} "
                                  f"but {actual} in argument {path} (shape {leaf.shape})")

@@ -18,7 +18,7 @@ import numpy as np
 
 from distjit.errors import ShapeError, TracingError
 from distjit.frontend.proxy import TracedArray
-from distjit.frontend.source import user_loc
+from distjit.ir.source import user_loc
 from distjit.ir.graph import Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType

@@ -17,7 +17,7 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.proxy import TracedArray
-from distjit.frontend.source import user_loc
+from distjit.ir.source import user_loc
 
 
 def find_params(fn) -> dict[str, tuple[np.ndarray, list]]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.pybuiltins import STAND_INS
-from distjit.frontend.source import user_loc
+from distjit.ir.source import user_loc
 from distjit.ops import composite
 
 CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices")

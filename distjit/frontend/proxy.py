@@ -22,7 +22,7 @@ import numpy as np
 
 from distjit.errors import TracingAttributeError, TracingError
 from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
-from distjit.frontend.source import user_loc
+from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType
 
 

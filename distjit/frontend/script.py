@@ -234,7 +234,7 @@ class ScriptFunction(FunctionSet):
             else:
                 self._embedded[key] = f
         inputs = [ctx.value_of(x) for x in leaves]
-        from distjit.frontend.source import user_loc
+        from distjit.ir.source import user_loc
 
         outs = [ctx.wrap(v) for v in ctx.builder.op("prim.Call", inputs, {"graph": f.graph}, user_loc())]
         flag_scalar_outputs(f, outs[:len(outs) - len(f.signature.mutations)])
@@ -387,7 +387,7 @@ def _as_script_error(e: Exception, tb) -> ScriptError:
 def _user_site(tb) -> Site | None:
     import linecache
 
-    from distjit.frontend.source import _SKIP, _is_internal
+    from distjit.ir.source import _SKIP, _is_internal
 
     site = None
     for frame, lineno in traceback.walk_tb(tb):
@@ -483,7 +483,7 @@ def _recursive_call(ctx, fn, args, kwargs, site: Site | None):
             del calls[key]
             raise
         calls[key] = f
-    from distjit.frontend.source import user_loc
+    from distjit.ir.source import user_loc
 
     inputs = [ctx.value_of(x) for x in leaves]
     outs = [ctx.wrap(v) for v in ctx.builder.op("prim.Call", inputs, {"graph": f.graph}, user_loc())]

@@ -223,7 +223,7 @@ class ScriptContext(TraceContext):
         if entry is None or entry[0] is not proxy or not self.in_scope(entry[4]):
             return
         if writing or any(c._version != v for c, v in entry[1]):
-            from distjit.frontend.source import user_loc
+            from distjit.ir.source import user_loc
 
             loc = user_loc()       # the user's line; the loop's when it is read as the function returns
             raise ScriptError(entry[2], loc if loc is not None and loc.file == entry[3].file else entry[3])
@@ -264,7 +264,7 @@ class ScriptContext(TraceContext):
         if guard is not None and guard[0] is proxy:
             if guard[3] is self.builder.block:
                 del self.guards[id(proxy)]
-            from distjit.frontend.source import user_loc
+            from distjit.ir.source import user_loc
 
             loc = user_loc()
             for c in guard[1]:
@@ -370,7 +370,7 @@ class Undefined:
 
     def _fail(self, *args, **kwargs):
         why = f" ({self.why})" if self.why else ""
-        from distjit.frontend.source import user_loc
+        from distjit.ir.source import user_loc
 
         raise ScriptError(f"{self.name!r} is used but may be undefined here{why}; assign it on every path before "
                           f"using it (e.g. before the loop or the if)", user_loc())

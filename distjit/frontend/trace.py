@@ -37,7 +37,7 @@ from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
 from distjit.frontend.params import find_params, params_as_proxies
 from distjit.frontend.patching import patched, user_namespaces
 from distjit.frontend.proxy import TracedArray
-from distjit.frontend.source import user_loc
+from distjit.ir.source import user_loc
 from distjit.core.apply import call
 from distjit.function import Function, Signature
 from distjit.ir.builder import Builder

@@ -15,7 +15,7 @@ import os
 import traceback
 
 from distjit.errors import DistJitError, TracingError
-from distjit.frontend.source import _DISTJIT_DIR, _SKIP, _is_internal
+from distjit.ir.source import _DISTJIT_DIR, _SKIP, _is_internal
 from distjit.ir.graph import SourceLoc
 
 

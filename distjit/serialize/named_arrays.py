@@ -102,7 +102,8 @@ def check(f, values: dict[str, object]) -> None:
     """Raise ShapeError when an input does not fit (Function's own check, on the flat leaves)."""
     from distjit.function import check_inputs
 
-    check_inputs(f.name, f.graph.inputs, [values[n] for n in input_names(f)], input_names(f))
+    check_inputs(f.name, f.graph.inputs, [values[n] for n in input_names(f)], input_names(f),
+                 at_caller=False)
 
 
 def call_args(f, values: dict[str, object]) -> tuple:

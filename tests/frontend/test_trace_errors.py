@@ -132,8 +132,39 @@ def test_wrong_dtype(f):
 
 
 def test_wrong_static_dim(f):
-    with pytest.raises(distjit.ShapeError, match=r"argument y has shape \(4,\), expected f64\[3\]"):
+    with pytest.raises(distjit.ShapeError, match=r"argument y has shape \(4,\), but the function was traced "
+                                                 r"for f64\[3\]"):
         f(np.ones((2, 3)), np.ones(4))
+
+
+def scaled_tanh(x, w):
+    return np.tanh(x @ w) * 2.0
+
+
+def test_another_static_shape_is_refused_at_the_call_line_with_the_dynamic_axes_that_accept_it():
+    """A trace keeps the example's static shapes (NOTE: [Static shapes of a trace]): the error names the call's
+    line and spells the dynamic_axes= to pass; tracing with it then runs the new shapes as NumPy does."""
+    x, w = np.random.default_rng(0).random((4, 3)), np.random.default_rng(1).random((3, 2))
+    g = distjit.trace(scaled_tanh, (x, w))
+    wide = np.random.default_rng(2).random((6, 5))
+    with pytest.raises(distjit.ShapeError) as e:
+        g(wide, w)  # marker:call
+    message = str(e.value)
+    assert message.startswith(f"{__file__}:{line_of(test_another_static_shape_is_refused_at_the_call_line_with_the_dynamic_axes_that_accept_it, 'marker:call')}:")
+    assert "axis 0 must be 4" in message
+    suggested = message.split("dynamic_axes=", 1)[1].split(")", 1)[0]
+    assert suggested == "{'x': {0: 'X0', 1: 'X1'}}"
+    taller = wide[:, :3]
+    h = distjit.trace(scaled_tanh, (x, w), dynamic_axes=eval(suggested))
+    np.testing.assert_array_equal(h(taller, w), scaled_tanh(taller, w))
+
+
+def test_a_nested_argument_of_another_shape_says_dynamic_axes_takes_whole_arrays():
+    g = distjit.trace(lambda pair: pair[0] + pair[1], ((np.ones(3), np.ones(3)),))
+    with pytest.raises(distjit.ShapeError, match=r"argument pair\[0\] has shape \(4,\).*dynamic_axes names "
+                                                 r"whole array arguments only") as e:
+        g((np.ones(4), np.ones(3)))
+    assert HERE in str(e.value)
 
 
 def test_dynamic_dim_accepts_any_size(f):

@@ -1,4 +1,8 @@
-"""Finding the user's source line: the innermost frame that is neither distjit's nor NumPy's."""
+"""Finding the user's source line: the innermost frame that is neither distjit's nor NumPy's.
+
+In the IR layer because both the frontends (a node's location) and `Function` (the line of a call whose
+arguments do not fit) name it.
+"""
 from __future__ import annotations
 
 import os
