@@ -69,3 +69,27 @@ class ExecutionError(DistJitError):
 
 class ClusterError(DistJitError):
     """A cluster could not be reached, started or used."""
+
+
+# NOTE: [Raised errors]
+# A scripted `raise ValueError("too big")` in a branch the data decides runs when the graph runs: the graph
+# keeps the exception's class by name (a file holds no code) and raises a class that is both an
+# ExecutionError (it names the user's line) and the user's ValueError, so `except ValueError` in the caller
+# catches it as it would the Python function's. Only builtin exception classes can be named this way.
+_RAISED: dict[str, type] = {}
+
+
+def raised_error(name: str) -> type | None:
+    """The ExecutionError class that is also the builtin exception `name`, or None when there is none."""
+    import builtins
+
+    if name not in _RAISED:
+        cls = getattr(builtins, name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)) or issubclass(cls, DistJitError):
+            return None
+        try:
+            _RAISED[name] = type(name, (ExecutionError, cls), {
+                "__module__": __name__, "__doc__": f"A {name} the user's program raised (NOTE: [Raised errors])."})
+        except TypeError:       # an exception whose instances are laid out apart (OSError): not combinable
+            return None
+    return _RAISED[name]

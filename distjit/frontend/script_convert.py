@@ -82,7 +82,6 @@ UNSUPPORTED = {
     ast.SetComp: ("a set comprehension", "use a list comprehension; sets are not values in the graph"),
     ast.Delete: ("del", "stop using the name instead; values are freed after their last use"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own first"),
-    ast.Raise: ("raise", "use `assert condition, 'message'`: a check that raises ExecutionError at run time"),
     ast.Import: ("import inside the function", "import at module level"),
     ast.ImportFrom: ("import inside the function", "import at module level"),
     ast.Match: ("a match statement", "use if/elif/else"),
@@ -212,6 +211,28 @@ def _is_shape_assignment(node) -> bool:
         and node.targets[0].attr == "shape"
 
 
+def _split_raising_if(s) -> list:
+    """`if c: ...; raise E` `else: B` is `if c: ...; raise E` then B: NOTE: [Raising branches]."""
+    if not isinstance(s, ast.If):
+        return [s]
+    sides = [(s.test, s.body, s.orelse),
+             (ast.copy_location(ast.UnaryOp(op=ast.Not(), operand=s.test), s.test), s.orelse, s.body)]
+    for test, raising, other in sides:
+        if raising and isinstance(raising[-1], ast.Raise) and not _contains(raising, ast.Return, True) \
+                and not _contains(raising, (ast.Break, ast.Continue), False):
+            head = ast.copy_location(ast.If(test=test, body=raising, orelse=[]), s)
+            head._dj_raises = True
+            return [head, *other]
+    return [s]
+
+
+# NOTE: [Raising branches]
+# A branch that ends in `raise` never reaches the code after the `if`, so it binds no names there: the `if`
+# keeps only that branch (its names are not merged, a name the other branch assigns needs no value on the
+# raising side) and the other branch runs after it, unconditionally, as it does in Python once the raise
+# did not happen. The raise itself is a `prim.Assert` that always fails (script_truth.raise_).
+
+
 def _simple_target(t) -> bool:
     if isinstance(t, ast.Name):
         return True
@@ -223,10 +244,12 @@ def _check_asserts_fstrings(src: SourceInfo, fdef) -> None:
     for node in ast.walk(fdef):
         if isinstance(node, ast.Assert) and node.msg is not None:
             allowed.update(id(n) for n in ast.walk(node.msg))
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            allowed.update(id(n) for n in ast.walk(node.exc))
     for node in ast.walk(fdef):
         if isinstance(node, ast.JoinedStr) and id(node) not in allowed:
             raise site_error(src.site(node), "an f-string is not supported in a scripted function (outside an assert "
-                             "message)", "strings are not values in the graph; compute numbers instead")
+                             "message or a raise)", "strings are not values in the graph; compute numbers instead")
 
 
 # ---------------------------------------------------------------------------------------- rewriting
@@ -355,6 +378,7 @@ class Rewriter:
     # -- statements ------------------------------------------------------------------
     def stmts(self, stmts, loop: _Loop | None) -> list:
         out = []
+        stmts = [t for s in stmts for t in _split_raising_if(s)]
         for i, s in enumerate(stmts):
             out.extend(self.stmt(s, loop))
             if isinstance(s, (ast.Return, ast.Break, ast.Continue)):
@@ -403,6 +427,12 @@ class Rewriter:
             return [ast.copy_location(ast.Assign(targets=[_name(loop.brk, True)], value=_const(True)), s)]
         if isinstance(s, ast.Continue):
             return [ast.copy_location(ast.Assign(targets=[_name(loop.cont, True)], value=_const(True)), s)]
+        if isinstance(s, ast.Raise):
+            if s.exc is None or s.cause is not None:
+                raise site_error(self.src.site(s), "a bare `raise` or `raise ... from ...` is not supported in a "
+                                 "scripted function", "raise an exception of your own: `raise ValueError('...')`")
+            call = _call(_dj("raise_"), [_thunk(self.expr(s.exc)), self.site(s)])
+            return [ast.copy_location(ast.Expr(value=call), s)]
         if isinstance(s, ast.Assert):
             msg = _thunk(self.expr(s.msg)) if s.msg is not None else _const(None)
             text = ast.unparse(s.test)
@@ -431,7 +461,7 @@ class Rewriter:
         n = next(self.counter)
         then = self.stmts(s.body, loop)
         orelse = self.stmts(s.orelse, loop)
-        names = assigned_names(then + orelse)
+        names = [] if getattr(s, "_dj_raises", False) else assigned_names(then + orelse)
         test = s.test if guard_test else self.expr(s.test, test=True)
         out = [ast.copy_location(_fdef(f"_dj_then_{n}", names, then + [ast.Return(value=_tuple(map(_name, names)))]), s),
                ast.copy_location(_fdef(f"_dj_else_{n}", names, orelse + [ast.Return(value=_tuple(map(_name, names)))]), s)]

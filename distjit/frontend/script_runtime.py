@@ -13,7 +13,7 @@ from distjit.frontend.script_calls import call  # noqa: F401
 from distjit.frontend.script_context import undefined, undefined_return  # noqa: F401
 from distjit.frontend.script_if import and_, if_, ifexp, or_  # noqa: F401
 from distjit.frontend.script_loops import for_, range_, while_  # noqa: F401
-from distjit.frontend.script_truth import assert_, not_, not_any  # noqa: F401
+from distjit.frontend.script_truth import assert_, not_, not_any, raise_  # noqa: F401
 from distjit.frontend.script_iter import chain, comprehension, star, unpack  # noqa: F401
 
 

@@ -71,3 +71,34 @@ def assert_(cond, msg_fn, text: str, site: Site):
         if isinstance(m, str):
             message = m
     c._ctx.record("prim.Assert", [c], {"message": message}, site.loc)
+
+
+def raise_(exc_fn, site: Site):
+    """A scripted `raise`: NOTE: [Raised errors] in errors.py.
+
+    On the path every call takes (not inside a graph branch or loop) it raises now, as the function would on
+    every call of this signature. Inside a `prim.If` or `prim.Loop` block it records a `prim.Assert` that
+    always fails, naming the exception's class: it raises when, and only when, the graph runs that block.
+    The exception and its message must be known while compiling (a string of Python values)."""
+    from distjit.errors import raised_error
+    from distjit.frontend.script_context import active
+
+    exc = exc_fn()
+    if isinstance(exc, type) and issubclass(exc, BaseException):
+        exc = exc()
+    if not isinstance(exc, BaseException):
+        raise site_error(site, f"raise of {type(exc).__name__}, which is not an exception")
+    name = type(exc).__name__
+    error = raised_error(name) if type(exc).__module__ == "builtins" else None
+    if error is None:
+        raise site_error(site, f"raise {name}: a scripted function raises builtin exception classes only "
+                               f"(the graph keeps the class by name; a file holds no code)",
+                         "raise ValueError, RuntimeError, ... or assert the condition")
+    if not all(isinstance(a, (str, int, float, bool)) for a in exc.args):
+        raise site_error(site, f"the arguments of raise {name}(...) must be strings or numbers known while "
+                               f"compiling (the graph keeps the message as text)", "build the message as a string")
+    message = str(exc) or name
+    ctx = active()
+    if ctx is None or not ctx.open_blocks:
+        raise error(message, site.loc)
+    ctx.record("prim.Assert", [False], {"message": message, "error": name}, site.loc)

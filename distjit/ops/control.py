@@ -42,14 +42,25 @@ CALL = register(OpDef("prim.Call", kernel=None, infer=_call_infer, params=(opera
                       flags={"call"}, graph_attrs=("graph",), doc="Calls the graph in the `graph` attribute."))
 
 
-def _assert_kernel(cond, message=""):
+def _assert_kernel(cond, message="", error=""):
     if not bool(cond):
         raise AssertionError(message)
 
 
-ASSERT = register(OpDef("prim.Assert", kernel=_assert_kernel, infer=lambda t, a: [],
-                        params=(operand("cond"), attr("message", "")), effect=Effect.STATEFUL,
-                        doc="Raises (as ExecutionError naming the user's line) when cond is false."))
+def _assert_infer(in_types, attrs):
+    from distjit.errors import ShapeError, raised_error
+
+    error = attrs.get("error", "")
+    if error and (not isinstance(error, str) or raised_error(error) is None):
+        raise ShapeError(f"prim.Assert: error={error!r} is not the name of a builtin exception class")
+    return []
+
+
+ASSERT = register(OpDef("prim.Assert", kernel=_assert_kernel, infer=_assert_infer,
+                        params=(operand("cond"), attr("message", ""), attr("error", "")), effect=Effect.STATEFUL,
+                        doc="Raises (as ExecutionError naming the user's line) when cond is false; with `error` "
+                            "(a builtin exception's name: a scripted `raise`) the ExecutionError is that "
+                            "exception too (NOTE: [Raised errors] in errors.py)."))
 
 
 def _dim_infer(in_types, attrs):

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from distjit.core.buffers import is_planned, plan_reuse
 from distjit.core.inplace import plan_in_place
-from distjit.errors import DistJitError, ExecutionError
+from distjit.errors import DistJitError, ExecutionError, raised_error
 from distjit.ir.graph import Graph, Node
 from distjit.runtime.codegen import Program, generate
 
@@ -89,10 +89,26 @@ def _programs_line(filename: str, lineno: int, program: Program) -> Node | None:
 def execution_error(node: Node | None, e: BaseException) -> ExecutionError:
     if node is None:
         return ExecutionError(f"graph execution failed: {type(e).__name__}: {e}")
+    if isinstance(e, AssertionError) and node.blocks:
+        node = _failed_assert(node, str(e)) or node
     if node.op == "prim.Assert":
         message = node.attrs.get("message") or "assertion failed"
+        if node.attrs.get("error"):
+            return raised_error(node.attrs["error"])(message, loc=node.loc)
         return ExecutionError(f"assertion failed: {message}", loc=node.loc)
     outs = ", ".join("%" + v.name for v in node.outputs)
     where = f"{outs} = {node.op}" if outs else node.op
     return ExecutionError(f"{where} failed: {type(e).__name__}: {e}", loc=node.loc)
 
+
+def _failed_assert(node: Node, message: str) -> Node | None:
+    """The prim.Assert inside `node`'s blocks that raised `message`: a loop the native backend compiled whole
+    raises from inside, and the user's line is the assert's, not the loop's."""
+    for block in node.blocks:
+        for inner in block.nodes:
+            if inner.op == "prim.Assert" and (inner.attrs.get("message") or "assertion failed")[:200] == message:
+                return inner
+            found = _failed_assert(inner, message) if inner.blocks else None
+            if found is not None:
+                return found
+    return None

@@ -112,7 +112,7 @@ def uses_print(x: np.ndarray) -> np.ndarray:
 
 def uses_raise(x: np.ndarray) -> np.ndarray:
     if x.sum() < 0:
-        raise ValueError("negative")
+        raise ValueError("negative") from None
     return x
 
 
@@ -147,7 +147,7 @@ STATIC = [
     (uses_varargs, "more", "*args parameters"),
     (uses_kwargs, "options", "**kwargs parameters"),
     (uses_print, "print(x)", "print"),
-    (uses_raise, "raise", "raise"),
+    (uses_raise, "raise", "`raise ... from ...`"),
     (uses_import, "import scipy", "import inside the function"),
     (uses_for_else, "for i in range(3):", "for ... else"),
     (uses_kwargs_call, "opts)", "**kwargs in a call"),
