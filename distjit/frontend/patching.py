@@ -20,7 +20,8 @@ from distjit.frontend.pybuiltins import STAND_INS
 from distjit.ir.source import user_loc
 from distjit.ops import composite
 
-CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices")
+CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices",
+            "bartlett", "blackman", "hamming", "hanning", "kaiser")
 CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
 FFT_FREQUENCIES = ("fftfreq", "rfftfreq")    # np.fft's creation functions: a length, no array argument
 _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",

@@ -1,4 +1,5 @@
-"""Array creation: zeros, ones, full, empty, arange, linspace, eye, identity and the *_like family.
+"""Array creation: zeros, ones, full, empty, arange, linspace, eye, identity, the *_like family and the
+window functions (bartlett, blackman, hamming, hanning, kaiser: a length M, no array argument).
 
 NOTE: [creation shapes]
 A shape is an attribute: an int, a tuple of ints, or either with `Ref(k)` where a
@@ -224,6 +225,43 @@ def _identity_infer(in_types, attrs):
     return [TensorType(_dtype_attr("np.identity", attrs["dtype"], float), (n, n))]
 
 
+# ---- windows ---------------------------------------------------------------------------------------------
+
+def _window_length(op: str, m, in_types):
+    """M values; NumPy gives an empty window for M < 1, where a shape attribute would be refused."""
+    if isinstance(m, Ref):
+        return _dim(op, m, in_types)
+    try:
+        return max(operator.index(m), 0)
+    except TypeError:
+        raise ShapeError(f"{op}: M must be an int, not {m!r}") from None
+
+
+def _window_infer(op: str):
+    def infer(in_types, attrs):
+        return [TensorType(np.dtype(np.float64), (_window_length(op, attrs["M"], in_types),))]
+
+    return infer
+
+
+def _kaiser_infer(in_types, attrs):
+    (beta,) = operand_types(in_types, attrs)
+    if not (isinstance(beta, ScalarType) and beta.kind in ("bool", "int", "float")
+            or isinstance(beta, TensorType) and beta.ndim == 0 and beta.dtype.kind in "biuf"):
+        raise ShapeError(f"np.kaiser: beta must be a real number, not {beta}")
+    return [TensorType(np.dtype(np.float64), (_window_length("np.kaiser", attrs["M"], in_types),))]
+
+
+def _window_cost(in_types, out_types, attrs):
+    """A handful of cosines (or a Bessel function's series) per value."""
+    size = out_types[0].size if out_types[0].size is not None else 1 << 20
+    return Cost(flops=float(30 * size), bytes=float(8 * size))
+
+
+def _window(name: str, fn, doc: str) -> OpDef:
+    return _decl(name, lambda M: fn(M), _window_infer(name), (attr("M"),), fn, cost=_window_cost, doc=doc)
+
+
 # ---- the declarations -------------------------------------------------------------------------------------
 
 _SHAPE_DTYPE_ORDER = (attr("shape"), attr("dtype", None), attr("order", "C"))
@@ -269,4 +307,11 @@ CREATION_OPS = {op.name: op for op in [
           doc="A 2-D array with ones on the k-th diagonal."),
     _decl("np.identity", _identity, _identity_infer, (attr("n"), attr("dtype", None)), np.identity,
           doc="The n x n identity."),
+    _window("np.bartlett", np.bartlett, "The Bartlett (triangular) window of M points (empty for M < 1)."),
+    _window("np.blackman", np.blackman, "The Blackman window of M points (empty for M < 1)."),
+    _window("np.hamming", np.hamming, "The Hamming window of M points (empty for M < 1)."),
+    _window("np.hanning", np.hanning, "The Hann window of M points (empty for M < 1)."),
+    _decl("np.kaiser", lambda beta, M: np.kaiser(M, beta), _kaiser_infer, (attr("M"), operand("beta")), np.kaiser,
+          cost=_window_cost, doc="The Kaiser window of M points with shape parameter beta (an operand: it may "
+                                 "be computed); empty for M < 1."),
 ]}

@@ -1,6 +1,6 @@
 """Values derived only from Python scalar arguments are known while tracing, through any pure op
-(NOTE: [Scalar specialization]): NumPy's own Python code on a size (np.hanning's
-`values = array((0.0, M)); M = values[1]; if M < 1`) specializes as a branch on the argument does."""
+(NOTE: [Scalar specialization]): a branch on an array made from the argument specializes as a branch on the
+argument does, and a window's length (np.hanning(n), an op whose M is a size) as np.zeros(n) does."""
 from __future__ import annotations
 
 import numpy as np

@@ -49,7 +49,7 @@ EXAMPLES: dict[str, list[str]] = {
     "np.full": ["np.full((3, 4), 2.0) * A"], "np.zeros_like": ["np.zeros_like(A)"], "np.ones_like": ["np.ones_like(K)"],
     "np.empty_like": ["np.empty_like(A).shape[1] + V"], "np.full_like": ["np.full_like(A, 3.0)"],
     "np.hanning": ["np.hanning(5) * V"], "np.hamming": ["np.hamming(5) * V"], "np.bartlett": ["np.bartlett(5) * V"],
-    "np.blackman": ["np.blackman(5) * V"], "np.geomspace": ["np.geomspace(1.0, 10.0, 5) + V"],
+    "np.blackman": ["np.blackman(5) * V"], "np.kaiser": ["np.kaiser(5, 3.0) * V", "np.kaiser(5, V[0] + 2.0) * V"], "np.geomspace": ["np.geomspace(1.0, 10.0, 5) + V"],
     "np.logspace": ["np.logspace(0.0, 1.0, 5) + V"],
     "np.arange": ["np.arange(5) * V"], "np.linspace": ["np.linspace(0.0, 1.0, 5) + V"], "np.eye": ["np.eye(3, 4, 1) + A"],
     "np.identity": ["np.identity(3) @ Q"], "np.tri": ["np.tri(3, 4, 1) * A"], "np.indices": ["np.indices((3, 4))[0] + A"],

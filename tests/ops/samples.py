@@ -270,6 +270,10 @@ _CREATION = {
     "np.eye": [Sample(np.eye, (3,)), Sample(np.eye, (2, 4)), Sample(np.eye, (4, 3, -1)), Sample(np.eye, (3,), {"k": 1, "dtype": np.int8}),
                Sample(np.eye, (0,))],
     "np.identity": [Sample(np.identity, (3,)), Sample(np.identity, (2, bool)), Sample(np.identity, (0,))],
+    **{f"np.{w.__name__}": [Sample(w, (m,)) for m in (5, 1, 0, -2)] for w in (np.bartlett, np.blackman, np.hamming,
+                                                                              np.hanning)},
+    "np.kaiser": [Sample(np.kaiser, (6, 3.0)), Sample(np.kaiser, (4, np.float32(8.5))), Sample(np.kaiser, (1, 2)),
+                  Sample(np.kaiser, (0, 3.0)), Sample(np.kaiser, (5, arr("f8", 1).reshape(())))],
 }
 
 # ---- misc ----------------------------------------------------------------------------------------------------------------------
