@@ -5,11 +5,13 @@ The parser is a hand-written line scanner: one node per line, so a graph of
 and attribute values by `attr_text.AttrReader`, the only part read with `ast`.
 
 It keeps the printed types (nothing is inferred) and consults the op registry for
-one thing: a known op's attributes are put in canonical form (declared defaults
-filled in, in declaration order), as `Builder.op` does, because the printer leaves
-defaults out and a parsed graph must equal the one that was printed. Checking that
-the graph makes sense is the verifier's job: an unknown op, or a graph that is
-well-formed text but broken IR, parses, and `Graph.verify` says what is wrong.
+two things: an op must be declared there (an unknown name is a FormatError at its
+line, as `distjit.load` refuses one: a typo must not reach a pass or a worker), and its
+attributes are put in canonical form (declared defaults filled in, in declaration
+order), as `Builder.op` does, because the printer leaves defaults out and a parsed
+graph must equal the one that was printed. Checking that the graph makes sense is
+the verifier's job: a graph that is well-formed text of known ops but broken IR
+parses, and `Graph.verify` says what is wrong.
 
 Every malformed input raises `FormatError` with the line and column and what was
 expected there.
@@ -197,8 +199,11 @@ class _Parser:
             node.attrs, pos = self.attrs.read(pos)
             pos = self.spaces(pos)
         opdef = _opdef(node.op)
-        if opdef is not None:
-            node.attrs = canonical_attrs(opdef, node.attrs)
+        if opdef is None:
+            raise format_error(self.lineno, self.line.find(node.op + "(") + 1,
+                               f"unknown op {node.op!r}: it is not in the op registry (a custom op parses once "
+                               f"distjit.custom_op has declared it in this process)")
+        node.attrs = canonical_attrs(opdef, node.attrs)
         if self.line.startswith("#", pos):
             node.loc = self.loc(self.spaces(pos + 1))
         else:
@@ -333,7 +338,7 @@ def _unquote(literal: str) -> str | None:
     return value if isinstance(value, str) else None
 
 def _opdef(name: str):
-    """The op's declaration, if the op is known (unknown ops still parse; the verifier reports them)."""
+    """The op's declaration, or None for a name the registry does not know."""
     from distjit.ops import REGISTRY
 
     return REGISTRY.get(name) if name in REGISTRY else None

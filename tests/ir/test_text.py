@@ -116,6 +116,18 @@ def test_random_graphs_round_trip_and_verify(g):
 
 # ---- attribute values ----
 
+@pytest.fixture(scope="module", autouse=True)
+def attr_op():
+    """`test.Attr`, a custom op of two attributes: the parser reads only declared ops."""
+    import distjit
+    from distjit.ops import REGISTRY
+
+    # Defaults no test value takes: the printer leaves a declared default out.
+    distjit.custom_op("test.Attr", lambda value="\0unset", other=0: None, infer=lambda in_types, attrs: [])
+    yield
+    REGISTRY.unregister("test.Attr")
+
+
 def attr_graph(value) -> Graph:
     g = Graph("attrs")
     node = Node("test.Attr", {"value": value, "other": 1})
@@ -214,6 +226,38 @@ def test_parse_errors_name_line_and_column(text, where, what):
         parse_graph(text)
     assert str(e.value).startswith(where), str(e.value)
     assert what in str(e.value)
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["one output", "with attributes"])
+def test_an_unknown_op_is_a_format_error_naming_it_and_its_line(fast_path):
+    old = "np.add(%a, %a)"
+    new = "np.addd(%a, %a)" if fast_path else "np.addd(%a, %a) {axis=0}"
+    text = broken(old, new)
+    line = next(i for i, row in enumerate(text.split("\n"), 1) if "np.addd" in row)
+    column = text.split("\n")[line - 1].index("np.addd") + 1
+    with pytest.raises(FormatError, match=rf"^line {line}, column {column}: unknown op 'np.addd': it is not in the "
+                                          r"op registry"):
+        Graph.parse(text)
+
+
+def test_a_custom_op_parses_once_declared_and_runs_like_numpy():
+    import distjit
+    from distjit.ops import REGISTRY
+
+    def softsign(x):
+        return x / (1.0 + np.abs(x))
+
+    x = np.linspace(-3.0, 3.0, 7)
+    try:
+        op = distjit.custom_op("textcase.softsign", softsign, elementwise=True)
+        f = distjit.trace(lambda v: op(v) * 2.0, (x,))
+        parsed = round_trip(f.graph)
+        parsed.verify()
+        np.testing.assert_array_equal(f.with_graph(parsed)(x), softsign(x) * 2.0)
+    finally:
+        REGISTRY.unregister("textcase.softsign")
+    with pytest.raises(FormatError, match="unknown op 'textcase.softsign'"):
+        Graph.parse(str(f.graph))
 
 
 def test_undefined_graph_reference():
