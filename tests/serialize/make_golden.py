@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
+ROOT = GOLDEN.parents[2]      # the repository's root: golden files name sources relative to it
 
 
 class MLP:
@@ -124,6 +125,49 @@ def script():
     return f, args
 
 
+def repo_relative(file: str) -> str:
+    """`file` relative to the repository's root, as a golden file names it: the bytes of a golden file must not
+    depend on where the checkout that wrote it was. An absolute path of another checkout keeps its part from
+    `tests/` on."""
+    path = pathlib.PurePosixPath(file)
+    if not path.is_absolute():
+        return file
+    if pathlib.Path(file).is_relative_to(ROOT):
+        return pathlib.Path(file).relative_to(ROOT).as_posix()
+    parts = path.parts
+    return "/".join(parts[parts.index("tests"):]) if "tests" in parts else file
+
+
+def graphs_of(f):
+    """Every graph a Function (or a set of them) holds: each signature's, each Plan's subgraphs, and the graphs
+    their nodes call or fuse, once each."""
+    from distjit.ir import Graph
+
+    functions = list(getattr(f, "functions", None) or [f])
+    todo = [fn.graph for fn in functions] + [g for fn in functions for plan in fn.plans.values()
+                                              for g in plan.subgraphs]
+    seen: dict[int, Graph] = {}
+    while todo:
+        g = todo.pop()
+        if id(g) in seen:
+            continue
+        seen[id(g)] = g
+        for node in g.walk():
+            todo.extend(v for v in node.attrs.values() if isinstance(v, Graph))
+    return list(seen.values())
+
+
+def with_relative_locs(f):
+    """`f` with every node's source file relative to the repository's root (`repo_relative`)."""
+    from distjit.ir.graph import SourceLoc
+
+    for g in graphs_of(f):
+        for node in g.walk():
+            if node.loc is not None:
+                node.loc = SourceLoc(repo_relative(node.loc.file), node.loc.line)
+    return f
+
+
 MAKERS = {"mlp": mlp, "control": control, "call": call, "script": script}
 
 # Since format 1.1 the golden files carry partition plans: `f.plan(workers=..., shard=...)` for each of these.
@@ -138,6 +182,7 @@ def main() -> int:
     GOLDEN.mkdir(exist_ok=True)
     for name, make in MAKERS.items():
         f, args = make()
+        with_relative_locs(f)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")      # PlanWarning: golden programs are tiny on purpose
             for workers, shard in PLANS.get(name, []):

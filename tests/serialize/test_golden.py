@@ -54,3 +54,37 @@ def test_a_scripted_function_file_holds_every_signature():
         assert {key[0] for key in h.latest.plans} == {2}
         with pytest.raises(distjit.ShapeError, match="argument x is an int64 array"):
             h(np.arange(3), 1e-3, 2)
+
+
+def _version(path) -> tuple[int, int]:
+    major, minor = path.stem.split("_v")[1].split("_")
+    return int(major), int(minor)
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if _version(p) >= (1, 2)], ids=lambda p: p.name)
+def test_golden_files_name_sources_relative_to_the_repository(path):
+    """A golden file's bytes must not depend on the checkout that wrote it (make_golden.repo_relative). Files of
+    formats 1.0 and 1.1 keep the absolute paths they were written with: they pin those versions' bytes, which
+    the current writer cannot produce again."""
+    import os
+
+    from tests.serialize.make_golden import graphs_of
+
+    files = {node.loc.file for g in graphs_of(distjit.load(path)) for node in g.walk() if node.loc is not None}
+    assert not [f for f in files if os.path.isabs(f)], files
+    text = path.with_suffix(".ir.txt").read_text()
+    assert "# /" not in text
+
+
+def test_make_golden_writes_sources_relative_to_the_repository():
+    """What make_golden would write from this checkout names make_golden.py from the repository's root, and a
+    path of another checkout is cut to its part from tests/ on."""
+    from tests.serialize.make_golden import ROOT, graphs_of, mlp, repo_relative, with_relative_locs
+
+    f, _ = mlp()
+    absolute = {node.loc.file for g in graphs_of(f) for node in g.walk() if node.loc is not None}
+    assert absolute == {str(ROOT / "tests" / "serialize" / "make_golden.py")}
+    with_relative_locs(f)
+    assert {node.loc.file for node in f.graph.walk()} == {"tests/serialize/make_golden.py"}
+    assert repo_relative("/elsewhere/wt-x/tests/serialize/make_golden.py") == "tests/serialize/make_golden.py"
+    assert repo_relative("golden_control.py") == "golden_control.py"
