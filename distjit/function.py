@@ -35,7 +35,7 @@ class Signature:
     mutations: tuple[tuple[int, int], ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     # The user outputs NumPy returns as 0-d arrays (np.zeros(()), z[0, ...]); the runtime gives a 0-d result
-    # as a NumPy scalar, which is what NumPy returns from ufuncs, reductions and z[0]. Not saved in files yet.
+    # as a NumPy scalar, which is what NumPy returns from ufuncs, reductions and z[0]. Saved since format 1.4.
     zero_d_arrays: tuple[int, ...] = ()
 
     def input_paths(self) -> list[str]:

@@ -255,7 +255,15 @@ class ModelDecoder:
             if d.name not in arg_names or d.name in defaults:
                 raise self.fail(f"a default for {d.name!r}, which is not an argument (or given twice)")
             defaults[d.name] = self.attribute(d.value, f"the default of {d.name!r}", 0, "the signature")
-        return Signature(arg_names, in_spec, out_spec, mutations, defaults)
+        zero_d = tuple(msg.zero_d_arrays)
+        if list(zero_d) != sorted(set(zero_d)):
+            raise self.fail(f"the 0-d array outputs {list(zero_d)[:8]} are not increasing")
+        for index in zero_d:
+            t = graph.outputs[index].type if index < n_out else None
+            if not (isinstance(t, TensorType) and t.ndim == 0):
+                raise self.fail(f"0-d array output {index} is not a 0-d tensor output of the graph "
+                                f"({'no such user output' if t is None else t})")
+        return Signature(arg_names, in_spec, out_spec, mutations, defaults, zero_d)
 
     def spec(self, msg: pb.TreeSpec, where: str):
         from distjit.pytree import TreeSpec

@@ -413,6 +413,7 @@ def encode_signature(enc: Encoder, sig, out: pb.Signature) -> None:
     encode_spec(enc, sig.out_spec, out.out_spec)
     for leaf, output in sig.mutations:
         out.mutations.add(input_leaf=leaf, output=output)
+    out.zero_d_arrays.extend(sorted(sig.zero_d_arrays))
     for name, value in sig.defaults.items():
         d = out.defaults.add(name=name)
         d.value.SetInParent()

@@ -38,13 +38,14 @@ from distjit.errors import FormatError
 
 MAGIC = b"DJIT"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 3
+FORMAT_MINOR = 4
 # Minor versions (a reader accepts every older minor of its major):
 #   1.0  graphs, parameters, signature, metadata
 #   1.1  Model.plans: the partition plans a Function carries (Plan.outputs as PlanOutput, field 11; Plan.shard)
 #   1.2  Model.functions: the other signatures of a scripted function (a FunctionSet); older readers load the first
 #   1.3  Graph.guards: the scalar values a traced graph was specialized on (a file without them has none)
 #        TreeSpec.NAMED_TUPLE came within 1.3: a reader without it refuses such a file ("unknown tree kind 6")
+#   1.4  Signature.zero_d_arrays: the outputs that are 0-d arrays, not NumPy scalars (a 1.3 reader returns scalars)
 HEADER_SIZE = 64
 ALIGN = 64
 HEADER = struct.Struct("<4sHHIIQQQQI")

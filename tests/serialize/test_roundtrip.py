@@ -206,3 +206,45 @@ def test_optimized_corpus_round_trip(prog, traced):
     assert distjit.serialize.to_bytes(g) == data
     inputs = prog.make_inputs(np.random.default_rng(1))
     assert_same(g(*fresh(inputs)), f(*fresh(inputs)))
+
+
+def zero_d_outputs(x):
+    z = np.zeros(())
+    z += x.sum()
+    return z, x.sum(), x[0, ...], {"first": x[0], "view": x[-1, ...]}
+
+
+def _kinds(result) -> list:
+    leaves = [result[0], result[1], result[2], result[3]["first"], result[3]["view"]]
+    return [(type(v), v.dtype, v.ndim) for v in leaves]
+
+
+@pytest.mark.parametrize("frontend", ["trace", "script", "optimized"])
+def test_zero_d_array_outputs_survive_save_and_load(frontend, tmp_path):
+    """NumPy returns 0-d arrays from np.zeros(()) and z[0, ...] and scalars from reductions and z[0]; a loaded
+    file returns the same kinds (Signature.zero_d_arrays, format 1.4), and saves to the same bytes."""
+    x = np.arange(4.0)
+    f = distjit.script(zero_d_outputs) if frontend == "script" else distjit.trace(zero_d_outputs, (x,))
+    f(x)
+    if frontend == "optimized":
+        f = distjit.optimize(f)
+    path = tmp_path / "f.djit"
+    distjit.save(f, path)
+    loaded = distjit.load(path)
+    assert distjit.serialize.to_bytes(loaded) == path.read_bytes()
+    expected = zero_d_outputs(x)
+    assert _kinds(expected)[0][0] is np.ndarray and _kinds(expected)[1][0] is np.float64
+    for name, run in (("in memory", f), ("loaded", loaded), ("loaded, local plan",
+                                                             lambda v: loaded.run(v, cluster="local", workers=2))):
+        got = run(x)
+        assert _kinds(got) == _kinds(expected), name
+        assert_same(got, expected)
+
+
+def test_a_zero_d_array_output_that_is_not_a_0d_tensor_is_refused(tmp_path):
+    f = small_function()
+    f.signature.zero_d_arrays = (0,)
+    path = tmp_path / "bad.djit"
+    distjit.save(f, path)
+    with pytest.raises(FormatError, match="0-d array output 0 is not a 0-d tensor output"):
+        distjit.load(path)
