@@ -288,8 +288,11 @@ def _init(ray, cluster: str, target: str | None, dashboard: str | None) -> None:
                 _use_token_for(target)
             if not _GCS_WAIT_PRESET:
                 os.environ[_GCS_WAIT] = str(max(1, round(connect_timeout())))
-            options = {} if target.startswith("ray://") else {"logging_level": level}   # the client passes it on
-            context = ray.init(address=target, log_to_driver=False, **options)
+            if target.startswith("ray://"):   # the client passes the logging level on
+                context = start_client_session(lambda: ray.init(address=target, log_to_driver=False),
+                                               ray.shutdown, target)
+            else:
+                context = ray.init(address=target, log_to_driver=False, logging_level=level)
             _connection["address"] = target
             if dashboard is not None:
                 _check_dashboard(ray, context, dashboard, target)
@@ -302,6 +305,43 @@ def _init(ray, cluster: str, target: str | None, dashboard: str | None) -> None:
             pass
         raise ClusterError(_why(cluster, target, e)) from None
     _connection["generation"] += 1
+
+
+# NOTE: [Ray Client session start]
+# A Ray Client server answers a new client by starting a server process of its own for it, which joins
+# the cluster with ray.init; on a loaded machine that start can fail ("Initialization failure from
+# server"), and the next attempt usually succeeds. The failure is the server's and says nothing about the
+# address or the token, which the probe and the handshake have checked by then, so the session start is
+# retried a bounded number of times, waiting longer each time; what still fails is a ClusterError that
+# says how often it was tried. Any other error (an auth refusal included) is not retried.
+CLIENT_START_ATTEMPTS = 3
+CLIENT_START_BACKOFF_S = 2.0
+_CLIENT_START_FAILURE = "Initialization failure from server"
+
+
+def start_client_session(init, shutdown, target: str, attempts: int = CLIENT_START_ATTEMPTS,
+                         backoff_s: float = CLIENT_START_BACKOFF_S):
+    """`init()` (a Ray Client ray.init), again after `shutdown()` while the server fails to start the session:
+    NOTE: [Ray Client session start]."""
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return init()
+        except ConnectionError as e:
+            message = str(e)
+            if _CLIENT_START_FAILURE not in message or "auth" in message.lower():
+                raise
+            try:
+                shutdown()
+            except Exception:
+                pass
+            if attempt == attempts:
+                detail = message.strip().splitlines()[-1] if message.strip() else type(e).__name__
+                raise ClusterError(f"the Ray Client server at {target} failed to start a session for this process "
+                                   f"{attempts} times ({detail}); the cluster may be overloaded or its head "
+                                   f"unhealthy: check `ray status` on the head, then try again") from None
+            time.sleep(backoff_s * attempt)
 
 
 def _check_dashboard(ray, context, dashboard: str, target: str) -> None:
