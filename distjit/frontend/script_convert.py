@@ -381,7 +381,7 @@ class Rewriter:
         stmts = [t for s in stmts for t in _split_raising_if(s)]
         for i, s in enumerate(stmts):
             out.extend(self.stmt(s, loop))
-            if isinstance(s, (ast.Return, ast.Break, ast.Continue)):
+            if isinstance(s, (ast.Return, ast.Break, ast.Continue, ast.Raise)):
                 break                                           # the rest is dead code
             flags = self.exit_flags([s], loop)
             rest = stmts[i + 1:]

@@ -127,3 +127,17 @@ def test_a_raise_the_graph_cannot_keep_is_a_script_error_at_its_line(fn, message
     with pytest.raises(distjit.ScriptError, match=message) as e:
         distjit.script(fn)(np.ones(3))
     assert f"{HERE}:{line_of(fn, 'marker:raise')}" in str(e.value)
+
+
+def dead_code_after_raise(x):
+    if x.sum() > 10:
+        raise ValueError("too big")  # marker:raise
+        x = x.reshape(-1, 7)         # never runs: not compiled either
+    return x + 1.0
+
+
+def test_code_after_a_raise_is_dead_and_not_compiled():
+    s = distjit.script(dead_code_after_raise)
+    np.testing.assert_array_equal(s(np.arange(3.0)), dead_code_after_raise(np.arange(3.0)))
+    with pytest.raises(ValueError, match="too big"):
+        s(np.arange(8.0))
