@@ -89,7 +89,14 @@ def raised_error(name: str) -> type | None:
             return None
         try:
             _RAISED[name] = type(name, (ExecutionError, cls), {
-                "__module__": __name__, "__doc__": f"A {name} the user's program raised (NOTE: [Raised errors])."})
+                "__module__": __name__, "__doc__": f"A {name} the user's program raised (NOTE: [Raised errors]).",
+                # made here, so not importable by name: pickled (from a Ray worker) as the call that makes it
+                "__reduce__": lambda self, name=name: (_raised_again, (name, str(self)))})
         except TypeError:       # an exception whose instances are laid out apart (OSError): not combinable
             return None
     return _RAISED[name]
+
+
+def _raised_again(name: str, message: str) -> ExecutionError:
+    """A raised error rebuilt from its pickle; the message already names the user's line."""
+    return raised_error(name)(message)

@@ -43,6 +43,7 @@ def runners(fn, example):
     optimized = distjit.optimize(scripted)
     optimized(*example)
     return [("script", scripted), ("optimized", optimized), ("interpret", scripted.interpret),
+            ("local plan", lambda *args: optimized.run(*args, cluster="local", workers=2)),
             ("trace fallback", distjit.trace(fn, example))]
 
 
@@ -141,3 +142,15 @@ def test_code_after_a_raise_is_dead_and_not_compiled():
     np.testing.assert_array_equal(s(np.arange(3.0)), dead_code_after_raise(np.arange(3.0)))
     with pytest.raises(ValueError, match="too big"):
         s(np.arange(8.0))
+
+
+def test_a_raised_error_pickles_as_itself():
+    """A Ray worker's error comes back pickled: it is still the user's class and an ExecutionError."""
+    import pickle
+
+    s = distjit.script(checked_double)
+    with pytest.raises(ValueError) as e:
+        s(np.arange(6.0))
+    again = pickle.loads(pickle.dumps(e.value))
+    assert type(again) is type(e.value) and str(again) == str(e.value)
+    assert isinstance(again, ValueError) and isinstance(again, distjit.ExecutionError)
