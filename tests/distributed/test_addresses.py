@@ -112,54 +112,6 @@ def test_ray_address_ray_client_form(up):
     assert proc.returncode == 0 and "matches NumPy" in proc.stdout, proc.stderr[-3000:]
 
 
-class FlakyClientServer:
-    """Stands for a Ray Client server whose per-client server fails to start `failures` times, answering as Ray's
-    client does (ray/util/client/worker.py: `_server_init`); counts the shutdowns between attempts."""
-
-    def __init__(self, failures: int, message: str = "Initialization failure from server:\nray.init timed out"):
-        self.failures, self.message, self.calls, self.shutdowns = failures, message, 0, 0
-
-    def init(self):
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise ConnectionAbortedError(self.message)
-        return "context"
-
-    def shutdown(self):
-        self.shutdowns += 1
-
-
-def test_a_ray_client_session_that_fails_to_start_is_tried_again():
-    """NOTE: [Ray Client session start]: a loaded server's failed session start is retried, boundedly."""
-    from scheduler.cluster import start_client_session
-
-    server = FlakyClientServer(failures=2)
-    assert start_client_session(server.init, server.shutdown, "ray://127.0.0.1:1", attempts=3,
-                                backoff_s=0.0) == "context"
-    assert (server.calls, server.shutdowns) == (3, 2)
-
-
-def test_a_ray_client_session_that_never_starts_is_a_cluster_error_saying_how_often():
-    from scheduler.cluster import start_client_session
-
-    server = FlakyClientServer(failures=99)
-    with pytest.raises(ClusterError, match=r"Ray Client server at ray://127.0.0.1:1 failed to start a session for "
-                                           r"this process 3 times \(ray.init timed out\)"):
-        start_client_session(server.init, server.shutdown, "ray://127.0.0.1:1", attempts=3, backoff_s=0.0)
-    assert server.calls == 3
-
-
-@pytest.mark.parametrize("message", ["Initialization failure from server:\nUNAUTHENTICATED: invalid auth token",
-                                     "ray client connection timeout"])
-def test_other_ray_client_failures_are_not_retried(message):
-    from scheduler.cluster import start_client_session
-
-    server = FlakyClientServer(failures=1, message=message)
-    with pytest.raises(ConnectionAbortedError, match=message.splitlines()[-1]):
-        start_client_session(server.init, server.shutdown, "ray://127.0.0.1:1", attempts=3, backoff_s=0.0)
-    assert server.calls == 1
-
-
 def test_http_ray_address_is_the_jobs_endpoint_too(up, monkeypatch):
     from scheduler.jobs.client import resolve_address
 
