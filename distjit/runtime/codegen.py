@@ -47,6 +47,11 @@ MAX_INLINE_NODES = 24       # a fused expression longer than this stays one call
 # itself, for the common case: operands of one shape (no broadcasting), fewer elements than the evaluator's
 # small-array bound: then the expression's calls are written in line, which is what the evaluator's
 # whole-array evaluation (and the unfused graph) runs; otherwise it calls the evaluator.
+# Where the outputs' static shapes are already below that bound, the decision is known when the code is made:
+# the calls are written in line anywhere (not only in loops: a recursion specialised per signature is thousands
+# of such nodes on one- or two-element arrays), without the check or the other branch, and the out= buffers
+# that memory planning gave the node are written by the nodes computing its outputs, as the evaluator writes
+# them (`_placed_outputs`).
 _compile_ids = itertools.count()
 
 
@@ -274,9 +279,17 @@ class _Generator:
                 self.emit(f"del {', '.join(dead)}", None, inner_depth)
         for v in placed or {}:      # the same expression graph may be another node's too
             del self.placed[v]
-        sources = [self.name_of(v) for v in graph.outputs]
-        self.emit(f"{', '.join(self.name_of(v) for v in node.outputs)} = {', '.join(sources)}", None, inner_depth)
-        temporaries = [n for v, n in zip(graph.outputs, sources) if v not in params and not _is_global(n)]
+        pairs = [(outer, inner, self.name_of(inner)) for outer, inner in zip(node.outputs, graph.outputs)]
+        if static:      # no other branch binds the outputs: they may be the names the expression gave them
+            for outer, inner, source in pairs:
+                if (inner not in params and not _is_global(source) and graph.outputs.count(inner) == 1
+                        and outer not in self.names):
+                    self.names[outer] = source
+            pairs = [(outer, inner, source) for outer, inner, source in pairs if self.names[outer] != source]
+        if pairs:
+            self.emit(f"{', '.join(self.name_of(o) for o, _, _ in pairs)} = {', '.join(s for _, _, s in pairs)}",
+                      None, inner_depth)
+        temporaries = [n for _, v, n in pairs if v not in params and not _is_global(n)]
         if temporaries:
             self.emit(f"del {', '.join(dict.fromkeys(temporaries))}", None, inner_depth)
         for line in range(start + 1, len(self.lines) + 1):      # a failure is the fused node's, at its line
