@@ -269,6 +269,9 @@ class _Generator:
         for inner, outer in zip(graph.inputs, node.inputs):
             self.names[inner] = self.name_of(outer)
         params = set(graph.inputs)
+        for inner in graph.block.nodes:     # names of its own: one expression graph may be several nodes'
+            for v in inner.outputs:
+                self.names.pop(v, None)
         self.placed.update(placed or {})
         dying = last_uses(graph.block)
         for inner in graph.block.nodes:

@@ -206,6 +206,23 @@ def test_a_recursion_specialised_per_signature_runs_its_small_fused_nodes_in_lin
     assert not _calls_an_evaluator(f.code), f.code
 
 
+def _relax(dist):
+    for k in range(dist.shape[0]):
+        through = dist[:, k, None] + dist[None, k, :]
+        dist = np.where(through < dist, through, dist)
+    return dist
+
+
+def test_one_expression_graph_in_line_at_several_nodes_gives_each_its_own_names():
+    """A task unrolls the loop of its stage: one fused expression graph becomes several nodes of static small
+    shape, each written in line; each copy's values get their own names (a copy's outputs, still live, are not
+    rebound by the next one)."""
+    d = np.random.default_rng(0).uniform(1.0, 10.0, (5, 5))
+    s = distjit.optimize(distjit.script(_relax))
+    assert_same(s(d.copy()), _relax(d.copy()))
+    assert_same(s.run(d.copy(), cluster="local"), _relax(d.copy()))
+
+
 @settings(max_examples=40, deadline=None)
 @given(chains(), st.sampled_from([2, 3]))
 def test_small_fused_chains_in_line_are_numpy_bit_for_bit(chain, level):
