@@ -47,6 +47,11 @@ MAX_INLINE_NODES = 24       # a fused expression longer than this stays one call
 # itself, for the common case: operands of one shape (no broadcasting), fewer elements than the evaluator's
 # small-array bound: then the expression's calls are written in line, which is what the evaluator's
 # whole-array evaluation (and the unfused graph) runs; otherwise it calls the evaluator.
+# Where the outputs' static shapes are already below that bound, the decision is known when the code is made:
+# the calls are written in line anywhere (not only in loops: a recursion specialised per signature is thousands
+# of such nodes on one- or two-element arrays), without the check or the other branch, and the out= buffers
+# that memory planning gave the node are written by the nodes computing its outputs, as the evaluator writes
+# them (`_placed_outputs`).
 _compile_ids = itertools.count()
 
 
@@ -217,7 +222,8 @@ class _Generator:
             if wrap is not None:
                 operands[0] = f"{self.kernel_name(wrap.__name__, wrap)}({operands[0]})"
             return self.assign(node, template.format(*operands), depth)
-        if node.op == "fused.elementwise" and self.loops and self.inline_fused(node, attrs, depth):
+        if (node.op == "fused.elementwise" and (self.loops or _statically_small(node))
+                and self.inline_fused(node, attrs, depth)):
             return
         if node.op == "fused.elementwise":     # the expression's evaluator itself, looked up once here
             kernel = self.bind(fused_eval.kernel_for(attrs.pop("graph")).call, "f")
@@ -236,41 +242,63 @@ class _Generator:
         False when the node does not qualify (given buffers, broadcasting by type, a big expression)."""
         graph = attrs.get("graph")
         out_types = [v.type for v in node.outputs]
-        if (graph is None or set(attrs) - {"graph", "exact"} or self.out_buffers(node) is not None
+        if (graph is None or set(attrs) - {"graph", "exact"}
                 or len(graph.block.nodes) > MAX_INLINE_NODES or any(n.blocks for n in graph.block.nodes)
                 or not all(isinstance(t, TensorType) for t in out_types)):
+            return False
+        static = _statically_small(node)      # the evaluator would run it on the whole arrays: no check
+        outs = self.out_buffers(node)
+        placed = _placed_outputs(graph, outs) if static and outs is not None else None
+        if outs is not None and placed is None:
             return False
         ndim = out_types[0].ndim
         arrays = [self.name_of(v) for v in node.inputs if isinstance(v.type, TensorType) and v.type.ndim]
         if any(t.ndim != ndim for t in out_types) or any(
                 isinstance(v.type, TensorType) and v.type.ndim not in (0, ndim) for v in node.inputs):
             return False
-        if arrays:
+        if not static and arrays:
             evaluator = self.bind(fused_eval, "m")
             first = arrays[0]
             checks = [f"{a}.shape == {first}.shape" for a in arrays[1:]]
             checks += [f"{first}.size < {evaluator}.SMALL_ELEMENTS", f"{first}.size < {evaluator}.NUMBA_MIN_ELEMENTS"]
             self.emit(f"if {' and '.join(checks)}:", node, depth)
-        else:
+        elif not static:
             self.emit("if True:", node, depth)
+        inner_depth = depth if static else depth + 1
         start = len(self.lines)
         for inner, outer in zip(graph.inputs, node.inputs):
             self.names[inner] = self.name_of(outer)
         params = set(graph.inputs)
+        for inner in graph.block.nodes:     # names of its own: one expression graph may be several nodes'
+            for v in inner.outputs:
+                self.names.pop(v, None)
+        self.placed.update(placed or {})
         dying = last_uses(graph.block)
         for inner in graph.block.nodes:
-            self.node(inner, depth + 1)
+            self.node(inner, inner_depth)
             dead = [self.names[v] for v in dying[inner] if v not in params and v in self.names
                     and not _is_global(self.names[v])]
             if dead:
-                self.emit(f"del {', '.join(dead)}", None, depth + 1)
-        sources = [self.name_of(v) for v in graph.outputs]
-        self.emit(f"{', '.join(self.name_of(v) for v in node.outputs)} = {', '.join(sources)}", None, depth + 1)
-        temporaries = [n for v, n in zip(graph.outputs, sources) if v not in params and not _is_global(n)]
+                self.emit(f"del {', '.join(dead)}", None, inner_depth)
+        for v in placed or {}:      # the same expression graph may be another node's too
+            del self.placed[v]
+        pairs = [(outer, inner, self.name_of(inner)) for outer, inner in zip(node.outputs, graph.outputs)]
+        if static:      # no other branch binds the outputs: they may be the names the expression gave them
+            for outer, inner, source in pairs:
+                if (inner not in params and not _is_global(source) and graph.outputs.count(inner) == 1
+                        and outer not in self.names):
+                    self.names[outer] = source
+            pairs = [(outer, inner, source) for outer, inner, source in pairs if self.names[outer] != source]
+        if pairs:
+            self.emit(f"{', '.join(self.name_of(o) for o, _, _ in pairs)} = {', '.join(s for _, _, s in pairs)}",
+                      None, inner_depth)
+        temporaries = [n for _, v, n in pairs if v not in params and not _is_global(n)]
         if temporaries:
-            self.emit(f"del {', '.join(dict.fromkeys(temporaries))}", None, depth + 1)
+            self.emit(f"del {', '.join(dict.fromkeys(temporaries))}", None, inner_depth)
         for line in range(start + 1, len(self.lines) + 1):      # a failure is the fused node's, at its line
             self.line_to_node[line] = node
+        if static:
+            return True
         self.emit("else:", node, depth)
         kernel = self.bind(fused_eval.kernel_for(graph).call, "f")
         args = [self.name_of(v) for v in node.inputs]
@@ -539,6 +567,7 @@ _METHODS = {
     "np.any": ("any", {"axis", "keepdims"}, (), {}), "np.all": ("all", {"axis", "keepdims"}, (), {}),
     "np.reshape": ("reshape", {"shape"}, ("shape",), {}),
     "np.copy": ("copy", set(), (), {"order": "K"}),
+    "np.astype": ("astype", {"dtype", "copy"}, ("dtype",), {}),
 }
 
 
@@ -586,6 +615,29 @@ def _is_literal(index) -> bool:
                   or isinstance(item, int) and not isinstance(item, (bool, np.generic))):
             return False
     return True
+
+
+def _placed_outputs(graph: Graph, outs: list[str]) -> dict[Value, str] | None:
+    """The expression's nodes that write its outputs into the fused node's ``out=`` buffers, as the evaluator's
+    whole-array evaluation writes them (each output's node with out=, in the expression's order), or None when
+    an output with a buffer is not one node's result that takes out= (an input, a constant, listed twice)."""
+    placed: dict[Value, str] = {}
+    for v, buffer in zip(graph.outputs, outs):
+        if buffer == "None":
+            continue
+        if v in placed or graph.outputs.count(v) > 1 or v.node is None or v.node.block is not graph.block \
+                or not takes_out(v.node) or "python" in get_op(v.node.op).templates:
+            return None
+        placed[v] = buffer
+    return placed
+
+
+def _statically_small(node: Node) -> bool:
+    """A fused node whose outputs' shapes are static and smaller than what the evaluator runs by blocks or
+    natively: every call of its evaluator is one whole-array evaluation (NOTE: [Small fused nodes inline])."""
+    bound = min(fused_eval.SMALL_ELEMENTS, fused_eval.NUMBA_MIN_ELEMENTS)
+    return all(isinstance(v.type, TensorType) and v.type.size is not None and v.type.size < bound
+               for v in node.outputs)
 
 
 def _is_global(name: str) -> bool:

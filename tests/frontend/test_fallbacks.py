@@ -345,6 +345,27 @@ def test_a_recursion_is_one_graph_per_signature_called_not_unrolled():
 
 
 @pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
+def test_a_recursion_compiles_a_few_small_graphs():
+    """passes/inline.py: a callee past the inlining bound stays a call, so an FFT of 16384 elements is a few
+    hundred nodes to optimize and compile (inlined down to a callee of 8000 nodes, it took seconds) and gives
+    NumPy's results."""
+    from distjit.ir.calls import callee
+    from distjit.passes import inline
+
+    x = np.random.default_rng(5).normal(size=1 << 14).astype(complex)
+    f = distjit.optimize(distjit.script(fft_rec))
+    assert_same(f(x), np.fft.fft(x), rtol=1e-9)
+    seen, stack = {}, list(f.graphs)
+    while stack:
+        g = stack.pop()
+        if id(g) not in seen:
+            seen[id(g)] = g
+            stack.extend(c for c in map(callee, g.walk()) if c is not None)
+    sizes = [g.node_count() for g in seen.values()]
+    assert max(sizes) <= 2 * inline.MAX_INLINED_NODES and sum(sizes) < 2000, sizes
+
+
+@pytest.mark.filterwarnings("ignore::distjit.FallbackWarning")
 def test_a_recursion_on_the_same_signature_is_refused():
     def forever(x):
         if x.shape[0] > 0:

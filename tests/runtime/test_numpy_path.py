@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import linecache
+import re
 import warnings
 
 import numpy as np
@@ -12,7 +13,9 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 import distjit
+from distjit.runtime import fused_eval
 from tests.compare import assert_same
+from tests.runtime.test_fused_contract import chains, compile_source
 
 
 def _run(fn, *inputs):
@@ -158,6 +161,81 @@ def test_a_fused_expression_that_broadcasts_calls_the_evaluator():
             acc = acc * 0.5 + col - row
         return acc
     _run(fn, np.arange(5.0)[:, None], np.arange(3.0)[None, :], 4)
+
+
+def _fresh_operands(x, y):
+    a, b = np.concatenate([x, y]), np.concatenate([y, x])     # they die at the fused node: its out= buffers
+    return a * 0.5 + b, a - b * 2.0
+
+
+def _calls_an_evaluator(code: str) -> bool:
+    return re.search(r"= f\d+\(", code) is not None
+
+
+@pytest.mark.parametrize("half", [1, fused_eval.SMALL_ELEMENTS // 2 - 1, fused_eval.SMALL_ELEMENTS // 2])
+def test_a_fused_expression_of_small_static_shape_runs_in_line_into_its_planned_buffers(half):
+    """Outside loops too, a fused node whose static output is below the evaluator's whole-array bound is its
+    calls written in line, with no run-time check; the buffers memory planning gave it are written by the
+    nodes that compute its outputs. At the bound and above, the evaluator runs it (by blocks)."""
+    rng = np.random.default_rng(half)
+    x, y = rng.standard_normal(half), rng.standard_normal(half)
+    f = distjit.optimize(distjit.trace(_fresh_operands, (x, y)))
+    assert_same(f(x.copy(), y.copy()), _fresh_operands(x, y))
+    small = 2 * half < fused_eval.SMALL_ELEMENTS
+    assert _calls_an_evaluator(f.code) != small, f.code
+    if small:
+        assert "out=(" in f.code and "SMALL_ELEMENTS" not in f.code, f.code
+
+
+def _fft(x):
+    n = len(x)
+    if n <= 1:
+        return x.astype(complex)
+    even, odd = _fft(x[0::2]), _fft(x[1::2])
+    factor = np.exp(-2j * np.pi * np.arange(n // 2) / n)
+    return np.concatenate([even + factor * odd, even - factor * odd])
+
+
+@pytest.mark.parametrize("n", [1, 2, 64])
+def test_a_recursion_specialised_per_signature_runs_its_small_fused_nodes_in_line(n):
+    """A recursion specialised to its call's sizes is thousands of fused nodes on one- and two-element arrays:
+    each is its NumPy calls in line, bit for bit eager NumPy's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", distjit.FallbackWarning)
+        f = _run(_fft, np.random.default_rng(n).standard_normal(n))
+    assert not _calls_an_evaluator(f.code), f.code
+
+
+def _relax(dist):
+    for k in range(dist.shape[0]):
+        through = dist[:, k, None] + dist[None, k, :]
+        dist = np.where(through < dist, through, dist)
+    return dist
+
+
+def test_one_expression_graph_in_line_at_several_nodes_gives_each_its_own_names():
+    """A task unrolls the loop of its stage: one fused expression graph becomes several nodes of static small
+    shape, each written in line; each copy's values get their own names (a copy's outputs, still live, are not
+    rebound by the next one)."""
+    d = np.random.default_rng(0).uniform(1.0, 10.0, (5, 5))
+    s = distjit.optimize(distjit.script(_relax))
+    assert_same(s(d.copy()), _relax(d.copy()))
+    assert_same(s.run(d.copy(), cluster="local"), _relax(d.copy()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(chains(), st.sampled_from([2, 3]))
+def test_small_fused_chains_in_line_are_numpy_bit_for_bit(chain, level):
+    """Random elementwise chains on small static shapes (operands broadcasting, 0-d, mixed dtypes, where), whose
+    operands are fresh copies that die in the chain (memory planning may write outputs into them): the code in
+    line gives eager NumPy's results bit for bit."""
+    source, args = chain
+    source = source.replace(":\n", ":\n    x, y = x.copy(), y.copy()\n", 1)
+    fn = compile_source(source)
+    with np.errstate(all="ignore"):
+        expected = fn(*args)
+        got = distjit.optimize(distjit.trace(fn, args), level=level)(*args)
+    assert_same(got, expected)
 
 
 def _reads_initial_inside(x, n):
