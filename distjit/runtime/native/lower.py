@@ -76,27 +76,21 @@ def _pymin(a, b):
     return b if b < a else a
 
 
-@njit({unchecked})
+@njit({unchecked}, fastmath={{"reassoc"}})
 def _dot1(a, b):
-    # np.dot of two vectors in four interleaved partial sums, as BLAS sums in blocks (so equal to NumPy's to
-    # rounding, not bit for bit), which hides the latency of a serial sum. Unchecked: its indices are
-    # below len(a), in range of both vectors once their lengths are equal.
+    # np.dot of two vectors of one dtype (the lowering casts them to NumPy's result dtype first, as NumPy
+    # does). BLAS sums in blocks of its own choosing, so NumPy's result is one rounding among others, not an
+    # order to copy: reassociation alone of fast-math (NaN, inf and signed zeros keep IEEE's rules) lets LLVM
+    # split the sum into vectors of partial sums, so a dot runs at the speed of its loads, equal to NumPy's
+    # to rounding, not bit for bit. The zero of the sum's type is a product of sums of empty views: an
+    # empty product array would be an allocation per call. Unchecked: its indices are below len(a), in
+    # range of both vectors once their lengths are equal.
     if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
         raise ValueError("shapes not aligned")
-    s0 = (a[:0] * b[:0]).sum()
-    s1 = s0
-    s2 = s0
-    s3 = s0
-    n = a.shape[0]
-    m = n - n % 4
-    for i in range(0, m, 4):
-        s0 += a[i] * b[i]
-        s1 += a[i + 1] * b[i + 1]
-        s2 += a[i + 2] * b[i + 2]
-        s3 += a[i + 3] * b[i + 3]
-    for i in range(m, n):
-        s0 += a[i] * b[i]
-    return (s0 + s1) + (s2 + s3)
+    s = a[:0].sum() * b[:0].sum()
+    for i in range(a.shape[0]):
+        s += a[i] * b[i]
+    return s
 
 
 @njit({unchecked})
@@ -365,8 +359,8 @@ class _Lowering:
         return self.cast(template.format(*operands), out_type, node)
 
     def vector_op(self, node: Node, depth: int) -> None:
-        """np.copy of a vector (a fresh vector); np.matmul of two vectors and np.linalg.norm of one, which
-        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
+        """np.copy of a vector (a fresh vector); np.dot and np.matmul of two vectors and np.linalg.norm of one,
+        which NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
         np.sum of a fresh array; np.broadcast_to."""
         x = node.inputs[0]
         if node.op == "np.broadcast_to":
@@ -391,8 +385,12 @@ class _Lowering:
                                                node.output.type, node), depth)
         y = node.inputs[1]
         if not _is_vector(y.type) or len(node.inputs) != 2:
-            raise Unsupported(node, "np.matmul of other than two vectors")
-        self.assign(node, self.cast(f"_dot1({self.name(x)}, {self.name(y)})", node.output.type, node), depth)
+            raise Unsupported(node, f"{node.op} of other than two vectors")
+        # NumPy casts both vectors to their result dtype and sums products of that dtype; numba's scalar
+        # product of two dtypes would follow other rules (int64 * uint64 is no float64 there).
+        dtype = np.result_type(x.type.dtype, y.type.dtype)
+        a, b = (self.name(v) if v.type.dtype == dtype else f"{self.name(v)}.astype(np.{dtype.name})" for v in (x, y))
+        self.assign(node, self.cast(f"_dot1({a}, {b})", node.output.type, node), depth)
 
     def broadcast_to(self, node: Node, depth: int) -> None:
         """A fresh vector broadcast to a length (`v -= w` becomes this): itself, or filled from its one element.
@@ -797,7 +795,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
-_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
+_VECTOR_OPS = ("np.copy", "np.dot", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 
 
