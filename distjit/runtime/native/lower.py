@@ -56,22 +56,25 @@ import numpy as np
 from numba import njit
 
 
-@njit({options})
+# np.maximum/np.minimum as NumPy's loops pick: a NaN of either operand, else b where the two tie (so of +0.0
+# and -0.0, the second); Python's max/min keep the first of a tie. Inlined by numba: the unchecked loops that
+# call them (unchecked.py) are vectorized by LLVM only when it sees the compare and the select.
+@njit({options}, inline="always")
 def _nmax(a, b):
-    return a if (a >= b or a != a) else b
+    return a if (a > b or a != a) else b
 
 
-@njit({options})
+@njit({options}, inline="always")
 def _nmin(a, b):
-    return a if (a <= b or a != a) else b
+    return a if (a < b or a != a) else b
 
 
-@njit({options})
+@njit({options}, inline="always")
 def _pymax(a, b):
     return b if b > a else a
 
 
-@njit({options})
+@njit({options}, inline="always")
 def _pymin(a, b):
     return b if b < a else a
 
