@@ -241,6 +241,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
+        self.direct: dict[Value, str] = {}        # ... stored straight into their write's view when this flag is set
         self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
 
     def run(self) -> Lowered:
@@ -255,7 +256,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE
+        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
                   + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
@@ -459,7 +460,20 @@ class _Lowering:
                 steps[v].append(step)
         shape = f"({', '.join(dims)},)"
         into = self.reusable_operand(node, every, rank)
+        target = views.direct_target(self, node, rank) if into is None else None
         for o in node.outputs:
+            if target is not None:          # NOTE: [Elementwise into its target]
+                base, index = target.inputs[0], target.attrs["index"]
+                dst, flag = self.fresh("w"), self.fresh("d")
+                self.emit(f"{dst} = {self.name(base)}[{views.view_subscript(self, target, base, index)}]", depth)
+                fits = [f"{n} == {dst}.shape[{d}]" for d, n in enumerate(dims)]
+                self.emit(f"{flag} = {' and '.join(fits + [f'_apart({dst}, {self.name(v)})' for v in arrays])}", depth)
+                self.emit(f"if {flag}:", depth)
+                self.emit(f"{self.name(o)} = {dst}", depth + 1)
+                self.emit("else:", depth)
+                self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
+                self.direct[o] = flag       # not a fresh array: it may be the view, of another array's buffer
+                continue
             if into is not None:            # NOTE: [Elementwise in place]
                 fits = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
                 self.emit(f"if {fits}:", depth)
