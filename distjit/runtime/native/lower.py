@@ -513,7 +513,9 @@ class _Lowering:
         operand shares that buffer. The operand must die at the node (inplace.py's analysis) and be a
         fresh array of the region's or a loop slot that owns its buffer; every other array operand must be a view of
         a value from outside the region's loop, which an owned buffer never is (it is copied at entry,
-        or fresh memory read by the loop only). The shapes are compared at run time (they are the
+        or fresh memory read by the loop only), or a fresh array: its own new buffer, or one it took
+        whole, in the same layout, from an operand that died (so, at worst, the candidate's, read at
+        the element being written: `v -= r * q` subtracts a fresh product). The shapes are compared at run time (they are the
         broadcast result's exactly when no operand widens the candidate)."""
         if len(node.outputs) != 1:
             return None
@@ -527,7 +529,7 @@ class _Lowering:
                 continue    # a fresh array (the result stays one) or a loop slot; not an If's merge of either
             if not self.inplace.dead_after(a, node, node.block):
                 continue
-            if all(w is not a and self._outside_root(w) for w in arrays if w is not a):
+            if all(self._outside_root(w) or w in self.fresh_arrays for w in arrays if w is not a):
                 return a
         return None
 
