@@ -387,7 +387,6 @@ LINALG_OPS = {op.name: op for op in [
                    doc="Matrix product with broadcast batch dims; 1-D operands are promoted and the dim dropped.")),
     register(OpDef("np.dot", kernel=np.dot, infer=_dot_infer, params=(operand("a"), operand("b")),
                    flags={"contraction"}, sources=(np.dot,), cost=_dot_cost, shard=sharding.dot, alias=FRESH,
-                   templates={"numba": "_dot1({0}, {1})"},     # the native backend: 1-D by 1-D only
                    doc="np.dot: sum over the last axis of a and the second-to-last of b.")),
     register(OpDef("np.inner", kernel=np.inner, infer=_inner_infer, params=(operand("a"), operand("b")),
                    flags={"contraction"}, sources=(np.inner,), cost=_inner_cost, alias=FRESH,

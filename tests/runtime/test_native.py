@@ -65,7 +65,7 @@ def test_corpus_loop_nests_run_natively_bit_for_bit(name, seed, monkeypatch):
     assert all(_equal(a, b) for a, b in zip(numpy_inputs, eager_inputs))
 
 
-# Loop nests whose np.dot of two slices runs natively, in four partial sums where NumPy's BLAS sums in its blocks.
+# Loop nests whose np.dot of two slices runs natively, in vectors of partial sums where NumPy's BLAS sums in its blocks.
 DOT_KERNELS = ["solvers.gauss_seidel", "linalg.forward_substitution", "linalg.gram_schmidt_modified",
                "linalg.gram_schmidt_classic"]      # with np.matmul of vectors and np.linalg.norm, summed as dots
 

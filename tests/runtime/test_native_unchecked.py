@@ -117,11 +117,40 @@ def test_hillis_steele_scan_runs_natively_and_matches_numpy():
 
 @pytest.mark.parametrize("body", [
     ["v4[t1] = math.exp(v3[t1])"],      # a math function: its vector form need not round as NumPy's
-    ["v4[t1] = _nmax(v3[t1], c6)"],
+    ["v4[t1] = _fpow(v3[t1], c6)"],     # a prelude function that calls pow
+    ["v4[t1] = np.minimum(v3[t1], c6)"],
 ])
-def test_a_call_but_a_cast_refuses_the_helper(body):
+def test_a_call_but_a_cast_or_a_select_refuses_the_helper(body):
     assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, body) is None
 
 
-def test_casts_are_allowed_in_a_helper():
-    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, ["v4[t1] = np.float64(np.int64(v3[t1]) + 1)"])
+@pytest.mark.parametrize("body", [
+    ["v4[t1] = np.float64(np.int64(v3[t1]) + 1)"],
+    ["v4[t1] = _nmax(_nmin(v3[t1], c6), np.float64(0.0))"],       # np.maximum, np.minimum: compare and select
+    ["v4[t1] = _pymin(_pymax(v3[t1], c6), c7)"],
+])
+def test_casts_and_selects_are_allowed_in_a_helper(body):
+    assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, body)
+
+
+def _clipped_rows(A, lo, hi):
+    for i in range(1, A.shape[0]):
+        A[i, :] = np.maximum(np.minimum(A[i, :], A[i - 1, :] + hi), lo)
+    return A
+
+
+special = st.sampled_from([0.0, -0.0, 1.5, -2.0, np.nan, np.inf, -np.inf])
+
+
+@given(st.integers(1, 40), st.integers(2, 5), special, special, st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_minimum_and_maximum_rows_are_numpys_bit_for_bit_with_nans_and_zeros(n, rows, lo, hi, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.choice(np.array([0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 3.25]), (rows, n))
+    f = _compiled(_clipped_rows)
+    with np.errstate(invalid="ignore"):         # inf - inf: NaN, as intended
+        got, expected = f(A.copy(), lo, hi), _clipped_rows(A.copy(), lo, hi)
+    _native_only(f)
+    numbers = ~np.isnan(expected)
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(np.signbit(got[numbers]), np.signbit(expected[numbers]))       # -0.0 where NumPy has it

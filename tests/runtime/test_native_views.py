@@ -118,6 +118,40 @@ def test_a_value_overlapping_its_target_is_read_before_the_write(rows, cols, ste
     _native_only(_reversed)
 
 
+def columns_from_other(A, Q, r):
+    for j in range(1, A.shape[1]):
+        A[:, j] = A[:, j] - Q[:, j - 1] * r         # into its own operand's view: stored directly
+    return A
+
+
+def columns_from_self(A, r, k):
+    for j in range(1, A.shape[1]):
+        A[:, j] = A[:, j] - A[:, j - k] * r         # k=1: another column of A, whose bytes interleave the target's
+    return A
+
+
+def rows_from_self(A, step):
+    for i in range(A.shape[0]):
+        A[i, :] = np.minimum(A[i, :], A[i, ::step] + A[0, 0])     # step -1: the target reversed, same bytes
+    return A
+
+
+_from_other, _from_self, _rows_self = _compiled(columns_from_other), _compiled(columns_from_self), \
+    _compiled(rows_from_self)
+
+
+@given(st.integers(1, 7), st.integers(2, 7), st.integers(0, 1), st.sampled_from([1, -1]), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_elementwise_stored_into_its_target_reads_as_numpy_with_any_overlap(rows, cols, k, step, seed):
+    rng = np.random.default_rng(seed)
+    A, Q = rng.standard_normal((rows, cols)), rng.standard_normal((rows, cols))
+    for f, fn, args in [(_from_other, columns_from_other, (A, Q, 0.75)), (_from_self, columns_from_self, (A, 0.75, k)),
+                        (_rows_self, rows_from_self, (A, step))]:
+        out = _eager_and_native(f, fn, *args)
+        assert out is not None and _same(*out), fn.__name__
+        _native_only(f)
+
+
 def test_a_zero_step_raises_as_numpy_does():
     a, b = np.ones((4, 3)), np.ones((4, 3))
     assert _eager_and_native(_strided, strided_update, a, b, 1, 0, 4, 0) is None

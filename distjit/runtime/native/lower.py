@@ -56,47 +56,44 @@ import numpy as np
 from numba import njit
 
 
-@njit({options})
+# np.maximum/np.minimum as NumPy's loops pick: a NaN of either operand, else b where the two tie (so of +0.0
+# and -0.0, the second); Python's max/min keep the first of a tie. Inlined by numba: the unchecked loops that
+# call them (unchecked.py) are vectorized by LLVM only when it sees the compare and the select.
+@njit({options}, inline="always")
 def _nmax(a, b):
-    return a if (a >= b or a != a) else b
+    return a if (a > b or a != a) else b
 
 
-@njit({options})
+@njit({options}, inline="always")
 def _nmin(a, b):
-    return a if (a <= b or a != a) else b
+    return a if (a < b or a != a) else b
 
 
-@njit({options})
+@njit({options}, inline="always")
 def _pymax(a, b):
     return b if b > a else a
 
 
-@njit({options})
+@njit({options}, inline="always")
 def _pymin(a, b):
     return b if b < a else a
 
 
-@njit({unchecked})
+@njit({unchecked}, fastmath={{"reassoc"}})
 def _dot1(a, b):
-    # np.dot of two vectors in four interleaved partial sums, as BLAS sums in blocks (so equal to NumPy's to
-    # rounding, not bit for bit), which hides the latency of a serial sum. Unchecked: its indices are
-    # below len(a), in range of both vectors once their lengths are equal.
+    # np.dot of two vectors of one dtype (the lowering casts them to NumPy's result dtype first, as NumPy
+    # does). BLAS sums in blocks of its own choosing, so NumPy's result is one rounding among others, not an
+    # order to copy: reassociation alone of fast-math (NaN, inf and signed zeros keep IEEE's rules) lets LLVM
+    # split the sum into vectors of partial sums, so a dot runs at the speed of its loads, equal to NumPy's
+    # to rounding, not bit for bit. The zero of the sum's type is a product of sums of empty views: an
+    # empty product array would be an allocation per call. Unchecked: its indices are below len(a), in
+    # range of both vectors once their lengths are equal.
     if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
         raise ValueError("shapes not aligned")
-    s0 = (a[:0] * b[:0]).sum()
-    s1 = s0
-    s2 = s0
-    s3 = s0
-    n = a.shape[0]
-    m = n - n % 4
-    for i in range(0, m, 4):
-        s0 += a[i] * b[i]
-        s1 += a[i + 1] * b[i + 1]
-        s2 += a[i + 2] * b[i + 2]
-        s3 += a[i + 3] * b[i + 3]
-    for i in range(m, n):
-        s0 += a[i] * b[i]
-    return (s0 + s1) + (s2 + s3)
+    s = a[:0].sum() * b[:0].sum()
+    for i in range(a.shape[0]):
+        s += a[i] * b[i]
+    return s
 
 
 @njit({unchecked})
@@ -244,6 +241,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
+        self.direct: dict[Value, str] = {}        # ... stored straight into their write's view when this flag is set
         self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
 
     def run(self) -> Lowered:
@@ -258,7 +256,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE
+        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
                   + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
@@ -365,8 +363,8 @@ class _Lowering:
         return self.cast(template.format(*operands), out_type, node)
 
     def vector_op(self, node: Node, depth: int) -> None:
-        """np.copy of a vector (a fresh vector); np.matmul of two vectors and np.linalg.norm of one, which
-        NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
+        """np.copy of a vector (a fresh vector); np.dot and np.matmul of two vectors and np.linalg.norm of one,
+        which NumPy computes as a dot (`sqrt(x.dot(x))` for a real vector), so they sum as np.dot does (_dot1);
         np.sum of a fresh array; np.broadcast_to."""
         x = node.inputs[0]
         if node.op == "np.broadcast_to":
@@ -391,8 +389,12 @@ class _Lowering:
                                                node.output.type, node), depth)
         y = node.inputs[1]
         if not _is_vector(y.type) or len(node.inputs) != 2:
-            raise Unsupported(node, "np.matmul of other than two vectors")
-        self.assign(node, self.cast(f"_dot1({self.name(x)}, {self.name(y)})", node.output.type, node), depth)
+            raise Unsupported(node, f"{node.op} of other than two vectors")
+        # NumPy casts both vectors to their result dtype and sums products of that dtype; numba's scalar
+        # product of two dtypes would follow other rules (int64 * uint64 is no float64 there).
+        dtype = np.result_type(x.type.dtype, y.type.dtype)
+        a, b = (self.name(v) if v.type.dtype == dtype else f"{self.name(v)}.astype(np.{dtype.name})" for v in (x, y))
+        self.assign(node, self.cast(f"_dot1({a}, {b})", node.output.type, node), depth)
 
     def broadcast_to(self, node: Node, depth: int) -> None:
         """A fresh vector broadcast to a length (`v -= w` becomes this): itself, or filled from its one element.
@@ -458,7 +460,20 @@ class _Lowering:
                 steps[v].append(step)
         shape = f"({', '.join(dims)},)"
         into = self.reusable_operand(node, every, rank)
+        target = views.direct_target(self, node, rank) if into is None else None
         for o in node.outputs:
+            if target is not None:          # NOTE: [Elementwise into its target]
+                base, index = target.inputs[0], target.attrs["index"]
+                dst, flag = self.fresh("w"), self.fresh("d")
+                self.emit(f"{dst} = {self.name(base)}[{views.view_subscript(self, target, base, index)}]", depth)
+                fits = [f"{n} == {dst}.shape[{d}]" for d, n in enumerate(dims)]
+                self.emit(f"{flag} = {' and '.join(fits + [f'_apart({dst}, {self.name(v)})' for v in arrays])}", depth)
+                self.emit(f"if {flag}:", depth)
+                self.emit(f"{self.name(o)} = {dst}", depth + 1)
+                self.emit("else:", depth)
+                self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
+                self.direct[o] = flag       # not a fresh array: it may be the view, of another array's buffer
+                continue
             if into is not None:            # NOTE: [Elementwise in place]
                 fits = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
                 self.emit(f"if {fits}:", depth)
@@ -498,7 +513,9 @@ class _Lowering:
         operand shares that buffer. The operand must die at the node (inplace.py's analysis) and be a
         fresh array of the region's or a loop slot that owns its buffer; every other array operand must be a view of
         a value from outside the region's loop, which an owned buffer never is (it is copied at entry,
-        or fresh memory read by the loop only). The shapes are compared at run time (they are the
+        or fresh memory read by the loop only), or a fresh array: its own new buffer, or one it took
+        whole, in the same layout, from an operand that died (so, at worst, the candidate's, read at
+        the element being written: `v -= r * q` subtracts a fresh product). The shapes are compared at run time (they are the
         broadcast result's exactly when no operand widens the candidate)."""
         if len(node.outputs) != 1:
             return None
@@ -512,7 +529,7 @@ class _Lowering:
                 continue    # a fresh array (the result stays one) or a loop slot; not an If's merge of either
             if not self.inplace.dead_after(a, node, node.block):
                 continue
-            if all(w is not a and self._outside_root(w) for w in arrays if w is not a):
+            if all(self._outside_root(w) or w in self.fresh_arrays for w in arrays if w is not a):
                 return a
         return None
 
@@ -797,7 +814,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
-_VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
+_VECTOR_OPS = ("np.copy", "np.dot", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 
 

@@ -13,9 +13,10 @@ The proof is checked here, on the helper's own source, not trusted from the call
 subscript in the helper must be ``X[t]`` with t the loop variable (running over
 ``range(n)``) and X one of the arrays the caller names as proven to have length n. Any other
 subscript (or none of the expected shape) refuses the helper, and the caller keeps only its
-checked loop. So does any call but a cast (np.float64(x) ...): the helper is for arithmetic, whose
-vectorized rounding is IEEE's as the scalar loop's is, where a vectorized call of a math function
-(exp, sin: LLVM's vector forms) need not round as NumPy's loop does.
+checked loop. So does any call but a cast (np.float64(x) ...) or one of the prelude's minimum and
+maximum (_nmin: np.minimum ...), which compare and select, exact in any vector form: the helper is
+for arithmetic, whose vectorized rounding is IEEE's as the scalar loop's is, where a vectorized call
+of a math function (exp, sin: LLVM's vector forms) need not round as NumPy's loop does.
 """
 from __future__ import annotations
 
@@ -27,13 +28,15 @@ _LOCAL = re.compile(r"^[a-z]+\d+$")
 
 
 _CASTS = {"bool", "int", "float", "complex", "range"}     # (range: the loop's own header)
+_SELECTS = {"_nmin", "_nmax", "_pymin", "_pymax"}     # lower.py's PRELUDE: a compare and a select each
 _NP_CASTS = {"bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
              "complex64", "complex128"}
 
 
-def _cast(func: ast.expr) -> bool:
+def _allowed(func: ast.expr) -> bool:
+    """A cast, or a minimum or maximum of the prelude."""
     if isinstance(func, ast.Name):
-        return func.id in _CASTS
+        return func.id in _CASTS or func.id in _SELECTS
     return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np"
             and func.attr in _NP_CASTS)
 
@@ -52,7 +55,7 @@ def helper(name: str, t: str, n: str, proven: set[str], body: list[str]) -> tupl
             if not (isinstance(node.value, ast.Name) and node.value.id in proven
                     and isinstance(node.slice, ast.Name) and node.slice.id == t):
                 return None
-        elif isinstance(node, ast.Call) and not _cast(node.func):
+        elif isinstance(node, ast.Call) and not _allowed(node.func):
             return None
         elif isinstance(node, ast.Name):
             (stores if isinstance(node.ctx, ast.Store) else loads).add(node.id)

@@ -15,6 +15,16 @@ the region did not make itself (a view, which may share the base's buffer:
 result) overlaps nothing and is read in place. Every index of the copy loops is below the
 view's or the value's own length, and the region's bounds checks stay on (NOTE: [Bounds]).
 
+NOTE: [Elementwise into its target]
+`A[:, j] = A[:, j] - q * r` makes a fresh vector and copies it into the view: an allocation
+and a second pass per iteration. When an elementwise node's one result is the value of the
+next write into a view of an array updated in place (inplace.py), of the result's rank and
+dtype, with no node between them that reads an array or writes, the loop stores into the
+view directly, if at run time the view has the broadcast shape and every operand either is
+the view itself (same start, lengths and strides: element t is read before element t is
+written, as NumPy's read of the whole operand would) or shares no byte with it (`_apart`);
+otherwise it fills a fresh array that the write copies, as before. The write is then skipped.
+
 NOTE: [Gathers]
 `x[idx]` with a one-axis integer array `idx` is NumPy's integer-array indexing: a fresh
 array of `x`'s rows at those positions, negative positions counted from the end, and a
@@ -29,6 +39,41 @@ import numpy as np
 
 from distjit.ir.graph import Node, Value
 from distjit.types import Ref, ScalarType, TensorType
+
+SETITEM = "array.setitem"
+
+PRELUDE = '''
+
+@njit({options})
+def _span(a):
+    # The bytes [lo, hi) an array view may touch; none when a length is 0.
+    lo = np.int64(a.ctypes.data)
+    hi = lo
+    for d in range(a.ndim):
+        if a.shape[d] == 0:
+            return lo, lo
+        step = np.int64(a.shape[d] - 1) * np.int64(a.strides[d])
+        if step < 0:
+            lo += step
+        else:
+            hi += step
+    return lo, hi + np.int64(a.itemsize)
+
+
+@njit({options})
+def _apart(w, x):
+    # Whether a loop storing element t of w after reading element t of x reads x as it was before the loop:
+    # x is w (same start, lengths and strides) or shares no byte with it (NOTE: [Elementwise into its target]).
+    if w.ndim == x.ndim and w.ctypes.data == x.ctypes.data:
+        same = True
+        for d in range(w.ndim):
+            same = same and w.shape[d] == x.shape[d] and w.strides[d] == x.strides[d]
+        if same:
+            return True
+    wlo, whi = _span(w)
+    xlo, xhi = _span(x)
+    return whi <= xlo or xhi <= wlo or wlo == whi or xlo == xhi
+'''
 
 
 def items_of(index: Any) -> tuple:
@@ -77,6 +122,30 @@ def view_subscript(lw, node: Node, base: Value, index: Any) -> str:
     return ", ".join(parts)
 
 
+def direct_target(lw, node: Node, rank: int) -> Node | None:
+    """The write into a view that may take `node`'s result straight from its loop, or None (NOTE: [Elementwise
+    into its target])."""
+    if len(node.outputs) != 1 or node.block is None or len(node.output.uses) != 1:
+        return None
+    write, slot = node.output.uses[0]
+    if not isinstance(write, Node) or write.op != SETITEM or slot != 1 or write.block is not node.block:
+        return None
+    base, index = write.inputs[0], write.attrs["index"]
+    if not isinstance(base.type, TensorType) or not is_view(base, index) or view_rank(base, index) != rank \
+            or base.type.dtype != node.output.type.dtype or not lw.inplace.in_place(write):
+        return None
+    nodes = node.block.nodes
+    at = nodes.index(node)
+    if any(n.op == SETITEM or n.blocks or any(isinstance(x.type, TensorType) and x.type.ndim > 0 for x in n.inputs)
+           for n in nodes[at + 1:nodes.index(write)]):
+        return None
+    # the view is made before the loop: its base and bounds must be computed by then
+    if any(x.node is not None and x.node.block is node.block and nodes.index(x.node) > at
+           for x in [base, *write.inputs[2:]]):
+        return None
+    return write
+
+
 def write_into_view(lw, node: Node, out: str, depth: int) -> None:
     """`out[index] = value` for a view target (NOTE: [Writes into views]); `out` names the written buffer."""
     base, value = node.inputs[0], node.inputs[1]
@@ -97,10 +166,14 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         return lw.emit(f"{dst}[{', '.join(ts)}] = {x}", depth + rank)
     if not isinstance(value.type, TensorType) or not _castable(value.type, base.type.dtype):
         raise _unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
+    direct = lw.direct.get(value)
+    if direct is not None:          # NOTE: [Elementwise into its target]: already stored where it ran directly
+        lw.emit(f"if not {direct}:", depth)
+        depth += 1
     dst, src = lw.fresh("w"), lw.fresh("r")
     lw.emit(f"{dst} = {out}[{idx}]", depth)
     # A fresh value read by nothing but this write cannot share the target's buffer; anything else may.
-    alone = value in lw.fresh_arrays and value.uses == [(node, 1)]
+    alone = (value in lw.fresh_arrays or direct is not None) and value.uses == [(node, 1)]
     lw.emit(f"{src} = {lw.name(value)}" + ("" if alone else ".copy()"), depth)
     vr = value.type.ndim
     lead = max(vr - rank, 0)                    # NumPy drops the value's extra leading axes of length 1
