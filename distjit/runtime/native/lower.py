@@ -258,7 +258,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE
+        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
                   + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
@@ -440,7 +440,7 @@ class _Lowering:
         ts = [self.fresh("t") for _ in range(rank)]
         steps: dict[Value, list[str]] = {}
         # Equal views (A[1:-1, 1:-1] read three times in a stencil) read the same elements: one operand.
-        same = _equal_views(arrays)
+        same = views.equal_views(arrays)
         every = arrays
         arrays = list(dict.fromkeys(same.get(v, v) for v in arrays))
         for d, n in enumerate(dims):
@@ -799,23 +799,6 @@ def _nested_free(node: Node) -> list[Value]:
 
 _VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
-
-
-def _equal_views(arrays: list) -> dict:
-    """Operands that are the same view (one base value, one index, the same dynamic inputs) as an earlier
-    operand, mapped to it: they name the same elements of the same buffer whenever they are read."""
-    first: dict = {}
-    same: dict = {}
-    for v in arrays:
-        d = v.node
-        if d is None or d.op != GETITEM or not views.is_view(d.inputs[0], d.attrs["index"]):
-            continue
-        key = (d.inputs[0], repr(d.attrs["index"]), tuple(d.inputs[1:]))
-        if key in first:
-            same[v] = first[key]
-        else:
-            first[key] = v
-    return same
 
 
 def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:
