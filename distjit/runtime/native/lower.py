@@ -532,11 +532,13 @@ class _Lowering:
         return True
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
-                       stores) -> int:
+                       stores, backward: str | None = None) -> int:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
         the helper. `element(t)` emits one element's lines and returns its results, `stores(t, results)`
-        the lines that write them (NOTE: [Unchecked loops])."""
+        the lines that write them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs
+        over the reversed proven arrays when it is true (a second specialization: the forward call keeps the
+        arrays' own layouts, which LLVM vectorizes)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -551,7 +553,13 @@ class _Lowering:
         source, args = made
         self.helpers.append(source)
         self.emit(f"if {condition}:", depth)
-        self.emit(f"{name}({', '.join(args)})", depth + 1)
+        if backward is not None:
+            self.emit(f"if {backward}:", depth + 1)
+            self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", depth + 2)
+            self.emit("else:", depth + 1)
+            self.emit(f"{name}({', '.join(args)})", depth + 2)
+        else:
+            self.emit(f"{name}({', '.join(args)})", depth + 1)
         self.emit("else:", depth)
         return depth + 1
 

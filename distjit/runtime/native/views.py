@@ -221,12 +221,6 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         else:
             lw.emit(f"{r} = {lw.name(v)}", depth)
         reads[v] = r
-    if back:
-        # Run backwards as a forward loop over the reversed views: element t of each is element n - 1 - t.
-        lw.emit(f"if {back}:", depth)
-        lw.emit(f"{dst} = {dst}[::-1]", depth + 1)
-        for r in reads.values():
-            lw.emit(f"{r} = {r}[::-1]", depth + 1)
     steps = {}
     for v in leaves:
         steps[v] = []
@@ -246,7 +240,15 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         lw.emit(f"{n} = {dst}.shape[0]", depth)
         depth = lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
                                   depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
-                                  lambda t, e: [f"{dst}[{t}] = {e}"])
+                                  lambda t, e: [f"{dst}[{t}] = {e}"], back)
+    if back:
+        # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
+        # variables of their own: the forward loop keeps the views' layouts.
+        flipped = {v: lw.fresh("r") for v in reads}
+        target = lw.fresh("w")
+        for old, new in [(dst, target)] + [(reads[v], flipped[v]) for v in reads]:
+            lw.emit(f"{new} = {old}[::-1] if {back} else {old}", depth)
+        dst, reads = target, flipped
     ts = [lw.fresh("t") for _ in range(rank)]
     for d, t in enumerate(ts):
         lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
