@@ -532,13 +532,14 @@ class _Lowering:
         return True
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
-                       stores, backward: str | None = None) -> int:
+                       stores, backward: str | None = None, outer=None) -> int:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
         the helper. `element(t)` emits one element's lines and returns its results, `stores(t, results)`
         the lines that write them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs
         over the reversed proven arrays when it is true (a second specialization: the forward call keeps the
-        arrays' own layouts, which LLVM vectorizes)."""
+        arrays' own layouts, which LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of
+        each proven array and returns their depth, the helper runs over each row (the innermost axis)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -553,13 +554,14 @@ class _Lowering:
         source, args = made
         self.helpers.append(source)
         self.emit(f"if {condition}:", depth)
+        inner = outer(depth + 1) if outer is not None else depth + 1
         if backward is not None:
-            self.emit(f"if {backward}:", depth + 1)
-            self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", depth + 2)
-            self.emit("else:", depth + 1)
-            self.emit(f"{name}({', '.join(args)})", depth + 2)
+            self.emit(f"if {backward}:", inner)
+            self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", inner + 1)
+            self.emit("else:", inner)
+            self.emit(f"{name}({', '.join(args)})", inner + 1)
         else:
-            self.emit(f"{name}({', '.join(args)})", depth + 1)
+            self.emit(f"{name}({', '.join(args)})", inner)
         self.emit("else:", depth)
         return depth + 1
 

@@ -154,6 +154,8 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         dst, x = lw.fresh("w"), lw.fresh("x")
         lw.emit(f"{dst} = {out}[{idx}]", depth)
         lw.emit(f"{x} = {lw.cast(lw.name(value), element, node)}", depth)
+        depth = _rows_unchecked(lw, node, dst, rank, {}, {}, "True", depth, lambda t, row: [], lambda t, e, q: [
+            f"{q}[{t}] = {x}"])
         ts = [lw.fresh("t") for _ in range(rank)]
         for d, t in enumerate(ts):
             lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
@@ -241,6 +243,11 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         depth = lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
                                   depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
                                   lambda t, e: [f"{dst}[{t}] = {e}"], back)
+    else:
+        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's
+        depth = _rows_unchecked(lw, node, dst, rank, reads, steps, " and ".join(f"{steps[v][-1]} == 1" for v in leaves),
+                                depth, lambda t, row: compute(lambda v: f"{row[same.get(v, v)]}[{t}]", 0),
+                                lambda t, e, q: [f"{q}[{t}] = {e}"])
     if back:
         # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
         # variables of their own: the forward loop keeps the views' layouts.
@@ -259,6 +266,32 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         return reads[v] + "[" + ", ".join("0" if d < 0 else f"{ts[d]} * {s}" for d, s in zip(at, steps[v])) + "]"
     e = compute(read, depth + rank)
     lw.emit(f"{dst}[{', '.join(ts)}] = {e}", depth + rank)
+
+
+def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, condition: str, depth: int,
+                    element, store) -> int:
+    """The unchecked helper over each row (last axis) of the target, when `condition` (each operand's last step
+    is 1) holds; the depth of the checked loops' branch. The outer axes index the rows as the checked loops
+    index the elements (an operand's step, 0 on an axis it broadcasts along), the region's checks on."""
+    n = lw.fresh("n")
+    lw.emit(f"{n} = {dst}.shape[{rank - 1}]", depth)
+    q = lw.fresh("q")
+    rows = {v: lw.fresh("q") for v in reads}
+
+    def outer(d):
+        ts = [lw.fresh("t") for _ in range(rank - 1)]
+        for k, t in enumerate(ts):
+            lw.emit(f"for {t} in range({dst}.shape[{k}]):", d + k)
+        d += rank - 1
+        lw.emit(f"{q} = {dst}[{', '.join(ts)}]" if ts else f"{q} = {dst}", d)
+        for v, r in reads.items():
+            at = [a + rank - v.type.ndim for a in range(v.type.ndim - 1)]
+            idx = ", ".join("0" if k < 0 else f"{ts[k]} * {s}" for k, s in zip(at, steps[v]))
+            lw.emit(f"{rows[v]} = {r}[{idx}]" if idx else f"{rows[v]} = {r}", d)
+        return d
+
+    return lw.unchecked_loop(node, n, {q, *rows.values()}, condition, depth, lambda t: element(t, rows),
+                             lambda t, e: store(t, e, q), outer=outer)
 
 
 def equal_views(arrays: list) -> dict:
