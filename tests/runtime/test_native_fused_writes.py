@@ -44,6 +44,12 @@ def _rows(Y, r0, r1, c0, c1, c2, d0, d1, d2, k):
     return Y
 
 
+def _columns(P, r0, r1, j, k, m):
+    for _ in range(m):
+        P[r0:r1, j] = P[r0:r1, k] * 0.5 - P[r0 + 1:r1 + 1, j] + 1.0
+    return P
+
+
 @functools.cache
 def _compiled(fn):
     return distjit.optimize(distjit.script(fn))
@@ -125,6 +131,14 @@ def test_a_two_axis_write_of_overlapping_column_views_matches_numpy(rows, drawn,
     cols, c, d = drawn
     Y = np.random.default_rng(seed).standard_normal((rows, cols))
     _check(_rows, [Y, r0, r1, *c, *d, 2], _copy_all)
+
+
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(-9, 9), st.integers(-9, 9), st.integers(-8, 7),
+       st.integers(-8, 7), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_columns_written_from_columns_of_the_same_matrix_match_numpy(rows, cols, r0, r1, j, k, seed):
+    P = np.random.default_rng(seed).standard_normal((rows, cols))
+    _check(_columns, [P, r0, r1, j, k, 2], _copy_all)
 
 
 def _region_bodies(f):

@@ -24,7 +24,9 @@ the operand's and the target's addresses and strides: an operand sharing no byte
 target, or the very same elements, is read in place in any order; a one-axis operand of
 the target's length, stride and itemsize displaced by d elements (element t of it is the
 target's t + d) is read in place forward when d > 0 (the loop writes t + d after it read
-it) and backward when d < 0 (the loop runs over the reversed views); any other operand
+it) and backward when d < 0 (the loop runs over the reversed views), and displaced by a
+part of the stride that keeps every element of it clear of the target's (a column beside
+another) in any order; any other operand
 that overlaps (another stride, a broadcast one, one overlapping in two directions at
 once) is read from a copy. A value that is not elementwise (a view: `a[1:] = a[:-1]`)
 is one such operand, and a fresh array read by nothing but the write overlaps nothing.
@@ -88,9 +90,15 @@ def _order(w, a):
         return 2
     if off == 0:
         return 0
-    if w.ndim != 1 or off % np.int64(w.strides[0]) != 0:
+    if w.ndim != 1:
         return 2
-    return 1 if off // np.int64(w.strides[0]) > 0 else -1
+    s = np.int64(w.strides[0])
+    r = off % abs(s)
+    if r != 0:
+        # Elements displaced by a part of the stride (one column of a matrix beside another): apart when the
+        # nearest elements are at least an element's width away on both sides.
+        return 0 if r >= a.itemsize and abs(s) - r >= a.itemsize else 2
+    return 1 if off // s > 0 else -1
 '''
 
 
@@ -154,8 +162,9 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         dst, x = lw.fresh("w"), lw.fresh("x")
         lw.emit(f"{dst} = {out}[{idx}]", depth)
         lw.emit(f"{x} = {lw.cast(lw.name(value), element, node)}", depth)
-        depth = _rows_unchecked(lw, node, dst, rank, {}, {}, "True", depth, lambda t, row: [], lambda t, e, q: [
-            f"{q}[{t}] = {x}"])
+        if rank >= 1:
+            depth = _rows_unchecked(lw, node, dst, rank, {}, {}, "True", depth, lambda t, row: [],
+                                    lambda t, e, q: [f"{q}[{t}] = {x}"])
         ts = [lw.fresh("t") for _ in range(rank)]
         for d, t in enumerate(ts):
             lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
