@@ -38,8 +38,8 @@ def defer(lw, node: Node, rank: int) -> bool:
     v = node.output
     if len(v.uses) != 1 or not isinstance(v.uses[0][0], Node):
         return False
-    reader = v.uses[0][0]
-    if reader.block is not node.block or not _elementwise_reader(reader, rank):
+    reader, slot = v.uses[0]
+    if reader.block is not node.block or not (_elementwise_reader(reader, rank) or _view_write(reader, slot)):
         return False
     nodes = node.block.nodes
     between = nodes[nodes.index(node) + 1:nodes.index(reader)]
@@ -47,6 +47,14 @@ def defer(lw, node: Node, rank: int) -> bool:
         return False
     lw.deferred[v] = node
     return True
+
+
+def _view_write(reader: Node, slot: int) -> bool:
+    """Whether `reader` writes the value (its input `slot`) into a view, whose loops then compute it
+    (NOTE: [Fused writes] in views.py)."""
+    from distjit.runtime.native import views
+
+    return reader.op == SETITEM and slot == 1 and views.is_view(reader.inputs[0], reader.attrs["index"])
 
 
 def _elementwise_reader(reader: Node, rank: int) -> bool:

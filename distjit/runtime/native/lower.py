@@ -241,7 +241,6 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
-        self.direct: dict[Value, str] = {}        # ... stored straight into their write's view when this flag is set
         self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
 
     def run(self) -> Lowered:
@@ -442,7 +441,7 @@ class _Lowering:
         ts = [self.fresh("t") for _ in range(rank)]
         steps: dict[Value, list[str]] = {}
         # Equal views (A[1:-1, 1:-1] read three times in a stencil) read the same elements: one operand.
-        same = _equal_views(arrays)
+        same = views.equal_views(arrays)
         every = arrays
         arrays = list(dict.fromkeys(same.get(v, v) for v in arrays))
         for d, n in enumerate(dims):
@@ -460,20 +459,7 @@ class _Lowering:
                 steps[v].append(step)
         shape = f"({', '.join(dims)},)"
         into = self.reusable_operand(node, every, rank)
-        target = views.direct_target(self, node, rank) if into is None else None
         for o in node.outputs:
-            if target is not None:          # NOTE: [Elementwise into its target]
-                base, index = target.inputs[0], target.attrs["index"]
-                dst, flag = self.fresh("w"), self.fresh("d")
-                self.emit(f"{dst} = {self.name(base)}[{views.view_subscript(self, target, base, index)}]", depth)
-                fits = [f"{n} == {dst}.shape[{d}]" for d, n in enumerate(dims)]
-                self.emit(f"{flag} = {' and '.join(fits + [f'_apart({dst}, {self.name(v)})' for v in arrays])}", depth)
-                self.emit(f"if {flag}:", depth)
-                self.emit(f"{self.name(o)} = {dst}", depth + 1)
-                self.emit("else:", depth)
-                self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth + 1)
-                self.direct[o] = flag       # not a fresh array: it may be the view, of another array's buffer
-                continue
             if into is not None:            # NOTE: [Elementwise in place]
                 fits = " and ".join(f"{n} == {self.name(into)}.shape[{d}]" for d, n in enumerate(dims))
                 self.emit(f"if {fits}:", depth)
@@ -549,11 +535,14 @@ class _Lowering:
         return True
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
-                       stores) -> int:
+                       stores, backward: str | None = None, outer=None) -> int:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
         the helper. `element(t)` emits one element's lines and returns its results, `stores(t, results)`
-        the lines that write them (NOTE: [Unchecked loops])."""
+        the lines that write them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs
+        over the reversed proven arrays when it is true (a second specialization: the forward call keeps the
+        arrays' own layouts, which LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of
+        each proven array and returns their depth, the helper runs over each row (the innermost axis)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -568,7 +557,14 @@ class _Lowering:
         source, args = made
         self.helpers.append(source)
         self.emit(f"if {condition}:", depth)
-        self.emit(f"{name}({', '.join(args)})", depth + 1)
+        inner = outer(depth + 1) if outer is not None else depth + 1
+        if backward is not None:
+            self.emit(f"if {backward}:", inner)
+            self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", inner + 1)
+            self.emit("else:", inner)
+            self.emit(f"{name}({', '.join(args)})", inner + 1)
+        else:
+            self.emit(f"{name}({', '.join(args)})", inner)
         self.emit("else:", depth)
         return depth + 1
 
@@ -816,23 +812,6 @@ def _nested_free(node: Node) -> list[Value]:
 
 _VECTOR_OPS = ("np.copy", "np.dot", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
-
-
-def _equal_views(arrays: list) -> dict:
-    """Operands that are the same view (one base value, one index, the same dynamic inputs) as an earlier
-    operand, mapped to it: they name the same elements of the same buffer whenever they are read."""
-    first: dict = {}
-    same: dict = {}
-    for v in arrays:
-        d = v.node
-        if d is None or d.op != GETITEM or not views.is_view(d.inputs[0], d.attrs["index"]):
-            continue
-        key = (d.inputs[0], repr(d.attrs["index"]), tuple(d.inputs[1:]))
-        if key in first:
-            same[v] = first[key]
-        else:
-            first[key] = v
-    return same
 
 
 def _ufunc_loop(kernel, in_types) -> list[np.dtype] | None:

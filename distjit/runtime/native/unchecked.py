@@ -7,7 +7,10 @@ the run-time step keep LLVM from vectorizing, though the lowering has already pr
 read in range: before the loop, each operand's length is 1 (step 0) or the loop's bound
 (step 1), else NumPy's broadcast ValueError is raised. The lowering therefore versions such a
 loop: when every step is 1, it calls a helper compiled with ``boundscheck=False`` whose body
-is the same element expression, read at ``a[t]``; otherwise the checked loop runs.
+is the same element expression, read at ``a[t]``; otherwise the checked loop runs. A write
+into a view of more axes (and a scalar written into a view) runs the helper over each row,
+the last axis: the outer axes index the rows in the region, bounds-checked, and a last-axis
+step of 1 proves each operand's row as long as the target's.
 
 The proof is checked here, on the helper's own source, not trusted from the caller: every
 subscript in the helper must be ``X[t]`` with t the loop variable (running over

@@ -8,22 +8,28 @@ ValueError as NumPy's does). A scalar value is stored element by element. An
 array value is broadcast to the view's shape as NumPy does (trailing axes aligned, an
 axis of length 1 repeats, extra leading axes of length 1 drop; any other length raises
 NumPy's ValueError before anything is written) and copied in nested loops, cast to the
-base's dtype. NumPy reads the whole right side before it writes (the value is evaluated
-into a temporary first, and NumPy copies an operand that overlaps the target), so a value
-the region did not make itself (a view, which may share the base's buffer:
-`a[1:] = a[:-1]`) is copied once before the write; a fresh array (an elementwise loop's
-result) overlaps nothing and is read in place. Every index of the copy loops is below the
-view's or the value's own length, and the region's bounds checks stay on (NOTE: [Bounds]).
+base's dtype. NumPy reads the whole right side before it writes (NOTE: [Fused writes]).
+Every index of the copy loops is below the view's or the value's own length, and the
+region's bounds checks stay on (NOTE: [Bounds]) but for the one-axis loop of unit steps
+(NOTE: [Unchecked loops]).
 
-NOTE: [Elementwise into its target]
-`A[:, j] = A[:, j] - q * r` makes a fresh vector and copies it into the view: an allocation
-and a second pass per iteration. When an elementwise node's one result is the value of the
-next write into a view of an array updated in place (inplace.py), of the result's rank and
-dtype, with no node between them that reads an array or writes, the loop stores into the
-view directly, if at run time the view has the broadcast shape and every operand either is
-the view itself (same start, lengths and strides: element t is read before element t is
-written, as NumPy's read of the whole operand would) or shares no byte with it (`_apart`);
-otherwise it fills a fresh array that the write copies, as before. The write is then skipped.
+NOTE: [Fused writes]
+An elementwise value read by nothing but its write into a view (`y[k:] = y[k:] + y[:-k]`)
+is not made into a temporary: the write's loops compute each element from the value's
+operands (chains.py defers it, as it does for an elementwise reader), broadcast as the
+value would have been (its shape the operands' broadcast, NumPy's error first). NumPy
+evaluates the whole value before it writes, and the loop gives its result whenever no
+operand element is read after the loop wrote it. `_order` decides that at run time from
+the operand's and the target's addresses and strides: an operand sharing no byte with the
+target, or the very same elements, is read in place in any order; a one-axis operand of
+the target's length, stride and itemsize displaced by d elements (element t of it is the
+target's t + d) is read in place forward when d > 0 (the loop writes t + d after it read
+it) and backward when d < 0 (the loop runs over the reversed views), and displaced by a
+part of the stride that keeps every element of it clear of the target's (a column beside
+another) in any order; any other operand
+that overlaps (another stride, a broadcast one, one overlapping in two directions at
+once) is read from a copy. A value that is not elementwise (a view: `a[1:] = a[:-1]`)
+is one such operand, and a fresh array read by nothing but the write overlaps nothing.
 
 NOTE: [Gathers]
 `x[idx]` with a one-axis integer array `idx` is NumPy's integer-array indexing: a fresh
@@ -38,41 +44,61 @@ from typing import Any
 import numpy as np
 
 from distjit.ir.graph import Node, Value
+from distjit.runtime.native import chains
 from distjit.types import Ref, ScalarType, TensorType
 
-SETITEM = "array.setitem"
 
 PRELUDE = '''
 
 @njit({options})
 def _span(a):
-    # The bytes [lo, hi) an array view may touch; none when a length is 0.
+    # The bytes a's elements occupy, [lo, hi): its first element's address moved by each axis's extent.
     lo = np.int64(a.ctypes.data)
     hi = lo
-    for d in range(a.ndim):
-        if a.shape[d] == 0:
-            return lo, lo
-        step = np.int64(a.shape[d] - 1) * np.int64(a.strides[d])
-        if step < 0:
-            lo += step
+    for k in range(a.ndim):
+        e = np.int64(a.shape[k] - 1) * np.int64(a.strides[k])
+        if e < 0:
+            lo += e
         else:
-            hi += step
+            hi += e
     return lo, hi + np.int64(a.itemsize)
 
 
 @njit({options})
-def _apart(w, x):
-    # Whether a loop storing element t of w after reading element t of x reads x as it was before the loop:
-    # x is w (same start, lengths and strides) or shares no byte with it (NOTE: [Elementwise into its target]).
-    if w.ndim == x.ndim and w.ctypes.data == x.ctypes.data:
-        same = True
-        for d in range(w.ndim):
-            same = same and w.shape[d] == x.shape[d] and w.strides[d] == x.strides[d]
-        if same:
-            return True
-    wlo, whi = _span(w)
-    xlo, xhi = _span(x)
-    return whi <= xlo or xhi <= wlo or wlo == whi or xlo == xhi
+def _apart(w, a):
+    if w.size == 0 or a.size == 0:
+        return True
+    wl, wh = _span(w)
+    al, ah = _span(a)
+    return ah <= wl or wh <= al
+
+
+@njit({options})
+def _order(w, a):
+    # The orders in which `w[i] = f(a[i])` reads every element of a before a write reaches it (NOTE: [Fused
+    # writes] in views.py): 0 any (a shares no byte with w, or is w itself), 1 forward only, -1 backward only,
+    # 2 none (a is read from a copy).
+    if _apart(w, a):
+        return 0
+    if a.itemsize != w.itemsize or a.shape != w.shape:
+        return 2
+    for k in range(w.ndim):
+        if w.strides[k] == 0 and w.shape[k] > 1:
+            return 2
+    off = np.int64(a.ctypes.data) - np.int64(w.ctypes.data)
+    if a.strides != w.strides:
+        return 2
+    if off == 0:
+        return 0
+    if w.ndim != 1:
+        return 2
+    s = np.int64(w.strides[0])
+    r = off % abs(s)
+    if r != 0:
+        # Elements displaced by a part of the stride (one column of a matrix beside another): apart when the
+        # nearest elements are at least an element's width away on both sides.
+        return 0 if r >= a.itemsize and abs(s) - r >= a.itemsize else 2
+    return 1 if off // s > 0 else -1
 '''
 
 
@@ -122,30 +148,6 @@ def view_subscript(lw, node: Node, base: Value, index: Any) -> str:
     return ", ".join(parts)
 
 
-def direct_target(lw, node: Node, rank: int) -> Node | None:
-    """The write into a view that may take `node`'s result straight from its loop, or None (NOTE: [Elementwise
-    into its target])."""
-    if len(node.outputs) != 1 or node.block is None or len(node.output.uses) != 1:
-        return None
-    write, slot = node.output.uses[0]
-    if not isinstance(write, Node) or write.op != SETITEM or slot != 1 or write.block is not node.block:
-        return None
-    base, index = write.inputs[0], write.attrs["index"]
-    if not isinstance(base.type, TensorType) or not is_view(base, index) or view_rank(base, index) != rank \
-            or base.type.dtype != node.output.type.dtype or not lw.inplace.in_place(write):
-        return None
-    nodes = node.block.nodes
-    at = nodes.index(node)
-    if any(n.op == SETITEM or n.blocks or any(isinstance(x.type, TensorType) and x.type.ndim > 0 for x in n.inputs)
-           for n in nodes[at + 1:nodes.index(write)]):
-        return None
-    # the view is made before the loop: its base and bounds must be computed by then
-    if any(x.node is not None and x.node.block is node.block and nodes.index(x.node) > at
-           for x in [base, *write.inputs[2:]]):
-        return None
-    return write
-
-
 def write_into_view(lw, node: Node, out: str, depth: int) -> None:
     """`out[index] = value` for a view target (NOTE: [Writes into views]); `out` names the written buffer."""
     base, value = node.inputs[0], node.inputs[1]
@@ -160,47 +162,162 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         dst, x = lw.fresh("w"), lw.fresh("x")
         lw.emit(f"{dst} = {out}[{idx}]", depth)
         lw.emit(f"{x} = {lw.cast(lw.name(value), element, node)}", depth)
+        if rank >= 1:
+            depth = _rows_unchecked(lw, node, dst, rank, {}, {}, "True", depth, lambda t, row: [],
+                                    lambda t, e, q: [f"{q}[{t}] = {x}"])
         ts = [lw.fresh("t") for _ in range(rank)]
         for d, t in enumerate(ts):
             lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
         return lw.emit(f"{dst}[{', '.join(ts)}] = {x}", depth + rank)
     if not isinstance(value.type, TensorType) or not _castable(value.type, base.type.dtype):
         raise _unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
-    direct = lw.direct.get(value)
-    if direct is not None:          # NOTE: [Elementwise into its target]: already stored where it ran directly
-        lw.emit(f"if not {direct}:", depth)
-        depth += 1
-    dst, src = lw.fresh("w"), lw.fresh("r")
+    dst = lw.fresh("w")
     lw.emit(f"{dst} = {out}[{idx}]", depth)
-    # A fresh value read by nothing but this write cannot share the target's buffer; anything else may.
-    alone = (value in lw.fresh_arrays or direct is not None) and value.uses == [(node, 1)]
-    lw.emit(f"{src} = {lw.name(value)}" + ("" if alone else ".copy()"), depth)
+    _write_array(lw, node, dst, rank, element, depth)
+
+
+def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth: int) -> None:
+    """`dst[...] = value` of an array value: its elements computed in the write's loops from the operands
+    (NOTE: [Fused writes]), each operand that may overlap the target in a harmful order read from a copy."""
+    value = node.inputs[1]
     vr = value.type.ndim
+    producer = lw.deferred.get(value)
+    leaves = [value] if producer is None else list(dict.fromkeys(
+        v for v in chains.leaves(lw, producer) if isinstance(v.type, TensorType) and v.type.ndim > 0))
+    same = equal_views(leaves)
+    leaves = list(dict.fromkeys(same.get(v, v) for v in leaves))
+    # The value's shape: one leaf's own, or the broadcast of the producer's operands (NumPy's error first).
+    dims = []
+    for a in range(vr):
+        merged = "1"
+        for v in leaves:
+            if a - (vr - v.type.ndim) >= 0:
+                merged = f"_bdim({merged}, {lw.name(v)}.shape[{a - (vr - v.type.ndim)}])"
+        dims.append(merged if producer is not None else f"{lw.name(value)}.shape[{a}]")
+    if producer is not None:
+        named = []
+        for d in dims:
+            n = lw.fresh("n")
+            lw.emit(f"{n} = {d}", depth)
+            named.append(n)
+        dims = named
     lead = max(vr - rank, 0)                    # NumPy drops the value's extra leading axes of length 1
-    checks = [f"{src}.shape[{a}] != 1" for a in range(lead)]
-    steps = []
-    for a in range(lead, vr):
-        d = a - vr + rank                       # the target axis this value axis aligns with
-        checks.append(f"({src}.shape[{a}] != 1 and {src}.shape[{a}] != {dst}.shape[{d}])")
-        s = lw.fresh("s")
-        steps.append((a, d, s))
+    checks = [f"{dims[a]} != 1" for a in range(lead)]
+    checks += [f"({dims[a]} != 1 and {dims[a]} != {dst}.shape[{a - vr + rank}])" for a in range(lead, vr)]
     if checks:
         lw.emit(f"if {' or '.join(checks)}:", depth)
         lw.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
-    for a, d, s in steps:
-        lw.emit(f"{s} = 1 if {src}.shape[{a}] != 1 else 0", depth)
-    if rank == 1 and vr == 1:
-        # NOTE: [Unchecked loops]: step 1 means the value's length is the target's
+    # A fresh value read by nothing but this write cannot share the target's buffer; any other operand may.
+    alone = producer is None and value in lw.fresh_arrays and value.uses == [(node, 1)]
+    directed = rank == 1 and all(v.type.ndim == 1 for v in leaves)
+    orders = {}
+    if not alone:
+        for v in leaves:
+            k = lw.fresh("k")
+            test = f"_order({dst}, {lw.name(v)})" if v.type.ndim == rank else f"0 if _apart({dst}, {lw.name(v)}) else 2"
+            lw.emit(f"{k} = {test}", depth)
+            orders[v] = k
+    back = None
+    if directed and orders:
+        back = lw.fresh("b")
+        ks = list(orders.values())
+        lw.emit(f"{back} = ({' or '.join(f'{k} == -1' for k in ks)}) and not ({' or '.join(f'{k} == 1' for k in ks)})",
+                depth)
+    reads = {}
+    for v in leaves:
+        r = lw.fresh("r")
+        if v in orders:
+            fine = f"{orders[v]} == 0" + (f" or {orders[v]} == (-1 if {back} else 1)" if back else "")
+            lw.emit(f"{r} = {lw.name(v)} if {fine} else {lw.name(v)}.copy()", depth)
+        else:
+            lw.emit(f"{r} = {lw.name(v)}", depth)
+        reads[v] = r
+    steps = {}
+    for v in leaves:
+        steps[v] = []
+        for a in range(v.type.ndim):
+            s = lw.fresh("s")
+            lw.emit(f"{s} = 1 if {reads[v]}.shape[{a}] != 1 else 0", depth)
+            steps[v].append(s)
+
+    def compute(read, d):
+        if producer is None:
+            return lw.cast(read(value), element, node)
+        return lw.cast(lw.expression(producer, read, d)[value], element, node)
+
+    if rank == 1 and all(v.type.ndim == 1 for v in leaves):
+        # NOTE: [Unchecked loops]: every step 1 means every operand's length is the value's, the target's
         n = lw.fresh("n")
         lw.emit(f"{n} = {dst}.shape[0]", depth)
-        depth = lw.unchecked_loop(node, n, {dst, src}, f"{steps[0][2]} == 1", depth, lambda t: None,
-                                  lambda t, _: [f"{dst}[{t}] = {lw.cast(f'{src}[{t}]', element, node)}"])
+        depth = lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
+                                  depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
+                                  lambda t, e: [f"{dst}[{t}] = {e}"], back)
+    else:
+        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's
+        depth = _rows_unchecked(lw, node, dst, rank, reads, steps, " and ".join(f"{steps[v][-1]} == 1" for v in leaves),
+                                depth, lambda t, row: compute(lambda v: f"{row[same.get(v, v)]}[{t}]", 0),
+                                lambda t, e, q: [f"{q}[{t}] = {e}"])
+    if back:
+        # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
+        # variables of their own: the forward loop keeps the views' layouts.
+        flipped = {v: lw.fresh("r") for v in reads}
+        target = lw.fresh("w")
+        for old, new in [(dst, target)] + [(reads[v], flipped[v]) for v in reads]:
+            lw.emit(f"{new} = {old}[::-1] if {back} else {old}", depth)
+        dst, reads = target, flipped
     ts = [lw.fresh("t") for _ in range(rank)]
     for d, t in enumerate(ts):
         lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
-    read = ["0"] * lead + [f"{ts[d]} * {s}" for a, d, s in steps]
-    elem = src + "[" + ", ".join(read) + "]"
-    lw.emit(f"{dst}[{', '.join(ts)}] = {lw.cast(elem, element, node)}", depth + rank)
+
+    def read(v):
+        v = same.get(v, v)
+        at = [a + rank - v.type.ndim for a in range(v.type.ndim)]     # the target axis of each of v's axes
+        return reads[v] + "[" + ", ".join("0" if d < 0 else f"{ts[d]} * {s}" for d, s in zip(at, steps[v])) + "]"
+    e = compute(read, depth + rank)
+    lw.emit(f"{dst}[{', '.join(ts)}] = {e}", depth + rank)
+
+
+def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, condition: str, depth: int,
+                    element, store) -> int:
+    """The unchecked helper over each row (last axis) of the target, when `condition` (each operand's last step
+    is 1) holds; the depth of the checked loops' branch. The outer axes index the rows as the checked loops
+    index the elements (an operand's step, 0 on an axis it broadcasts along), the region's checks on."""
+    n = lw.fresh("n")
+    lw.emit(f"{n} = {dst}.shape[{rank - 1}]", depth)
+    q = lw.fresh("q")
+    rows = {v: lw.fresh("q") for v in reads}
+
+    def outer(d):
+        ts = [lw.fresh("t") for _ in range(rank - 1)]
+        for k, t in enumerate(ts):
+            lw.emit(f"for {t} in range({dst}.shape[{k}]):", d + k)
+        d += rank - 1
+        lw.emit(f"{q} = {dst}[{', '.join(ts)}]" if ts else f"{q} = {dst}", d)
+        for v, r in reads.items():
+            at = [a + rank - v.type.ndim for a in range(v.type.ndim - 1)]
+            idx = ", ".join("0" if k < 0 else f"{ts[k]} * {s}" for k, s in zip(at, steps[v]))
+            lw.emit(f"{rows[v]} = {r}[{idx}]" if idx else f"{rows[v]} = {r}", d)
+        return d
+
+    return lw.unchecked_loop(node, n, {q, *rows.values()}, condition, depth, lambda t: element(t, rows),
+                             lambda t, e: store(t, e, q), outer=outer)
+
+
+def equal_views(arrays: list) -> dict:
+    """Operands that are the same view (one base value, one index, the same dynamic inputs) as an earlier
+    operand, mapped to it: they name the same elements of the same buffer whenever they are read."""
+    first: dict = {}
+    same: dict = {}
+    for v in arrays:
+        d = v.node
+        if d is None or d.op != "array.getitem" or not is_view(d.inputs[0], d.attrs["index"]):
+            continue
+        key = (d.inputs[0], repr(d.attrs["index"]), tuple(d.inputs[1:]))
+        if key in first:
+            same[v] = first[key]
+        else:
+            first[key] = v
+    return same
 
 
 def is_gather(base: Value, index: Any, node: Node) -> bool:
