@@ -18,6 +18,7 @@ from distjit.ir.graph import Graph
 from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
+from distjit.runtime.donation import donated_indices, donated_program, owned_inputs, write_back
 import distjit.runtime.calibrate  # noqa: F401,E402  (gives the partitioner a way to measure this machine)
 
 
@@ -71,6 +72,8 @@ class Function:
         self.name = name or graph.name
         self._program = None
         self._program_params: tuple = ()
+        self._program_graph: Graph = graph      # the graph the program runs: a copy planned with donated inputs
+        self._donated: frozenset[int] = frozenset()
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
@@ -112,16 +115,27 @@ class Function:
     def run_graph(self, leaves: list) -> list:
         from distjit.runtime.executor import run
 
-        return run(self._compiled(), leaves)
+        program = self._compiled()
+        if self._donated:
+            leaves = owned_inputs(leaves, self._donated, self.params)
+        return run(program, leaves)
 
     def _compiled(self):
         """The generated program, compiled again when a parameter was replaced (`f.params["w"] = new`): it
-        binds the arrays it was compiled with. The program holds those arrays, so their ids stay theirs."""
+        binds the arrays it was compiled with. The program holds those arrays, so their ids stay theirs.
+        It updates the arrays the function mutates in place, in the caller's memory when `run_graph` hands
+        it over (NOTE: [Donated arguments] in runtime/donation.py)."""
         from distjit.runtime.executor import compile_graph
 
         bound = tuple(id(a) for a in self.params.values())
         if self._program is None or self._program_params != bound:
-            self._program = compile_graph(self.graph, self.params)
+
+            donated = donated_indices(self.graph, [leaf for leaf, _ in self.signature.mutations])
+            if donated:
+                self._program_graph, self._program = donated_program(self.graph, self.params, donated)
+            else:
+                self._program_graph, self._program = self.graph, compile_graph(self.graph, self.params)
+            self._donated = donated
             self._program_params = bound
         return self._program
 
@@ -135,7 +149,7 @@ class Function:
         if not sig.mutations and sig.out_spec.kind == "leaf":
             return outputs[0]
         for leaf_index, out_index in sig.mutations:
-            np.copyto(leaves[leaf_index], outputs[out_index], casting="unsafe")
+            write_back(leaves[leaf_index], outputs[out_index])
         n_user = len(outputs) - len(sig.mutations)
         return unflatten(sig.out_spec, outputs[:n_user])
 
@@ -148,6 +162,13 @@ class Function:
         return self.finish(leaves, outputs)
 
     # -- introspection -----------------------------------------------------------
+    @property
+    def program_graph(self) -> Graph:
+        """The graph the generated program runs: `graph`, or, for a function that mutates its arguments, a copy
+        planned with them donated (NOTE: [Donated arguments] in runtime/donation.py)."""
+        self._compiled()
+        return self._program_graph
+
     @property
     def code(self) -> str:
         """The Python source generated for this function (what actually runs)."""
@@ -177,10 +198,10 @@ class Function:
         if report is None:
             return None
         explained = self.__dict__.get("_explained")
-        if explained is None or explained.report is not report:
+        if explained is None or explained.report is not report or explained._graph is not self._program_graph:
             from distjit.runtime.native import Explained
 
-            explained = self._explained = Explained(report, self.graph)
+            explained = self._explained = Explained(report, self._program_graph)
         return explained
 
     @optimization.setter

@@ -285,6 +285,11 @@ class FunctionSet:
         return self._latest().code
 
     @property
+    def program_graph(self) -> Graph:
+        """The graph the most recent specialization's program runs (`Function.program_graph`)."""
+        return self._latest().program_graph
+
+    @property
     def optimization(self):
         """The optimizer's Report for the most recent specialization (`.explain()` prints it)."""
         f = self._latest()

@@ -34,8 +34,12 @@ An elementwise node (``x = x * 0.5``, ``x += v``, ``out=``) may write over an in
 owns its buffer and dies there, as memory planning (buffers.plan_reuse) lets it over a
 temporary; here the input may be one that planning leaves alone, a loop's carried value
 above all. Its shape is checked at run time (`fits`), as symbolic dims do not prove it.
-The caller's arrays are therefore never written: a function that mutates its argument
-still returns the new contents, which `Function` copies back (function.py).
+Graph inputs own nothing, so the caller's arrays are never written, unless the program is
+planned with `donated` inputs: the arguments a function mutates, which `Function` hands
+over only when writing into them is what NumPy does (NOTE: [Donated arguments] in
+runtime/donation.py). A donated input owns its buffer like a fresh value; a loop that
+takes an owned initial value records it (`taken_at_entry`), which the native backend's
+own in-place analysis consumes for the loop a region is rooted at.
 """
 from __future__ import annotations
 
@@ -50,10 +54,11 @@ from distjit.ir.graph import Block, Graph, Node, Value
 from distjit.ops import REGISTRY
 from distjit.types import TensorType
 
-__all__ = ["plan_in_place", "updates_in_place", "copied_on_entry", "entry_copy", "is_update", "checked_outputs",
-           "fits"]
+__all__ = ["plan_in_place", "updates_in_place", "copied_on_entry", "taken_at_entry", "entry_copy", "is_update",
+           "checked_outputs", "fits"]
 
 COPY_IN = "copy_in"     # node.meta key of a prim.Loop: the carried slots it copies at entry
+TAKE_IN = "take_in"     # node.meta key of a prim.Loop: the carried slots whose initial value's buffer it takes
 CHECKED = "in_place"    # node.meta key of an elementwise node: the outputs written over an input if the shapes fit
 MAX_DEPTH = 64          # nested blocks deeper than this are left as they are
 WORK_PER_NODE = 64      # a loop is analysed again when one of its carried values loses its buffer: past this
@@ -75,6 +80,12 @@ def updates_in_place(node: Node) -> bool:
 def copied_on_entry(node: Node) -> tuple[int, ...]:
     """The carried values (indices into the loop's carried inputs) a prim.Loop copies once at entry."""
     return node.meta.get(COPY_IN, ())
+
+
+def taken_at_entry(node: Node) -> tuple[int, ...]:
+    """The carried values (indices into the loop's carried inputs) whose initial value owns its buffer and dies at
+    the loop: the body may write over it without a copy at entry (an enclosing loop copies what it must)."""
+    return node.meta.get(TAKE_IN, ())
 
 
 def checked_outputs(node: Node) -> tuple[int, ...]:
@@ -102,21 +113,23 @@ def entry_copy(array):
 
 
 def plan_in_place(graph: Graph, allow: Callable[[Callable[[], str]], bool] | None = None,
-                  stop: Callable[[], bool] | None = None) -> None:
+                  stop: Callable[[], bool] | None = None, donated: frozenset[Value] = frozenset()) -> None:
     """Record the updates of `graph` that may write into their base, and the loop entries that copy.
 
     Replaces the records a previous call made. `allow(message)` is asked before each in-place update
     (the pass manager's budget and report); `stop()` ends early. An update left out only costs a copy,
     so any prefix of the choices is sound; the copies at loop entry are kept once one update is chosen.
+    `donated`: graph inputs whose buffers the program may write over (the caller handed them over).
     """
     for node in graph.walk():
         if updates_in_place(node):
             _unrecord(node, [0])
         _unrecord(node, node.meta.pop(CHECKED, ()))
         node.meta.pop(COPY_IN, None)
+        node.meta.pop(TAKE_IN, None)
     planner = _Planner(WORK_PER_NODE * graph.node_count() + 1000)
     try:
-        planner.block(graph.block, frozenset(), 0)
+        planner.block(graph.block, frozenset(v for v in donated if _array(v)), 0)
     except _OutOfWork:
         return
     chosen: list[Node] = []
@@ -135,10 +148,14 @@ def plan_in_place(graph: Graph, allow: Callable[[Callable[[], str]], bool] | Non
         chosen.append(node)
     if not chosen:
         return
-    # Every copy stays once an update is in place: the analysis took a copied value to own its buffer.
+    # Every copy stays once an update is in place: the analysis took a copied value to own its buffer. A taken
+    # buffer is one only with them (an enclosing loop's copy is what makes its initial value owned).
     for loop, slots in planner.copies.items():
         if slots:
             loop.meta[COPY_IN] = tuple(sorted(slots))
+    for loop, slots in planner.takes.items():
+        if slots:
+            loop.meta[TAKE_IN] = tuple(sorted(slots))
 
 
 def _message(node: Node, over: dict | None) -> str:
@@ -160,6 +177,12 @@ def _unrecord(node: Node, outputs) -> None:
 
 def _array(v: Value) -> bool:
     return isinstance(v.type, TensorType) and v.type.ndim >= 1
+
+
+def _same_kind(a: Value, o: Value) -> bool:
+    """Same dtype and rank: the shapes, which inferred symbolic dims may name apart (`x -= m` on an argument of
+    shape (?x_0, ?x_1) has a result of shape (?0, ?1)), are compared at run time (`fits`)."""
+    return isinstance(a.type, TensorType) and a.type.dtype == o.type.dtype and a.type.ndim == o.type.ndim
 
 
 class _Loop:
@@ -184,6 +207,7 @@ class _Planner:
         self.ifs: dict[Node, dict[int, frozenset]] = {}       # If -> {output: the free values it may hold}
         self.loops: dict[Node, _Loop] = {}
         self.copies: dict[Node, set[int]] = {}
+        self.takes: dict[Node, set[int]] = {}
 
     # -- which reads see a buffer --------------------------------------------------------------------
     def reads(self, v: Value, block: Block, position: dict[Node, int], after: int | None = None):
@@ -323,7 +347,7 @@ class _Planner:
             for j, a in enumerate(node.inputs):
                 # (a fused node's expression must read the input for the last time no later than it
                 # computes the output, as memory planning asks of it)
-                if a in owned and a.type == o.type and a not in chosen.values() and fused_order_ok(node, j, k) and all(
+                if a in owned and _same_kind(a, o) and a not in chosen.values() and fused_order_ok(node, j, k) and all(
                         at < i or at == i and value is a
                         for at, _, value, _ in self.reads(a, block, position, after=i)):
                     chosen[k] = a
@@ -391,6 +415,7 @@ class _Planner:
             else:
                 handling[p] = "copy"
         self.copies[node] = {p for p in managed if handling[p] == "copy"}
+        self.takes[node] = {p for p in managed if handling[p] == "take"}
         for q in managed:
             if all(handling[s] != "none" for s in sources[q]):
                 owned[node.outputs[q]] = frozenset().union(*(owned[init[s]] for s in sources[q]

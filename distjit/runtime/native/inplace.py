@@ -10,7 +10,9 @@ copied instead), and no second loop slot holding the same buffer. A loop-carried
 array is owned by its slot: the slot copies its initial value once when the loop
 starts, unless that value provably dies there (made fresh by an op that declares it,
 read by nothing else, not a graph input), so the body updates it in place and never
-copies per iteration. The analysis is local to the region and conservative: where it
+copies per iteration (for the region's root loop, the graph's planner decides that: its
+`taken_at_entry` record, NOTE: [In-place updates] in core/inplace.py; a caller's donated array
+only when the loop carries no other array: `_one_carried_array`). The analysis is local to the region and conservative: where it
 cannot prove a write safe the write copies, which is NumPy's own cost. A read of one element
 (an int per axis) is a scalar, not a view: it does not hold the buffer, so a swap
 `X[i], X[j] = X[j], X[i]` writes both elements in place.
@@ -18,6 +20,7 @@ cannot prove a write safe the write copies, which is NumPy's own cost. A read of
 from __future__ import annotations
 
 from distjit.core.aliasing import ancestor_in, returns_fresh
+from distjit.core.inplace import taken_at_entry
 from distjit.ir.graph import Block, Node, Value
 from distjit.types import Ref, ScalarType, TensorType
 
@@ -102,12 +105,24 @@ class InPlace:
         return True
 
     def _init_dies(self, init: Value, loop: Node, slot: int) -> bool:
-        if loop is self.root:       # outside the region: made fresh, read by this slot only, not the caller's
+        if loop is self.root:
+            # Outside the region, the graph's planner (core/inplace.py) knows: it gave the initial value's buffer
+            # to the loop (an owned value dying there: made fresh, an update's result, an argument the caller
+            # handed over). Without its record (a graph it did not plan), one local fact proves it too: made
+            # fresh, read by this slot only, not the caller's.
+            if slot in taken_at_entry(loop) and (init not in self.graph_inputs or self._one_carried_array(loop)):
+                return True
             return (init not in self.graph_inputs and init.node is not None and returns_fresh(init.node)
                     and init.uses == [(loop, 2 + slot)])
         if [u for u in init.uses if ancestor_in(u[0], loop.block) is loop] != [(loop, 2 + slot)]:
             return False            # the loop reads it elsewhere (another slot, its body)
         return self.dead_after(init, loop, loop.block)
+
+    def _one_carried_array(self, loop: Node) -> bool:
+        """The loop carries one array. A caller's array (donated, core/inplace.py) is taken without a copy only
+        then: numba compiles the stencil loops of two carried arrays that are the caller's to slower code than
+        over two copies it made (it cannot tell two argument arrays apart), which costs more than the copy."""
+        return sum(isinstance(v.type, TensorType) and v.type.ndim >= 1 for v in loop.inputs[2:]) == 1
 
     def _roots_only(self, ret: Value, body: Block, param: Value) -> bool:
         """Every buffer `ret` may hold is made inside the body or is `param`'s."""
