@@ -168,8 +168,8 @@ def test_a_second_ray_job_loads_compiled_regions_from_the_disk_cache(ray_local, 
     f = distjit.optimize(distjit.script(gauss_seidel))
     A = np.random.default_rng(5).random((40, 40))
     path, args, out = tmp_path / "gs.djit", tmp_path / "A.npy", tmp_path / "out.npy"
-    f(A.copy())
-    distjit.save(f, path)
+    f.run(A.copy(), cluster="local", workers=2)   # compiles the regions the plan's tasks run (the Function's own
+    distjit.save(f, path)                          # call runs a program planned with its argument donated)
     np.save(args, A)
     expected = gauss_seidel(A.copy())
 
