@@ -128,8 +128,9 @@ def plan_in_place(graph: Graph, allow: Callable[[Callable[[], str]], bool] | Non
         node.meta.pop(COPY_IN, None)
         node.meta.pop(TAKE_IN, None)
     planner = _Planner(WORK_PER_NODE * graph.node_count() + 1000)
+    planner.donated = frozenset(v for v in donated if _array(v))
     try:
-        planner.block(graph.block, frozenset(v for v in donated if _array(v)), 0)
+        planner.block(graph.block, planner.donated, 0)
     except _OutOfWork:
         return
     chosen: list[Node] = []
@@ -181,7 +182,9 @@ def _array(v: Value) -> bool:
 
 def _same_kind(a: Value, o: Value) -> bool:
     """Same dtype and rank: the shapes, which inferred symbolic dims may name apart (`x -= m` on an argument of
-    shape (?x_0, ?x_1) has a result of shape (?0, ?1)), are compared at run time (`fits`)."""
+    shape (?x_0, ?x_1) has a result of shape (?0, ?1)), are compared at run time (`fits`). Asked of donated
+    inputs only: a small carried value written over through `out=` would leave the generated code's in-line
+    form for the evaluator's call."""
     return isinstance(a.type, TensorType) and a.type.dtype == o.type.dtype and a.type.ndim == o.type.ndim
 
 
@@ -208,6 +211,7 @@ class _Planner:
         self.loops: dict[Node, _Loop] = {}
         self.copies: dict[Node, set[int]] = {}
         self.takes: dict[Node, set[int]] = {}
+        self.donated: frozenset[Value] = frozenset()        # inputs the caller handed over (plan_in_place)
 
     # -- which reads see a buffer --------------------------------------------------------------------
     def reads(self, v: Value, block: Block, position: dict[Node, int], after: int | None = None):
@@ -347,7 +351,7 @@ class _Planner:
             for j, a in enumerate(node.inputs):
                 # (a fused node's expression must read the input for the last time no later than it
                 # computes the output, as memory planning asks of it)
-                if a in owned and _same_kind(a, o) and a not in chosen.values() and fused_order_ok(node, j, k) and all(
+                if a in owned and (a.type == o.type or a in self.donated and _same_kind(a, o)) and a not in chosen.values() and fused_order_ok(node, j, k) and all(
                         at < i or at == i and value is a
                         for at, _, value, _ in self.reads(a, block, position, after=i)):
                     chosen[k] = a
