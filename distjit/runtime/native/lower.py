@@ -452,11 +452,7 @@ class _Lowering:
                     merged = f"_bdim({merged}, {self.name(v)}.shape[{axis}])"
             self.emit(f"{n} = {merged}", depth)
         for v in arrays:
-            steps[v] = []
-            for axis in range(v.type.ndim):
-                step = self.fresh("s")
-                self.emit(f"{step} = 1 if {self.name(v)}.shape[{axis}] != 1 else 0", depth)
-                steps[v].append(step)
+            steps[v] = self.axis_steps(self.name(v), v.type.ndim, depth)
         shape = f"({', '.join(dims)},)"
         into = self.reusable_operand(node, every, rank)
         for o in node.outputs:
@@ -533,6 +529,16 @@ class _Lowering:
                 return False
             blk = blk.owner.block if blk.owner is not None else None
         return True
+
+    def axis_steps(self, array: str, ndim: int, depth: int) -> list[str]:
+        """Per axis of `array`, a variable that is 0 where its run-time length is 1 (NumPy repeats such an axis)
+        and 1 elsewhere: an element's index along the axis is the loop's index times it."""
+        steps = []
+        for axis in range(ndim):
+            step = self.fresh("s")
+            self.emit(f"{step} = 1 if {array}.shape[{axis}] != 1 else 0", depth)
+            steps.append(step)
+        return steps
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
                        stores, backward: str | None = None, outer=None) -> int:

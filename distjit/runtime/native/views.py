@@ -234,11 +234,7 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         reads[v] = r
     steps = {}
     for v in leaves:
-        steps[v] = []
-        for a in range(v.type.ndim):
-            s = lw.fresh("s")
-            lw.emit(f"{s} = 1 if {reads[v]}.shape[{a}] != 1 else 0", depth)
-            steps[v].append(s)
+        steps[v] = lw.axis_steps(reads[v], v.type.ndim, depth)
 
     def compute(read, d):
         if producer is None:
