@@ -129,7 +129,6 @@ class Function:
 
         bound = tuple(id(a) for a in self.params.values())
         if self._program is None or self._program_params != bound:
-
             donated = donated_indices(self.graph, [leaf for leaf, _ in self.signature.mutations])
             if donated:
                 self._program_graph, self._program = donated_program(self.graph, self.params, donated)
@@ -354,12 +353,12 @@ def check_guards(name: str, graph: Graph, leaves: Sequence, paths: Sequence[str]
 
 def _how_to_vary(t: TensorType, leaf: np.ndarray, path: str) -> str:
     """What to write to accept this shape: NOTE: [Static shapes of a trace]."""
-    axes = {axis: f"{path.upper()}{axis}" if path.isidentifier() else f"D{axis}"
-            for axis, (dim, actual) in enumerate(zip(t.shape, leaf.shape)) if isinstance(dim, int) and dim != actual}
     if not path.isidentifier():
         return (f"a trace keeps the example's static shapes, and dynamic_axes names whole array arguments "
                 f"only: pass this array as an argument of its own and trace with dynamic_axes, or trace "
                 f"again with these shapes")
+    axes = {axis: f"{path.upper()}{axis}"
+            for axis, (dim, actual) in enumerate(zip(t.shape, leaf.shape)) if isinstance(dim, int) and dim != actual}
     spec = ", ".join(f"{axis}: {symbol!r}" for axis, symbol in axes.items())
     return (f"a trace keeps the example's static shapes (as torch.jit.trace does); to accept other sizes, "
             f"trace with distjit.trace(..., dynamic_axes={{{path!r}: {{{spec}}}}}), or distjit.script the "

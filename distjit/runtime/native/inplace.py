@@ -120,8 +120,9 @@ class InPlace:
 
     def _one_carried_array(self, loop: Node) -> bool:
         """The loop carries one array. A caller's array (donated, core/inplace.py) is taken without a copy only
-        then: numba compiles the stencil loops of two carried arrays that are the caller's to slower code than
-        over two copies it made (it cannot tell two argument arrays apart), which costs more than the copy."""
+        then: stencil loops carrying two or more of the caller's arrays ran slower than over copies the region
+        made, by more than the copies cost; the cause is not known (telling numba the arrays do not overlap
+        did not help), so this is a measured rule, not a proof."""
         return sum(isinstance(v.type, TensorType) and v.type.ndim >= 1 for v in loop.inputs[2:]) == 1
 
     def _roots_only(self, ret: Value, body: Block, param: Value) -> bool:
