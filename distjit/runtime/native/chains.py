@@ -50,10 +50,11 @@ def defer(lw, node: Node, rank: int) -> bool:
 
 
 def _elementwise_reader(reader: Node, rank: int) -> bool:
-    from distjit.runtime.native import vectors
+    from distjit.runtime.native import products, vectors
     from distjit.runtime.native.lower import _VECTOR_OPS, GETITEM
 
-    if reader.op in _VECTOR_OPS or vectors.may_lower(reader.op) or reader.op in (GETITEM, SETITEM) or reader.blocks:
+    if reader.op in _VECTOR_OPS or vectors.may_lower(reader.op) or products.may_lower(reader.op) or \
+            reader.op in (GETITEM, SETITEM) or reader.blocks:
         return False
     outs = [o.type for o in reader.outputs]
     return bool(outs) and all(isinstance(t, TensorType) and t.ndim >= rank for t in outs) and \

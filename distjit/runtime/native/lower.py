@@ -40,7 +40,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -258,7 +258,7 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE
+        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + products.PRELUDE
                   + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
@@ -327,6 +327,8 @@ class _Lowering:
         if node.blocks:
             raise Unsupported(node, "an op with nested blocks")
         if vectors.lowers(self, node, depth):        # reductions of vectors, np.flip, array creation
+            return None
+        if products.lowers(self, node, depth):       # matrix products, np.outer, np.transpose
             return None
         if op in _VECTOR_OPS:
             return self.vector_op(node, depth)
