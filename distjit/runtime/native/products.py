@@ -21,7 +21,8 @@ NaN or an infinity in row p keeps every term of that row, so 0 * inf is NaN as N
 so it is compiled without bounds checks (every index is below a length it checked).
 
 np.outer of two vectors is NumPy's `multiply(a[:, None], b[None, :])`: each element one
-multiply in the result's dtype, bit for bit. np.transpose of a matrix is its `.T` view.
+multiply in the result's dtype, bit for bit for real dtypes (a complex one to rounding: NumPy's
+SIMD complex multiply fuses a multiply-add where numba's scalar one does not). np.transpose of a matrix is its `.T` view.
 """
 from __future__ import annotations
 
