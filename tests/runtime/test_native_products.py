@@ -86,6 +86,22 @@ def test_zeros_times_infinities_are_nans_as_in_numpy(n, k, m, seed):
         _close(g, e)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_large_products_call_numpys_own_and_are_numpys(dtype):
+    # above the size where the helper hands a dense product to NumPy (NOTE: [Matrix products]), and a sparse
+    # one of the same size that it keeps
+    rng = np.random.default_rng(7)
+    A, B = _array(rng, (60, 50), dtype), _array(rng, (50, 70), dtype)
+    A[:, ::2], B[1:, :] = 1, 2      # dense
+    w, u = _array(rng, (50,), dtype), _array(rng, (60,), dtype)
+    for g, e in zip(_compiled(products, A, B, w, u, 2), products(A, B, w, u, 2)):
+        _close(g, e)
+    M, v = _array(rng, (400, 300), dtype) + 1, _array(rng, (300,), dtype)
+    S = np.eye(300, dtype=dtype)[::-1].copy()           # a permutation: kept by the sparse loops
+    for g, e in zip(_compiled(products, M, S, v, M[:, 0].copy(), 2), products(M, S, v, M[:, 0].copy(), 2)):
+        _close(g, e)
+
+
 def mixed_product(A, B, steps):
     P = np.zeros_like(A.T @ B)
     for s in range(steps):

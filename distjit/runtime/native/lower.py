@@ -52,6 +52,7 @@ OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 PRELUDE = '''\
 import cmath
 import math
+import numba
 import numpy as np
 from numba import njit
 

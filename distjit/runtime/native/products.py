@@ -33,10 +33,20 @@ from distjit.types import TensorType
 
 PRELUDE = '''
 
+@njit({gil})
+def _blas(a, b, out):
+    # NumPy's own product (BLAS for floats) into out, for a product large enough that a call into the
+    # interpreter costs little beside it (NOTE: [Matrix products]).
+    with numba.objmode():
+        np.matmul(a, b, out=out)
+    return out
+
+
 @njit({unchecked})
 def _mm(a, b, out):
-    # out (zeros, n x m) += a (n x k) @ b (k x m), row by row in the order of p (NOTE: [Matrix products]).
-    # Unchecked: the lengths are checked first, and every index is below one of them.
+    # out (zeros, n x m) = a (n x k) @ b (k x m), each out[i, j] summed over p in order from +0.0, the zero
+    # terms of finite rows (of b, or columns of a) skipped (NOTE: [Matrix products]). Unchecked: the lengths
+    # are checked first, and every index is below one of them.
     n = a.shape[0]
     k = a.shape[1]
     m = b.shape[1]
@@ -44,12 +54,40 @@ def _mm(a, b, out):
         raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
     if out.shape[0] != n or out.shape[1] != m:
         raise ValueError("matmul: the result has the wrong shape")
+    za = 0
+    for i in range(n):
+        for p in range(k):
+            za += a[i, p] == 0
+    zb = 0
+    for p in range(k):
+        for j in range(m):
+            zb += b[p, j] == 0
+    if 2 * max(za * m, zb * n) < n * k * m and n * k * m > 65536:
+        return _blas(a, b, out)
+    if zb * n > za * m:
+        # b the sparser: for each of its nonzero terms b[p, j] (or one a column of a is not finite for),
+        # a column of out accumulates a[:, p] * b[p, j]; each out[i, j] still sums over p in order
+        finite = np.empty(k, np.bool_)
+        for p in range(k):
+            f = True
+            for i in range(n):
+                x = a[i, p]
+                f &= (x - x) == 0
+            finite[p] = f
+        for p in range(k):
+            for j in range(m):
+                y = b[p, j]
+                if y == 0 and finite[p]:
+                    continue
+                for i in range(n):
+                    out[i, j] += a[i, p] * y
+        return out
     finite = np.empty(k, np.bool_)
     for p in range(k):
         f = True
         for j in range(m):
-            x = b[p, j]
-            f &= (x - x) == 0
+            y = b[p, j]
+            f &= (y - y) == 0
         finite[p] = f
     for i in range(n):
         for p in range(k):
@@ -58,6 +96,22 @@ def _mm(a, b, out):
                 continue
             for j in range(m):
                 out[i, j] += x * b[p, j]
+    return out
+
+
+@njit({unchecked})
+def _mv(a, v, out):
+    # out (n) = a (n x k) @ v (k): each row's dot as _dot1 sums it. Unchecked: the lengths are checked first.
+    n = a.shape[0]
+    k = a.shape[1]
+    if v.shape[0] != k:
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+    if out.shape[0] != n:
+        raise ValueError("matmul: the result has the wrong shape")
+    if n * k > 65536:
+        return _blas(a, v, out)
+    for i in range(n):
+        out[i] = _dot1(a[i], v)
     return out
 '''
 
@@ -121,16 +175,16 @@ def product(L, node: Node, depth: int) -> None:
         raise _unsupported(node, f"a product of dtype {dtype}")
     x = _operand(L, node, a, dtype, depth)
     y = _operand(L, node, b, dtype, depth)
+    if _rank(a) == 2 and _rank(b) == 1:
+        L.assign(node, f"_mv({x}, {y}, np.zeros({x}.shape[0], {_np(dtype)}))", depth)
+        L.fresh_arrays.add(out)
+        return
     if _rank(a) == 1:
         x = f"{x}[None, :]"
-    if _rank(b) == 1:
-        y = f"{y}[:, None]"
     full = L.fresh("m")
     L.emit(f"{full} = _mm({x}, {y}, np.zeros(({x}.shape[0], {y}.shape[1]), {_np(dtype)}))", depth)
-    view = f"{full}[0]" if _rank(a) == 1 else f"{full}[:, 0]" if _rank(b) == 1 else full
-    L.assign(node, view, depth)
-    if _rank(a) == 2 and _rank(b) == 2:
-        L.fresh_arrays.add(out)         # a vector result is a strided view: not fresh C-contiguous memory
+    L.assign(node, f"{full}[0]" if _rank(a) == 1 else full, depth)
+    L.fresh_arrays.add(out)             # row 0 of a fresh matrix is fresh C-contiguous memory too
 
 
 def outer(L, node: Node, depth: int) -> None:
