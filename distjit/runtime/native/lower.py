@@ -415,7 +415,7 @@ class _Lowering:
         self.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
         self.fresh_arrays.add(node.output)
 
-    def elementwise(self, node: Node, depth: int) -> None:
+    def elementwise(self, node: Node, depth: int, at: Node | None = None) -> None:
         """An array result of elementwise ops (a fused.elementwise, or one ufunc over arrays) as inner loops.
 
         NOTE: [Vector elementwise]
@@ -437,7 +437,7 @@ class _Lowering:
             raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
         if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
             raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
-        if chains.defer(self, node, rank):
+        if chains.defer(self, node, rank, at):
             return                              # computed inside its one reader's loop (chains.py)
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]

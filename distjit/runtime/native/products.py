@@ -20,15 +20,17 @@ NaN or an infinity in row p keeps every term of that row, so 0 * inf is NaN as N
 `_mm` checks the lengths it indexes by before its loops (NumPy's ValueError otherwise),
 so it is compiled without bounds checks (every index is below a length it checked).
 
-np.outer of two vectors is NumPy's `multiply(a[:, None], b[None, :])`: each element one
-multiply in the result's dtype, bit for bit for real dtypes (a complex one to rounding: NumPy's
-SIMD complex multiply fuses a multiply-add where numba's scalar one does not). np.transpose of a matrix is its `.T` view.
+np.outer of two vectors is NumPy's `multiply(a[:, None], b[None, :])`, and is lowered as that
+elementwise multiply of two views (so a reader such as `U - np.outer(u, v)` computes it in its
+own loop, without the matrix): each element one multiply in the result's dtype, bit for bit for
+real dtypes (a complex one to rounding: NumPy's SIMD complex multiply fuses a multiply-add where
+numba's scalar one does not). np.transpose of a matrix is its `.T` view.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from distjit.ir.graph import Node
+from distjit.ir.graph import Node, Value
 from distjit.types import TensorType
 
 PRELUDE = '''
@@ -59,9 +61,10 @@ def _mm(a, b, out):
         for p in range(k):
             za += a[i, p] == 0
     zb = 0
-    for p in range(k):
-        for j in range(m):
-            zb += b[p, j] == 0
+    if n >= 8:      # else counting b's zeros costs about as much as the product
+        for p in range(k):
+            for j in range(m):
+                zb += b[p, j] == 0
     if 2 * max(za * m, zb * n) < n * k * m and n * k * m > 65536:
         return _blas(a, b, out)
     if zb * n > za * m:
@@ -188,26 +191,31 @@ def product(L, node: Node, depth: int) -> None:
 
 
 def outer(L, node: Node, depth: int) -> None:
-    """np.outer of two vectors: a fresh matrix, each element the product of the two operands cast to its dtype."""
+    """np.outer of two vectors: NumPy's multiply of a column view of one by a row view of the other, lowered
+    as that elementwise multiply, so that its reader's loop may compute it (NOTE: [Elementwise chains])."""
     a, b = node.inputs if len(node.inputs) == 2 else (None, None)
     out = node.output
     if a is None or _rank(a) != 1 or _rank(b) != 1 or len(node.outputs) != 1 or \
             any(v is not None for v in node.attrs.values()) or not isinstance(out.type, TensorType) \
             or out.type.ndim != 2:
         raise _unsupported(node, "np.outer of other than two vectors")
-    dtype = out.type.dtype
-    if dtype.kind not in "biufc":
-        raise _unsupported(node, f"np.outer of dtype {dtype}")
-    name, x, y = L.name(out), L.name(a), L.name(b)
-    cast = "bool" if dtype.kind == "b" else _np(dtype)
-    i, j, e = L.fresh("t"), L.fresh("t"), L.fresh("e")
-    L.emit(f"{name} = np.empty(({x}.shape[0], {y}.shape[0]), {_np(dtype)})", depth)
-    L.emit(f"for {i} in range({x}.shape[0]):", depth)
-    L.emit(f"{e} = {cast}({x}[{i}])", depth + 1)
-    L.emit(f"for {j} in range({y}.shape[0]):", depth + 1)
-    # a bool product is logical and: numba's bool * bool is an int, which the cast makes a bool again
-    L.emit(f"{name}[{i}, {j}] = {cast}({e} * {cast}({y}[{j}]))", depth + 2)
-    L.fresh_arrays.add(out)
+    if out.type.dtype.kind not in "biufc":
+        raise _unsupported(node, f"np.outer of dtype {out.type.dtype}")
+    column = _view(L, node, a, (slice(None), None), (a.type.shape[0], 1), depth)
+    row = _view(L, node, b, (None, slice(None)), (1, b.type.shape[0]), depth)
+    # The lowering's own nodes, unknown to the graph (no use of theirs is registered): the views read as
+    # getitems of a and b (so the in-place analysis of the reader sees through them), and the multiply.
+    product = Node("np.multiply", loc=node.loc)
+    product.inputs, product.outputs, product.block = [column, row], [out], node.block
+    L.elementwise(product, depth, at=node)
+
+
+def _view(L, node: Node, v, index: tuple, shape: tuple, depth: int) -> Value:
+    getitem = Node("array.getitem", {"index": index}, loc=node.loc)
+    view = Value(f"{v.name}.{'col' if index[0] is not None else 'row'}", TensorType(v.type.dtype, shape), getitem)
+    getitem.inputs, getitem.outputs, getitem.block = [v], [view], node.block
+    L.getitem(getitem, depth)
+    return view
 
 
 def transpose(L, node: Node, depth: int) -> None:
