@@ -480,6 +480,8 @@ class _Lowering:
             depth = self.unchecked_loop(node, dims[0], proven, steps_one, depth, lambda t: self.expression(
                 node, lambda v: f"{self.name(same.get(v, v))}[{t}]", 0), lambda t, results: [
                     f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
+        else:
+            depth = self.unchecked_elementwise(node, arrays, same, steps, dims, depth)
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
@@ -533,6 +535,43 @@ class _Lowering:
                 return False
             blk = blk.owner.block if blk.owner is not None else None
         return True
+
+    def unchecked_elementwise(self, node: Node, arrays: list, same: dict, steps: dict, dims: list[str],
+                              depth: int) -> int:
+        """The unchecked version of an elementwise loop nest of rank 2 or more (NOTE: [Unchecked loops]): an
+        operand's axis of length 1 in its type (a column view `a[:, None]`) is read at 0 when its step is 0
+        at run time, every other axis at the loop's index when its step is 1 (then its length is the loop's:
+        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth."""
+        hs = [self.fresh("t") for _ in dims]
+        rank = len(dims)
+        at: dict[str, tuple[str, ...]] = {}
+        conditions = []
+        for v in arrays:
+            items = []
+            for axis in range(v.type.ndim):
+                one = v.type.shape[axis] == 1
+                items.append("0" if one else hs[axis + rank - v.type.ndim])
+                conditions.append(f"{steps[v][axis]} == {0 if one else 1}")
+            at[self.name(v)] = tuple(items)
+        for o in node.outputs:
+            at[self.name(o)] = tuple(hs)
+        saved, self.lines = self.lines, []
+        try:
+            results = self.expression(node, lambda v: f"{self.name(same.get(v, v))}"
+                                                      f"[{', '.join(at[self.name(same.get(v, v))])}]", 0)
+            body = list(self.lines) + [f"{self.name(o)}[{', '.join(hs)}] = {results[o]}" for o in node.outputs]
+        finally:
+            self.lines = saved
+        name = f"_loop{self.fresh('u')}"
+        made = unchecked.nest(name, hs, dims, at, body)
+        if made is None:
+            return depth
+        source, args = made
+        self.helpers.append(source)
+        self.emit(f"if {' and '.join(conditions) or 'True'}:", depth)
+        self.emit(f"{name}({', '.join(args)})", depth + 1)
+        self.emit("else:", depth)
+        return depth + 1
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
                        stores) -> int:

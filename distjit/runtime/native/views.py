@@ -122,12 +122,36 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         lw.emit(f"{n} = {dst}.shape[0]", depth)
         depth = lw.unchecked_loop(node, n, {dst, src}, f"{steps[0][2]} == 1", depth, lambda t: None,
                                   lambda t, _: [f"{dst}[{t}] = {lw.cast(f'{src}[{t}]', element, node)}"])
+    elif rank == vr >= 2:
+        depth = _unchecked_copy(lw, node, dst, src, rank, [s for _, _, s in steps], element, depth)
     ts = [lw.fresh("t") for _ in range(rank)]
     for d, t in enumerate(ts):
         lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
     read = ["0"] * lead + [f"{ts[d]} * {s}" for a, d, s in steps]
     elem = src + "[" + ", ".join(read) + "]"
     lw.emit(f"{dst}[{', '.join(ts)}] = {lw.cast(elem, element, node)}", depth + rank)
+
+
+def _unchecked_copy(lw, node: Node, dst: str, src: str, rank: int, steps: list[str], element, depth: int) -> int:
+    """`dst[...] = src` of one rank through a helper without bounds checks when every step is 1 (then the
+    value's lengths are the target's: NOTE: [Unchecked loops]); returns the depth of the checked copy."""
+    from distjit.runtime.native import unchecked
+
+    ns, hs = [lw.fresh("n") for _ in range(rank)], [lw.fresh("t") for _ in range(rank)]
+    for d, n in enumerate(ns):
+        lw.emit(f"{n} = {dst}.shape[{d}]", depth)
+    at = ", ".join(hs)
+    name = f"_loop{lw.fresh('u')}"
+    made = unchecked.nest(name, hs, ns, {dst: tuple(hs), src: tuple(hs)},
+                          [f"{dst}[{at}] = {lw.cast(f'{src}[{at}]', element, node)}"])
+    if made is None:
+        return depth
+    source, args = made
+    lw.helpers.append(source)
+    lw.emit(f"if {' and '.join(f'{s} == 1' for s in steps)}:", depth)
+    lw.emit(f"{name}({', '.join(args)})", depth + 1)
+    lw.emit("else:", depth)
+    return depth + 1
 
 
 def is_gather(base: Value, index: Any, node: Node) -> bool:
