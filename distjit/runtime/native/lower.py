@@ -10,7 +10,8 @@ NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summe
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
 does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and the vector
-reductions, flips and array creation of vectors.py; writes of scalars and arrays into views
+reductions, flips and array creation of vectors.py; the matrix products, np.outer and
+np.transpose of products.py (NOTE: [Matrix products]); writes of scalars and arrays into views
 of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
 elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
 ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
@@ -40,7 +41,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -52,6 +53,7 @@ OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 PRELUDE = '''\
 import cmath
 import math
+import numba
 import numpy as np
 from numba import njit
 
@@ -256,7 +258,7 @@ class _Lowering:
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
         source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
-                  + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+                  + products.PRELUDE + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -324,6 +326,8 @@ class _Lowering:
         if node.blocks:
             raise Unsupported(node, "an op with nested blocks")
         if vectors.lowers(self, node, depth):        # reductions of vectors, np.flip, array creation
+            return None
+        if products.lowers(self, node, depth):       # matrix products, np.outer, np.transpose
             return None
         if op in _VECTOR_OPS:
             return self.vector_op(node, depth)
@@ -413,7 +417,7 @@ class _Lowering:
         self.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
         self.fresh_arrays.add(node.output)
 
-    def elementwise(self, node: Node, depth: int) -> None:
+    def elementwise(self, node: Node, depth: int, at: Node | None = None) -> None:
         """An array result of elementwise ops (a fused.elementwise, or one ufunc over arrays) as inner loops.
 
         NOTE: [Vector elementwise]
@@ -435,7 +439,7 @@ class _Lowering:
             raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
         if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
             raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
-        if chains.defer(self, node, rank):
+        if chains.defer(self, node, rank, at):
             return                              # computed inside its one reader's loop (chains.py)
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]
@@ -478,6 +482,8 @@ class _Lowering:
             depth = self.unchecked_loop(node, dims[0], proven, steps_one, depth, lambda t: self.expression(
                 node, lambda v: f"{self.name(same.get(v, v))}[{t}]", 0), lambda t, results: [
                     f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
+        else:
+            depth = self.unchecked_elementwise(node, arrays, same, steps, dims, depth)
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
@@ -533,6 +539,43 @@ class _Lowering:
                 return False
             blk = blk.owner.block if blk.owner is not None else None
         return True
+
+    def unchecked_elementwise(self, node: Node, arrays: list, same: dict, steps: dict, dims: list[str],
+                              depth: int) -> int:
+        """The unchecked version of an elementwise loop nest of rank 2 or more (NOTE: [Unchecked loops]): an
+        operand's axis of length 1 in its type (a column view `a[:, None]`) is read at 0 when its step is 0
+        at run time, every other axis at the loop's index when its step is 1 (then its length is the loop's:
+        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth."""
+        hs = [self.fresh("t") for _ in dims]
+        rank = len(dims)
+        at: dict[str, tuple[str, ...]] = {}
+        conditions = []
+        for v in arrays:
+            items = []
+            for axis in range(v.type.ndim):
+                one = v.type.shape[axis] == 1
+                items.append("0" if one else hs[axis + rank - v.type.ndim])
+                conditions.append(f"{steps[v][axis]} == {0 if one else 1}")
+            at[self.name(v)] = tuple(items)
+        for o in node.outputs:
+            at[self.name(o)] = tuple(hs)
+        saved, self.lines = self.lines, []
+        try:
+            results = self.expression(node, lambda v: f"{self.name(same.get(v, v))}"
+                                                      f"[{', '.join(at[self.name(same.get(v, v))])}]", 0)
+            body = list(self.lines) + [f"{self.name(o)}[{', '.join(hs)}] = {results[o]}" for o in node.outputs]
+        finally:
+            self.lines = saved
+        name = f"_loop{self.fresh('u')}"
+        made = unchecked.nest(name, hs, dims, at, body)
+        if made is None:
+            return depth
+        source, args = made
+        self.helpers.append(source)
+        self.emit(f"if {' and '.join(conditions) or 'True'}:", depth)
+        self.emit(f"{name}({', '.join(args)})", depth + 1)
+        self.emit("else:", depth)
+        return depth + 1
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
                        stores, backward: str | None = None, outer=None) -> int:

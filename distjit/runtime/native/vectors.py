@@ -121,11 +121,12 @@ def _vvar(a, ddof):
 _REDUCTIONS = {"np.min": "_vmin", "np.max": "_vmax", "np.argmin": "_vargmin", "np.argmax": "_vargmax",
                "np.mean": "_vmean", "np.var": "_vvar", "np.std": "_vvar"}
 _CREATION = ("np.zeros_like", "np.empty_like", "np.ones_like")
+_SHAPED = ("np.zeros", "np.ones", "np.empty", "np.full", "np.eye", "np.identity")
 
 
 def may_lower(op: str) -> bool:
     """Whether `lowers` may take a node of this op (then it is no elementwise reader: chains.py)."""
-    return op in _REDUCTIONS or op in _CREATION or op in ("np.flip", "np.copy", "np.broadcast_to")
+    return op in _REDUCTIONS or op in _CREATION or op in _SHAPED or op in ("np.flip", "np.copy", "np.broadcast_to")
 
 
 def lowers(L, node: Node, depth: int) -> bool:
@@ -139,6 +140,9 @@ def lowers(L, node: Node, depth: int) -> bool:
         return True
     if op in _CREATION:
         like(L, node, depth)
+        return True
+    if op in _SHAPED:
+        shaped(L, node, depth)
         return True
     if op == "np.copy" and isinstance(node.inputs[0].type, TensorType) and node.inputs[0].type.ndim > 1:
         copy(L, node, depth)
@@ -212,6 +216,61 @@ def like(L, node: Node, depth: int) -> None:
     make = {"np.zeros_like": "np.zeros", "np.empty_like": "np.empty", "np.ones_like": "np.ones"}[node.op]
     L.assign(node, f"{make}({L.name(x)}.shape, {_fresh_dtype(node)})", depth)
     L.fresh_arrays.add(node.output)
+
+
+def shaped(L, node: Node, depth: int) -> None:
+    """np.zeros/ones/empty/full of a shape, np.eye and np.identity: a fresh C-contiguous array. The lengths are
+    ints of the graph (constants, or values region.py checked to be int64s); a negative one raises NumPy's
+    ValueError before anything is allocated, so an allocation is as large as NumPy's would be."""
+    attrs = node.attrs
+    if attrs.get("order", "C") != "C" or len(node.outputs) != 1:
+        raise _unsupported(node, "an array of other than C order")
+    t = node.output.type
+    if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biufc":
+        raise _unsupported(node, f"an array of type {t}")
+    dtype = "np.bool_" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
+    if node.op in ("np.eye", "np.identity"):
+        n = L.integer(node, attrs["N"] if node.op == "np.eye" else attrs["n"])
+        m = n if node.op == "np.identity" or attrs.get("M") is None else L.integer(node, attrs["M"])
+        dims = [n, m]
+    else:
+        shape = attrs["shape"]
+        dims = [L.integer(node, d) for d in (tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))]
+    if len(dims) != t.ndim:
+        raise _unsupported(node, "a shape whose rank is not the result's")
+    names = []
+    for d in dims:
+        n = L.fresh("n")
+        L.emit(f"{n} = np.int64({d})", depth)
+        L.emit(f"if {n} < 0:", depth)
+        L.emit('raise ValueError("negative dimensions are not allowed")', depth + 1)
+        names.append(n)
+    y, shape_text = L.name(node.output), f"({', '.join(names)},)"
+    if node.op == "np.full":
+        fill = node.inputs[0]
+        if _rank(fill) != 0 or not _castable_fill(fill.type, t.dtype):
+            raise _unsupported(node, "np.full of other than a scalar of a kind the dtype holds")
+        value = L.cast(L.name(fill), TensorType(t.dtype, ()), node)
+        L.emit(f"{y} = np.full({shape_text}, {value}, {dtype})", depth)
+    else:
+        make = {"np.zeros": "np.zeros", "np.ones": "np.ones", "np.empty": "np.empty"}.get(node.op, "np.zeros")
+        L.emit(f"{y} = {make}({shape_text}, {dtype})", depth)
+    if node.op in ("np.eye", "np.identity"):
+        k = attrs.get("k", 0) if node.op == "np.eye" else 0
+        k = L.integer(node, k)
+        i = L.fresh("t")
+        # ones on diagonal k: rows max(0, -k) up to min(n, m - k), whose column i + k is in range
+        L.emit(f"for {i} in range(max(0, -({k})), min({names[0]}, {names[1]} - ({k}))):", depth)
+        L.emit(f"{y}[{i}, {i} + {k}] = 1", depth + 1)
+    L.fresh_arrays.add(node.output)
+
+
+def _castable_fill(t, dtype: np.dtype) -> bool:
+    """A fill np.full casts as the region does: within a kind or to a wider one (a float into an int array is
+    not lowered: numba's conversion of nan or an out-of-range value is not NumPy's)."""
+    src = np.dtype(t.dtype if isinstance(t, TensorType) else {"int": np.int64, "float": np.float64,
+                                                              "complex": np.complex128, "bool": np.bool_}[t.kind])
+    return np.can_cast(src, dtype, "same_kind")
 
 
 def copy(L, node: Node, depth: int) -> None:
