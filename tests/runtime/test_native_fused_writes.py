@@ -143,7 +143,7 @@ def test_columns_written_from_columns_of_the_same_matrix_match_numpy(rows, cols,
 
 def _region_bodies(f):
     from distjit.runtime import native
-    regions = native._regions.get(f.graph, {}).values()
+    regions = native._regions.get(f.program_graph, {}).values()     # the graph the program runs
     return [r.lowered.source.split("def region(")[1] for r in regions if hasattr(r, "lowered")]
 
 
