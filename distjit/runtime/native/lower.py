@@ -245,6 +245,7 @@ class _Lowering:
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
         self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
+        self.elements = 0                         # > 0 while emitting one element of an array result
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -347,7 +348,8 @@ class _Lowering:
         # A dtype-dependent expression (shifts, powers, invert: scalar_templates.py) before the registry's.
         template = scalar_templates.template(node.op, loop_dtypes, in_types, out_type) \
             or opdef.templates.get("numba")
-        if template is None and node.op != "np.conjugate":
+        elements = self.elements > 0
+        if template is None and node.op != "np.conjugate" and complexes.template(node.op, loop_dtypes, elements) is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
@@ -359,7 +361,7 @@ class _Lowering:
             operands = [scalar_templates.weak_int(node.op, x, d) if isinstance(t, ScalarType) and t.kind == "int" else
                         f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})"
                         for x, d, t in zip(operands, loop_dtypes, in_types)]
-            template = complexes.template(node.op, loop_dtypes) or complexes.real_only(template, loop_dtypes)
+            template = complexes.template(node.op, loop_dtypes, elements) or complexes.real_only(template, loop_dtypes)
         if template is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         return self.cast(template.format(*operands), out_type, node)
@@ -568,6 +570,13 @@ class _Lowering:
     def expression(self, node: Node, read, depth: int) -> dict[Value, str]:
         """Emits one element of an elementwise node: its outputs' scalar expressions (cast to their dtypes), its
         array operands read by `read`, the operands made by deferred producers (chains.py) computed first."""
+        self.elements += 1
+        try:
+            return self._expression(node, read, depth)
+        finally:
+            self.elements -= 1
+
+    def _expression(self, node: Node, read, depth: int) -> dict[Value, str]:
         params, body, returns = self.expression_parts(node)
         names: dict[Value, str] = {}
         types: dict[Value, Any] = {}
@@ -671,7 +680,7 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
-        if views.is_view(base, node.attrs["index"]):
+        if views.is_view(base, node.attrs["index"]) or views.is_mask(base, node.attrs["index"], node):
             return self.setitem_view(node, depth)
         vector = scalar_cast(value.type) is None
         if vector:
@@ -707,13 +716,16 @@ class _Lowering:
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
     def setitem_view(self, node: Node, depth: int) -> None:
-        """A write into a view (NOTE: [Writes into views] in views.py), in place where inplace.py allows."""
+        """A write into a view or through a boolean mask (NOTE: [Writes into views], [Masked writes] in views.py),
+        in place where inplace.py allows."""
         base = node.inputs[0]
         if self.inplace.in_place(node):
             out = self.names[node.output] = self.name(base)
         else:
             out = self.name(node.output)
             self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        if views.is_mask(base, node.attrs["index"], node):
+            return views.write_masked(self, node, out, depth)
         views.write_into_view(self, node, out, depth)
 
     def loop(self, node: Node, depth: int) -> None:

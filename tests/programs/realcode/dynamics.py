@@ -269,9 +269,9 @@ def _newton_inputs(rng, n):
         tags={"int-arg", "time-loop", "complex", "reduction"}, rtol=1e-9)
 def newton_fractal(z, n_iter):
     """Newton's method for z**3 = 1 from every point of a grid; returns the root each point reached
-    and how far it still is."""
+    and where the iteration ended."""
     roots = np.array([1.0 + 0j, -0.5 + 0.8660254037844386j, -0.5 - 0.8660254037844386j])
     for _ in range(n_iter):
         z = np.where(np.abs(z) > 1e-12, z - (z ** 3 - 1) / (3 * z ** 2), z)
     dist = np.abs(z[..., None] - roots)
-    return np.argmin(dist, axis=-1), dist.min(axis=-1)
+    return np.argmin(dist, axis=-1), z
