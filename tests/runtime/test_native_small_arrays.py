@@ -220,3 +220,89 @@ def test_a_mask_of_another_shape_raises_numpys_index_error(shape):
         assert _same(*result)
     else:
         assert result is None
+
+
+# -- small matrix products, transposes, traces, constant arrays ---------------------------------------------------
+def rotate_and_track(A, thetas):
+    Q = np.eye(A.shape[0])
+    moments = np.zeros(thetas.shape[0])
+    for k in range(thetas.shape[0]):
+        c, s = np.cos(thetas[k]), np.sin(thetas[k])
+        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        A = R @ A @ R.T
+        Q = Q @ R
+        moments[k] = np.trace(A) + (A @ Q[0]) @ (Q[:, 1] @ A)
+    return A, Q, moments
+
+
+def int_products(A, B, v, n):
+    acc = np.zeros((A.shape[0], B.shape[1]), dtype=A.dtype)
+    for _ in range(n):
+        acc += A @ B + np.trace(A)
+        acc[0] += v @ B
+        acc[:, 0] += A @ v
+    return acc
+
+
+_rotate, _int_products = _compiled(rotate_and_track), _compiled(int_products)
+
+
+@given(st.integers(1, 8), st.integers(0, 2**32 - 1))
+@settings(max_examples=15, deadline=None)
+def test_small_matrix_products_in_a_loop_are_numpys_to_rounding(n, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((3, 3))
+    got, expected = _eager_and_native(_rotate, rotate_and_track, A, rng.uniform(-3, 3, n))
+    _native_only(_rotate)
+    for g, e in zip(got, expected):        # BLAS sums in its own order (README's contract): to rounding
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 2), st.integers(0, 2**32 - 1))
+@settings(max_examples=15, deadline=None)
+def test_integer_matrix_products_are_exact_and_check_their_shapes(m, k, extra, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.integers(-9, 9, (m, k + extra))
+    B = rng.integers(-9, 9, (k, m))
+    v = rng.integers(-9, 9, k)
+    result = _eager_and_native(_int_products, int_products, A, B, v, 2)
+    _native_only(_int_products)
+    if extra == 0:
+        assert _same(*result)
+    else:
+        assert result is None          # NumPy's ValueError for mismatched core dimensions, from the region too
+
+
+# -- np.roll and np.diff of vectors -------------------------------------------------------------------------------
+def roll_and_diff(x, shift, n):
+    out = np.zeros(max(x.shape[0] - 1, 0))
+    for i in range(n):
+        x = np.roll(x, shift + i) * 0.5 + x
+        out += np.diff(x)
+    return x, out
+
+
+def ring_automaton(cells, n):
+    history = np.zeros((n, cells.shape[0]), dtype=bool)
+    for t in range(n):
+        history[t] = cells
+        cells = np.roll(cells, 1) ^ (cells | np.roll(cells, -1))
+    return history
+
+
+_roll_diff, _ring = _compiled(roll_and_diff), _compiled(ring_automaton)
+
+
+@given(st.integers(0, 9), st.integers(-12, 12), st.integers(1, 4), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_roll_and_diff_of_vectors_are_numpys_bit_for_bit(size, shift, n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(size)
+    got, expected = _eager_and_native(_roll_diff, roll_and_diff, x, shift, n)
+    _native_only(_roll_diff)
+    for g, e in zip(got, expected):
+        assert _same(g, e)
+    cells = rng.random(max(size, 1)) < 0.5
+    got, expected = _eager_and_native(_ring, ring_automaton, cells, n)
+    _native_only(_ring)
+    assert _same(got, expected)

@@ -308,6 +308,8 @@ class _Lowering:
         if op == "prim.If":
             return self.if_(node, depth)
         if op == "prim.Constant":
+            if isinstance(node.attrs["value"], np.ndarray) and node.attrs["value"].ndim > 0:
+                return self.array_constant(node, depth)
             return self.assign(node, self.constant(node), depth)
         if op == "prim.DimSize":
             x = node.inputs[0]
@@ -630,6 +632,19 @@ class _Lowering:
             return self.cast(text, t, node)
         raise Unsupported(node, f"a constant of type {type(value).__name__}")
 
+    def array_constant(self, node: Node, depth: int) -> None:
+        """A small constant array (a row `np.array([0.0, 0.0, 1.0])` in a loop body) written into the source as
+        its elements; the region makes a fresh copy where it stands, so nothing it writes reaches the constant."""
+        value, t = node.attrs["value"], node.output.type
+        if not isinstance(t, TensorType) or value.size > _MAX_CONSTANT or value.dtype.kind not in "biuf" or \
+                value.dtype != t.dtype or value.shape != tuple(t.shape):
+            raise Unsupported(node, f"a constant array of {value.size} elements of {value.dtype}")
+        items = ", ".join(repr(bool(x)) if value.dtype.kind == "b" else
+                          self.float_text(float(x)) if value.dtype.kind == "f" else repr(int(x)) for x in value.ravel())
+        dtype = "np.bool_" if value.dtype.kind == "b" else f"np.{value.dtype.name}"
+        self.assign(node, f"np.array([{items}], {dtype}).reshape({tuple(value.shape)!r})", depth)
+        self.fresh_arrays.add(node.output)
+
     @staticmethod
     def float_text(value: float) -> str:
         if math.isfinite(value):
@@ -809,6 +824,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
+_MAX_CONSTANT = 256        # elements of a constant array written into a region's source
 _VECTOR_OPS = ("np.copy", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 

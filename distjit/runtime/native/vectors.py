@@ -1,5 +1,5 @@
 """Native lowerings of whole-array ops inside a loop region: reductions of a vector, np.flip, array creation,
-np.stack (what `np.array([x, y, z])` of scalars, and of rows, records).
+np.stack (what `np.array([x, y, z])` of scalars, and of rows, records), products of small matrices and np.transpose.
 
 lower.py's `_Lowering.node` hands a node here first (`lowers`); each function either
 emits the node's code and returns True, or returns False when the node is not one of
@@ -25,6 +25,15 @@ the result's dtype as NumPy's stack casts it (same_kind, which the IR's dtype al
 states). Operands of different shapes raise NumPy's ValueError before anything is stored.
 Small state vectors and 2x2 rotations built from scalars in a loop body (`np.array([c, s])`)
 so stay in the region instead of sending the loop to NumPy code.
+
+NOTE: [Matrix products in a region]
+np.matmul of a matrix by a matrix, a matrix by a vector or a vector by a matrix (real or
+integer, one dtype) is a fresh C-contiguous array whose every element is the sum of the
+products along the shared axis, in index order from zero. NumPy hands such products to
+BLAS, which sums in blocks of its own (with FMA where the CPU has it): float results agree
+to rounding, as np.dot of vectors does (README's contract); integer ones exactly. A length
+that differs along the shared axis raises NumPy's ValueError before anything is computed.
+np.transpose of a matrix is its transposed view (the view NumPy's is).
 """
 from __future__ import annotations
 
@@ -125,8 +134,48 @@ def _vvar(a, ddof):
         x = a[i] - mean
         d[i] = x * x
     return _vsum(d) / np.float64(max(n - ddof, 0))
+
+
+
+@njit({options})
+def _matmat(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+    out = np.zeros((a.shape[0], b.shape[1]), a.dtype)
+    for i in range(a.shape[0]):
+        for p in range(a.shape[1]):
+            x = a[i, p]
+            for j in range(b.shape[1]):
+                out[i, j] += x * b[p, j]
+    return out
+
+
+@njit({options})
+def _matvec(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+    out = np.zeros(a.shape[0], a.dtype)
+    for i in range(a.shape[0]):
+        s = out[i]
+        for p in range(a.shape[1]):
+            s += a[i, p] * b[p]
+        out[i] = s
+    return out
+
+
+@njit({options})
+def _vecmat(a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+    out = np.zeros(b.shape[1], a.dtype)
+    for p in range(a.shape[0]):
+        x = a[p]
+        for j in range(b.shape[1]):
+            out[j] += x * b[p, j]
+    return out
 '''
 
+_PRODUCTS = {(2, 2): "_matmat", (2, 1): "_matvec", (1, 2): "_vecmat"}
 _REDUCTIONS = {"np.min": "_vmin", "np.max": "_vmax", "np.argmin": "_vargmin", "np.argmax": "_vargmax",
                "np.mean": "_vmean", "np.var": "_vvar", "np.std": "_vvar"}
 _CREATION = ("np.zeros_like", "np.empty_like", "np.ones_like")
@@ -134,7 +183,8 @@ _CREATION = ("np.zeros_like", "np.empty_like", "np.ones_like")
 
 def may_lower(op: str) -> bool:
     """Whether `lowers` may take a node of this op (then it is no elementwise reader: chains.py)."""
-    return op in _REDUCTIONS or op in _CREATION or op in ("np.flip", "np.copy", "np.broadcast_to", "np.stack")
+    return op in _REDUCTIONS or op in _CREATION or op in ("np.flip", "np.copy", "np.broadcast_to", "np.stack",
+                                                          "np.transpose", "np.trace", "np.roll", "np.diff")
 
 
 def lowers(L, node: Node, depth: int) -> bool:
@@ -148,6 +198,21 @@ def lowers(L, node: Node, depth: int) -> bool:
         return True
     if op == "np.stack":
         stack(L, node, depth)
+        return True
+    if op == "np.transpose":
+        transpose(L, node, depth)
+        return True
+    if op == "np.trace":
+        trace(L, node, depth)
+        return True
+    if op == "np.roll":
+        roll(L, node, depth)
+        return True
+    if op == "np.diff":
+        diff(L, node, depth)
+        return True
+    if op == "np.matmul" and len(node.inputs) == 2 and (_rank(node.inputs[0]), _rank(node.inputs[1])) in _PRODUCTS:
+        product(L, node, depth)
         return True
     if op in _CREATION:
         like(L, node, depth)
@@ -240,6 +305,73 @@ def stack(L, node: Node, depth: int) -> None:
     for k, x in enumerate(xs):
         L.emit(f"{y}[{k}, {at}] = {L.cast(f'{L.name(x)}[{at}]', element, node)}", depth + rank)
     L.fresh_arrays.add(out)
+
+
+def transpose(L, node: Node, depth: int) -> None:
+    """np.transpose of a matrix (`A.T`): the transposed view."""
+    x = node.inputs[0]
+    if len(node.inputs) != 1 or _rank(x) != 2 or node.attrs.get("axes") not in (None, (1, 0), [1, 0]):
+        raise _unsupported(node, "np.transpose of other than a matrix")
+    L.assign(node, f"{L.name(x)}.T", depth)
+
+
+def roll(L, node: Node, depth: int) -> None:
+    """np.roll of a vector by an integer: a fresh vector, element i moved to (i + shift) mod n."""
+    x, shift = node.inputs[0], node.attrs.get("shift")
+    if _rank(x) != 1 or node.attrs.get("axis") not in (None, 0, -1) or isinstance(shift, (tuple, list)) or \
+            x.type.dtype.kind not in "biufc":
+        raise _unsupported(node, "np.roll of other than a vector by one integer")
+    xs, y, n, k, t = L.name(x), L.name(node.output), L.fresh("n"), L.fresh("k"), L.fresh("t")
+    L.emit(f"{n} = {xs}.shape[0]", depth)
+    L.emit(f"{y} = np.empty({n}, {xs}.dtype)", depth)
+    L.emit(f"if {n} > 0:", depth)
+    L.emit(f"{k} = {L.integer(node, shift)} % {n}", depth + 1)       # numba's % of ints is Python's
+    L.emit(f"for {t} in range({n}):", depth + 1)
+    L.emit(f"{y}[({t} + {k}) % {n}] = {xs}[{t}]", depth + 2)
+    L.fresh_arrays.add(node.output)
+
+
+def diff(L, node: Node, depth: int) -> None:
+    """np.diff of a real or integer vector (n=1): a fresh vector of x[i + 1] - x[i], NumPy's subtraction."""
+    x = node.inputs[0]
+    attrs = {k: v for k, v in node.attrs.items() if v is not None}
+    if len(node.inputs) != 1 or _rank(x) != 1 or attrs.get("n", 1) != 1 or attrs.get("axis", -1) not in (0, -1) or \
+            set(attrs) - {"n", "axis"} or x.type.dtype.kind not in "iuf" or node.output.type.dtype != x.type.dtype:
+        raise _unsupported(node, "np.diff of other than a real vector, once")
+    xs, y, t = L.name(x), L.name(node.output), L.fresh("t")
+    L.emit(f"{y} = np.empty(max({xs}.shape[0] - 1, 0), {xs}.dtype)", depth)
+    L.emit(f"for {t} in range({y}.shape[0]):", depth)
+    L.emit(f"{y}[{t}] = {xs}[{t} + 1] - {xs}[{t}]", depth + 1)
+    L.fresh_arrays.add(node.output)
+
+
+def trace(L, node: Node, depth: int) -> None:
+    """np.trace of a matrix: the sum of its diagonal, which NumPy adds as the reduction of a vector (_vsum's
+    order for float64; any order is exact for integers)."""
+    x = node.inputs[0]
+    attrs = {k: v for k, v in node.attrs.items() if v is not None}
+    if len(node.inputs) != 1 or _rank(x) != 2 or attrs not in ({}, {"offset": 0}, {"axis1": 0, "axis2": 1},
+                                                               {"offset": 0, "axis1": 0, "axis2": 1}):
+        raise _unsupported(node, "np.trace of other than a matrix's main diagonal")
+    kind = x.type.dtype.kind
+    if x.type.dtype == np.float64:
+        expr = f"_vsum(np.diag({L.name(x)}))"
+    elif kind in "iu":
+        expr = f"np.diag({L.name(x)}).astype(np.int64).sum()"
+    else:
+        raise _unsupported(node, f"np.trace of dtype {x.type.dtype}")
+    L.assign(node, L.cast(expr, node.output.type, node), depth)
+
+
+def product(L, node: Node, depth: int) -> None:
+    """np.matmul of matrices and vectors (NOTE: [Matrix products in a region])."""
+    x, y = node.inputs
+    out = node.output.type
+    if {k: v for k, v in node.attrs.items() if v is not None} or x.type.dtype != y.type.dtype or \
+            x.type.dtype != out.dtype or out.dtype.kind not in "iuf":
+        raise _unsupported(node, "np.matmul of other than two real arrays of one dtype")
+    L.assign(node, f"{_PRODUCTS[(_rank(x), _rank(y))]}({L.name(x)}, {L.name(y)})", depth)
+    L.fresh_arrays.add(node.output)
 
 
 def _fresh_dtype(node: Node) -> str:
