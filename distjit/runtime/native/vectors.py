@@ -29,13 +29,17 @@ so stay in the region instead of sending the loop to NumPy code.
 NOTE: [Matrix products in a region]
 np.matmul of a matrix by a matrix, a matrix by a vector or a vector by a matrix (real or
 integer, one dtype) is a fresh C-contiguous array whose every element is the sum of the
-products along the shared axis, in index order from zero. NumPy hands such products to
+products along the shared axis, in index order from zero, when the product is small by the
+IR's static dims (a shared axis of at most 32, or at most 32768 multiplications); a longer
+or unknown one is left to NumPy code, whose BLAS is faster there. NumPy hands such products to
 BLAS, which sums in blocks of its own (with FMA where the CPU has it): float results agree
 to rounding, as np.dot of vectors does (README's contract); integer ones exactly. A length
 that differs along the shared axis raises NumPy's ValueError before anything is computed.
 np.transpose of a matrix is its transposed view (the view NumPy's is).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -370,8 +374,25 @@ def product(L, node: Node, depth: int) -> None:
     if {k: v for k, v in node.attrs.items() if v is not None} or x.type.dtype != y.type.dtype or \
             x.type.dtype != out.dtype or out.dtype.kind not in "iuf":
         raise _unsupported(node, "np.matmul of other than two real arrays of one dtype")
+    if not _small_product(x.type.shape, y.type.shape):
+        raise _unsupported(node, "np.matmul whose shared axis is not short by the types (BLAS is faster there)")
     L.assign(node, f"{_PRODUCTS[(_rank(x), _rank(y))]}({L.name(x)}, {L.name(y)})", depth)
     L.fresh_arrays.add(node.output)
+
+
+_SHORT_AXIS = 32              # a shared axis this short (by the IR's static dims) keeps a product small
+_SMALL_WORK = 32768           # ... or products whose every dim is static and whose multiplications are this few
+
+
+def _small_product(a: tuple, b: tuple) -> bool:
+    """Whether a product of these shapes is one a loop body does on small arrays (a 2x2 rotation of two rows,
+    a 4x4 covariance update), where BLAS's blocking gains nothing over the plain loop and NumPy's call costs
+    more than the product; a product along a long or unknown axis is left to NumPy's BLAS."""
+    # The shared axis is a[-1] and b[-2] (b[0] for a vector), equal at run time (checked): either may be static.
+    if any(isinstance(k, int) and k <= _SHORT_AXIS for k in (a[-1], b[-2] if len(b) > 1 else b[0])):
+        return True
+    dims = (*a, *b[:-2], *b[-1:]) if len(b) > 1 else a
+    return all(isinstance(d, int) for d in dims) and math.prod(dims) <= _SMALL_WORK
 
 
 def _fresh_dtype(node: Node) -> str:
