@@ -139,7 +139,7 @@ def _sgd_inputs(rng, n):
 @kernel(_sgd_inputs, size=4, bench_size=600,
         tags={"int-arg", "float-arg", "time-loop", "helper", "gather", "inplace-loop", "tuple-return",
               "reduction"}, rtol=1e-8)
-def softmax_sgd(X, y, n_classes, lr, epochs, batch_size):
+def multinomial_minibatch_sgd(X, y, n_classes, lr, epochs, batch_size):
     """Multinomial logistic regression trained by mini-batch SGD with a one-hot target matrix."""
     n, d = X.shape
     W = np.zeros((d, n_classes))
@@ -207,7 +207,7 @@ def _life_inputs(rng, n):
 
 @kernel(_life_inputs, size=6, bench_size=3000,
         tags={"int-arg", "time-loop", "mutates-arg", "inplace-loop", "int-dtype", "dynamic-shape"}, rtol=0)
-def game_of_life(Z, generations):
+def life_rougier(Z, generations):
     """Conway's game of life as in Rougier's NumPy tutorial: count the neighbours with shifted slices,
     then set the cells that are born or survive through a boolean mask of the interior view."""
     for _ in range(generations):
@@ -246,7 +246,7 @@ def _mandelbrot_inputs(rng, n):
 
 @kernel(_mandelbrot_inputs, size=8, bench_size=8000,
         tags={"int-arg", "time-loop", "complex", "inplace-loop", "dynamic-shape"}, rtol=0)
-def mandelbrot(c, maxit):
+def mandelbrot_quickstart(c, maxit):
     """NumPy quickstart's Mandelbrot: the iteration at which each point diverges."""
     z = c
     divtime = maxit + np.zeros(z.shape, dtype=int)
