@@ -92,7 +92,7 @@ def verlet_chain(x, v, m, k, rest, dt, n_steps):
 def _kalman_inputs(rng, n):
     t = np.arange(n) * 0.1
     truth = np.stack([np.cos(t) * 10.0, np.sin(0.5 * t) * 5.0], axis=1)
-    return truth + rng.standard_normal((n, 2)) * 0.5, 0.1, 0.01, 0.25
+    return truth + rng.standard_normal((n, 2)) * 0.5, 0.1, float(rng.uniform(0.005, 0.02)), float(rng.uniform(0.2, 0.3))
 
 
 @kernel(_kalman_inputs, size=10, bench_size=5000,
@@ -266,7 +266,7 @@ def _newton_inputs(rng, n):
 
 
 @kernel(_newton_inputs, size=8, bench_size=4000,
-        tags={"int-arg", "time-loop", "complex", "reduction"}, rtol=1e-9)
+        tags={"int-arg", "time-loop", "complex", "reduction", "tuple-return"}, rtol=1e-9)
 def newton_fractal(z, n_iter):
     """Newton's method for z**3 = 1 from every point of a grid; returns the root each point reached
     and where the iteration ended."""
