@@ -596,8 +596,9 @@ def _scalar_operator(node: Node, attrs: dict):
     return None
 
 
-def _reads_elementwise(node: Node) -> bool:
-    return node.op == "fused.elementwise" or "elementwise" in get_op(node.op).flags
+def _reads_elementwise(user) -> bool:
+    """A use (a node, or a block whose returns name the value) by an elementwise op."""
+    return isinstance(user, Node) and (user.op == "fused.elementwise" or "elementwise" in get_op(user.op).flags)
 
 
 def _is_literal(index) -> bool:

@@ -274,3 +274,15 @@ def test_operands_of_one_rank_that_do_not_broadcast_raise_as_numpy():
     with pytest.raises(ValueError) as eager:
         _mismatched(np.ones((4, 3)), np.ones((2, 3)), 2)
     assert "broadcast" in str(eager.value) and "broadcast" in str(info.value.__cause__ or info.value)
+
+
+def _carried_broadcast(a, n):
+    b = a
+    for _ in range(n):
+        b = np.broadcast_to(a * 2.0, a.shape)        # carried by the loop: a block's return reads it
+    return b + 1.0
+
+
+def test_a_broadcast_carried_by_a_loop_keeps_numpys_call():
+    f = _run(_carried_broadcast, np.arange(6.0).reshape(2, 3), 3)
+    assert "k_np_broadcast_to(" in f.code, f.code
