@@ -31,7 +31,8 @@ np.matmul of a matrix by a matrix, a matrix by a vector or a vector by a matrix 
 integer, one dtype) is a fresh C-contiguous array whose every element is the sum of the
 products along the shared axis, in index order from zero, when the product is small by the
 IR's static dims (a shared axis of at most 32, or at most 32768 multiplications); a longer
-or unknown one is left to NumPy code, whose BLAS is faster there. NumPy hands such products to
+or unknown one of floats is left to NumPy code, whose BLAS is faster there (NumPy multiplies
+integers in a plain loop of its own, so those are lowered at any length). NumPy hands such products to
 BLAS, which sums in blocks of its own (with FMA where the CPU has it): float results agree
 to rounding, as np.dot of vectors does (README's contract); integer ones exactly. A length
 that differs along the shared axis raises NumPy's ValueError before anything is computed.
@@ -374,7 +375,7 @@ def product(L, node: Node, depth: int) -> None:
     if {k: v for k, v in node.attrs.items() if v is not None} or x.type.dtype != y.type.dtype or \
             x.type.dtype != out.dtype or out.dtype.kind not in "iuf":
         raise _unsupported(node, "np.matmul of other than two real arrays of one dtype")
-    if not _small_product(x.type.shape, y.type.shape):
+    if out.dtype.kind == "f" and not _small_product(x.type.shape, y.type.shape):      # NumPy's int loop is no BLAS
         raise _unsupported(node, "np.matmul whose shared axis is not short by the types (BLAS is faster there)")
     L.assign(node, f"{_PRODUCTS[(_rank(x), _rank(y))]}({L.name(x)}, {L.name(y)})", depth)
     L.fresh_arrays.add(node.output)
