@@ -244,6 +244,7 @@ class _Lowering:
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
         self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
+        self.elements = 0                         # > 0 while emitting one element of an array result
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -306,6 +307,8 @@ class _Lowering:
         if op == "prim.If":
             return self.if_(node, depth)
         if op == "prim.Constant":
+            if isinstance(node.attrs["value"], np.ndarray) and node.attrs["value"].ndim > 0:
+                return self.array_constant(node, depth)
             return self.assign(node, self.constant(node), depth)
         if op == "prim.DimSize":
             x = node.inputs[0]
@@ -348,7 +351,8 @@ class _Lowering:
         # A dtype-dependent expression (shifts, powers, invert: scalar_templates.py) before the registry's.
         template = scalar_templates.template(node.op, loop_dtypes, in_types, out_type) \
             or opdef.templates.get("numba")
-        if template is None and node.op != "np.conjugate":
+        elements = self.elements > 0
+        if template is None and node.op != "np.conjugate" and complexes.template(node.op, loop_dtypes, elements) is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
@@ -360,7 +364,7 @@ class _Lowering:
             operands = [scalar_templates.weak_int(node.op, x, d) if isinstance(t, ScalarType) and t.kind == "int" else
                         f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})"
                         for x, d, t in zip(operands, loop_dtypes, in_types)]
-            template = complexes.template(node.op, loop_dtypes) or complexes.real_only(template, loop_dtypes)
+            template = complexes.template(node.op, loop_dtypes, elements) or complexes.real_only(template, loop_dtypes)
         if template is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         return self.cast(template.format(*operands), out_type, node)
@@ -624,6 +628,13 @@ class _Lowering:
     def expression(self, node: Node, read, depth: int) -> dict[Value, str]:
         """Emits one element of an elementwise node: its outputs' scalar expressions (cast to their dtypes), its
         array operands read by `read`, the operands made by deferred producers (chains.py) computed first."""
+        self.elements += 1
+        try:
+            return self._expression(node, read, depth)
+        finally:
+            self.elements -= 1
+
+    def _expression(self, node: Node, read, depth: int) -> dict[Value, str]:
         params, body, returns = self.expression_parts(node)
         names: dict[Value, str] = {}
         types: dict[Value, Any] = {}
@@ -677,6 +688,19 @@ class _Lowering:
             return self.cast(text, t, node)
         raise Unsupported(node, f"a constant of type {type(value).__name__}")
 
+    def array_constant(self, node: Node, depth: int) -> None:
+        """A small constant array (a row `np.array([0.0, 0.0, 1.0])` in a loop body) written into the source as
+        its elements; the region makes a fresh copy where it stands, so nothing it writes reaches the constant."""
+        value, t = node.attrs["value"], node.output.type
+        if not isinstance(t, TensorType) or value.size > _MAX_CONSTANT or value.dtype.kind not in "biuf" or \
+                value.dtype != t.dtype or value.shape != tuple(t.shape):
+            raise Unsupported(node, f"a constant array of {value.size} elements of {value.dtype}")
+        items = ", ".join(repr(bool(x)) if value.dtype.kind == "b" else
+                          self.float_text(float(x)) if value.dtype.kind == "f" else repr(int(x)) for x in value.ravel())
+        dtype = "np.bool_" if value.dtype.kind == "b" else f"np.{value.dtype.name}"
+        self.assign(node, f"np.array([{items}], {dtype}).reshape({tuple(value.shape)!r})", depth)
+        self.fresh_arrays.add(node.output)
+
     @staticmethod
     def float_text(value: float) -> str:
         if math.isfinite(value):
@@ -727,7 +751,7 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
-        if views.is_view(base, node.attrs["index"]):
+        if views.is_view(base, node.attrs["index"]) or views.is_mask(base, node.attrs["index"], node):
             return self.setitem_view(node, depth)
         vector = scalar_cast(value.type) is None
         if vector:
@@ -763,13 +787,16 @@ class _Lowering:
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
     def setitem_view(self, node: Node, depth: int) -> None:
-        """A write into a view (NOTE: [Writes into views] in views.py), in place where inplace.py allows."""
+        """A write into a view or through a boolean mask (NOTE: [Writes into views], [Masked writes] in views.py),
+        in place where inplace.py allows."""
         base = node.inputs[0]
         if self.inplace.in_place(node):
             out = self.names[node.output] = self.name(base)
         else:
             out = self.name(node.output)
             self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        if views.is_mask(base, node.attrs["index"], node):
+            return views.write_masked(self, node, out, depth)
         views.write_into_view(self, node, out, depth)
 
     def loop(self, node: Node, depth: int) -> None:
@@ -853,6 +880,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
+_MAX_CONSTANT = 256        # elements of a constant array written into a region's source
 _VECTOR_OPS = ("np.copy", "np.dot", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 
