@@ -306,15 +306,3 @@ def test_roll_and_diff_of_vectors_are_numpys_bit_for_bit(size, shift, n, seed):
     got, expected = _eager_and_native(_ring, ring_automaton, cells, n)
     _native_only(_ring)
     assert _same(got, expected)
-
-
-def long_products(A, x, n):
-    for _ in range(n):
-        x = A @ x
-    return x
-
-
-def test_a_product_along_an_axis_of_unknown_length_is_left_to_blas():
-    f = _compiled(long_products)
-    f(np.eye(3), np.ones(3), 2)
-    assert "NumPy code, as np.matmul" in f.optimization.explain()
