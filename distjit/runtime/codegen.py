@@ -215,6 +215,8 @@ class _Generator:
             args += [f"{k}={self.attr_source(v, node)}" for k, v in attrs.items() if k not in positional]
             args += [f"{k}={v!r}" for k, v in always.items()]
             return self.assign(node, f"{self.name_of(node.inputs[0])}.{name}({', '.join(args)})", depth)
+        if node.op == "np.broadcast_to" and self.same_shape_broadcast(node, attrs, operand_indices, depth):
+            return
         operator = _scalar_operator(node, attrs)
         if operator is not None and self.out_buffers(node) is None:
             template, wrap = operator
@@ -235,6 +237,25 @@ class _Generator:
         if outs is not None:
             args.append(f"out=({', '.join(outs)},)")
         self.call(node, kernel, args, depth)
+
+    def same_shape_broadcast(self, node: Node, attrs: dict, operand_indices: list, depth: int) -> bool:
+        """np.broadcast_to of an array to its own shape, read only by elementwise ops, as the array itself.
+
+        An augmented assignment `W -= lr * g` becomes `W - broadcast_to(lr * g, W.shape)` (so that the
+        result keeps W's shape), and NumPy's broadcast_to is Python code that costs more than a small
+        subtraction. An elementwise reader computes the same values from the array as from its broadcast
+        view, and writes into neither (the view is not FRESH, so no buffer plan takes it): where the shapes
+        are equal at run time the call is skipped. False when the node does not qualify."""
+        x, out = node.inputs[0], node.outputs[0]
+        if (set(attrs) != {"shape"} or operand_indices != [0] or self.out_buffers(node) is not None
+                or not isinstance(x.type, TensorType) or x.type.ndim == 0 or not out.uses
+                or not all(_reads_elementwise(user) for user, _ in out.uses)):
+            return False
+        shape = self.attr_source(attrs["shape"], node)
+        kernel = self.kernel_name(node.op, getattr(get_op(node.op).kernel, "without_refs", get_op(node.op).kernel))
+        xs = self.name_of(x)
+        self.assign(node, f"{xs} if {xs}.shape == {shape} else {kernel}({xs}, shape={shape})", depth)
+        return True
 
     def inline_fused(self, node: Node, attrs: dict, depth: int) -> bool:
         """A fused expression in a loop body, as its nodes' calls written here for operands that need no
@@ -568,6 +589,7 @@ _METHODS = {
     "np.reshape": ("reshape", {"shape"}, ("shape",), {}),
     "np.copy": ("copy", set(), (), {"order": "K"}),
     "np.astype": ("astype", {"dtype", "copy"}, ("dtype",), {}),
+    "np.transpose": ("transpose", {"axes"}, ("axes",), {}),
 }
 
 
@@ -601,6 +623,11 @@ def _scalar_operator(node: Node, attrs: dict):
     if op in _ARITHMETIC and kinds == {"float"} and out.dtype == np.float64:
         return template, np.float64
     return None
+
+
+def _reads_elementwise(user) -> bool:
+    """A use (a node, or a block whose returns name the value) by an elementwise op."""
+    return isinstance(user, Node) and (user.op == "fused.elementwise" or "elementwise" in get_op(user.op).flags)
 
 
 def _is_literal(index) -> bool:

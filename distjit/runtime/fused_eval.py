@@ -130,18 +130,32 @@ class FusedKernel:
     def call(self, *inputs, out=None, exact=True):
         """fused.elementwise's kernel: the output, or a tuple of them when the expression has several.
 
-        Without out= buffers, array operands of one shape (and scalars) of fewer than `SMALL_ELEMENTS`
-        elements: one whole-array evaluation, which `__call__` would choose too, without its broadcasting
-        and checks (a loop body calls it per iteration on small arrays, where those cost more than the
-        expression)."""
-        if out is None:
-            shape = _one_shape(inputs)
-            size = math.prod(shape) if shape is not None else SMALL_ELEMENTS
+        Array operands of one rank that broadcast by axes of length 1 (or of one shape; scalars beside
+        them), of fewer than `SMALL_ELEMENTS` elements, into fresh memory or out= buffers of the result's
+        shape and dtypes: one whole-array evaluation, which `__call__` would choose too, without its second
+        look at the shapes and its checks (a loop body calls it per iteration on small arrays, where those
+        cost more than the expression)."""
+        shape = _one_rank_shape(inputs)
+        if shape is not None:
+            size = math.prod(shape)
             if size < SMALL_ELEMENTS and size < NUMBA_MIN_ELEMENTS:
-                results = self.body(inputs, self.no_outs, self.no_bufs)
-                return results[0] if self.single else tuple(results)
+                if out is None:
+                    results = self.body(inputs, self.no_outs, self.no_bufs)
+                    return results[0] if self.single else tuple(results)
+                if self._outs_fit(out, shape):
+                    results = self.body(inputs, list(out), self.no_bufs)
+                    return results[0] if self.single else tuple(results)
         results = self(inputs, out, exact)
         return results[0] if len(results) == 1 else tuple(results)
+
+    def _outs_fit(self, out, shape) -> bool:
+        """out= buffers, one per output, each None or an array of `shape` and the output's dtype."""
+        if not isinstance(out, tuple) or len(out) != len(self.dtypes):
+            return False
+        for o, d in zip(out, self.dtypes):
+            if o is not None and (type(o) is not np.ndarray or o.shape != shape or o.dtype != d):
+                return False
+        return True
 
     def __call__(self, inputs, out=None, exact=True):
         shape = _broadcast_shape(inputs)
@@ -328,10 +342,36 @@ class _ThreadChoice:
 
 def _broadcast_shape(inputs) -> tuple:
     """The shape the inputs broadcast to. In a loop body most calls are on operands of one shape (or
-    scalars), which need no broadcasting rule, and NumPy's `broadcast_shapes` costs as much as a small
-    expression: so that case is answered directly."""
+    scalars), which need no broadcasting rule, or of one rank with axes of length 1 (`z - z.max(axis=1,
+    keepdims=True)`), and NumPy's `broadcast_shapes` costs as much as a small expression: so those cases
+    are answered directly, and NumPy's rule (and its error) is asked for the others."""
     shape = _one_shape(inputs)
+    if shape is None:
+        shape = _one_rank_shape(inputs)
     return shape if shape is not None else np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
+
+
+def _one_rank_shape(inputs) -> tuple | None:
+    """The broadcast shape of array operands of one rank whose lengths per axis are one length or 1 (numbers
+    beside them), or None when that is not the case (other ranks, lengths that do not broadcast)."""
+    shape = None
+    for x in inputs:
+        if isinstance(x, np.ndarray) and x.ndim:
+            s = x.shape
+            if shape is None or s == shape:
+                shape = s
+                continue
+            if len(s) != len(shape):
+                return None
+            merged = []
+            for a, b in zip(shape, s):
+                if a != b and a != 1 and b != 1:
+                    return None
+                merged.append(b if a == 1 else a)
+            shape = tuple(merged)
+        elif not (x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool))):
+            return None
+    return shape if shape is not None else ()
 
 
 def _one_shape(inputs) -> tuple | None:

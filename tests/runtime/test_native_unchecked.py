@@ -44,6 +44,52 @@ def test_any_other_subscript_refuses_the_helper(body):
     assert unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, body) is None
 
 
+_AT = {"v3": ("t1", "0"), "v4": ("t1", "t2"), "v5": ("t2",)}
+
+
+def test_a_nest_reading_each_array_at_its_proven_items_is_made():
+    made = unchecked.nest("_h", ["t1", "t2"], ["n6", "n7"], _AT, ["v4[t1, t2] = v3[t1, 0] * v5[t2] + c8"])
+    assert made is not None
+    source, args = made
+    assert args == ["c8", "n6", "n7", "v3", "v4", "v5"] and "for t2 in range(n7):" in source
+
+
+@pytest.mark.parametrize("body", [
+    ["v4[t2, t1] = v3[t1, 0] * v5[t2]"],     # the loop variables swapped
+    ["v4[t1, t2] = v3[t1, t2] * v5[t2]"],    # a loop variable where an axis of length 1 is proven
+    ["v4[t1, t2] = v3[t1, 1] * v5[t2]"],     # a constant other than 0
+    ["v4[t1, t2] = v3[t1, 0] * v5[t1]"],     # the other loop's variable
+    ["v4[t1, t2] = v3[t1, 0] * v5[t2, 0]"],  # more items than proven
+    ["v4[t1] = v3[t1, 0]"],                  # fewer items than proven
+    ["v4[t1, t2] = v9[t1, t2]"],             # an array not proven
+    ["v4[t1, t2] = v3[t1, 0] * v5[t2 - 1]"],  # arithmetic in an index
+])
+def test_any_other_subscript_refuses_the_nest(body):
+    assert unchecked.nest("_h", ["t1", "t2"], ["n6", "n7"], _AT, body) is None
+
+
+def test_a_nest_proving_an_item_that_is_no_loop_variable_is_refused():
+    assert unchecked.nest("_h", ["t1"], ["n6"], {"v3": ("t9",), "v4": ("t1",)}, ["v4[t1] = v3[t9]"]) is None
+
+
+def outer_update(U, a, b, steps):
+    for s in range(steps):
+        U[1:, :] -= np.outer(a[1:], b) * 0.5
+        U[:, 1:] = U[:, 1:] + U[:, :1]
+    return U
+
+
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_matrix_loops_broadcasting_rows_and_columns_match_numpy_bit_for_bit(n, m, seed):
+    rng = np.random.default_rng(seed)
+    U, a, b = rng.standard_normal((n, m)), rng.standard_normal(n), rng.standard_normal(m)
+    f = _compiled(outer_update)
+    got = f(U.copy(), a, b, 3)
+    _native_only(f)
+    assert np.array_equal(got, outer_update(U.copy(), a, b, 3))
+
+
 def _scan(x):
     n = len(x)
     y = x.copy()

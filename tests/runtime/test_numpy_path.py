@@ -309,3 +309,58 @@ def test_stores_into_slices_broadcast_and_overlap_as_eager_numpy():
     rng = np.random.default_rng(4)
     _run(_stores, rng.standard_normal(12), np.array([0.25]), rng.standard_normal(12))
 
+
+def _sgd_steps(W, b, X, lr, n):
+    for _ in range(n):
+        z = X @ W + b
+        e = np.exp(z - z.max(axis=1, keepdims=True))       # operands broadcast by an axis of length 1
+        p = e / e.sum(axis=1, keepdims=True)
+        W -= lr * (X.T @ p)                                 # augmented assignment: broadcast_to its own shape
+        b -= lr * p.sum(axis=0)
+    return W, b
+
+
+@given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 4), st.integers(0, 2**32 - 1))
+@settings(max_examples=15, deadline=None)
+def test_small_broadcasting_expressions_and_augmented_updates_are_numpys(rows, cols, n, seed):
+    rng = np.random.default_rng(seed)
+    X, W, b = rng.standard_normal((rows, 3)), rng.standard_normal((3, cols)), rng.standard_normal(cols)
+    f = _run(_sgd_steps, W, b, X, 0.1, n)
+    assert "if v" in f.code and ".shape == (" in f.code, f.code      # the broadcast_to is skipped where it may be
+
+
+def _update_by_row(W, row, n):
+    for _ in range(n):
+        W -= row * 0.5                  # row (1, cols) broadcast to W's shape: NumPy's broadcast_to still runs
+    return W
+
+
+def test_an_augmented_update_by_a_row_still_broadcasts():
+    _run(_update_by_row, np.arange(12.0).reshape(4, 3), np.array([[1.0, 2.0, 3.0]]), 3)
+
+
+def _mismatched(a, b, n):
+    for _ in range(n):
+        a = np.exp(a - b)
+    return a
+
+
+def test_operands_of_one_rank_that_do_not_broadcast_raise_as_numpy():
+    f = distjit.optimize(distjit.script(_mismatched))
+    with pytest.raises(distjit.DistJitError) as info:
+        f(np.ones((4, 3)), np.ones((2, 3)), 2)
+    with pytest.raises(ValueError) as eager:
+        _mismatched(np.ones((4, 3)), np.ones((2, 3)), 2)
+    assert "broadcast" in str(eager.value) and "broadcast" in str(info.value.__cause__ or info.value)
+
+
+def _carried_broadcast(a, n):
+    b = a
+    for _ in range(n):
+        b = np.broadcast_to(a * 2.0, a.shape)        # carried by the loop: a block's return reads it
+    return b + 1.0
+
+
+def test_a_broadcast_carried_by_a_loop_keeps_numpys_call():
+    f = _run(_carried_broadcast, np.arange(6.0).reshape(2, 3), 3)
+    assert "k_np_broadcast_to(" in f.code, f.code

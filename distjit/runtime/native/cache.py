@@ -110,7 +110,9 @@ def _render(source: str, cache: bool) -> str:
     from distjit.runtime.native.lower import OPTIONS
 
     options = OPTIONS.format(cache=cache)
-    return source.format(options=options, unchecked=options.replace("boundscheck=True", "boundscheck=False"))
+    # {gil}: a helper that calls back into the interpreter (numba.objmode) holds the GIL
+    return source.format(options=options, unchecked=options.replace("boundscheck=True", "boundscheck=False"),
+                         gil=options.replace(", nogil=True", ""))
 
 
 def _ours(path: str, directory: bool) -> bool:

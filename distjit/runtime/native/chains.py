@@ -31,8 +31,10 @@ def leaves(lw, node: Node) -> list[Value]:
     return out
 
 
-def defer(lw, node: Node, rank: int) -> bool:
-    """Whether `node` (an elementwise node of this rank, already checked) is computed in its reader's loop."""
+def defer(lw, node: Node, rank: int, at: Node | None = None) -> bool:
+    """Whether `node` (an elementwise node of this rank, already checked) is computed in its reader's loop;
+    `at` is the graph's node it stands for when it is the lowering's own (np.outer's product: products.py)."""
+    at = node if at is None else at
     if len(node.outputs) != 1 or node.block is None:
         return False
     v = node.output
@@ -42,7 +44,7 @@ def defer(lw, node: Node, rank: int) -> bool:
     if reader.block is not node.block or not (_elementwise_reader(reader, rank) or _view_write(reader, slot)):
         return False
     nodes = node.block.nodes
-    between = nodes[nodes.index(node) + 1:nodes.index(reader)]
+    between = nodes[nodes.index(at) + 1:nodes.index(reader)]
     if any(n.op == SETITEM or n.blocks for n in between):
         return False
     lw.deferred[v] = node
@@ -58,10 +60,11 @@ def _view_write(reader: Node, slot: int) -> bool:
 
 
 def _elementwise_reader(reader: Node, rank: int) -> bool:
-    from distjit.runtime.native import vectors
+    from distjit.runtime.native import products, vectors
     from distjit.runtime.native.lower import _VECTOR_OPS, GETITEM
 
-    if reader.op in _VECTOR_OPS or vectors.may_lower(reader.op) or reader.op in (GETITEM, SETITEM) or reader.blocks:
+    if reader.op in _VECTOR_OPS or vectors.may_lower(reader.op) or products.may_lower(reader.op) or \
+            reader.op in (GETITEM, SETITEM) or reader.blocks:
         return False
     outs = [o.type for o in reader.outputs]
     return bool(outs) and all(isinstance(t, TensorType) and t.ndim >= rank for t in outs) and \

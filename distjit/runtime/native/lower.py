@@ -10,7 +10,8 @@ NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summe
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
 does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and the vector
-reductions, flips and array creation of vectors.py; writes of scalars and arrays into views
+reductions, flips and array creation of vectors.py; the matrix products, np.outer and
+np.transpose of products.py (NOTE: [Matrix products]); writes of scalars and arrays into views
 of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
 elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
 ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
@@ -40,7 +41,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 
 GETITEM = "array.getitem"
@@ -52,6 +53,7 @@ OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 PRELUDE = '''\
 import cmath
 import math
+import numba
 import numpy as np
 from numba import njit
 
@@ -242,6 +244,7 @@ class _Lowering:
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
         self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
+        self.elements = 0                         # > 0 while emitting one element of an array result
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -256,7 +259,7 @@ class _Lowering:
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
         source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
-                  + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+                  + products.PRELUDE + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -304,6 +307,8 @@ class _Lowering:
         if op == "prim.If":
             return self.if_(node, depth)
         if op == "prim.Constant":
+            if isinstance(node.attrs["value"], np.ndarray) and node.attrs["value"].ndim > 0:
+                return self.array_constant(node, depth)
             return self.assign(node, self.constant(node), depth)
         if op == "prim.DimSize":
             x = node.inputs[0]
@@ -325,6 +330,8 @@ class _Lowering:
             raise Unsupported(node, "an op with nested blocks")
         if vectors.lowers(self, node, depth):        # reductions of vectors, np.flip, array creation
             return None
+        if products.lowers(self, node, depth):       # matrix products, np.outer, np.transpose
+            return None
         if op in _VECTOR_OPS:
             return self.vector_op(node, depth)
         if op == "fused.elementwise" or any(isinstance(o.type, TensorType) and o.type.ndim > 0 for o in node.outputs):
@@ -344,7 +351,8 @@ class _Lowering:
         # A dtype-dependent expression (shifts, powers, invert: scalar_templates.py) before the registry's.
         template = scalar_templates.template(node.op, loop_dtypes, in_types, out_type) \
             or opdef.templates.get("numba")
-        if template is None and node.op != "np.conjugate":
+        elements = self.elements > 0
+        if template is None and node.op != "np.conjugate" and complexes.template(node.op, loop_dtypes, elements) is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         if len(node.outputs) != 1:
             raise Unsupported(node, "several results")
@@ -356,7 +364,7 @@ class _Lowering:
             operands = [scalar_templates.weak_int(node.op, x, d) if isinstance(t, ScalarType) and t.kind == "int" else
                         f"{'bool' if d.kind == 'b' else 'np.' + d.name}({x})"
                         for x, d, t in zip(operands, loop_dtypes, in_types)]
-            template = complexes.template(node.op, loop_dtypes) or complexes.real_only(template, loop_dtypes)
+            template = complexes.template(node.op, loop_dtypes, elements) or complexes.real_only(template, loop_dtypes)
         if template is None:
             raise Unsupported(node, "the op has no numba template (OpDef.templates['numba'])")
         return self.cast(template.format(*operands), out_type, node)
@@ -413,7 +421,7 @@ class _Lowering:
         self.emit('raise ValueError("operands could not be broadcast together")', depth + 1)
         self.fresh_arrays.add(node.output)
 
-    def elementwise(self, node: Node, depth: int) -> None:
+    def elementwise(self, node: Node, depth: int, at: Node | None = None) -> None:
         """An array result of elementwise ops (a fused.elementwise, or one ufunc over arrays) as inner loops.
 
         NOTE: [Vector elementwise]
@@ -435,7 +443,7 @@ class _Lowering:
             raise Unsupported(node, "an elementwise op whose result is not an array of its operands' rank")
         if any("elementwise" not in get_op(inner.op).flags for inner in body if inner.op != "prim.Constant"):
             raise Unsupported(node, "an op that is not elementwise inside an elementwise expression")
-        if chains.defer(self, node, rank):
+        if chains.defer(self, node, rank, at):
             return                              # computed inside its one reader's loop (chains.py)
         dims = [self.fresh("n") for _ in range(rank)]
         ts = [self.fresh("t") for _ in range(rank)]
@@ -474,6 +482,8 @@ class _Lowering:
             depth = self.unchecked_loop(node, dims[0], proven, steps_one, depth, lambda t: self.expression(
                 node, lambda v: f"{self.name(same.get(v, v))}[{t}]", 0), lambda t, results: [
                     f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
+        else:
+            depth = self.unchecked_elementwise(node, arrays, same, steps, dims, depth)
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
@@ -540,6 +550,43 @@ class _Lowering:
             steps.append(step)
         return steps
 
+    def unchecked_elementwise(self, node: Node, arrays: list, same: dict, steps: dict, dims: list[str],
+                              depth: int) -> int:
+        """The unchecked version of an elementwise loop nest of rank 2 or more (NOTE: [Unchecked loops]): an
+        operand's axis of length 1 in its type (a column view `a[:, None]`) is read at 0 when its step is 0
+        at run time, every other axis at the loop's index when its step is 1 (then its length is the loop's:
+        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth."""
+        hs = [self.fresh("t") for _ in dims]
+        rank = len(dims)
+        at: dict[str, tuple[str, ...]] = {}
+        conditions = []
+        for v in arrays:
+            items = []
+            for axis in range(v.type.ndim):
+                one = v.type.shape[axis] == 1
+                items.append("0" if one else hs[axis + rank - v.type.ndim])
+                conditions.append(f"{steps[v][axis]} == {0 if one else 1}")
+            at[self.name(v)] = tuple(items)
+        for o in node.outputs:
+            at[self.name(o)] = tuple(hs)
+        saved, self.lines = self.lines, []
+        try:
+            results = self.expression(node, lambda v: f"{self.name(same.get(v, v))}"
+                                                      f"[{', '.join(at[self.name(same.get(v, v))])}]", 0)
+            body = list(self.lines) + [f"{self.name(o)}[{', '.join(hs)}] = {results[o]}" for o in node.outputs]
+        finally:
+            self.lines = saved
+        name = f"_loop{self.fresh('u')}"
+        made = unchecked.nest(name, hs, dims, at, body)
+        if made is None:
+            return depth
+        source, args = made
+        self.helpers.append(source)
+        self.emit(f"if {' and '.join(conditions) or 'True'}:", depth)
+        self.emit(f"{name}({', '.join(args)})", depth + 1)
+        self.emit("else:", depth)
+        return depth + 1
+
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
                        stores, backward: str | None = None, outer=None) -> int:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
@@ -587,6 +634,13 @@ class _Lowering:
     def expression(self, node: Node, read, depth: int) -> dict[Value, str]:
         """Emits one element of an elementwise node: its outputs' scalar expressions (cast to their dtypes), its
         array operands read by `read`, the operands made by deferred producers (chains.py) computed first."""
+        self.elements += 1
+        try:
+            return self._expression(node, read, depth)
+        finally:
+            self.elements -= 1
+
+    def _expression(self, node: Node, read, depth: int) -> dict[Value, str]:
         params, body, returns = self.expression_parts(node)
         names: dict[Value, str] = {}
         types: dict[Value, Any] = {}
@@ -640,6 +694,19 @@ class _Lowering:
             return self.cast(text, t, node)
         raise Unsupported(node, f"a constant of type {type(value).__name__}")
 
+    def array_constant(self, node: Node, depth: int) -> None:
+        """A small constant array (a row `np.array([0.0, 0.0, 1.0])` in a loop body) written into the source as
+        its elements; the region makes a fresh copy where it stands, so nothing it writes reaches the constant."""
+        value, t = node.attrs["value"], node.output.type
+        if not isinstance(t, TensorType) or value.size > _MAX_CONSTANT or value.dtype.kind not in "biuf" or \
+                value.dtype != t.dtype or value.shape != tuple(t.shape):
+            raise Unsupported(node, f"a constant array of {value.size} elements of {value.dtype}")
+        items = ", ".join(repr(bool(x)) if value.dtype.kind == "b" else
+                          self.float_text(float(x)) if value.dtype.kind == "f" else repr(int(x)) for x in value.ravel())
+        dtype = "np.bool_" if value.dtype.kind == "b" else f"np.{value.dtype.name}"
+        self.assign(node, f"np.array([{items}], {dtype}).reshape({tuple(value.shape)!r})", depth)
+        self.fresh_arrays.add(node.output)
+
     @staticmethod
     def float_text(value: float) -> str:
         if math.isfinite(value):
@@ -690,7 +757,7 @@ class _Lowering:
 
     def setitem(self, node: Node, depth: int) -> None:
         base, value = node.inputs[0], node.inputs[1]
-        if views.is_view(base, node.attrs["index"]):
+        if views.is_view(base, node.attrs["index"]) or views.is_mask(base, node.attrs["index"], node):
             return self.setitem_view(node, depth)
         vector = scalar_cast(value.type) is None
         if vector:
@@ -726,13 +793,16 @@ class _Lowering:
         self.emit(f"{out}[{idx}] = {self.cast(self.name(value), TensorType(base.type.dtype, ()), node)}", depth)
 
     def setitem_view(self, node: Node, depth: int) -> None:
-        """A write into a view (NOTE: [Writes into views] in views.py), in place where inplace.py allows."""
+        """A write into a view or through a boolean mask (NOTE: [Writes into views], [Masked writes] in views.py),
+        in place where inplace.py allows."""
         base = node.inputs[0]
         if self.inplace.in_place(node):
             out = self.names[node.output] = self.name(base)
         else:
             out = self.name(node.output)
             self.emit(f"{out} = {self.name(base)}.copy()", depth)
+        if views.is_mask(base, node.attrs["index"], node):
+            return views.write_masked(self, node, out, depth)
         views.write_into_view(self, node, out, depth)
 
     def loop(self, node: Node, depth: int) -> None:
@@ -816,6 +886,7 @@ def _nested_free(node: Node) -> list[Value]:
     return out
 
 
+_MAX_CONSTANT = 256        # elements of a constant array written into a region's source
 _VECTOR_OPS = ("np.copy", "np.dot", "np.matmul", "np.linalg.norm", "np.broadcast_to", "np.sum")
 _WEAK = {"int": int, "float": float, "bool": np.dtype(bool), "complex": complex}
 

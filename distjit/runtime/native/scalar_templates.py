@@ -9,7 +9,7 @@ the loop NumPy picks (or None: no lowering, the loop runs as NumPy code), over h
 `PRELUDE` defines; lower.py prefers it to the registry's. Python's `>>` (py.rshift) is one too: its
 negative count raises ValueError, and a count of 64 or more is the sign of an int64.
 
-Numerics (README's contract table): shifts, invert, integer power, copysign and hypot are
+Numerics (README's contract table): shifts, invert, integer power, sign, copysign and hypot are
 bit for bit (numba's hypot is the C library's, as NumPy's); a float power is the C
 library's `pow`, which is Python's own (py.pow), and within 4 ulp of NumPy's np.power (NumPy
 has its own; they differ by 1 ulp in a few percent of random operands), except that np.power
@@ -128,6 +128,15 @@ def template(op: str, loop_dtypes, in_types, out_type) -> str | None:
         return "_fpow({0}, {1})" if d == np.float64 else None
     if op == "np.copysign":
         return "math.copysign({0}, {1})" if d.kind == "f" else None
+    if op == "np.sign":
+        # NumPy's sign: -1, 0 or 1 of the dtype, a NaN itself (a zero of either sign gives +0); a complex
+        # sign (z / |z| in NumPy 2) is not lowered.
+        if d.kind not in "iuf":
+            return None
+        one, zero = f"{_np(d)}(1)", f"{_np(d)}(0)"
+        neg = f"{_np(d)}(-1)" if d.kind != "u" else zero
+        nan = "({0} if {0} != {0} else %s)" % zero if d.kind == "f" else zero
+        return f"({one} if {{0}} > {zero} else {neg} if {{0}} < {zero} else {nan})"
     if op == "np.hypot":
         # float32's hypotf rounds differently from hypot of the widened operands: float64 only.
         return "math.hypot({0}, {1})" if d == np.float64 else None

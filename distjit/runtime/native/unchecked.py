@@ -47,26 +47,53 @@ def _allowed(func: ast.expr) -> bool:
 def helper(name: str, t: str, n: str, proven: set[str], body: list[str]) -> tuple[str, list[str]] | None:
     """The source of helper `name` running `body` (lines at depth 0, for one element t) over range(n), and the
     region's names it takes as arguments; or None if the body indexes anything but a proven array at t."""
-    loop = "\n".join([f"for {t} in range({n}):"] + ["    " + line for line in body])
+    return nest(name, [t], [n], {x: (t,) for x in proven}, body)
+
+
+def nest(name: str, ts: list[str], ns: list[str], proven: dict[str, tuple[str, ...]],
+         body: list[str]) -> tuple[str, list[str]] | None:
+    """The source of helper `name` running `body` in loops `for ts[d] in range(ns[d])`, and the region's names it
+    takes; or None if the body indexes anything but a proven array X exactly at `proven[X]`, a subscript whose
+    every item is a loop variable (an axis the caller proved as long as that loop) or 0 (an axis the caller
+    proved of length 1)."""
+    loop = "\n".join(["    " * d + f"for {t} in range({n}):" for d, (t, n) in enumerate(zip(ts, ns))]
+                     + ["    " * len(ts) + line for line in body])
     try:
         tree = ast.parse(loop)
     except SyntaxError:
         return None
+    for items in proven.values():
+        if not items or any(item != "0" and item not in ts for item in items):
+            return None
     loads, stores = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript):
             if not (isinstance(node.value, ast.Name) and node.value.id in proven
-                    and isinstance(node.slice, ast.Name) and node.slice.id == t):
+                    and _at(node.slice, proven[node.value.id])):
                 return None
         elif isinstance(node, ast.Call) and not _allowed(node.func):
             return None
         elif isinstance(node, ast.Name):
             (stores if isinstance(node.ctx, ast.Store) else loads).add(node.id)
-    if not proven <= loads:
+    if not set(proven) <= loads:
         return None
-    args = sorted(x for x in loads - stores | {n} if _LOCAL.match(x) and x != t)
-    if n not in args:
+    args = sorted(x for x in loads - stores | set(ns) if _LOCAL.match(x) and x not in ts)
+    if not set(ns) <= set(args):
         return None
     lines = [f"@njit({{unchecked}})", f"def {name}({', '.join(args)}):"]
     lines += ["    " + line for line in loop.split("\n")]
     return "\n".join(lines) + "\n", args
+
+
+def _at(index: ast.expr, items: tuple[str, ...]) -> bool:
+    """Whether the subscript `index` is exactly `items`: loop variables by name, and the literal 0."""
+    elts = index.elts if isinstance(index, ast.Tuple) else [index]
+    if len(elts) != len(items):
+        return False
+    for e, item in zip(elts, items):
+        if item == "0":
+            if not (isinstance(e, ast.Constant) and type(e.value) is int and e.value == 0):
+                return False
+        elif not (isinstance(e, ast.Name) and e.id == item):
+            return False
+    return True

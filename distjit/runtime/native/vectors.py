@@ -1,4 +1,6 @@
-"""Native lowerings of whole-array ops inside a loop region: reductions of a vector, np.flip, array creation.
+"""Native lowerings of whole-array ops inside a loop region: reductions of a vector, np.flip, array creation,
+np.stack (what `np.array([x, y, z])` of scalars, and of rows, records), np.trace, np.roll and np.diff.
+Matrix products, np.outer and np.transpose are products.py's.
 
 lower.py's `_Lowering.node` hands a node here first (`lowers`); each function either
 emits the node's code and returns True, or returns False when the node is not one of
@@ -16,6 +18,14 @@ The reductions take a 1-D array of any stride (a view, an input, a fresh array):
   NumPy divides.
 An empty vector raises NumPy's ValueError for min/max/argmin/argmax and gives nan for
 mean/var/std (NumPy's warning is not raised).
+
+NOTE: [Stacks in a region]
+np.stack along the first axis of scalars (a vector) or of arrays of one rank (an array one
+rank higher) is a fresh C-contiguous array filled operand by operand, each element cast to
+the result's dtype as NumPy's stack casts it (same_kind, which the IR's dtype already
+states). Operands of different shapes raise NumPy's ValueError before anything is stored.
+Small state vectors and 2x2 rotations built from scalars in a loop body (`np.array([c, s])`)
+so stay in the region instead of sending the loop to NumPy code.
 """
 from __future__ import annotations
 
@@ -116,16 +126,20 @@ def _vvar(a, ddof):
         x = a[i] - mean
         d[i] = x * x
     return _vsum(d) / np.float64(max(n - ddof, 0))
+
+
 '''
 
 _REDUCTIONS = {"np.min": "_vmin", "np.max": "_vmax", "np.argmin": "_vargmin", "np.argmax": "_vargmax",
                "np.mean": "_vmean", "np.var": "_vvar", "np.std": "_vvar"}
 _CREATION = ("np.zeros_like", "np.empty_like", "np.ones_like")
+_SHAPED = ("np.zeros", "np.ones", "np.empty", "np.full", "np.eye", "np.identity")
 
 
 def may_lower(op: str) -> bool:
     """Whether `lowers` may take a node of this op (then it is no elementwise reader: chains.py)."""
-    return op in _REDUCTIONS or op in _CREATION or op in ("np.flip", "np.copy", "np.broadcast_to")
+    return op in _REDUCTIONS or op in _CREATION or op in _SHAPED or op in (
+        "np.flip", "np.copy", "np.broadcast_to", "np.stack", "np.trace", "np.roll", "np.diff")
 
 
 def lowers(L, node: Node, depth: int) -> bool:
@@ -137,8 +151,23 @@ def lowers(L, node: Node, depth: int) -> bool:
     if op == "np.flip":
         flip(L, node, depth)
         return True
+    if op == "np.stack":
+        stack(L, node, depth)
+        return True
+    if op == "np.trace":
+        trace(L, node, depth)
+        return True
+    if op == "np.roll":
+        roll(L, node, depth)
+        return True
+    if op == "np.diff":
+        diff(L, node, depth)
+        return True
     if op in _CREATION:
         like(L, node, depth)
+        return True
+    if op in _SHAPED:
+        shaped(L, node, depth)
         return True
     if op == "np.copy" and isinstance(node.inputs[0].type, TensorType) and node.inputs[0].type.ndim > 1:
         copy(L, node, depth)
@@ -195,6 +224,89 @@ def flip(L, node: Node, depth: int) -> None:
     L.assign(node, f"{L.name(x)}[::-1]", depth)
 
 
+def stack(L, node: Node, depth: int) -> None:
+    """np.stack along axis 0 of scalars or of arrays of one rank (NOTE: [Stacks in a region])."""
+    xs, out = list(node.inputs), node.output
+    ranks = {_rank(x) for x in xs}
+    if not xs or len(ranks) != 1 or not isinstance(out.type, TensorType) or out.type.dtype.kind not in "biufc":
+        raise _unsupported(node, "np.stack of other than scalars or arrays of one rank")
+    rank = ranks.pop()
+    axis = node.attrs.get("axis", 0)
+    if node.attrs.get("dtype") is not None or node.attrs.get("casting", "same_kind") != "same_kind" or \
+            not isinstance(axis, int) or axis not in (0, -(rank + 1)) or rank > 3 or out.type.ndim != rank + 1:
+        raise _unsupported(node, "np.stack along other than the first axis")
+    y, dtype = L.name(out), "np.bool_" if out.type.dtype.kind == "b" else f"np.{out.type.dtype.name}"
+    element = TensorType(out.type.dtype, ())
+    if rank == 0:
+        L.emit(f"{y} = np.empty({len(xs)}, {dtype})", depth)
+        for k, x in enumerate(xs):
+            L.emit(f"{y}[{k}] = {L.cast(L.name(x), element, node)}", depth)
+        L.fresh_arrays.add(out)
+        return
+    first = L.name(xs[0])
+    others = [L.name(x) for x in xs[1:]]
+    checks = [f"{o}.shape[{d}] != {first}.shape[{d}]" for o in others for d in range(rank)]
+    if checks:
+        L.emit(f"if {' or '.join(checks)}:", depth)
+        L.emit('raise ValueError("all input arrays must have the same shape")', depth + 1)
+    L.emit(f"{y} = np.empty(({len(xs)}, {', '.join(f'{first}.shape[{d}]' for d in range(rank))}), {dtype})", depth)
+    ts = [L.fresh("t") for _ in range(rank)]
+    for d, t in enumerate(ts):
+        L.emit(f"for {t} in range({first}.shape[{d}]):", depth + d)
+    at = ", ".join(ts)
+    for k, x in enumerate(xs):
+        L.emit(f"{y}[{k}, {at}] = {L.cast(f'{L.name(x)}[{at}]', element, node)}", depth + rank)
+    L.fresh_arrays.add(out)
+
+
+def roll(L, node: Node, depth: int) -> None:
+    """np.roll of a vector by an integer: a fresh vector, element i moved to (i + shift) mod n."""
+    x, shift = node.inputs[0], node.attrs.get("shift")
+    if _rank(x) != 1 or node.attrs.get("axis") not in (None, 0, -1) or isinstance(shift, (tuple, list)) or \
+            x.type.dtype.kind not in "biufc":
+        raise _unsupported(node, "np.roll of other than a vector by one integer")
+    xs, y, n, k, t = L.name(x), L.name(node.output), L.fresh("n"), L.fresh("k"), L.fresh("t")
+    L.emit(f"{n} = {xs}.shape[0]", depth)
+    L.emit(f"{y} = np.empty({n}, {xs}.dtype)", depth)
+    L.emit(f"if {n} > 0:", depth)
+    L.emit(f"{k} = {L.integer(node, shift)} % {n}", depth + 1)       # numba's % of ints is Python's
+    L.emit(f"for {t} in range({n}):", depth + 1)
+    L.emit(f"{y}[({t} + {k}) % {n}] = {xs}[{t}]", depth + 2)
+    L.fresh_arrays.add(node.output)
+
+
+def diff(L, node: Node, depth: int) -> None:
+    """np.diff of a real or integer vector (n=1): a fresh vector of x[i + 1] - x[i], NumPy's subtraction."""
+    x = node.inputs[0]
+    attrs = {k: v for k, v in node.attrs.items() if v is not None}
+    if len(node.inputs) != 1 or _rank(x) != 1 or attrs.get("n", 1) != 1 or attrs.get("axis", -1) not in (0, -1) or \
+            set(attrs) - {"n", "axis"} or x.type.dtype.kind not in "iuf" or node.output.type.dtype != x.type.dtype:
+        raise _unsupported(node, "np.diff of other than a real vector, once")
+    xs, y, t = L.name(x), L.name(node.output), L.fresh("t")
+    L.emit(f"{y} = np.empty(max({xs}.shape[0] - 1, 0), {xs}.dtype)", depth)
+    L.emit(f"for {t} in range({y}.shape[0]):", depth)
+    L.emit(f"{y}[{t}] = {xs}[{t} + 1] - {xs}[{t}]", depth + 1)
+    L.fresh_arrays.add(node.output)
+
+
+def trace(L, node: Node, depth: int) -> None:
+    """np.trace of a matrix: the sum of its diagonal, which NumPy adds as the reduction of a vector (_vsum's
+    order for float64; any order is exact for integers)."""
+    x = node.inputs[0]
+    attrs = {k: v for k, v in node.attrs.items() if v is not None}
+    if len(node.inputs) != 1 or _rank(x) != 2 or attrs not in ({}, {"offset": 0}, {"axis1": 0, "axis2": 1},
+                                                               {"offset": 0, "axis1": 0, "axis2": 1}):
+        raise _unsupported(node, "np.trace of other than a matrix's main diagonal")
+    kind = x.type.dtype.kind
+    if x.type.dtype == np.float64:
+        expr = f"_vsum(np.diag({L.name(x)}))"
+    elif kind in "iu":
+        expr = f"np.diag({L.name(x)}).astype(np.int64).sum()"
+    else:
+        raise _unsupported(node, f"np.trace of dtype {x.type.dtype}")
+    L.assign(node, L.cast(expr, node.output.type, node), depth)
+
+
 def _fresh_dtype(node: Node) -> str:
     t = node.output.type
     if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biuf":
@@ -212,6 +324,61 @@ def like(L, node: Node, depth: int) -> None:
     make = {"np.zeros_like": "np.zeros", "np.empty_like": "np.empty", "np.ones_like": "np.ones"}[node.op]
     L.assign(node, f"{make}({L.name(x)}.shape, {_fresh_dtype(node)})", depth)
     L.fresh_arrays.add(node.output)
+
+
+def shaped(L, node: Node, depth: int) -> None:
+    """np.zeros/ones/empty/full of a shape, np.eye and np.identity: a fresh C-contiguous array. The lengths are
+    ints of the graph (constants, or values region.py checked to be int64s); a negative one raises NumPy's
+    ValueError before anything is allocated, so an allocation is as large as NumPy's would be."""
+    attrs = node.attrs
+    if attrs.get("order", "C") != "C" or len(node.outputs) != 1:
+        raise _unsupported(node, "an array of other than C order")
+    t = node.output.type
+    if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biufc":
+        raise _unsupported(node, f"an array of type {t}")
+    dtype = "np.bool_" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
+    if node.op in ("np.eye", "np.identity"):
+        n = L.integer(node, attrs["N"] if node.op == "np.eye" else attrs["n"])
+        m = n if node.op == "np.identity" or attrs.get("M") is None else L.integer(node, attrs["M"])
+        dims = [n, m]
+    else:
+        shape = attrs["shape"]
+        dims = [L.integer(node, d) for d in (tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))]
+    if len(dims) != t.ndim:
+        raise _unsupported(node, "a shape whose rank is not the result's")
+    names = []
+    for d in dims:
+        n = L.fresh("n")
+        L.emit(f"{n} = np.int64({d})", depth)
+        L.emit(f"if {n} < 0:", depth)
+        L.emit('raise ValueError("negative dimensions are not allowed")', depth + 1)
+        names.append(n)
+    y, shape_text = L.name(node.output), f"({', '.join(names)},)"
+    if node.op == "np.full":
+        fill = node.inputs[0]
+        if _rank(fill) != 0 or not _castable_fill(fill.type, t.dtype):
+            raise _unsupported(node, "np.full of other than a scalar of a kind the dtype holds")
+        value = L.cast(L.name(fill), TensorType(t.dtype, ()), node)
+        L.emit(f"{y} = np.full({shape_text}, {value}, {dtype})", depth)
+    else:
+        make = {"np.zeros": "np.zeros", "np.ones": "np.ones", "np.empty": "np.empty"}.get(node.op, "np.zeros")
+        L.emit(f"{y} = {make}({shape_text}, {dtype})", depth)
+    if node.op in ("np.eye", "np.identity"):
+        k = attrs.get("k", 0) if node.op == "np.eye" else 0
+        k = L.integer(node, k)
+        i = L.fresh("t")
+        # ones on diagonal k: rows max(0, -k) up to min(n, m - k), whose column i + k is in range
+        L.emit(f"for {i} in range(max(0, -({k})), min({names[0]}, {names[1]} - ({k}))):", depth)
+        L.emit(f"{y}[{i}, {i} + {k}] = 1", depth + 1)
+    L.fresh_arrays.add(node.output)
+
+
+def _castable_fill(t, dtype: np.dtype) -> bool:
+    """A fill np.full casts as the region does: within a kind or to a wider one (a float into an int array is
+    not lowered: numba's conversion of nan or an out-of-range value is not NumPy's)."""
+    src = np.dtype(t.dtype if isinstance(t, TensorType) else {"int": np.int64, "float": np.float64,
+                                                              "complex": np.complex128, "bool": np.bool_}[t.kind])
+    return np.can_cast(src, dtype, "same_kind")
 
 
 def copy(L, node: Node, depth: int) -> None:

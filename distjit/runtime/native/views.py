@@ -31,6 +31,12 @@ that overlaps (another stride, a broadcast one, one overlapping in two direction
 once) is read from a copy. A value that is not elementwise (a view: `a[1:] = a[:-1]`)
 is one such operand, and a fresh array read by nothing but the write overlaps nothing.
 
+NOTE: [Masked writes]
+`a[mask] = v` with a boolean `mask` of `a`'s rank and a scalar `v` stores `v` (cast as a
+scalar write casts it) at every position where the mask is True. NumPy raises IndexError
+when a mask's shape differs from the base's; so does the region, before it writes, and
+then every index of the loop nest is below both shapes.
+
 NOTE: [Gathers]
 `x[idx]` with a one-axis integer array `idx` is NumPy's integer-array indexing: a fresh
 array of `x`'s rows at those positions, negative positions counted from the end, and a
@@ -102,13 +108,19 @@ def _order(w, a):
 '''
 
 
-def items_of(index: Any) -> tuple:
-    return tuple(index) if isinstance(index, (tuple, list)) else (index,)
+def items_of(index: Any, base: Value | None = None) -> tuple:
+    """The index's items; with `base`, one Ellipsis spelled out as the full slices it stands for (`Z[...]`)."""
+    items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+    if base is None or not isinstance(base.type, TensorType) or sum(item is Ellipsis for item in items) != 1:
+        return items
+    k = next(i for i, item in enumerate(items) if item is Ellipsis)
+    rest = base.type.ndim - sum(item is not None for item in items if item is not Ellipsis)
+    return items[:k] + (slice(None, None, None),) * max(rest, 0) + items[k + 1:]
 
 
 def view_rank(base: Value, index: Any) -> int | None:
     """The rank of `base[index]` under basic indexing, or None when the index is not basic."""
-    items = items_of(index)
+    items = items_of(index, base)
     if not isinstance(base.type, TensorType):
         return None
     ints = 0
@@ -127,7 +139,7 @@ def view_rank(base: Value, index: Any) -> int | None:
 
 def is_view(base: Value, index: Any) -> bool:
     """Whether `base[index]` is a view (a slice, np.newaxis, or fewer integers than axes), not an element."""
-    items = items_of(index)
+    items = items_of(index, base)
     return isinstance(base.type, TensorType) and (
         any(item is None or isinstance(item, slice) for item in items)
         or sum(item is not None for item in items) < base.type.ndim)
@@ -138,7 +150,7 @@ def view_subscript(lw, node: Node, base: Value, index: Any) -> str:
     if view_rank(base, index) is None:
         raise _unsupported(node, "an index that is not integers, slices and np.newaxis within the base's rank")
     parts = []
-    for item in items_of(index):
+    for item in items_of(index, base):
         if item is None:
             parts.append("None")
         elif isinstance(item, slice):
@@ -316,8 +328,43 @@ def equal_views(arrays: list) -> dict:
     return same
 
 
+def is_mask(base: Value, index: Any, node: Node) -> bool:
+    """Whether `base[index]` indexes by one boolean array of the base's rank (NOTE: [Masked writes])."""
+    items = items_of(index)
+    if len(items) != 1 or not isinstance(items[0], Ref) or not isinstance(base.type, TensorType):
+        return False
+    t = node.inputs[items[0].index].type
+    return isinstance(t, TensorType) and t.dtype.kind == "b" and t.ndim == base.type.ndim >= 1
+
+
+def write_masked(lw, node: Node, out: str, depth: int) -> None:
+    """`out[mask] = value` for a scalar value (NOTE: [Masked writes]); `out` names the written buffer."""
+    base, value = node.inputs[0], node.inputs[1]
+    mask = lw.name(node.inputs[items_of(node.attrs["index"])[0].index])
+    if not (isinstance(value.type, ScalarType) or isinstance(value.type, TensorType) and value.type.ndim == 0) \
+            or not _castable(value.type, base.type.dtype):
+        raise _unsupported(node, "a masked write of other than a scalar of the base's kind")
+    rank = base.type.ndim
+    lw.emit(f"if {' or '.join(f'{mask}.shape[{d}] != {out}.shape[{d}]' for d in range(rank))}:", depth)
+    lw.emit('raise IndexError("boolean index did not match indexed array")', depth + 1)
+    x = lw.fresh("x")
+    lw.emit(f"{x} = {lw.cast(lw.name(value), TensorType(base.type.dtype, ()), node)}", depth)
+    ts = [lw.fresh("t") for _ in range(rank)]
+    for d, t in enumerate(ts):
+        lw.emit(f"for {t} in range({out}.shape[{d}]):", depth + d)
+    at = ", ".join(ts)
+    lw.emit(f"if {mask}[{at}]:", depth + rank)
+    lw.emit(f"{out}[{at}] = {x}", depth + rank + 1)
+
+
 def is_gather(base: Value, index: Any, node: Node) -> bool:
-    """Whether `base[index]` indexes a vector by one integer vector of the graph (NOTE: [Gathers])."""
+    """Whether `base[index]` indexes a vector by one integer vector of the graph (NOTE: [Masked writes]
+`a[mask] = v` with a boolean `mask` of `a`'s rank and a scalar `v` stores `v` (cast as a
+scalar write casts it) at every position where the mask is True. NumPy raises IndexError
+when a mask's shape differs from the base's; so does the region, before it writes, and
+then every index of the loop nest is below both shapes.
+
+NOTE: [Gathers])."""
     items = items_of(index)
     if len(items) != 1 or not isinstance(items[0], Ref) or not isinstance(base.type, TensorType) or base.type.ndim != 1:
         return False
