@@ -1,4 +1,5 @@
-"""Every control-flow program of the corpus, scripted, gives plain Python's results bit for bit (seeds 0..5)."""
+"""Every control-flow program of the corpus, scripted, gives plain Python's results bit for bit (seeds 0..5), or
+within the program's rtol where the numerical contract allows rounding (products in native loops)."""
 import numpy as np
 import pytest
 
@@ -29,7 +30,7 @@ def test_interpreter_matches_generated_code(prog, scripted):
     for seed in (1, 4):
         inputs = prog.make_inputs(np.random.default_rng(seed))
         a, b = fresh(inputs), fresh(inputs)
-        assert_same(f.interpret(*a), f(*b))
+        assert_same(f.interpret(*a), f(*b), prog.rtol)
         assert_same(a, b, 0.0, "inputs after the call")
 
 

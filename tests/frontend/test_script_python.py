@@ -230,12 +230,17 @@ CASES = [
 ]
 
 
+# Loops that compile natively compute tanh/exp with the C library and products in their own order: within a few
+# ulp of NumPy's, which is the numerical contract of native loops (README), not bit for bit.
+TO_ROUNDING = {rnn: 1e-12, local_helpers: 1e-12}
+
+
 @settings(max_examples=8, deadline=None)
 @given(rows=st.integers(5, 9), seed=st.integers(0, 2 ** 16))
 @pytest.mark.parametrize("fn,make", CASES, ids=[c[0].__name__ for c in CASES])
 def test_against_python(fn, make, rows, seed):
     X = np.random.default_rng(seed).standard_normal((rows, 3))
-    _check(distjit.script(fn), fn, *make(X))
+    _check(distjit.script(fn), fn, *make(X), rtol=TO_ROUNDING.get(fn, 0.0))
 
 
 def test_unpacking_rows():

@@ -22,6 +22,9 @@ from tests.programs.registry import program
 
 MAX_ITERS = 500
 SMALL = 1e-12
+# Matrix products in natively compiled loops are NumPy's (BLAS) to rounding, not bit for bit (README's
+# numerical contract), so the programs that multiply matrices inside a loop are compared to that.
+PRODUCTS_RTOL = 1e-9
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 
@@ -195,7 +198,7 @@ def _inputs_power(rng):
     return m @ m.T + np.eye(6) * float(rng.uniform(0.0, 3.0)), float(rng.choice([1e-3, 1e-10])), 300
 
 
-@program(_inputs_power, control=True, tags={"scalar_input", "tuple_output"})
+@program(_inputs_power, control=True, tags={"scalar_input", "tuple_output"}, rtol=PRODUCTS_RTOL)
 def power_iteration_converge(a: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, float, int]:
     """Power iteration until the Rayleigh quotient stabilises; returns (vector, eigenvalue, iterations)."""
     n = a.shape[0]
@@ -220,7 +223,7 @@ def _inputs_cg(rng):
     return m @ m.T + n * np.eye(n), rng.standard_normal(n), float(rng.choice([1e-4, 1e-10])), n + 5
 
 
-@program(_inputs_cg, control=True, tags={"scalar_input", "tuple_output"})
+@program(_inputs_cg, control=True, tags={"scalar_input", "tuple_output"}, rtol=PRODUCTS_RTOL)
 def conjugate_gradient(a: np.ndarray, b: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, int]:
     x = np.zeros_like(b)
     r = b - a @ x
@@ -285,7 +288,7 @@ def _inputs_momentum(rng):
     return m @ m.T + np.eye(n), rng.standard_normal(n), float(rng.choice([0.0, 0.9])), float(rng.choice([1e-3, 1e-8]))
 
 
-@program(_inputs_momentum, control=True, tags={"scalar_input", "tuple_output"})
+@program(_inputs_momentum, control=True, tags={"scalar_input", "tuple_output"}, rtol=PRODUCTS_RTOL)
 def momentum_descent(a: np.ndarray, b: np.ndarray, beta: float, tol: float) -> tuple[np.ndarray, float, int]:
     """Heavy-ball descent on 0.5 x'Ax - b'x; step from the largest row sum; stops when the loss stalls."""
     lr = 1.0 / np.max(np.abs(a).sum(axis=1))
@@ -309,7 +312,7 @@ def _inputs_expm(rng):
     return rng.standard_normal((4, 4)) * float(rng.choice([0.1, 1.0, 5.0])),
 
 
-@program(_inputs_expm, control=True, tags={"tuple_output"})
+@program(_inputs_expm, control=True, tags={"tuple_output"}, rtol=PRODUCTS_RTOL)
 def expm_scaling_squaring(a: np.ndarray) -> tuple[np.ndarray, int]:
     """Matrix exponential: halve until the norm is small (data-dependent count), Taylor, then square back."""
     s = 0
