@@ -2,8 +2,8 @@
 
 The public API, re-exported; see DESIGN.md for the map.
 """
-from distjit.errors import (ClusterError, DistJitError, ExecutionError, FormatError, ScriptError,  # noqa: F401
-                            ShapeError, TracingAttributeError, TracingError, VerifyError)
+from distjit.errors import (AliasedArgumentsError, ClusterError, DistJitError, ExecutionError,  # noqa: F401
+                            FormatError, ScriptError, ShapeError, TracingAttributeError, TracingError, VerifyError)
 from distjit.ir import Graph  # noqa: F401
 from distjit.function import Function  # noqa: F401
 from distjit.function_set import FunctionSet, optimize  # noqa: F401  (optimize: of a Function or a FunctionSet)
@@ -21,5 +21,5 @@ __all__ = [
     "optimize", "custom_op",
     "trace", "script", "ScriptFunction", "TracedFunction", "Function", "FunctionSet", "Graph", "save", "load", "partition",
     "DistJitError", "TracingError", "TracingAttributeError", "DataDependentError", "ScriptError", "ShapeError",
-    "FormatError", "VerifyError", "ExecutionError", "ClusterError", "FallbackWarning",
+    "FormatError", "VerifyError", "AliasedArgumentsError", "ExecutionError", "ClusterError", "FallbackWarning",
 ]

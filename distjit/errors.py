@@ -55,6 +55,12 @@ class ShapeError(DistJitError, ValueError):
     """
 
 
+class AliasedArgumentsError(DistJitError, ValueError):
+    """A call passes arguments that share memory, one of them updated in place, in a way the compiled function
+    cannot give NumPy's result for (NOTE: [Aliased arguments] in runtime/aliased_args.py); the message names
+    the caller's line and the two arguments. Pass a copy of one of them."""
+
+
 class FormatError(DistJitError):
     """A saved file or a text IR is malformed, truncated, or from an incompatible version."""
 

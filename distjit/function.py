@@ -13,11 +13,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from distjit.errors import ShapeError
+from distjit.errors import AliasedArgumentsError, ShapeError
 from distjit.ir.graph import Graph
 from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType, Type
 from distjit.pytree import TreeSpec, flatten, leaf_paths, unflatten
+from distjit.runtime.aliased_args import AliasPattern, ParamMemory, alias_pattern
 from distjit.runtime.donation import donated_indices, donated_program, owned_inputs, write_back
 import distjit.runtime.calibrate  # noqa: F401,E402  (gives the partitioner a way to measure this machine)
 
@@ -74,6 +75,13 @@ class Function:
         self._program_params: tuple = ()
         self._program_graph: Graph = graph      # the graph the program runs: a copy planned with donated inputs
         self._donated: frozenset[int] = frozenset()
+        self._param_memory = ParamMemory({})   # what is known of the bound parameters' memory, made by _compiled
+        # NOTE: [Aliased arguments] in runtime/aliased_args.py. `recompile(leaves, pattern, bases)` compiles this
+        # Function again for arguments that share memory (set by the frontend that has the Python function; None
+        # for a loaded Function); the variants made, by pattern; and, on a variant, the pattern it was made for.
+        self.recompile = None
+        self._alias_variants: dict[AliasPattern, Function] = {}
+        self.alias_pattern: AliasPattern | None = None
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
@@ -113,12 +121,47 @@ class Function:
         return leaves
 
     def run_graph(self, leaves: list) -> list:
+        """The graph's outputs for these (checked) arguments; arguments that share memory with a mutated one
+        run the variant compiled for how they alias (NOTE: [Aliased arguments])."""
+        program = self._compiled()
+        if self.signature.mutations:
+            aliased = self._aliased(leaves, self._param_memory)
+            if aliased is not None:
+                variant = self.alias_variant(leaves, *aliased)
+                return variant._run_program(variant._compiled(), [*leaves, *aliased[1]])
+        return self._run_program(program, leaves)
+
+    def _run_program(self, program, leaves: Sequence) -> list:
         from distjit.runtime.executor import run
 
-        program = self._compiled()
         if self._donated:
-            leaves = owned_inputs(leaves, self._donated, self.params)
+            leaves = owned_inputs(leaves, self._donated)
         return run(program, leaves)
+
+    def _aliased(self, leaves: Sequence, params: ParamMemory | None = None):
+        """(pattern, hidden bases) when a mutated argument shares memory with another or a parameter, else None.
+        `params`: the compiled program's ParamMemory (made here for a path that compiles no program)."""
+        return alias_pattern(self.name, leaves, [leaf for leaf, _ in self.signature.mutations],
+                             self.signature._input_paths, params or ParamMemory(self.params))
+
+    def alias_variant(self, leaves: Sequence, pattern: AliasPattern, bases: Sequence = ()) -> Function:
+        """This Function compiled for arguments that alias as `pattern` says, cached per pattern; its outputs are
+        laid out as this Function's (the same mutations), so `finish` writes them back."""
+        variant = self._alias_variants.get(pattern)
+        if variant is None:
+            if self.recompile is None:
+                paths = self.signature._input_paths
+                leaf, source, _ = pattern.links[0]
+                if source >= len(paths):    # both are views of a hidden base: name another one
+                    source = next(other for other, s, _ in pattern.links[1:] if s == source)
+                raise AliasedArgumentsError(
+                    f"{self.name}(): arguments {paths[source]} and {paths[leaf]} share memory and {self.name} updates one "
+                    f"of them in place; this Function has no Python function to compile again for that (it was "
+                    f"loaded, or built from a graph): pass a copy ({paths[leaf]}.copy())", user_loc())
+            variant = self.recompile(leaves, pattern, tuple(bases))
+            variant.alias_pattern = pattern
+            self._alias_variants[pattern] = variant
+        return variant
 
     def _compiled(self):
         """The generated program, compiled again when a parameter was replaced (`f.params["w"] = new`): it
@@ -129,14 +172,26 @@ class Function:
 
         bound = tuple(id(a) for a in self.params.values())
         if self._program is None or self._program_params != bound:
-            donated = donated_indices(self.graph, [leaf for leaf, _ in self.signature.mutations])
+            donated = donated_indices(self.graph, self._written_inputs())
             if donated:
                 self._program_graph, self._program = donated_program(self.graph, self.params, donated)
             else:
                 self._program_graph, self._program = self.graph, compile_graph(self.graph, self.params)
             self._donated = donated
             self._program_params = bound
+            self._param_memory = ParamMemory(self.params)
         return self._program
+
+    def _written_inputs(self) -> list[int]:
+        """The inputs the program may update in place: the mutated arguments, and, on an alias variant, the arrays
+        the others are traced as views of (an argument or a hidden base: the writes go into them)."""
+        written = [leaf for leaf, _ in self.signature.mutations]
+        pattern = self.alias_pattern
+        if pattern is not None:
+            written += [source for _, source, _ in pattern.links]
+            n = len(self.signature._input_paths)
+            written += range(n, n + len(pattern.bases))
+        return sorted(set(written))
 
     def finish(self, leaves: Sequence, outputs: Sequence):
         """Write mutated arguments back into the caller's arrays and rebuild the nested outputs."""
@@ -157,7 +212,12 @@ class Function:
         from distjit.runtime.interpreter import Interpreter
 
         leaves = self.flatten_inputs(args, kwargs)
-        outputs = Interpreter(self.graph, self.params).run(*leaves)
+        f, inputs = self, leaves
+        if self.signature.mutations:
+            aliased = self._aliased(leaves)
+            if aliased is not None:
+                f, inputs = self.alias_variant(leaves, *aliased), [*leaves, *aliased[1]]
+        outputs = Interpreter(f.graph, f.params).run(*inputs)
         return self.finish(leaves, outputs)
 
     # -- introspection -----------------------------------------------------------
@@ -178,7 +238,8 @@ class Function:
         params = {p.name: self.params[p.name] for p in graph.params}
         out = Function(graph, self.signature, params, self.name)
         out.fallbacks = self.fallbacks
-        return out
+        out.recompile = self.recompile      # the same program: its variants compute the same (passes.optimize
+        return out                          # gives an optimized Function optimized variants)
 
     def explain(self) -> str:
         """How this Function was made: the fallbacks that made it (the user's line and the first way's error),
@@ -271,6 +332,11 @@ class Function:
         from scheduler import executor_for   # lazily: distjit never imports the scheduler (or ray) at module level
 
         leaves = self.flatten_inputs(args, kwargs)
+        if self.signature.mutations and self._aliased(leaves) is not None:
+            raise AliasedArgumentsError(
+                f"{self.name}.run(): arguments that share memory with an argument {self.name} updates in place run "
+                f"only in one process (call {self.name}(...)); a Plan's tasks update their own copies: pass copies",
+                user_loc())
         executor = executor_for(cluster)
         workers = workers or executor.default_workers()
         plan = self._plan_for(leaves, workers, shard, executor)

@@ -49,6 +49,7 @@ import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
 from distjit.frontend import script_runtime
+from distjit.frontend.aliased_inputs import hidden_name, linked_proxies
 from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError, announce, fallback_for, needs_static
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
@@ -289,10 +290,12 @@ def _leaf_type(x, path: str):
 
 
 def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None,
-          static: frozenset = frozenset(), specialize: bool = False, recursive_calls: dict | None = None) -> Function:
+          static: frozenset = frozenset(), specialize: bool = False, recursive_calls: dict | None = None,
+          aliases=None) -> Function:
     """Trace the rewritten function on inputs of `types` into a Function; the leaves of arguments in `static`
     are given to it as their plain values, and the graph is guarded on them (NOTE: [Scalar specialization]).
-    `specialize`: so are every int and bool leaf, and recursion is unrolled (NOTE: [Fallbacks])."""
+    `specialize`: so are every int and bool leaf, and recursion is unrolled (NOTE: [Fallbacks]).
+    `aliases`: (AliasPattern, hidden base arrays, the mutated leaves), as for `trace_function`."""
     graph = Graph(name)
     ctx = ScriptContext(graph)
     ctx.specialized = specialize
@@ -301,6 +304,10 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     for arg_name, child in zip(arg_names, in_spec.children):
         paths.extend(leaf_paths(child, arg_name))
     proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
+    if aliases is not None:
+        hidden = [ctx.wrap(graph.add_input(type_of(base), hidden_name(k))) for k, base in enumerate(aliases[1])]
+        with activate(ctx):
+            proxies = linked_proxies(proxies, hidden, aliases[0])
     originals = [p._value for p in proxies]
     given = list(proxies)
     if static or specialize:
@@ -325,7 +332,7 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
             raise ScriptError(f"{name} returns a value distjit cannot represent: {e}", _fn_loc(fn)) from None
     mutations = []
     for index, (proxy, original) in enumerate(zip(proxies, originals)):
-        if ctx.current(proxy) is not original:
+        if (ctx.current(proxy) is not original) if aliases is None else index in aliases[2]:
             if not isinstance(leaves[index], (np.ndarray, TracedArray)):
                 raise ScriptError(f"{name} updates argument {paths[index]} in place, which is not an array",
                                   _fn_loc(fn))
@@ -334,7 +341,18 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     graph.verify()
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}),
                           zero_d_arrays(out_leaves))
-    return Function(graph, signature, ctx.param_arrays, name)
+    f = Function(graph, signature, ctx.param_arrays, name)
+    if mutations:
+        f.recompile = functools.partial(_rebuild, fn, converted, arg_names, in_spec, types, name, defaults, static,
+                                        specialize, tuple(leaf for leaf, _ in mutations))
+    return f
+
+
+def _rebuild(fn, converted, arg_names, in_spec, types, name, defaults, static, specialize, mutated, leaves, pattern,
+             bases) -> Function:
+    """`Function.recompile` of a scripted Function: built again with the call's arguments aliased as they are."""
+    return build(fn, converted, arg_names, in_spec, list(leaves), types, name, defaults, static, specialize,
+                 aliases=(pattern, bases, mutated))
 
 
 def _int_like(leaf) -> bool:

@@ -25,6 +25,7 @@ specializes an argument up front (the function sees the plain Python value),
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 from typing import Any, Callable
@@ -32,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from distjit.errors import ShapeError, TracingError
+from distjit.frontend.aliased_inputs import hidden_name, linked_proxies
 from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
 from distjit.frontend.params import find_params, params_as_proxies
@@ -84,8 +86,12 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
 
 
 def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, static_argnames=(),
-                   dynamic_argnames=()) -> Function:
-    """One trace of `fn` on `example_inputs`: a Function, whose graph has guards if it specialized a scalar."""
+                   dynamic_argnames=(), aliases=None) -> Function:
+    """One trace of `fn` on `example_inputs`: a Function, whose graph has guards if it specialized a scalar.
+
+    `aliases`: (AliasPattern, hidden base arrays, the mutated leaves) to trace the arguments as the views of
+    each other the pattern says (NOTE: [Aliased arguments]); the Function's mutations are then those given,
+    so its outputs are laid out as the Function's it is a variant of."""
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
     arg_names, defaults = _arg_names(fn, len(example_inputs))
@@ -105,6 +111,10 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     leaf_args = _leaf_args(arg_names, in_spec)
     proxies = [ctx.add_input(leaf, path, symbols.get(i, {}), dynamic=leaf_args[i] in dynamic_argnames)
                for i, (leaf, path) in enumerate(zip(leaves, paths))]
+    if aliases is not None:
+        pattern, bases, _ = aliases
+        hidden = [ctx.add_input(base, hidden_name(k), {}) for k, base in enumerate(bases)]
+        proxies = linked_proxies(proxies, hidden, pattern)
     originals = [p._value for p in proxies]
     given = [ctx.static(p, leaves[i], paths[i]) if leaf_args[i] in static_argnames else p
              for i, p in enumerate(proxies)]
@@ -121,7 +131,7 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     mutations = []
     for index, (proxy, original) in enumerate(zip(proxies, originals)):
         proxy = ctx.storage(proxy)
-        if ctx.current(proxy) is not original:
+        if (ctx.current(proxy) is not original) if aliases is None else index in aliases[2]:
             if not isinstance(leaves[index], np.ndarray):
                 raise TracingError(f"{graph.name} updates argument {paths[index]} in place, which is not an array")
             mutations.append((index, len(graph.outputs)))
@@ -129,7 +139,18 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     graph.verify()
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), defaults,
                           zero_d_arrays(out_leaves))
-    return Function(graph, signature, ctx.param_arrays, graph.name)
+    f = Function(graph, signature, ctx.param_arrays, graph.name)
+    if mutations:
+        f.recompile = functools.partial(_retrace, fn, in_spec, dynamic_axes, name, static_argnames, dynamic_argnames,
+                                        tuple(leaf for leaf, _ in mutations))
+    return f
+
+
+def _retrace(fn, in_spec, dynamic_axes, name, static_argnames, dynamic_argnames, mutated, leaves, pattern,
+             bases) -> Function:
+    """`Function.recompile` of a traced Function: `fn` traced again on the call's arguments, aliased as they are."""
+    return trace_function(fn, tuple(unflatten(in_spec, list(leaves))), dynamic_axes, name, static_argnames,
+                          dynamic_argnames, aliases=(pattern, bases, mutated))
 
 
 _KNOWN_ELEMENTS = 64     # the largest array whose value the tracer computes alongside (see _propagate_known)

@@ -18,6 +18,7 @@ up and say so in their docstrings.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from dataclasses import dataclass, field
@@ -215,6 +216,14 @@ def optimize(f, level: int = 2, passes: Sequence[str] | None = None, verify: boo
     report = run_passes(graph, names, level, verify, dump, max_rewrites)
     g = f.with_graph(graph)
     g.optimization = report
+    if f.recompile is not None:
+        g.recompile = functools.partial(_optimized_variant, f, level, passes, verify, max_rewrites)
     if explain:
         print(report.explain())
     return g
+
+
+def _optimized_variant(f, level, passes, verify, max_rewrites, leaves, pattern, bases):
+    """`Function.recompile` of an optimized Function: `f`'s variant for arguments that alias (NOTE: [Aliased
+    arguments] in runtime/aliased_args.py), optimized as `f` was."""
+    return optimize(f.alias_variant(leaves, pattern, bases), level, passes, verify, max_rewrites=max_rewrites)

@@ -14,13 +14,14 @@ the graph (`donated_program`): the graph itself may be the callee of a `prim.Cal
 be partitioned into tasks, where its inputs are someone else's values.
 
 At each call, `owned_inputs` hands over the caller's array for a donated input only when
-writing into it is what NumPy would do and nothing else can see the writes early: it is
-a writable ndarray, and it shares no memory with any other argument or parameter
-(`np.may_share_memory`: the same array passed twice, a view and its base). Any other
-array is copied first, and the program writes into the copy (a read-only array, such
-as a Ray object-store array, stays untouched; the write-back then raises NumPy's
-ValueError as before). `write_back` skips the copy when the program's result is the
-caller's array itself.
+writing into it is what NumPy would do: it is a writable ndarray. Nothing else the program
+reads can see the writes early: a call whose mutated argument shares memory with another
+argument or a parameter never reaches this program, it runs the one compiled for how they
+alias, where the arguments that alias are one traced array (NOTE: [Aliased arguments] in
+runtime/aliased_args.py), or raises. Any other array is copied first, and the program
+writes into the copy (a read-only array, such as a Ray object-store array, stays
+untouched; the write-back then raises NumPy's ValueError as before). `write_back` skips
+the copy when the program's result is the caller's array itself.
 
 On an error mid-call, a donated array holds the updates the program made before the
 failing node: what eager NumPy leaves after the failing line, since updates run in
@@ -58,29 +59,18 @@ def donated_program(graph: Graph, params: dict[str, Any] | None, donated: frozen
     return copy, generate(copy, params or None)
 
 
-def owned_inputs(leaves: Sequence, donated: frozenset[int], params: dict[str, Any]) -> Sequence:
-    """The program's inputs: `leaves`, with each donated array the program must not write into replaced by a copy."""
+def owned_inputs(leaves: Sequence, donated: frozenset[int]) -> Sequence:
+    """The program's inputs: `leaves`, with each donated array the program must not write into replaced by a copy
+    (the caller has made sure that no donated array shares memory with another input or a parameter)."""
     out = None
     for i in donated:
         a = leaves[i]
-        if _may_write(a, i, leaves, params):
+        if type(a) is np.ndarray and a.flags.writeable:
             continue
         if out is None:
             out = list(leaves)
         out[i] = np.array(a, copy=True)     # the layout kept, as a loop's entry copy keeps it
     return leaves if out is None else out
-
-
-def _may_write(a, i: int, leaves: Sequence, params: dict[str, Any]) -> bool:
-    if type(a) is not np.ndarray or not a.flags.writeable:
-        return False
-    for j, b in enumerate(leaves):
-        if j != i and isinstance(b, np.ndarray) and np.may_share_memory(a, b):
-            return False
-    for p in params.values():
-        if isinstance(p, np.ndarray) and np.may_share_memory(a, p):
-            return False
-    return True
 
 
 def write_back(dest, result) -> None:

@@ -1,0 +1,32 @@
+"""The inputs of a trace for arguments that share memory (NOTE: [Aliased arguments] in runtime/aliased_args.py).
+
+A call's alias pattern names, for each argument that shares memory with another, the array
+it is a view of (another argument or a hidden base, an extra graph input) and the basic index
+that makes it. Giving the user's function that argument as the traced view (`base[index]`,
+or the very proxy for the same array) lets the tracer's functionalization keep NumPy's
+semantics: a write through either reaches the other. The linked argument's own graph input
+stays, unused, so the graph keeps its calling convention.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from distjit.runtime.aliased_args import AliasPattern, as_index
+
+__all__ = ["linked_proxies", "hidden_name"]
+
+
+def hidden_name(k: int) -> str:
+    """The graph input name of the k-th hidden base."""
+    return f"alias_base{k}"
+
+
+def linked_proxies(proxies: Sequence, hidden: Sequence, pattern: AliasPattern) -> list:
+    """The proxies the function is given: `proxies`, each linked argument replaced by its view of its source
+    (`hidden` holds the proxies of the hidden bases, numbered after the arguments)."""
+    sources = [*proxies, *hidden]
+    out = list(proxies)
+    for leaf, source, index in pattern.links:
+        base = sources[source]
+        out[leaf] = base if index is None else base[as_index(index)]
+    return out
