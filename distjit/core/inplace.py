@@ -96,15 +96,19 @@ def checked_outputs(node: Node) -> tuple[int, ...]:
 
 
 def fits(target, *operands):
-    """`target` when it is writable and every array operand has its shape (a result of that shape may be written
-    over it), else None (the kernel then makes fresh memory)."""
+    """`target` when it is writable and every array operand has its shape or broadcasts to it (the result then
+    has the target's shape and may be written over it), else None (the kernel then makes fresh memory)."""
     if not (isinstance(target, np.ndarray) and target.flags.writeable):
         return None
     shape = target.shape
     for x in operands:
-        if isinstance(x, np.ndarray) and x.ndim and x.shape != shape:
+        if isinstance(x, np.ndarray) and x.ndim and x.shape != shape and not _broadcasts_to(x.shape, shape):
             return None
     return target
+
+
+def _broadcasts_to(small: tuple, shape: tuple) -> bool:
+    return len(small) <= len(shape) and all(a == 1 or a == b for a, b in zip(reversed(small), reversed(shape)))
 
 
 def entry_copy(array):

@@ -1,7 +1,9 @@
 """Donated arguments (NOTE: [Donated arguments] in distjit/runtime/donation.py): differential against eager NumPy.
 
 A function that mutates its argument runs with the caller's array as the buffer it updates,
-when the array is writable and shares no memory with another argument; otherwise on a copy.
+when the array is writable; otherwise on a copy. Arguments that share memory run the variant
+compiled for how they alias, which updates the caller's memory too (NOTE: [Aliased arguments];
+tests/runtime/test_aliased_args.py compares those calls with NumPy).
 Each test compares the results and the caller's arrays after the call with eager NumPy's, bit
 for bit, on the native path and the NumPy path (DISTJIT_NATIVE=0), and checks which of the
 two happened by whether the program's new contents are the caller's memory.
@@ -87,27 +89,27 @@ def test_a_mutated_argument_is_updated_in_the_callers_memory(path, monkeypatch):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_the_same_array_passed_twice_is_copied(path, monkeypatch):
+def test_the_same_array_passed_twice_is_updated_in_place(path, monkeypatch):
     def same():
         x = _matrix()
         return x, x
 
-    _check(center, path, monkeypatch, same, donated=False)
-    _check(shift_rows, path, monkeypatch, same, donated=False)
+    _check(center, path, monkeypatch, same, donated=True)
+    _check(shift_rows, path, monkeypatch, same, donated=True)
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_a_view_and_its_base_are_copied(path, monkeypatch):
+def test_a_view_and_its_base_are_updated_in_place(path, monkeypatch):
     def view_first():
         x = _matrix(shape=(50, 8))
-        return x[:, :4], x[:, 4:]         # disjoint columns, but np.may_share_memory cannot tell
+        return x[:, :4], x[:, 4:]         # disjoint columns: their bounds overlap, their elements do not
 
     def base_second():
         x = _matrix()
         return x[10:20], x
 
-    _check(shift_rows, path, monkeypatch, view_first, donated=False)
-    _check(shift_rows, path, monkeypatch, base_second, donated=False)
+    _check(shift_rows, path, monkeypatch, view_first, donated=True)
+    _check(shift_rows, path, monkeypatch, base_second, donated=True)
 
 
 @pytest.mark.parametrize("path", PATHS)
