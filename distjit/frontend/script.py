@@ -305,7 +305,8 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
         paths.extend(leaf_paths(child, arg_name))
     proxies = [ctx.wrap(graph.add_input(t, p)) for t, p in zip(types, paths)]
     if aliases is not None:
-        hidden = [ctx.wrap(graph.add_input(type_of(base), hidden_name(k))) for k, base in enumerate(aliases[1])]
+        hidden = [ctx.wrap(graph.add_input(type_of(base) if specialize else _leaf_type(base, hidden_name(k)),
+                                           hidden_name(k))) for k, base in enumerate(aliases[1])]
         with activate(ctx):
             proxies = linked_proxies(proxies, hidden, aliases[0])
     originals = [p._value for p in proxies]
