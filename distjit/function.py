@@ -52,6 +52,10 @@ class Signature:
         return tuple(paths)
 
     @functools.cached_property
+    def _mutated_leaves(self) -> tuple[int, ...]:
+        return tuple(leaf for leaf, _ in self.mutations)
+
+    @functools.cached_property
     def flat(self) -> bool:
         """Every argument is one array or scalar: a call's arguments are its leaves (the fast path)."""
         return all(child.kind == "leaf" for child in self.in_spec.children)
@@ -141,8 +145,8 @@ class Function:
     def _aliased(self, leaves: Sequence, params: ParamMemory | None = None):
         """(pattern, hidden bases) when a mutated argument shares memory with another or a parameter, else None.
         `params`: the compiled program's ParamMemory (made here for a path that compiles no program)."""
-        return alias_pattern(self.name, leaves, [leaf for leaf, _ in self.signature.mutations],
-                             self.signature._input_paths, params or ParamMemory(self.params))
+        return alias_pattern(self.name, leaves, self.signature._mutated_leaves, self.signature._input_paths,
+                             params or ParamMemory(self.params))
 
     def alias_variant(self, leaves: Sequence, pattern: AliasPattern, bases: Sequence = ()) -> Function:
         """This Function compiled for arguments that alias as `pattern` says, cached per pattern; its outputs are

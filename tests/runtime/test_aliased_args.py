@@ -1,0 +1,164 @@
+"""Arguments that share memory, one of them updated in place (NOTE: [Aliased arguments] in
+distjit/runtime/aliased_args.py): differential against eager NumPy.
+
+`f(A, A)`, `f(A[1:], A)` and `f(A[1:], A[:-1])` must leave the caller's memory and return what
+eager NumPy does, where a write through one argument is seen by a later read through the other;
+each such call runs a variant compiled for its alias pattern. Overlaps that are no basic-index
+view of one array raise AliasedArgumentsError at the caller's line, naming both arguments.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+import distjit
+from distjit.errors import AliasedArgumentsError
+from tests.compare import assert_same
+
+
+def relax_loop(a, b):
+    """An in-place loop: each step reads b after the earlier steps wrote a."""
+    for i in range(1, a.shape[0]):
+        a[i] = 0.5 * a[i - 1] + b[i]
+    return b.sum()
+
+
+def update_lines(a, b):
+    """Straight-line updates of both arguments: a slice's augmented assignment, an item set, a whole-array one."""
+    a[1:] += b[:-1]
+    b[0] = a[-1]
+    b *= 2.0
+    return a.sum() - b.sum()
+
+
+KERNELS = {"relax_loop": relax_loop, "update_lines": update_lines}
+
+
+def _compile(fn, frontend: str, example):
+    if frontend == "script":
+        return distjit.optimize(distjit.script(fn))
+    return distjit.optimize(distjit.trace(fn, example))
+
+
+def _arguments(n: int, extra: int, start_a: int, start_b: int, reverse_b: bool, same: bool):
+    """A base of n + extra elements and two views of length n into it (the same view when `same`)."""
+    base = np.linspace(1.0, 2.0, n + extra)
+    a = base[start_a:start_a + n]
+    b = a if same else base[start_b:start_b + n]
+    if reverse_b and not same:
+        b = b[::-1]
+    return base, a, b
+
+
+def _check(f, fn, make):
+    """f on the views gives NumPy's result and leaves the base as NumPy does."""
+    base, a, b = make()
+    expected_base, ea, eb = make()
+    expected = fn(ea, eb)
+    got = f(a, b)
+    assert_same(got, expected, 1e-12)
+    assert_same(base, expected_base, 1e-12, "the arguments' memory after the call")
+
+
+aliasings = st.tuples(st.integers(3, 5), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.booleans(),
+                      st.booleans())
+
+
+@pytest.mark.parametrize("frontend", ["script", "trace"])
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(aliasing=aliasings)
+def test_aliased_views_match_numpy_on_the_numpy_path(name, frontend, aliasing, monkeypatch):
+    n, extra, start_a, start_b, reverse_b, same = aliasing
+    assume(start_a <= extra and start_b <= extra)
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    fn = KERNELS[name]
+    f = _compile(fn, frontend, (np.zeros(n), np.ones(n)))
+    _check(f, fn, lambda: _arguments(n, extra, start_a, start_b, reverse_b, same))
+
+
+@pytest.mark.parametrize("aliasing", ["same", "shifted", "view of the other"])
+def test_an_aliased_loop_runs_natively_and_matches_numpy(aliasing):
+    f = distjit.optimize(distjit.script(relax_loop))
+
+    def make():
+        base = np.linspace(1.0, 2.0, 9)
+        if aliasing == "same":
+            return base, base, base
+        if aliasing == "shifted":
+            return base, base[1:], base[:-1]
+        return base, base[1:5], base[3:7]
+
+    _check(f, relax_loop, make)
+    base, a, b = make()
+    variant = f.function_for(a, b).alias_variant(*_pattern_of(f, a, b))
+    assert "native (" in variant.optimization.explain()
+
+
+def _pattern_of(f, a, b):
+    g = f.function_for(a, b)
+    pattern, bases = g._aliased((a, b))
+    return (a, b), pattern, bases
+
+
+def test_disjoint_interleaved_views_need_no_variant():
+    f = distjit.script(update_lines)
+    base = np.linspace(1.0, 2.0, 10)
+    expected_base = base.copy()
+    expected = update_lines(expected_base[::2], expected_base[1::2])
+    assert_same(f(base[::2], base[1::2]), expected, 1e-12)
+    assert_same(base, expected_base, 1e-12)
+    assert not f.function_for(base[::2], base[1::2])._alias_variants
+
+
+def scale_first(A, B):
+    A *= 2.0
+    return B.sum()
+
+
+def test_an_overlap_that_is_no_basic_view_names_the_callers_line_and_both_arguments():
+    f = distjit.script(scale_first)
+    X = np.linspace(1.0, 2.0, 9).reshape(3, 3)
+    before = X.copy()
+    with pytest.raises(AliasedArgumentsError, match=r"test_aliased_args\.py:\d+: .*arguments A and B share memory"):
+        f(X, X.T)
+    assert_same(X, before)                       # raised before anything ran
+    assert_same(f(X, X.T.copy()), scale_first(before.copy(), before.T.copy()))
+
+
+class Shift:
+    def __init__(self):
+        self.w = np.linspace(0.0, 1.0, 4)
+
+    def __call__(self, x, y):
+        x += self.w
+        return y.sum()
+
+
+def test_a_mutated_argument_that_is_a_parameter_is_refused():
+    model = Shift()
+    f = distjit.trace(model, (np.zeros(4), np.zeros(4)))
+    with pytest.raises(AliasedArgumentsError, match=r"test_aliased_args\.py:\d+: .*parameter 'w'"):
+        f(model.w, np.zeros(4))
+    assert_same(model.w, np.linspace(0.0, 1.0, 4))
+
+
+def test_a_loaded_function_cannot_compile_a_variant(tmp_path):
+    f = distjit.trace(scale_first, (np.ones(3), np.ones(3)))
+    distjit.save(f, tmp_path / "f.djit")
+    g = distjit.load(tmp_path / "f.djit")
+    X = np.ones(3)
+    with pytest.raises(AliasedArgumentsError, match=r"arguments A and B share memory.*no Python function"):
+        g(X, X)
+    assert_same(g(X, X.copy()), scale_first(np.ones(3), np.ones(3)))
+
+
+def test_interpret_runs_the_variant_and_a_partitioned_run_refuses():
+    f = distjit.trace(update_lines, (np.ones(4), np.ones(4)))
+    base, a, b = _arguments(4, 2, 0, 2, False, False)
+    expected_base, ea, eb = _arguments(4, 2, 0, 2, False, False)
+    assert_same(f.interpret(a, b), update_lines(ea, eb), 1e-12)
+    assert_same(base, expected_base, 1e-12)
+    with pytest.raises(AliasedArgumentsError, match="only in one process"):
+        f.run(a, b, cluster="local")
