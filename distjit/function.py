@@ -159,9 +159,9 @@ class Function:
                 if source >= len(paths):    # both are views of a hidden base: name another one
                     source = next(other for other, s, _ in pattern.links[1:] if s == source)
                 raise AliasedArgumentsError(
-                    f"{self.name}(): arguments {paths[source]} and {paths[leaf]} share memory and {self.name} updates one "
-                    f"of them in place; this Function has no Python function to compile again for that (it was "
-                    f"loaded, or built from a graph): pass a copy ({paths[leaf]}.copy())", user_loc())
+                    f"{self.name}(): arguments {paths[source]} and {paths[leaf]} share memory and {self.name} "
+                    f"updates one of them in place; this Function has no Python function to compile again for that "
+                    f"(it was loaded, or built from a graph): pass a copy ({paths[leaf]}.copy())", user_loc())
             variant = self.recompile(leaves, pattern, tuple(bases))
             variant.alias_pattern = pattern
             self._alias_variants[pattern] = variant

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from distjit.runtime.aliased_args import AliasPattern, as_index
 
-__all__ = ["linked_proxies", "hidden_name"]
+__all__ = ["linked_proxies", "hidden_name", "shares_an_array"]
 
 
 def hidden_name(k: int) -> str:
@@ -30,3 +30,24 @@ def linked_proxies(proxies: Sequence, hidden: Sequence, pattern: AliasPattern) -
         base = sources[source]
         out[leaf] = base if index is None else base[as_index(index)]
     return out
+
+
+def shares_an_array(leaves: Sequence, mutated: Sequence[int]) -> tuple[int, int] | None:
+    """(i, j) when the traced argument i, which a callee updates in place, is argument j or a view of the same
+    traced array as it (so a graph embedded with them as two inputs would read j's old value); else None."""
+    from distjit.frontend.proxy import TracedArray
+
+    roots = [_root(x) if isinstance(x, TracedArray) else None for x in leaves]
+    for i in mutated:
+        if roots[i] is None:
+            continue
+        for j, root in enumerate(roots):
+            if j != i and root is roots[i]:
+                return i, j
+    return None
+
+
+def _root(proxy):
+    while proxy._view is not None:
+        proxy = proxy._view[0]
+    return proxy

@@ -49,7 +49,7 @@ import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, ShapeError, TracingError
 from distjit.frontend import script_runtime
-from distjit.frontend.aliased_inputs import hidden_name, linked_proxies
+from distjit.frontend.aliased_inputs import hidden_name, linked_proxies, shares_an_array
 from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError, announce, fallback_for, needs_static
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
@@ -234,6 +234,10 @@ class ScriptFunction(FunctionSet):
                     raise e from None
             else:
                 self._embedded[key] = f
+        if f.signature.mutations and shares_an_array(leaves, [i for i, _ in f.signature.mutations]):
+            # Two inputs of an embedded graph are two values: trace through the function, which keeps NumPy's
+            # view semantics between its arguments (NOTE: [Aliased arguments]), as a nested jit is inlined.
+            return self.fn(*values)
         inputs = [ctx.value_of(x) for x in leaves]
         from distjit.ir.source import user_loc
 
@@ -522,6 +526,13 @@ def inline_traced(ctx, f: Function, args, kwargs, site: Site):
     if spec != f.signature.in_spec:
         raise site_error(site, f"calling {f.name}: the arguments are structured as {spec}, but it was traced with "
                                f"{f.signature.in_spec}")
+    shared = shares_an_array(leaves, [i for i, _ in f.signature.mutations]) if f.signature.mutations else None
+    if shared is not None:
+        paths = f.signature.input_paths()
+        a, b = paths[shared[0]], paths[shared[1]]
+        raise site_error(site, f"calling {f.name}: its arguments {a} and {b} are the same array or views of one, "
+                               f"and it updates {a} in place; a traced Function's graph takes them as two arrays "
+                               f"(NOTE: [Aliased arguments])", f"pass a copy ({b}.copy()), or script {f.name}")
     env = {}
     for value, leaf, path in zip(f.graph.inputs, leaves, f.signature.input_paths()):
         v = ctx.value_of(leaf)

@@ -262,6 +262,8 @@ def basic_index(base: np.ndarray, view: np.ndarray) -> tuple | None:
             index.append(slice(starts[k], None if stop < 0 else stop, step))
         if not ok:
             continue
+        if not view.ndim:
+            index.append(Ellipsis)      # a 0-d view, not the scalar all-integer indexing gives
         try:
             candidate = base[tuple(index)]
         except IndexError:
@@ -286,9 +288,10 @@ def _starts(offset: int, shape, strides) -> list[int] | None:
 
 def index_key(index: tuple) -> tuple:
     """A hashable form of a basic index (slices are not hashable before Python 3.12)."""
-    return tuple(("s", i.start, i.stop, i.step) if isinstance(i, slice) else ("i", int(i)) for i in index)
+    return tuple(("s", i.start, i.stop, i.step) if isinstance(i, slice) else ("e",) if i is Ellipsis
+                 else ("i", int(i)) for i in index)
 
 
 def as_index(key: tuple) -> tuple:
     """The basic index `index_key` made the key of."""
-    return tuple(slice(k[1], k[2], k[3]) if k[0] == "s" else k[1] for k in key)
+    return tuple(slice(k[1], k[2], k[3]) if k[0] == "s" else Ellipsis if k[0] == "e" else k[1] for k in key)

@@ -162,3 +162,39 @@ def test_interpret_runs_the_variant_and_a_partitioned_run_refuses():
     assert_same(base, expected_base, 1e-12)
     with pytest.raises(AliasedArgumentsError, match="only in one process"):
         f.run(a, b, cluster="local")
+
+
+@distjit.script
+def _bump(a, b):
+    a[0] = 5.0
+    return b + 1.0
+
+
+def _bump_eager(a, b):
+    a[0] = 5.0
+    return b + 1.0
+
+
+def _through_script(x):
+    return _bump(x, x), _bump(x[1:], x[:-1])
+
+
+def _through_eager(x):
+    return _bump_eager(x, x), _bump_eager(x[1:], x[:-1])
+
+
+def test_a_scripted_function_called_while_tracing_with_aliased_arguments():
+    f = distjit.trace(_through_script, (np.zeros(4),))
+    x, expected_x = np.zeros(4), np.zeros(4)
+    assert_same(f(x), _through_eager(expected_x))
+    assert_same(x, expected_x)
+
+
+def test_a_traced_function_called_from_scripted_code_with_aliased_arguments_is_refused():
+    traced = distjit.trace(_bump_eager, (np.zeros(4), np.zeros(4)))
+
+    def caller(x):
+        return traced(x, x)
+
+    with pytest.raises(distjit.ScriptError, match=r"(?s)arguments a and b are the same array.*b\.copy\(\)"):
+        distjit.script(caller)(np.zeros(4))
