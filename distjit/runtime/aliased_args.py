@@ -17,7 +17,12 @@ the tracer, which already keeps NumPy's view semantics inside a function:
   (the ndarray both are views of) is passed as a hidden input, and both are traced as
   views of it (torch's "synthetic base").
 Each pattern is its own Function, cached on the Function called (`alias_variant`); it
-keeps the concrete offsets, so another pattern compiles again. Overlaps that are no
+keeps the concrete offsets, so another pattern compiles again (natively, seconds). The
+variant records the mutations of the Function it varies, so its outputs are laid out as
+that one's and `finish` writes them back: the memory a call changes is that of the
+arguments the user's code writes through, whichever array the variant writes them into.
+Its program is planned with the arrays the others are views of (an argument, a hidden
+base) donated too, so the updates land in the caller's memory as NumPy's do. Overlaps that are no
 basic-index view of one array (a transpose of the other, a reshape, a strided trick),
 and a mutated argument that shares memory with a parameter the graph holds as its own
 (it reads the parameter, not the caller's update), raise AliasedArgumentsError at the
@@ -52,9 +57,9 @@ class AliasPattern:
     """How a call's arguments share memory: what a Function is compiled again for.
 
     `links`: (leaf, source, index) per argument traced as another array's view: `source` is a leaf
-    index, or `n_leaves + k` for the k-th hidden base; `index` a basic index (a tuple of ints and
-    slices, as `Index` keys), or None for the very same array. `bases`: (shape, dtype) of each
-    hidden base, and `base_arrays` the call's arrays for them (not part of the key)."""
+    index, or `n_leaves + k` for the k-th hidden base; `index` the `index_key` of a basic index, or
+    None for the very same array. `bases`: (shape, dtype) of each hidden base (the call's arrays for
+    them are passed beside the pattern: they are not part of the key)."""
 
     links: tuple
     bases: tuple = ()
