@@ -86,6 +86,7 @@ class Function:
         self.recompile = None
         self._alias_variants: dict[AliasPattern, Function] = {}
         self.alias_pattern: AliasPattern | None = None
+        self.takes_alias_index = False      # a variant whose graph takes the pattern's index_values as inputs
         # The partition plans this Function carries, by plan_key(workers, shard): made by `plan` / `run`,
         # saved with the Function and restored by `distjit.load` (so a loaded Function runs without re-partitioning).
         self.plans: dict[tuple, Any] = {}
@@ -132,7 +133,7 @@ class Function:
             aliased = self._aliased(leaves, self._param_memory)
             if aliased is not None:
                 variant = self.alias_variant(leaves, *aliased)
-                return variant._run_program(variant._compiled(), [*leaves, *aliased[1]])
+                return variant._run_program(variant._compiled(), variant.variant_inputs(leaves, *aliased))
         return self._run_program(program, leaves)
 
     def _run_program(self, program, leaves: Sequence) -> list:
@@ -149,9 +150,10 @@ class Function:
                              params or ParamMemory(self.params))
 
     def alias_variant(self, leaves: Sequence, pattern: AliasPattern, bases: Sequence = ()) -> Function:
-        """This Function compiled for arguments that alias as `pattern` says, cached per pattern; its outputs are
-        laid out as this Function's (the same mutations), so `finish` writes them back."""
-        variant = self._alias_variants.get(pattern)
+        """This Function compiled for arguments that alias as `pattern` says, cached per pattern (per its
+        structure for a variant that takes the offsets as inputs); its outputs are laid out as this Function's
+        (the same mutations), so `finish` writes them back."""
+        variant = self._alias_variants.get(pattern.structure) or self._alias_variants.get(pattern)
         if variant is None:
             if self.recompile is None:
                 paths = self.signature._input_paths
@@ -164,8 +166,13 @@ class Function:
                     f"(it was loaded, or built from a graph): pass a copy ({paths[leaf]}.copy())", user_loc())
             variant = self.recompile(leaves, pattern, tuple(bases))
             variant.alias_pattern = pattern
-            self._alias_variants[pattern] = variant
+            self._alias_variants[pattern.structure if variant.takes_alias_index else pattern] = variant
         return variant
+
+    def variant_inputs(self, leaves: Sequence, pattern: AliasPattern, bases: Sequence) -> list:
+        """The inputs of this alias variant for a call: the arguments, the hidden bases, and the offsets if it
+        takes them."""
+        return [*leaves, *bases, *(pattern.index_values() if self.takes_alias_index else ())]
 
     def _compiled(self):
         """The generated program, compiled again when a parameter was replaced (`f.params["w"] = new`): it
@@ -220,7 +227,8 @@ class Function:
         if self.signature.mutations:
             aliased = self._aliased(leaves)
             if aliased is not None:
-                f, inputs = self.alias_variant(leaves, *aliased), [*leaves, *aliased[1]]
+                f = self.alias_variant(leaves, *aliased)
+                inputs = f.variant_inputs(leaves, *aliased)
         outputs = Interpreter(f.graph, f.params).run(*inputs)
         return self.finish(leaves, outputs)
 
@@ -243,7 +251,8 @@ class Function:
         out = Function(graph, self.signature, params, self.name)
         out.fallbacks = self.fallbacks
         out.recompile = self.recompile      # the same program: its variants compute the same (passes.optimize
-        return out                          # gives an optimized Function optimized variants)
+        out.takes_alias_index = self.takes_alias_index      # gives an optimized Function optimized variants)
+        return out
 
     def explain(self) -> str:
         """How this Function was made: the fallbacks that made it (the user's line and the first way's error),

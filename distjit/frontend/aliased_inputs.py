@@ -5,13 +5,14 @@ it is a view of (another argument or a hidden base, an extra graph input) and th
 that makes it. Giving the user's function that argument as the traced view (`base[index]`,
 or the very proxy for the same array) lets the tracer's functionalization keep NumPy's
 semantics: a write through either reaches the other. The linked argument's own graph input
-stays, unused, so the graph keeps its calling convention.
+stays, unused, so the graph keeps its calling convention. A scripted variant takes the
+indices' numbers as int inputs after the hidden bases, so one graph serves every offset.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
-from distjit.runtime.aliased_args import AliasPattern, as_index
+from distjit.runtime.aliased_args import AliasPattern, as_index, dynamic_index
 
 __all__ = ["linked_proxies", "hidden_name", "shares_an_array"]
 
@@ -21,14 +22,24 @@ def hidden_name(k: int) -> str:
     return f"alias_base{k}"
 
 
-def linked_proxies(proxies: Sequence, hidden: Sequence, pattern: AliasPattern) -> list:
+def linked_proxies(proxies: Sequence, hidden: Sequence, pattern: AliasPattern, numbers: Sequence | None = None) -> list:
     """The proxies the function is given: `proxies`, each linked argument replaced by its view of its source
-    (`hidden` holds the proxies of the hidden bases, numbered after the arguments)."""
+    (`hidden` holds the proxies of the hidden bases, numbered after the arguments). `numbers`: the traced ints
+    of the pattern's indices (`AliasPattern.index_values`), for a variant that takes them as inputs; else the
+    pattern's own numbers are the index."""
     sources = [*proxies, *hidden]
     out = list(proxies)
-    for leaf, source, index in pattern.links:
+    values = None if numbers is None else list(numbers)
+    for (leaf, source, index), (_, _, kinds) in zip(pattern.links, pattern.structure[0]):
         base = sources[source]
-        out[leaf] = base if index is None else base[as_index(index)]
+        if index is None:
+            out[leaf] = base
+        elif values is None:
+            out[leaf] = base[as_index(index)]
+        else:
+            forward, reverse = dynamic_index(kinds, values)
+            view = base[forward]
+            out[leaf] = view if reverse is None else view[reverse]
     return out
 
 

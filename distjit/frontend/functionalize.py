@@ -49,9 +49,11 @@ class Functionalizer:
             view = self._view_of(p)
         for q, (base, how, base_version) in reversed(chain):
             if base._version != base_version:
+                self.reading(q)              # its base is now seen to have changed (the script's undo log)
                 q._value = self._derive(how, base._value)
                 q._known, q._sources = None, ()
                 q._view = (base, how, base._version)
+                q._version += 1              # its contents changed: so has every view made of it (`y[::-1]`)
         return proxy._value
 
     def reading(self, proxy: TracedArray) -> None:

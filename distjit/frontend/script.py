@@ -311,8 +311,12 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     if aliases is not None:
         hidden = [ctx.wrap(graph.add_input(type_of(base) if specialize else _leaf_type(base, hidden_name(k)),
                                            hidden_name(k))) for k, base in enumerate(aliases[1])]
+        numbers = None
+        if not specialize:      # the offsets are inputs, as the shapes are symbols: one variant serves them all
+            numbers = [ctx.wrap(graph.add_input(ScalarType("int"), f"alias_index{k}"))
+                       for k in range(len(aliases[0].index_values()))]
         with activate(ctx):
-            proxies = linked_proxies(proxies, hidden, aliases[0])
+            proxies = linked_proxies(proxies, hidden, aliases[0], numbers)
     originals = [p._value for p in proxies]
     given = list(proxies)
     if static or specialize:
@@ -347,6 +351,7 @@ def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict
     signature = Signature(tuple(arg_names), in_spec, out_spec, tuple(mutations), dict(defaults or {}),
                           zero_d_arrays(out_leaves))
     f = Function(graph, signature, ctx.param_arrays, name)
+    f.takes_alias_index = aliases is not None and not specialize
     if mutations:
         f.recompile = functools.partial(_rebuild, fn, converted, arg_names, in_spec, types, name, defaults, static,
                                         specialize, tuple(leaf for leaf, _ in mutations))

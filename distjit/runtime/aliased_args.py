@@ -46,7 +46,7 @@ import numpy as np
 from distjit.errors import AliasedArgumentsError
 from distjit.ir.source import user_loc
 
-__all__ = ["AliasPattern", "ParamMemory", "alias_pattern", "as_index", "basic_index"]
+__all__ = ["AliasPattern", "ParamMemory", "alias_pattern", "as_index", "basic_index", "dynamic_index"]
 
 # The work np.shares_memory may do to decide an overlap exactly; beyond it the arrays are taken to overlap.
 _MAX_WORK = 10_000
@@ -63,6 +63,52 @@ class AliasPattern:
 
     links: tuple
     bases: tuple = ()
+
+    @property
+    def structure(self) -> tuple:
+        """The pattern without its numbers: which argument is which kind of view of which array (each index
+        entry an int, a slice, a reversed slice, or the Ellipsis of a 0-d view), and each hidden base's rank
+        and dtype. A variant that takes the numbers as inputs (`index_values`) serves every pattern of it."""
+        links = tuple((j, source, None if index is None else tuple(_kind(k) for k in index))
+                      for j, source, index in self.links)
+        return links, tuple((len(shape), dtype) for shape, dtype in self.bases)
+
+    def index_values(self) -> tuple[int, ...]:
+        """The numbers of the pattern's indices, in order: an int's value; a slice's start, stop and step, a
+        reversed slice's as the forward slice over the same elements (`dynamic_index` reverses it)."""
+        out: list[int] = []
+        for _, _, index in self.links:
+            for k in index or ():
+                if k[0] == "i":
+                    out.append(k[1])
+                elif k[0] == "s":
+                    _, start, stop, step = k
+                    if step > 0:
+                        out += [start, stop, step]
+                    else:
+                        n = len(range(start, -1 if stop is None else stop, step))
+                        out += [start + step * (n - 1), start + 1, -step]
+        return tuple(out)
+
+
+def _kind(k: tuple) -> str:
+    return "r" if k[0] == "s" and k[3] < 0 else k[0]
+
+
+def dynamic_index(kinds: tuple, values: list) -> tuple[tuple, tuple | None]:
+    """(the forward index, the reversal after it or None) of a view of `kinds` (AliasPattern.structure), taking
+    its numbers from the front of `values` (traced ints when a variant takes them as inputs)."""
+    index, reverse = [], []
+    for kind in kinds:
+        if kind == "i":
+            index.append(values.pop(0))
+        elif kind == "e":
+            index.append(Ellipsis)
+        else:
+            index.append(slice(values.pop(0), values.pop(0), values.pop(0)))
+            reverse.append(kind == "r")
+    return tuple(index), (tuple(slice(None, None, -1) if r else slice(None) for r in reverse)
+                          if any(reverse) else None)
 
     def index_of(self, leaf: int):
         for j, source, index in self.links:

@@ -78,7 +78,7 @@ def test_aliased_views_match_numpy_on_the_numpy_path(name, frontend, aliasing, m
     _check(f, fn, lambda: _arguments(n, extra, start_a, start_b, reverse_b, same))
 
 
-@pytest.mark.parametrize("aliasing", ["same", "shifted", "view of the other"])
+@pytest.mark.parametrize("aliasing", ["same", "shifted"])    # (native compiles cost seconds each)
 def test_an_aliased_loop_runs_natively_and_matches_numpy(aliasing):
     f = distjit.optimize(distjit.script(relax_loop))
 
@@ -86,9 +86,7 @@ def test_an_aliased_loop_runs_natively_and_matches_numpy(aliasing):
         base = np.linspace(1.0, 2.0, 9)
         if aliasing == "same":
             return base, base, base
-        if aliasing == "shifted":
-            return base, base[1:], base[:-1]
-        return base, base[1:5], base[3:7]
+        return base, base[1:], base[:-1]
 
     _check(f, relax_loop, make)
     base, a, b = make()
@@ -198,3 +196,28 @@ def test_a_traced_function_called_from_scripted_code_with_aliased_arguments_is_r
 
     with pytest.raises(distjit.ScriptError, match=r"(?s)arguments a and b are the same array.*b\.copy\(\)"):
         distjit.script(caller)(np.zeros(4))
+
+
+def _view_of_a_view(x):
+    y = x[0:3]
+    z = y[::-1]                  # a view of a view: an alias variant's reversed slice is one
+    x[1:] += 5.0
+    w = z * 1.0                  # reads through both views after their root changed
+    z[0] = 100.0                 # writes through both
+    return w, y * 1.0, x * 1.0
+
+
+@pytest.mark.parametrize("frontend", ["script", "trace"])
+def test_a_view_of_a_view_sees_its_roots_update(frontend, monkeypatch):
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    f = _compile(_view_of_a_view, frontend, (np.zeros(5),))
+    assert_same(f(np.arange(5.0)), _view_of_a_view(np.arange(5.0)))
+
+
+def test_one_scripted_variant_serves_every_offset(monkeypatch):
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    f = distjit.script(update_lines)
+    for shift in (1, 2, 3):
+        _check(f, update_lines, lambda: _arguments(4, 3, 0, shift, False, False))
+    g = f.function_for(np.zeros(4), np.zeros(4))
+    assert len(g._alias_variants) == 1
