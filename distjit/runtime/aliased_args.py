@@ -16,8 +16,11 @@ the tracer, which already keeps NumPy's view semantics inside a function:
 - two views of a common base that is not an argument (`A[1:]` and `A[:-1]`): the base
   (the ndarray both are views of) is passed as a hidden input, and both are traced as
   views of it (torch's "synthetic base").
-Each pattern is its own Function, cached on the Function called (`alias_variant`); it
-keeps the concrete offsets, so another pattern compiles again (natively, seconds). The
+Each pattern is its own Function, cached on the Function called (`alias_variant`). A
+scripted variant takes the views' offsets as int inputs (its shapes are symbols already),
+so it is cached by the pattern's `structure` and serves `f(A[k:], A[:-k])` for every k; a
+traced one keeps them, as a trace keeps its shapes, so another offset traces (and, for a
+native loop, compiles: seconds) again. The
 variant records the mutations of the Function it varies, so its outputs are laid out as
 that one's and `finish` writes them back: the memory a call changes is that of the
 arguments the user's code writes through, whichever array the variant writes them into.
