@@ -277,8 +277,10 @@ def _root(a: np.ndarray):
 
 
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
-    return a is b or (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
-                      and _address(a) == _address(b))
+    """The same elements in the same order: address, shape, dtype, and the strides of axes longer than 1 (NumPy
+    keeps any stride on a length-1 axis: `x[0:1:2]`)."""
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and _address(a) == _address(b)
+                      and all(n == 1 or s == t for n, s, t in zip(a.shape, a.strides, b.strides)))
 
 
 def _address(a: np.ndarray) -> int:
@@ -328,16 +330,24 @@ def basic_index(base: np.ndarray, view: np.ndarray) -> tuple | None:
 
 
 def _starts(offset: int, shape, strides) -> list[int] | None:
-    """Per axis, the start with sum(start * stride) == offset and 0 <= start < size, greedily by stride."""
+    """Per axis, a start with sum(start * stride) == offset and 0 <= start < size: axes of larger stride first,
+    each start the quotient rounded down or up (with strides of both signs, either may be the one), or the
+    nearest start in range."""
+    order = [k for k in sorted(range(len(shape)), key=lambda k: -abs(strides[k])) if shape[k] > 1 and strides[k]]
     starts = [0] * len(shape)
-    for k in sorted(range(len(shape)), key=lambda k: -abs(strides[k])):
-        if shape[k] <= 1 or strides[k] == 0:
-            continue
-        start = offset // strides[k]
-        start = min(max(start, 0), shape[k] - 1)
-        starts[k] = start
-        offset -= start * strides[k]
-    return starts if offset == 0 else None
+
+    def solve(i: int, rest: int) -> bool:
+        if i == len(order):
+            return rest == 0
+        k = order[i]
+        low = rest // strides[k]
+        for start in dict.fromkeys((low, low + 1, min(max(low, 0), shape[k] - 1))):
+            if 0 <= start < shape[k] and solve(i + 1, rest - start * strides[k]):
+                starts[k] = start
+                return True
+        return False
+
+    return starts if solve(0, offset) else None
 
 
 def index_key(index: tuple) -> tuple:

@@ -221,3 +221,58 @@ def test_one_scripted_variant_serves_every_offset(monkeypatch):
         _check(f, update_lines, lambda: _arguments(4, 3, 0, shift, False, False))
     g = f.function_for(np.zeros(4), np.zeros(4))
     assert len(g._alias_variants) == 1
+
+
+@st.composite
+def _basic_views(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    index = []
+    for n in shape:
+        if draw(st.booleans()) and len(index) < len(shape) - 1:
+            index.append(draw(st.integers(0, n - 1)))
+        else:
+            start, stop = draw(st.integers(0, n - 1)), draw(st.integers(0, n))
+            step = draw(st.sampled_from([1, 2, -1, -2]))
+            index.append(slice(start, stop, step))
+    return shape, tuple(index)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_basic_views(), st.sampled_from(["C", "transposed", "reversed"]))
+def test_basic_index_finds_the_index_of_a_basic_view(case, layout):
+    from distjit.runtime.aliased_args import basic_index
+
+    shape, index = case
+    base = np.arange(float(np.prod(shape))).reshape(shape)
+    if layout == "transposed":
+        base, index = base.T, index[::-1]
+    elif layout == "reversed":
+        base = base[::-1]
+    view = base[index]
+    assume(view.size > 0)
+    found = basic_index(base, view)
+    assert found is not None
+    again = base[found]
+    assert again.shape == view.shape
+    assert all(n == 1 or s == t for n, s, t in zip(view.shape, again.strides, view.strides))
+    assert again.__array_interface__["data"][0] == view.__array_interface__["data"][0]
+
+
+def put_row(A, r):
+    A[1] = 2.0 * A[0]
+    r += 1.0
+    return A.sum() + r.sum()
+
+
+@pytest.mark.parametrize("frontend", ["script", "trace"])
+@pytest.mark.parametrize("which", ["row", "column", "transposed"])
+def test_a_row_or_column_of_a_matrix_passed_beside_it(frontend, which, monkeypatch):
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")
+    f = _compile(put_row, frontend, (np.zeros((3, 3)), np.zeros(3)))
+
+    def make():
+        A = np.arange(9.0).reshape(3, 3)
+        r = {"row": A[1], "column": A[:, 0], "transposed": A.T[1]}[which]
+        return A, A, r
+
+    _check(f, put_row, make)
