@@ -20,7 +20,7 @@ Each pattern is its own Function, cached on the Function called (`alias_variant`
 scripted variant takes the views' offsets as int inputs (its shapes are symbols already),
 so it is cached by the pattern's `structure` and serves `f(A[k:], A[:-k])` for every k; a
 traced one keeps them, as a trace keeps its shapes, so another offset traces (and, for a
-native loop, compiles: seconds) again. The
+native loop, compiles) again. The
 variant records the mutations of the Function it varies, so its outputs are laid out as
 that one's and `finish` writes them back: the memory a call changes is that of the
 arguments the user's code writes through, whichever array the variant writes them into.
