@@ -55,9 +55,23 @@ def _at_kernel(x, values, ufunc, index, out=None):
         np.copyto(target, x)
     if values is None:      # a unary ufunc: np.negative.at(x, index)
         _ufunc(ufunc, 1).at(target, index)
-    else:
+    elif not _native_at(target, index, values, ufunc):
         _ufunc(ufunc).at(target, index, values)
     return target
+
+
+def _no_native_at(target, index, values, ufunc) -> bool:
+    return False
+
+
+_native_at = _no_native_at
+
+
+def bind_native_at(scatter) -> None:
+    """Make `scatter(target, index, values, ufunc) -> bool` the native path of ufunc.at (late binding, as
+    fused.elementwise's evaluator: distjit/runtime/scatter_native.py); it returns False where NumPy's runs."""
+    global _native_at
+    _native_at = scatter
 
 
 def _at_infer(in_types, attrs):
