@@ -2,16 +2,16 @@
 
 NOTE: [Native scatter]
 NumPy's ``ufunc.at`` applies ``x[idx[k]] = op(x[idx[k]], v[k])`` for k in index order, one
-element at a time through its generic machinery (about as slow per element as a gather plus a
-ufunc call on a small block). The same loop compiled is a few instructions per element. It runs
-only where it is NumPy's result bit for bit: x a 1-D array of float64, float32 or int64 (the
-op is then one correctly rounded or wrapping operation in x's dtype, as NumPy's loop is), the
-index a 1-D integer array, the values an array of x's dtype and the index's length (or a scalar
-of x's dtype); add, subtract and multiply only (maximum/minimum pick between signed zeros by
-their own rule). A negative index wraps once, an index out of range raises NumPy's IndexError
-(after the updates before it, as NumPy's: the caller's copy or its dying buffer). Everything
-else, and `DISTJIT_NATIVE=0`, runs NumPy's ``ufunc.at``. The kernel's source is fixed; it is
-compiled once per dtype and cached on disk as fused kernels are (fused_native.kernel_module).
+element at a time through its generic machinery; the same loop compiled is a few instructions
+per element. It runs only where it is NumPy's result bit for bit: x a 1-D array of float64,
+float32 or int64 (the op is then one correctly rounded or wrapping operation in x's dtype, as
+NumPy's loop is), the index a 1-D int64 array, the values an array of x's dtype and the index's
+length (or a scalar of x's dtype), neither sharing memory with x; add, subtract and multiply
+only (maximum/minimum pick between signed zeros by their own rule). A negative index wraps
+once, an index out of range raises NumPy's IndexError (after the updates before it, as NumPy's:
+into the caller's copy or a dying buffer). Everything else, and `DISTJIT_NATIVE=0`, runs
+NumPy's ``ufunc.at``. The kernel's source is fixed; it is compiled once per dtype and cached
+on disk as fused kernels are (fused_native.kernel_module).
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def scatter(target, index, values, ufunc: str) -> bool:
             return False
         index = index[0]
     if not isinstance(index, np.ndarray) or index.ndim != 1 or index.dtype != np.int64 or \
-            index.shape[0] < MIN_LENGTH:
+            index.shape[0] < MIN_LENGTH or np.may_share_memory(index, target):
         return False
     from distjit.runtime import native
     if not native.enabled():

@@ -68,7 +68,9 @@ def test_other_operands_are_left_to_numpy():
     assert not scatter_native.scatter(x, (idx[:N - 1],), np.ones(N - 1), "add")            # short: no call
     assert not scatter_native.scatter(np.zeros((5, 2)), (idx,), 1.0, "add")
     assert not scatter_native.scatter(x, (idx.astype(np.int32),), 1.0, "add")
-    assert not (x != 0).any()
+    ints = np.zeros(2 * N, dtype=np.int64)
+    assert not scatter_native.scatter(ints, (ints[N:],), 1, "add")                        # x is its own index
+    assert not (x != 0).any() and not ints.any()
 
 
 @given(st.integers(1, 30), st.integers(0, 2**32 - 1))
