@@ -329,6 +329,21 @@ def _selects_scalar(attrs, in_types) -> bool:
     return True
 
 
+def _fresh_getitem(attrs, in_types) -> bool:
+    """A copy, never a view: a scalar (`_selects_scalar`), or an advanced index (an integer or boolean array of
+    one or more dims anywhere in the index), which NumPy always copies. Memory planning may then let the
+    elementwise op that reads the gathered values last write over them, as eager NumPy's temporary elision
+    does for `a * x[idx]`."""
+    if _selects_scalar(attrs, in_types):
+        return True
+    for item in _items(attrs["index"]):
+        if isinstance(item, Ref) and 0 <= item.index < len(in_types):
+            t = in_types[item.index]
+            if isinstance(t, TensorType) and t.ndim >= 1 and t.dtype.kind in "biu":
+                return True
+    return False
+
+
 def _getitem_cost(in_types, out_types, attrs):
     out = out_types[0]
     return Cost(flops=0.0, bytes=float(out.nbytes if out.nbytes is not None else 1 << 20))
@@ -354,7 +369,7 @@ GETITEM = register(OpDef(
     GETITEM_NAME, kernel=_getitem, infer=_getitem_infer,
     params=(operand("x"), operands("dynamic"), attr("index")),
     flags={"view", "index"}, sources=(), cost=_getitem_cost,
-    shard=sharding.getitem, alias=ViewOf(0), fresh_when=_selects_scalar, inverse_view=_write_back,
+    shard=sharding.getitem, alias=ViewOf(0), fresh_when=_fresh_getitem, inverse_view=_write_back,
     templates={"python": "{0}[{index}]"},
     doc="x[index]; see NOTE: [The index attribute] in distjit/ops/index.py.",
 ))

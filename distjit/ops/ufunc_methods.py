@@ -2,7 +2,8 @@
 
 The ufunc is named by the `ufunc` attribute. `ufunc.at` is functional: it returns
 an updated copy (the tracer rebinds the array, as for `a[i] = v`); its `index`
-attribute follows array.setitem's Ref convention (x is input 0, values input 1).
+attribute follows array.setitem's Ref convention (x is input 0, values input 1). Like array.setitem it is
+an "in_place_update": where x dies there, in-place planning has it write into x's buffer (no copy of x).
 """
 from __future__ import annotations
 
@@ -45,13 +46,32 @@ def _accumulate_infer(in_types, attrs):
     return [TensorType(dtype, x.shape)]
 
 
-def _at_kernel(x, values, ufunc, index):
-    out = x.copy()
+def _at_kernel(x, values, ufunc, index, out=None):
+    # out=(x,): the update is in place (distjit/core/inplace.py), as the user's np.add.at(x, ...) is; else a copy
+    target = out[0] if out is not None else None
+    if target is None or target is x and not (isinstance(x, np.ndarray) and x.flags.writeable):
+        target = np.array(x, copy=True)
+    elif target is not x:
+        np.copyto(target, x)
     if values is None:      # a unary ufunc: np.negative.at(x, index)
-        _ufunc(ufunc, 1).at(out, index)
-    else:
-        _ufunc(ufunc).at(out, index, values)
-    return out
+        _ufunc(ufunc, 1).at(target, index)
+    elif not _native_at(target, index, values, ufunc):
+        _ufunc(ufunc).at(target, index, values)
+    return target
+
+
+def _no_native_at(target, index, values, ufunc) -> bool:
+    return False
+
+
+_native_at = _no_native_at
+
+
+def bind_native_at(scatter) -> None:
+    """Make `scatter(target, index, values, ufunc) -> bool` the native path of ufunc.at (late binding, as
+    fused.elementwise's evaluator: distjit/runtime/scatter_native.py); it returns False where NumPy's runs."""
+    global _native_at
+    _native_at = scatter
 
 
 def _at_infer(in_types, attrs):
@@ -67,5 +87,5 @@ register(OpDef("ufunc.accumulate", kernel=_accumulate_kernel, infer=_accumulate_
                params=(operand("x"), attr("ufunc"), attr("axis", 0), attr("dtype", None)),
                flags={"cumulative"}, reduction=Reduction(None, cumulative=True),
                doc="`np.<ufunc>.accumulate`, e.g. a running maximum."))
-register(OpDef("ufunc.at", kernel=_at_kernel, infer=_at_infer,
+register(OpDef("ufunc.at", kernel=_at_kernel, infer=_at_infer, flags={"in_place_update"}, alias=FRESH,
                params=(operand("x"), operand("values"), attr("ufunc"), attr("index")), doc="`np.<ufunc>.at(x, index, values)` without mutation: returns the updated copy."))
