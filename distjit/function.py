@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from distjit.errors import ShapeError
+from distjit.ir.collector import collector_off
 from distjit.ir.graph import Graph
 from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType, Type
@@ -129,11 +130,12 @@ class Function:
 
         bound = tuple(id(a) for a in self.params.values())
         if self._program is None or self._program_params != bound:
-            donated = donated_indices(self.graph, [leaf for leaf, _ in self.signature.mutations])
-            if donated:
-                self._program_graph, self._program = donated_program(self.graph, self.params, donated)
-            else:
-                self._program_graph, self._program = self.graph, compile_graph(self.graph, self.params)
+            with collector_off():
+                donated = donated_indices(self.graph, [leaf for leaf, _ in self.signature.mutations])
+                if donated:
+                    self._program_graph, self._program = donated_program(self.graph, self.params, donated)
+                else:
+                    self._program_graph, self._program = self.graph, compile_graph(self.graph, self.params)
             self._donated = donated
             self._program_params = bound
         return self._program

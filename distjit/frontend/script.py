@@ -58,6 +58,7 @@ from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names, fl
 from distjit.frontend.script_lists import as_python
 from distjit.function import Function, Signature
 from distjit.function_set import FunctionSet, check_optimize_options
+from distjit.ir.collector import collector_paused
 from distjit.ir.graph import Graph, SourceLoc
 from distjit.types import ScalarType, TensorType, type_of
 from distjit.pytree import flatten, leaf_paths, unflatten
@@ -91,6 +92,7 @@ def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, n
                           dynamic_argnames=dynamic_argnames, fallback=fallback)
 
 
+@collector_paused
 def converted_function(fn: Callable) -> Callable:
     """The rewritten version of a Python function (cached per function object)."""
     hit = _converted.get(fn)
@@ -288,6 +290,7 @@ def _leaf_type(x, path: str):
     return type_of(x)
 
 
+@collector_paused
 def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None,
           static: frozenset = frozenset(), specialize: bool = False, recursive_calls: dict | None = None) -> Function:
     """Trace the rewritten function on inputs of `types` into a Function; the leaves of arguments in `static`

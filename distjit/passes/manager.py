@@ -18,11 +18,11 @@ up and say so in their docstrings.
 """
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from distjit.ir.collector import collector_off
 from distjit.ir.graph import Graph
 
 
@@ -151,13 +151,8 @@ def run_passes(graph: Graph, passes: Sequence[str], level: int = 2, verify: bool
     """
     # Passes allocate many small linked objects; the cyclic GC's full collections would make
     # big graphs quadratic, and nothing a pass frees is cyclic garbage worth collecting early.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         return _run(graph, passes, level, verify, dump, max_rewrites, keep_messages)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _run(graph, passes, level, verify, dump, max_rewrites, keep_messages) -> Report:
