@@ -53,7 +53,7 @@ from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError, an
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
-from distjit.frontend.script_convert import Site, convert, site_error
+from distjit.frontend.script_convert import Site, convert, converted_source, site_error
 from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names, flag_scalar_outputs, zero_d_arrays
 from distjit.frontend.script_lists import as_python
 from distjit.function import Function, Signature
@@ -265,7 +265,7 @@ class ScriptFunction(FunctionSet):
     @property
     def script_source(self) -> str:
         """The rewritten Python source (what is traced); `.code` is what the latest graph runs as."""
-        return self.converted.__dj_source__
+        return converted_source(self.converted)
 
     def __repr__(self):
         return f"<distjit.ScriptFunction {self.name}: {len(self._functions)} specialization(s)>"
