@@ -161,16 +161,17 @@ def _run(graph, passes, level, verify, dump, max_rewrites, keep_messages) -> Rep
     ctx = PassContext(level, max_rewrites, keep_messages)
     records: list[PassRecord] = []
     dumps: list[tuple[str, str]] = []
+    count = graph.node_count()          # only a pass changes the graph: its count after is the next one's before
     for name in passes:
         if name not in PASSES:
             raise KeyError(f"unknown pass {name!r}; the passes are: {', '.join(sorted(PASSES))}")
         p = PASSES[name]
-        rec = PassRecord(name, nodes_before=graph.node_count())
+        rec = PassRecord(name, nodes_before=count)
         ctx.record = rec
         start = time.perf_counter()
         p.run(graph, ctx)
         rec.seconds = time.perf_counter() - start
-        rec.nodes_after = graph.node_count()
+        rec.nodes_after = count = graph.node_count()
         records.append(rec)
         if verify:
             try:
@@ -205,9 +206,10 @@ def optimize(f, level: int = 2, passes: Sequence[str] | None = None, verify: boo
     """
     if level not in PIPELINES:
         raise ValueError(f"level must be one of {sorted(PIPELINES)}, not {level!r}")
-    graph = f.graph.copy()
     names = list(passes) if passes is not None else PIPELINES[level]
-    report = run_passes(graph, names, level, verify, dump, max_rewrites)
+    with collector_off():       # the copy is as many new objects as the graph, kept as long as the passes run
+        graph = f.graph.copy()
+        report = run_passes(graph, names, level, verify, dump, max_rewrites)
     g = f.with_graph(graph)
     g.optimization = report
     if explain:
