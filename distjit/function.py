@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from distjit.errors import AliasedArgumentsError, ShapeError
+from distjit.ir.collector import collector_off
 from distjit.ir.graph import Graph
 from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType, Type
@@ -183,11 +184,12 @@ class Function:
 
         bound = tuple(id(a) for a in self.params.values())
         if self._program is None or self._program_params != bound:
-            donated = donated_indices(self.graph, self._written_inputs())
-            if donated:
-                self._program_graph, self._program = donated_program(self.graph, self.params, donated)
-            else:
-                self._program_graph, self._program = self.graph, compile_graph(self.graph, self.params)
+            with collector_off():
+                donated = donated_indices(self.graph, self._written_inputs())
+                if donated:
+                    self._program_graph, self._program = donated_program(self.graph, self.params, donated)
+                else:
+                    self._program_graph, self._program = self.graph, compile_graph(self.graph, self.params)
             self._donated = donated
             self._program_params = bound
             self._param_memory = ParamMemory(self.params)

@@ -54,11 +54,12 @@ from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError, an
 from distjit.frontend.patching import patched
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import ScriptContext, Undefined, activate
-from distjit.frontend.script_convert import Site, convert, site_error
+from distjit.frontend.script_convert import Site, convert, converted_source, site_error
 from distjit.frontend.trace import _SPECIALIZABLE, _leaf_args, _scalar_names, flag_scalar_outputs, zero_d_arrays
 from distjit.frontend.script_lists import as_python
 from distjit.function import Function, Signature
 from distjit.function_set import FunctionSet, check_optimize_options
+from distjit.ir.collector import collector_paused
 from distjit.ir.graph import Graph, SourceLoc
 from distjit.types import ScalarType, TensorType, type_of
 from distjit.pytree import flatten, leaf_paths, unflatten
@@ -92,6 +93,7 @@ def script(fn: Callable | None = None, *, example_inputs: tuple | None = None, n
                           dynamic_argnames=dynamic_argnames, fallback=fallback)
 
 
+@collector_paused
 def converted_function(fn: Callable) -> Callable:
     """The rewritten version of a Python function (cached per function object)."""
     hit = _converted.get(fn)
@@ -268,7 +270,7 @@ class ScriptFunction(FunctionSet):
     @property
     def script_source(self) -> str:
         """The rewritten Python source (what is traced); `.code` is what the latest graph runs as."""
-        return self.converted.__dj_source__
+        return converted_source(self.converted)
 
     def __repr__(self):
         return f"<distjit.ScriptFunction {self.name}: {len(self._functions)} specialization(s)>"
@@ -293,6 +295,7 @@ def _leaf_type(x, path: str):
     return type_of(x)
 
 
+@collector_paused
 def build(fn, converted, arg_names, in_spec, leaves, types, name, defaults: dict | None = None,
           static: frozenset = frozenset(), specialize: bool = False, recursive_calls: dict | None = None,
           aliases=None) -> Function:

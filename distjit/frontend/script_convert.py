@@ -122,8 +122,8 @@ class SourceInfo:
         self.first = max(first, 1)
         raw = "".join(lines)
         self.indent = len(lines[0]) - len(lines[0].lstrip())
-        tree = ast.parse(textwrap.dedent(raw))
-        ast.increment_lineno(tree, self.first - 1)
+        # Blank lines in front give every node its line in the file, as ast.increment_lineno would, without a walk.
+        tree = ast.parse("\n" * (self.first - 1) + textwrap.dedent(raw))
         fdef = tree.body[0]
         if isinstance(fdef, ast.AsyncFunctionDef):
             raise site_error(self.site(fdef), "an async function cannot be scripted", "remove async")
@@ -240,13 +240,16 @@ def _simple_target(t) -> bool:
 
 
 def _check_asserts_fstrings(src: SourceInfo, fdef) -> None:
+    nodes = list(ast.walk(fdef))
+    if not any(isinstance(node, ast.JoinedStr) for node in nodes):
+        return
     allowed = set()
-    for node in ast.walk(fdef):
+    for node in nodes:
         if isinstance(node, ast.Assert) and node.msg is not None:
             allowed.update(id(n) for n in ast.walk(node.msg))
         if isinstance(node, ast.Raise) and node.exc is not None:
             allowed.update(id(n) for n in ast.walk(node.exc))
-    for node in ast.walk(fdef):
+    for node in nodes:
         if isinstance(node, ast.JoinedStr) and id(node) not in allowed:
             raise site_error(src.site(node), "an f-string is not supported in a scripted function (outside an assert "
                              "message or a raise)", "strings are not values in the graph; compute numbers instead")
@@ -692,9 +695,6 @@ def convert(fn, runtime) -> tuple:
     module = ast.Module(body=[factory], type_ignores=[])
     ast.copy_location(factory, src.fdef)
     ast.fix_missing_locations(module)
-    new.name = src.fdef.name
-    source = ast.unparse(new)
-    new.name = "_dj_converted"
     compiled = compile(module, src.file, "exec")
     namespace: dict = {}
     exec(compiled, fn.__globals__, namespace)
@@ -702,8 +702,18 @@ def convert(fn, runtime) -> tuple:
     converted = namespace["_dj_factory"](runtime, rw.sites, *cells)
     converted.__defaults__ = fn.__defaults__
     converted.__name__, converted.__qualname__ = fn.__name__, fn.__qualname__
-    converted.__dj_source__ = source
+    converted.__dj_tree__ = (new, src.fdef.name)    # unparsed only when `script_source` is asked for
     return converted, src
+
+
+def converted_source(converted) -> str:
+    """The rewritten Python source of a function `convert` made, under the name of the user's def."""
+    tree, name = converted.__dj_tree__
+    compiled_as, tree.name = tree.name, name
+    try:
+        return ast.unparse(tree)
+    finally:
+        tree.name = compiled_as
 
 
 class _Empty:

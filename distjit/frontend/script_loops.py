@@ -15,6 +15,8 @@ UnboundLocalError), so a loop that always runs, as real code's loops do, compile
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from distjit.errors import DistJitError
@@ -259,14 +261,11 @@ def _graph_loop(ctx: ScriptContext, trip, cond0, item_fn, body_fn, cond_fn, stat
     direct: set = set()      # paths of the leaves that are their entry array at the end of the body
     for _attempt in range(_MAX_FIXPOINT):
         result = _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
-                           merger, direct, emit=False)
-        changed, plans, new_proxies = result
-        if new_proxies:
-            extra_proxies.update(new_proxies)
-            changed = True
-        if not changed:
-            return _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site,
-                             merger, direct, emit=True)
+                           merger, direct)
+        if not isinstance(result, _Retrace):
+            return result
+        plans = result.plans
+        extra_proxies.update(result.new_proxies)
     raise site_error(site, "the types of the values this loop carries do not settle",
                      "give each variable one type before the loop (e.g. 0.0 for a float, np.zeros(...) for arrays)")
 
@@ -291,8 +290,18 @@ def _entry_plan(obj):
 # ("carry", type, None, Undefined): its value after the loop is guarded by the loop having run.
 
 
-def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site, merger, direct,
-              emit):
+class _Retrace(NamedTuple):
+    """What a trace of a loop body found that the next trace must start from: widened plans, more proxies."""
+
+    plans: list
+    new_proxies: dict
+
+
+def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_proxies, names, site, merger, direct):
+    """Trace the body with `plans`; emit the loop when the trace leaves them as they are, else a _Retrace.
+
+    The trace that confirms the fixpoint is the loop's body: tracing it once more would build the same
+    nodes again, and a loop nested d deep would be traced 2**d times instead of once."""
     node = Node("prim.Loop", {}, site.loc)
     body = Block(ctx.graph, owner=node)
     node.blocks = [body]
@@ -409,9 +418,9 @@ def _try_loop(ctx, trip, cond0, item_fn, body_fn, cond_fn, entry, plans, extra_p
         np_, ch = _refine(merger, plan, res, name, trip if cond_fn is None else None)
         new_plans.append(np_)
         changed = changed or ch
-    if not emit or changed or new_proxies:
+    if changed or new_proxies:
         body.clear()
-        return changed, new_plans, new_proxies
+        return _Retrace(new_plans, new_proxies)
 
     # Returns: the next condition, then the carried values converted to their types.
     with ctx.in_block(body):

@@ -43,6 +43,7 @@ from distjit.ir.source import user_loc
 from distjit.core.apply import call
 from distjit.function import Function, Signature
 from distjit.ir.builder import Builder
+from distjit.ir.collector import collector_paused
 from distjit.ir.graph import Graph, Value
 from distjit.types import Ref, ScalarType, TensorType, type_of
 from distjit.ops import REGISTRY, composite, get_op
@@ -85,6 +86,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes: dict | None = None, name: 
     return TracedFunction(fn, f, dynamic_axes, name, static_argnames, dynamic_argnames, fallback=fallback)
 
 
+@collector_paused
 def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, static_argnames=(),
                    dynamic_argnames=(), aliases=None) -> Function:
     """One trace of `fn` on `example_inputs`: a Function, whose graph has guards if it specialized a scalar.

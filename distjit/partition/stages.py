@@ -26,8 +26,6 @@ per-task overhead; a task's `seconds` is its subgraph's predicted compute.
 """
 from __future__ import annotations
 
-import functools
-import gc
 import warnings
 
 import numpy as np
@@ -35,6 +33,7 @@ import numpy as np
 from distjit.errors import DistJitError
 from distjit.ir.builder import Builder
 from distjit.ir.clone import clone_node
+from distjit.ir.collector import collector_paused
 from distjit.ir.graph import Graph, Node, Value
 from distjit.types import TensorType
 from distjit.ops import get_op
@@ -290,26 +289,8 @@ class _TaskBuilder:
         return self.g
 
 
-def _collector_paused(fn):
-    """Run `fn` with Python's cyclic garbage collector off (and back on after, if it was on).
-
-    Cutting a graph allocates nodes and values by the hundred thousand, all of them reachable
-    until the Plan is returned: the collector's passes over them free nothing and grow with the
-    graph. The collector is per process, so threads running meanwhile go without it for as long.
-    """
-    @functools.wraps(fn)
-    def paused(*args, **kwargs):
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-    return paused
-
-
-@_collector_paused
+# Cutting a graph allocates nodes and values by the hundred thousand, all reachable until the Plan is returned.
+@collector_paused
 def partition_graph(graph: Graph, input_axes: list[int | None], parts: int, *, input_names: list[str],
                     params: list[str] | None = None, workers: int | None = None,
                     cost: CostModel | None = None, warn: bool = True) -> Plan:

@@ -30,7 +30,8 @@ def common_subexpression_elimination(graph: Graph, ctx: PassContext) -> None:
         values += b.params
         values += [v for n in b.nodes for v in n.outputs]
     for v in dict.fromkeys(values):
-        mentions.update(_symbols(v.type))
+        if _has_symbols(v.type):
+            mentions.update(_symbols(v.type))
     _block(graph.block, [{}], order, ctx, mentions)
 
 
@@ -76,6 +77,10 @@ def _key(node, order: dict):
     return (node.op, tuple(ins), attr_key(node.attrs), _output_types(node))
 
 
+def _has_symbols(t) -> bool:
+    return isinstance(t, TensorType) and any(isinstance(d, str) and d.startswith("?") for d in t.shape)
+
+
 def _symbols(t) -> set[str]:
     if not isinstance(t, TensorType):
         return set()
@@ -91,6 +96,9 @@ def _fresh(node) -> set[str]:
 def _output_types(node) -> tuple:
     """The output types with the symbols the node introduces numbered in order of appearance: two equal
     nodes give each result its own fresh symbol (np.convolve(x, h) twice: f64[?0] and f64[?3])."""
+    types = tuple(v.type for v in node.outputs)
+    if not any(_has_symbols(t) for t in types):        # nothing to introduce: the common case
+        return types
     fresh = _fresh(node)
     if not fresh:
         return tuple(v.type for v in node.outputs)

@@ -19,11 +19,11 @@ up and say so in their docstrings.
 from __future__ import annotations
 
 import functools
-import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from distjit.ir.collector import collector_off
 from distjit.ir.graph import Graph
 
 
@@ -152,13 +152,8 @@ def run_passes(graph: Graph, passes: Sequence[str], level: int = 2, verify: bool
     """
     # Passes allocate many small linked objects; the cyclic GC's full collections would make
     # big graphs quadratic, and nothing a pass frees is cyclic garbage worth collecting early.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         return _run(graph, passes, level, verify, dump, max_rewrites, keep_messages)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _run(graph, passes, level, verify, dump, max_rewrites, keep_messages) -> Report:
@@ -167,16 +162,17 @@ def _run(graph, passes, level, verify, dump, max_rewrites, keep_messages) -> Rep
     ctx = PassContext(level, max_rewrites, keep_messages)
     records: list[PassRecord] = []
     dumps: list[tuple[str, str]] = []
+    count = graph.node_count()          # only a pass changes the graph: its count after is the next one's before
     for name in passes:
         if name not in PASSES:
             raise KeyError(f"unknown pass {name!r}; the passes are: {', '.join(sorted(PASSES))}")
         p = PASSES[name]
-        rec = PassRecord(name, nodes_before=graph.node_count())
+        rec = PassRecord(name, nodes_before=count)
         ctx.record = rec
         start = time.perf_counter()
         p.run(graph, ctx)
         rec.seconds = time.perf_counter() - start
-        rec.nodes_after = graph.node_count()
+        rec.nodes_after = count = graph.node_count()
         records.append(rec)
         if verify:
             try:
@@ -211,9 +207,10 @@ def optimize(f, level: int = 2, passes: Sequence[str] | None = None, verify: boo
     """
     if level not in PIPELINES:
         raise ValueError(f"level must be one of {sorted(PIPELINES)}, not {level!r}")
-    graph = f.graph.copy()
     names = list(passes) if passes is not None else PIPELINES[level]
-    report = run_passes(graph, names, level, verify, dump, max_rewrites)
+    with collector_off():       # the copy is as many new objects as the graph, kept as long as the passes run
+        graph = f.graph.copy()
+        report = run_passes(graph, names, level, verify, dump, max_rewrites)
     g = f.with_graph(graph)
     g.optimization = report
     if f.recompile is not None:

@@ -19,7 +19,6 @@ wrong numbers, never a crash. `distjit inspect --no-verify` is the same for the 
 """
 from __future__ import annotations
 
-import gc
 import io
 import mmap as _mmap
 import os
@@ -27,6 +26,7 @@ import os
 import numpy as np
 
 from distjit.errors import FormatError, ShapeError
+from distjit.ir.collector import collector_off
 from distjit.serialize import distjit_pb2 as pb
 from distjit.serialize.layout import (FORMAT_MAJOR, FORMAT_MINOR, HEADER_SIZE, Header, align, atomic_write, crc32, layout,
                                       parse_header, write_tensors)
@@ -163,19 +163,15 @@ def read_model(buffer, where: str) -> tuple[Header, pb.Model]:
 def decode_buffer(buffer, where: str, allow_pickle: bool = False, verify: bool = True):
     # Decoding makes many small objects that all stay alive: the cyclic collector's passes over them
     # would find nothing and cost a third of a big graph's load, so it waits until the graph is built.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _decode(buffer, where, allow_pickle, verify)
-    except FormatError:
-        raise
-    except RecursionError:
-        raise FormatError(f"{where}: the model nests too deeply") from None
-    except Exception as e:   # a check is missing somewhere: still a FormatError for the caller
-        raise FormatError(f"{where}: unexpected error while loading: {type(e).__name__}: {e}") from e
-    finally:
-        if collecting:
-            gc.enable()
+    with collector_off():
+        try:
+            return _decode(buffer, where, allow_pickle, verify)
+        except FormatError:
+            raise
+        except RecursionError:
+            raise FormatError(f"{where}: the model nests too deeply") from None
+        except Exception as e:   # a check is missing somewhere: still a FormatError for the caller
+            raise FormatError(f"{where}: unexpected error while loading: {type(e).__name__}: {e}") from e
 
 
 def _decode(buffer, where, allow_pickle, verify):
