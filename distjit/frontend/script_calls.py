@@ -20,6 +20,7 @@ import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, TracingError
 from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError
+from distjit.frontend.patching import routed
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
@@ -266,6 +267,7 @@ def call(fn, site: Site, *args, **kwargs):
     if special is not None:
         return special(site, *args, **kwargs)
     if _is_numpy_callable(fn):
+        fn = routed(fn)     # `win = np.hanning` held in a closure or attribute: the patch np.hanning has now
         fn, args, kwargs = whole_lists(fn, args, kwargs)
     if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
         return _run(fn, site, args, kwargs)
