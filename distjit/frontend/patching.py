@@ -1,4 +1,4 @@
-"""NumPy functions replaced while a trace runs.
+"""NumPy functions (and math's, pymath.py) replaced while a trace runs.
 
 Array creation (`np.zeros(n)`, `np.fft.fftfreq(n, d)`) has no array argument, so NumPy's
 dispatch never reaches the tracer: without this, the array would be made at trace time and a
@@ -9,6 +9,7 @@ alias them) for the duration of the trace only; tracing holds a lock for it.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.pybuiltins import STAND_INS
+from distjit.frontend.pymath import STAND_INS as MATH_STAND_INS
 from distjit.ir.source import user_loc
 from distjit.ops import composite
 from distjit.types import TensorType
@@ -71,6 +73,8 @@ def patched(ctx, user_globals=(), cells=()):
         replacements[(id(np), name)] = (np, name, _conversion(ctx, original, copy=name == "array"))
     for name in FFT_FREQUENCIES:
         replacements[(id(np.fft), name)] = (np.fft, name, _creation(ctx, _unpatched(getattr(np.fft, name))))
+    for name, stand_in in MATH_STAND_INS.items():
+        replacements[(id(math), name)] = (math, name, stand_in)
     for name in dir(np.random):
         if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
             replacements[(id(np.random), name)] = (np.random, name, _random_refusal(name))

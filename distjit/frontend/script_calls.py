@@ -21,6 +21,7 @@ import numpy as np
 from distjit.errors import DistJitError, ScriptError, TracingError
 from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError
 from distjit.frontend.patching import routed
+from distjit.frontend.pymath import BY_FUNCTION as MATH_FUNCTIONS
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
@@ -266,6 +267,9 @@ def call(fn, site: Site, *args, **kwargs):
     special = _BUILTINS.get(fn) if _hashable(fn) else None
     if special is not None:
         return special(site, *args, **kwargs)
+    math_fn = MATH_FUNCTIONS.get(fn) if _hashable(fn) else None
+    if math_fn is not None:     # math.sqrt bound where the trace's patch of the math module does not reach
+        return _run(math_fn, site, args, kwargs)
     if _is_numpy_callable(fn):
         fn = routed(fn)     # `win = np.hanning` held in a closure or attribute: the patch np.hanning has now
         fn, args, kwargs = whole_lists(fn, args, kwargs)
