@@ -113,5 +113,6 @@ def _refusal(name: str, original):
 STAND_INS.update({name: _refusal(name, getattr(math, name)) for name in dir(math)
                   if not name.startswith("_") and callable(getattr(math, name)) and name not in STAND_INS})
 
-# math's own function -> its stand-in (the scripted call path looks calls up by the callee).
+# math's own function, or its stand-in -> the stand-in (the scripted call path looks calls up by the callee).
 BY_FUNCTION = {getattr(math, name): stand_in for name, stand_in in STAND_INS.items()}
+BY_FUNCTION.update({stand_in: stand_in for stand_in in STAND_INS.values()})

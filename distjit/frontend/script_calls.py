@@ -268,8 +268,11 @@ def call(fn, site: Site, *args, **kwargs):
     if special is not None:
         return special(site, *args, **kwargs)
     math_fn = MATH_FUNCTIONS.get(fn) if _hashable(fn) else None
-    if math_fn is not None:     # math.sqrt bound where the trace's patch of the math module does not reach
-        return _run(math_fn, site, args, kwargs)
+    if math_fn is not None:     # math.sqrt, patched or bound where the patch of the math module does not reach
+        try:
+            return math_fn(*args, **kwargs)
+        except TracingError as e:   # refused: at the call, not at its statement
+            raise site_error(site, str(e).split(": ", 1)[-1] if e.loc else str(e)) from None
     if _is_numpy_callable(fn):
         fn = routed(fn)     # `win = np.hanning` held in a closure or attribute: the patch np.hanning has now
         fn, args, kwargs = whole_lists(fn, args, kwargs)

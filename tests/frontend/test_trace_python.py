@@ -136,6 +136,25 @@ def test_a_math_function_without_a_ufunc_is_refused_at_the_users_line(mode):
     assert f"{HERE}:" in str(info.value)
 
 
+def items(X):
+    return X.sum().item() / X.shape[0], X.item(1) + X.item((0, 2)), (X > 0.5).sum().item(), (X > 2).any().item()
+
+
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_item_is_a_traced_python_number(mode):
+    xs = [rng_array(0, 3, 3), rng_array(1, 3, 3)]
+    f = distjit.trace(items, (xs[0],)) if mode == "trace" else distjit.script(items)
+    for x in xs:
+        got, expected = f(x), items(x)
+        assert_same(got, expected)
+        assert [type(v) for v in got] == [type(v) for v in expected]
+
+
+def test_item_of_several_elements_is_a_tracing_error():
+    with pytest.raises(distjit.TracingError, match="one element"):
+        distjit.trace(lambda x: x.item(), (np.ones(3),), fallback=False)
+
+
 def test_len_of_a_0d_array_is_a_tracing_error():
     with pytest.raises(distjit.TracingError):
         distjit.trace(lambda x: len(x.sum()), (np.ones(3),))
