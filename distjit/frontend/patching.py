@@ -24,7 +24,7 @@ from distjit.ops import composite
 from distjit.types import TensorType
 
 CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices",
-            "bartlett", "blackman", "hamming", "hanning", "kaiser")
+            "bartlett", "blackman", "hamming", "hanning", "kaiser", "triu_indices", "tril_indices")
 CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
 FFT_FREQUENCIES = ("fftfreq", "rfftfreq")    # np.fft's creation functions: a length, no array argument
 _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",

@@ -276,6 +276,7 @@ def call(fn, site: Site, *args, **kwargs):
     if _is_numpy_callable(fn):
         fn = routed(fn)     # `win = np.hanning` held in a closure or attribute: the patch np.hanning has now
         fn, args, kwargs = whole_lists(fn, args, kwargs)
+        args, kwargs = _lists_of_numbers_as_arrays(fn, args, kwargs)
     if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
         return _run(fn, site, args, kwargs)
     if _is_user_function(fn):
@@ -299,6 +300,37 @@ def call(fn, site: Site, *args, **kwargs):
                                f"array methods, scripted and traced functions, and Python functions whose source it "
                                f"can read", "use the NumPy equivalent, or wrap your own helper with distjit.script")
     return _run(fn, site, args, kwargs)
+
+
+def _lists_of_numbers_as_arrays(fn, args, kwargs):
+    """`np.diag([1.0, 1.0, d])`, `np.mean([a, b])` with d, a, b NumPy scalars computed from arrays: NumPy's
+    dispatch looks at the list, not into it, and its own asarray of the list needs the values. A list or
+    tuple of numbers with such a scalar among them is what NumPy would convert it to, a traced array, when
+    no argument is an array already (Python numbers alone are left as they are: they may be a shape)."""
+    if not isinstance(fn, np.ufunc) and not hasattr(fn, "_implementation"):
+        return args, kwargs
+    if any(isinstance(a, TracedArray) for a in (*args, *kwargs.values())):
+        return args, kwargs
+    convert = lambda a: _stacked_numbers(a) if isinstance(a, (list, tuple)) else a   # noqa: E731
+    return tuple(convert(a) for a in args), {k: convert(v) for k, v in kwargs.items()}
+
+
+def _stacked_numbers(seq):
+    scalar_seen = False
+
+    def walk(x):
+        nonlocal scalar_seen
+        if isinstance(x, (list, tuple)):
+            return all(walk(o) for o in x)
+        if isinstance(x, TracedArray):
+            t = x.type
+            scalar_seen |= isinstance(t, TensorType) and t.ndim == 0
+            return isinstance(t, TensorType) and t.ndim == 0 or not isinstance(t, TensorType)
+        return isinstance(x, (bool, int, float, complex, np.generic))
+
+    if not walk(seq) or not scalar_seen:
+        return seq
+    return np.asarray(seq)      # the patched conversion: stacks the traced numbers
 
 
 def _run(fn, site: Site, args, kwargs):

@@ -155,6 +155,21 @@ def test_item_of_several_elements_is_a_tracing_error():
         distjit.trace(lambda x: x.item(), (np.ones(3),), fallback=False)
 
 
+def lists_of_computed_numbers(A):
+    d = np.sign(np.linalg.det(A))
+    return np.diag([1.0, 1.0, d]) @ A, np.mean([A[0, 0], A.max(), 2.0]), np.reshape(A, [A.shape[1], -1])
+
+
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_a_list_of_numpy_scalars_is_an_array_argument(mode):
+    """NumPy's dispatch does not look into the list; NumPy would make an array of it, so the trace does."""
+    xs = [rng_array(0, 3, 3), rng_array(1, 3, 3)]
+    f = distjit.trace(lists_of_computed_numbers, (xs[0],)) if mode == "trace" else distjit.script(
+        lists_of_computed_numbers)
+    for x in xs:
+        assert_same(f(x), lists_of_computed_numbers(x))
+
+
 def test_len_of_a_0d_array_is_a_tracing_error():
     with pytest.raises(distjit.TracingError):
         distjit.trace(lambda x: len(x.sum()), (np.ones(3),))
