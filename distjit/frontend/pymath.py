@@ -3,6 +3,7 @@
 math converts its arguments with float(), which needs a value a trace does not have. On a traced number
 these stand-ins record NumPy's ufunc of the same meaning (the same C library function, so the same double)
 and convert its result as math does: a Python float, an int for floor/ceil/trunc, a bool for isnan & co.
+math.erf, erfc, gamma and lgamma, which NumPy lacks, are ops of their own (py.erf & co.).
 What differs is math's domain errors: `math.sqrt(-1.0)` raises where the compiled code gives NaN.
 
 They are installed in the math module and in the user's namespaces for the duration of a trace
@@ -97,6 +98,22 @@ STAND_INS["hypot"] = _hypot
 
 
 
+def _scalar_op(name: str, original):
+    """math's functions with no NumPy ufunc but an op of their own (py.erf & co., ops/scalar.py)."""
+    def compute(*args):
+        first = _traced(args)
+        if first is None:
+            return original(*args)
+        _check_numbers(name, args)
+        return first._ctx.scalar(original, args)
+    compute.__name__ = name
+    compute.__wrapped__ = original
+    return compute
+
+
+STAND_INS.update({name: _scalar_op(name, getattr(math, name)) for name in ("erf", "erfc", "gamma", "lgamma")})
+
+
 def _refusal(name: str, original):
     def refuse(*args, **kwargs):
         if _traced(args) is None and _traced(tuple(kwargs.values())) is None:
@@ -108,7 +125,7 @@ def _refusal(name: str, original):
     return refuse
 
 
-# The rest of math's functions (erf, gamma, factorial ...) are refused by name on traced numbers, rather than
+# The rest of math's functions (factorial, comb, fsum ...) are refused by name on traced numbers, rather than
 # failing inside math at the float() of the argument.
 STAND_INS.update({name: _refusal(name, getattr(math, name)) for name in dir(math)
                   if not name.startswith("_") and callable(getattr(math, name)) and name not in STAND_INS})
