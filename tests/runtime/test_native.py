@@ -254,6 +254,29 @@ def test_fallback_is_per_region_and_explained():
     assert "native (" in lines[1]
 
 
+def trig_and_angles(x):
+    y = np.empty((6, x.shape[0]))
+    for i in range(x.shape[0]):
+        y[0, i] = np.tan(x[i])
+        y[1, i] = np.arcsin(x[i])
+        y[2, i] = np.arccos(x[i])
+        y[3, i] = np.arctan(x[i])
+        y[4, i] = np.radians(x[i])
+        y[5, i] = np.degrees(x[i])
+    return y
+
+
+def test_trigonometry_and_angle_conversions_run_natively_to_libm_rounding():
+    """math.tan/asin/acos/atan/radians/degrees: libm's, within a few ulp of NumPy's (NaN where NumPy's is)."""
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, 64)
+    x[:3] = [np.nan, 1.0, -1.0]
+    f, got = _native(trig_and_angles, x)
+    expected = trig_and_angles(x)
+    assert "native (" in f.optimization.explain()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_array_max_ulp(np.nan_to_num(got), np.nan_to_num(expected), maxulp=4)
+
+
 _CHILD = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {root!r})

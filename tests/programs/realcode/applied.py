@@ -1,12 +1,12 @@
 """Code from outside scientific computing's core: image processing (Sobel edges, Otsu's threshold, histogram
 equalization by a lookup table, bilinear resizing), signal processing (IQ demodulation with a phase
-unwrap, a Hann-windowed 2-D spectrum), finance (maximum drawdown, a binomial American put, a minimum-
-variance portfolio), geodesy (haversine distances with the math module), graph algorithms (Bellman-Ford
-on an edge list, breadth-first levels by boolean frontiers, dense Dijkstra, connected components by label
-propagation), ML snippets (k-NN with einsum and argsort, Gaussian naive Bayes from boolean masks, softmax
-cross-entropy with fancy-indexed gradients, causal self-attention, a spectral embedding, Procrustes
-alignment) and data munging (NaN imputation and clipping, set algebra on ids, correlated column pairs,
-bright-spot statistics, .item() and float() of reductions, a random walk's statistics).
+unwrap, a Hann-windowed 2-D spectrum), finance (maximum drawdown, a binomial American put, Black-Scholes
+with math.erf, a minimum-variance portfolio), graph algorithms (Bellman-Ford on an edge list,
+breadth-first levels by boolean frontiers, dense Dijkstra, connected components by label propagation), ML
+snippets (k-NN with einsum and argsort, Gaussian naive Bayes from boolean masks, softmax cross-entropy
+with fancy-indexed gradients, causal self-attention, a spectral embedding, Procrustes alignment) and data
+munging (NaN imputation and clipping, set algebra on ids, correlated column pairs, bright-spot
+statistics, .item() and float() of reductions, a random walk's statistics).
 
 Written as their authors write NumPy (CS231n, scikit-image and SciPy cookbook style), not for distjit:
 keyword arguments, keepdims, fancy indexing, np.where, list comprehensions, tuple and dict returns."""
@@ -171,27 +171,21 @@ def min_variance_portfolio(returns, rf):
     return {"weights": w, "return": ret, "vol": vol, "sharpe": (ret - rf) / vol}
 
 
-def _track(rng, n):
-    lat = np.cumsum(rng.uniform(-0.01, 0.01, n)) + 48.0
-    lon = np.cumsum(rng.uniform(-0.01, 0.01, n)) + 11.0
-    return lat, lon, 6371.0 + float(rng.uniform(-1, 1))
+def _options(rng, n):
+    return rng.uniform(80, 120, n), float(rng.uniform(95.0, 105.0)), 0.03, rng.uniform(0.1, 0.4, n), 0.5
 
 
-@kernel(_track, size=20, bench_size=100_000, tags={"float-arg", "scalar-loop", "inplace-loop", "tuple-return"},
-        rtol=1e-9)
-def haversine_track(lat, lon, radius):
-    """Great-circle distance and heading between consecutive GPS fixes, with the math module in a loop."""
-    dist = np.zeros(len(lat))
-    heading = np.zeros(len(lat))
-    for i in range(1, len(lat)):
-        p1, p2 = math.radians(lat[i - 1]), math.radians(lat[i])
-        dphi = p2 - p1
-        dlmb = math.radians(lon[i] - lon[i - 1])
-        a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
-        dist[i] = 2 * radius * math.asin(math.sqrt(a))
-        heading[i] = math.degrees(math.atan2(math.sin(dlmb) * math.cos(p2),
-                                             math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dlmb)))
-    return np.cumsum(dist), heading
+@kernel(_options, size=20, bench_size=100_000, tags={"float-arg", "scalar-loop", "inplace-loop"}, rtol=1e-9)
+def black_scholes_math(S, K, r, sigma, T):
+    """European calls one option at a time, the normal CDF from math.erf (no SciPy), as a first course writes it."""
+    out = np.empty(len(S))
+    for i in range(len(S)):
+        d1 = (math.log(S[i] / K) + (r + 0.5 * sigma[i] ** 2) * T) / (sigma[i] * math.sqrt(T))
+        d2 = d1 - sigma[i] * math.sqrt(T)
+        nd1 = 0.5 * (1 + math.erf(d1 / math.sqrt(2)))
+        nd2 = 0.5 * (1 + math.erf(d2 / math.sqrt(2)))
+        out[i] = S[i] * nd1 - K * math.exp(-r * T) * nd2
+    return out
 
 
 def _edge_list(rng, n):
