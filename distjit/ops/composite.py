@@ -84,11 +84,11 @@ def _unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
 
 
 def _argwhere(a):
-    """NumPy's transposes the tuple np.nonzero gives, converting it in C; stacking its arrays as columns is
-    the same (k, a.ndim) array."""
+    """NumPy's transposes the tuple np.nonzero gives, converting it in C: the transpose of the stacked rows, the
+    same (k, a.ndim) array in the same column-major layout (a reduction over its rows then reads rows)."""
     if np.ndim(a) == 0:     # as NumPy's: no columns, a row if a is true
-        return np.stack(np.nonzero(np.atleast_1d(a)), axis=1)[:, :0]
-    return np.stack(np.nonzero(a), axis=1)
+        return np.transpose(np.stack(np.nonzero(np.atleast_1d(a))))[:, :0]
+    return np.transpose(np.stack(np.nonzero(a)))
 
 
 def _triu_indices(n, k=0, m=None):
