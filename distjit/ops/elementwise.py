@@ -38,6 +38,7 @@ NUMBA = {
     "cos": "math.cos({0})", "tanh": "math.tanh({0})", "square": "({0} * {0})",
     "tan": "math.tan({0})", "arcsin": "math.asin({0})", "arccos": "math.acos({0})", "arctan": "math.atan({0})",
     "radians": "math.radians({0})", "degrees": "math.degrees({0})",
+    "isnan": "math.isnan({0})", "isinf": "math.isinf({0})", "isfinite": "math.isfinite({0})",
     "reciprocal": "(1.0 / {0})",
     "greater": "({0} > {1})", "greater_equal": "({0} >= {1})", "less": "({0} < {1})",
     "less_equal": "({0} <= {1})", "equal": "({0} == {1})", "not_equal": "({0} != {1})",
