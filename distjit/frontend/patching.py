@@ -1,4 +1,4 @@
-"""NumPy functions replaced while a trace runs.
+"""NumPy functions (and math's, pymath.py) replaced while a trace runs.
 
 Array creation (`np.zeros(n)`, `np.fft.fftfreq(n, d)`) has no array argument, so NumPy's
 dispatch never reaches the tracer: without this, the array would be made at trace time and a
@@ -9,6 +9,7 @@ alias them) for the duration of the trace only; tracing holds a lock for it.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -17,11 +18,13 @@ import numpy as np
 
 from distjit.errors import TracingError
 from distjit.frontend.pybuiltins import STAND_INS
+from distjit.frontend.pymath import STAND_INS as MATH_STAND_INS
 from distjit.ir.source import user_loc
 from distjit.ops import composite
+from distjit.types import TensorType
 
 CREATION = ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri", "indices",
-            "bartlett", "blackman", "hamming", "hanning", "kaiser")
+            "bartlett", "blackman", "hamming", "hanning", "kaiser", "triu_indices", "tril_indices")
 CONVERSION = ("array", "asarray", "asanyarray", "ascontiguousarray")
 FFT_FREQUENCIES = ("fftfreq", "rfftfreq")    # np.fft's creation functions: a length, no array argument
 _RANDOM_KEEP = {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
@@ -39,12 +42,26 @@ def _random_refusal(name: str):
     return refuse
 
 
+_ACTIVE: list[dict[int, object]] = []     # per enclosing `patched`: id(NumPy's function) -> its patch
+
+
+def routed(fn):
+    """The patch the innermost trace gives NumPy's function `fn`, or `fn`: a call through a value the patches
+    cannot reach (a closure cell or an attribute holding `np.hanning`, a helper module's `from numpy import
+    zeros`) must record what the call through `np.hanning` records."""
+    if _ACTIVE:
+        return _ACTIVE[-1].get(id(fn), fn)
+    return fn
+
+
 @contextlib.contextmanager
-def patched(ctx, user_globals=()):
+def patched(ctx, user_globals=(), cells=()):
     """Route creation and conversion calls to `ctx`, refuse np.random, for the duration of a trace.
 
     `user_globals` is the global namespace of the user's code (a dict), or several (the traced function's
-    and its helpers'): a dict is not hashable, so the patches are keyed by the namespace's id.
+    and its helpers'): a dict is not hashable, so the patches are keyed by the namespace's id. `cells` are
+    the closure cells of that code (`win = np.hanning` in an enclosing function): those holding one of
+    NumPy's patched functions hold its patch for the duration too.
     """
     namespaces = [user_globals] if isinstance(user_globals, dict) else list(user_globals or ())
     replacements: dict[tuple[int, str], tuple[object, str, object]] = {}
@@ -56,6 +73,8 @@ def patched(ctx, user_globals=()):
         replacements[(id(np), name)] = (np, name, _conversion(ctx, original, copy=name == "array"))
     for name in FFT_FREQUENCIES:
         replacements[(id(np.fft), name)] = (np.fft, name, _creation(ctx, _unpatched(getattr(np.fft, name))))
+    for name, stand_in in MATH_STAND_INS.items():
+        replacements[(id(math), name)] = (math, name, stand_in)
     for name in dir(np.random):
         if not name.startswith("_") and name not in _RANDOM_KEEP and callable(getattr(np.random, name)):
             replacements[(id(np.random), name)] = (np.random, name, _random_refusal(name))
@@ -73,6 +92,10 @@ def patched(ctx, user_globals=()):
         for gname, stand_in in STAND_INS.items():
             if gname not in namespace:
                 replacements[(id(namespace), gname)] = (namespace, gname, stand_in)
+    for cell in cells:
+        patch = by_original.get(id(cell.cell_contents)) if _filled(cell) else None
+        if patch is not None:
+            replacements[(id(cell), "cell_contents")] = (cell, "cell_contents", patch)
     # NumPy's code that distjit traces through (distjit/ops/composite.py) converts its arguments with
     # np.asanyarray & co., bound in its own module: those calls must reach the tracer too.
     conversions = {id(getattr(np, name)): replacements[(id(np), name)][2] for name in CONVERSION}
@@ -83,11 +106,13 @@ def patched(ctx, user_globals=()):
                 replacements[(id(namespace), gname)] = (namespace, gname, patch)
     with _lock:
         saved = [(target, name, _get(target, name)) for (target, name, _) in replacements.values()]
+        _ACTIVE.append(by_original)
         try:
             for target, name, patch in replacements.values():
                 _set(target, name, patch)
             yield
         finally:
+            _ACTIVE.pop()
             for target, name, original in saved:
                 _set(target, name, original)
 
@@ -143,6 +168,10 @@ def _conversion(ctx, original, copy: bool):
                 return ctx.constant_proxy(result)
             return result
         result = ctx.as_traced(obj)
+        if result._scalar:      # NumPy's scalar (x.max()) converts to a new 0-d array, which is mutable
+            result = ctx.wrap(ctx.current(result))
+        elif not isinstance(result.type, TensorType):      # so does a Python number (an int argument, len(x))
+            result = ctx.function(np.copy, (result,), {})
         if dtype is not None and np.dtype(dtype) != result.dtype:
             result = ctx.function(np.astype, (result, dtype), {})
         elif copy and kwargs.get("copy", True) and result is obj:
@@ -157,11 +186,13 @@ def _conversion(ctx, original, copy: bool):
     return convert
 
 
-def user_namespaces(fn, depth: int = 3) -> list[dict]:
+def user_namespaces_and_cells(fn, depth: int = 3) -> tuple[list[dict], list]:
     """The global namespaces the traced code may read NumPy's functions from: the function's own (for a
     callable object, its class's module), and those of the Python functions it names, closes over or
-    holds, a few calls deep (a helper in another module that did `from numpy import zeros`)."""
+    holds, a few calls deep (a helper in another module that did `from numpy import zeros`); and the
+    closure cells of those functions (`win = np.hanning` in an enclosing function)."""
     found: dict[int, dict] = {}
+    cells_found: dict[int, object] = {}
     seen: set[int] = set()
 
     def code_owner(obj):
@@ -188,14 +219,15 @@ def user_namespaces(fn, depth: int = 3) -> list[dict]:
             return
         found.setdefault(id(namespace), namespace)
         code = getattr(obj, "__code__", None)
-        cells = [c.cell_contents for c in (getattr(obj, "__closure__", None) or ()) if _filled(c)]
+        filled = [c for c in (getattr(obj, "__closure__", None) or ()) if _filled(c)]
+        cells_found.update((id(c), c) for c in filled)
         names = [namespace[n] for n in (code.co_names if code else ()) if n in namespace]
-        for child in cells + names:
+        for child in [c.cell_contents for c in filled] + names:
             if callable(child) and not isinstance(child, type):
                 visit(child, level + 1)
 
     visit(fn, 0)
-    return list(found.values())
+    return list(found.values()), list(cells_found.values())
 
 
 def _is_library(namespace: dict) -> bool:

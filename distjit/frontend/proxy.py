@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 from distjit.errors import TracingAttributeError, TracingError
-from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
+from distjit.frontend.fallbacks import DataDependentError, StaticInfoNeeded, SymbolicScalarError
 from distjit.ir.source import user_loc
 from distjit.types import ScalarType, TensorType
 
@@ -46,6 +46,9 @@ def _value_needed(what: str, convert=None):
 
 def _item(value):
     return value
+
+
+_ITEM_TYPES = {"b": bool, "i": int, "u": int, "f": float}   # a complex element has no py.* conversion
 
 
 def is_python_scalar(x) -> bool:
@@ -148,7 +151,31 @@ class TracedArray:
     __int__ = _value_needed("int()", int)
     __complex__ = _value_needed("complex()", complex)
     __index__ = _value_needed("using it as a Python index or size (range(), list indexing)", operator.index)
-    item = _value_needed(".item()", _item)
+    _item_of_value = _value_needed(".item()", _item)
+
+    def item(self, *args):
+        """The element as the Python number NumPy's .item() gives (x.item(i): at a flat index, x.item(i, j): at
+        a full one), recorded as a traced Python number computed from the array, so nothing is baked. A
+        complex element, or a value known from scalar arguments, goes the way float() of it goes."""
+        t = self.type
+        pytype = _ITEM_TYPES.get(t.dtype.kind) if isinstance(t, TensorType) else None
+        if self._known is not None or pytype is None:
+            return self._item_of_value(*args)
+        if len(args) == 1 and isinstance(args[0], tuple):
+            args = args[0]
+        if len(args) > 1:
+            element = self[tuple(args)]
+        elif args:
+            element = np.reshape(self, -1)[args[0]]
+        elif t.size == 1:
+            element = np.reshape(self, ())
+        elif t.size is None:    # scripted with symbolic dims: static ones may say it is one element
+            raise StaticInfoNeeded(f".item() of an array of a run-time number of elements ({t})", user_loc())
+        else:
+            raise TracingError(f".item() of an array of {t.size} elements ({t}): only an array of one element "
+                               f"converts to a Python number", user_loc())
+        return self._ctx.scalar(pytype, (element,))
+
     tolist = _value_needed(".tolist()", _item)
 
     def __iter__(self):

@@ -20,6 +20,9 @@ import numpy as np
 
 from distjit.errors import DistJitError, ScriptError, TracingError
 from distjit.frontend.fallbacks import StaticInfoNeeded, SymbolicScalarError
+from distjit.frontend.patching import routed
+from distjit.frontend.pybuiltins import STAND_INS as BUILTIN_STAND_INS
+from distjit.frontend.pymath import BY_FUNCTION as MATH_FUNCTIONS
 from distjit.frontend.proxy import TracedArray
 from distjit.frontend.script_context import Undefined, active
 from distjit.frontend.script_convert import Site, site_error
@@ -92,6 +95,9 @@ def _convert_scalar(pytype):
 def _minmax(pick_second_if):
     """min()/max() of numbers or of a sequence of them, as Python picks: the first of the best, pairwise."""
     def minmax(site, *args, **kwargs):
+        if len(args) == 1 and not kwargs and isinstance(args[0], StackedRows) and not args[0]._made \
+                and not isinstance(args[0].length, int) and not args[0].tuples:
+            return _extremum_of_rows(site, args[0].stacked, pick_max=pick_second_if is _gt)
         if len(args) == 1 and not kwargs:
             only = args[0]
             if isinstance(only, TracedArray):
@@ -112,6 +118,25 @@ def _minmax(pick_second_if):
             return best
         return (builtins.min if pick_second_if is _lt else builtins.max)(*args, **kwargs)
     return minmax
+
+
+def _extremum_of_rows(site, rows: TracedArray, pick_max: bool):
+    """max()/min() of the numbers a graph loop appended to a list, their count known only at run time: Python's
+    pick without reading them one by one (which would unroll the loop). Python keeps the first of the best, so
+    the first index of the extreme (np.argmax's); a NaN never replaces the best, so it wins only as the first
+    item, and elsewhere counts as the worst value."""
+    t = rows.type
+    if not isinstance(t, TensorType) or t.ndim != 1:
+        raise site_error(site, f"min()/max() of a list of arrays ({t} stacked) compares arrays in Python",
+                         "use np.max(np.array(values), axis=0)")
+    if t.dtype.kind == "c":
+        raise site_error(site, "min()/max() of complex numbers: Python does not order them")
+    if t.dtype.kind != "f":
+        return rows[np.argmax(rows) if pick_max else np.argmin(rows)]
+    nan = np.isnan(rows)
+    key = np.where(nan, -np.inf if pick_max else np.inf, rows)
+    best = np.argmax(key) if pick_max else np.argmin(key)
+    return rows[np.where(nan[0], 0, best)]
 
 
 def _sequence_builtin(python, traced):
@@ -249,6 +274,9 @@ _BUILTINS = {
 }
 
 
+_BUILTIN_STAND_INS = frozenset(BUILTIN_STAND_INS.values())
+
+
 def call(fn, site: Site, *args, **kwargs):
     """A call in scripted code: scripted and traced functions are embedded, user functions are compiled too."""
     from distjit.frontend.script import ScriptFunction, inline_function, inline_traced
@@ -262,11 +290,21 @@ def call(fn, site: Site, *args, **kwargs):
         return inline_function(ctx, fn.fn, args, kwargs, site)
     if isinstance(fn, Function):
         return inline_traced(ctx, fn, args, kwargs, site)
+    if _hashable(fn) and fn in _BUILTIN_STAND_INS:    # the trace's min/max, patched into the user's globals
+        fn = fn.__wrapped__
     special = _BUILTINS.get(fn) if _hashable(fn) else None
     if special is not None:
         return special(site, *args, **kwargs)
+    math_fn = MATH_FUNCTIONS.get(fn) if _hashable(fn) else None
+    if math_fn is not None:     # math.sqrt, patched or bound where the patch of the math module does not reach
+        try:
+            return math_fn(*args, **kwargs)
+        except TracingError as e:   # refused: at the call, not at its statement
+            raise site_error(site, str(e).split(": ", 1)[-1] if e.loc else str(e)) from None
     if _is_numpy_callable(fn):
+        fn = routed(fn)     # `win = np.hanning` held in a closure or attribute: the patch np.hanning has now
         fn, args, kwargs = whole_lists(fn, args, kwargs)
+        args, kwargs = _lists_of_numbers_as_arrays(fn, args, kwargs)
     if REGISTRY.for_source(fn) is not None:      # a custom op: called, so that it records its node
         return _run(fn, site, args, kwargs)
     if _is_user_function(fn):
@@ -290,6 +328,37 @@ def call(fn, site: Site, *args, **kwargs):
                                f"array methods, scripted and traced functions, and Python functions whose source it "
                                f"can read", "use the NumPy equivalent, or wrap your own helper with distjit.script")
     return _run(fn, site, args, kwargs)
+
+
+def _lists_of_numbers_as_arrays(fn, args, kwargs):
+    """`np.diag([1.0, 1.0, d])`, `np.mean([a, b])` with d, a, b NumPy scalars computed from arrays: NumPy's
+    dispatch looks at the list, not into it, and its own asarray of the list needs the values. A list or
+    tuple of numbers with such a scalar among them is what NumPy would convert it to, a traced array, when
+    no argument is an array already (Python numbers alone are left as they are: they may be a shape)."""
+    if not isinstance(fn, np.ufunc) and not hasattr(fn, "_implementation"):
+        return args, kwargs
+    if any(isinstance(a, TracedArray) for a in (*args, *kwargs.values())):
+        return args, kwargs
+    convert = lambda a: _stacked_numbers(a) if isinstance(a, (list, tuple)) else a   # noqa: E731
+    return tuple(convert(a) for a in args), {k: convert(v) for k, v in kwargs.items()}
+
+
+def _stacked_numbers(seq):
+    scalar_seen = False
+
+    def walk(x):
+        nonlocal scalar_seen
+        if isinstance(x, (list, tuple)):
+            return all(walk(o) for o in x)
+        if isinstance(x, TracedArray):
+            t = x.type
+            scalar_seen |= isinstance(t, TensorType) and t.ndim == 0
+            return isinstance(t, TensorType) and t.ndim == 0 or not isinstance(t, TensorType)
+        return isinstance(x, (bool, int, float, complex, np.generic))
+
+    if not walk(seq) or not scalar_seen:
+        return seq
+    return np.asarray(seq)      # the patched conversion: stacks the traced numbers
 
 
 def _run(fn, site: Site, args, kwargs):

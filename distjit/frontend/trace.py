@@ -37,7 +37,7 @@ from distjit.frontend.aliased_inputs import hidden_name, linked_proxies
 from distjit.frontend.fallbacks import DataDependentError, SymbolicScalarError
 from distjit.frontend.functionalize import Functionalizer, indexing_makes_view
 from distjit.frontend.params import find_params, params_as_proxies
-from distjit.frontend.patching import patched, user_namespaces
+from distjit.frontend.patching import patched, user_namespaces_and_cells
 from distjit.frontend.proxy import TracedArray
 from distjit.ir.source import user_loc
 from distjit.core.apply import call
@@ -121,7 +121,7 @@ def trace_function(fn: Callable, example_inputs, dynamic_axes=None, name=None, s
     given = [ctx.static(p, leaves[i], paths[i]) if leaf_args[i] in static_argnames else p
              for i, p in enumerate(proxies)]
     args = unflatten(in_spec, given)
-    with patched(ctx, user_namespaces(fn)), params_as_proxies(ctx, found_params):
+    with patched(ctx, *user_namespaces_and_cells(fn)), params_as_proxies(ctx, found_params):
         _refuse_generators(fn)
         result = run_user(fn, args)
     try:

@@ -21,7 +21,7 @@ _OWN = [
     np.fliplr, np.flipud, np.rot90, np.column_stack, np.hsplit, np.vsplit, np.dsplit, np.append,
     np.iscomplexobj, np.isrealobj, np.sinc, np.rollaxis, np.isneginf, np.isposinf, np.matrix_transpose,
     np.sort_complex, np.fix, np.extract,
-    np.flatnonzero,
+    np.flatnonzero, np.union1d, np.intersect1d,
 ]
 
 
@@ -46,7 +46,80 @@ def _unique_all(x):
                                       equal_nan=False, sorted=False))
 
 
+def _setdiff1d(ar1, ar2, assume_unique=False):
+    """NumPy's picks its isin method by the values' range (a table for small integer ranges); the result is
+    the same sorted, unique values of ar1 not in ar2."""
+    if assume_unique:
+        ar1 = np.ravel(ar1)
+    else:
+        ar1, ar2 = np.unique(ar1), np.unique(ar2)
+    return ar1[~np.isin(ar1, ar2, assume_unique=True)]
+
+
+def _unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
+    """NumPy's code, with np.where for its masked np.copyto (an in-place write of a scalar where a mask holds)."""
+    p = np.asarray(p)
+    dd = np.diff(p, axis=axis)
+    if discont is None:
+        discont = period / 2
+    slice1 = [slice(None, None)] * p.ndim
+    slice1[axis] = slice(1, None)
+    slice1 = tuple(slice1)
+    dtype = np.result_type(dd.dtype, period)
+    if np.issubdtype(dtype, np.integer):
+        interval_high, rem = divmod(period, 2)
+        boundary_ambiguous = rem == 0
+    else:
+        interval_high = period / 2
+        boundary_ambiguous = True
+    interval_low = -interval_high
+    ddmod = np.mod(dd - interval_low, period) + interval_low
+    if boundary_ambiguous:
+        ddmod = np.where((ddmod == interval_low) & (dd > 0), np.asarray(interval_high, ddmod.dtype), ddmod)
+    ph_correct = ddmod - dd
+    ph_correct = np.where(abs(dd) < discont, np.zeros((), ph_correct.dtype), ph_correct)
+    up = np.array(p, copy=True, dtype=dtype)
+    up[slice1] = p[slice1] + ph_correct.cumsum(axis)
+    return up
+
+
+def _argwhere(a):
+    """NumPy's transposes the tuple np.nonzero gives, converting it in C: the transpose of the stacked rows, the
+    same (k, a.ndim) array in the same column-major layout (a reduction over its rows then reads rows)."""
+    if np.ndim(a) == 0:     # as NumPy's: no columns, a row if a is true
+        return np.transpose(np.stack(np.nonzero(np.atleast_1d(a))))[:, :0]
+    return np.transpose(np.stack(np.nonzero(a)))
+
+
+def _triu_indices(n, k=0, m=None):
+    """The indices of ~tri(n, m, k - 1) in row-major order, as NumPy's (which gathers them by a mask)."""
+    return tuple(np.nonzero(~np.tri(n, m, k=k - 1, dtype=bool)))
+
+
+def _tril_indices(n, k=0, m=None):
+    return tuple(np.nonzero(np.tri(n, m, k=k, dtype=bool)))
+
+
+def _triu_indices_from(arr, k=0):
+    if np.ndim(arr) != 2:
+        raise ValueError("input array must be 2-d")
+    return _triu_indices(arr.shape[-2], k=k, m=arr.shape[-1])
+
+
+def _tril_indices_from(arr, k=0):
+    if np.ndim(arr) != 2:
+        raise ValueError("input array must be 2-d")
+    return _tril_indices(arr.shape[-2], k=k, m=arr.shape[-1])
+
+
 _WRITTEN = {
+    np.triu_indices_from: _triu_indices_from,
+    np.tril_indices_from: _tril_indices_from,
+    np.setdiff1d: _setdiff1d,
+    np.unwrap: _unwrap,
+    np.argwhere: _argwhere,
+    np.triu_indices: _triu_indices,
+    np.tril_indices: _tril_indices,
     np.unique_values: _unique_values,
     np.unique_counts: _unique_counts,
     np.unique_inverse: _unique_inverse,

@@ -325,6 +325,13 @@ def _pinv(a, rcond=None, hermitian=False, rtol=None):
     return np.linalg.pinv(a, hermitian=hermitian, rtol=rtol)
 
 
+def _matrix_power(a, n):
+    """NumPy returns `a` itself for n == 1; the op's result is fresh memory (every op here is declared so), or
+    the runtime would write a later in-place update of it into `a`."""
+    out = np.linalg.matrix_power(a, n)
+    return out.copy() if out is a else out
+
+
 def _decl(name, kernel, infer, params, source, doc, cost=_cubic_cost, shard=stacked_matrices, cls=OpDef, **facts):
     return register(cls(name, kernel=kernel, infer=infer, params=params, sources=(source,), cost=cost,
                         shard=shard, alias=FRESH, doc=doc, **facts))
@@ -362,7 +369,7 @@ DECOMPOSITION_OPS = {op.name: op for op in [
     _decl("np.linalg.matrix_rank", L.matrix_rank, _matrix_rank_infer,
           (operand("A"), attr("tol", None), attr("hermitian", False), attr("rtol", None, keyword_only=True)),
           L.matrix_rank, "Rank of (a stack of) matrices by SVD (a vector's rank is 0 or 1)."),
-    _decl("np.linalg.matrix_power", L.matrix_power, _matrix_power_infer, (operand("a"), attr("n")),
+    _decl("np.linalg.matrix_power", _matrix_power, _matrix_power_infer, (operand("a"), attr("n")),
           L.matrix_power, "a to the integer power n by repeated squaring (n < 0: of the inverse)."),
     _decl("np.linalg.cond", L.cond, _typed("np.linalg.cond", L.cond, _cond_shapes), (operand("x"), attr("p", None)),
           L.cond, "Condition number of (a stack of) matrices in the norm p (None: 2-norm, by SVD)."),

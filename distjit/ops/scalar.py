@@ -8,6 +8,7 @@ arguments and loop counters in scripted code.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 from distjit.errors import ShapeError
@@ -66,6 +67,7 @@ NUMBA = {
     "lt": "({0} < {1})", "le": "({0} <= {1})", "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})",
     "ne": "({0} != {1})", "not": "(not {0})", "bool": "bool({0})", "int": "int({0})", "float": "float({0})",
     "max": "_pymax({0}, {1})", "min": "_pymin({0}, {1})",
+    "erf": "math.erf({0})", "erfc": "math.erfc({0})", "gamma": "math.gamma({0})", "lgamma": "math.lgamma({0})",
 }
 
 
@@ -120,6 +122,20 @@ _declare("not", operator.not_, 1, _const(BOOL))
 _declare("bool", bool, 1, _const(BOOL))
 _declare("int", int, 1, _const(INT))
 _declare("float", float, 1, _const(FLOAT))
+
+
+def _real_math(name: str):
+    def infer(in_types, attrs):
+        if any(_kind(name, t) > 2 for t in in_types):
+            raise ShapeError(f"{name}: math's function takes a real number, got {in_types[0]}")
+        return [FLOAT]
+    return infer
+
+
+# math's functions that NumPy has no ufunc for (math.erf in a pricing loop, frontend/pymath.py): a real number
+# in, a Python float out; the native backend calls the same C library function.
+for _name in ("erf", "erfc", "gamma", "lgamma"):
+    _declare(_name, getattr(math, _name), 1, _real_math(f"py.{_name}"))
 
 
 def _bitwise(name: str, shift: bool):

@@ -24,6 +24,23 @@ def test_window_functions_of_an_int_argument_specialize(window):
     assert f.traces == 2 and sorted(list(g.guards.values()) for g in f.graphs) == [[5], [9]]
 
 
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_a_window_function_held_in_a_closure_cell_is_the_op(mode):
+    """`win = np.hanning` in an enclosing function: the call through the cell records np.hanning, as the call
+    through the module attribute does (scripted code sizes it by a dim it does not bake)."""
+    win = np.hanning
+
+    def taper(x):
+        return x * win(len(x))
+
+    xs = [np.linspace(1.0, 2.0, 8), np.linspace(-1.0, 3.0, 8)]
+    f = distjit.trace(taper, (xs[0],)) if mode == "trace" else distjit.script(taper)
+    for x in xs:
+        assert_same(f(x), taper(x))
+    if mode == "trace":
+        assert "np.hanning" in str(f.graph)
+
+
 def test_a_value_derived_through_arrays_guards_its_argument():
     def f(x, n: int):
         v = np.array([n, 2 * n])

@@ -116,8 +116,19 @@ def view_of_argument(z):
     return b
 
 
+def asarray_of_scalar(z):
+    """np.asarray of a NumPy scalar is a new 0-d array (updated in place, the scalar stays), of a 0-d array
+    the array itself."""
+    s = z.max()
+    a = np.asarray(s)
+    a += 1.0
+    b = np.asarray(z[1, ...])
+    b += 2.0
+    return a, s, np.array(z.sum()), np.asarray(len(z)), b, z
+
+
 @pytest.mark.parametrize("mode", ["trace", "script"])
-@pytest.mark.parametrize("fn", [index_alias, product_alias, sum_alias, float64_alias, loop_alias, zeros_alias,
+@pytest.mark.parametrize("fn", [asarray_of_scalar, index_alias, product_alias, sum_alias, float64_alias, loop_alias, zeros_alias,
                                 array_alias, view_of_argument])
 def test_numpy_scalar_or_zero_d_array(fn, mode):
     _check(fn, mode, [(np.arange(4.0),), (np.linspace(-1.0, 2.0, 4),)])

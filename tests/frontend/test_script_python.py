@@ -200,6 +200,20 @@ def any_all(X: np.ndarray, tol: float):
     return a, b, c, y
 
 
+def min_max_of_appended_numbers(X: np.ndarray, n: int):
+    """min()/max() of numbers appended in a loop of a run-time trip count: Python's first-of-the-best pick (a NaN
+    only as the first item), without unrolling the loop."""
+    per_row = [float(r.max()) for r in X]
+    vals = []
+    for i in range(n):
+        vals.append(X[i, 0] * 2.0)
+    ints = [i * 3 % 7 for i in range(n)]
+    Y = X.copy()
+    Y[0, 0], Y[2, 1] = np.nan, -0.0
+    firsts = [Y[i, i % 2] for i in range(n)]
+    return max(per_row), min(per_row), max(vals), min(vals), max(ints), min(ints), max(firsts), min(firsts)
+
+
 def first_assigned_in_loop(X: np.ndarray, n: int):
     for _ in range(n):
         y = X * 2.0
@@ -215,6 +229,7 @@ CASES = [
     (iteration_forms, lambda X: (X[:, 0].copy(),)),
     (chained, lambda X: (X[:, 0].copy(), -0.5, 0.5)),
     (min_max, lambda X: (X[:, 0].copy(),)),
+    (min_max_of_appended_numbers, lambda X: (X, 4)),
     (first_assigned_in_loop, lambda X: (X, 3)),
     (starred, lambda X: (X,)),
     (nested_lists, lambda X: (X, 4)),

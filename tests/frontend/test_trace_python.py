@@ -1,6 +1,8 @@
 """Python on traced arrays: iteration, builtins, complex parts, `x.shape =`, helpers and lambdas, lists built
 in loops, and the error for an attribute the tracer lacks. Each is compared with NumPy on fresh inputs."""
+import math
 import traceback
+from math import sqrt
 
 import numpy as np
 import pytest
@@ -102,6 +104,71 @@ def test_len_abs_min_max_and_sum_builtins():
 
 def test_abs_of_a_traced_scalar():
     check(lambda x, a: x * abs(a), rng_array(0, 3), -2.5, second=(rng_array(1, 3), 4.0))
+
+
+def math_in_a_scalar_loop(S, sigma, r):
+    """math's functions on elements and scalar arguments, as a textbook pricing loop writes them (the math
+    module's attribute, and one bound by `from math import sqrt`)."""
+    out = np.empty(len(S))
+    for i in range(len(S)):
+        d = (math.log(S[i] / 100.0) + r) / (sigma[i] * sqrt(2.0))
+        out[i] = math.exp(-r) * math.floor(3 * d) + math.atan2(d, 2) + math.log(S[i], 10) + math.pow(2, i)
+        out[i] += 0.5 * (1.0 + math.erf(d / sqrt(2.0))) + math.lgamma(S[i])
+    return out, math.isnan(out[0]), math.hypot(out[1], 1.0)
+
+
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_math_functions_of_traced_numbers(mode):
+    args = (np.linspace(90.0, 110.0, 4), np.linspace(0.1, 0.3, 4), 0.03)
+    f = distjit.trace(math_in_a_scalar_loop, fresh(args)) if mode == "trace" else distjit.script(math_in_a_scalar_loop)
+    for inputs in (args, (args[0][::-1].copy(), args[1], 0.05)):
+        got, expected = f(*fresh(inputs)), math_in_a_scalar_loop(*fresh(inputs))
+        assert_same(got, expected)
+        assert [type(v) for v in got] == [type(v) for v in expected]
+
+
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_a_math_function_without_a_ufunc_is_refused_at_the_users_line(mode):
+    def fn(x):
+        return x * math.factorial(x[0])
+
+    with pytest.raises(distjit.DistJitError, match="math.factorial") as info:
+        (distjit.trace(fn, (np.ones(3),)) if mode == "trace" else distjit.script(fn))(np.ones(3))
+    assert f"{HERE}:" in str(info.value)
+
+
+def items(X):
+    return X.sum().item() / X.shape[0], X.item(1) + X.item((0, 2)), (X > 0.5).sum().item(), (X > 2).any().item()
+
+
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_item_is_a_traced_python_number(mode):
+    xs = [rng_array(0, 3, 3), rng_array(1, 3, 3)]
+    f = distjit.trace(items, (xs[0],)) if mode == "trace" else distjit.script(items)
+    for x in xs:
+        got, expected = f(x), items(x)
+        assert_same(got, expected)
+        assert [type(v) for v in got] == [type(v) for v in expected]
+
+
+def test_item_of_several_elements_is_a_tracing_error():
+    with pytest.raises(distjit.TracingError, match="one element"):
+        distjit.trace(lambda x: x.item(), (np.ones(3),), fallback=False)
+
+
+def lists_of_computed_numbers(A):
+    d = np.sign(np.linalg.det(A))
+    return np.diag([1.0, 1.0, d]) @ A, np.mean([A[0, 0], A.max(), 2.0]), np.reshape(A, [A.shape[1], -1])
+
+
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_a_list_of_numpy_scalars_is_an_array_argument(mode):
+    """NumPy's dispatch does not look into the list; NumPy would make an array of it, so the trace does."""
+    xs = [rng_array(0, 3, 3), rng_array(1, 3, 3)]
+    f = distjit.trace(lists_of_computed_numbers, (xs[0],)) if mode == "trace" else distjit.script(
+        lists_of_computed_numbers)
+    for x in xs:
+        assert_same(f(x), lists_of_computed_numbers(x))
 
 
 def test_len_of_a_0d_array_is_a_tracing_error():

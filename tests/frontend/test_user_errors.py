@@ -130,7 +130,7 @@ TRACE_ONLY = [
     "while x.max() > 10:\n    x = x / 2",
     "y = bool(x.sum())",
     "y = float(x.sum())",
-    "y = x.sum().item()",
+    "y = x.item()",
     "y = x if x.max() > 0 else -x",
     "y = [0] * int(x[0, 0])",
     "y = range(x[0, 0])",
@@ -138,7 +138,7 @@ TRACE_ONLY = [
 
 # Of those, what the script compiler refuses too: distjit.trace's fallback fails, and the trace's error is raised.
 TRACE_FALLBACK_FAILS = [
-    "y = x.sum().item()",
+    "y = x.item()",
     "y = range(x[0, 0])",
 ]
 

@@ -93,7 +93,11 @@ EXAMPLES: dict[str, list[str]] = {
     # sorting and sets
     "np.sort": ["np.sort(A, axis=0)"], "np.argsort": ["np.argsort(V)"], "np.partition": ["np.partition(V, 2)"],
     "np.argpartition": ["np.argpartition(A, 1, axis=1)"], "np.sort_complex": ["np.sort_complex(V)"],
-    "np.isin": ["np.isin(K, [1, 2, 3])"],
+    "np.isin": ["np.isin(K, [1, 2, 3])"], "np.argwhere": ["np.argwhere(M)", "np.argwhere(V[0] > 0)"],
+    "np.setdiff1d": ["np.setdiff1d(K, [2, 3])"], "np.union1d": ["np.union1d(K, I)"],
+    "np.intersect1d": ["np.intersect1d(K, I)"], "np.unwrap": ["np.unwrap(X * 3.0)", "np.unwrap(A * 4.0, axis=0)"],
+    "np.triu_indices": ["A[np.triu_indices(3, k=1)]"], "np.tril_indices": ["A[np.tril_indices(3, m=4)]"],
+    "np.triu_indices_from": ["A[np.triu_indices_from(Q)]"], "np.tril_indices_from": ["A[np.tril_indices_from(Q, k=-1)]"],
     # elementwise functions that are not ufuncs
     "np.clip": ["np.clip(A, -1, 2)"], "np.round": ["np.round(A, 1)"], "np.around": ["np.around(A)"],
     "np.astype": ["np.astype(A, np.float32)"], "np.isclose": ["np.isclose(A, A + 1e-9)"],

@@ -6,6 +6,7 @@ the node's inputs, its kwargs the attributes (see test_every_op.py).
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -83,6 +84,8 @@ SAMPLES_FRONTEND: dict[str, list[Sample]] = {
 
 
 SAMPLES_FRONTEND["py.abs"].append(Sample(abs, (3 + 4j,)))
+for _name in ("erf", "erfc", "gamma", "lgamma"):
+    SAMPLES_FRONTEND[f"py.{_name}"] = [Sample(getattr(math, _name), (v,)) for v in (0.75, -1.5, 3, True)]
 
 
 for _name, _builtin in (("py.max", max), ("py.min", min)):

@@ -47,7 +47,7 @@ SAMPLES_NUMERIC: dict[str, list[Sample]] = {
                        _s(L.pinv, S, hermitian=True), _s(L.pinv, F, rtol=1e-2)],
     "np.linalg.matrix_rank": [_s(L.matrix_rank, F), _s(L.matrix_rank, V), _s(L.matrix_rank, SB),
                               _s(L.matrix_rank, F, tol=0.5)],
-    "np.linalg.matrix_power": [_s(L.matrix_power, S, 3), _s(L.matrix_power, S, -2), _s(L.matrix_power, SB, 0),
+    "np.linalg.matrix_power": [_s(L.matrix_power, S, 3), _s(L.matrix_power, S, 1), _s(L.matrix_power, S, -2), _s(L.matrix_power, SB, 0),
                                _s(L.matrix_power, np.array([[1, 2], [3, 4]]), 3)],
     "np.linalg.cond": [_s(L.cond, S), _s(L.cond, F), _s(L.cond, S, 1), _s(L.cond, SB, "fro"), _s(L.cond, S, -2)],
     "np.linalg.lstsq": [_s(L.lstsq, F, arr("f8", 4)), _s(L.lstsq, F.T, arr("f8", 5, 2), rcond=None),

@@ -254,6 +254,46 @@ def test_fallback_is_per_region_and_explained():
     assert "native (" in lines[1]
 
 
+def trig_and_angles(x):
+    y = np.empty((6, x.shape[0]))
+    for i in range(x.shape[0]):
+        y[0, i] = np.tan(x[i])
+        y[1, i] = np.arcsin(x[i])
+        y[2, i] = np.arccos(x[i])
+        y[3, i] = np.arctan(x[i])
+        y[4, i] = np.radians(x[i])
+        y[5, i] = np.degrees(x[i])
+    return y
+
+
+def float_classes(x, k):
+    y = np.zeros((3, x.shape[0]), dtype=bool)
+    for i in range(x.shape[0]):
+        y[0, i] = np.isnan(x[i])
+        y[1, i] = np.isinf(x[i]) or np.isinf(k[i])
+        y[2, i] = np.isfinite(x[i])
+    return y
+
+
+def test_float_classes_run_natively():
+    x = np.array([0.0, np.nan, np.inf, -np.inf, 1.5, -0.0])
+    k = np.arange(6)
+    f, got = _native(float_classes, x, k)
+    assert "native (" in f.optimization.explain()
+    np.testing.assert_array_equal(got, float_classes(x, k))
+
+
+def test_trigonometry_and_angle_conversions_run_natively_to_libm_rounding():
+    """math.tan/asin/acos/atan/radians/degrees: libm's, within a few ulp of NumPy's (NaN where NumPy's is)."""
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, 64)
+    x[:3] = [np.nan, 1.0, -1.0]
+    f, got = _native(trig_and_angles, x)
+    expected = trig_and_angles(x)
+    assert "native (" in f.optimization.explain()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_array_max_ulp(np.nan_to_num(got), np.nan_to_num(expected), maxulp=4)
+
+
 _CHILD = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {root!r})

@@ -6,7 +6,8 @@ executor against eager NumPy; `python -m tests.programs.realcode.report` prints 
 `expected.json` records what passes today (test_realcode.py fails on any change, either way).
 The held-out corpus, `tests.programs.heldout`, has the same form and is not to be tuned against.
 """
-from tests.programs.realcode import algorithms, data, dynamics, linalg, models, solvers, stencils  # noqa: F401  (register)
+from tests.programs.realcode import (algorithms, applied, data, dynamics, linalg, models, solvers,  # noqa: F401
+                                      stencils)  # (register)
 from tests.programs.realcode.kernel import CORPORA, SEEDS, TAGS, Kernel  # noqa: F401
 
 KERNELS = CORPORA["realcode"]
