@@ -46,9 +46,8 @@ def _blas(a, b, out):
 
 @njit({unchecked})
 def _mm(a, b, out):
-    # out (zeros, n x m) = a (n x k) @ b (k x m), each out[i, j] summed over p in order from +0.0, the zero
-    # terms of finite rows (of b, or columns of a) skipped (NOTE: [Matrix products]). Unchecked: the lengths
-    # are checked first, and every index is below one of them.
+    # out (zeros, n x m) = a (n x k) @ b (k x m) (NOTE: [Matrix products]): by the terms of a diagonal and a
+    # few more (a rotation, a permutation) of either operand when the other is finite, else the dense loops.
     n = a.shape[0]
     k = a.shape[1]
     m = b.shape[1]
@@ -56,6 +55,132 @@ def _mm(a, b, out):
         raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
     if out.shape[0] != n or out.shape[1] != m:
         raise ValueError("matmul: the result has the wrong shape")
+    at = np.empty(max(n, k, m), np.int64)
+    c = _off_diagonal(a, at)
+    if c >= 0 and _by_rows(a, b, out, at, c):
+        return out
+    c = _off_diagonal(b, at)
+    if c >= 0 and _by_columns(a, b, out, at, c):
+        return out
+    return _mm_dense(a, b, out)
+
+
+@njit({unchecked})
+def _off_diagonal(x, at):
+    # The nonzero elements of x off its diagonal: their count, their flat positions (i * x.shape[1] + j) in
+    # at; -1 once they outnumber at's length. A row is counted before it is searched (a count vectorizes, a
+    # search does not), along the axis x is contiguous in. Unchecked: every index is below a length of x.
+    if x.strides[0] < x.strides[1]:
+        return _off_diagonal_rows(x.T, at, 1, x.shape[1])
+    return _off_diagonal_rows(x, at, x.shape[1], 1)
+
+
+@njit({unchecked})
+def _off_diagonal_rows(x, at, si, sj):
+    # _off_diagonal by the rows of x (or of its transpose: the position of x[i, j] is i * si + j * sj).
+    c = 0
+    m = x.shape[1]
+    for i in range(x.shape[0]):
+        r = 0
+        for j in range(m):
+            r += x[i, j] != 0
+        if i < m:
+            r -= x[i, i] != 0
+        if r == 0:
+            continue
+        if c + r > at.shape[0]:
+            return -1
+        for j in range(m):
+            if j != i and x[i, j] != 0:
+                at[c] = i * si + j * sj
+                c += 1
+    return c
+
+
+@njit({unchecked})
+def _by_rows(a, b, out, at, c):
+    # out += a @ b for a its diagonal and the c terms at `at` (_off_diagonal's): row i of out is a[i, i] * b[i]
+    # plus a row of b per term. The terms it skips are zeros where b is finite; False (out to be recomputed)
+    # if b is not. Unchecked: the positions are a's, the lengths are _mm's checked ones.
+    n = a.shape[0]
+    k = a.shape[1]
+    m = b.shape[1]
+    bad = 0
+    for i in range(min(n, k)):
+        d = a[i, i]
+        r = 0
+        for j in range(m):
+            y = b[i, j]
+            r += (y - y) != 0       # a count, not a flag: LLVM vectorizes this loop then
+            out[i, j] += d * y
+        bad += r
+    for p in range(n, k):
+        r = 0
+        for j in range(m):
+            y = b[p, j]
+            r += (y - y) != 0
+        bad += r
+    if bad:
+        return _cleared(out)
+    for t in range(c):
+        i = at[t] // k
+        p = at[t] - i * k
+        x = a[i, p]
+        for j in range(m):
+            out[i, j] += x * b[p, j]
+    return True
+
+
+@njit({unchecked})
+def _by_columns(a, b, out, at, c):
+    # out += a @ b for b its diagonal and the c terms at `at`: out[i, j] is a[i, j] * b[j, j] plus a column of
+    # a per term; False (out to be recomputed) if a is not finite. Unchecked as _by_rows.
+    n = a.shape[0]
+    k = a.shape[1]
+    m = b.shape[1]
+    h = min(k, m)
+    d = np.empty(h, b.dtype)       # the diagonal, read along each row of out
+    for j in range(h):
+        d[j] = b[j, j]
+    bad = 0
+    for i in range(n):
+        r = 0
+        for j in range(h):
+            x = a[i, j]
+            r += (x - x) != 0
+            out[i, j] += x * d[j]
+        for p in range(h, k):
+            x = a[i, p]
+            r += (x - x) != 0
+        bad += r
+    if bad:
+        return _cleared(out)
+    for t in range(c):
+        p = at[t] // m
+        j = at[t] - p * m
+        y = b[p, j]
+        for i in range(n):
+            out[i, j] += a[i, p] * y
+    return True
+
+
+@njit({unchecked})
+def _cleared(out):
+    # out zeros again, for the dense loops; False.
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = 0
+    return False
+
+
+@njit({unchecked})
+def _mm_dense(a, b, out):
+    # _mm by the dense loops: each out[i, j] summed over p in order from +0.0, the zero terms of finite rows
+    # (of b, or columns of a) skipped (NOTE: [Matrix products]), or by BLAS when it is large and dense.
+    # Unchecked: _mm checked the lengths, and every index is below one of them.
+    n = a.shape[0]
+    k = a.shape[1]
+    m = b.shape[1]
     za = 0
     for i in range(n):
         for p in range(k):
