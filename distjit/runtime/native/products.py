@@ -7,17 +7,20 @@ raises Unsupported for a form not lowered.
 NOTE: [Matrix products]
 `@`, np.matmul and np.dot of a matrix by a matrix, a matrix by a vector or a vector by a
 matrix fill a fresh C-contiguous array with explicit loops (`_mm`): numba's own np.dot
-calls BLAS through SciPy, which a region cannot count on. The loop is NumPy's own for
-integer dtypes (row i of the result accumulates a[i, p] * b[p, :] over p in order), so
-integer products wrap bit for bit as NumPy's; for floats NumPy calls BLAS, which sums in
-blocks, so a float product equals NumPy's to rounding, not bit for bit (as `_dot1`). The
-operands are cast to the result's dtype first (NumPy's loop dtype), so the helper's
-arithmetic is in that dtype. A term whose a[i, p] is zero while row p of b is finite is
-skipped: its products are zeros, and adding a zero to a sum begun at +0.0 leaves it as it
-was (a round-to-nearest sum begun at +0.0 is never -0.0), so the result is the same, and a
-product by a sparse matrix (a rotation, a permutation) costs less than a dense one. A
-NaN or an infinity in row p keeps every term of that row, so 0 * inf is NaN as NumPy's.
-`_mm` checks the lengths it indexes by before its loops (NumPy's ValueError otherwise),
+calls BLAS through SciPy, which a region cannot count on. For floats NumPy calls BLAS, which
+sums in blocks of its own choosing, so a float product equals NumPy's to rounding, not bit for
+bit (as `_dot1`), and the loops may add the terms of out[i, j] in any order; integer sums wrap,
+and a wrapping sum is the same in any order, so integer products are NumPy's bit for bit. The
+operands are cast to the result's dtype first (NumPy's loop dtype), so the helper's arithmetic
+is in that dtype. A term whose factor of one operand is zero while its factor of the other is
+finite is skipped: its product is a zero, and adding a zero to a sum begun at +0.0 leaves it as
+it was (a round-to-nearest sum begun at +0.0 is never -0.0). A product by a matrix that is its
+diagonal and a few more terms (a rotation, a permutation, an elementary row operation) so costs
+O(n^2), not O(n^3): out is a[i, j] * b[j, j] along its rows (or a[i, i] * b[i] for such an a),
+plus a column of a (a row of b) per other term. The other operand's values are counted as they
+are read: where one is not finite (0 * inf is NaN), NumPy's own product (`_blas`) is the result.
+A large product of dense operands is NumPy's too (BLAS, in numba.objmode); an integer one NumPy's
+own loop. `_mm` checks the lengths it indexes by before its loops (NumPy's ValueError otherwise),
 so it is compiled without bounds checks (every index is below a length it checked).
 
 np.outer of two vectors is NumPy's `multiply(a[:, None], b[None, :])`, and is lowered as that
@@ -46,8 +49,8 @@ def _blas(a, b, out):
 
 @njit({unchecked})
 def _mm(a, b, out):
-    # out (zeros, n x m) = a (n x k) @ b (k x m) (NOTE: [Matrix products]): by the terms of a diagonal and a
-    # few more (a rotation, a permutation) of either operand when the other is finite, else the dense loops.
+    # out (zeros, n x m) += a (n x k) @ b (k x m) (NOTE: [Matrix products]). Unchecked: the lengths are
+    # checked first, and every index is below one of them.
     n = a.shape[0]
     k = a.shape[1]
     m = b.shape[1]
@@ -55,175 +58,89 @@ def _mm(a, b, out):
         raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
     if out.shape[0] != n or out.shape[1] != m:
         raise ValueError("matmul: the result has the wrong shape")
-    at = np.empty(max(n, k, m), np.int64)
-    c = _off_diagonal(a, at)
-    if c >= 0 and _by_rows(a, b, out, at, c):
-        return out
-    c = _off_diagonal(b, at)
-    if c >= 0 and _by_columns(a, b, out, at, c):
-        return out
-    return _mm_dense(a, b, out)
-
-
-@njit({unchecked})
-def _off_diagonal(x, at):
-    # The nonzero elements of x off its diagonal: their count, their flat positions (i * x.shape[1] + j) in
-    # at; -1 once they outnumber at's length. A row is counted before it is searched (a count vectorizes, a
-    # search does not), along the axis x is contiguous in. Unchecked: every index is below a length of x.
-    if x.strides[0] < x.strides[1]:
-        return _off_diagonal_rows(x.T, at, 1, x.shape[1])
-    return _off_diagonal_rows(x, at, x.shape[1], 1)
-
-
-@njit({unchecked})
-def _off_diagonal_rows(x, at, si, sj):
-    # _off_diagonal by the rows of x (or of its transpose: the position of x[i, j] is i * si + j * sj).
+    # b its diagonal and at most max(k, m) more terms (a rotation, a permutation)? Their positions, counted
+    # by rows before a row is searched: a count vectorizes, a search does not, and a dense b stops it soon.
+    at = np.empty(max(k, m), np.int64)
     c = 0
-    m = x.shape[1]
-    for i in range(x.shape[0]):
+    for p in range(k):
         r = 0
         for j in range(m):
-            r += x[i, j] != 0
-        if i < m:
-            r -= x[i, i] != 0
+            r += b[p, j] != 0
+        if p < m:
+            r -= b[p, p] != 0
         if r == 0:
             continue
         if c + r > at.shape[0]:
-            return -1
+            c = -1
+            break
         for j in range(m):
-            if j != i and x[i, j] != 0:
-                at[c] = i * si + j * sj
+            if j != p and b[p, j] != 0:
+                at[c] = p * m + j
                 c += 1
-    return c
-
-
-@njit({unchecked})
-def _by_rows(a, b, out, at, c):
-    # out += a @ b for a its diagonal and the c terms at `at` (_off_diagonal's): row i of out is a[i, i] * b[i]
-    # plus a row of b per term. The terms it skips are zeros where b is finite; False (out to be recomputed)
-    # if b is not. Unchecked: the positions are a's, the lengths are _mm's checked ones.
-    n = a.shape[0]
-    k = a.shape[1]
-    m = b.shape[1]
-    bad = 0
-    for i in range(min(n, k)):
-        d = a[i, i]
-        r = 0
-        for j in range(m):
-            y = b[i, j]
-            r += (y - y) != 0       # a count, not a flag: LLVM vectorizes this loop then
-            out[i, j] += d * y
-        bad += r
-    for p in range(n, k):
-        r = 0
-        for j in range(m):
-            y = b[p, j]
-            r += (y - y) != 0
-        bad += r
-    if bad:
-        return _cleared(out)
-    for t in range(c):
-        i = at[t] // k
-        p = at[t] - i * k
-        x = a[i, p]
-        for j in range(m):
-            out[i, j] += x * b[p, j]
-    return True
-
-
-@njit({unchecked})
-def _by_columns(a, b, out, at, c):
-    # out += a @ b for b its diagonal and the c terms at `at`: out[i, j] is a[i, j] * b[j, j] plus a column of
-    # a per term; False (out to be recomputed) if a is not finite. Unchecked as _by_rows.
-    n = a.shape[0]
-    k = a.shape[1]
-    m = b.shape[1]
-    h = min(k, m)
-    d = np.empty(h, b.dtype)       # the diagonal, read along each row of out
-    for j in range(h):
-        d[j] = b[j, j]
-    bad = 0
-    for i in range(n):
-        r = 0
+    bad = 0             # a count of the non-finite values among those whose zero terms are skipped
+    if c >= 0:
+        # out[i, j] = a[i, j] * b[j, j] along each row, then a column of a per term at `at`
+        h = min(k, m)
+        d = np.empty(h, b.dtype)
         for j in range(h):
-            x = a[i, j]
-            r += (x - x) != 0
-            out[i, j] += x * d[j]
-        for p in range(h, k):
-            x = a[i, p]
-            r += (x - x) != 0
-        bad += r
-    if bad:
-        return _cleared(out)
-    for t in range(c):
-        p = at[t] // m
-        j = at[t] - p * m
-        y = b[p, j]
+            d[j] = b[j, j]
         for i in range(n):
-            out[i, j] += a[i, p] * y
-    return True
-
-
-@njit({unchecked})
-def _cleared(out):
-    # out zeros again, for the dense loops; False.
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = 0
-    return False
-
-
-@njit({unchecked})
-def _mm_dense(a, b, out):
-    # _mm by the dense loops: each out[i, j] summed over p in order from +0.0, the zero terms of finite rows
-    # (of b, or columns of a) skipped (NOTE: [Matrix products]), or by BLAS when it is large and dense.
-    # Unchecked: _mm checked the lengths, and every index is below one of them.
-    n = a.shape[0]
-    k = a.shape[1]
-    m = b.shape[1]
-    za = 0
-    for i in range(n):
-        for p in range(k):
-            za += a[i, p] == 0
-    zb = 0
-    if n >= 8:      # else counting b's zeros costs about as much as the product
-        for p in range(k):
-            for j in range(m):
-                zb += b[p, j] == 0
-    if 2 * max(za * m, zb * n) < n * k * m and n * k * m > 65536:
-        return _blas(a, b, out)
-    if zb * n > za * m:
-        # b the sparser: for each of its nonzero terms b[p, j] (or one a column of a is not finite for),
-        # a column of out accumulates a[:, p] * b[p, j]; each out[i, j] still sums over p in order
-        finite = np.empty(k, np.bool_)
-        for p in range(k):
-            f = True
-            for i in range(n):
+            r = 0       # a count, not a flag: LLVM vectorizes the loop then
+            for j in range(h):
+                x = a[i, j]
+                r += (x - x) != 0
+                out[i, j] += x * d[j]
+            for p in range(h, k):
                 x = a[i, p]
-                f &= (x - x) == 0
-            finite[p] = f
-        for p in range(k):
-            for j in range(m):
-                y = b[p, j]
-                if y == 0 and finite[p]:
-                    continue
-                for i in range(n):
-                    out[i, j] += a[i, p] * y
+                r += (x - x) != 0
+            bad += r
+        if bad:
+            return _blas(a, b, out)
+        for t in range(c):
+            p = at[t] // m
+            j = at[t] - p * m
+            y = b[p, j]
+            for i in range(n):
+                out[i, j] += a[i, p] * y
         return out
-    finite = np.empty(k, np.bool_)
-    for p in range(k):
-        f = True
+    if n * k * m > 65536:
+        z = 0
+        for i in range(n):
+            for p in range(k):
+                z += a[i, p] == 0
+        if 2 * z < n * k:
+            return _blas(a, b, out)
+    # Row i of out is a[i, i] * b[i] plus a row of b per other nonzero a[i, p]: a row whose only nonzero
+    # is its diagonal's (most of a rotation's) is one vectorized pass.
+    h = min(n, k)
+    for i in range(n):
+        r = 0
+        for p in range(k):
+            r += a[i, p] != 0
+        if i < h:
+            x = a[i, i]
+            r -= x != 0
+            s = 0
+            for j in range(m):
+                y = b[i, j]
+                s += (y - y) != 0
+                out[i, j] += x * y
+            bad += s
+        if r == 0:
+            continue
+        for p in range(k):
+            x = a[i, p]
+            if p != i and x != 0:
+                for j in range(m):
+                    out[i, j] += x * b[p, j]
+    for p in range(h, k):
+        s = 0
         for j in range(m):
             y = b[p, j]
-            f &= (y - y) == 0
-        finite[p] = f
-    for i in range(n):
-        for p in range(k):
-            x = a[i, p]
-            if x == 0 and finite[p]:
-                continue
-            for j in range(m):
-                out[i, j] += x * b[p, j]
+            s += (y - y) != 0
+        bad += s
+    if bad:
+        return _blas(a, b, out)
     return out
 
 
