@@ -77,7 +77,6 @@ def _mm(a, b, out):
             if j != p and b[p, j] != 0:
                 at[c] = p * m + j
                 c += 1
-    bad = 0             # a count of the non-finite values among those whose zero terms are skipped
     if c >= 0:
         # out[i, j] = a[i, j] * b[j, j] along each row, then a column of a per term at `at`
         h = min(k, m)
@@ -85,83 +84,79 @@ def _mm(a, b, out):
         for j in range(h):
             d[j] = b[j, j]
         for i in range(n):
-            r = 0       # a count, not a flag: LLVM vectorizes the loop then
             for j in range(h):
-                x = a[i, j]
-                r += (x - x) != 0
-                out[i, j] += x * d[j]
+                out[i, j] += a[i, j] * d[j]
+        bad = 0
+        for i in range(n):
             for p in range(h, k):
                 x = a[i, p]
-                r += (x - x) != 0
-            bad += r
-        if bad:
-            return _blas(a, b, out)
+                bad += (x - x) != 0
         for t in range(c):
             p = at[t] // m
             j = at[t] - p * m
             y = b[p, j]
             for i in range(n):
                 out[i, j] += a[i, p] * y
-        return out
-    if n * k * m > 65536:
-        z = 0
-        for i in range(n):
-            for p in range(k):
-                z += a[i, p] == 0
-        if 2 * z < n * k:
-            return _blas(a, b, out)
-    # Row i of out is a[i, i] * b[i] plus a row of b per other nonzero a[i, p]: a row whose only nonzero
-    # is its diagonal's (most of a rotation's) is one vectorized pass. A transpose's view is read by its
-    # columns, along its memory: column p then adds a row of b to each row of out it has a nonzero in.
-    h = min(n, k)
-    if a.strides[0] < a.strides[1]:
-        for p in range(k):
-            r = 0
-            for i in range(n):
-                r += a[i, p] != 0
-            if p < h:
-                x = a[p, p]
-                r -= x != 0
-                s = 0
-                for j in range(m):
-                    y = b[p, j]
-                    s += (y - y) != 0
-                    out[p, j] += x * y
-                bad += s
-            if r == 0:
-                continue
-            for i in range(n):
-                x = a[i, p]
-                if i != p and x != 0:
-                    for j in range(m):
-                        out[i, j] += x * b[p, j]
     else:
-        for i in range(n):
-            r = 0
+        if n * k * m > 65536:
+            z = 0
+            for i in range(n):
+                for p in range(k):
+                    z += a[i, p] == 0
+            if 2 * z < n * k:
+                return _blas(a, b, out)
+        # Row i of out is a[i, i] * b[i] plus a row of b per other nonzero a[i, p]: a row whose only nonzero
+        # is its diagonal's (most of a rotation's) is one vectorized pass. A transpose's view is read by its
+        # columns, along its memory: column p then adds a row of b to each row of out it has a nonzero in.
+        h = min(n, k)
+        if a.strides[0] < a.strides[1]:
             for p in range(k):
-                r += a[i, p] != 0
-            if i < h:
-                x = a[i, i]
-                r -= x != 0
-                s = 0
-                for j in range(m):
-                    y = b[i, j]
-                    s += (y - y) != 0
-                    out[i, j] += x * y
-                bad += s
-            if r == 0:
-                continue
-            for p in range(k):
-                x = a[i, p]
-                if p != i and x != 0:
+                r = 0
+                for i in range(n):
+                    r += a[i, p] != 0
+                if p < h:
+                    x = a[p, p]
+                    r -= x != 0
                     for j in range(m):
-                        out[i, j] += x * b[p, j]
-    for p in range(h, k):
-        s = 0
+                        out[p, j] += x * b[p, j]
+                if r == 0:
+                    continue
+                for i in range(n):
+                    x = a[i, p]
+                    if i != p and x != 0:
+                        for j in range(m):
+                            out[i, j] += x * b[p, j]
+        else:
+            for i in range(n):
+                r = 0
+                for p in range(k):
+                    r += a[i, p] != 0
+                if i < h:
+                    x = a[i, i]
+                    r -= x != 0
+                    for j in range(m):
+                        out[i, j] += x * b[i, j]
+                if r == 0:
+                    continue
+                for p in range(k):
+                    x = a[i, p]
+                    if p != i and x != 0:
+                        for j in range(m):
+                            out[i, j] += x * b[p, j]
+        bad = 0
+        for p in range(h, k):
+            for j in range(m):
+                y = b[p, j]
+                bad += (y - y) != 0
+    # A skipped zero term met a value that is not finite if out is not (each value of the other operand is
+    # in a diagonal term, never skipped, of the element it is read for: inf and NaN stay in a sum) or the
+    # values no diagonal term reads are not: NumPy's own product then (rarely: an overflow also lands here).
+    for i in range(n):
+        r = 0           # a count, not a flag: LLVM vectorizes the loop then
         for j in range(m):
-            y = b[p, j]
-            s += (y - y) != 0
-        bad += s
+            y = out[i, j]
+            r += (y - y) != 0
+        bad += r
     if bad:
         return _blas(a, b, out)
     return out
