@@ -106,43 +106,25 @@ def _mm(a, b, out):
             if 2 * z < n * k:
                 return _blas(a, b, out)
         # Row i of out is a[i, i] * b[i] plus a row of b per other nonzero a[i, p]: a row whose only nonzero
-        # is its diagonal's (most of a rotation's) is one vectorized pass. A transpose's view is read by its
-        # columns, along its memory: column p then adds a row of b to each row of out it has a nonzero in.
+        # is its diagonal's (most of a rotation's) is one vectorized pass. (A second loop reading a transpose's
+        # view along its columns, its memory, is faster at run time but costs numba more than it saves.)
         h = min(n, k)
-        if a.strides[0] < a.strides[1]:
+        for i in range(n):
+            r = 0
             for p in range(k):
-                r = 0
-                for i in range(n):
-                    r += a[i, p] != 0
-                if p < h:
-                    x = a[p, p]
-                    r -= x != 0
+                r += a[i, p] != 0
+            if i < h:
+                x = a[i, i]
+                r -= x != 0
+                for j in range(m):
+                    out[i, j] += x * b[i, j]
+            if r == 0:
+                continue
+            for p in range(k):
+                x = a[i, p]
+                if p != i and x != 0:
                     for j in range(m):
-                        out[p, j] += x * b[p, j]
-                if r == 0:
-                    continue
-                for i in range(n):
-                    x = a[i, p]
-                    if i != p and x != 0:
-                        for j in range(m):
-                            out[i, j] += x * b[p, j]
-        else:
-            for i in range(n):
-                r = 0
-                for p in range(k):
-                    r += a[i, p] != 0
-                if i < h:
-                    x = a[i, i]
-                    r -= x != 0
-                    for j in range(m):
-                        out[i, j] += x * b[i, j]
-                if r == 0:
-                    continue
-                for p in range(k):
-                    x = a[i, p]
-                    if p != i and x != 0:
-                        for j in range(m):
-                            out[i, j] += x * b[p, j]
+                        out[i, j] += x * b[p, j]
         bad = 0
         for p in range(h, k):
             for j in range(m):
