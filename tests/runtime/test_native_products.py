@@ -86,6 +86,31 @@ def test_zeros_times_infinities_are_nans_as_in_numpy(n, k, m, seed):
         _close(g, e)
 
 
+def by_sparse(R, M, steps):
+    # each product reads a value the loop carries (a loop-invariant one would be computed outside the region)
+    P, Q = M, M
+    for s in range(steps):
+        P = R @ P
+        Q = Q @ R.T
+    return P, Q
+
+
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1), st.sampled_from([np.inf, -np.inf, np.nan, 1.0]))
+@settings(max_examples=25, deadline=None)
+def test_products_by_a_rotation_or_a_permutation_are_numpys_with_infinities(n, seed, special):
+    # the loops by the diagonal and the few more terms of either operand (NOTE: [Matrix products]), with a
+    # value of the other operand that a skipped zero term would meet
+    rng = np.random.default_rng(seed)
+    R = np.eye(n)[rng.permutation(n)] if rng.random() < 0.5 else np.eye(n)
+    p, q = rng.integers(n, size=2)
+    R[p, q], R[q, p] = rng.standard_normal(2)
+    M = _array(rng, (n, n), "float64")
+    M[rng.integers(n), rng.integers(n)] = special
+    with np.errstate(all="ignore"):
+        for g, e in zip(_compiled(by_sparse, R, M, 2), by_sparse(R, M, 2)):
+            _close(g, e)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int64"])
 def test_large_products_call_numpys_own_and_are_numpys(dtype):
     # above the size where the helper hands a dense product to NumPy (NOTE: [Matrix products]), and a sparse

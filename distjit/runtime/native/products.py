@@ -7,17 +7,20 @@ raises Unsupported for a form not lowered.
 NOTE: [Matrix products]
 `@`, np.matmul and np.dot of a matrix by a matrix, a matrix by a vector or a vector by a
 matrix fill a fresh C-contiguous array with explicit loops (`_mm`): numba's own np.dot
-calls BLAS through SciPy, which a region cannot count on. The loop is NumPy's own for
-integer dtypes (row i of the result accumulates a[i, p] * b[p, :] over p in order), so
-integer products wrap bit for bit as NumPy's; for floats NumPy calls BLAS, which sums in
-blocks, so a float product equals NumPy's to rounding, not bit for bit (as `_dot1`). The
-operands are cast to the result's dtype first (NumPy's loop dtype), so the helper's
-arithmetic is in that dtype. A term whose a[i, p] is zero while row p of b is finite is
-skipped: its products are zeros, and adding a zero to a sum begun at +0.0 leaves it as it
-was (a round-to-nearest sum begun at +0.0 is never -0.0), so the result is the same, and a
-product by a sparse matrix (a rotation, a permutation) costs less than a dense one. A
-NaN or an infinity in row p keeps every term of that row, so 0 * inf is NaN as NumPy's.
-`_mm` checks the lengths it indexes by before its loops (NumPy's ValueError otherwise),
+calls BLAS through SciPy, which a region cannot count on. For floats NumPy calls BLAS, which
+sums in blocks of its own choosing, so a float product equals NumPy's to rounding, not bit for
+bit (as `_dot1`), and the loops may add the terms of out[i, j] in any order; integer sums wrap,
+and a wrapping sum is the same in any order, so integer products are NumPy's bit for bit. The
+operands are cast to the result's dtype first (NumPy's loop dtype), so the helper's arithmetic
+is in that dtype. A term whose factor of one operand is zero while its factor of the other is
+finite is skipped: its product is a zero, and adding a zero to a sum begun at +0.0 leaves it as
+it was (a round-to-nearest sum begun at +0.0 is never -0.0). A product by a matrix that is its
+diagonal and a few more terms (a rotation, a permutation, an elementary row operation) so costs
+O(n^2), not O(n^3): out is a[i, j] * b[j, j] along its rows (or a[i, i] * b[i] for such an a),
+plus a column of a (a row of b) per other term. The other operand's values are counted as they
+are read: where one is not finite (0 * inf is NaN), NumPy's own product (`_blas`) is the result.
+A large product of dense operands is NumPy's too (BLAS, in numba.objmode); an integer one NumPy's
+own loop. `_mm` checks the lengths it indexes by before its loops (NumPy's ValueError otherwise),
 so it is compiled without bounds checks (every index is below a length it checked).
 
 np.outer of two vectors is NumPy's `multiply(a[:, None], b[None, :])`, and is lowered as that
@@ -46,9 +49,8 @@ def _blas(a, b, out):
 
 @njit({unchecked})
 def _mm(a, b, out):
-    # out (zeros, n x m) = a (n x k) @ b (k x m), each out[i, j] summed over p in order from +0.0, the zero
-    # terms of finite rows (of b, or columns of a) skipped (NOTE: [Matrix products]). Unchecked: the lengths
-    # are checked first, and every index is below one of them.
+    # out (zeros, n x m) += a (n x k) @ b (k x m) (NOTE: [Matrix products]). Unchecked: the lengths are
+    # checked first, and every index is below one of them.
     n = a.shape[0]
     k = a.shape[1]
     m = b.shape[1]
@@ -56,49 +58,89 @@ def _mm(a, b, out):
         raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
     if out.shape[0] != n or out.shape[1] != m:
         raise ValueError("matmul: the result has the wrong shape")
-    za = 0
-    for i in range(n):
-        for p in range(k):
-            za += a[i, p] == 0
-    zb = 0
-    if n >= 8:      # else counting b's zeros costs about as much as the product
-        for p in range(k):
-            for j in range(m):
-                zb += b[p, j] == 0
-    if 2 * max(za * m, zb * n) < n * k * m and n * k * m > 65536:
-        return _blas(a, b, out)
-    if zb * n > za * m:
-        # b the sparser: for each of its nonzero terms b[p, j] (or one a column of a is not finite for),
-        # a column of out accumulates a[:, p] * b[p, j]; each out[i, j] still sums over p in order
-        finite = np.empty(k, np.bool_)
-        for p in range(k):
-            f = True
-            for i in range(n):
+    # b its diagonal and at most max(k, m) more terms (a rotation, a permutation)? Their positions, counted
+    # by rows before a row is searched: a count vectorizes, a search does not, and a dense b stops it soon.
+    at = np.empty(max(k, m), np.int64)
+    c = 0
+    for p in range(k):
+        r = 0
+        for j in range(m):
+            r += b[p, j] != 0
+        if p < m:
+            r -= b[p, p] != 0
+        if r == 0:
+            continue
+        if c + r > at.shape[0]:
+            c = -1
+            break
+        for j in range(m):
+            if j != p and b[p, j] != 0:
+                at[c] = p * m + j
+                c += 1
+    if c >= 0:
+        # out[i, j] = a[i, j] * b[j, j] along each row, then a column of a per term at `at`
+        h = min(k, m)
+        d = np.empty(h, b.dtype)
+        for j in range(h):
+            d[j] = b[j, j]
+        for i in range(n):
+            for j in range(h):
+                out[i, j] += a[i, j] * d[j]
+        bad = 0
+        for i in range(n):
+            for p in range(h, k):
                 x = a[i, p]
-                f &= (x - x) == 0
-            finite[p] = f
-        for p in range(k):
+                bad += (x - x) != 0
+        for t in range(c):
+            p = at[t] // m
+            j = at[t] - p * m
+            y = b[p, j]
+            for i in range(n):
+                out[i, j] += a[i, p] * y
+    else:
+        if n * k * m > 65536:
+            z = 0
+            for i in range(n):
+                for p in range(k):
+                    z += a[i, p] == 0
+            if 2 * z < n * k:
+                return _blas(a, b, out)
+        # Row i of out is a[i, i] * b[i] plus a row of b per other nonzero a[i, p]: a row whose only nonzero
+        # is its diagonal's (most of a rotation's) is one vectorized pass. (A second loop reading a transpose's
+        # view along its columns, its memory, is faster at run time but costs numba more than it saves.)
+        h = min(n, k)
+        for i in range(n):
+            r = 0
+            for p in range(k):
+                r += a[i, p] != 0
+            if i < h:
+                x = a[i, i]
+                r -= x != 0
+                for j in range(m):
+                    out[i, j] += x * b[i, j]
+            if r == 0:
+                continue
+            for p in range(k):
+                x = a[i, p]
+                if p != i and x != 0:
+                    for j in range(m):
+                        out[i, j] += x * b[p, j]
+        bad = 0
+        for p in range(h, k):
             for j in range(m):
                 y = b[p, j]
-                if y == 0 and finite[p]:
-                    continue
-                for i in range(n):
-                    out[i, j] += a[i, p] * y
-        return out
-    finite = np.empty(k, np.bool_)
-    for p in range(k):
-        f = True
-        for j in range(m):
-            y = b[p, j]
-            f &= (y - y) == 0
-        finite[p] = f
+                bad += (y - y) != 0
+    # A skipped zero term met a value that is not finite if out is not (each value of the other operand is
+    # in a diagonal term, never skipped, of the element it is read for: inf and NaN stay in a sum) or the
+    # values no diagonal term reads are not: NumPy's own product then (rarely: an overflow also lands here).
     for i in range(n):
-        for p in range(k):
-            x = a[i, p]
-            if x == 0 and finite[p]:
-                continue
-            for j in range(m):
-                out[i, j] += x * b[p, j]
+        r = 0           # a count, not a flag: LLVM vectorizes the loop then
+        for j in range(m):
+            y = out[i, j]
+            r += (y - y) != 0
+        bad += r
+    if bad:
+        return _blas(a, b, out)
     return out
 
 

@@ -10,7 +10,9 @@ loop: when every step is 1, it calls a helper compiled with ``boundscheck=False`
 is the same element expression, read at ``a[t]``; otherwise the checked loop runs. A write
 into a view of more axes (and a scalar written into a view) runs the helper over each row,
 the last axis: the outer axes index the rows in the region, bounds-checked, and a last-axis
-step of 1 proves each operand's row as long as the target's.
+step of 1 proves each operand's row as long as the target's; an operand whose last axis is of
+length 1 in its type (a column view, np.outer's column) is read there, one value per row, and
+passed to the helper as a scalar.
 
 The proof is checked here, on the helper's own source, not trusted from the caller: every
 subscript in the helper must be ``X[t]`` with t the loop variable (running over

@@ -261,10 +261,14 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
                                   depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
                                   lambda t, e: [f"{dst}[{t}] = {e}"], back)
     else:
-        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's
-        depth = _rows_unchecked(lw, node, dst, rank, reads, steps, " and ".join(f"{steps[v][-1]} == 1" for v in leaves),
-                                depth, lambda t, row: compute(lambda v: f"{row[same.get(v, v)]}[{t}]", 0),
-                                lambda t, e, q: [f"{q}[{t}] = {e}"])
+        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's;
+        # an operand whose last axis is of length 1 in its type (a column view a[:, None]) is one value per row
+        single = {v for v in leaves if v.type.shape[-1] == 1}
+        depth = _rows_unchecked(lw, node, dst, rank, reads, steps, " and ".join(
+                                    f"{steps[v][-1]} == {0 if v in single else 1}" for v in leaves), depth,
+                                lambda t, row: compute(lambda v: row[same.get(v, v)] if same.get(v, v) in single
+                                                       else f"{row[same.get(v, v)]}[{t}]", 0),
+                                lambda t, e, q: [f"{q}[{t}] = {e}"], single)
     if back:
         # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
         # variables of their own: the forward loop keeps the views' layouts.
@@ -286,10 +290,11 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
 
 
 def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, condition: str, depth: int,
-                    element, store) -> int:
+                    element, store, single=frozenset()) -> int:
     """The unchecked helper over each row (last axis) of the target, when `condition` (each operand's last step
-    is 1) holds; the depth of the checked loops' branch. The outer axes index the rows as the checked loops
-    index the elements (an operand's step, 0 on an axis it broadcasts along), the region's checks on."""
+    is 1, or 0 for those in `single`) holds; the depth of the checked loops' branch. The outer axes index the
+    rows as the checked loops index the elements (an operand's step, 0 on an axis it broadcasts along), the
+    region's checks on; an operand in `single` is read there, one element per row, and passed as a scalar."""
     n = lw.fresh("n")
     lw.emit(f"{n} = {dst}.shape[{rank - 1}]", depth)
     q = lw.fresh("q")
@@ -304,11 +309,13 @@ def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dic
         for v, r in reads.items():
             at = [a + rank - v.type.ndim for a in range(v.type.ndim - 1)]
             idx = ", ".join("0" if k < 0 else f"{ts[k]} * {s}" for k, s in zip(at, steps[v]))
+            if v in single:
+                idx = f"{idx}, 0" if idx else "0"
             lw.emit(f"{rows[v]} = {r}[{idx}]" if idx else f"{rows[v]} = {r}", d)
         return d
 
-    return lw.unchecked_loop(node, n, {q, *rows.values()}, condition, depth, lambda t: element(t, rows),
-                             lambda t, e: store(t, e, q), outer=outer)
+    return lw.unchecked_loop(node, n, {q, *(rows[v] for v in reads if v not in single)}, condition, depth,
+                             lambda t: element(t, rows), lambda t, e: store(t, e, q), outer=outer)
 
 
 def equal_views(arrays: list) -> dict:
