@@ -32,6 +32,7 @@ is what the disk cache is keyed by (cache.py).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -50,13 +51,16 @@ _DTYPE_KINDS = "biufc"
 # model (1/0 is inf, not an exception), no fast-math (results round as NumPy's), the GIL released.
 OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 
-PRELUDE = '''\
+# What every module of native code imports: a region's, and the prelude's.
+IMPORTS = '''\
 import cmath
 import math
 import numba
 import numpy as np
 from numba import njit
+'''
 
+PRELUDE = '''
 
 # np.maximum/np.minimum as NumPy's loops pick: a NaN of either operand, else b where the two tie (so of +0.0
 # and -0.0, the second); Python's max/min keep the first of a tie. Inlined by numba: the unchecked loops that
@@ -196,6 +200,12 @@ def _pymod(a, b):
 '''
 
 
+# The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
+# prelude]): compiled once per signature there, not once per region.
+SHARED = PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
+SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
+
+
 class Unsupported(Exception):
     """A node of the region has no numba lowering; the message says which and why."""
 
@@ -243,7 +253,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
-        self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
+        self.helpers: dict[str, str] = {}         # unchecked unit-stride loops (unchecked.py): source -> name
         self.elements = 0                         # > 0 while emitting one element of an array result
 
     def run(self) -> Lowered:
@@ -258,8 +268,11 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
-                  + products.PRELUDE + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        helpers = "".join("\n\n" + h.replace("def _loop(", f"def {name}(", 1) for h, name in self.helpers.items())
+        code = helpers + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n"
+        # the prelude's functions this region calls, from the one module of them (NOTE: [One prelude])
+        called = sorted(set(re.findall(r"\b(_\w+)\(", code)) & SHARED_NAMES)
+        source = IMPORTS + (f"from {{prelude}} import {', '.join(called)}\n" if called else "") + code
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -484,6 +497,8 @@ class _Lowering:
                     f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
         else:
             depth = self.unchecked_elementwise(node, arrays, same, steps, dims, depth)
+        if depth is None:
+            return
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
@@ -551,11 +566,12 @@ class _Lowering:
         return steps
 
     def unchecked_elementwise(self, node: Node, arrays: list, same: dict, steps: dict, dims: list[str],
-                              depth: int) -> int:
+                              depth: int) -> int | None:
         """The unchecked version of an elementwise loop nest of rank 2 or more (NOTE: [Unchecked loops]): an
         operand's axis of length 1 in its type (a column view `a[:, None]`) is read at 0 when its step is 0
         at run time, every other axis at the loop's index when its step is 1 (then its length is the loop's:
-        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth."""
+        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth (None when
+        the helper runs in every case)."""
         hs = [self.fresh("t") for _ in dims]
         rank = len(dims)
         at: dict[str, tuple[str, ...]] = {}
@@ -576,22 +592,24 @@ class _Lowering:
             body = list(self.lines) + [f"{self.name(o)}[{', '.join(hs)}] = {results[o]}" for o in node.outputs]
         finally:
             self.lines = saved
-        name = f"_loop{self.fresh('u')}"
-        made = unchecked.nest(name, hs, dims, at, body)
+        made = unchecked.nest("_loop", hs, dims, at, body)
         if made is None:
             return depth
-        source, args = made
-        self.helpers.append(source)
-        self.emit(f"if {' and '.join(conditions) or 'True'}:", depth)
+        name, args = self.helper(made)
+        if not conditions:
+            self.emit(f"{name}({', '.join(args)})", depth)
+            return None             # no checked loop after it
+        self.emit(f"if {' and '.join(conditions)}:", depth)
         self.emit(f"{name}({', '.join(args)})", depth + 1)
         self.emit("else:", depth)
         return depth + 1
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
-                       stores, backward: str | None = None, outer=None) -> int:
+                       stores, backward: str | None = None, outer=None) -> int | None:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
-        the helper. `element(t)` emits one element's lines and returns its results, `stores(t, results)`
+        the helper; with the condition "True", emits the helper's call alone and returns None (no checked loop
+        follows: it would be dead code numba compiles all the same). `element(t)` emits one element's lines and returns its results, `stores(t, results)`
         the lines that write them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs
         over the reversed proven arrays when it is true (a second specialization: the forward call keeps the
         arrays' own layouts, which LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of
@@ -603,14 +621,15 @@ class _Lowering:
             body = [line for line in self.lines] + stores(t, results)
         finally:
             self.lines = saved
-        name = f"_loop{self.fresh('u')}"
-        made = unchecked.helper(name, t, n, proven, body)
+        made = unchecked.helper("_loop", t, n, proven, body)
         if made is None:
             return depth
-        source, args = made
-        self.helpers.append(source)
-        self.emit(f"if {condition}:", depth)
-        inner = outer(depth + 1) if outer is not None else depth + 1
+        name, args = self.helper(made)
+        always = condition == "True"
+        if not always:
+            self.emit(f"if {condition}:", depth)
+        at = depth + (not always)
+        inner = outer(at) if outer is not None else at
         if backward is not None:
             self.emit(f"if {backward}:", inner)
             self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", inner + 1)
@@ -618,8 +637,20 @@ class _Lowering:
             self.emit(f"{name}({', '.join(args)})", inner + 1)
         else:
             self.emit(f"{name}({', '.join(args)})", inner)
+        if always:
+            return None             # the helper runs in every case: no checked loop after it
         self.emit("else:", depth)
         return depth + 1
+
+    def helper(self, made: tuple[str, list[str]]) -> tuple[str, list[str]]:
+        """The name of an unchecked helper (`unchecked.nest`'s source and arguments) and its arguments: one helper
+        for the loops of a region whose helpers have the same text (two writes of one stencil), so numba
+        compiles it once."""
+        source, args = made
+        name = self.helpers.get(source)
+        if name is None:
+            name = self.helpers[source] = f"_loop{len(self.helpers)}"
+        return name, args
 
     def expression_parts(self, node: Node) -> tuple[list, list, list]:
         """The parameters, scalar nodes and returns of an elementwise node's expression."""

@@ -177,6 +177,8 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         if rank >= 1:
             depth = _rows_unchecked(lw, node, dst, rank, {}, {}, "True", depth, lambda t, row: [],
                                     lambda t, e, q: [f"{q}[{t}] = {x}"])
+            if depth is None:
+                return None         # the helper fills every row
         ts = [lw.fresh("t") for _ in range(rank)]
         for d, t in enumerate(ts):
             lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
@@ -265,6 +267,8 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         depth = _rows_unchecked(lw, node, dst, rank, reads, steps, " and ".join(f"{steps[v][-1]} == 1" for v in leaves),
                                 depth, lambda t, row: compute(lambda v: f"{row[same.get(v, v)]}[{t}]", 0),
                                 lambda t, e, q: [f"{q}[{t}] = {e}"])
+    if depth is None:
+        return
     if back:
         # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
         # variables of their own: the forward loop keeps the views' layouts.
@@ -286,10 +290,11 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
 
 
 def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, condition: str, depth: int,
-                    element, store) -> int:
+                    element, store) -> int | None:
     """The unchecked helper over each row (last axis) of the target, when `condition` (each operand's last step
-    is 1) holds; the depth of the checked loops' branch. The outer axes index the rows as the checked loops
-    index the elements (an operand's step, 0 on an axis it broadcasts along), the region's checks on."""
+    is 1) holds; the depth of the checked loops' branch (None when the condition is "True": no checked loops).
+    The outer axes index the rows as the checked loops index the elements (an operand's step, 0 on an axis it
+    broadcasts along), the region's checks on."""
     n = lw.fresh("n")
     lw.emit(f"{n} = {dst}.shape[{rank - 1}]", depth)
     q = lw.fresh("q")
