@@ -179,6 +179,15 @@ def _bdim(n, x):
 
 
 @njit({options})
+def _widen(a, n):
+    # A vector of length n for an unchecked loop (NOTE: [Unchecked loops]): a when it is that long, else (a
+    # broadcast operand, its length 1) its element repeated, read before anything is written, as NumPy reads it.
+    if a.shape[0] == n:
+        return a
+    return np.full(n, a[0])
+
+
+@njit({options})
 def _pydiv(a, b):
     if b == 0:
         raise ZeroDivisionError("division by zero")
@@ -489,12 +498,13 @@ class _Lowering:
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
         if rank == 1:
-            # NOTE: [Unchecked loops]: every step 1 means every operand has length dims[0]
+            # NOTE: [Unchecked loops]: every step 1 means every operand has length dims[0]; else the operands
+            # of length 1 are widened to it
             proven = {self.name(v) for v in arrays} | {self.name(o) for o in node.outputs}
             steps_one = " and ".join(f"{steps[v][0]} == 1" for v in arrays)
             depth = self.unchecked_loop(node, dims[0], proven, steps_one, depth, lambda t: self.expression(
                 node, lambda v: f"{self.name(same.get(v, v))}[{t}]", 0), lambda t, results: [
-                    f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
+                    f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs], widen=[self.name(v) for v in arrays])
         else:
             depth = self.unchecked_elementwise(node, arrays, same, steps, dims, depth)
         if depth is None:
@@ -604,16 +614,19 @@ class _Lowering:
         self.emit("else:", depth)
         return depth + 1
 
-    def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
-                       stores, backward: str | None = None, outer=None) -> int | None:
+    def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str | None, depth: int, element,
+                       stores, backward: str | None = None, outer=None, widen=()) -> int | None:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
-        the helper; with the condition "True", emits the helper's call alone and returns None (no checked loop
-        follows: it would be dead code numba compiles all the same). `element(t)` emits one element's lines and returns its results, `stores(t, results)`
-        the lines that write them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs
-        over the reversed proven arrays when it is true (a second specialization: the forward call keeps the
-        arrays' own layouts, which LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of
-        each proven array and returns their depth, the helper runs over each row (the innermost axis)."""
+        the helper. With the condition None the helper runs in every case; with `widen`, the operands (vectors
+        of length n or, broadcast, 1) that the condition found not all n long are made so first (`_widen`: the
+        vector itself, or its element repeated) and the helper runs on them. Either way None is returned: no
+        checked loop follows, which numba would compile though it rarely runs.
+        `element(t)` emits one element's lines and returns its results, `stores(t, results)` the lines that write
+        them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs over the reversed proven
+        arrays when it is true (a second specialization: the forward call keeps the arrays' own layouts, which
+        LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of each proven array and returns
+        their depth, the helper runs over each row (the innermost axis)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -625,21 +638,28 @@ class _Lowering:
         if made is None:
             return depth
         name, args = self.helper(made)
-        always = condition == "True"
-        if not always:
-            self.emit(f"if {condition}:", depth)
-        at = depth + (not always)
-        inner = outer(at) if outer is not None else at
-        if backward is not None:
-            self.emit(f"if {backward}:", inner)
-            self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", inner + 1)
-            self.emit("else:", inner)
-            self.emit(f"{name}({', '.join(args)})", inner + 1)
-        else:
-            self.emit(f"{name}({', '.join(args)})", inner)
-        if always:
-            return None             # the helper runs in every case: no checked loop after it
+
+        def calls(d: int, wide: dict) -> None:
+            d = outer(d) if outer is not None else d
+            for a, w in wide.items():
+                self.emit(f"{w} = _widen({a}, {n})", d)
+            if backward is not None:
+                self.emit(f"if {backward}:", d)
+                self.emit(f"{name}({', '.join(wide.get(a, a) + '[::-1]' if a in proven else a for a in args)})", d + 1)
+                self.emit("else:", d)
+                d += 1
+            self.emit(f"{name}({', '.join(wide.get(a, a) for a in args)})", d)
+
+        if condition is None:
+            calls(depth, {})
+            return None
+        self.emit(f"if {condition}:", depth)
+        calls(depth + 1, {})
         self.emit("else:", depth)
+        if widen:
+            # the same helper (a widened vector has its operand's type), not a checked loop numba compiles too
+            calls(depth + 1, {a: self.fresh("r") for a in dict.fromkeys(widen)})
+            return None
         return depth + 1
 
     def helper(self, made: tuple[str, list[str]]) -> tuple[str, list[str]]:
