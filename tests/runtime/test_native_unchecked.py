@@ -28,7 +28,15 @@ def test_a_helper_reading_proven_arrays_at_the_loop_variable_is_made():
     made = unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, ["e5 = v3[t1] * c6", "v4[t1] = e5"])
     assert made is not None
     source, args = made
-    assert args == ["c6", "n2", "v3", "v4"] and "{unchecked}" in source
+    assert args == ["n2", "v3", "c6", "v4"] and "{unchecked}" in source     # in order of first appearance
+
+
+def test_loops_that_compute_the_same_thing_are_one_helpers_text():
+    one = unchecked.helper("_h", "t1", "n2", {"v3", "v4"}, ["e5 = v3[t1] * c6", "v4[t1] = e5"])
+    other = unchecked.helper("_h", "t11", "n12", {"v13", "v14"}, ["e15 = v13[t11] * c16", "v14[t11] = e15"])
+    swapped = unchecked.helper("_h", "t11", "n12", {"v13", "v14"}, ["e15 = c16 * v13[t11]", "v14[t11] = e15"])
+    assert one[0] == other[0] and other[1] == ["n12", "v13", "c16", "v14"]
+    assert swapped[0] != one[0]
 
 
 @pytest.mark.parametrize("body", [
@@ -51,7 +59,7 @@ def test_a_nest_reading_each_array_at_its_proven_items_is_made():
     made = unchecked.nest("_h", ["t1", "t2"], ["n6", "n7"], _AT, ["v4[t1, t2] = v3[t1, 0] * v5[t2] + c8"])
     assert made is not None
     source, args = made
-    assert args == ["c8", "n6", "n7", "v3", "v4", "v5"] and "for t2 in range(n7):" in source
+    assert args == ["n6", "n7", "v4", "v3", "v5", "c8"] and "for h2 in range(h3):" in source
 
 
 @pytest.mark.parametrize("body", [

@@ -18,6 +18,17 @@ partition/calibration.py, NOTE: [A hostile cache]) then `native/` and its
 `__pycache__`, each a real folder (lstat, no symlink) owned by this user and writable
 by nobody else; every file of the region is a regular file owned by this user and
 writable by nobody else. On any doubt the region is compiled in memory, uncached.
+
+NOTE: [One prelude]
+The functions regions call (lower.py's PRELUDE and its tables': `_bdim`, `_order`,
+`_pairwise`, the complex divide, ...) are one module, `lower.SHARED`, imported once per
+process and cache mode; a region imports from it the names it calls (`from {prelude}
+import ...`). numba then compiles each of them once per signature in a process, not once
+per region (they were most of a small region's compile time), and with caching on the
+module is a file as a region is (`<cache>/native/p<digest>.py`, with the same checks), so
+a second process loads their code too. A region's machine code holds the prelude functions
+it calls (numba links them into it), so the prelude's text is part of every region's
+digest: a changed prelude gives new files, never stale code.
 """
 from __future__ import annotations
 
@@ -29,6 +40,7 @@ import platform
 import stat
 import sys
 import tempfile
+import threading
 from types import ModuleType
 
 import numpy as np
@@ -38,11 +50,14 @@ from distjit.private_files import read_private
 
 
 def key(source: str) -> str:
-    """The digest a region's compiled code is cached under."""
+    """The digest a region's compiled code is cached under (the prelude's text is part of it: a region's machine
+    code holds the prelude functions it calls, NOTE: [One prelude])."""
     import llvmlite.binding as llvm
     import numba
 
-    what = {"source": source, "numba": numba.__version__, "numpy": np.__version__,
+    from distjit.runtime.native.lower import SHARED
+
+    what = {"source": source, "prelude": SHARED, "numba": numba.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "cpu": llvm.get_host_cpu_name(),
             "features": llvm.get_host_cpu_features().flatten()}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
@@ -68,7 +83,8 @@ def folder(name: str = "native") -> str | None:
 
 def load(source: str, digest: str) -> ModuleType | None:
     """The region's module imported from its cached file (numba caching on), or None: then compile uncached."""
-    return load_module(_render(source, True), f"r{digest}")
+    prelude = _prelude(True)
+    return None if prelude is None else load_module(_render(source, True, prelude), f"r{digest}")
 
 
 def load_module(text: str, stem: str, name: str = "native") -> ModuleType | None:
@@ -102,17 +118,49 @@ def load_module(text: str, stem: str, name: str = "native") -> ModuleType | None
 def uncached(source: str, digest: str) -> dict:
     """The region's namespace, compiled in memory (numba caching off)."""
     namespace: dict = {}
-    exec(compile(_render(source, False), f"<distjit-native-r{digest}>", "exec"), namespace)
+    exec(compile(_render(source, False, _prelude(False)), f"<distjit-native-r{digest}>", "exec"), namespace)
     return namespace
 
 
-def _render(source: str, cache: bool) -> str:
+_preludes: dict[bool, str] = {}        # cache mode -> the name of the prelude's module, in sys.modules
+_prelude_lock = threading.Lock()
+
+
+def _prelude(cache: bool) -> str | None:
+    """The name of the module of the functions regions share (NOTE: [One prelude]), imported once per process and
+    cache mode: from its cached file `<cache>/native/p<digest>.py` (None when that is not safely ours), or
+    compiled in memory."""
+    from distjit.runtime.native.lower import IMPORTS, SHARED
+
+    with _prelude_lock:
+        name = _preludes.get(cache)
+        if name is not None:
+            return name
+        text = _render(IMPORTS + SHARED, cache)
+        stem = f"p{key(text)}"
+        if cache:
+            module = load_module(text, stem)
+            if module is None:
+                return None
+            name = module.__name__
+        else:
+            name = f"distjit_native_memory_{stem}"
+            module = sys.modules.get(name)
+            if module is None:
+                module = ModuleType(name)
+                exec(compile(text, f"<distjit-native-{stem}>", "exec"), module.__dict__)
+                sys.modules[name] = module      # a region's `from ... import` finds it here
+        _preludes[cache] = name
+        return name
+
+
+def _render(source: str, cache: bool, prelude: str | None = None) -> str:
     from distjit.runtime.native.lower import OPTIONS
 
     options = OPTIONS.format(cache=cache)
     # {gil}: a helper that calls back into the interpreter (numba.objmode) holds the GIL
     return source.format(options=options, unchecked=options.replace("boundscheck=True", "boundscheck=False"),
-                         gil=options.replace(", nogil=True", ""))
+                         gil=options.replace(", nogil=True", ""), prelude=prelude)
 
 
 def _ours(path: str, directory: bool) -> bool:

@@ -32,6 +32,7 @@ is what the disk cache is keyed by (cache.py).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -50,13 +51,16 @@ _DTYPE_KINDS = "biufc"
 # model (1/0 is inf, not an exception), no fast-math (results round as NumPy's), the GIL released.
 OPTIONS = 'boundscheck=True, error_model="numpy", nogil=True, cache={cache}'
 
-PRELUDE = '''\
+# What every module of native code imports: a region's, and the prelude's.
+IMPORTS = '''\
 import cmath
 import math
 import numba
 import numpy as np
 from numba import njit
+'''
 
+PRELUDE = '''
 
 # np.maximum/np.minimum as NumPy's loops pick: a NaN of either operand, else b where the two tie (so of +0.0
 # and -0.0, the second); Python's max/min keep the first of a tie. Inlined by numba: the unchecked loops that
@@ -175,6 +179,15 @@ def _bdim(n, x):
 
 
 @njit({options})
+def _widen(a, n):
+    # A vector of length n for an unchecked loop (NOTE: [Unchecked loops]): a when it is that long, else (a
+    # broadcast operand, its length 1) its element repeated, read before anything is written, as NumPy reads it.
+    if a.shape[0] == n:
+        return a
+    return np.full(n, a[0])
+
+
+@njit({options})
 def _pydiv(a, b):
     if b == 0:
         raise ZeroDivisionError("division by zero")
@@ -194,6 +207,12 @@ def _pymod(a, b):
         raise ZeroDivisionError("integer division or modulo by zero")
     return a % b
 '''
+
+
+# The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
+# prelude]): compiled once per signature there, not once per region.
+SHARED = PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
+SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
 
 
 class Unsupported(Exception):
@@ -243,7 +262,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
-        self.helpers: list[str] = []              # unchecked unit-stride loops (unchecked.py)
+        self.helpers: dict[str, str] = {}         # unchecked unit-stride loops (unchecked.py): source -> name
         self.elements = 0                         # > 0 while emitting one element of an array result
 
     def run(self) -> Lowered:
@@ -258,8 +277,11 @@ class _Lowering:
         outs = [self.name(v) for v in self.root.outputs]
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
-        source = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE
-                  + products.PRELUDE + "".join("\n\n" + h for h in self.helpers) + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n")
+        helpers = "".join("\n\n" + h.replace("def _loop(", f"def {name}(", 1) for h, name in self.helpers.items())
+        code = helpers + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n"
+        # the prelude's functions this region calls, from the one module of them (NOTE: [One prelude])
+        called = sorted(set(re.findall(r"\b(_\w+)\(", code)) & SHARED_NAMES)
+        source = IMPORTS + (f"from {{prelude}} import {', '.join(called)}\n" if called else "") + code
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
         return Lowered(source, inputs, list(self.root.outputs), copies, written)
@@ -476,14 +498,17 @@ class _Lowering:
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
         if rank == 1:
-            # NOTE: [Unchecked loops]: every step 1 means every operand has length dims[0]
+            # NOTE: [Unchecked loops]: every step 1 means every operand has length dims[0]; else the operands
+            # of length 1 are widened to it
             proven = {self.name(v) for v in arrays} | {self.name(o) for o in node.outputs}
             steps_one = " and ".join(f"{steps[v][0]} == 1" for v in arrays)
             depth = self.unchecked_loop(node, dims[0], proven, steps_one, depth, lambda t: self.expression(
                 node, lambda v: f"{self.name(same.get(v, v))}[{t}]", 0), lambda t, results: [
-                    f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs])
+                    f"{self.name(o)}[{t}] = {results[o]}" for o in node.outputs], widen=[self.name(v) for v in arrays])
         else:
             depth = self.unchecked_elementwise(node, arrays, same, steps, dims, depth)
+        if depth is None:
+            return
         for d, (t, n) in enumerate(zip(ts, dims)):
             self.emit(f"for {t} in range({n}):", depth + d)
         depth += rank - 1
@@ -551,11 +576,12 @@ class _Lowering:
         return steps
 
     def unchecked_elementwise(self, node: Node, arrays: list, same: dict, steps: dict, dims: list[str],
-                              depth: int) -> int:
+                              depth: int) -> int | None:
         """The unchecked version of an elementwise loop nest of rank 2 or more (NOTE: [Unchecked loops]): an
         operand's axis of length 1 in its type (a column view `a[:, None]`) is read at 0 when its step is 0
         at run time, every other axis at the loop's index when its step is 1 (then its length is the loop's:
-        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth."""
+        `_bdim` raised otherwise); the outputs have the loops' lengths. Returns the checked loop's depth (None when
+        the helper runs in every case)."""
         hs = [self.fresh("t") for _ in dims]
         rank = len(dims)
         at: dict[str, tuple[str, ...]] = {}
@@ -576,26 +602,31 @@ class _Lowering:
             body = list(self.lines) + [f"{self.name(o)}[{', '.join(hs)}] = {results[o]}" for o in node.outputs]
         finally:
             self.lines = saved
-        name = f"_loop{self.fresh('u')}"
-        made = unchecked.nest(name, hs, dims, at, body)
+        made = unchecked.nest("_loop", hs, dims, at, body)
         if made is None:
             return depth
-        source, args = made
-        self.helpers.append(source)
-        self.emit(f"if {' and '.join(conditions) or 'True'}:", depth)
+        name, args = self.helper(made)
+        if not conditions:
+            self.emit(f"{name}({', '.join(args)})", depth)
+            return None             # no checked loop after it
+        self.emit(f"if {' and '.join(conditions)}:", depth)
         self.emit(f"{name}({', '.join(args)})", depth + 1)
         self.emit("else:", depth)
         return depth + 1
 
-    def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str, depth: int, element,
-                       stores, backward: str | None = None, outer=None) -> int:
+    def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str | None, depth: int, element,
+                       stores, backward: str | None = None, outer=None, widen=()) -> int | None:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
-        the helper. `element(t)` emits one element's lines and returns its results, `stores(t, results)`
-        the lines that write them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs
-        over the reversed proven arrays when it is true (a second specialization: the forward call keeps the
-        arrays' own layouts, which LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of
-        each proven array and returns their depth, the helper runs over each row (the innermost axis)."""
+        the helper. With the condition None the helper runs in every case; with `widen`, the operands (vectors
+        of length n or, broadcast, 1) that the condition found not all n long are made so first (`_widen`: the
+        vector itself, or its element repeated) and the helper runs on them. Either way None is returned: no
+        checked loop follows, which numba would compile though it rarely runs.
+        `element(t)` emits one element's lines and returns its results, `stores(t, results)` the lines that write
+        them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs over the reversed proven
+        arrays when it is true (a second specialization: the forward call keeps the arrays' own layouts, which
+        LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of each proven array and returns
+        their depth, the helper runs over each row (the innermost axis)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -603,23 +634,43 @@ class _Lowering:
             body = [line for line in self.lines] + stores(t, results)
         finally:
             self.lines = saved
-        name = f"_loop{self.fresh('u')}"
-        made = unchecked.helper(name, t, n, proven, body)
+        made = unchecked.helper("_loop", t, n, proven, body)
         if made is None:
             return depth
-        source, args = made
-        self.helpers.append(source)
+        name, args = self.helper(made)
+
+        def calls(d: int, wide: dict) -> None:
+            d = outer(d) if outer is not None else d
+            for a, w in wide.items():
+                self.emit(f"{w} = _widen({a}, {n})", d)
+            if backward is not None:
+                self.emit(f"if {backward}:", d)
+                self.emit(f"{name}({', '.join(wide.get(a, a) + '[::-1]' if a in proven else a for a in args)})", d + 1)
+                self.emit("else:", d)
+                d += 1
+            self.emit(f"{name}({', '.join(wide.get(a, a) for a in args)})", d)
+
+        if condition is None:
+            calls(depth, {})
+            return None
         self.emit(f"if {condition}:", depth)
-        inner = outer(depth + 1) if outer is not None else depth + 1
-        if backward is not None:
-            self.emit(f"if {backward}:", inner)
-            self.emit(f"{name}({', '.join(a + '[::-1]' if a in proven else a for a in args)})", inner + 1)
-            self.emit("else:", inner)
-            self.emit(f"{name}({', '.join(args)})", inner + 1)
-        else:
-            self.emit(f"{name}({', '.join(args)})", inner)
+        calls(depth + 1, {})
         self.emit("else:", depth)
+        if widen:
+            # the same helper (a widened vector has its operand's type), not a checked loop numba compiles too
+            calls(depth + 1, {a: self.fresh("r") for a in dict.fromkeys(widen)})
+            return None
         return depth + 1
+
+    def helper(self, made: tuple[str, list[str]]) -> tuple[str, list[str]]:
+        """The name of an unchecked helper (`unchecked.nest`'s source and arguments) and its arguments: one helper
+        for the loops of a region whose helpers have the same text (two writes of one stencil), so numba
+        compiles it once."""
+        source, args = made
+        name = self.helpers.get(source)
+        if name is None:
+            name = self.helpers[source] = f"_loop{len(self.helpers)}"
+        return name, args
 
     def expression_parts(self, node: Node) -> tuple[list, list, list]:
         """The parameters, scalar nodes and returns of an elementwise node's expression."""

@@ -7,12 +7,16 @@ the run-time step keep LLVM from vectorizing, though the lowering has already pr
 read in range: before the loop, each operand's length is 1 (step 0) or the loop's bound
 (step 1), else NumPy's broadcast ValueError is raised. The lowering therefore versions such a
 loop: when every step is 1, it calls a helper compiled with ``boundscheck=False`` whose body
-is the same element expression, read at ``a[t]``; otherwise the checked loop runs. A write
+is the same element expression, read at ``a[t]``; otherwise (an operand of length 1, broadcast)
+the same helper runs over the operands made n long first (lower.py's `_widen`: the operand
+itself, or a fresh vector of its one element, read before anything is written, as NumPy
+reads it), so a region compiles no checked loop for that rare case. A write
 into a view of more axes (and a scalar written into a view) runs the helper over each row,
 the last axis: the outer axes index the rows in the region, bounds-checked, and a last-axis
-step of 1 proves each operand's row as long as the target's; an operand whose last axis is of
-length 1 in its type (a column view, np.outer's column) is read there, one value per row, and
-passed to the helper as a scalar.
+step of 1 proves each operand's row as long as the target's (else the checked loop runs: a
+row is not widened, a call per row would cost more than a short row's loop); an operand whose
+last axis is of length 1 in its type (a column view, np.outer's column) is read there, one value
+per row, and passed to the helper as a scalar.
 
 The proof is checked here, on the helper's own source, not trusted from the caller: every
 subscript in the helper must be ``X[t]`` with t the loop variable (running over
@@ -57,9 +61,31 @@ def nest(name: str, ts: list[str], ns: list[str], proven: dict[str, tuple[str, .
     """The source of helper `name` running `body` in loops `for ts[d] in range(ns[d])`, and the region's names it
     takes; or None if the body indexes anything but a proven array X exactly at `proven[X]`, a subscript whose
     every item is a loop variable (an axis the caller proved as long as that loop) or 0 (an axis the caller
-    proved of length 1)."""
+    proved of length 1). The helper's names are canonical (h0, h1, ... in order of first appearance, its
+    parameters in that order), so two loops of a region that compute the same thing are one helper's text."""
     loop = "\n".join(["    " * d + f"for {t} in range({n}):" for d, (t, n) in enumerate(zip(ts, ns))]
                      + ["    " * len(ts) + line for line in body])
+    try:
+        tree = ast.parse(loop)
+    except SyntaxError:
+        return None
+    found = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Name)), key=lambda x: (x.lineno, x.col_offset))
+    rename = {x: f"h{k}" for k, x in enumerate(dict.fromkeys(node.id for node in found if _LOCAL.match(node.id)))}
+    for node in found:
+        node.id = rename.get(node.id, node.id)
+    # the proof below is checked on the renamed text, the one compiled
+    made = _checked(name, [rename.get(t, t) for t in ts], [rename.get(n, n) for n in ns],
+                    {rename.get(x, x): tuple(rename.get(i, i) for i in items) for x, items in proven.items()},
+                    ast.unparse(tree))
+    if made is None:
+        return None
+    back = {h: x for x, h in rename.items()}
+    return made[0], [back[h] for h in made[1]]
+
+
+def _checked(name: str, ts: list[str], ns: list[str], proven: dict[str, tuple[str, ...]],
+             loop: str) -> tuple[str, list[str]] | None:
+    """The helper of the loop nest `loop` (canonical names) and its parameters, after the proof (see `nest`)."""
     try:
         tree = ast.parse(loop)
     except SyntaxError:
@@ -79,7 +105,7 @@ def nest(name: str, ts: list[str], ns: list[str], proven: dict[str, tuple[str, .
             (stores if isinstance(node.ctx, ast.Store) else loads).add(node.id)
     if not set(proven) <= loads:
         return None
-    args = sorted(x for x in loads - stores | set(ns) if _LOCAL.match(x) and x not in ts)
+    args = sorted((x for x in loads - stores | set(ns) if _LOCAL.match(x) and x not in ts), key=lambda x: int(x[1:]))
     if not set(ns) <= set(args):
         return None
     lines = [f"@njit({{unchecked}})", f"def {name}({', '.join(args)}):"]

@@ -175,8 +175,9 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
         lw.emit(f"{dst} = {out}[{idx}]", depth)
         lw.emit(f"{x} = {lw.cast(lw.name(value), element, node)}", depth)
         if rank >= 1:
-            depth = _rows_unchecked(lw, node, dst, rank, {}, {}, "True", depth, lambda t, row: [],
-                                    lambda t, e, q: [f"{q}[{t}] = {x}"])
+            if _rows_unchecked(lw, node, dst, rank, {}, {}, depth, lambda t, row: [],
+                               lambda t, e, q: [f"{q}[{t}] = {x}"]) is None:
+                return None         # the helper fills every row
         ts = [lw.fresh("t") for _ in range(rank)]
         for d, t in enumerate(ts):
             lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
@@ -245,30 +246,33 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
             lw.emit(f"{r} = {lw.name(v)}", depth)
         reads[v] = r
     steps = {}
-    for v in leaves:
-        steps[v] = lw.axis_steps(reads[v], v.type.ndim, depth)
 
     def compute(read, d):
         if producer is None:
             return lw.cast(read(value), element, node)
         return lw.cast(lw.expression(producer, read, d)[value], element, node)
 
+    for v in leaves:
+        steps[v] = lw.axis_steps(reads[v], v.type.ndim, depth)
     if rank == 1 and all(v.type.ndim == 1 for v in leaves):
-        # NOTE: [Unchecked loops]: every step 1 means every operand's length is the value's, the target's
+        # NOTE: [Unchecked loops]: every step 1 means every operand's length is the value's, the target's; else
+        # the operands of length 1 are widened to it
         n = lw.fresh("n")
         lw.emit(f"{n} = {dst}.shape[0]", depth)
-        depth = lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
-                                  depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
-                                  lambda t, e: [f"{dst}[{t}] = {e}"], back)
+        if lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
+                             depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
+                             lambda t, e: [f"{dst}[{t}] = {e}"], back, widen=list(reads.values())) is None:
+            return
     else:
-        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's;
-        # an operand whose last axis is of length 1 in its type (a column view a[:, None]) is one value per row
+        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's
+        # (a row is not widened as a vector is: a call per row would cost more than a short row's loop); an operand
+        # whose last axis is of length 1 in its type (a column view a[:, None]) is one value per row
         single = {v for v in leaves if v.type.shape[-1] == 1}
-        depth = _rows_unchecked(lw, node, dst, rank, reads, steps, " and ".join(
-                                    f"{steps[v][-1]} == {0 if v in single else 1}" for v in leaves), depth,
+        depth = _rows_unchecked(lw, node, dst, rank, reads, steps, depth,
                                 lambda t, row: compute(lambda v: row[same.get(v, v)] if same.get(v, v) in single
                                                        else f"{row[same.get(v, v)]}[{t}]", 0),
-                                lambda t, e, q: [f"{q}[{t}] = {e}"], single)
+                                lambda t, e, q: [f"{q}[{t}] = {e}"],
+                                " and ".join(f"{steps[v][-1]} == {0 if v in single else 1}" for v in leaves), single)
     if back:
         # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
         # variables of their own: the forward loop keeps the views' layouts.
@@ -289,12 +293,13 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
     lw.emit(f"{dst}[{', '.join(ts)}] = {e}", depth + rank)
 
 
-def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, condition: str, depth: int,
-                    element, store, single=frozenset()) -> int:
+def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, depth: int,
+                    element, store, condition: str | None = None, single=frozenset()) -> int | None:
     """The unchecked helper over each row (last axis) of the target, when `condition` (each operand's last step
-    is 1, or 0 for those in `single`) holds; the depth of the checked loops' branch. The outer axes index the
-    rows as the checked loops index the elements (an operand's step, 0 on an axis it broadcasts along), the
-    region's checks on; an operand in `single` is read there, one element per row, and passed as a scalar."""
+    is 1, or 0 for those in `single`) holds; the depth of the checked loops' branch, or None when there is no
+    condition (no operand: a scalar fill) and unchecked.py makes the helper. The outer axes index the rows as the
+    checked loops index the elements (an operand's step, 0 on an axis it broadcasts along), the region's checks
+    on; an operand in `single` is read there, one element per row, and passed as a scalar."""
     n = lw.fresh("n")
     lw.emit(f"{n} = {dst}.shape[{rank - 1}]", depth)
     q = lw.fresh("q")
