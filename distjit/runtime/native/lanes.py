@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from distjit.ir.graph import Node
 from distjit.types import Ref, TensorType
+from distjit.runtime.native.unsupported import Unsupported, rank as _rank
 
 _LANE = {"np.min": "_vmin", "np.max": "_vmax", "np.argmin": "_vargmin", "np.argmax": "_vargmax"}
 _EMPTY = {"np.min": "zero-size array to reduction operation minimum which has no identity",
@@ -32,13 +33,6 @@ _EMPTY = {"np.min": "zero-size array to reduction operation minimum which has no
           "np.argmax": "attempt to get argmax of an empty sequence"}
 
 
-def _rank(v) -> int:
-    return v.type.ndim if isinstance(v.type, TensorType) else 0
-
-
-def _unsupported(node, why):
-    from distjit.runtime.native.lower import Unsupported
-    return Unsupported(node, why)
 
 
 def lowers(L, node: Node, depth: int) -> bool:
@@ -61,11 +55,11 @@ def reshape(L, node: Node, depth: int) -> None:
     t = node.output.type
     if len(node.inputs) < 1 or _rank(x) == 0 or attrs.get("order", "C") != "C" or attrs.get("copy") is not None \
             or not isinstance(t, TensorType) or len(items) != t.ndim or t.ndim == 0 or t.dtype != x.type.dtype:
-        raise _unsupported(node, "only a C-order reshape of an array to a shape of one or more axes is lowered")
+        raise Unsupported(node, "only a C-order reshape of an array to a shape of one or more axes is lowered")
     dims = []
     for item in items:
         if not (isinstance(item, Ref) or isinstance(item, int) and not isinstance(item, bool)):
-            raise _unsupported(node, f"a reshape to the length {item!r}")
+            raise Unsupported(node, f"a reshape to the length {item!r}")
         dims.append(L.integer(node, item))
     L.assign(node, f"np.ascontiguousarray({L.name(x)}).reshape(({', '.join(dims)},))", depth)
 
@@ -77,10 +71,10 @@ def lane_reduction(L, node: Node, depth: int) -> None:
     axis = attrs["axis"]
     if not -r <= axis < r or attrs.get("keepdims") or attrs.get("initial") is not None or \
             attrs.get("where", True) is not True or attrs.get("out") is not None or len(node.outputs) != 1:
-        raise _unsupported(node, "only the plain reduction along one axis is lowered")
+        raise Unsupported(node, "only the plain reduction along one axis is lowered")
     axis %= r
     if x.type.dtype.kind not in "biuf" or not isinstance(out.type, TensorType) or out.type.ndim != r - 1:
-        raise _unsupported(node, f"a reduction of dtype {x.type.dtype}")
+        raise Unsupported(node, f"a reduction of dtype {x.type.dtype}")
     xs, y = L.name(x), L.name(out)
     L.emit(f"if {xs}.shape[{axis}] == 0:", depth)
     L.emit(f"raise ValueError({_EMPTY[node.op]!r})", depth + 1)

@@ -44,6 +44,7 @@ from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
 from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
+from distjit.runtime.native.unsupported import Unsupported
 
 GETITEM = "array.getitem"
 _DTYPE_KINDS = "biufc"
@@ -213,15 +214,6 @@ def _pymod(a, b):
 # prelude]): compiled once per signature there, not once per region.
 SHARED = PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
 SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
-
-
-class Unsupported(Exception):
-    """A node of the region has no numba lowering; the message says which and why."""
-
-    def __init__(self, node: Node | None, why: str):
-        where = f" ({node.loc})" if node is not None and node.loc is not None else ""
-        super().__init__(f"{node.op if node is not None else 'region'}{where}: {why}")
-        self.node = node
 
 
 class Lowered:

@@ -35,6 +35,7 @@ import numpy as np
 
 from distjit.ir.graph import Node, Value
 from distjit.types import TensorType
+from distjit.runtime.native.unsupported import Unsupported, rank as _rank
 
 PRELUDE = '''
 
@@ -184,13 +185,6 @@ def lowers(L, node: Node, depth: int) -> bool:
     return False
 
 
-def _rank(v) -> int:
-    return v.type.ndim if isinstance(v.type, TensorType) else 0
-
-
-def _unsupported(node, why):
-    from distjit.runtime.native.lower import Unsupported      # lower.py imports this module
-    return Unsupported(node, why)
 
 
 def _np(dtype: np.dtype) -> str:
@@ -214,10 +208,10 @@ def product(L, node: Node, depth: int) -> None:
     explicit = {k: v for k, v in node.attrs.items() if v is not None}
     if explicit or len(node.outputs) != 1 or not isinstance(out.type, TensorType) or \
             out.type.ndim != _rank(a) + _rank(b) - 2:
-        raise _unsupported(node, "only the plain product of matrices and vectors is lowered")
+        raise Unsupported(node, "only the plain product of matrices and vectors is lowered")
     dtype = out.type.dtype
     if dtype.kind not in "iufc":
-        raise _unsupported(node, f"a product of dtype {dtype}")
+        raise Unsupported(node, f"a product of dtype {dtype}")
     x = _operand(L, node, a, dtype, depth)
     y = _operand(L, node, b, dtype, depth)
     if _rank(a) == 2 and _rank(b) == 1:
@@ -240,9 +234,9 @@ def outer(L, node: Node, depth: int) -> None:
     if a is None or _rank(a) != 1 or _rank(b) != 1 or len(node.outputs) != 1 or \
             any(v is not None for v in node.attrs.values()) or not isinstance(out.type, TensorType) \
             or out.type.ndim != 2:
-        raise _unsupported(node, "np.outer of other than two vectors")
+        raise Unsupported(node, "np.outer of other than two vectors")
     if out.type.dtype.kind not in "biufc":
-        raise _unsupported(node, f"np.outer of dtype {out.type.dtype}")
+        raise Unsupported(node, f"np.outer of dtype {out.type.dtype}")
     column = _view(L, node, a, (slice(None), None), (a.type.shape[0], 1), depth)
     row = _view(L, node, b, (None, slice(None)), (1, b.type.shape[0]), depth)
     # The lowering's own nodes, unknown to the graph (no use of theirs is registered): the views read as
@@ -267,7 +261,7 @@ def transpose(L, node: Node, depth: int) -> None:
     rank = _rank(x)
     if len(node.inputs) != 1 or rank not in (1, 2) or \
             axes is not None and tuple(axes) not in ((0,), (1, 0), (0, 1)):
-        raise _unsupported(node, "np.transpose of other than a vector or a matrix")
+        raise Unsupported(node, "np.transpose of other than a vector or a matrix")
     if rank == 1 or axes is not None and tuple(axes) == (0, 1):
         return L.assign(node, L.name(x), depth)
     L.assign(node, f"{L.name(x)}.T", depth)

@@ -34,6 +34,7 @@ import numpy as np
 from distjit.ir.graph import Node
 from distjit.runtime.native import lanes
 from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native.unsupported import Unsupported, rank as _rank
 
 PRELUDE = '''
 
@@ -182,13 +183,6 @@ def lowers(L, node: Node, depth: int) -> bool:
     return False
 
 
-def _rank(v) -> int:
-    return v.type.ndim if isinstance(v.type, TensorType) else 0
-
-
-def _unsupported(node, why):
-    from distjit.runtime.native.lower import Unsupported
-    return Unsupported(node, why)
 
 
 def reduction(L, node: Node, depth: int) -> None:
@@ -197,24 +191,24 @@ def reduction(L, node: Node, depth: int) -> None:
     if len(node.inputs) != 1 or len(node.outputs) != 1 or _rank(x) != 1 or \
             attrs.get("axis") not in (None, 0, -1) or attrs.get("keepdims") or attrs.get("initial") is not None \
             or attrs.get("dtype") is not None or attrs.get("correction") is not None:
-        raise _unsupported(node, "only the plain reduction of a vector is lowered")
+        raise Unsupported(node, "only the plain reduction of a vector is lowered")
     kind = x.type.dtype.kind
     helper = _REDUCTIONS[node.op]
     if node.op in ("np.mean", "np.var", "np.std"):
         if x.type.dtype != np.float64:
-            raise _unsupported(node, "a mean or variance of other than float64 (NumPy sums it in buffered blocks)")
+            raise Unsupported(node, "a mean or variance of other than float64 (NumPy sums it in buffered blocks)")
         if node.op == "np.mean":
             expr = f"{helper}({L.name(x)})"
         else:
             ddof = attrs.get("ddof", 0)
             if isinstance(ddof, bool) or not isinstance(ddof, int):
-                raise _unsupported(node, f"ddof {ddof!r}")
+                raise Unsupported(node, f"ddof {ddof!r}")
             expr = f"{helper}({L.name(x)}, np.int64({ddof}))"
             if node.op == "np.std":
                 expr = f"np.sqrt({expr})"
     else:
         if kind not in "biuf":
-            raise _unsupported(node, f"a reduction of dtype {x.type.dtype}")
+            raise Unsupported(node, f"a reduction of dtype {x.type.dtype}")
         expr = f"{helper}({L.name(x)})"
     L.assign(node, L.cast(expr, node.output.type, node), depth)
 
@@ -223,7 +217,7 @@ def flip(L, node: Node, depth: int) -> None:
     """np.flip of a vector: the view with the negative stride NumPy's is."""
     x = node.inputs[0]
     if len(node.inputs) != 1 or _rank(x) != 1 or node.attrs.get("axis") not in (None, 0, -1):
-        raise _unsupported(node, "np.flip of other than a vector")
+        raise Unsupported(node, "np.flip of other than a vector")
     L.assign(node, f"{L.name(x)}[::-1]", depth)
 
 
@@ -232,12 +226,12 @@ def stack(L, node: Node, depth: int) -> None:
     xs, out = list(node.inputs), node.output
     ranks = {_rank(x) for x in xs}
     if not xs or len(ranks) != 1 or not isinstance(out.type, TensorType) or out.type.dtype.kind not in "biufc":
-        raise _unsupported(node, "np.stack of other than scalars or arrays of one rank")
+        raise Unsupported(node, "np.stack of other than scalars or arrays of one rank")
     rank = ranks.pop()
     axis = node.attrs.get("axis", 0)
     if node.attrs.get("dtype") is not None or node.attrs.get("casting", "same_kind") != "same_kind" or \
             not isinstance(axis, int) or axis not in (0, -(rank + 1)) or rank > 3 or out.type.ndim != rank + 1:
-        raise _unsupported(node, "np.stack along other than the first axis")
+        raise Unsupported(node, "np.stack along other than the first axis")
     y, dtype = L.name(out), "np.bool_" if out.type.dtype.kind == "b" else f"np.{out.type.dtype.name}"
     element = TensorType(out.type.dtype, ())
     if rank == 0:
@@ -267,7 +261,7 @@ def roll(L, node: Node, depth: int) -> None:
     x, shift = node.inputs[0], node.attrs.get("shift")
     if _rank(x) != 1 or node.attrs.get("axis") not in (None, 0, -1) or isinstance(shift, (tuple, list)) or \
             x.type.dtype.kind not in "biufc":
-        raise _unsupported(node, "np.roll of other than a vector by one integer")
+        raise Unsupported(node, "np.roll of other than a vector by one integer")
     xs, y, n, k, t = L.name(x), L.name(node.output), L.fresh("n"), L.fresh("k"), L.fresh("t")
     L.emit(f"{n} = {xs}.shape[0]", depth)
     L.emit(f"{y} = np.empty({n}, {xs}.dtype)", depth)
@@ -284,7 +278,7 @@ def diff(L, node: Node, depth: int) -> None:
     attrs = {k: v for k, v in node.attrs.items() if v is not None}
     if len(node.inputs) != 1 or _rank(x) != 1 or attrs.get("n", 1) != 1 or attrs.get("axis", -1) not in (0, -1) or \
             set(attrs) - {"n", "axis"} or x.type.dtype.kind not in "iuf" or node.output.type.dtype != x.type.dtype:
-        raise _unsupported(node, "np.diff of other than a real vector, once")
+        raise Unsupported(node, "np.diff of other than a real vector, once")
     xs, y, t = L.name(x), L.name(node.output), L.fresh("t")
     L.emit(f"{y} = np.empty(max({xs}.shape[0] - 1, 0), {xs}.dtype)", depth)
     L.emit(f"for {t} in range({y}.shape[0]):", depth)
@@ -299,21 +293,21 @@ def trace(L, node: Node, depth: int) -> None:
     attrs = {k: v for k, v in node.attrs.items() if v is not None}
     if len(node.inputs) != 1 or _rank(x) != 2 or attrs not in ({}, {"offset": 0}, {"axis1": 0, "axis2": 1},
                                                                {"offset": 0, "axis1": 0, "axis2": 1}):
-        raise _unsupported(node, "np.trace of other than a matrix's main diagonal")
+        raise Unsupported(node, "np.trace of other than a matrix's main diagonal")
     kind = x.type.dtype.kind
     if x.type.dtype == np.float64:
         expr = f"_vsum(np.diag({L.name(x)}))"
     elif kind in "iu":
         expr = f"np.diag({L.name(x)}).astype(np.int64).sum()"
     else:
-        raise _unsupported(node, f"np.trace of dtype {x.type.dtype}")
+        raise Unsupported(node, f"np.trace of dtype {x.type.dtype}")
     L.assign(node, L.cast(expr, node.output.type, node), depth)
 
 
 def _fresh_dtype(node: Node) -> str:
     t = node.output.type
     if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biuf":
-        raise _unsupported(node, f"an array of type {t}")
+        raise Unsupported(node, f"an array of type {t}")
     return "np.bool_" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
 
 
@@ -323,7 +317,7 @@ def like(L, node: Node, depth: int) -> None:
     attrs = node.attrs
     if len(node.inputs) != 1 or _rank(x) == 0 or _rank(x) != _rank(node.output) or \
             attrs.get("order", "K") not in ("K", "C", "A") or attrs.get("shape") is not None:
-        raise _unsupported(node, "only the plain form of the op on an array is lowered")
+        raise Unsupported(node, "only the plain form of the op on an array is lowered")
     make = {"np.zeros_like": "np.zeros", "np.empty_like": "np.empty", "np.ones_like": "np.ones"}[node.op]
     L.assign(node, f"{make}({L.name(x)}.shape, {_fresh_dtype(node)})", depth)
     L.fresh_arrays.add(node.output)
@@ -335,10 +329,10 @@ def shaped(L, node: Node, depth: int) -> None:
     ValueError before anything is allocated, so an allocation is as large as NumPy's would be."""
     attrs = node.attrs
     if attrs.get("order", "C") != "C" or len(node.outputs) != 1:
-        raise _unsupported(node, "an array of other than C order")
+        raise Unsupported(node, "an array of other than C order")
     t = node.output.type
     if not isinstance(t, TensorType) or t.ndim == 0 or t.dtype.kind not in "biufc":
-        raise _unsupported(node, f"an array of type {t}")
+        raise Unsupported(node, f"an array of type {t}")
     dtype = "np.bool_" if t.dtype.kind == "b" else f"np.{t.dtype.name}"
     if node.op in ("np.eye", "np.identity"):
         n = L.integer(node, attrs["N"] if node.op == "np.eye" else attrs["n"])
@@ -348,7 +342,7 @@ def shaped(L, node: Node, depth: int) -> None:
         shape = attrs["shape"]
         dims = [L.integer(node, d) for d in (tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))]
     if len(dims) != t.ndim:
-        raise _unsupported(node, "a shape whose rank is not the result's")
+        raise Unsupported(node, "a shape whose rank is not the result's")
     names = []
     for d in dims:
         n = L.fresh("n")
@@ -360,7 +354,7 @@ def shaped(L, node: Node, depth: int) -> None:
     if node.op == "np.full":
         fill = node.inputs[0]
         if _rank(fill) != 0 or not _castable_fill(fill.type, t.dtype):
-            raise _unsupported(node, "np.full of other than a scalar of a kind the dtype holds")
+            raise Unsupported(node, "np.full of other than a scalar of a kind the dtype holds")
         value = L.cast(L.name(fill), TensorType(t.dtype, ()), node)
         L.emit(f"{y} = np.full({shape_text}, {value}, {dtype})", depth)
     else:
@@ -389,7 +383,7 @@ def copy(L, node: Node, depth: int) -> None:
     a difference in layout only)."""
     x = node.inputs[0]
     if len(node.inputs) != 1 or node.attrs.get("order", "K") not in ("K", "C", "A"):
-        raise _unsupported(node, "only the plain form of np.copy is lowered")
+        raise Unsupported(node, "only the plain form of np.copy is lowered")
     L.assign(node, f"{L.name(x)}.copy()", depth)       # numba's copy is C-contiguous
     L.fresh_arrays.add(node.output)
 
@@ -401,7 +395,7 @@ def broadcast_to(L, node: Node, depth: int) -> None:
     x, shape = node.inputs[0], node.attrs["shape"]
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
     if node.attrs.get("subok") or not shape or _rank(node.output) != len(shape) or _rank(x) > len(shape):
-        raise _unsupported(node, "np.broadcast_to to other than a shape of at least the operand's rank")
+        raise Unsupported(node, "np.broadcast_to to other than a shape of at least the operand's rank")
     dims = [L.integer(node, d) for d in shape]
     for d in dims:
         L.emit(f"if {d} < 0:", depth)
@@ -413,7 +407,7 @@ def broadcast_to(L, node: Node, depth: int) -> None:
         L.fresh_arrays.add(node.output)
         return
     if x.type.dtype != node.output.type.dtype:
-        raise _unsupported(node, "np.broadcast_to that changes the dtype")
+        raise Unsupported(node, "np.broadcast_to that changes the dtype")
     if x in L.fresh_arrays and _rank(x) == len(dims) <= 4:
         _broadcast_fresh(L, node, x, y, dims, dtype, depth)
         return

@@ -52,6 +52,7 @@ import numpy as np
 from distjit.ir.graph import Node, Value
 from distjit.runtime.native import chains
 from distjit.types import Ref, ScalarType, TensorType
+from distjit.runtime.native.unsupported import Unsupported
 
 
 PRELUDE = '''
@@ -148,7 +149,7 @@ def is_view(base: Value, index: Any) -> bool:
 def view_subscript(lw, node: Node, base: Value, index: Any) -> str:
     """The numba subscript of a view of `base`: integers, slices (bounds and steps of the graph) and None."""
     if view_rank(base, index) is None:
-        raise _unsupported(node, "an index that is not integers, slices and np.newaxis within the base's rank")
+        raise Unsupported(node, "an index that is not integers, slices and np.newaxis within the base's rank")
     parts = []
     for item in items_of(index, base):
         if item is None:
@@ -169,7 +170,7 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
     element = TensorType(base.type.dtype, ())
     if isinstance(value.type, ScalarType) or isinstance(value.type, TensorType) and value.type.ndim == 0:
         if not _castable(value.type, base.type.dtype):
-            raise _unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
+            raise Unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
         # Written element by element: numba's slice assignment of a scalar walks a strided view slower.
         dst, x = lw.fresh("w"), lw.fresh("x")
         lw.emit(f"{dst} = {out}[{idx}]", depth)
@@ -183,7 +184,7 @@ def write_into_view(lw, node: Node, out: str, depth: int) -> None:
             lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
         return lw.emit(f"{dst}[{', '.join(ts)}] = {x}", depth + rank)
     if not isinstance(value.type, TensorType) or not _castable(value.type, base.type.dtype):
-        raise _unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
+        raise Unsupported(node, f"a {value.type} value written into a {base.type.dtype} array")
     dst = lw.fresh("w")
     lw.emit(f"{dst} = {out}[{idx}]", depth)
     _write_array(lw, node, dst, rank, element, depth)
@@ -355,7 +356,7 @@ def write_masked(lw, node: Node, out: str, depth: int) -> None:
     mask = lw.name(node.inputs[items_of(node.attrs["index"])[0].index])
     if not (isinstance(value.type, ScalarType) or isinstance(value.type, TensorType) and value.type.ndim == 0) \
             or not _castable(value.type, base.type.dtype):
-        raise _unsupported(node, "a masked write of other than a scalar of the base's kind")
+        raise Unsupported(node, "a masked write of other than a scalar of the base's kind")
     rank = base.type.ndim
     lw.emit(f"if {' or '.join(f'{mask}.shape[{d}] != {out}.shape[{d}]' for d in range(rank))}:", depth)
     lw.emit('raise IndexError("boolean index did not match indexed array")', depth + 1)
@@ -391,7 +392,7 @@ def gather(lw, node: Node, depth: int) -> None:
     idx = lw.name(node.inputs[items_of(node.attrs["index"])[0].index])
     x, n, t, j = lw.name(base), lw.fresh("n"), lw.fresh("t"), lw.fresh("j")
     if not isinstance(out.type, TensorType) or out.type.ndim != 1 or out.type.dtype != base.type.dtype:
-        raise _unsupported(node, "a gather whose result is not a vector of its base's dtype")
+        raise Unsupported(node, "a gather whose result is not a vector of its base's dtype")
     lw.emit(f"{lw.name(out)} = np.empty({idx}.shape[0], np.{out.type.dtype.name})", depth)
     lw.emit(f"{n} = {x}.shape[0]", depth)
     lw.emit(f"for {t} in range({idx}.shape[0]):", depth)
@@ -410,7 +411,3 @@ def _castable(t, dtype: np.dtype) -> bool:
     src = np.dtype(t.dtype if isinstance(t, TensorType) else t.kind if t.kind != "int" else np.int64)
     return np.can_cast(src, dtype, "same_kind")
 
-
-def _unsupported(node: Node, why: str) -> Exception:
-    from distjit.runtime.native.lower import Unsupported      # lower.py imports this module
-    return Unsupported(node, why)
