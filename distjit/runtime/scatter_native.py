@@ -29,7 +29,7 @@ import numpy as np
 ''' + "".join(f'''
 
 @numba.njit(nogil=True, cache=True)
-def {name}(x, idx, v):
+def {name}{suffix}(x, idx, v):
     n = x.shape[0]
     for k in range(idx.shape[0]):
         j = idx[k]
@@ -37,22 +37,9 @@ def {name}(x, idx, v):
             j += n
         if j < 0 or j >= n:
             return k
-        x[j] = x[j] {sym} v[k]
+        x[j] = x[j] {sym} {value}
     return -1
-
-
-@numba.njit(nogil=True, cache=True)
-def {name}_scalar(x, idx, s):
-    n = x.shape[0]
-    for k in range(idx.shape[0]):
-        j = idx[k]
-        if j < 0:
-            j += n
-        if j < 0 or j >= n:
-            return k
-        x[j] = x[j] {sym} s
-    return -1
-''' for name, sym in _OPS.items())
+''' for name, sym in _OPS.items() for suffix, value in (("", "v[k]"), ("_scalar", "v")))
 
 _lock = threading.Lock()
 _module = None
