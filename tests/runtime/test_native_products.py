@@ -9,19 +9,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import distjit
 from distjit.errors import ExecutionError
-
-
-def _compiled(fn, *args):
-    f = distjit.optimize(distjit.script(fn))
-    got = f(*args)
-    report = f.optimization.explain()
-    assert "native (" in report and "NumPy code" not in report, report
-    return got
-
-
-def _same(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+from tests.runtime.test_native_ops import _compiled, _same
 
 
 def _close(got, expected):
