@@ -198,7 +198,7 @@ class Function:
     def _written_inputs(self) -> list[int]:
         """The inputs the program may update in place: the mutated arguments, and, on an alias variant, the arrays
         the others are traced as views of (an argument or a hidden base: the writes go into them)."""
-        written = [leaf for leaf, _ in self.signature.mutations]
+        written = list(self.signature._mutated_leaves)
         pattern = self.alias_pattern
         if pattern is not None:
             written += [source for _, source, _ in pattern.links]

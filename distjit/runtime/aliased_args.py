@@ -113,12 +113,6 @@ def dynamic_index(kinds: tuple, values: list) -> tuple[tuple, tuple | None]:
     return tuple(index), (tuple(slice(None, None, -1) if r else slice(None) for r in reverse)
                           if any(reverse) else None)
 
-    def index_of(self, leaf: int):
-        for j, source, index in self.links:
-            if j == leaf:
-                return source, (None if index is None else as_index(index))
-        return None
-
 
 class ParamMemory:
     """The parameters' memory, as far as it is known when the program is compiled: the arrays whose memory
@@ -143,12 +137,8 @@ class ParamMemory:
         if not self.arrays:
             return None
         owner = _owner(a)
-        if owner is None:
-            candidates = self.arrays
-        elif id(owner) in self.owners:
-            candidates = self.arrays
-        else:
-            candidates = self.others
+        # an owner no parameter's memory belongs to rules out every parameter whose owner is known
+        candidates = self.others if owner is not None and id(owner) not in self.owners else self.arrays
         for name, p in candidates:
             if np.may_share_memory(a, p) and _shares(a, p):
                 return name
