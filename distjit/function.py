@@ -53,7 +53,8 @@ class Signature:
         return tuple(paths)
 
     @functools.cached_property
-    def _mutated_leaves(self) -> tuple[int, ...]:
+    def mutated_leaves(self) -> tuple[int, ...]:
+        """The leaf index of each mutated argument (the alias check runs over them on every call)."""
         return tuple(leaf for leaf, _ in self.mutations)
 
     @functools.cached_property
@@ -147,7 +148,7 @@ class Function:
     def _aliased(self, leaves: Sequence, params: ParamMemory | None = None):
         """(pattern, hidden bases) when a mutated argument shares memory with another or a parameter, else None.
         `params`: the compiled program's ParamMemory (made here for a path that compiles no program)."""
-        return alias_pattern(self.name, leaves, self.signature._mutated_leaves, self.signature._input_paths,
+        return alias_pattern(self.name, leaves, self.signature.mutated_leaves, self.signature._input_paths,
                              params or ParamMemory(self.params))
 
     def alias_variant(self, leaves: Sequence, pattern: AliasPattern, bases: Sequence = ()) -> Function:
@@ -198,7 +199,7 @@ class Function:
     def _written_inputs(self) -> list[int]:
         """The inputs the program may update in place: the mutated arguments, and, on an alias variant, the arrays
         the others are traced as views of (an argument or a hidden base: the writes go into them)."""
-        written = list(self.signature._mutated_leaves)
+        written = list(self.signature.mutated_leaves)
         pattern = self.alias_pattern
         if pattern is not None:
             written += [source for _, source, _ in pattern.links]

@@ -236,7 +236,7 @@ class ScriptFunction(FunctionSet):
                     raise e from None
             else:
                 self._embedded[key] = f
-        if f.signature.mutations and shares_an_array(leaves, [i for i, _ in f.signature.mutations]):
+        if f.signature.mutations and shares_an_array(leaves, f.signature.mutated_leaves):
             # Two inputs of an embedded graph are two values: trace through the function, which keeps NumPy's
             # view semantics between its arguments (NOTE: [Aliased arguments]), as a nested jit is inlined.
             return self.fn(*values)
@@ -534,7 +534,7 @@ def inline_traced(ctx, f: Function, args, kwargs, site: Site):
     if spec != f.signature.in_spec:
         raise site_error(site, f"calling {f.name}: the arguments are structured as {spec}, but it was traced with "
                                f"{f.signature.in_spec}")
-    shared = shares_an_array(leaves, [i for i, _ in f.signature.mutations]) if f.signature.mutations else None
+    shared = shares_an_array(leaves, f.signature.mutated_leaves) if f.signature.mutations else None
     if shared is not None:
         paths = f.signature.input_paths()
         a, b = paths[shared[0]], paths[shared[1]]
