@@ -9,7 +9,6 @@ running meanwhile go without it for as long. Steps nest; only the outermost turn
 """
 from __future__ import annotations
 
-import functools
 import gc
 from contextlib import contextmanager
 
@@ -29,13 +28,4 @@ def collector_off():
 
 def collector_paused(fn):
     """Decorator: `fn` runs with the cyclic collector off (see the module docstring)."""
-    @functools.wraps(fn)
-    def paused(*args, **kwargs):
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-    return paused
+    return collector_off()(fn)      # a contextmanager's object decorates, with a fresh block per call
