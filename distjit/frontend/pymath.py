@@ -97,7 +97,6 @@ STAND_INS["log"] = _log
 STAND_INS["hypot"] = _hypot
 
 
-
 def _scalar_op(name: str, original):
     """math's functions with no NumPy ufunc but an op of their own (py.erf & co., ops/scalar.py)."""
     def compute(*args):
