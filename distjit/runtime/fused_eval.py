@@ -345,9 +345,7 @@ def _broadcast_shape(inputs) -> tuple:
     scalars), which need no broadcasting rule, or of one rank with axes of length 1 (`z - z.max(axis=1,
     keepdims=True)`), and NumPy's `broadcast_shapes` costs as much as a small expression: so those cases
     are answered directly, and NumPy's rule (and its error) is asked for the others."""
-    shape = _one_shape(inputs)
-    if shape is None:
-        shape = _one_rank_shape(inputs)
+    shape = _one_rank_shape(inputs)
     return shape if shape is not None else np.broadcast_shapes(*(np.shape(x) for x in inputs if x is not None))
 
 
@@ -372,21 +370,6 @@ def _one_rank_shape(inputs) -> tuple | None:
         elif not (x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool))):
             return None
     return shape if shape is not None else ()
-
-
-def _one_shape(inputs) -> tuple | None:
-    """The one shape of the array operands (() when there are only numbers), or None when two differ or an
-    operand is neither an array nor a number."""
-    shape = ()
-    for x in inputs:
-        if isinstance(x, np.ndarray) and x.ndim:
-            if not shape:
-                shape = x.shape
-            elif x.shape != shape:
-                return None
-        elif not (x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool))):
-            return None
-    return shape
 
 
 def _numpy_step(expr, node):
