@@ -53,7 +53,7 @@ def reshape(L, node: Node, depth: int) -> None:
     shape = attrs["shape"]
     items = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
     t = node.output.type
-    if len(node.inputs) < 1 or _rank(x) == 0 or attrs.get("order", "C") != "C" or attrs.get("copy") is not None \
+    if _rank(x) == 0 or attrs.get("order", "C") != "C" or attrs.get("copy") is not None \
             or not isinstance(t, TensorType) or len(items) != t.ndim or t.ndim == 0 or t.dtype != x.type.dtype:
         raise Unsupported(node, "only a C-order reshape of an array to a shape of one or more axes is lowered")
     dims = []
