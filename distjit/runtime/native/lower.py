@@ -42,7 +42,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import chains, complexes, lanes, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 from distjit.runtime.native.unsupported import Unsupported
 
@@ -212,7 +212,8 @@ def _pymod(a, b):
 
 # The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
 # prelude]): compiled once per signature there, not once per region.
-SHARED = PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
+SHARED = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + lanes.PRELUDE + views.PRELUDE
+          + products.PRELUDE)
 SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
 
 
