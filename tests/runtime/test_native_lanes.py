@@ -1,7 +1,7 @@
 """Native regions with np.reshape and reductions along one axis (runtime/native/lanes.py), differential
 against eager NumPy, and checked to have run natively (the explain report)."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import distjit
 from tests.runtime.test_native_views import _eager_and_native, _native_only, _same
@@ -89,6 +89,10 @@ _LENGTHS = st.sampled_from([0, 1, 2, 7, 8, 9, 17, 130, 300])
 
 
 @given(_LENGTHS, _LENGTHS, _LENGTHS, st.integers(0, 2**32 - 1))
+@example(2, 300, 1, 0).via("a lane of more than 128 elements: pairwise halves")
+@example(3, 130, 9, 1).via("a middle axis over inner rows: one by one")
+@example(300, 1, 1, 2).via("the first axis, every other of length 1: one lane")
+@example(0, 7, 0, 3).via("empty")
 @settings(max_examples=20, deadline=None)
 def test_sums_along_an_axis_are_numpys_bit_for_bit(d0, d1, d2, seed):
     # magnitudes spread over twelve decades: a sum in another order than NumPy's rounds differently
