@@ -9,11 +9,12 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`), along one axis too (lanes.py, NOTE: [Lane sums]); the dtype-dependent scalar ops of
-scalar_templates.py and the vector reductions, flips and array creation of vectors.py; the matrix products, np.outer and
-np.transpose of products.py (NOTE: [Matrix products]); writes of scalars and arrays into views
-of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
-elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
+does (`_pairwise`), along one axis too (lanes.py, NOTE: [Lane sums]); the dtype-dependent
+scalar ops of scalar_templates.py and the vector reductions, flips and array creation of
+vectors.py; the matrix products, np.outer and np.transpose of products.py
+(NOTE: [Matrix products]); writes of scalars and arrays into views of any rank and gathers
+by an integer vector (views.py); complex numbers (complexes.py); elementwise chains in one
+loop (chains.py). Its values are scalars, views, fresh arrays those
 ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
 place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
 unsupported, and the generated code runs that loop with NumPy, while the loops nested in it
