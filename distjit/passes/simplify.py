@@ -238,7 +238,9 @@ def broadcast_result(node, level, emit):
     with symbolic lengths is recorded so (v's lengths are not provably out's); the result is then a fresh
     array broadcast again, and out is never updated in place. The two are equal, errors included: f(a, b)
     has shape broadcast(a, b), which broadcasts to a.shape exactly when it is a.shape, that is when b
-    broadcasts to a.shape. The new form lets memplan write f into a's dying buffer."""
+    broadcasts to a.shape. The new form lets memplan write f into a's dying buffer, and its type is a's
+    shape (the broadcast's lengths are a's own, which its inferred type names as new symbols), so that a
+    loop-carried `a -= v` returns the carried value's type and inplace may write it over a's buffer."""
     inner = node.inputs[0].node
     if (inner is None or inner.op not in _BINARY_UFUNCS or len(inner.inputs) != 2
             or any(v is not None for v in inner.attrs.values())
@@ -256,7 +258,10 @@ def broadcast_result(node, level, emit):
         if all(_dim_of(node, e, first, axis) for axis, e in enumerate(shape)):
             wide = emit("np.broadcast_to", [other, *node.inputs[1:]], dict(node.attrs))
             ins = [first, wide] if first is a else [wide, first]
-            made = new_node(node.block, inner.op, ins, dict(inner.attrs), [node.output.type], inner.loc)
+            out_type = node.output.type
+            if isinstance(out_type, TensorType):
+                out_type = TensorType(out_type.dtype, t.shape)
+            made = new_node(node.block, inner.op, ins, dict(inner.attrs), [out_type], inner.loc)
             emit.made.append(made)
             return made.output
     return None
@@ -312,6 +317,9 @@ RULES = [
     ("array.setitem", repeated_setitem),  # setitem(setitem(x, v, i), v, i) -> setitem(x, v, i)
     ("array.setitem", broadcast_value),  # setitem(x, broadcast_to(v, x[i].shape), i) -> setitem(x, v, i)
 ]
+# Rules whose result's lengths they prove to be an operand's, and type by that operand's symbols where the
+# node's own type named them anew: the replacement may differ from the node's type in its symbols only.
+_RETYPING = frozenset((broadcast_result,))
 _BY_OP: dict[str, list] = {}
 for _op, _rule in RULES:
     _BY_OP.setdefault(_op, []).append(_rule)
@@ -360,10 +368,17 @@ def _apply(node: Node, rules, new: list[Node], ctx: PassContext) -> None:
             repl = None
         if returned and repl is not None and not _fresh_for(repl, node):
             repl = None     # the caller gets a fresh array from this op, not an alias of another one
-        if repl is not None and repl.type == out.type and ctx.rewrite(
+        if repl is not None and (repl.type == out.type or rule in _RETYPING and _renamed(repl.type, out.type)) \
+                and ctx.rewrite(
                 lambda: f"%{out.name} = {node.op}(...) -> %{repl.name} ({rule.__name__})"):
             new.extend(made)
             out.replace_all_uses_with(repl)
             return
         for n in reversed(made):
             drop_node(n)
+
+
+def _renamed(t, u) -> bool:
+    """Types of one dtype and rank whose lengths differ only where `u` has a symbol."""
+    return (isinstance(t, TensorType) and isinstance(u, TensorType) and t.dtype == u.dtype and t.ndim == u.ndim
+            and all(a == b or isinstance(b, str) for a, b in zip(t.shape, u.shape)))

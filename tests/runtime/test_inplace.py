@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import re
 import textwrap
 import tracemalloc
 
@@ -548,3 +549,31 @@ def test_random_control_flow_update_programs_match_numpy(tmp_path, program):
             (f"script at level {k}", distjit.optimize(signature, k)) for k in (1, 2, 3)]
         check(fn, lambda: (x.copy(), y.copy(), trips), runners)
         event("script ran")
+
+
+@pytest.mark.parametrize("donated", [False, True])
+def test_a_loop_carried_augmented_update_by_a_product_is_in_place(tmp_path, monkeypatch, donated):
+    """`W -= lr * (X.T @ G)` over a loop-carried W of symbolic lengths (an SGD step; augmented assignment
+    broadcasts the product to W's lengths, which its type names anew) writes into the carried buffer, as the
+    inplace pass reports; results and the caller's arrays are NumPy's (a donated argument is updated for the
+    caller as NumPy updates it)."""
+    monkeypatch.setenv("DISTJIT_NATIVE", "0")      # the loop itself would lower: the NumPy plan is the subject
+    fn = load(textwrap.dedent(f"""
+        def f(W, b, X, lr, n):
+            {"" if donated else "W = W.copy()"}
+            b = b + 0.0
+            for i in range(n):
+                G = X @ W + b
+                W -= lr * (X.T @ G)
+                b -= lr * G.sum(axis=0)
+            return W, b
+    """), tmp_path)
+    rng = np.random.default_rng(7)
+    make = lambda: (rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((5, 3)), 0.1, 4)
+    g = distjit.optimize(distjit.script(fn))
+    check(fn, make, [("script optimized", g)])
+    report = g.optimization.explain()
+    loop = next(n for graph in g.graphs for n in graph.walk() if n.op == "prim.Loop")
+    carried = {f"%{p.name}" for p in loop.blocks[0].params[1:]}
+    over = re.findall(r"= np\.subtract\(\.\.\.\) writes into the buffer of (%\S+) when the shapes fit", report)
+    assert len(over) == 1 and over[0] in carried, report

@@ -9,11 +9,12 @@ and scalar arithmetic: the `py.*` ops and the NumPy ufuncs, from the registry's
 NumPy's) read by `np.dot`, `np.matmul` or `np.linalg.norm` of vectors (all summed by
 `_dot1`: NumPy's norm of a real vector is `sqrt(x.dot(x))`) or by elementwise ops over
 arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit as NumPy
-does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and the vector
-reductions, flips and array creation of vectors.py; the matrix products, np.outer and
-np.transpose of products.py (NOTE: [Matrix products]); writes of scalars and arrays into views
-of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
-elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
+does (`_pairwise`), along one axis too (lanes.py, NOTE: [Lane sums]); the dtype-dependent
+scalar ops of scalar_templates.py and the vector reductions, flips and array creation of
+vectors.py; the matrix products, np.outer and np.transpose of products.py
+(NOTE: [Matrix products]); writes of scalars and arrays into views of any rank and gathers
+by an integer vector (views.py); complex numbers (complexes.py); elementwise chains in one
+loop (chains.py). Its values are scalars, views, fresh arrays those
 ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
 place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
 unsupported, and the generated code runs that loop with NumPy, while the loops nested in it
@@ -42,7 +43,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import chains, complexes, lanes, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 from distjit.runtime.native.unsupported import Unsupported
 
@@ -212,7 +213,8 @@ def _pymod(a, b):
 
 # The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
 # prelude]): compiled once per signature there, not once per region.
-SHARED = PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
+SHARED = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + lanes.PRELUDE + views.PRELUDE
+          + products.PRELUDE)
 SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
 
 
