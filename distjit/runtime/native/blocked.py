@@ -23,7 +23,8 @@ in the same order as in the unblocked loop, so results are the same bit for bit.
 
 At run time the blocked form runs when every carried vector and every vector and row base
 from outside has one length N (no operand broadcast from length 1) of at least two blocks;
-otherwise the loop as it is written runs. A carried vector's results go into the buffer
+otherwise one block spans every operand whole, which is the loop as it is written (one body
+in the source, so numba compiles it once). A carried vector's results go into the buffer
 its slot owns (the initial value's, when the slot takes or copies it: inplace.py; else a
 new array), written back block by block; a block's slice of that buffer is the slot's
 value in its first iteration, so in-place updates of the slot stay in place.
@@ -98,40 +99,40 @@ def plan(loop: Node) -> Plan | None:
     return Plan(list(bases), list(vectors))
 
 
-def emit(lw, loop: Node, p: Plan, depth: int, plain) -> None:
-    """The blocked loop when its run-time lengths allow, else `plain(depth)`, the loop as written; either way
-    the loop's results are bound to its outputs' names."""
+def emit(lw, loop: Node, p: Plan, depth: int) -> None:
+    """The loop over blocks of rows when its run-time lengths allow; else one block spanning every operand whole,
+    which is the loop as written (one body in the source: numba compiles it once)."""
     trip, cond, *init = loop.inputs
     body = loop.blocks[0]
     vec = [k for k, v in enumerate(init) if _vector(v)]
-    n = lw.fresh("n")
-    lw.emit(f"{n} = {lw.name(init[vec[0]])}.shape[0]", depth)
-    same = [f"{lw.name(init[k])}.shape[0] == {n}" for k in vec[1:]]
-    same += [f"{lw.name(v)}.shape[0] == {n}" for v in [*p.bases, *p.vectors]]
-    lw.emit(f"if {' and '.join([f'{n} >= {2 * ROWS}', *same])}:", depth)
-    d = depth + 1
+    lengths = [f"{lw.name(v)}.shape[0]" for v in [*[init[k] for k in vec], *p.bases, *p.vectors]]
+    n, ok, rows, top = lw.fresh("n"), lw.fresh("k"), lw.fresh("n"), lw.fresh("n")
+    lw.emit(f"{n} = {lengths[0]}", depth)
+    lw.emit(f"{ok} = {' and '.join([f'{n} >= {2 * ROWS}', *[f'{x} == {n}' for x in lengths[1:]]])}", depth)
+    lw.emit(f"{rows} = {ROWS} if {ok} else max(1, {', '.join(lengths)})", depth)
+    lw.emit(f"{top} = {n} if {ok} else 1", depth)
     full = {}
     for k in vec:
         v, r = init[k], lw.fresh("c")
         if lw.inplace.copy_at_entry(loop, k):
-            lw.emit(f"{r} = {lw.name(v)}.copy()", d)
+            lw.emit(f"{r} = {lw.name(v)}.copy()", depth)
         elif (loop, k) in lw.inplace.copies:          # the slot takes the initial value's buffer
             if v in lw.inputs:
                 lw.written.add(v)
-            lw.emit(f"{r} = {lw.name(v)}", d)
+            lw.emit(f"{r} = {lw.name(v)}", depth)
         else:                                          # the slot may not write into it: results go elsewhere
-            lw.emit(f"{r} = np.empty({n}, np.{v.type.dtype.name})", d)
+            lw.emit(f"{r} = np.empty({n} if {ok} else 0, np.{v.type.dtype.name})", depth)
         full[k] = r
     lo, m = lw.fresh("b"), lw.fresh("m")
-    lw.emit(f"for {lo} in range(0, {n}, {ROWS}):", d)
-    d += 1
-    lw.emit(f"{m} = min({ROWS}, {n} - {lo})", d)
+    lw.emit(f"for {lo} in range(0, {top}, {rows}):", depth)
+    d = depth + 1
+    lw.emit(f"{m} = min({rows}, {n} - {lo}) if {ok} else {rows}", d)
     saved = {}
     for v in [*p.bases, *p.vectors]:
         saved[v] = lw.name(v)
-        rows = lw.fresh("w")
-        lw.emit(f"{rows} = {saved[v]}[{lo}:{lo} + {m}]", d)
-        lw.names[v] = rows
+        block = lw.fresh("w")
+        lw.emit(f"{block} = {saved[v]}[{lo}:{lo} + {m}]", d)
+        lw.names[v] = block
     carried = [lw.fresh("c") for _ in init]
     for k, (c, v) in enumerate(zip(carried, init)):
         if k in full:
@@ -143,14 +144,18 @@ def emit(lw, loop: Node, p: Plan, depth: int, plain) -> None:
         lw.loop_body(loop, carried, d)
     finally:
         lw.names.update(saved)
+    lw.emit(f"if {ok}:", d)
     for k in vec:
         t = lw.fresh("t")
-        lw.emit(f"for {t} in range({m}):", d)
-        lw.emit(f"{full[k]}[{lo} + {t}] = {carried[k]}[{t}]", d + 1)
+        lw.emit(f"for {t} in range({m}):", d + 1)
+        lw.emit(f"{full[k]}[{lo} + {t}] = {carried[k]}[{t}]", d + 2)
+    lw.emit("pass", d + 1)
+    lw.emit(f"if {ok}:", depth)
     for k, o in enumerate(loop.outputs):
         lw.emit(f"{lw.name(o)} = {full[k] if k in full else carried[k]}", depth + 1)
     lw.emit("else:", depth)
-    plain(depth + 1)
+    for k, o in enumerate(loop.outputs):
+        lw.emit(f"{lw.name(o)} = {carried[k]}", depth + 1)
 
 
 def _scalar(v: Value) -> bool:

@@ -945,12 +945,7 @@ class _Lowering:
     def loop(self, node: Node, depth: int) -> None:
         p = blocked.plan(node)
         if p is not None:               # NOTE: [Blocked time loops]
-            return blocked.emit(self, node, p, depth, lambda d: self.plain_loop(node, d, bind=True))
-        self.plain_loop(node, depth)
-
-    def plain_loop(self, node: Node, depth: int, bind: bool = False) -> None:
-        """The loop as written; with `bind`, its array results are assigned to its outputs' names (another branch
-        assigns them too) rather than the outputs named after its slots."""
+            return blocked.emit(self, node, p, depth)
         trip, cond, *init = node.inputs
         body = node.blocks[0]
         carried = [self.fresh("c") for _ in init]
@@ -965,7 +960,7 @@ class _Lowering:
                 self.emit(f"{c} = {self.name(v)}", depth)
         self.loop_body(node, carried, depth)
         for o, c in zip(node.outputs, carried):
-            if scalar_cast(o.type) is None and not bind:
+            if scalar_cast(o.type) is None:
                 self.names[o] = c
             else:
                 self.emit(f"{self.name(o)} = {c}", depth)
