@@ -13,7 +13,8 @@ does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and th
 reductions, flips and array creation of vectors.py; the matrix products, np.outer and
 np.transpose of products.py (NOTE: [Matrix products]); writes of scalars and arrays into views
 of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
-elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
+elementwise chains in one loop (chains.py); NumPy's own loops for the transcendentals of a vector
+(numpy_loops.py, `staged_loop`); a loop over long vectors run block by block of rows (blocked.py). Its values are scalars, views, fresh arrays those
 ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
 place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
 unsupported, and the generated code runs that loop with NumPy, while the loops nested in it

@@ -2,8 +2,8 @@
 
 NOTE: [NumPy loops in a region]
 A scalar transcendental in a region is the C library's (`math.exp`: within a few ulp of
-NumPy, README's contract table), and one element at a time: over an array that is several
-times slower than NumPy's SIMD loop, which made a loop of `S *= np.exp(a + b * z[:, t])`
+NumPy, README's contract table), and one element at a time: over an array that is
+slower than NumPy's SIMD loop, which made a loop of `S *= np.exp(a + b * z[:, t])`
 slower native than eager. NumPy hands out its loops for this (`ufunc._resolve_dtypes_and_context`
 then `ufunc._get_strided_loop`, an experimental API made for numba-like callers): a capsule
 holding the strided loop's address, its context and auxdata, which this module reads once per
