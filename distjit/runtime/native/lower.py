@@ -14,9 +14,10 @@ scalar ops of scalar_templates.py and the vector reductions, flips and array cre
 vectors.py; the matrix products, np.outer and np.transpose of products.py
 (NOTE: [Matrix products]); writes of scalars and arrays into views of any rank and gathers
 by an integer vector (views.py); complex numbers (complexes.py); elementwise chains in one
-loop (chains.py). Its values are scalars, views, fresh arrays those
-ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
-place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
+loop (chains.py); NumPy's own loops for the transcendentals of a vector (numpy_loops.py,
+`staged_loop`); a loop over long vectors run block by block of rows (blocked.py). Its values
+are scalars, views, fresh arrays those ops make, or arrays that come in from outside or are
+loop-carried and updated by setitem (in place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
 unsupported, and the generated code runs that loop with NumPy, while the loops nested in it
 may still be regions.
 
@@ -43,7 +44,8 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, lanes, products, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import (blocked, chains, complexes, lanes, numpy_loops, products, scalar_templates,
+                                    unchecked, vectors, views)
 from distjit.runtime.native.inplace import SETITEM, InPlace
 from distjit.runtime.native.unsupported import Unsupported
 
@@ -214,7 +216,7 @@ def _pymod(a, b):
 # The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
 # prelude]): compiled once per signature there, not once per region.
 SHARED = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + lanes.PRELUDE + views.PRELUDE
-          + products.PRELUDE)
+          + products.PRELUDE + numpy_loops.PRELUDE)
 SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
 
 
@@ -222,13 +224,15 @@ class Lowered:
     """A region's source: `inputs` are the graph values passed in order, `outputs` the Loop's results."""
 
     def __init__(self, source: str, inputs: list[Value], outputs: list[Value], copies: int,
-                 written: frozenset = frozenset()):
+                 written: frozenset = frozenset(), loops: tuple = ()):
         self.source = source
         self.inputs = inputs
         self.outputs = outputs
         self.copies = copies        # loop slots that copy their initial array once at entry
         self.written = written      # positions of the input arrays the region may write into (the others it
                                     # only reads: region.py passes them read-only, one numba type for all callers)
+        self.loops = loops          # NumPy's loops it calls, (op, dtype) each: region.py passes their table after
+                                    # the inputs (NOTE: [NumPy loops in a region])
 
 
 def lower(loop: Node, graph_inputs) -> Lowered:
@@ -258,6 +262,8 @@ class _Lowering:
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
         self.helpers: dict[str, str] = {}         # unchecked unit-stride loops (unchecked.py): source -> name
         self.elements = 0                         # > 0 while emitting one element of an array result
+        self.loops: dict[tuple, int] = {}         # NumPy loops the region calls -> their index in its table
+        self.stages: _Stages | None = None        # set while emitting a stage of a staged loop (staged_loop)
 
     def run(self) -> Lowered:
         if written_into(self.root):
@@ -272,13 +278,15 @@ class _Lowering:
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})", 1)
         body = "\n".join(self.lines)
         helpers = "".join("\n\n" + h.replace("def _loop(", f"def {name}(", 1) for h, name in self.helpers.items())
+        if self.loops:
+            args.append("ufuncs")       # the table of NumPy's loops (NOTE: [NumPy loops in a region])
         code = helpers + f"\n\n@njit({{options}})\ndef region({', '.join(args)}):\n{body}\n"
         # the prelude's functions this region calls, from the one module of them (NOTE: [One prelude])
         called = sorted(set(re.findall(r"\b(_\w+)\(", code)) & SHARED_NAMES)
         source = IMPORTS + (f"from {{prelude}} import {', '.join(called)}\n" if called else "") + code
         copies = sum(self.inplace.copies.values())
         written = frozenset(i for i, v in enumerate(inputs) if v in self.written)
-        return Lowered(source, inputs, list(self.root.outputs), copies, written)
+        return Lowered(source, inputs, list(self.root.outputs), copies, written, tuple(self.loops))
 
     # -- names and types -------------------------------------------------------------------------------------
     def name(self, v: Value) -> str:
@@ -491,6 +499,8 @@ class _Lowering:
                 continue
             self.emit(f"{self.name(o)} = np.empty({shape}, np.{o.type.dtype.name})", depth)
             self.fresh_arrays.add(o)
+        if rank == 1 and self.stages is None and self.staged_loop(node, dims[0], arrays, same, depth):
+            return
         if rank == 1:
             # NOTE: [Unchecked loops]: every step 1 means every operand has length dims[0]; else the operands
             # of length 1 are widened to it
@@ -656,6 +666,66 @@ class _Lowering:
             return None
         return depth + 1
 
+    def staged_loop(self, node: Node, n: str, arrays: list, same: dict, depth: int) -> bool:
+        """A one-axis elementwise loop whose element calls ops NumPy's own loops compute (exp, log ...: NOTE:
+        [NumPy loops in a region]) as blocks of `_BLOCK` elements, each a sequence of unchecked helpers (NOTE:
+        [Unchecked loops]) and NumPy loops: helper s computes the operand of the s-th such op into its slot (a
+        block-sized buffer, the earlier ops' results read from theirs), NumPy's loop updates the slot in place,
+        and the last helper stores the outputs. Every helper recomputes the element's exact arithmetic from the
+        operands, which nothing writes before the last helper of the block stores its outputs (an output that
+        took an operand's buffer is written at the element read there, after every read of it: NOTE: [Elementwise
+        in place]). Operands of length 1 are widened first (`_widen`). False, emitting nothing, when the element
+        calls no such op or unchecked.py refuses a helper: then the caller's loop calls the C library's."""
+        counting = _Stages(-1)
+        saved, self.lines, self.stages = self.lines, [], counting
+        try:
+            self.expression(node, lambda v: "x", 0)
+        finally:
+            self.lines, self.stages = saved, None
+        if not counting.slots:
+            return False
+        t, m, b = self.fresh("t"), self.fresh("m"), self.fresh("b")
+        blocks = {v: self.fresh("w") for v in [*arrays, *node.outputs]}
+        buffers = [self.fresh("q") for _ in counting.slots]
+        slots = [self.fresh("w") for _ in counting.slots]
+        made = []
+        for s in range(len(counting.slots) + 1):
+            st = self.stages = _Stages(s)
+            st.t, st.names = t, slots
+            saved, self.lines = self.lines, []
+            try:
+                results = self.expression(node, lambda v: f"{blocks[same.get(v, v)]}[{t}]", 0)
+                body = self.lines + ([f"{blocks[o]}[{t}] = {results[o]}" for o in node.outputs]
+                                     if s == len(counting.slots) else [])
+            finally:
+                self.lines, self.stages = saved, None
+            text = "\n".join(body)
+            proven = {x for x in [*blocks.values(), *slots] if re.search(rf"\b{x}\b", text)}
+            helper = unchecked.helper("_loop", t, m, proven, body)
+            if helper is None:
+                return False
+            made.append(helper)
+        calls = [self.helper(h) for h in made]
+        wide = {v: self.fresh("r") for v in arrays}
+        for v in arrays:
+            self.emit(f"{wide[v]} = _widen({self.name(v)}, {n})", depth)
+        for q, k in zip(buffers, counting.slots):
+            self.emit(f"{q} = np.empty({_BLOCK}, np.{k[1]})", depth)
+        self.emit(f"for {b} in range(0, {n}, {_BLOCK}):", depth)
+        self.emit(f"{m} = min({_BLOCK}, {n} - {b})", depth + 1)
+        for v in arrays:
+            self.emit(f"{blocks[v]} = {wide[v]}[{b}:{b} + {m}]", depth + 1)
+        for o in node.outputs:
+            self.emit(f"{blocks[o]} = {self.name(o)}[{b}:{b} + {m}]", depth + 1)
+        for q, w in zip(buffers, slots):
+            self.emit(f"{w} = {q}[:{m}]", depth + 1)
+        for s, (name, args) in enumerate(calls):
+            self.emit(f"{name}({', '.join(args)})", depth + 1)
+            if s < len(slots):
+                index = self.loops.setdefault(counting.slots[s], len(self.loops))
+                self.emit(f"_numpy_loop(ufuncs, {index}, {slots[s]}, {slots[s]})", depth + 1)
+        return True
+
     def helper(self, made: tuple[str, list[str]]) -> tuple[str, list[str]]:
         """The name of an unchecked helper (`unchecked.nest`'s source and arguments) and its arguments: one helper
         for the loops of a region whose helpers have the same text (two writes of one stencil), so numba
@@ -705,7 +775,8 @@ class _Lowering:
             if inner.op == "prim.Constant":
                 expr = self.constant(inner)
             else:
-                expr = self.scalar_op(inner, names, types, scalar_t)
+                expr = self.numpy_loop(inner, names, types, scalar_t, depth) or \
+                    self.scalar_op(inner, names, types, scalar_t)
             e = self.fresh("e")
             self.emit(f"{e} = {expr}", depth)
             names[out], types[out] = e, scalar_t
@@ -717,6 +788,30 @@ class _Lowering:
             self.emit(f"{e} = {self.cast(names[r], TensorType(o.type.dtype, ()), node)}", depth)
             results[o] = e
         return results
+
+    def numpy_loop(self, inner: Node, names: dict, types: dict, scalar_t, depth: int) -> str | None:
+        """Inside a stage of a staged loop (`staged_loop`), the element of a node NumPy's own loop computes: read
+        from its slot in the stages after its own, stored into the slot (its operand) in its own, and before that
+        the operand itself, a stand-in that no store of the stage reads. None for any other node, or outside one."""
+        st = self.stages
+        if st is None or len(inner.inputs) != 1 or not isinstance(scalar_t, TensorType) or \
+                any(v is not None for v in inner.attrs.values()):
+            return None
+        x = inner.inputs[0]
+        loop_dtypes = _ufunc_loop(get_op(inner.op).kernel, [types[x]])
+        k = numpy_loops.key(inner.op, loop_dtypes, scalar_t.dtype)
+        if k is None:
+            return None
+        operand = f"np.{loop_dtypes[0].name}({names[x]})"
+        i = st.seen
+        st.seen += 1
+        if st.stage < 0:
+            st.slots.append(k)          # the counting pass
+        if i < st.stage:
+            return self.cast(f"{st.names[i]}[{st.t}]", scalar_t, inner)
+        if i == st.stage:
+            self.emit(f"{st.names[i]}[{st.t}] = {operand}", depth)
+        return self.cast(operand, scalar_t, inner)
 
     def assign(self, node: Node, expr: str, depth: int) -> None:
         self.emit(f"{self.name(node.output)} = {expr}", depth)
@@ -851,10 +946,11 @@ class _Lowering:
         views.write_into_view(self, node, out, depth)
 
     def loop(self, node: Node, depth: int) -> None:
+        p = blocked.plan(node)
+        if p is not None:               # NOTE: [Blocked time loops]
+            return blocked.emit(self, node, p, depth)
         trip, cond, *init = node.inputs
         body = node.blocks[0]
-        for v in body.params:
-            self.check_type(v, node)
         carried = [self.fresh("c") for _ in init]
         for k, (c, v) in enumerate(zip(carried, init)):
             if scalar_cast(v.type) is not None:
@@ -865,6 +961,19 @@ class _Lowering:
                 if v in self.inputs:
                     self.written.add(v)
                 self.emit(f"{c} = {self.name(v)}", depth)
+        self.loop_body(node, carried, depth)
+        for o, c in zip(node.outputs, carried):
+            if scalar_cast(o.type) is None:
+                self.names[o] = c
+            else:
+                self.emit(f"{self.name(o)} = {c}", depth)
+
+    def loop_body(self, node: Node, carried: list[str], depth: int) -> None:
+        """The loop's `for` over its trip count, its cond checked, updating the slot variables `carried`."""
+        trip, cond, *init = node.inputs
+        body = node.blocks[0]
+        for v in body.params:
+            self.check_type(v, node)
         flag = self.fresh("k")
         self.emit(f"{flag} = bool({self.name(cond)})", depth)
         counter = self.name(body.params[0])
@@ -890,11 +999,6 @@ class _Lowering:
                 sources.append(self.name(r))
         if targets:
             self.emit(f"{', '.join(targets)}, = {', '.join(sources)},", depth + 1)
-        for o, c in zip(node.outputs, carried):
-            if scalar_cast(o.type) is None:
-                self.names[o] = c
-            else:
-                self.emit(f"{self.name(o)} = {c}", depth)
 
     def if_(self, node: Node, depth: int) -> None:
         self.emit(f"if {self.name(node.inputs[0])}:", depth)
@@ -918,6 +1022,21 @@ class _Lowering:
                 assigns[i].append("    " * (depth + 1) + f"{self.name(o)} = {expr}")
         for i in reversed(range(len(node.blocks))):
             self.lines[ends[i]:ends[i]] = assigns[i]
+
+
+class _Stages:
+    """Which stage of a staged loop is being emitted (`_Lowering.staged_loop`; -1 counts the NumPy loops), the
+    element's index variable, the slots' names, and the NumPy loops met so far in the element."""
+
+    def __init__(self, stage: int):
+        self.stage = stage
+        self.t = ""
+        self.names: list[str] = []
+        self.seen = 0
+        self.slots: list[tuple] = []
+
+
+_BLOCK = 2048      # elements of a staged loop's block: its slots stay in the first-level cache
 
 
 def _is_vector(t) -> bool:

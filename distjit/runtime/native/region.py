@@ -27,7 +27,7 @@ import numpy as np
 from distjit.ir.graph import Node
 from distjit.types import ScalarType, TensorType
 from distjit.runtime import native
-from distjit.runtime.native import cache
+from distjit.runtime.native import cache, numpy_loops
 from distjit.runtime.native.lower import Lowered
 
 _dispatchers: dict[str, tuple] = {}    # digest -> (numba dispatcher, cached on disk), for every graph here
@@ -52,6 +52,8 @@ class Region:
         # read-only one (from the object store) are one numba type, and one compiled (and cached) function
         self._in = [_converter(v.type, k not in lowered.written) for k, v in enumerate(lowered.inputs)]
         self._out = [_out_converter(v.type) for v in lowered.outputs]
+        # the addresses of NumPy's loops it calls, in this process (NOTE: [NumPy loops in a region])
+        self._extra = [numpy_loops.table(lowered.loops)] if lowered.loops else []
 
     def __call__(self, *args):
         results = self._run(args)
@@ -64,7 +66,7 @@ class Region:
         if self.failed is not None:
             return None
         try:
-            args = [conv(a) for conv, a in zip(self._in, args)]
+            args = [conv(a) for conv, a in zip(self._in, args)] + self._extra
         except _NotNative:
             return None
         if self.fn is None and not self._build():

@@ -22,7 +22,7 @@ The proof is checked here, on the helper's own source, not trusted from the call
 subscript in the helper must be ``X[t]`` with t the loop variable (running over
 ``range(n)``) and X one of the arrays the caller names as proven to have length n. Any other
 subscript (or none of the expected shape) refuses the helper, and the caller keeps only its
-checked loop. So does any call but a cast (np.float64(x) ...) or one of the prelude's minimum and
+checked loop. So does any call but a cast (np.float64(x) ...), `abs` or one of the prelude's minimum and
 maximum (_nmin: np.minimum ...), which compare and select, exact in any vector form: the helper is
 for arithmetic, whose vectorized rounding is IEEE's as the scalar loop's is, where a vectorized call
 of a math function (exp, sin: LLVM's vector forms) need not round as NumPy's loop does.
@@ -36,7 +36,7 @@ import re
 _LOCAL = re.compile(r"^[a-z]+\d+$")
 
 
-_CASTS = {"bool", "int", "float", "complex", "range"}     # (range: the loop's own header)
+_CASTS = {"bool", "int", "float", "complex", "range", "abs"}     # (range: the loop's own header; abs is exact)
 _SELECTS = {"_nmin", "_nmax", "_pymin", "_pymax"}     # lower.py's PRELUDE: a compare and a select each
 _NP_CASTS = {"bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
              "complex64", "complex128"}
