@@ -42,7 +42,7 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import chains, complexes, products, scalar_templates, unchecked, vectors, views
+from distjit.runtime.native import chains, complexes, masks, products, scalar_templates, unchecked, vectors, views
 from distjit.runtime.native.inplace import SETITEM, InPlace
 from distjit.runtime.native.unsupported import Unsupported
 
@@ -212,7 +212,8 @@ def _pymod(a, b):
 
 # The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
 # prelude]): compiled once per signature there, not once per region.
-SHARED = PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
+SHARED = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + views.PRELUDE + products.PRELUDE
+          + masks.PRELUDE)
 SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
 
 
@@ -254,6 +255,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
+        self.masked_rows: dict[Value, tuple] = {} # gathers x[mask] reduced by their reader: (x, mask) (masks.py)
         self.helpers: dict[str, str] = {}         # unchecked unit-stride loops (unchecked.py): source -> name
         self.elements = 0                         # > 0 while emitting one element of an array result
 
@@ -787,6 +789,8 @@ class _Lowering:
 
     def getitem(self, node: Node, depth: int) -> None:
         base = node.inputs[0]
+        if masks.is_row_mask(base, node.attrs["index"], node):
+            return masks.gather(self, node, depth)
         if views.is_gather(base, node.attrs["index"], node):
             return views.gather(self, node, depth)
         if views.is_view(base, node.attrs["index"]):
