@@ -12,12 +12,13 @@ arrays (NOTE: [Vector elementwise]), whose fresh results np.sum adds bit for bit
 does (`_pairwise`); the dtype-dependent scalar ops of scalar_templates.py and the vector
 reductions, flips and array creation of vectors.py; the matrix products, np.outer and
 np.transpose of products.py (NOTE: [Matrix products]); writes of scalars and arrays into views
-of any rank and gathers by an integer vector (views.py); complex numbers (complexes.py);
+of any rank and gathers by an integer vector (views.py); gathers by a boolean vector and np.any/np.all
+(masks.py); complex numbers (complexes.py);
 elementwise chains in one loop (chains.py). Its values are scalars, views, fresh arrays those
 ops make, or arrays that come in from outside or are loop-carried and updated by setitem (in
-place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
-unsupported, and the generated code runs that loop with NumPy, while the loops nested in it
-may still be regions.
+place: inplace.py). Anything else (an op without a lowering, a read through a boolean mask of
+several axes) makes the node unsupported, and the generated code runs that loop with NumPy,
+while the loops nested in it may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
