@@ -13,13 +13,14 @@ does (`_pairwise`), along one axis too (lanes.py, NOTE: [Lane sums]); the dtype-
 scalar ops of scalar_templates.py and the vector reductions, flips and array creation of
 vectors.py; the matrix products, np.outer and np.transpose of products.py
 (NOTE: [Matrix products]); writes of scalars and arrays into views of any rank and gathers
-by an integer vector (views.py); complex numbers (complexes.py); elementwise chains in one
-loop (chains.py); NumPy's own loops for the transcendentals of a vector (numpy_loops.py,
-`staged_loop`); a loop over long vectors run block by block of rows (blocked.py). Its values
-are scalars, views, fresh arrays those ops make, or arrays that come in from outside or are
-loop-carried and updated by setitem (in place: inplace.py). Anything else (an op without a lowering, a boolean mask) makes the node
-unsupported, and the generated code runs that loop with NumPy, while the loops nested in it
-may still be regions.
+by an integer vector (views.py); gathers by a boolean vector and np.any/np.all (masks.py);
+complex numbers (complexes.py); elementwise chains in one loop (chains.py); NumPy's own loops
+for the transcendentals of a vector (numpy_loops.py, `staged_loop`); a loop over long vectors
+run block by block of rows (blocked.py). Its values are scalars, views, fresh arrays those ops
+make, or arrays that come in from outside or are loop-carried and updated by setitem (in
+place: inplace.py). Anything else (an op without a lowering, a read through a boolean mask of
+several axes) makes the node unsupported, and the generated code runs that loop with NumPy,
+while the loops nested in it may still be regions.
 
 Types follow the IR, not numba's inference: every result is cast to its declared type
 and every ufunc operand to the dtype of the loop NumPy would pick (`resolve_dtypes`,
@@ -44,8 +45,8 @@ from distjit.core.aliasing import written_into
 from distjit.ir.graph import Block, Node, Value
 from distjit.ops import get_op
 from distjit.types import Ref, ScalarType, TensorType
-from distjit.runtime.native import (blocked, chains, complexes, lanes, numpy_loops, products, scalar_templates,
-                                    unchecked, vectors, views)
+from distjit.runtime.native import (blocked, chains, complexes, lanes, masks, numpy_loops, products,
+                                    scalar_templates, unchecked, vectors, views)
 from distjit.runtime.native.inplace import SETITEM, InPlace
 from distjit.runtime.native.unsupported import Unsupported
 
@@ -216,7 +217,7 @@ def _pymod(a, b):
 # The functions every region may call, one module of them per process and cache mode (cache.py, NOTE: [One
 # prelude]): compiled once per signature there, not once per region.
 SHARED = (PRELUDE + complexes.PRELUDE + scalar_templates.PRELUDE + vectors.PRELUDE + lanes.PRELUDE + views.PRELUDE
-          + products.PRELUDE + numpy_loops.PRELUDE)
+          + products.PRELUDE + numpy_loops.PRELUDE + masks.PRELUDE)
 SHARED_NAMES = frozenset(re.findall(r"^def (\w+)\(", SHARED, re.M))
 
 
@@ -260,6 +261,7 @@ class _Lowering:
         self.inputs: set[Value] = set()           # the region's inputs
         self.written: set[Value] = set()          # ... whose buffer it may write into (a slot taking one uncopied)
         self.deferred: dict[Value, Node] = {}     # elementwise results computed in their reader's loop (chains.py)
+        self.masked_rows: dict[Value, tuple] = {} # gathers x[mask] reduced by their reader: (x, mask) (masks.py)
         self.helpers: dict[str, str] = {}         # unchecked unit-stride loops (unchecked.py): source -> name
         self.elements = 0                         # > 0 while emitting one element of an array result
         self.loops: dict[tuple, int] = {}         # NumPy loops the region calls -> their index in its table
@@ -884,6 +886,8 @@ class _Lowering:
 
     def getitem(self, node: Node, depth: int) -> None:
         base = node.inputs[0]
+        if masks.is_row_mask(base, node.attrs["index"], node):
+            return masks.gather(self, node, depth)
         if views.is_gather(base, node.attrs["index"], node):
             return views.gather(self, node, depth)
         if views.is_view(base, node.attrs["index"]):

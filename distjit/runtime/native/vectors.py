@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from distjit.ir.graph import Node
-from distjit.runtime.native import lanes
+from distjit.runtime.native import lanes, masks
 from distjit.types import Ref, ScalarType, TensorType
 from distjit.runtime.native.unsupported import Unsupported, rank as _rank
 
@@ -140,7 +140,7 @@ _SHAPED = ("np.zeros", "np.ones", "np.empty", "np.full", "np.eye", "np.identity"
 
 def may_lower(op: str) -> bool:
     """Whether `lowers` may take a node of this op (then it is no elementwise reader: chains.py)."""
-    return op == "np.reshape" or op in _REDUCTIONS or op in _CREATION or op in _SHAPED or op in (
+    return op == "np.reshape" or op in masks.OPS or op in _REDUCTIONS or op in _CREATION or op in _SHAPED or op in (
         "np.flip", "np.copy", "np.broadcast_to", "np.stack", "np.trace", "np.roll", "np.diff")
 
 
@@ -148,6 +148,8 @@ def lowers(L, node: Node, depth: int) -> bool:
     """Emit `node` if it is one of this module's ops in a lowered form (see the module's doc)."""
     op = node.op
     if lanes.lowers(L, node, depth):     # np.reshape, reductions along one axis of a matrix or more
+        return True
+    if masks.lowers(L, node, depth):     # np.any/np.all, of a gather by a mask too
         return True
     if op in _REDUCTIONS:
         reduction(L, node, depth)
