@@ -14,9 +14,9 @@ reported as such and left out of the means. Columns: eager NumPy's time; distjit
 and its ratio to NumPy (below 1 is faster); the first call (scripting, optimizing, generating code,
 compiling native regions); which loops ran natively (native regions / loops at the top of their nest
 that fell back to NumPy code); numba's time and first call. Times are the best of `--repeat` runs in
-CPU time of this process (the machine is shared: wall time stretches with other jobs, CPU time much
-less); inputs are fresh copies per run, made outside the timing. First calls use an empty disk cache
-(a temporary `XDG_CACHE_HOME`) unless `--warm`. The summary prints the issue's goals next to the
+wall-clock time (`--cpu`: this process's CPU time, steadier on a shared machine, but it adds up the
+threads of a parallel loop); inputs are fresh copies per run, made outside the timing. First calls
+use an empty disk cache (a temporary `XDG_CACHE_HOME`) unless `--warm`. The summary prints the issue's goals next to the
 numbers: the geometric mean of the ratios, the slowest kernel, and the scalar loop nests' speedup.
 """
 from __future__ import annotations
