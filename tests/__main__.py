@@ -3,7 +3,10 @@
 The Ray and CLI tests (tests/distributed, tests/cli) spend most of their time waiting on Ray
 (cluster start, job submission) while the rest spend theirs compiling native code, so running
 the two halves side by side takes about half the wall time of `python -m pytest -q`, which
-runs the same tests one by one. Only the first half starts Ray, so the two never share a port.
+runs the same tests one by one. The first half also runs two self-contained directories that
+start no Ray (tests/serialize, tests/security: fuzzed files, child processes), so that the CPU
+the Ray tests leave idle works through them and the two halves end closer together. Only the
+first half starts Ray, so the two never share a port.
 Arguments are passed to both pytest runs; the exit status is the worse of the two.
 """
 import subprocess
@@ -11,7 +14,9 @@ import sys
 import tempfile
 
 RAY_TESTS = ["tests/distributed", "tests/cli"]
-STREAMS = [RAY_TESTS, ["tests", *(f"--ignore={path}" for path in RAY_TESTS)]]
+BESIDE_RAY = ["tests/serialize", "tests/security"]
+FIRST = RAY_TESTS + BESIDE_RAY
+STREAMS = [FIRST, ["tests", *(f"--ignore={path}" for path in FIRST)]]
 
 
 def main(argv: list[str]) -> int:

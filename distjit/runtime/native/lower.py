@@ -621,18 +621,16 @@ class _Lowering:
         return depth + 1
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str | None, depth: int, element,
-                       stores, backward: str | None = None, outer=None, widen=()) -> int | None:
+                       stores, outer=None, widen=()) -> int | None:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
         the helper. With the condition None the helper runs in every case; with `widen`, the operands (vectors
-        of length n or, broadcast, 1) that the condition found not all n long are made so first (`_widen`: the
-        vector itself, or its element repeated) and the helper runs on them. Either way None is returned: no
-        checked loop follows, which numba would compile though it rarely runs.
+        of length n or, broadcast, 1) are made n long first (`_widen`: the vector itself, or its element
+        repeated) and the helper runs once, on them, in every case. Either way None is returned: no checked loop
+        follows, which numba would compile though it rarely runs.
         `element(t)` emits one element's lines and returns its results, `stores(t, results)` the lines that write
-        them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs over the reversed proven
-        arrays when it is true (a second specialization: the forward call keeps the arrays' own layouts, which
-        LLVM vectorizes). With `outer(depth)`, which emits loops that name a row of each proven array and returns
-        their depth, the helper runs over each row (the innermost axis)."""
+        them (NOTE: [Unchecked loops]). With `outer(depth)`, which emits loops that name a row of each proven array
+        and returns their depth, the helper runs over each row (the innermost axis)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -649,23 +647,19 @@ class _Lowering:
             d = outer(d) if outer is not None else d
             for a, w in wide.items():
                 self.emit(f"{w} = _widen({a}, {n})", d)
-            if backward is not None:
-                self.emit(f"if {backward}:", d)
-                self.emit(f"{name}({', '.join(wide.get(a, a) + '[::-1]' if a in proven else a for a in args)})", d + 1)
-                self.emit("else:", d)
-                d += 1
             self.emit(f"{name}({', '.join(wide.get(a, a) for a in args)})", d)
 
         if condition is None:
             calls(depth, {})
             return None
+        if widen:
+            # one call of the helper on the widened operands (each the operand itself when it is n long, of the
+            # operand's type either way), not a checked loop numba compiles too, nor a second call to compile
+            calls(depth, {a: self.fresh("r") for a in dict.fromkeys(widen)})
+            return None
         self.emit(f"if {condition}:", depth)
         calls(depth + 1, {})
         self.emit("else:", depth)
-        if widen:
-            # the same helper (a widened vector has its operand's type), not a checked loop numba compiles too
-            calls(depth + 1, {a: self.fresh("r") for a in dict.fromkeys(widen)})
-            return None
         return depth + 1
 
     def staged_loop(self, node: Node, n: str, arrays: list, same: dict, depth: int) -> bool:

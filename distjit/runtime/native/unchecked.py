@@ -6,17 +6,18 @@ one-axis elementwise loop (``out[t] = f(a[t * sa], b[t * sb])``) the per-element
 the run-time step keep LLVM from vectorizing, though the lowering has already proven every
 read in range: before the loop, each operand's length is 1 (step 0) or the loop's bound
 (step 1), else NumPy's broadcast ValueError is raised. The lowering therefore versions such a
-loop: when every step is 1, it calls a helper compiled with ``boundscheck=False`` whose body
-is the same element expression, read at ``a[t]``; otherwise (an operand of length 1, broadcast)
-the same helper runs over the operands made n long first (lower.py's `_widen`: the operand
-itself, or a fresh vector of its one element, read before anything is written, as NumPy
-reads it), so a region compiles no checked loop for that rare case. A write
+loop: it calls a helper compiled with ``boundscheck=False`` whose body is the same element
+expression, read at ``a[t]``, over the operands made n long first (lower.py's `_widen`: the
+operand itself when every step is 1, or, broadcast from length 1, a fresh vector of its one
+element, read before anything is written, as NumPy reads it), so a region compiles neither a
+checked loop for that rare case nor a second call of the helper. A write
 into a view of more axes (and a scalar written into a view) runs the helper over each row,
 the last axis: the outer axes index the rows in the region, bounds-checked, and a last-axis
-step of 1 proves each operand's row as long as the target's (else the checked loop runs: a
-row is not widened, a call per row would cost more than a short row's loop); an operand whose
-last axis is of length 1 in its type (a column view, np.outer's column) is read there, one value
-per row, and passed to the helper as a scalar.
+step of 1 proves each operand's row as long as the target's (a row of length 1, broadcast, is
+widened as a vector is, by a call made only for such a row); an operand whose last axis is of
+length 1 in its type (a column view, np.outer's column) is read there, one value per row, and
+passed to the helper as a scalar (the checked loop runs when its last axis is not of length 1
+at run time).
 
 The proof is checked here, on the helper's own source, not trusted from the caller: every
 subscript in the helper must be ``X[t]`` with t the loop variable (running over

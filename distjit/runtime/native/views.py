@@ -23,13 +23,15 @@ operand element is read after the loop wrote it. `_order` decides that at run ti
 the operand's and the target's addresses and strides: an operand sharing no byte with the
 target, or the very same elements, is read in place in any order; a one-axis operand of
 the target's length, stride and itemsize displaced by d elements (element t of it is the
-target's t + d) is read in place forward when d > 0 (the loop writes t + d after it read
-it) and backward when d < 0 (the loop runs over the reversed views), and displaced by a
-part of the stride that keeps every element of it clear of the target's (a column beside
-another) in any order; any other operand
-that overlaps (another stride, a broadcast one, one overlapping in two directions at
-once) is read from a copy. A value that is not elementwise (a view: `a[1:] = a[:-1]`)
-is one such operand, and a fresh array read by nothing but the write overlaps nothing.
+target's t + d) is read in place when d > 0 (the loop, which runs forward, writes t + d
+after it read it), and one displaced by a part of the stride that keeps every element of
+it clear of the target's (a column beside another) in any order; any other operand that
+overlaps (d < 0, another stride, a broadcast one) is read from a copy. The loop only runs
+forward: for d < 0 a copy and the loop LLVM vectorizes, rather than a loop over the reversed
+views, which numba would compile a second time for their layout in every region that writes
+a vector, though few calls meet that overlap. A value that is not elementwise (a view:
+`a[1:] = a[:-1]`) is one such operand, and a fresh array read by nothing but the write
+overlaps nothing.
 
 NOTE: [Masked writes]
 `a[mask] = v` with a boolean `mask` of `a`'s rank and a scalar `v` stores `v` (cast as a
@@ -223,7 +225,6 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         lw.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
     # A fresh value read by nothing but this write cannot share the target's buffer; any other operand may.
     alone = producer is None and value in lw.fresh_arrays and value.uses == [(node, 1)]
-    directed = rank == 1 and all(v.type.ndim == 1 for v in leaves)
     orders = {}
     if not alone:
         for v in leaves:
@@ -231,18 +232,13 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
             test = f"_order({dst}, {lw.name(v)})" if v.type.ndim == rank else f"0 if _apart({dst}, {lw.name(v)}) else 2"
             lw.emit(f"{k} = {test}", depth)
             orders[v] = k
-    back = None
-    if directed and orders:
-        back = lw.fresh("b")
-        ks = list(orders.values())
-        lw.emit(f"{back} = ({' or '.join(f'{k} == -1' for k in ks)}) and not ({' or '.join(f'{k} == 1' for k in ks)})",
-                depth)
     reads = {}
     for v in leaves:
         r = lw.fresh("r")
         if v in orders:
-            fine = f"{orders[v]} == 0" + (f" or {orders[v]} == (-1 if {back} else 1)" if back else "")
-            lw.emit(f"{r} = {lw.name(v)} if {fine} else {lw.name(v)}.copy()", depth)
+            # read in place where the loop, run forward, reads each element before it writes it (NOTE: [Fused
+            # writes]); else from a copy
+            lw.emit(f"{r} = {lw.name(v)} if {orders[v]} == 0 or {orders[v]} == 1 else {lw.name(v)}.copy()", depth)
         else:
             lw.emit(f"{r} = {lw.name(v)}", depth)
         reads[v] = r
@@ -262,26 +258,19 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         lw.emit(f"{n} = {dst}.shape[0]", depth)
         if lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
                              depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
-                             lambda t, e: [f"{dst}[{t}] = {e}"], back, widen=list(reads.values())) is None:
+                             lambda t, e: [f"{dst}[{t}] = {e}"], widen=list(reads.values())) is None:
             return
     else:
-        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's
-        # (a row is not widened as a vector is: a call per row would cost more than a short row's loop); an operand
-        # whose last axis is of length 1 in its type (a column view a[:, None]) is one value per row
+        # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's,
+        # a row of length 1 is widened to it; an operand whose last axis is of length 1 in its type (a column view
+        # a[:, None]) is one value per row
         single = {v for v in leaves if v.type.shape[-1] == 1}
         depth = _rows_unchecked(lw, node, dst, rank, reads, steps, depth,
                                 lambda t, row: compute(lambda v: row[same.get(v, v)] if same.get(v, v) in single
                                                        else f"{row[same.get(v, v)]}[{t}]", 0),
-                                lambda t, e, q: [f"{q}[{t}] = {e}"],
-                                " and ".join(f"{steps[v][-1]} == {0 if v in single else 1}" for v in leaves), single)
-    if back:
-        # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
-        # variables of their own: the forward loop keeps the views' layouts.
-        flipped = {v: lw.fresh("r") for v in reads}
-        target = lw.fresh("w")
-        for old, new in [(dst, target)] + [(reads[v], flipped[v]) for v in reads]:
-            lw.emit(f"{new} = {old}[::-1] if {back} else {old}", depth)
-        dst, reads = target, flipped
+                                lambda t, e, q: [f"{q}[{t}] = {e}"], single)
+        if depth is None:
+            return
     ts = [lw.fresh("t") for _ in range(rank)]
     for d, t in enumerate(ts):
         lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
@@ -295,12 +284,13 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
 
 
 def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, depth: int,
-                    element, store, condition: str | None = None, single=frozenset()) -> int | None:
-    """The unchecked helper over each row (last axis) of the target, when `condition` (each operand's last step
-    is 1, or 0 for those in `single`) holds; the depth of the checked loops' branch, or None when there is no
-    condition (no operand: a scalar fill) and unchecked.py makes the helper. The outer axes index the rows as the
-    checked loops index the elements (an operand's step, 0 on an axis it broadcasts along), the region's checks
-    on; an operand in `single` is read there, one element per row, and passed as a scalar."""
+                    element, store, single=frozenset()) -> int | None:
+    """The unchecked helper over each row (last axis) of the target, when each operand in `single` has a last
+    step of 0 (else the depth of the checked loops' branch is returned); None when there is no such operand and
+    unchecked.py makes the helper. The outer axes index the rows as the checked loops index the elements (an
+    operand's step, 0 on an axis it broadcasts along), the region's checks on; an operand in `single` is read
+    there, one element per row, and passed as a scalar; any other operand's row of length 1 (its last step 0)
+    is widened to the target's (`_widen`), so it needs no checked loop."""
     n = lw.fresh("n")
     lw.emit(f"{n} = {dst}.shape[{rank - 1}]", depth)
     q = lw.fresh("q")
@@ -317,9 +307,14 @@ def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dic
             idx = ", ".join("0" if k < 0 else f"{ts[k]} * {s}" for k, s in zip(at, steps[v]))
             if v in single:
                 idx = f"{idx}, 0" if idx else "0"
-            lw.emit(f"{rows[v]} = {r}[{idx}]" if idx else f"{rows[v]} = {r}", d)
+            row = f"{r}[{idx}]" if idx else r
+            if v in single:
+                lw.emit(f"{rows[v]} = {row}", d)
+            else:       # a row of length 1 at run time is widened to the target's (no call where it is that long)
+                lw.emit(f"{rows[v]} = {row} if {steps[v][-1]} == 1 else _widen({row}, {n})", d)
         return d
 
+    condition = " and ".join(f"{steps[v][-1]} == 0" for v in reads if v in single) or None
     return lw.unchecked_loop(node, n, {q, *(rows[v] for v in reads if v not in single)}, condition, depth,
                              lambda t: element(t, rows), lambda t, e: store(t, e, q), outer=outer)
 
