@@ -366,13 +366,7 @@ def write_masked(lw, node: Node, out: str, depth: int) -> None:
 
 
 def is_gather(base: Value, index: Any, node: Node) -> bool:
-    """Whether `base[index]` indexes a vector by one integer vector of the graph (NOTE: [Masked writes]
-`a[mask] = v` with a boolean `mask` of `a`'s rank and a scalar `v` stores `v` (cast as a
-scalar write casts it) at every position where the mask is True. NumPy raises IndexError
-when a mask's shape differs from the base's; so does the region, before it writes, and
-then every index of the loop nest is below both shapes.
-
-NOTE: [Gathers])."""
+    """Whether `base[index]` indexes a vector by one integer vector of the graph (NOTE: [Gathers])."""
     items = items_of(index)
     if len(items) != 1 or not isinstance(items[0], Ref) or not isinstance(base.type, TensorType) or base.type.ndim != 1:
         return False
