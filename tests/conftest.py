@@ -7,6 +7,7 @@ Hypothesis draws the same examples on every run (profile "repeatable", the defau
 reproducible and a landing does not depend on luck; `HYPOTHESIS_PROFILE=explore` draws new ones each run,
 with more examples, to hunt for bugs.
 """
+import gc
 import os
 import pathlib
 import sys
@@ -39,3 +40,12 @@ def traced():
             cache[prog.name] = distjit.trace(prog.fn, example, dynamic_axes=prog.dynamic_axes)
         return cache[prog.name]
     return get
+
+
+def pytest_unconfigure(config):
+    """Leave the session's objects out of the collections at interpreter exit.
+
+    A whole run leaves millions of objects behind (numba's dispatchers and type caches of thousands of
+    compiled regions); the garbage collector's passes over them at shutdown kept the process alive for
+    minutes after pytest had printed its result. Nothing a test checks runs in those collections."""
+    gc.freeze()
