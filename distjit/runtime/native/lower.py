@@ -621,7 +621,7 @@ class _Lowering:
         return depth + 1
 
     def unchecked_loop(self, node: Node, n: str, proven: set[str], condition: str | None, depth: int, element,
-                       stores, outer=None, widen=()) -> int | None:
+                       stores, backward: str | None = None, outer=None, widen=()) -> int | None:
         """Emits `if condition: <helper over range(n)>` then `else:`, and returns the depth of the else branch
         (where the caller emits its checked loop); or emits nothing and returns depth if unchecked.py refuses
         the helper. With the condition None the helper runs in every case; with `widen`, the operands (vectors
@@ -629,8 +629,10 @@ class _Lowering:
         repeated) and the helper runs once, on them, in every case. Either way None is returned: no checked loop
         follows, which numba would compile though it rarely runs.
         `element(t)` emits one element's lines and returns its results, `stores(t, results)` the lines that write
-        them (NOTE: [Unchecked loops]). With `outer(depth)`, which emits loops that name a row of each proven array
-        and returns their depth, the helper runs over each row (the innermost axis)."""
+        them (NOTE: [Unchecked loops]). With `backward` (a bool variable), the helper runs over the reversed proven
+        arrays when it is true (a second specialization, which the caller asks for only where it can be needed).
+        With `outer(depth)`, which emits loops that name a row of each proven array and returns their depth, the
+        helper runs over each row (the innermost axis)."""
         t = self.fresh("t")
         saved, self.lines = self.lines, []
         try:
@@ -647,6 +649,11 @@ class _Lowering:
             d = outer(d) if outer is not None else d
             for a, w in wide.items():
                 self.emit(f"{w} = _widen({a}, {n})", d)
+            if backward is not None:
+                self.emit(f"if {backward}:", d)
+                self.emit(f"{name}({', '.join(wide.get(a, a) + '[::-1]' if a in proven else a for a in args)})", d + 1)
+                self.emit("else:", d)
+                d += 1
             self.emit(f"{name}({', '.join(wide.get(a, a) for a in args)})", d)
 
         if condition is None:

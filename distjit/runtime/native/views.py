@@ -23,13 +23,14 @@ operand element is read after the loop wrote it. `_order` decides that at run ti
 the operand's and the target's addresses and strides: an operand sharing no byte with the
 target, or the very same elements, is read in place in any order; a one-axis operand of
 the target's length, stride and itemsize displaced by d elements (element t of it is the
-target's t + d) is read in place when d > 0 (the loop, which runs forward, writes t + d
-after it read it), and one displaced by a part of the stride that keeps every element of
-it clear of the target's (a column beside another) in any order; any other operand that
-overlaps (d < 0, another stride, a broadcast one) is read from a copy. The loop only runs
-forward: for d < 0 a copy and the loop LLVM vectorizes, rather than a loop over the reversed
-views, which numba would compile a second time for their layout in every region that writes
-a vector, though few calls meet that overlap. A value that is not elementwise (a view:
+target's t + d) is read in place forward when d > 0 (the loop writes t + d after it read
+it), and one displaced by a part of the stride that keeps every element of it clear of the
+target's (a column beside another) in any order. When d < 0 the loop runs backward, over
+the reversed views, but only in a write whose operands include a view of the target's own
+base value (`y[k:] = y[k:] + y[:-k]`, a scan): that loop is a second specialization of the
+helper, which numba would otherwise compile in every region that writes a vector, though
+few calls meet that overlap; elsewhere such an operand is read from a copy, as is any other
+that overlaps (another stride, a broadcast one, one overlapping in two directions). A value that is not elementwise (a view:
 `a[1:] = a[:-1]`) is one such operand, and a fresh array read by nothing but the write
 overlaps nothing.
 
@@ -225,6 +226,8 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         lw.emit('raise ValueError("could not broadcast the value into the indexed shape")', depth + 1)
     # A fresh value read by nothing but this write cannot share the target's buffer; any other operand may.
     alone = producer is None and value in lw.fresh_arrays and value.uses == [(node, 1)]
+    directed = rank == 1 and all(v.type.ndim == 1 for v in leaves) and any(
+        _root(v) is _root(node.inputs[0]) for v in leaves)
     orders = {}
     if not alone:
         for v in leaves:
@@ -232,13 +235,20 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
             test = f"_order({dst}, {lw.name(v)})" if v.type.ndim == rank else f"0 if _apart({dst}, {lw.name(v)}) else 2"
             lw.emit(f"{k} = {test}", depth)
             orders[v] = k
+    back = None
+    if directed and orders:
+        back = lw.fresh("b")
+        ks = list(orders.values())
+        lw.emit(f"{back} = ({' or '.join(f'{k} == -1' for k in ks)}) and not ({' or '.join(f'{k} == 1' for k in ks)})",
+                depth)
     reads = {}
     for v in leaves:
         r = lw.fresh("r")
         if v in orders:
-            # read in place where the loop, run forward, reads each element before it writes it (NOTE: [Fused
+            # read in place where the loop, in its direction, reads each element before it writes it (NOTE: [Fused
             # writes]); else from a copy
-            lw.emit(f"{r} = {lw.name(v)} if {orders[v]} == 0 or {orders[v]} == 1 else {lw.name(v)}.copy()", depth)
+            fine = f"{orders[v]} == 0 or {orders[v]} == " + (f"(-1 if {back} else 1)" if back else "1")
+            lw.emit(f"{r} = {lw.name(v)} if {fine} else {lw.name(v)}.copy()", depth)
         else:
             lw.emit(f"{r} = {lw.name(v)}", depth)
         reads[v] = r
@@ -258,7 +268,7 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         lw.emit(f"{n} = {dst}.shape[0]", depth)
         if lw.unchecked_loop(node, n, {dst, *reads.values()}, " and ".join(f"{steps[v][0]} == 1" for v in leaves),
                              depth, lambda t: compute(lambda v: f"{reads[same.get(v, v)]}[{t}]", 0),
-                             lambda t, e: [f"{dst}[{t}] = {e}"], widen=list(reads.values())) is None:
+                             lambda t, e: [f"{dst}[{t}] = {e}"], back, widen=list(reads.values())) is None:
             return
     else:
         # NOTE: [Unchecked loops], row by row: a last-axis step 1 means the operand's row is as long as the target's,
@@ -271,6 +281,14 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
                                 lambda t, e, q: [f"{q}[{t}] = {e}"], single)
         if depth is None:
             return
+    if back:
+        # Backwards as a forward loop over the reversed views (element t of each is element n - 1 - t), in
+        # variables of their own: the forward loop keeps the views' layouts.
+        flipped = {v: lw.fresh("r") for v in reads}
+        target = lw.fresh("w")
+        for old, new in [(dst, target)] + [(reads[v], flipped[v]) for v in reads]:
+            lw.emit(f"{new} = {old}[::-1] if {back} else {old}", depth)
+        dst, reads = target, flipped
     ts = [lw.fresh("t") for _ in range(rank)]
     for d, t in enumerate(ts):
         lw.emit(f"for {t} in range({dst}.shape[{d}]):", depth + d)
@@ -281,6 +299,13 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
         return reads[v] + "[" + ", ".join("0" if d < 0 else f"{ts[d]} * {s}" for d, s in zip(at, steps[v])) + "]"
     e = compute(read, depth + rank)
     lw.emit(f"{dst}[{', '.join(ts)}] = {e}", depth + rank)
+
+
+def _root(v: Value) -> Value:
+    """The value whose buffer `v` views, through the region's view getitems."""
+    while v.node is not None and v.node.op == "array.getitem" and is_view(v.node.inputs[0], v.node.attrs["index"]):
+        v = v.node.inputs[0]
+    return v
 
 
 def _rows_unchecked(lw, node: Node, dst: str, rank: int, reads: dict, steps: dict, depth: int,
