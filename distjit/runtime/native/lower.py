@@ -558,11 +558,7 @@ class _Lowering:
 
     def _outside_root(self, v: Value) -> bool:
         """v is, or is a view of, a value defined outside the region's root loop."""
-        for _ in range(64):
-            d = v.node
-            if d is None or get_op(d.op).view_of is None:
-                break
-            v = d.inputs[get_op(d.op).view_of]
+        v = views.view_root(v)
         root = self.inplace.root
         blk = v.node.block if v.node is not None else v.block
         while blk is not None:

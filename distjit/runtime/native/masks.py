@@ -29,6 +29,7 @@ from __future__ import annotations
 from distjit.ir.graph import Node, Value
 from distjit.types import Ref, TensorType
 from distjit.runtime.native.unsupported import Unsupported, rank as _rank
+from distjit.runtime.native.views import items_of
 
 OPS = ("np.any", "np.all")
 
@@ -88,7 +89,7 @@ _KINDS = "biuf"
 
 def is_row_mask(base: Value, index, node: Node) -> bool:
     """Whether `base[index]` indexes the first axis of an array by one boolean vector (NOTE: [Masked gathers])."""
-    items = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+    items = items_of(index)
     if len(items) != 1 or not isinstance(items[0], Ref) or not isinstance(base.type, TensorType) or base.type.ndim < 1:
         return False
     t = node.inputs[items[0].index].type
@@ -99,7 +100,7 @@ def gather(L, node: Node, depth: int) -> None:
     """`x[mask]` (NOTE: [Masked gathers]), or only its check when its reader reduces it (NOTE: [Masked reductions])."""
     base, out = node.inputs[0], node.output
     index = node.attrs["index"]
-    mask = node.inputs[(tuple(index) if isinstance(index, (tuple, list)) else (index,))[0].index]
+    mask = node.inputs[items_of(index)[0].index]
     if not isinstance(out.type, TensorType) or out.type.ndim != base.type.ndim or out.type.dtype != base.type.dtype \
             or base.type.dtype.kind not in _KINDS + "c":
         raise Unsupported(node, "a boolean gather whose result is not rows of its base's dtype")

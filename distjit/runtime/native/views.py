@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from distjit.ir.graph import Node, Value
+from distjit.ops import get_op
 from distjit.runtime.native import chains
 from distjit.types import Ref, ScalarType, TensorType
 from distjit.runtime.native.unsupported import Unsupported
@@ -227,7 +228,7 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
     # A fresh value read by nothing but this write cannot share the target's buffer; any other operand may.
     alone = producer is None and value in lw.fresh_arrays and value.uses == [(node, 1)]
     directed = rank == 1 and all(v.type.ndim == 1 for v in leaves) and any(
-        _root(v) is _root(node.inputs[0]) for v in leaves)
+        view_root(v) is view_root(node.inputs[0]) for v in leaves)
     orders = {}
     if not alone:
         for v in leaves:
@@ -301,10 +302,13 @@ def _write_array(lw, node: Node, dst: str, rank: int, element: TensorType, depth
     lw.emit(f"{dst}[{', '.join(ts)}] = {e}", depth + rank)
 
 
-def _root(v: Value) -> Value:
-    """The value whose buffer `v` views, through the region's view getitems."""
-    while v.node is not None and v.node.op == "array.getitem" and is_view(v.node.inputs[0], v.node.attrs["index"]):
-        v = v.node.inputs[0]
+def view_root(v: Value) -> Value:
+    """The value whose buffer `v` is, or is a view of, by the registry's aliasing facts (`OpDef.view_of`)."""
+    for _ in range(64):
+        d = v.node
+        if d is None or get_op(d.op).view_of is None:
+            break
+        v = d.inputs[get_op(d.op).view_of]
     return v
 
 
